@@ -1,0 +1,180 @@
+"""Index loaded articles: chunk, embed only what changed, write to Chroma, keep the keyword index in step."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.loaders import LoadedArticle, LoadFailure
+from qa.chunking import chunk_article
+from qa.domain import Article, Chunk
+from qa.embedder import MiniLMEmbedder
+from qa.keyword import open_keyword_index
+from qa.store import ChromaStore
+
+Progress = Callable[[int, int], None]  # (chunks done, chunks to embed)
+_GROUP_CHUNKS = 256  # chunks embedded and written per step: bounded memory, batches still long enough to sort
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[LoadFailure] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """Whether the store was written."""
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class _Plan:
+    loaded: LoadedArticle
+    content_hash: str
+    chunks: list[Chunk]
+    chunk_hashes: list[str]
+    reused: dict[int, tuple[np.ndarray, np.ndarray]]  # chunk position -> (vector, sentence vectors)
+    is_new: bool
+
+
+def content_hash(article: Article) -> str:
+    """What decides whether an article changed: its text and metadata."""
+    payload = json.dumps(article.model_dump(exclude={"id"}), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def index_articles(
+    store: ChromaStore,
+    embedder: MiniLMEmbedder,
+    loaded: Sequence[LoadedArticle],
+    failures: Sequence[LoadFailure] = (),
+    folders: Sequence[Path] = (),
+    chunk_tokens: int = 200,
+    keyword_cache: Path | None = None,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`.
+
+    Idempotent: the same input twice embeds nothing and changes no count the second time.
+    """
+    began = time.perf_counter()
+    report = IndexReport(failed=list(failures))
+    loaded = _drop_duplicate_ids(loaded, report)
+    store.ensure()
+    stored = store.article_infos([item.article.id for item in loaded])
+    plans: list[_Plan] = []
+    for item in loaded:
+        article, digest = item.article, content_hash(item.article)
+        if article.id in stored and stored[article.id].content_hash == digest:
+            report.unchanged.append(article.id)
+            continue
+        plans.append(_plan(store, embedder, item, digest, chunk_tokens, is_new=article.id not in stored))
+
+    to_embed = sum(len(p.chunks) - len(p.reused) for p in plans)
+    done = 0
+    for group in _groups(plans):
+        done += _embed_and_write(store, embedder, group, report)
+        if progress:
+            progress(done, to_embed)
+
+    report.removed = _remove_vanished(store, folders, loaded, report.failed)
+    if report.changed:
+        store.commit()
+        if keyword_cache is not None:
+            open_keyword_index(store, keyword_cache)  # rebuild now, not on the first question
+    report.chunks_total = store.count_chunks()
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def _plan(
+    store: ChromaStore, embedder: MiniLMEmbedder, item: LoadedArticle, digest: str, chunk_tokens: int, is_new: bool
+) -> _Plan:
+    chunks = chunk_article(item.article.id, item.article.text, embedder.count_tokens, chunk_tokens)
+    hashes = [hashlib.sha256(c.text.encode("utf-8")).hexdigest() for c in chunks]
+    old = {} if is_new else {c.content_hash: c for c in store.chunks_of(item.article.id)}
+    reused = {
+        c.position: (old[h].embedding, old[h].sentence_vectors)
+        for c, h in zip(chunks, hashes, strict=True)
+        if h in old and old[h].embedding is not None
+    }
+    return _Plan(item, digest, chunks, hashes, reused, is_new)
+
+
+def _groups(plans: list[_Plan]) -> list[list[_Plan]]:
+    groups: list[list[_Plan]] = [[]]
+    size = 0
+    for plan in plans:
+        if groups[-1] and size + len(plan.chunks) > _GROUP_CHUNKS:
+            groups.append([])
+            size = 0
+        groups[-1].append(plan)
+        size += len(plan.chunks)
+    return [g for g in groups if g]
+
+
+def _embed_and_write(store: ChromaStore, embedder: MiniLMEmbedder, group: list[_Plan], report: IndexReport) -> int:
+    """Embed every chunk of the group that has no reusable vector (one sorted batch run), then write articles."""
+    pending = [(p, c) for p in group for c in p.chunks if c.position not in p.reused]
+    vectors, sentence_vectors = embedder.embed_with_spans(
+        [c.text for _, c in pending], [[(s - c.start, e - c.start) for s, e in c.sentences] for _, c in pending]
+    )
+    fresh = {(id(p), c.position): (vectors[k], sentence_vectors[k]) for k, (p, c) in enumerate(pending)}
+    for plan in group:
+        pairs = [plan.reused.get(c.position) or fresh[(id(plan), c.position)] for c in plan.chunks]
+        store.put_article(
+            plan.loaded.article,
+            plan.content_hash,
+            plan.loaded.origin,
+            plan.chunks,
+            plan.chunk_hashes,
+            np.stack([v for v, _ in pairs]),
+            [s for _, s in pairs],
+        )
+        (report.added if plan.is_new else report.updated).append(plan.loaded.article.id)
+        report.chunks_reused += len(plan.reused)
+    report.chunks_embedded += len(pending)
+    return len(pending)
+
+
+def _drop_duplicate_ids(loaded: Sequence[LoadedArticle], report: IndexReport) -> list[LoadedArticle]:
+    seen: set[str] = set()
+    kept = []
+    for item in loaded:
+        if item.article.id in seen:
+            report.failed.append(LoadFailure(item.article.id, "another file in this run has the same article id"))
+            continue
+        seen.add(item.article.id)
+        kept.append(item)
+    return kept
+
+
+def _remove_vanished(
+    store: ChromaStore, folders: Sequence[Path], loaded: Sequence[LoadedArticle], failures: Sequence[LoadFailure]
+) -> list[str]:
+    """Articles indexed from one of these folders whose files are gone. A folder with failures keeps everything:
+    a file that failed to load this time is not a file that was deleted."""
+    roots = {str(f.resolve()) for f in folders}
+    troubled = {root for root in roots for f in failures if Path(f.path).resolve().is_relative_to(root)}
+    present = {item.article.id for item in loaded}
+    vanished = [
+        article_id
+        for article_id, origin in store.origins().items()
+        if origin in roots and origin not in troubled and article_id not in present
+    ]
+    return store.remove_articles(vanished) if vanished else []

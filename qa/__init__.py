@@ -1,0 +1,1 @@
+"""Question answering over news articles: the core (settings, types, embedder, store, retrieval, answerers)."""

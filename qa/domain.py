@@ -1,0 +1,82 @@
+"""Domain types shared by the indexer, the engine and the shells."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Article(BaseModel):
+    """An article as loaded: its id is stable (path relative to the folder given, or the jsonl id)."""
+
+    id: str
+    title: str
+    text: str
+    published: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+class ArticleInfo(BaseModel):
+    """What the store knows about an indexed article (without its text)."""
+
+    id: str
+    title: str
+    published: str | None = None
+    source: str | None = None
+    url: str | None = None
+    chunks: int
+    content_hash: str
+
+
+class Chunk(BaseModel):
+    """A passage of an article with exact character offsets and the sentence spans inside it."""
+
+    id: str
+    article_id: str
+    position: int
+    start: int
+    end: int
+    text: str
+    sentences: list[tuple[int, int]] = Field(description="Sentence spans, offsets into the article.")
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its article's metadata and its retrieval scores."""
+
+    chunk_id: str
+    article_id: str
+    title: str
+    published: str | None = None
+    source: str | None = None
+    start: int
+    end: int
+    text: str
+    sentences: list[tuple[int, int]]
+    score: float
+    dense_score: float | None = None
+    rank: int
+
+
+class Citation(BaseModel):
+    """A numbered quote: exactly the article's text from start to end."""
+
+    n: int
+    article_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    chunk_id: str | None = None
+
+
+class Answer(BaseModel):
+    """What every shell prints or returns for one question."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Passage] = Field(default_factory=list, exclude=True)
+    backend: str = "extractive"
+    elapsed_ms: float = 0.0

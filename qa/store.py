@@ -1,0 +1,329 @@
+"""Chroma as the one store: chunk vectors (cosine space) and article records, embedded on disk or on a server.
+
+Two collections per index: `<name>_chunks` holds every passage with its offsets and sentence vectors;
+`<name>_articles` holds each article's full text (so a citation can be shown in context), its metadata and
+content hash, with the mean of its chunk vectors as its own vector. The chunk collection's metadata records the
+embedder that built it and a generation stamp that changes on every write (the keyword index keys on it).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qa.domain import Article, ArticleInfo, Chunk
+from qa.errors import EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
+
+SCHEMA = 1
+_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as stored, with what the retriever and the answerer need."""
+
+    id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+    content_hash: str
+    sentences: list[tuple[int, int]]
+    sentence_vectors: np.ndarray
+    embedding: np.ndarray | None = None
+
+
+def encode_vectors(vectors: np.ndarray) -> str:
+    """float16 + base64: sentence vectors fit in a Chroma metadata string (about 1 KB a sentence)."""
+    return base64.b64encode(np.asarray(vectors, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def decode_vectors(blob: str, dimension: int) -> np.ndarray:
+    """Inverse of `encode_vectors`, as float32 rows."""
+    return np.frombuffer(base64.b64decode(blob), dtype=np.float16).reshape(-1, dimension).astype(np.float32)
+
+
+def _clean(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Chroma metadata takes no None values."""
+    return {k: v for k, v in metadata.items() if v is not None}
+
+
+class ChromaStore:
+    """The index: one object over the two collections, bound to one embedder."""
+
+    def __init__(self, client: Any, name: str, embedder_id: str, dimension: int, where: str) -> None:
+        self.client = client
+        self.name = name
+        self.embedder_id = embedder_id
+        self.dimension = dimension
+        self.where = where
+        self._chunks: Any = None
+        self._articles: Any = None
+
+    # -- opening -------------------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether anything was ever indexed here."""
+        return self._open(create=False)
+
+    def require(self) -> None:
+        """Open for reading; raise NotIndexed when nothing was indexed yet."""
+        if not self._open(create=False):
+            raise NotIndexed(f"Nothing is indexed in {self.where} yet. Index articles first: qa index PATH")
+
+    def ensure(self) -> None:
+        """Open for writing, creating the collections bound to this embedder if needed."""
+        self._open(create=True)
+
+    def _open(self, create: bool) -> bool:
+        if self._chunks is not None:
+            return True
+        chunks_name, articles_name = f"{self.name}_chunks", f"{self.name}_articles"
+        try:
+            existing = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+            if chunks_name not in existing and not create:
+                return False
+            meta = {
+                "hnsw:space": "cosine",
+                "embedder": self.embedder_id,
+                "dimension": self.dimension,
+                "schema": SCHEMA,
+                "generation": uuid.uuid4().hex,
+            }
+            # get_or_create would pass our metadata to an existing collection; an index keeps its own binding.
+            if chunks_name in existing:
+                chunks = self.client.get_collection(chunks_name, embedding_function=None)
+            else:
+                chunks = self.client.create_collection(chunks_name, metadata=meta, embedding_function=None)
+            articles = self.client.get_or_create_collection(
+                articles_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+        except Exception as exc:  # chromadb raises many types for an unreachable server or unusable path
+            raise StoreUnavailable(f"Cannot open the Chroma store at {self.where}: {exc}") from exc
+        built_by = (chunks.metadata or {}).get("embedder")
+        built_dim = (chunks.metadata or {}).get("dimension")
+        if built_by != self.embedder_id or built_dim != self.dimension:
+            raise EmbedderMismatch(
+                f"The index in {self.where} was built with the embedder '{built_by}' ({built_dim} dimensions), "
+                f"but this configuration embeds with '{self.embedder_id}' ({self.dimension} dimensions). "
+                "Restore the embedder setting, or point QA_DATA_DIR (or QA_COLLECTION) somewhere new and index again."
+            )
+        self._chunks, self._articles = chunks, articles
+        return True
+
+    # -- generation stamp ----------------------------------------------------------------------------------
+
+    def generation(self) -> str:
+        """Changes on every write; caches derived from the chunks (the keyword index) key on it."""
+        self.require()
+        return str(self._chunks_collection(refresh=True).metadata.get("generation", ""))
+
+    def _bump_generation(self) -> None:
+        meta = {k: v for k, v in (self._chunks.metadata or {}).items() if not k.startswith("hnsw:")}
+        meta["generation"] = uuid.uuid4().hex
+        self._chunks.modify(metadata=meta)
+
+    def _chunks_collection(self, refresh: bool = False) -> Any:
+        if refresh:
+            self._chunks = self.client.get_collection(f"{self.name}_chunks", embedding_function=None)
+        return self._chunks
+
+    # -- articles ------------------------------------------------------------------------------------------
+
+    def list_articles(self) -> list[ArticleInfo]:
+        """Every indexed article, sorted by id."""
+        if not self._open(create=False):
+            return []
+        infos = []
+        for ids, metas in self._page(self._articles, include=["metadatas"]):
+            infos.extend(_article_info(i, m) for i, m in zip(ids, metas, strict=True))
+        return sorted(infos, key=lambda a: a.id)
+
+    def article_infos(self, ids: Sequence[str]) -> dict[str, ArticleInfo]:
+        """The stored records of these ids (absent ids are left out)."""
+        if not ids or not self._open(create=False):
+            return {}
+        got = self._articles.get(ids=list(ids), include=["metadatas"])
+        return {i: _article_info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+    def get_article(self, article_id: str) -> tuple[ArticleInfo, str]:
+        """An article's record and full stored text."""
+        self.require()
+        got = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
+        if not got["ids"]:
+            raise NotFound(f"No article with id '{article_id}'. See the ids with: qa list")
+        return _article_info(article_id, got["metadatas"][0]), got["documents"][0]
+
+    def origins(self) -> dict[str, str]:
+        """Article id -> the folder it was indexed from (for removing files that disappeared)."""
+        if not self._open(create=False):
+            return {}
+        return {
+            i: m.get("origin", "")
+            for ids, metas in self._page(self._articles, include=["metadatas"])
+            for i, m in zip(ids, metas, strict=True)
+        }
+
+    # -- chunks --------------------------------------------------------------------------------------------
+
+    def chunks_of(self, article_id: str) -> list[StoredChunk]:
+        """An article's stored chunks with their vectors (to reuse what did not change)."""
+        got = self._chunks.get(where={"article_id": article_id}, include=["metadatas", "documents", "embeddings"])
+        return [
+            self._stored(i, d, m, e)
+            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+        ]
+
+    def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
+        """Chunks by id."""
+        include = ["metadatas", "documents"] + (["embeddings"] if with_embeddings else [])
+        got = self._chunks.get(ids=list(ids), include=include)
+        embeddings = got["embeddings"] if with_embeddings else [None] * len(got["ids"])
+        return {
+            i: self._stored(i, d, m, e)
+            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], embeddings, strict=True)
+        }
+
+    def all_chunk_texts(self) -> Iterator[tuple[list[str], list[str]]]:
+        """(ids, texts) pages over every chunk: the keyword index is rebuilt from these."""
+        self.require()
+        offset = 0
+        while True:
+            got = self._chunks.get(include=["documents"], limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            yield got["ids"], got["documents"]
+            offset += len(got["ids"])
+
+    def dense_query(
+        self, vector: np.ndarray, n: int, article_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the nearest chunks."""
+        self.require()
+        total = self._chunks.count()
+        if total == 0:
+            return []
+        where = {"article_id": {"$in": list(article_ids)}} if article_ids else None
+        got = self._chunks.query(
+            query_embeddings=[vector.tolist()], n_results=min(n, total), where=where, include=["distances"]
+        )
+        return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
+
+    def count_chunks(self) -> int:
+        """How many chunks are stored."""
+        return self._chunks.count() if self._open(create=False) else 0
+
+    # -- writes --------------------------------------------------------------------------------------------
+
+    def put_article(
+        self,
+        article: Article,
+        content_hash: str,
+        origin: str,
+        chunks: Sequence[Chunk],
+        chunk_hashes: Sequence[str],
+        vectors: np.ndarray,
+        sentence_vectors: Sequence[np.ndarray],
+    ) -> None:
+        """Write an article's chunks, drop its stale ones, then its record: a crash leaves it marked stale."""
+        self.ensure()
+        if chunks:
+            self._chunks.upsert(
+                ids=[c.id for c in chunks],
+                embeddings=np.asarray(vectors, dtype=np.float32),
+                documents=[c.text for c in chunks],
+                metadatas=[
+                    {
+                        "article_id": article.id,
+                        "position": c.position,
+                        "start": c.start,
+                        "end": c.end,
+                        "content_hash": h,
+                        "sentences": json.dumps([[s - c.start, e - c.start] for s, e in c.sentences]),
+                        "sentence_vectors": encode_vectors(sv),
+                    }
+                    for c, h, sv in zip(chunks, chunk_hashes, sentence_vectors, strict=True)
+                ],
+            )
+        keep = {c.id for c in chunks}
+        stale = [i for i in self._chunks.get(where={"article_id": article.id}, include=[])["ids"] if i not in keep]
+        if stale:
+            self._chunks.delete(ids=stale)
+        mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        self._articles.upsert(
+            ids=[article.id],
+            embeddings=[mean.tolist()],
+            documents=[article.text],
+            metadatas=[
+                _clean(
+                    {
+                        "title": article.title,
+                        "published": article.published,
+                        "source": article.source,
+                        "url": article.url,
+                        "content_hash": content_hash,
+                        "chunks": len(chunks),
+                        "origin": origin,
+                    }
+                )
+            ],
+        )
+
+    def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
+        """Remove articles and all their chunks; returns the ids that were there."""
+        self.require()
+        present = list(self.article_infos(article_ids))
+        for article_id in present:
+            self._chunks.delete(where={"article_id": article_id})
+        if present:
+            self._articles.delete(ids=present)
+        return present
+
+    def commit(self) -> None:
+        """Mark the end of a batch of writes: caches derived from the chunks are now stale."""
+        self._bump_generation()
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _stored(self, chunk_id: str, text: str, meta: dict[str, Any], embedding: Any) -> StoredChunk:
+        start = int(meta["start"])
+        return StoredChunk(
+            id=chunk_id,
+            article_id=str(meta["article_id"]),
+            text=text,
+            start=start,
+            end=int(meta["end"]),
+            content_hash=str(meta.get("content_hash", "")),
+            sentences=[(start + s, start + e) for s, e in json.loads(meta["sentences"])],
+            sentence_vectors=decode_vectors(meta["sentence_vectors"], self.dimension),
+            embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
+        )
+
+    @staticmethod
+    def _page(collection: Any, include: list[str]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            yield got["ids"], got["metadatas"]
+            offset += len(got["ids"])
+
+
+def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
+    return ArticleInfo(
+        id=article_id,
+        title=str(meta.get("title", article_id)),
+        published=meta.get("published"),
+        source=meta.get("source"),
+        url=meta.get("url"),
+        chunks=int(meta.get("chunks", 0)),
+        content_hash=str(meta.get("content_hash", "")),
+    )

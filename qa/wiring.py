@@ -1,0 +1,59 @@
+"""The one place that turns settings into backends (store client, embedder, engine)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from qa.embedder import MiniLMEmbedder
+from qa.engine import Engine
+from qa.errors import InvalidInput, StoreUnavailable
+from qa.settings import Settings
+from qa.store import ChromaStore
+
+
+def build_embedder(settings: Settings) -> MiniLMEmbedder:
+    """The configured embedder (the packaged MiniLM)."""
+    return MiniLMEmbedder(batch_size=settings.embed_batch_size)
+
+
+def chroma_client(settings: Settings) -> tuple[object, str]:
+    """A Chroma client and a description of where it points: a server if QA_CHROMA_URL is set, else on disk."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise InvalidInput(f"QA_CHROMA_URL must look like http://HOST:PORT, not '{settings.chroma_url}'.")
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            client = chromadb.HttpClient(
+                host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings
+            )
+            client.heartbeat()
+        except Exception as exc:  # connection refused, DNS, TLS...: all mean the same to the user
+            raise StoreUnavailable(
+                f"Cannot reach the Chroma server at {settings.chroma_url} ({type(exc).__name__}). "
+                "Start it (chroma run --path DIR --port PORT) or unset QA_CHROMA_URL to use the local store."
+            ) from exc
+        return client, settings.chroma_url
+    path = settings.data_dir / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:
+        raise StoreUnavailable(f"Cannot open the data directory {path}: {exc}. Check QA_DATA_DIR.") from exc
+    return client, str(settings.data_dir)
+
+
+def open_store(settings: Settings, embedder: MiniLMEmbedder) -> ChromaStore:
+    """The index this configuration points at, bound to its embedder."""
+    client, where = chroma_client(settings)
+    return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where)
+
+
+def build_engine(settings: Settings) -> Engine:
+    """Everything `qa ask` needs."""
+    embedder = build_embedder(settings)
+    return Engine(settings, open_store(settings, embedder), embedder)
