@@ -104,7 +104,9 @@ def _jsonl_articles(content: str, path: Path) -> Iterator[Article]:
         except (ValueError, LoadError) as exc:
             errors.append(f"line {number}: {exc}")
     if errors:
-        raise LoadError(f"{len(errors)} bad line(s) in {path.name} ({found} loaded): " + "; ".join(errors[:5]))
+        raise LoadError(
+            f"{len(errors)} bad line(s) in {path.name} ({found} loaded): " + "; ".join(errors[:5])
+        )
 
 
 def _article(fields: dict[str, Any], text: str, default_title: str) -> Article:
@@ -140,9 +142,9 @@ def _front_matter(content: str) -> tuple[dict[str, Any], str]:
 
 def _html(content: str) -> tuple[dict[str, Any], str]:
     """Visible text, one block a paragraph; the <title> as the title."""
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser
 
-    tree = HTMLParser(content)
+    tree = LexborHTMLParser(content)
     title_node = tree.css_first("title")
     title = title_node.text(strip=True) if title_node else None
     h1 = tree.css_first("h1")
@@ -151,7 +153,7 @@ def _html(content: str) -> tuple[dict[str, Any], str]:
     body = tree.body or tree.root
     selector = ",".join(_HTML_BLOCKS)
     # Only innermost blocks: an <li> holding a <p> would otherwise give its text twice.
-    nodes = [n for n in body.css(selector) if n.css_first(selector) is None] if body else []
+    nodes = [n for n in body.css(selector) if len(n.css(selector)) == 1] if body else []  # css() includes n
     blocks = [n.text(separator=" ", strip=True) for n in nodes]
     if not any(blocks) and body is not None:
         blocks = [body.text(separator="\n", strip=True)]

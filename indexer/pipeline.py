@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.loaders import LoadedArticle, LoadFailure
-from qa.chunking import chunk_article
+from qa.chunking import chunk_article, indexed_text, with_context
 from qa.domain import Article, Chunk
 from qa.embedder import MiniLMEmbedder
 from qa.keyword import open_keyword_index
@@ -103,10 +103,18 @@ def index_articles(
 
 
 def _plan(
-    store: ChromaStore, embedder: MiniLMEmbedder, item: LoadedArticle, digest: str, chunk_tokens: int, is_new: bool
+    store: ChromaStore,
+    embedder: MiniLMEmbedder,
+    item: LoadedArticle,
+    digest: str,
+    chunk_tokens: int,
+    is_new: bool,
 ) -> _Plan:
-    chunks = chunk_article(item.article.id, item.article.text, embedder.count_tokens, chunk_tokens)
-    hashes = [hashlib.sha256(c.text.encode("utf-8")).hexdigest() for c in chunks]
+    chunks = with_context(
+        chunk_article(item.article.id, item.article.text, embedder.count_tokens, chunk_tokens),
+        item.article.title,
+    )
+    hashes = [hashlib.sha256(indexed_text(c.text, c.context)[0].encode("utf-8")).hexdigest() for c in chunks]
     old = {} if is_new else {c.content_hash: c for c in store.chunks_of(item.article.id)}
     reused = {
         c.position: (old[h].embedding, old[h].sentence_vectors)
@@ -128,12 +136,17 @@ def _groups(plans: list[_Plan]) -> list[list[_Plan]]:
     return [g for g in groups if g]
 
 
-def _embed_and_write(store: ChromaStore, embedder: MiniLMEmbedder, group: list[_Plan], report: IndexReport) -> int:
+def _embed_and_write(
+    store: ChromaStore, embedder: MiniLMEmbedder, group: list[_Plan], report: IndexReport
+) -> int:
     """Embed every chunk of the group that has no reusable vector (one sorted batch run), then write articles."""
     pending = [(p, c) for p in group for c in p.chunks if c.position not in p.reused]
-    vectors, sentence_vectors = embedder.embed_with_spans(
-        [c.text for _, c in pending], [[(s - c.start, e - c.start) for s, e in c.sentences] for _, c in pending]
-    )
+    texts, spans = [], []
+    for _, chunk in pending:
+        text, offset = indexed_text(chunk.text, chunk.context)
+        texts.append(text)
+        spans.append([(s - chunk.start + offset, e - chunk.start + offset) for s, e in chunk.sentences])
+    vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
     fresh = {(id(p), c.position): (vectors[k], sentence_vectors[k]) for k, (p, c) in enumerate(pending)}
     for plan in group:
         pairs = [plan.reused.get(c.position) or fresh[(id(plan), c.position)] for c in plan.chunks]
@@ -157,7 +170,9 @@ def _drop_duplicate_ids(loaded: Sequence[LoadedArticle], report: IndexReport) ->
     kept = []
     for item in loaded:
         if item.article.id in seen:
-            report.failed.append(LoadFailure(item.article.id, "another file in this run has the same article id"))
+            report.failed.append(
+                LoadFailure(item.article.id, "another file in this run has the same article id")
+            )
             continue
         seen.add(item.article.id)
         kept.append(item)
@@ -165,7 +180,10 @@ def _drop_duplicate_ids(loaded: Sequence[LoadedArticle], report: IndexReport) ->
 
 
 def _remove_vanished(
-    store: ChromaStore, folders: Sequence[Path], loaded: Sequence[LoadedArticle], failures: Sequence[LoadFailure]
+    store: ChromaStore,
+    folders: Sequence[Path],
+    loaded: Sequence[LoadedArticle],
+    failures: Sequence[LoadFailure],
 ) -> list[str]:
     """Articles indexed from one of these folders whose files are gone. A folder with failures keeps everything:
     a file that failed to load this time is not a file that was deleted."""

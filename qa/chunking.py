@@ -2,7 +2,8 @@
 
 A chunk is a paragraph; a short heading line is folded into the paragraph after it, a paragraph too long for the
 model is split at sentence boundaries, and a tiny paragraph joins the next one. Chunks never overlap, so every
-sentence belongs to exactly one chunk and a citation's offsets are unambiguous.
+sentence belongs to exactly one chunk and a citation's offsets are unambiguous. Each chunk remembers the section
+heading it falls under: "Remarks of Liz Truss" tells retrieval whose words a paragraph of "she said" reports.
 """
 
 from __future__ import annotations
@@ -10,10 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qa.domain import Chunk
-from qa.text import paragraph_spans, sentence_spans
+from qa.text import is_heading, paragraph_spans, sentence_spans
 
 Span = tuple[int, int]
 MIN_CHUNK_TOKENS = 24  # a paragraph below this is folded into the next one: a lone heading is no passage
+
+
+def with_context(chunks: list[Chunk], title: str) -> list[Chunk]:
+    """Attach what the embedder and BM25 read before each chunk's text: the article title and section heading."""
+    return [c.model_copy(update={"context": f"{title}. {c.heading}" if c.heading else title}) for c in chunks]
+
+
+def indexed_text(chunk_text: str, context: str) -> tuple[str, int]:
+    """The text that is embedded and keyword-indexed, and where the chunk's own text starts in it."""
+    prefix = f"{context}\n\n" if context else ""
+    return prefix + chunk_text, len(prefix)
+
+
+def keyword_text(chunk_text: str, heading: str) -> str:
+    """What BM25 indexes: the heading and the text. Not the title: within one article it is on every chunk and
+    would drown the terms that tell its paragraphs apart."""
+    return f"{heading}\n\n{chunk_text}" if heading else chunk_text
 
 
 def chunk_id(article_id: str, position: int) -> str:
@@ -26,26 +44,30 @@ def chunk_article(
 ) -> list[Chunk]:
     """Split an article into chunks of whole sentences, each at most `max_tokens` word pieces where possible."""
     sentences = sentence_spans(text)
-    groups: list[list[Span]] = []
+    groups: list[tuple[list[Span], str]] = []
     pending: list[Span] = []
     pending_tokens = 0
+    heading = ""
     for p_start, p_end in paragraph_spans(text):
         paragraph = [s for s in sentences if s[0] >= p_start and s[1] <= p_end]
+        if is_heading(text[p_start:p_end]):
+            heading = text[p_start:p_end].lstrip("#").strip()
         for piece in _split_long(text, paragraph, count_tokens, max_tokens):
             tokens = count_tokens(text[piece[0][0] : piece[-1][1]])
             if pending and pending_tokens + tokens > max_tokens:
-                groups.append(pending)
+                groups.append((pending, heading))
                 pending, pending_tokens = [], 0
             pending = pending + piece
             pending_tokens += tokens
             if pending_tokens >= MIN_CHUNK_TOKENS:
-                groups.append(pending)
+                groups.append((pending, heading))
                 pending, pending_tokens = [], 0
     if pending:
-        if groups and pending_tokens + count_tokens(_span_text(text, groups[-1])) <= max_tokens:
-            groups[-1] = groups[-1] + pending
+        last, last_heading = groups[-1] if groups else ([], heading)
+        if last and pending_tokens + count_tokens(_span_text(text, last)) <= max_tokens:
+            groups[-1] = (last + pending, last_heading)
         else:
-            groups.append(pending)
+            groups.append((pending, heading))
     return [
         Chunk(
             id=chunk_id(article_id, position),
@@ -55,8 +77,9 @@ def chunk_article(
             end=group[-1][1],
             text=text[group[0][0] : group[-1][1]],
             sentences=group,
+            heading=group_heading,
         )
-        for position, group in enumerate(groups)
+        for position, (group, group_heading) in enumerate(groups)
     ]
 
 

@@ -77,12 +77,19 @@ def index(
         embedder = build_embedder(config)
         store = open_store(config, embedder)
         with Progress(
-            TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True,
+            TextColumn("embedding"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
         ) as bar:
             task = bar.add_task("embed", total=None)
             report = index_articles(
-                store, embedder, loaded, failures,
+                store,
+                embedder,
+                loaded,
+                failures,
                 folders=[p for p in paths if p.is_dir()],
                 chunk_tokens=config.chunk_tokens,
                 keyword_cache=config.data_dir,
@@ -101,7 +108,9 @@ def index(
 
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="The question, or - to read one question a line from stdin")],
+    question: Annotated[
+        str, typer.Argument(help="The question, or - to read one question a line from stdin")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (JSON Lines with -)")] = False,
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve")] = None,
 ) -> None:
@@ -140,12 +149,16 @@ def _print_answer(answer: Answer, as_json: bool) -> None:
         out.print(json.dumps(answer_json(answer), ensure_ascii=False), markup=False, soft_wrap=True)
         return
     out.print(f"[bold]Q:[/] {escape(answer.question)}")
-    out.print(("[yellow]" if answer.abstained else "") + escape(answer.answer) + ("[/]" if answer.abstained else ""))
+    out.print(
+        ("[yellow]" if answer.abstained else "") + escape(answer.answer) + ("[/]" if answer.abstained else "")
+    )
     if answer.citations:
         out.print()
     for citation in answer.citations:
-        out.print(f"[bold cyan][{citation.n}][/] [bold]{escape(citation.title)}[/] "
-                  f"[dim]({escape(citation.article_id)}, chars {citation.start}-{citation.end})[/]")
+        out.print(
+            f"[bold cyan][{citation.n}][/] [bold]{escape(citation.title)}[/] "
+            f"[dim]({escape(citation.article_id)}, chars {citation.start}-{citation.end})[/]"
+        )
         out.print(f"    “{escape(citation.quote)}”")
     out.print()
 
@@ -158,8 +171,10 @@ def list_articles(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     config = settings()
     articles = run(lambda: open_store(config, build_embedder(config)).list_articles())
     if as_json:
-        out.print(json.dumps([a.model_dump(exclude={"content_hash"}) for a in articles], ensure_ascii=False),
-                  markup=False)
+        out.print(
+            json.dumps([a.model_dump(exclude={"content_hash"}) for a in articles], ensure_ascii=False),
+            markup=False,
+        )
         return
     table = Table("id", "title", "published", "chunks")
     for a in articles:
@@ -196,3 +211,8 @@ def remove(ids: Annotated[list[str], typer.Argument(help="Article ids, as `qa li
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+from eval.command import register as _register_eval  # noqa: E402  (the command needs `app` defined above)
+
+_register_eval(app)

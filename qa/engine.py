@@ -35,7 +35,7 @@ class Engine:
         """The question, stripped; an InvalidInput saying what to do when it cannot be asked."""
         question = question.strip() if isinstance(question, str) else ""
         if not question:
-            raise InvalidInput("The question is empty. Ask something, e.g.: qa ask \"What did Truss demand?\"")
+            raise InvalidInput('The question is empty. Ask something, e.g.: qa ask "What did Truss demand?"')
         if len(question) > self.settings.max_question_chars:
             raise InvalidInput(
                 f"The question is {len(question):,} characters long; the limit is "

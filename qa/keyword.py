@@ -18,10 +18,13 @@ from typing import Any
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from qa.store import ChromaStore
 
 _META = "meta.json"
+# The longer list: question words ("what", "did") must not count as terms a passage should hold.
+_STOPWORDS = sorted(STOPWORDS_EN_PLUS)
 
 
 @cache
@@ -32,7 +35,7 @@ def _stemmer() -> Any:
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, stemmed tokens: the same for chunks and questions."""
     return bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+        list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
     )
 
 
@@ -54,7 +57,9 @@ class KeywordIndex:
         retriever.index(tokenize(texts), show_progress=False)
         return cls(retriever, ids, generation)
 
-    def search(self, question: str, n: int, article_filter: set[str] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self, question: str, n: int, article_filter: set[str] | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the best-scoring chunks, best first; chunks that share no term are left out."""
         if self.retriever is None:
             return []

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.chunking import keyword_text
 from qa.domain import Article, ArticleInfo, Chunk
 from qa.errors import EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
 
@@ -36,6 +37,7 @@ class StoredChunk:
     content_hash: str
     sentences: list[tuple[int, int]]
     sentence_vectors: np.ndarray
+    heading: str = ""
     embedding: np.ndarray | None = None
 
 
@@ -174,10 +176,14 @@ class ChromaStore:
 
     def chunks_of(self, article_id: str) -> list[StoredChunk]:
         """An article's stored chunks with their vectors (to reuse what did not change)."""
-        got = self._chunks.get(where={"article_id": article_id}, include=["metadatas", "documents", "embeddings"])
+        got = self._chunks.get(
+            where={"article_id": article_id}, include=["metadatas", "documents", "embeddings"]
+        )
         return [
             self._stored(i, d, m, e)
-            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+            for i, d, m, e in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            )
         ]
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
@@ -191,14 +197,20 @@ class ChromaStore:
         }
 
     def all_chunk_texts(self) -> Iterator[tuple[list[str], list[str]]]:
-        """(ids, texts) pages over every chunk: the keyword index is rebuilt from these."""
+        """(ids, indexed texts) pages over every chunk: the keyword index is rebuilt from these."""
         self.require()
         offset = 0
         while True:
-            got = self._chunks.get(include=["documents"], limit=_PAGE, offset=offset)
+            got = self._chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
             if not got["ids"]:
                 return
-            yield got["ids"], got["documents"]
+            yield (
+                got["ids"],
+                [
+                    keyword_text(d, str(m.get("heading", "")))
+                    for d, m in zip(got["documents"], got["metadatas"], strict=True)
+                ],
+            )
             offset += len(got["ids"])
 
     def dense_query(
@@ -245,6 +257,8 @@ class ChromaStore:
                         "start": c.start,
                         "end": c.end,
                         "content_hash": h,
+                        "context": c.context,
+                        "heading": c.heading,
                         "sentences": json.dumps([[s - c.start, e - c.start] for s, e in c.sentences]),
                         "sentence_vectors": encode_vectors(sv),
                     }
@@ -252,7 +266,9 @@ class ChromaStore:
                 ],
             )
         keep = {c.id for c in chunks}
-        stale = [i for i in self._chunks.get(where={"article_id": article.id}, include=[])["ids"] if i not in keep]
+        stale = [
+            i for i in self._chunks.get(where={"article_id": article.id}, include=[])["ids"] if i not in keep
+        ]
         if stale:
             self._chunks.delete(ids=stale)
         mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
@@ -303,6 +319,7 @@ class ChromaStore:
             content_hash=str(meta.get("content_hash", "")),
             sentences=[(start + s, start + e) for s, e in json.loads(meta["sentences"])],
             sentence_vectors=decode_vectors(meta["sentence_vectors"], self.dimension),
+            heading=str(meta.get("heading", "")),
             embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
         )
 

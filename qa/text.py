@@ -79,3 +79,12 @@ def _append_stripped(text: str, start: int, end: int, spans: list[tuple[int, int
         end -= 1
     if end > start:
         spans.append((start, end))
+
+
+_ENDS_SENTENCE = re.compile(r"[.!?:;][\"'’”)\]]*$")
+
+
+def is_heading(block: str) -> bool:
+    """A line that titles what follows: short and without a sentence's closing punctuation."""
+    block = block.strip()
+    return block.startswith("#") or (0 < len(block.split()) <= 12 and not _ENDS_SENTENCE.search(block))

@@ -1,0 +1,48 @@
+# Two set-up commands: `make run` and `make test`. Everything else is a helper of those two.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+QUESTION ?= What did Truss demand?
+
+.PHONY: run test lint bench eval browser clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/qa index seeds/
+	$(BIN)/qa ask "$(QUESTION)"
+
+# Debian's Chromium for the browser tests (playwright's own browser download cannot work offline).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
+	  else echo "error: /usr/bin/chromium is missing; install it: sudo apt-get install chromium"; exit 1; fi; \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check qa indexer api eval tests bench
+	$(BIN)/ruff format --check qa indexer api eval tests bench
+
+test: $(VENV)/.installed-test browser lint
+	$(BIN)/pytest -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/run.py
+
+eval: $(VENV)/.installed-test
+	$(BIN)/qa eval eval/seed_qa.jsonl --corpus seeds --report eval/reports/seed
+	$(BIN)/qa eval eval/xquad_en/qa.jsonl --corpus eval/xquad_en/corpus.jsonl --report eval/reports/xquad
+
+clean:
+	rm -rf $(VENV) .qa-data

@@ -1,0 +1,139 @@
+"""Show evaluation runs: a rich table and the failed questions in the terminal, a self-contained HTML page."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from eval.metrics import answer_words
+from eval.runner import DEPTH, LABELS, QuestionResult, VariantRun, figure
+
+FAILURES_SHOWN = 20
+_CLIP = 300  # characters of an answer or a quote shown in the terminal; the HTML report shows them whole
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def summary_table(runs: Sequence[VariantRun], title: str) -> Table:
+    """One row per figure, one column per variant (side by side with --compare)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("figure")
+    for run in runs:
+        table.add_column(escape(run.name), justify="right")
+    for field, label in LABELS.items():
+        table.add_row(label, *(figure(field, getattr(run.summary, field)) for run in runs))
+    return table
+
+
+def print_failures(console: Console, run: VariantRun, limit: int = FAILURES_SHOWN) -> None:
+    """The failed questions of a run: question, expected, got and the cited passages; at most `limit`."""
+    failed = [r for r in run.results if not r.correct]
+    if not failed:
+        return
+    console.print(f"\n[bold]failed questions ({run.name}): {len(failed)}[/]")
+    for result in failed[:limit]:
+        console.print(f"\n[bold red]✗[/] [bold]{escape(result.item.id)}[/] {escape(result.item.question)}")
+        console.print(f"  expected: {escape(expected(result))}")
+        console.print(
+            f"  got: {escape(_clip(result.answer.answer))}  [dim](hit rank {result.hit_rank or '-'})[/]"
+        )
+        for c in result.answer.citations:
+            where = f"{c.article_id} {c.start}-{c.end}"
+            console.print(f"  [cyan][{c.n}][/] [dim]{escape(where)}[/] {escape(_clip(c.quote))}")
+    if len(failed) > limit:
+        console.print(f"\n… and {len(failed) - limit} more failed question(s) (see --json or --report)")
+
+
+def expected(result: QuestionResult) -> str:
+    """What a correct answer looks like, in words."""
+    return "abstain" if result.item.unanswerable else " | ".join(result.item.answers)
+
+
+def write_html(directory: Path, runs: Sequence[VariantRun], default: str, sets: Sequence[str]) -> Path:
+    """Write DIR/index.html: figures, plots (embedded PNG) and the per-question tables. Returns its path."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True)
+    page = env.get_template("report.html.j2").render(
+        title=f"qa eval: {', '.join(sets)}",
+        created=datetime.now().isoformat(timespec="seconds"),
+        labels=LABELS,
+        figure=figure,
+        runs=runs,
+        default=default,
+        plots=_plots(runs),
+        expected=expected,
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _plots(runs: Sequence[VariantRun]) -> dict[str, str]:
+    """Plot name -> base64 PNG: hit@k curve, latency and answer-length histograms; one series a run."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: render to memory
+    import matplotlib.pyplot as plt
+
+    latencies = {run.name: [r.latency_ms for r in run.results] for run in runs}
+    words = {
+        run.name: [answer_words(r.answer.answer) for r in run.results if not r.answer.abstained]
+        for run in runs
+    }
+    return {
+        "hit@k curve": _hit_curve(plt, runs),
+        "latency": _histogram(plt, latencies, "ms", "questions", "Latency per question"),
+        "answer length": _histogram(plt, words, "words", "answers", "Answer length (answered questions)"),
+    }
+
+
+def _hit_curve(plt: Any, runs: Sequence[VariantRun]) -> str:
+    """hit@k for k = 1..DEPTH, one line a run."""
+    ks = list(range(1, DEPTH + 1))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for run in runs:
+        points = [(k, v) for k, v in zip(ks, run.summary.hit_curve, strict=True) if v is not None]
+        ax.plot([k for k, _ in points], [v for _, v in points], marker="o", label=run.name)
+    ax.set(
+        xlabel="k", ylabel="hit@k", xticks=ks, ylim=(0, 1.02), title="Retrieval: hit@k (answerable questions)"
+    )
+    return _finish(fig, ax, plt)
+
+
+def _histogram(plt: Any, series: dict[str, Sequence[float]], xlabel: str, ylabel: str, title: str) -> str:
+    """Overlaid step histograms on shared bins, so that the variants can be compared bar for bar."""
+    import numpy as np
+
+    values = [v for vs in series.values() for v in vs]
+    bins = np.histogram_bin_edges(values, bins=30) if values else 10
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, vs in series.items():
+        ax.hist(vs, bins=bins, histtype="step", linewidth=1.5, label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    return _finish(fig, ax, plt)
+
+
+def _finish(fig: Any, ax: Any, plt: Any) -> str:
+    """The figure as base64 PNG (closed afterwards: pyplot keeps every open figure alive)."""
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _clip(text: str) -> str:
+    """One line of at most _CLIP characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= _CLIP else text[: _CLIP - 1] + "…"

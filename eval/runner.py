@@ -1,0 +1,274 @@
+"""Run a set's questions through named variants (an ask function each) and summarise what they measured."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from eval import metrics
+from eval.sets import EvalItem
+from qa.domain import Answer
+from qa.engine import Engine
+from qa.errors import NotFound, QAError
+from qa.retrieval import Mode
+
+DEPTH = 10  # retrieval is judged on the first 10 passages (hit@k curve, MRR@10)
+MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
+
+Ask = Callable[[str], Answer]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named way of answering: a retrieval mode today, a generative answerer tomorrow."""
+
+    name: str
+    ask: Ask
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """One question as one variant answered it, with its per-question measurements."""
+
+    item: EvalItem
+    answer: Answer
+    latency_ms: float
+    retrieved_ids: list[str]
+    relevant_ids: list[str]
+    hit_rank: int | None
+    correct: bool
+    supported: bool | None  # judged only for correct answers to answerable questions
+    valid_citations: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The per-question record of `qa eval --json`."""
+        return {
+            "id": self.item.id,
+            "question": self.item.question,
+            "answer": self.answer.answer,
+            "abstained": self.answer.abstained,
+            "citations": [c.model_dump(mode="json") for c in self.answer.citations],
+            "hit_rank": self.hit_rank,
+            "pass": self.correct,
+            "latency_ms": round(self.latency_ms, 2),
+        }
+
+
+class Summary(BaseModel):
+    """A variant's figures over a set. None means undefined (e.g. support with no correct answer)."""
+
+    questions: int
+    answerable: int
+    unanswerable: int
+    top_k: int
+    hit_at_1: float | None
+    hit_at_5: float | None
+    mrr_at_10: float | None
+    hit_curve: list[float | None]
+    accuracy: float | None
+    answerable_accuracy: float | None
+    support: float | None
+    validity: float | None
+    citations: int
+    abstained: int
+    abstain_precision: float
+    abstain_recall: float | None
+    median_words: float | None
+    p90_words: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    failed: int
+
+
+@dataclass(frozen=True)
+class VariantRun:
+    """A variant's results over a set and their summary."""
+
+    name: str
+    results: list[QuestionResult]
+    summary: Summary
+
+
+class ArticleTexts:
+    """Stored article texts, fetched once per article (citation validity checks every citation)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.cache: dict[str, str | None] = {}
+
+    def get(self, article_id: str) -> str | None:
+        """The article's stored text, None if it is not in the store."""
+        if article_id not in self.cache:
+            try:
+                self.cache[article_id] = self.engine.store.get_article(article_id)[1]
+            except NotFound:
+                self.cache[article_id] = None
+        return self.cache[article_id]
+
+
+def engine_variants(engine: Engine, modes: Iterable[Mode], top_k: int) -> list[Variant]:
+    """One variant per retrieval mode of the engine, each retrieving `top_k` passages."""
+
+    def asker(mode: Mode) -> Ask:
+        return lambda question: engine.ask(question, top_k=top_k, mode=mode)
+
+    return [Variant(mode, asker(mode)) for mode in modes]
+
+
+def run_variant(
+    variant: Variant,
+    items: Sequence[EvalItem],
+    texts: ArticleTexts,
+    top_k: int,
+    on_result: Callable[[], None] | None = None,
+) -> VariantRun:
+    """Ask every item's question, measure each answer, summarise.
+
+    The first question is asked once untimed beforehand: loading the keyword index and warming the model are
+    one-off costs of a process, not the latency of a question.
+    """
+    if items:
+        _ask(variant.ask, items[0])
+    results = []
+    for item in items:
+        began = time.perf_counter()
+        answer = _ask(variant.ask, item)
+        latency_ms = (time.perf_counter() - began) * 1000
+        results.append(measure(item, answer, latency_ms, texts))
+        if on_result:
+            on_result()
+    return VariantRun(variant.name, results, summarise(results, top_k))
+
+
+def measure(item: EvalItem, answer: Answer, latency_ms: float, texts: ArticleTexts) -> QuestionResult:
+    """The per-question measurements of one answer."""
+    retrieved = [p.chunk_id for p in answer.passages]
+    relevant = [
+        p.chunk_id
+        for p in answer.passages
+        if metrics.is_relevant(p.text, p.article_id, item.evidence, item.article_ids)
+    ]
+    correct = metrics.answer_correct(answer.answer, answer.abstained, item.answers, item.unanswerable)
+    quotes = [c.quote for c in answer.citations]
+    return QuestionResult(
+        item=item,
+        answer=answer,
+        latency_ms=latency_ms,
+        retrieved_ids=retrieved,
+        relevant_ids=relevant,
+        hit_rank=metrics.first_hit_rank(retrieved, relevant, DEPTH),
+        correct=correct,
+        supported=metrics.supported(quotes, item.answers, item.evidence)
+        if correct and not item.unanswerable
+        else None,
+        valid_citations=sum(
+            metrics.citation_valid(c.quote, c.start, c.end, texts.get(c.article_id) or "")
+            for c in answer.citations
+        ),
+    )
+
+
+def summarise(results: Sequence[QuestionResult], top_k: int) -> Summary:
+    """A variant's figures over its results (see eval/README.md for the definitions)."""
+    answerable = [r for r in results if not r.item.unanswerable]
+    answered = [r for r in results if not r.answer.abstained]
+    curve = [
+        metrics.mean([metrics.hit_at(r.retrieved_ids, r.relevant_ids, k) for r in answerable])
+        for k in range(1, DEPTH + 1)
+    ]
+    words = [metrics.answer_words(r.answer.answer) for r in answered]
+    latencies = [r.latency_ms for r in results]
+    abstained = [r.answer.abstained for r in results]
+    unanswerable = [r.item.unanswerable for r in results]
+    citations = sum(len(r.answer.citations) for r in results)
+    return Summary(
+        questions=len(results),
+        answerable=len(answerable),
+        unanswerable=sum(unanswerable),
+        top_k=top_k,
+        hit_at_1=curve[0],
+        hit_at_5=curve[4],
+        mrr_at_10=metrics.mean(
+            [metrics.reciprocal_rank(r.retrieved_ids, r.relevant_ids, DEPTH) for r in answerable]
+        ),
+        hit_curve=curve,
+        accuracy=metrics.mean([r.correct for r in results]),
+        answerable_accuracy=metrics.mean([r.correct for r in answerable]),
+        support=metrics.mean([r.supported for r in answerable if r.supported is not None]),
+        validity=metrics.share(sum(r.valid_citations for r in results), citations),
+        citations=citations,
+        abstained=sum(abstained),
+        abstain_precision=metrics.abstention_precision(abstained, unanswerable),
+        abstain_recall=metrics.abstention_recall(abstained, unanswerable),
+        median_words=metrics.percentile(words, 50),
+        p90_words=metrics.percentile(words, 90),
+        latency_p50_ms=metrics.percentile(latencies, 50),
+        latency_p95_ms=metrics.percentile(latencies, 95),
+        failed=sum(not r.correct for r in results),
+    )
+
+
+def _ask(ask: Ask, item: EvalItem) -> Answer:
+    """The variant's answer; an error that stops the run names the question it came from."""
+    try:
+        return ask(item.question)
+    except QAError as exc:
+        raise type(exc)(f"question '{item.id}': {exc}") from exc
+
+
+LABELS: dict[str, str] = {
+    "questions": "questions",
+    "answerable": "answerable",
+    "unanswerable": "unanswerable",
+    "hit_at_1": "hit@1",
+    "hit_at_5": "hit@5",
+    "mrr_at_10": "MRR@10",
+    "accuracy": "accuracy",
+    "answerable_accuracy": "accuracy (answerable)",
+    "support": "citation support",
+    "validity": "citation validity",
+    "citations": "citations",
+    "abstained": "abstained",
+    "abstain_precision": "abstain precision",
+    "abstain_recall": "abstain recall",
+    "median_words": "median words",
+    "p90_words": "p90 words",
+    "latency_p50_ms": "latency p50 ms",
+    "latency_p95_ms": "latency p95 ms",
+    "failed": "failed",
+}
+
+
+def figure(field: str, value: Any) -> str:
+    """A summary figure as shown: n/a for undefined, shares to 3 places, ms and words to 1."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.1f}" if field.endswith(("_ms", "_words")) else f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A required floor (or, with at_most, a ceiling) on one summary figure."""
+
+    field: str
+    threshold: float
+    at_most: bool = False
+
+    def failure(self, summary: Summary) -> str | None:
+        """Why the summary falls short of this gate ("hit@1 0.912 < required 0.95"), or None if it passes."""
+        label, value = LABELS[self.field], getattr(summary, self.field)
+        if self.at_most:
+            relation, sign, passed = "allowed at most", ">", value is not None and value <= self.threshold
+        else:
+            relation, sign, passed = "required", "<", value is not None and value >= self.threshold
+        if passed:
+            return None
+        if value is None:  # an undefined figure cannot show that it meets the gate
+            return f"{label} n/a, {relation} {self.threshold:g}"
+        return f"{label} {figure(self.field, value)} {sign} {relation} {self.threshold:g}"

@@ -1,0 +1,75 @@
+"""Shared fixtures: the real model, a real Chroma in temporary directories, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from qa.embedder import MiniLMEmbedder
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+SEED_ID = "000_7fce140085dacc93"
+
+RunQA = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def qa_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `qa` process pointed at this data directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
+    env.update({"QA_DATA_DIR": str(data_dir), "NO_COLOR": "1", "COLUMNS": "200"}, **extra)
+    return env
+
+
+def run_qa_in(
+    data_dir: Path, *args: str, stdin: str | None = None, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `qa ARGS` in a fresh process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=qa_env(data_dir, **extra),
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    """One real MiniLM for the session."""
+    return MiniLMEmbedder()
+
+
+@pytest.fixture(scope="session")
+def seeded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the seed article indexed once through the CLI (read-only for tests)."""
+    data_dir = tmp_path_factory.mktemp("seeded") / "data"
+    done = run_qa_in(data_dir, "index", str(SEEDS))
+    assert done.returncode == 0, done.stderr
+    return data_dir
+
+
+@pytest.fixture
+def seeded_copy(seeded_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the seeded data directory, for tests that write."""
+    copy = tmp_path / "data"
+    shutil.copytree(seeded_dir, copy)
+    return copy
+
+
+@pytest.fixture
+def run_qa(tmp_path: Path) -> RunQA:
+    """`qa` against an empty data directory of this test (pass data_dir= to use another)."""
+
+    def run(*args: str, data_dir: Path | None = None, stdin: str | None = None, **extra: str):
+        return run_qa_in(data_dir or tmp_path / "data", *args, stdin=stdin, **extra)
+
+    return run

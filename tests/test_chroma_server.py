@@ -1,0 +1,79 @@
+"""The same commands work against a real `chroma run` server on loopback (QA_CHROMA_URL)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEED_ID, SEEDS, run_qa_in
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A `chroma run` server on a free loopback port, stopped after the module."""
+    port = _free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    path = tmp_path_factory.mktemp("chroma-server")
+    server = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("chroma run did not start")
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_index_ask_remove_through_a_chroma_server(chroma_url: str, tmp_path: Path) -> None:
+    local = tmp_path / "cache"  # only the keyword-index cache lives here; the vectors live in the server
+    done = run_qa_in(local, "index", str(SEEDS), QA_CHROMA_URL=chroma_url)
+    assert done.returncode == 0, done.stderr
+    assert "1 added" in done.stdout
+    assert not (local / "chroma").exists(), "nothing is stored on local disk"
+
+    # a second machine (another cache dir) sees the same index and rebuilds its keyword index from the server
+    other = tmp_path / "other-cache"
+    asked = run_qa_in(other, "ask", "--json", "What did Truss demand?", QA_CHROMA_URL=chroma_url)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert "troops withdraw" in answer["answer"]
+    assert {c["article_id"] for c in answer["citations"]} == {SEED_ID}
+
+    again = run_qa_in(local, "index", str(SEEDS), QA_CHROMA_URL=chroma_url)
+    assert "0 added, 0 updated, 1 unchanged" in again.stdout
+
+    removed = run_qa_in(other, "remove", SEED_ID, QA_CHROMA_URL=chroma_url)
+    assert removed.returncode == 0, removed.stderr
+    listed = run_qa_in(local, "list", "--json", QA_CHROMA_URL=chroma_url)
+    assert json.loads(listed.stdout) == []
+    after = run_qa_in(local, "ask", "--json", "What did Truss demand?", QA_CHROMA_URL=chroma_url)
+    assert json.loads(after.stdout)["citations"] == [], (
+        "the first machine's keyword cache noticed the removal"
+    )

@@ -1,0 +1,143 @@
+"""The `qa` command as a user runs it: fresh processes, the real model, Chroma in a temporary directory."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.conftest import SEED_ID, SEEDS, RunQA, run_qa_in
+
+
+def _article_text(data_dir: Path) -> str:
+    from qa.embedder import MiniLMEmbedder
+    from qa.settings import Settings
+    from qa.wiring import open_store
+
+    return open_store(Settings(data_dir=data_dir), MiniLMEmbedder()).get_article(SEED_ID)[1]
+
+
+def _assert_clean_error(done, code: int, *phrases: str) -> None:
+    assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("error:"), done.stderr
+    for phrase in phrases:
+        assert phrase in done.stderr, (phrase, done.stderr)
+
+
+def test_truss_question_gets_a_cited_verbatim_answer(seeded_dir: Path) -> None:
+    done = run_qa_in(seeded_dir, "ask", "--json", "What did Truss demand?")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert set(answer) >= {"question", "answer", "abstained", "citations"}
+    assert not answer["abstained"]
+    assert "troops withdraw" in answer["answer"] and "sovereignty of Ukraine" in answer["answer"]
+    text = _article_text(seeded_dir)
+    numbers = {c["n"] for c in answer["citations"]}
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])} == numbers
+    for citation in answer["citations"]:
+        assert set(citation) >= {"n", "article_id", "title", "quote", "start", "end", "score"}
+        assert citation["article_id"] == SEED_ID
+        assert text[citation["start"] : citation["end"]] == citation["quote"]
+        assert citation["title"].startswith("Lavrov and Truss")
+
+
+def test_plain_output_shows_answer_then_numbered_quotes(seeded_dir: Path) -> None:
+    done = run_qa_in(seeded_dir, "ask", "Who signed the sanctions legislation?")
+    assert done.returncode == 0, done.stderr
+    assert "James Cleverly" in done.stdout
+    assert re.search(r"^\[1\] Lavrov and Truss", done.stdout, re.MULTILINE)
+
+
+def test_questions_from_stdin_in_one_process(seeded_dir: Path) -> None:
+    questions = (
+        "What did Truss demand?\n\nWhen did the meeting take place?\n   \nWho signed the sanctions law?\n"
+    )
+    done = run_qa_in(seeded_dir, "ask", "-", "--json", stdin=questions)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["question"] for r in results] == [
+        "What did Truss demand?",
+        "When did the meeting take place?",
+        "Who signed the sanctions law?",
+    ]
+    assert "10 February 2022" in results[1]["answer"]
+
+
+def test_list_shows_the_seed_with_its_metadata(seeded_dir: Path) -> None:
+    done = run_qa_in(seeded_dir, "list", "--json")
+    assert done.returncode == 0, done.stderr
+    (article,) = json.loads(done.stdout)
+    assert article["id"] == SEED_ID and article["published"] == "2022-02-11" and article["source"] == "TDI"
+    assert article["chunks"] > 5
+
+
+def test_indexing_the_seeds_twice_changes_no_count(seeded_copy: Path) -> None:
+    before = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
+    done = run_qa_in(seeded_copy, "index", str(SEEDS))
+    assert done.returncode == 0, done.stderr
+    assert "0 added, 0 updated, 1 unchanged, 0 removed, 0 failed" in done.stdout
+    assert "(0 embedded" in done.stdout
+    assert json.loads(run_qa_in(seeded_copy, "list", "--json").stdout) == before
+
+
+def test_remove_takes_the_article_out_of_every_index(seeded_copy: Path) -> None:
+    done = run_qa_in(seeded_copy, "remove", SEED_ID)
+    assert done.returncode == 0 and f"removed {SEED_ID}" in done.stdout
+    assert json.loads(run_qa_in(seeded_copy, "list", "--json").stdout) == []
+    asked = run_qa_in(seeded_copy, "ask", "--json", "What did Truss demand?")
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["citations"] == [], "nothing left to cite, not even from BM25"
+    _assert_clean_error(run_qa_in(seeded_copy, "remove", "no-such-article"), 4, "no article with id")
+
+
+def test_bad_questions_get_one_clear_line(seeded_dir: Path) -> None:
+    _assert_clean_error(run_qa_in(seeded_dir, "ask", ""), 2, "question is empty")
+    _assert_clean_error(run_qa_in(seeded_dir, "ask", "   \t "), 2, "question is empty")
+    _assert_clean_error(
+        run_qa_in(seeded_dir, "ask", "w" * 100_000), 2, "100,000 characters", "limit is 2,000"
+    )
+
+
+def test_asking_before_indexing_says_to_index(run_qa: RunQA) -> None:
+    _assert_clean_error(run_qa("ask", "What did Truss demand?"), 3, "Nothing is indexed", "qa index")
+
+
+def test_bad_paths_are_listed_and_the_index_is_untouched(seeded_copy: Path, tmp_path: Path) -> None:
+    before = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(b"\x00\x01\x02\x03")
+    odd = tmp_path / "sheet.xlsx"
+    odd.write_text("x")
+    done = run_qa_in(seeded_copy, "index", str(tmp_path / "missing"), str(empty), str(binary), str(odd))
+    assert done.returncode == 7 and "Traceback" not in done.stderr
+    assert "no such file or folder" in done.stderr and "the file is empty" in done.stderr
+    assert "binary" in done.stderr and "unsupported file type '.xlsx'" in done.stderr
+    assert json.loads(run_qa_in(seeded_copy, "list", "--json").stdout) == before
+
+
+def test_a_data_dir_built_by_another_embedder_is_refused(tmp_path: Path) -> None:
+    from qa.settings import Settings
+    from qa.store import ChromaStore
+    from qa.wiring import chroma_client
+
+    data_dir = tmp_path / "other"
+    client, where = chroma_client(Settings(data_dir=data_dir))
+    ChromaStore(client, "articles", "another-embedder", 768, where).ensure()
+    del client
+    _assert_clean_error(
+        run_qa_in(data_dir, "ask", "What did Truss demand?"), 5, "another-embedder", "QA_DATA_DIR"
+    )
+    _assert_clean_error(run_qa_in(data_dir, "index", str(SEEDS)), 5, "another-embedder")
+
+
+def test_an_unreachable_chroma_server_is_a_clear_error(run_qa: RunQA) -> None:
+    done = run_qa("ask", "What did Truss demand?", QA_CHROMA_URL="http://127.0.0.1:9")
+    _assert_clean_error(done, 6, "Cannot reach the Chroma server at http://127.0.0.1:9", "chroma run")
+
+
+def test_a_bad_setting_is_a_clear_error(run_qa: RunQA) -> None:
+    _assert_clean_error(run_qa("ask", "x", QA_TOP_K="lots"), 2, "QA_TOP_K")

@@ -1,0 +1,116 @@
+"""Indexing is idempotent, replaces edited articles, removes vanished ones, and keeps BM25 in step with Chroma."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer import index_articles, load_paths
+from qa.embedder import MiniLMEmbedder
+from qa.errors import EmbedderMismatch
+from qa.keyword import open_keyword_index
+from qa.settings import Settings
+from qa.store import ChromaStore
+from qa.wiring import chroma_client, open_store
+from tests.conftest import SEED_ID, SEEDS
+
+
+def _index(store: ChromaStore, embedder: MiniLMEmbedder, folder: Path, data_dir: Path):
+    loaded, failures = load_paths([folder])
+    return index_articles(store, embedder, loaded, failures, folders=[folder], keyword_cache=data_dir)
+
+
+def _snapshot(store: ChromaStore) -> dict[str, tuple[str, int]]:
+    return {a.id: (a.content_hash, a.chunks) for a in store.list_articles()}
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "articles"
+    shutil.copytree(SEEDS, folder)
+    (folder / "second.txt").write_text(
+        "Ministers met in Paris on Tuesday.\n\nThey agreed to meet again in spring to discuss grain exports.",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_indexing_twice_embeds_nothing_and_changes_no_count(
+    tmp_path: Path, corpus: Path, embedder: MiniLMEmbedder
+) -> None:
+    store = open_store(Settings(data_dir=tmp_path / "data"), embedder)
+    first = _index(store, embedder, corpus, tmp_path / "data")
+    assert sorted(first.added) == [SEED_ID, "second"] and first.chunks_embedded == first.chunks_total > 0
+    before, generation = _snapshot(store), store.generation()
+    second = _index(store, embedder, corpus, tmp_path / "data")
+    assert second.added == second.updated == second.removed == []
+    assert sorted(second.unchanged) == [SEED_ID, "second"]
+    assert second.chunks_embedded == 0 and second.chunks_total == first.chunks_total
+    assert _snapshot(store) == before
+    assert store.generation() == generation, "an unchanged run writes nothing"
+
+
+def test_an_edited_article_replaces_its_chunks_and_reuses_unchanged_vectors(
+    tmp_path: Path, corpus: Path, embedder: MiniLMEmbedder
+) -> None:
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data), embedder)
+    _index(store, embedder, corpus, data)
+    seed = corpus / f"{SEED_ID}.md"
+    text = seed.read_text(encoding="utf-8")
+    edited = text.replace("James Cleverly", "Jane Doe").replace(
+        "In brief, the Russian Foreign Minister", "In short, he"
+    )
+    seed.write_text(edited, encoding="utf-8")
+    report = _index(store, embedder, corpus, data)
+    assert report.updated == [SEED_ID] and report.unchanged == ["second"]
+    assert 0 < report.chunks_embedded < 5 and report.chunks_reused > 10, "only the edited chunks are embedded"
+    stored_info, stored_text = store.get_article(SEED_ID)
+    assert "Jane Doe" in stored_text and "James Cleverly" not in stored_text
+    chunks = store.chunks_of(SEED_ID)
+    assert len(chunks) == stored_info.chunks
+    assert all(stored_text[c.start : c.end] == c.text for c in chunks), "offsets point into the new text"
+    keyword = open_keyword_index(store, data)
+    assert keyword.search("Cleverly", 5) == [], "the keyword index forgot the old text"
+    assert keyword.search("Jane Doe", 5)[0][0].startswith(SEED_ID)
+
+
+def test_a_file_removed_from_the_folder_is_removed_from_the_index(
+    tmp_path: Path, corpus: Path, embedder: MiniLMEmbedder
+) -> None:
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data), embedder)
+    _index(store, embedder, corpus, data)
+    (corpus / "second.txt").unlink()
+    report = _index(store, embedder, corpus, data)
+    assert report.removed == ["second"]
+    assert [a.id for a in store.list_articles()] == [SEED_ID]
+    assert all(
+        not c.startswith("second") for c, _ in open_keyword_index(store, data).search("grain exports", 5)
+    )
+
+
+def test_a_folder_with_bad_files_indexes_the_good_ones_and_removes_nothing(
+    tmp_path: Path, corpus: Path, embedder: MiniLMEmbedder
+) -> None:
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data), embedder)
+    _index(store, embedder, corpus, data)
+    (corpus / "second.txt").write_bytes(b"\xff\xfe broken")  # was fine, now unreadable
+    (corpus / "third.txt").write_text("A third article about wheat.", encoding="utf-8")
+    report = _index(store, embedder, corpus, data)
+    assert report.added == ["third"]
+    assert [Path(f.path).name for f in report.failed] == ["second.txt"]
+    assert report.removed == [], "a file that failed to load is not a deleted file"
+    assert {a.id for a in store.list_articles()} == {SEED_ID, "second", "third"}
+
+
+def test_an_index_built_by_another_embedder_is_refused(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    client, where = chroma_client(settings)
+    other = ChromaStore(client, settings.collection, "some-other-model", 768, where)
+    other.ensure()
+    with pytest.raises(EmbedderMismatch, match="some-other-model"):
+        open_store(settings, embedder).require()
