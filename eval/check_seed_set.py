@@ -154,9 +154,7 @@ def check_set(items: list[dict[str, Any]], raw_article: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Check the set; print a summary and return a process exit code."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("article", nargs="?", type=Path, help="article file (default: seeds/<id>.md)")
     parser.add_argument("--qa", type=Path, default=DEFAULT_QA, help="seed set (JSON Lines)")
     args = parser.parse_args(argv)

@@ -20,9 +20,7 @@ if TYPE_CHECKING:  # the runner pulls in the engine: keep `qa --help` and the ot
 
 def _gate(figure: str, ceiling: bool = False) -> typer.models.OptionInfo:
     """A gate option: exit 1 when the default variant's figure is below it (above it, for a ceiling)."""
-    return typer.Option(
-        help=f"Exit 1 if {figure} is {'above' if ceiling else 'below'} this", show_default=False
-    )
+    return typer.Option(help=f"Exit 1 if {figure} is {'above' if ceiling else 'below'} this", show_default=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -34,15 +32,11 @@ def evaluate(
     files: Annotated[list[Path], typer.Argument(help="Evaluation sets (JSON Lines), see eval/README.md")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write DIR/index.html with plots")] = None,
-    compare: Annotated[
-        bool, typer.Option("--compare", help="Run retrieval modes dense, bm25, hybrid")
-    ] = False,
+    compare: Annotated[bool, typer.Option("--compare", help="Run retrieval modes dense, bm25, hybrid")] = False,
     corpus: Annotated[
         list[Path] | None, typer.Option("--corpus", help="Index these articles into a temporary store first")
     ] = None,
-    top_k: Annotated[
-        int, typer.Option("--top-k", min=1, max=50, help="Passages retrieved per question")
-    ] = 10,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=50, help="Passages retrieved per question")] = 10,
     min_hit1: Annotated[float | None, _gate("hit@1")] = None,
     min_hit5: Annotated[float | None, _gate("hit@5")] = None,
     min_mrr: Annotated[float | None, _gate("MRR@10")] = None,
@@ -51,9 +45,7 @@ def evaluate(
     min_validity: Annotated[float | None, _gate("citation validity")] = None,
     min_abstain_recall: Annotated[float | None, _gate("abstention recall")] = None,
     min_abstain_precision: Annotated[float | None, _gate("abstention precision")] = None,
-    max_median_words: Annotated[
-        float | None, _gate("the median answer length in words", ceiling=True)
-    ] = None,
+    max_median_words: Annotated[float | None, _gate("the median answer length in words", ceiling=True)] = None,
 ) -> None:
     """Measure retrieval, answers, citations, abstention and latency over evaluation sets."""
     from eval.runner import MODES, Gate

@@ -41,9 +41,7 @@ def print_failures(console: Console, run: VariantRun, limit: int = FAILURES_SHOW
     for result in failed[:limit]:
         console.print(f"\n[bold red]✗[/] [bold]{escape(result.item.id)}[/] {escape(result.item.question)}")
         console.print(f"  expected: {escape(expected(result))}")
-        console.print(
-            f"  got: {escape(_clip(result.answer.answer))}  [dim](hit rank {result.hit_rank or '-'})[/]"
-        )
+        console.print(f"  got: {escape(_clip(result.answer.answer))}  [dim](hit rank {result.hit_rank or '-'})[/]")
         for c in result.answer.citations:
             where = f"{c.article_id} {c.start}-{c.end}"
             console.print(f"  [cyan][{c.n}][/] [dim]{escape(where)}[/] {escape(_clip(c.quote))}")
@@ -85,10 +83,7 @@ def _plots(runs: Sequence[VariantRun]) -> dict[str, str]:
     import matplotlib.pyplot as plt
 
     latencies = {run.name: [r.latency_ms for r in run.results] for run in runs}
-    words = {
-        run.name: [answer_words(r.answer.answer) for r in run.results if not r.answer.abstained]
-        for run in runs
-    }
+    words = {run.name: [answer_words(r.answer.answer) for r in run.results if not r.answer.abstained] for run in runs}
     return {
         "hit@k curve": _hit_curve(plt, runs),
         "latency": _histogram(plt, latencies, "ms", "questions", "Latency per question"),
@@ -103,9 +98,7 @@ def _hit_curve(plt: Any, runs: Sequence[VariantRun]) -> str:
     for run in runs:
         points = [(k, v) for k, v in zip(ks, run.summary.hit_curve, strict=True) if v is not None]
         ax.plot([k for k, _ in points], [v for _, v in points], marker="o", label=run.name)
-    ax.set(
-        xlabel="k", ylabel="hit@k", xticks=ks, ylim=(0, 1.02), title="Retrieval: hit@k (answerable questions)"
-    )
+    ax.set(xlabel="k", ylabel="hit@k", xticks=ks, ylim=(0, 1.02), title="Retrieval: hit@k (answerable questions)")
     return _finish(fig, ax, plt)
 
 

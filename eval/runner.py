@@ -162,12 +162,9 @@ def measure(item: EvalItem, answer: Answer, latency_ms: float, texts: ArticleTex
         relevant_ids=relevant,
         hit_rank=metrics.first_hit_rank(retrieved, relevant, DEPTH),
         correct=correct,
-        supported=metrics.supported(quotes, item.answers, item.evidence)
-        if correct and not item.unanswerable
-        else None,
+        supported=metrics.supported(quotes, item.answers, item.evidence) if correct and not item.unanswerable else None,
         valid_citations=sum(
-            metrics.citation_valid(c.quote, c.start, c.end, texts.get(c.article_id) or "")
-            for c in answer.citations
+            metrics.citation_valid(c.quote, c.start, c.end, texts.get(c.article_id) or "") for c in answer.citations
         ),
     )
 
@@ -192,9 +189,7 @@ def summarise(results: Sequence[QuestionResult], top_k: int) -> Summary:
         top_k=top_k,
         hit_at_1=curve[0],
         hit_at_5=curve[4],
-        mrr_at_10=metrics.mean(
-            [metrics.reciprocal_rank(r.retrieved_ids, r.relevant_ids, DEPTH) for r in answerable]
-        ),
+        mrr_at_10=metrics.mean([metrics.reciprocal_rank(r.retrieved_ids, r.relevant_ids, DEPTH) for r in answerable]),
         hit_curve=curve,
         accuracy=metrics.mean([r.correct for r in results]),
         answerable_accuracy=metrics.mean([r.correct for r in answerable]),

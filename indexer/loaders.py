@@ -104,9 +104,7 @@ def _jsonl_articles(content: str, path: Path) -> Iterator[Article]:
         except (ValueError, LoadError) as exc:
             errors.append(f"line {number}: {exc}")
     if errors:
-        raise LoadError(
-            f"{len(errors)} bad line(s) in {path.name} ({found} loaded): " + "; ".join(errors[:5])
-        )
+        raise LoadError(f"{len(errors)} bad line(s) in {path.name} ({found} loaded): " + "; ".join(errors[:5]))
 
 
 def _article(fields: dict[str, Any], text: str, default_title: str) -> Article:

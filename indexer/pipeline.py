@@ -136,9 +136,7 @@ def _groups(plans: list[_Plan]) -> list[list[_Plan]]:
     return [g for g in groups if g]
 
 
-def _embed_and_write(
-    store: ChromaStore, embedder: MiniLMEmbedder, group: list[_Plan], report: IndexReport
-) -> int:
+def _embed_and_write(store: ChromaStore, embedder: MiniLMEmbedder, group: list[_Plan], report: IndexReport) -> int:
     """Embed every chunk of the group that has no reusable vector (one sorted batch run), then write articles."""
     pending = [(p, c) for p in group for c in p.chunks if c.position not in p.reused]
     texts, spans = [], []
@@ -170,9 +168,7 @@ def _drop_duplicate_ids(loaded: Sequence[LoadedArticle], report: IndexReport) ->
     kept = []
     for item in loaded:
         if item.article.id in seen:
-            report.failed.append(
-                LoadFailure(item.article.id, "another file in this run has the same article id")
-            )
+            report.failed.append(LoadFailure(item.article.id, "another file in this run has the same article id"))
             continue
         seen.add(item.article.id)
         kept.append(item)

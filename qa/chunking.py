@@ -39,9 +39,7 @@ def chunk_id(article_id: str, position: int) -> str:
     return f"{article_id}::{position}"
 
 
-def chunk_article(
-    article_id: str, text: str, count_tokens: Callable[[str], int], max_tokens: int
-) -> list[Chunk]:
+def chunk_article(article_id: str, text: str, count_tokens: Callable[[str], int], max_tokens: int) -> list[Chunk]:
     """Split an article into chunks of whole sentences, each at most `max_tokens` word pieces where possible."""
     sentences = sentence_spans(text)
     groups: list[tuple[list[Span], str]] = []

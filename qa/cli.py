@@ -108,9 +108,7 @@ def index(
 
 @app.command()
 def ask(
-    question: Annotated[
-        str, typer.Argument(help="The question, or - to read one question a line from stdin")
-    ],
+    question: Annotated[str, typer.Argument(help="The question, or - to read one question a line from stdin")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (JSON Lines with -)")] = False,
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve")] = None,
 ) -> None:
@@ -149,9 +147,7 @@ def _print_answer(answer: Answer, as_json: bool) -> None:
         out.print(json.dumps(answer_json(answer), ensure_ascii=False), markup=False, soft_wrap=True)
         return
     out.print(f"[bold]Q:[/] {escape(answer.question)}")
-    out.print(
-        ("[yellow]" if answer.abstained else "") + escape(answer.answer) + ("[/]" if answer.abstained else "")
-    )
+    out.print(("[yellow]" if answer.abstained else "") + escape(answer.answer) + ("[/]" if answer.abstained else ""))
     if answer.citations:
         out.print()
     for citation in answer.citations:

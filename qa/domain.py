@@ -39,9 +39,7 @@ class Chunk(BaseModel):
     text: str
     sentences: list[tuple[int, int]] = Field(description="Sentence spans, offsets into the article.")
     heading: str = Field(default="", description="The section heading the chunk falls under, if any.")
-    context: str = Field(
-        default="", description="Title and heading, read by the embedder and BM25 with the text."
-    )
+    context: str = Field(default="", description="Title and heading, read by the embedder and BM25 with the text.")
 
 
 class Passage(BaseModel):

@@ -29,9 +29,7 @@ class MiniLMEmbedder:
     model_id = MODEL_ID
     dimension = DIMENSION
 
-    def __init__(
-        self, model_path: Path | None = None, batch_size: int = 32, max_tokens: int = MAX_TOKENS
-    ) -> None:
+    def __init__(self, model_path: Path | None = None, batch_size: int = 32, max_tokens: int = MAX_TOKENS) -> None:
         tokenizer_file = resources.files("qa") / "assets" / "tokenizer.json"
         self.tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
         self.tokenizer.no_padding()

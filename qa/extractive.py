@@ -76,13 +76,9 @@ class ExtractiveAnswerer:
             if len(chosen) >= self.max_sentences or candidate.score < 0.85 * ranked[0].score:
                 break
             chosen.append(candidate)
-        return _compose(
-            _with_continuations(chosen, ranked, QuestionProfile.of(question)), titles, ranked[0].score
-        )
+        return _compose(_with_continuations(chosen, ranked, QuestionProfile.of(question)), titles, ranked[0].score)
 
-    def score_sentences(
-        self, question: str, vector: np.ndarray, hits: Sequence[StoredChunk]
-    ) -> list[ScoredSentence]:
+    def score_sentences(self, question: str, vector: np.ndarray, hits: Sequence[StoredChunk]) -> list[ScoredSentence]:
         """Every sentence of the hits that reads as a sentence, best first."""
         profile = QuestionProfile.of(question)
         weights = {t: self.idf(t) for t in set(profile.terms)}
@@ -98,9 +94,7 @@ class ExtractiveAnswerer:
                     continue
                 own = sentence_tokens[index]
                 near = heading_tokens | (sentence_tokens[index - 1] if index else set())
-                lexical = sum(
-                    w * (1.0 if t in own else 0.5 if t in near else 0.0) for t, w in weights.items()
-                )
+                lexical = sum(w * (1.0 if t in own else 0.5 if t in near else 0.0) for t, w in weights.items())
                 names = len(profile.names & (own | near)) / len(profile.names) if profile.names else 1.0
                 score = (
                     W_DENSE * float(dense[index])
@@ -125,9 +119,7 @@ def _with_continuations(
         follower = by_place.get((sentence.chunk.id, sentence.index + 1))
         if follower is None or (follower.chunk.id, follower.index) in taken:
             continue
-        text = follower.chunk.text[
-            follower.start - follower.chunk.start : follower.end - follower.chunk.start
-        ]
+        text = follower.chunk.text[follower.start - follower.chunk.start : follower.end - follower.chunk.start]
         if _CONTINUES.match(text) and profile.type_match(text) > 0:
             extended.append(follower)
             taken.add((follower.chunk.id, follower.index))

@@ -7,6 +7,7 @@ talking to the same Chroma server rebuilds its own copy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -34,9 +35,7 @@ def _stemmer() -> Any:
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, stemmed tokens: the same for chunks and questions."""
-    return bm25s.tokenize(
-        list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
+    return bm25s.tokenize(list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
 class KeywordIndex:
@@ -57,9 +56,7 @@ class KeywordIndex:
         retriever.index(tokenize(texts), show_progress=False)
         return cls(retriever, ids, generation)
 
-    def search(
-        self, question: str, n: int, article_filter: set[str] | None = None
-    ) -> list[tuple[str, float]]:
+    def search(self, question: str, n: int, article_filter: set[str] | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the best-scoring chunks, best first; chunks that share no term are left out."""
         if self.retriever is None:
             return []
@@ -127,8 +124,6 @@ def open_keyword_index(store: ChromaStore, cache_dir: Path) -> KeywordIndex:
         ids.extend(page_ids)
         texts.extend(page_texts)
     index = KeywordIndex.build(ids, texts, generation)
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache only costs a rebuild next time
         index.save(directory)
-    except OSError:
-        pass  # a read-only cache only costs a rebuild next time
     return index

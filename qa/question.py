@@ -9,9 +9,7 @@ from enum import Enum
 from qa.keyword import tokenize
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_NUMBER_WORDS = (
-    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|million|billion"
-)
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|million|billion"
 
 
 class AnswerType(Enum):
@@ -94,9 +92,7 @@ class QuestionProfile:
     def of(cls, question: str) -> QuestionProfile:
         """Read a question."""
         (terms,) = tokenize([question])
-        capitalised = [
-            w for w in re.findall(r"\b[A-Z][\w’'-]+", question) if w.lower() not in _QUESTION_WORDS
-        ]
+        capitalised = [w for w in re.findall(r"\b[A-Z][\w’'-]+", question) if w.lower() not in _QUESTION_WORDS]
         names = set(tokenize([" ".join(capitalised)])[0]) if capitalised else set()
         answer_type = next((kind for cue, kind in _TYPE_CUES if cue.search(question)), None)
         return cls(terms=terms, names=names, answer_type=answer_type)

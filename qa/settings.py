@@ -14,16 +14,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
 
-    data_dir: Path = Field(
-        default=Path(".qa-data"), description="Where Chroma, the keyword index and sessions live."
-    )
+    data_dir: Path = Field(default=Path(".qa-data"), description="Where Chroma, the keyword index and sessions live.")
     chroma_url: str | None = Field(default=None, description="http://HOST:PORT of a `chroma run` server.")
     collection: str = Field(default="articles", min_length=3, max_length=200)
 
     top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for an answer.")
-    candidates: int = Field(
-        default=20, ge=1, le=200, description="Candidates each retriever proposes before fusion."
-    )
+    candidates: int = Field(default=20, ge=1, le=200, description="Candidates each retriever proposes before fusion.")
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
     max_answer_sentences: int = Field(default=2, ge=1, le=10)
     abstain_threshold: float = Field(

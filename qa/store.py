@@ -176,14 +176,10 @@ class ChromaStore:
 
     def chunks_of(self, article_id: str) -> list[StoredChunk]:
         """An article's stored chunks with their vectors (to reuse what did not change)."""
-        got = self._chunks.get(
-            where={"article_id": article_id}, include=["metadatas", "documents", "embeddings"]
-        )
+        got = self._chunks.get(where={"article_id": article_id}, include=["metadatas", "documents", "embeddings"])
         return [
             self._stored(i, d, m, e)
-            for i, d, m, e in zip(
-                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
-            )
+            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
         ]
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
@@ -266,9 +262,7 @@ class ChromaStore:
                 ],
             )
         keep = {c.id for c in chunks}
-        stale = [
-            i for i in self._chunks.get(where={"article_id": article.id}, include=[])["ids"] if i not in keep
-        ]
+        stale = [i for i in self._chunks.get(where={"article_id": article.id}, include=[])["ids"] if i not in keep]
         if stale:
             self._chunks.delete(ids=stale)
         mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)

@@ -27,9 +27,7 @@ def qa_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_qa_in(
-    data_dir: Path, *args: str, stdin: str | None = None, **extra: str
-) -> subprocess.CompletedProcess[str]:
+def run_qa_in(data_dir: Path, *args: str, stdin: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
     """Run `qa ARGS` in a fresh process, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "qa", *args],

@@ -74,6 +74,4 @@ def test_index_ask_remove_through_a_chroma_server(chroma_url: str, tmp_path: Pat
     listed = run_qa_in(local, "list", "--json", QA_CHROMA_URL=chroma_url)
     assert json.loads(listed.stdout) == []
     after = run_qa_in(local, "ask", "--json", "What did Truss demand?", QA_CHROMA_URL=chroma_url)
-    assert json.loads(after.stdout)["citations"] == [], (
-        "the first machine's keyword cache noticed the removal"
-    )
+    assert json.loads(after.stdout)["citations"] == [], "the first machine's keyword cache noticed the removal"

@@ -31,9 +31,7 @@ def test_headings_join_their_paragraph_and_label_the_next(embedder: MiniLMEmbedd
     truss = [c for c in chunks if c.heading == "Remarks of Liz Truss"]
     assert truss[0].text.startswith("Remarks of Liz Truss\n\nAs far as UK Foreign Secretary")
     assert any("troops withdraw" in c.text for c in truss), "the next paragraph keeps the section's heading"
-    assert not any(c.text.strip() == "Remarks of Liz Truss" for c in chunks), (
-        "a heading is never a chunk alone"
-    )
+    assert not any(c.text.strip() == "Remarks of Liz Truss" for c in chunks), "a heading is never a chunk alone"
 
 
 def test_long_paragraphs_split_at_sentence_boundaries(embedder: MiniLMEmbedder) -> None:

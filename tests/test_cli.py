@@ -51,9 +51,7 @@ def test_plain_output_shows_answer_then_numbered_quotes(seeded_dir: Path) -> Non
 
 
 def test_questions_from_stdin_in_one_process(seeded_dir: Path) -> None:
-    questions = (
-        "What did Truss demand?\n\nWhen did the meeting take place?\n   \nWho signed the sanctions law?\n"
-    )
+    questions = "What did Truss demand?\n\nWhen did the meeting take place?\n   \nWho signed the sanctions law?\n"
     done = run_qa_in(seeded_dir, "ask", "-", "--json", stdin=questions)
     assert done.returncode == 0, done.stderr
     results = [json.loads(line) for line in done.stdout.splitlines()]
@@ -95,9 +93,7 @@ def test_remove_takes_the_article_out_of_every_index(seeded_copy: Path) -> None:
 def test_bad_questions_get_one_clear_line(seeded_dir: Path) -> None:
     _assert_clean_error(run_qa_in(seeded_dir, "ask", ""), 2, "question is empty")
     _assert_clean_error(run_qa_in(seeded_dir, "ask", "   \t "), 2, "question is empty")
-    _assert_clean_error(
-        run_qa_in(seeded_dir, "ask", "w" * 100_000), 2, "100,000 characters", "limit is 2,000"
-    )
+    _assert_clean_error(run_qa_in(seeded_dir, "ask", "w" * 100_000), 2, "100,000 characters", "limit is 2,000")
 
 
 def test_asking_before_indexing_says_to_index(run_qa: RunQA) -> None:
@@ -128,9 +124,7 @@ def test_a_data_dir_built_by_another_embedder_is_refused(tmp_path: Path) -> None
     client, where = chroma_client(Settings(data_dir=data_dir))
     ChromaStore(client, "articles", "another-embedder", 768, where).ensure()
     del client
-    _assert_clean_error(
-        run_qa_in(data_dir, "ask", "What did Truss demand?"), 5, "another-embedder", "QA_DATA_DIR"
-    )
+    _assert_clean_error(run_qa_in(data_dir, "ask", "What did Truss demand?"), 5, "another-embedder", "QA_DATA_DIR")
     _assert_clean_error(run_qa_in(data_dir, "index", str(SEEDS)), 5, "another-embedder")
 
 

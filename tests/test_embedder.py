@@ -8,9 +8,7 @@ from qa.embedder import DIMENSION, MiniLMEmbedder
 
 
 def test_vectors_are_unit_length_and_semantic(embedder: MiniLMEmbedder) -> None:
-    vectors = embedder.embed(
-        ["A man is eating food.", "A man is eating a piece of bread.", "The new movie is awesome"]
-    )
+    vectors = embedder.embed(["A man is eating food.", "A man is eating a piece of bread.", "The new movie is awesome"])
     assert vectors.shape == (3, DIMENSION)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # all-MiniLM-L6-v2's published similarity for this pair is 0.7553 (fp32); int8 stays within 0.01

@@ -87,9 +87,7 @@ def test_a_file_removed_from_the_folder_is_removed_from_the_index(
     report = _index(store, embedder, corpus, data)
     assert report.removed == ["second"]
     assert [a.id for a in store.list_articles()] == [SEED_ID]
-    assert all(
-        not c.startswith("second") for c, _ in open_keyword_index(store, data).search("grain exports", 5)
-    )
+    assert all(not c.startswith("second") for c, _ in open_keyword_index(store, data).search("grain exports", 5))
 
 
 def test_a_folder_with_bad_files_indexes_the_good_ones_and_removes_nothing(
