@@ -84,7 +84,7 @@ def load_file(path: Path, root: Path) -> list[Article]:
         fields, text = _html(content)
     else:
         fields, text = {}, content
-    return [_article({**fields, "id": article_id}, text, default_title=path.stem)]
+    return [make_article({**fields, "id": article_id}, text, default_title=path.stem)]
 
 
 def _jsonl_articles(content: str, path: Path) -> Iterator[Article]:
@@ -99,7 +99,7 @@ def _jsonl_articles(content: str, path: Path) -> Iterator[Article]:
                 raise ValueError("not a JSON object")
             if not str(record.get("id", "")).strip():
                 raise ValueError("no 'id'")
-            yield _article(record, str(record.get("text", "")), default_title=str(record["id"]))
+            yield make_article(record, str(record.get("text", "")), default_title=str(record["id"]))
             found += 1
         except (ValueError, LoadError) as exc:
             errors.append(f"line {number}: {exc}")
@@ -107,7 +107,8 @@ def _jsonl_articles(content: str, path: Path) -> Iterator[Article]:
         raise LoadError(f"{len(errors)} bad line(s) in {path.name} ({found} loaded): " + "; ".join(errors[:5]))
 
 
-def _article(fields: dict[str, Any], text: str, default_title: str) -> Article:
+def make_article(fields: dict[str, Any], text: str, default_title: str) -> Article:
+    """An Article from loose fields (front matter, a jsonl record, an API body), its text normalised."""
     text = normalise_article_text(text)
     if not text:
         raise LoadError("the article has no text")

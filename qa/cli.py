@@ -204,6 +204,65 @@ def remove(ids: Annotated[list[str], typer.Argument(help="Article ids, as `qa li
         raise typer.Exit(4)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (QA_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (QA_PORT)", min=1, max=65535)] = None,
+) -> None:
+    """Serve the chat page, the JSON API and the OpenAI-compatible endpoint."""
+    import uvicorn
+
+    from api import create_app
+
+    config = settings()
+    if host:
+        config.host = host
+    if port:
+        config.port = port
+    application = run(lambda: create_app(config))
+    out.print(f"Chat at http://{config.host}:{config.port}/  (API docs at /docs; Ctrl-C stops)")
+    try:
+        uvicorn.run(application, host=config.host, port=config.port, log_level="warning")
+    except OSError as exc:  # port taken, address not available: the user's to fix
+        err.print(f"[bold red]error:[/] cannot listen on {config.host}:{config.port}: {exc}")
+        raise typer.Exit(6) from None
+
+
+@app.command()
+def chat(
+    session: Annotated[str | None, typer.Option(help="Continue this session id")] = None,
+) -> None:
+    """A multi-turn conversation in the terminal (follow-ups understood). Ctrl-D or 'exit' ends it."""
+    from qa.wiring import build_chat, build_engine
+
+    config = settings()
+    conversation = run(lambda: build_chat(config, build_engine(config)))
+    if session:
+        for turn in run(lambda: conversation.sessions.history(session)):
+            out.print(f"[dim]{turn.role}: {escape(turn.content)}[/]")
+    err.print("[dim]Ask about the articles; 'exit' or Ctrl-D to leave.[/]")
+    while True:
+        try:
+            message = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if message.strip().lower() in ("exit", "quit"):
+            break
+        if not message.strip():
+            continue
+        try:
+            reply = conversation.send(session, message)
+        except QAError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
+            continue
+        session = reply.session_id
+        if reply.query != message.strip():
+            out.print(f"[dim](understood as: {escape(reply.query)})[/]")
+        _print_answer(reply.answer, as_json=False)
+    if session:
+        err.print(f"[dim]session {session}: continue with qa chat --session {session}[/]")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from qa.domain import Answer
 from qa.embedder import MiniLMEmbedder
@@ -23,13 +25,19 @@ class Engine:
         self.store = store
         self.embedder = embedder
         self.keyword: KeywordIndex | None = None
+        self._refresh_lock = threading.Lock()
 
     def refresh(self) -> KeywordIndex:
         """Bring the keyword index in step with the store (cheap when nothing changed)."""
         self.store.require()
-        if self.keyword is None or self.keyword.generation != self.store.generation():
-            self.keyword = open_keyword_index(self.store, self.settings.data_dir)
-        return self.keyword
+        generation = self.store.generation()
+        keyword = self.keyword
+        if keyword is None or keyword.generation != generation:
+            with self._refresh_lock:  # one rebuild at a time; askers keep the old index until it is swapped in
+                if self.keyword is None or self.keyword.generation != generation:
+                    self.keyword = open_keyword_index(self.store, self.settings.data_dir)
+                keyword = self.keyword
+        return keyword
 
     def validate(self, question: str) -> str:
         """The question, stripped; an InvalidInput saying what to do when it cannot be asked."""
@@ -77,3 +85,15 @@ class Engine:
             backend=answerer.name,
             elapsed_ms=round((time.perf_counter() - began) * 1000, 2),
         )
+
+    def stream(
+        self, question: str, top_k: int | None = None, article_ids: Sequence[str] | None = None
+    ) -> Iterator[str | Answer]:
+        """The answer text in pieces as it is produced, then the whole Answer (with its citations)."""
+        answer = self.ask(question, top_k=top_k, article_ids=article_ids)
+        # The extractive answer exists whole at once; a few words a piece keeps one protocol for every backend.
+        yield from (piece for piece in _STREAM_PIECE.findall(answer.answer))
+        yield answer
+
+
+_STREAM_PIECE = re.compile(r"\S+(?:\s+\S+){0,3}\s*")

@@ -29,5 +29,6 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32, le=256, description="Word pieces a chunk may hold.")
     embed_batch_size: int = Field(default=32, ge=1, le=512)
 
+    max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest HTTP request body accepted.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

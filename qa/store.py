@@ -223,6 +223,10 @@ class ChromaStore:
         )
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
+    def count_articles(self) -> int:
+        """How many articles are stored."""
+        return self._articles.count() if self._open(create=False) else 0
+
     def count_chunks(self) -> int:
         """How many chunks are stored."""
         return self._chunks.count() if self._open(create=False) else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from qa.conversation import CarryOverResolver, Chat, SessionStore
 from qa.embedder import MiniLMEmbedder
 from qa.engine import Engine
 from qa.errors import InvalidInput, StoreUnavailable
@@ -57,3 +58,8 @@ def build_engine(settings: Settings) -> Engine:
     """Everything `qa ask` needs."""
     embedder = build_embedder(settings)
     return Engine(settings, open_store(settings, embedder), embedder)
+
+
+def build_chat(settings: Settings, engine: Engine) -> Chat:
+    """Conversations over the engine, with the configured follow-up resolver and sessions under the data dir."""
+    return Chat(engine, SessionStore(settings.data_dir / "sessions.sqlite3"), CarryOverResolver())

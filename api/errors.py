@@ -1,0 +1,87 @@
+"""Every error as JSON `{"error": {"message", "type"}}` (the OpenAI shape): 4xx for the client's mistakes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qa.errors import QAError
+
+log = logging.getLogger("api")
+
+
+def error_response(status: int, message: str, kind: str) -> JSONResponse:
+    """The one error body."""
+    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors and HTTP errors to JSON; anything else is a logged 500."""
+
+    @app.exception_handler(QAError)
+    async def domain_error(_: Request, exc: QAError) -> JSONResponse:
+        return error_response(exc.http_status, str(exc), type(exc).__name__)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "The request body is not valid JSON.", "malformed_json")
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        return error_response(422, f"{where}: {first.get('msg')}", "invalid_request")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), "http_error")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "Internal error; the server log has the details.", "internal_error")
+
+
+class BodyLimit:
+    """Refuse request bodies over a limit with 413, whether or not they declare their length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413, f"The request body is larger than {self.max_bytes:,} bytes (QA_MAX_BODY_BYTES).", "too_large"
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

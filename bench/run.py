@@ -1,0 +1,98 @@
+"""Benchmarks behind the README's speed figures. Run: make bench (or .venv/bin/python bench/run.py).
+
+Whole-process timings of `qa ask` on the indexed seeds, and indexing throughput against the bare model's own
+embedding throughput on the same chunk texts. Medians of several runs; machines are noisy, so compare ratios
+measured in the same run rather than absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+QA = [sys.executable, "-m", "qa"]
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    import os
+
+    return {**os.environ, "QA_DATA_DIR": str(data_dir)}
+
+
+def cold_ask(data_dir: Path, runs: int) -> dict[str, float]:
+    """Wall seconds of `qa ask` in a fresh process, after one warm-up run (file cache warm, process cold)."""
+    question = "What did Truss demand?"
+    subprocess.run([*QA, "ask", question], env=_env(data_dir), check=True, capture_output=True)
+    walls = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        subprocess.run([*QA, "ask", question], env=_env(data_dir), check=True, capture_output=True)
+        walls.append(time.perf_counter() - began)
+    return {"median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls), "runs": runs}
+
+
+def indexing_throughput(corpus: Path, runs: int) -> dict[str, float]:
+    """Chunks per second of a full index run (in-process, model loaded) vs the bare model on the same texts."""
+    from indexer import index_articles, load_paths
+    from qa.chunking import chunk_article, indexed_text, with_context
+    from qa.embedder import MiniLMEmbedder
+    from qa.settings import Settings
+    from qa.wiring import open_store
+
+    embedder = MiniLMEmbedder()
+    loaded, failures = load_paths([corpus])
+    texts = [
+        indexed_text(c.text, c.context)[0]
+        for item in loaded
+        for c in with_context(
+            chunk_article(item.article.id, item.article.text, embedder.count_tokens, 200), item.article.title
+        )
+    ]
+    bare, full = [], []
+    for _ in range(runs):
+        began = time.perf_counter()
+        embedder.embed(texts)
+        bare.append(time.perf_counter() - began)
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(data_dir=Path(tmp))
+            store = open_store(settings, embedder)
+            began = time.perf_counter()
+            report = index_articles(store, embedder, loaded, failures, keyword_cache=settings.data_dir)
+            full.append(time.perf_counter() - began)
+            assert report.chunks_embedded == len(texts)
+    bare_s, full_s = statistics.median(bare), statistics.median(full)
+    tokens = sum(embedder.count_tokens(t) for t in texts)
+    return {
+        "chunks": len(texts),
+        "tokens": tokens,
+        "bare_model_chunks_per_s": len(texts) / bare_s,
+        "indexing_chunks_per_s": len(texts) / full_s,
+        "bare_model_tokens_per_s": tokens / bare_s,
+        "indexing_share_of_bare": bare_s / full_s,
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--corpus", type=Path, default=REPO / "eval" / "xquad_en" / "corpus.jsonl")
+    args = parser.parse_args()
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        subprocess.run([*QA, "index", str(REPO / "seeds")], env=_env(data_dir), check=True, capture_output=True)
+        results["cold_qa_ask"] = cold_ask(data_dir, args.runs)
+    results["indexing"] = indexing_throughput(args.corpus, max(1, args.runs // 2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
