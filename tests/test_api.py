@@ -1,0 +1,238 @@
+"""The HTTP API through real HTTP on loopback: `qa serve` in a subprocess, httpx and the official openai SDK."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import OpenAI
+
+from tests.conftest import SEED_ID, LiveServer, run_qa_in
+
+TRUSS = "What did Truss demand?"
+LOAD_SECONDS = 60
+LOAD_CLIENTS = 20
+
+
+@pytest.fixture(scope="module")
+def data_dir(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shutil
+
+    copy = tmp_path_factory.mktemp("api") / "data"
+    shutil.copytree(seeded_dir, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path) -> Iterator[LiveServer]:
+    live = LiveServer(data_dir)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def _sse(response: httpx.Response) -> list[tuple[str, str]]:
+    """(event, data) pairs of a Server-Sent Events body."""
+    events, name, data = [], "message", []
+    for line in response.iter_lines():
+        if not line:
+            if data:
+                events.append((name, "\n".join(data)))
+            name, data = "message", []
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+    return events
+
+
+def test_health_and_docs(http: httpx.Client) -> None:
+    health = http.get("/health").json()
+    assert health["status"] == "ok" and health["articles"] == 1 and health["chunks"] > 5
+    assert "/api/ask" in http.get("/openapi.json").json()["paths"]
+    assert http.get("/docs").status_code == 200
+
+
+def test_same_citations_from_cli_api_and_openai_endpoint(server: LiveServer, data_dir: Path, http) -> None:
+    cli = json.loads(run_qa_in(data_dir, "ask", "--json", TRUSS).stdout)
+    api = http.post("/api/ask", json={"question": TRUSS}).json()
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
+    completion = client.chat.completions.create(model="newsqa", messages=[{"role": "user", "content": TRUSS}])
+    openai_citations = completion.model_extra["citations"]
+    assert cli["citations"] == api["citations"] == openai_citations
+    assert cli["answer"] == api["answer"] == completion.choices[0].message.content
+    assert "troops withdraw" in api["answer"]
+
+
+def test_openai_sdk_streams_the_answer_and_lists_models(server: LiveServer) -> None:
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
+    assert [m.id for m in client.models.list()] == ["newsqa"]
+    stream = client.chat.completions.create(
+        model="anything",
+        stream=True,
+        messages=[
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": TRUSS},
+            {"role": "assistant", "content": "Truss demanded a withdrawal."},
+            {"role": "user", "content": "And how did Lavrov respond?"},
+        ],
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert len(chunks) > 3, "the answer arrives in pieces"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    citations = chunks[-1].model_extra["citations"]
+    assert "Lavrov" in text and citations
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", text)} == {c["n"] for c in citations}
+
+
+def test_chat_follow_ups_history_and_streaming(http: httpx.Client) -> None:
+    first = http.post("/api/chat", json={"message": TRUSS}).json()
+    session = first["session_id"]
+    second = http.post("/api/chat", json={"session_id": session, "message": "What about Lavrov?"}).json()
+    assert second["query"] == "What did Lavrov demand?"
+    assert any("Lavrov" in c["quote"] or "Russian" in c["quote"] for c in second["citations"])
+    with http.stream(
+        "POST", "/api/chat/stream", json={"session_id": session, "message": "Who signed the sanctions law?"}
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = _sse(response)
+    names = [name for name, _ in events]
+    assert names[0] == "session" and names[-2:] == ["citations", "done"]
+    assert names.count("delta") >= 2
+    streamed = "".join(json.loads(data)["text"] for name, data in events if name == "delta")
+    done = json.loads(events[-1][1])
+    assert streamed == done["answer"] and "James Cleverly" in streamed
+    assert json.loads(events[-2][1])["citations"] == done["citations"]
+    history = http.get(f"/api/chat/{session}").json()["turns"]
+    assert [t["role"] for t in history] == ["user", "assistant"] * 3
+    assert history[2]["query"] == "What did Lavrov demand?"
+
+
+def test_sessions_survive_a_restart(data_dir: Path, server: LiveServer) -> None:
+    with httpx.Client(base_url=server.url) as client:
+        session = client.post("/api/chat", json={"message": TRUSS}).json()["session_id"]
+    restarted = LiveServer(data_dir)
+    try:
+        with httpx.Client(base_url=restarted.url) as client:
+            turns = client.get(f"/api/chat/{session}").json()["turns"]
+            assert turns[0]["content"] == TRUSS and "troops withdraw" in turns[1]["content"]
+    finally:
+        restarted.stop()
+
+
+def test_articles_can_be_added_read_asked_about_and_removed(http: httpx.Client) -> None:
+    article = {
+        "title": "Grain deal talks in Istanbul",
+        "text": "Delegations met in Istanbul on Friday.\n\nThey agreed to reopen the port of Odesa for grain exports.",
+        "published": "2022-07-22",
+        "source": "Test wire",
+    }
+    created = http.post("/api/articles", json=article)
+    assert created.status_code == 201, created.text
+    article_id = created.json()["article"]["id"]
+    assert article_id == "grain-deal-talks-in-istanbul" and created.json()["status"] == "added"
+    assert http.post("/api/articles", json=article).json()["status"] == "unchanged"
+    stored = http.get(f"/api/articles/{article_id}").json()
+    assert stored["text"] == article["text"] and stored["published"] == "2022-07-22"
+    answer = http.post("/api/ask", json={"question": "Which port will reopen for grain exports?"}).json()
+    assert "Odesa" in answer["answer"] and answer["citations"][0]["article_id"] == article_id
+    only_seed = http.post("/api/ask", json={"question": "Which port will reopen?", "article_ids": [SEED_ID]}).json()
+    assert all(c["article_id"] == SEED_ID for c in only_seed["citations"])
+    assert http.delete(f"/api/articles/{article_id}").json() == {"removed": article_id}
+    after = http.post("/api/ask", json={"question": "Which port will reopen for grain exports?"}).json()
+    assert all(c["article_id"] != article_id for c in after["citations"])
+    assert [a["id"] for a in http.get("/api/articles").json()] == [SEED_ID]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "phrase"),
+    [
+        ("POST", "/api/ask", b"{not json", 400, "not valid JSON"),
+        ("POST", "/api/ask", {}, 422, "question: Field required"),
+        ("POST", "/api/ask", {"question": "   "}, 422, "question is empty"),
+        ("POST", "/api/ask", {"question": "x" * 5000}, 422, "limit is 2,000"),
+        ("POST", "/api/ask", {"question": "hi", "top_k": 0}, 422, "top_k"),
+        ("POST", "/api/ask", {"question": "hi", "colour": "red"}, 422, "colour"),
+        ("POST", "/api/ask", [1, 2], 422, "valid dictionary"),
+        ("POST", "/api/chat", {"message": ""}, 422, "question is empty"),
+        ("POST", "/api/chat", {"session_id": "no-such-session", "message": "hi"}, 404, "No chat session"),
+        ("GET", "/api/chat/no-such-session", None, 404, "No chat session"),
+        ("GET", "/api/articles/no/such/article", None, 404, "No article"),
+        ("DELETE", "/api/articles/no-such-article", None, 404, "No article"),
+        ("POST", "/api/articles", {"title": "t", "text": ""}, 422, "text"),
+        ("POST", "/api/articles", {"title": "!!!", "text": "Some text."}, 422, "Give the article an id"),
+        ("POST", "/v1/chat/completions", {"model": "m", "messages": []}, 422, "messages"),
+        ("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "assistant", "content": "x"}]}, 422,
+         "last message must come from the user"),
+        ("GET", "/api/ask", None, 405, "Method Not Allowed"),
+        ("GET", "/no/such/page", None, 404, "Not Found"),
+    ],
+)  # fmt: skip
+def test_client_mistakes_get_a_4xx_with_a_json_error(http, method, path, body, status, phrase) -> None:
+    if isinstance(body, bytes):
+        response = http.request(method, path, content=body, headers={"content-type": "application/json"})
+    else:
+        response = http.request(method, path, json=body)
+    assert response.status_code == status, response.text
+    assert phrase in response.json()["error"]["message"]
+
+
+def test_an_oversized_body_is_refused_with_413(http: httpx.Client) -> None:
+    huge = {"title": "Huge", "text": "word " * 500_000}
+    response = http.post("/api/articles", json=huge)
+    assert response.status_code == 413 and "larger than" in response.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds for streamed bodies too
+        yield b'{"title": "Huge", "text": "'
+        for _ in range(300):
+            yield b"word " * 2000
+        yield b'"}'
+
+    streamed = http.post("/api/articles", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+
+
+def test_twenty_clients_for_a_minute_while_articles_change(server: LiveServer) -> None:
+    """Load on loopback only, bounded in time: 20 askers and one writer adding and removing an article."""
+    questions = [TRUSS, "Who signed the sanctions law?", "When did the meeting take place?", "What is NATO?"]
+    failures: list[str] = []
+    counts = [0] * LOAD_CLIENTS
+    deadline = time.monotonic() + LOAD_SECONDS
+
+    def asker(index: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            while time.monotonic() < deadline:
+                response = client.post("/api/ask", json={"question": questions[counts[index] % len(questions)]})
+                if response.status_code != 200:
+                    failures.append(f"ask {response.status_code}: {response.text[:200]}")
+                counts[index] += 1
+
+    def writer() -> None:
+        article = {"id": "load/churn", "title": "Churn", "text": "A passage that comes and goes. " * 20}
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            while time.monotonic() < deadline:
+                for response in (client.post("/api/articles", json=article), client.delete("/api/articles/load/churn")):
+                    if response.status_code not in (200, 201):
+                        failures.append(f"write {response.status_code}: {response.text[:200]}")
+
+    threads = [threading.Thread(target=asker, args=(i,)) for i in range(LOAD_CLIENTS)]
+    threads.append(threading.Thread(target=writer))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=LOAD_SECONDS + 60)
+    assert not any(t.is_alive() for t in threads), "a client hung"
+    assert failures == []
+    assert all(count > 0 for count in counts), counts
