@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the test helpers start the server the same way the tests do
 QA = [sys.executable, "-m", "qa"]
 
 
@@ -80,6 +81,52 @@ def indexing_throughput(corpus: Path, runs: int) -> dict[str, float]:
     }
 
 
+def warm_api(data_dir: Path, requests: int, clients: int, seconds: float) -> dict[str, float]:
+    """Warm `/api/ask` latency over real HTTP on loopback (sequential), then throughput with concurrent clients."""
+    import threading
+
+    import httpx
+
+    from tests.conftest import LiveServer
+
+    questions = ["What did Truss demand?", "Who signed the sanctions law?", "When did the meeting take place?"]
+    server = LiveServer(data_dir)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for question in questions * 5:  # warm-up
+                client.post("/api/ask", json={"question": question}).raise_for_status()
+            latencies = []
+            for i in range(requests):
+                began = time.perf_counter()
+                client.post("/api/ask", json={"question": questions[i % len(questions)]}).raise_for_status()
+                latencies.append((time.perf_counter() - began) * 1000)
+        latencies.sort()
+        done = [0] * clients
+        deadline = time.monotonic() + seconds
+
+        def worker(index: int) -> None:
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                while time.monotonic() < deadline:
+                    client.post("/api/ask", json={"question": questions[done[index] % 3]}).raise_for_status()
+                    done[index] += 1
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+    finally:
+        server.stop()
+    return {
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
+        "requests": requests,
+        f"throughput_rps_{clients}_clients": sum(done) / elapsed,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -90,6 +137,7 @@ def main() -> None:
         data_dir = Path(tmp)
         subprocess.run([*QA, "index", str(REPO / "seeds")], env=_env(data_dir), check=True, capture_output=True)
         results["cold_qa_ask"] = cold_ask(data_dir, args.runs)
+        results["warm_api_ask"] = warm_api(data_dir, requests=200, clients=8, seconds=15)
     results["indexing"] = indexing_throughput(args.corpus, max(1, args.runs // 2))
     print(json.dumps(results, indent=2))
 

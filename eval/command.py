@@ -49,7 +49,7 @@ def evaluate(
 ) -> None:
     """Measure retrieval, answers, citations, abstention and latency over evaluation sets."""
     from eval.runner import MODES, Gate
-    from qa.cli import err, out, settings, user_errors
+    from qa.cli import err, out, run, settings, user_errors
 
     gates = [
         Gate(field, threshold, at_most)
@@ -85,7 +85,7 @@ def evaluate(
     if report is not None:
         from eval.report import write_html
 
-        path = write_html(report, runs, default.name, [str(f) for f in files])
+        path = run(lambda: write_html(report, runs, default.name, [str(f) for f in files]))
         err.print(f"report: {path}")
     failures = [message for gate in gates if (message := gate.failure(default.summary))]
     for message in failures:
@@ -125,7 +125,8 @@ def _index_corpus(config: Settings, corpus: Sequence[Path]) -> None:
     embedder = build_embedder(config)
     store = open_store(config, embedder)
     columns = (TextColumn("indexing corpus"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    # Only on a terminal: redirected to a log, a progress bar is noise.
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("index", total=None)
         index_articles(
             store,
@@ -152,7 +153,8 @@ def _run(config: Settings, items: Sequence[EvalItem], modes: Sequence[Mode], top
     texts = ArticleTexts(engine)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     runs = []
-    with Progress(*columns, console=err, transient=True) as bar:
+    # Only on a terminal: redirected to a log, a progress bar is noise.
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         for variant in engine_variants(engine, modes, top_k):
             task = bar.add_task(variant.name, total=len(items))
             runs.append(run_variant(variant, items, texts, top_k, on_result=lambda t=task: bar.advance(t)))

@@ -1,7 +1,8 @@
 """Evaluation metrics as pure functions: retrieval, answers, citations, abstention, distributions.
 
 Texts are compared folded (qa.text.fold: case, curly quotes, whitespace) and as whole words, so that the
-answer "24" is not found in "2024".
+answer "24" is not found in "2024"; the sought text loses its surrounding sentence punctuation and quotes, so
+that the answer "two." is found in "two of which".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
 from qa.text import fold
 
 _MARKER = re.compile(r"\s*\[\d+\]")
+_EDGE = " .,;:!?\"'()[]"  # not $ % + #: "$5" and "C++" mean something else without them
 
 
 def strip_markers(text: str) -> str:
@@ -23,8 +25,11 @@ def strip_markers(text: str) -> str:
 
 
 def contains(haystack: str, needle: str) -> bool:
-    """Whether `needle` occurs in `haystack` as whole words, both folded. An empty needle never matches."""
-    needle = fold(needle)
+    """Whether `needle` (trimmed of edge punctuation) occurs in `haystack` as whole words, both folded.
+
+    An empty needle never matches.
+    """
+    needle = fold(needle).strip(_EDGE)
     if not needle:
         return False
     return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", fold(haystack)) is not None

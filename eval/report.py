@@ -15,6 +15,7 @@ from rich.table import Table
 
 from eval.metrics import answer_words
 from eval.runner import DEPTH, LABELS, QuestionResult, VariantRun, figure
+from qa.errors import InvalidInput
 
 FAILURES_SHOWN = 20
 _CLIP = 300  # characters of an answer or a quote shown in the terminal; the HTML report shows them whole
@@ -69,9 +70,12 @@ def write_html(directory: Path, runs: Sequence[VariantRun], default: str, sets: 
         plots=_plots(runs),
         expected=expected,
     )
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "index.html"
-    path.write_text(page, encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"Cannot write the report to {directory}: {exc.strerror or exc}.") from exc
     return path
 
 

@@ -1,0 +1,263 @@
+"""The evaluation runner: metric functions by hand, set validation, and `qa eval` end to end (real model/Chroma)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eval import metrics
+from eval.runner import ArticleTexts, Gate, Summary, engine_variants, run_variant
+from eval.sets import load_sets
+from qa.errors import InvalidInput
+from qa.settings import Settings
+from qa.wiring import build_engine
+from tests.conftest import REPO, run_qa_in
+
+SEED_SET = REPO / "eval" / "seed_qa.jsonl"
+RESULT_KEYS = {"id", "question", "answer", "abstained", "citations", "hit_rank", "pass"}
+
+
+def write_set(path: Path, *records: dict[str, Any] | str) -> Path:
+    """A set file: dicts become JSON lines, strings are written as they are (to make bad lines)."""
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n", "utf-8")
+    return path
+
+
+def seed_items(*ids: str) -> list[dict[str, Any]]:
+    """These items of the seed set, as records."""
+    records = [json.loads(line) for line in SEED_SET.read_text("utf-8").splitlines() if line.strip()]
+    return [r for r in records if r["id"] in ids]
+
+
+# -- metrics ------------------------------------------------------------------------------------------------
+
+
+def test_strip_markers_and_answer_words() -> None:
+    assert metrics.strip_markers("Troops must withdraw. [1] Talks go on. [12]") == "Troops must withdraw. Talks go on."
+    assert metrics.answer_words("Troops must withdraw. [1] Talks go on. [2]") == 6
+    assert metrics.answer_words("") == 0
+
+
+def test_contains_folds_case_space_and_curly_quotes_and_needs_whole_words() -> None:
+    assert metrics.contains("But, Russia doesn’t want\n this.", "russia DOESN'T want this")
+    assert metrics.contains("He said “no”.", '"no"')
+    assert not metrics.contains("elected in 2024", "24")
+    assert metrics.contains("four interceptions, two of which", "two.")
+    assert metrics.contains("He paid $5 (in cash).", "$5")
+    assert not metrics.contains("anything", " . ")
+    assert not metrics.contains("anything", "")
+
+
+def test_is_relevant_uses_evidence_first_and_article_ids_only_without_it() -> None:
+    text = "The meeting took place on 10 February 2022."
+    assert metrics.is_relevant(text, "a", "took  place on 10 FEBRUARY", [])
+    # with evidence, being from the right article is not enough
+    assert not metrics.is_relevant(text, "a", "the talks lasted two hours", ["a"])
+    assert metrics.is_relevant(text, "a", None, ["a", "b"])
+    assert not metrics.is_relevant(text, "c", None, ["a", "b"])
+
+
+def test_ranks_hits_and_reciprocal_ranks() -> None:
+    retrieved = ["c1", "c2", "c3", "c4"]
+    assert metrics.first_hit_rank(retrieved, ["c3", "c4"], 10) == 3
+    assert metrics.first_hit_rank(retrieved, ["c3"], 2) is None
+    assert metrics.first_hit_rank(retrieved, [], 10) is None
+    assert metrics.hit_at(retrieved, ["c2"], 1) == 0.0
+    assert metrics.hit_at(retrieved, ["c2"], 2) == 1.0
+    assert metrics.hit_at(retrieved, [], 10) == 0.0  # no hit: llama-index would refuse an empty list
+    assert metrics.hit_at([], ["c2"], 10) == 0.0
+    assert metrics.reciprocal_rank(retrieved, ["c2", "c4"], 10) == 0.5
+    assert metrics.reciprocal_rank(retrieved, ["c4"], 3) == 0.0
+    assert metrics.reciprocal_rank(retrieved, [], 10) == 0.0
+
+
+def test_answer_correct_strips_markers_and_judges_abstentions() -> None:
+    answers = ["10 February 2022"]
+    assert metrics.answer_correct("It took place on 10 February [1] 2022.", False, answers, False)
+    assert not metrics.answer_correct("It took place on 10 February 2022. [1]", True, answers, False)
+    assert not metrics.answer_correct("It took place in Moscow. [1]", False, answers, False)
+    assert metrics.answer_correct("The articles do not say.", True, [], True)
+    assert not metrics.answer_correct("Two hours. [1]", False, [], True)
+
+
+def test_supported_and_citation_valid() -> None:
+    quotes = ["Russia must respect the sovereignty of Ukraine.", "Talks went on."]
+    assert metrics.supported(quotes, ["respect the sovereignty"], None)
+    assert metrics.supported(quotes, ["sovereignty of Kyiv"], "talks went on")  # the evidence is quoted
+    assert not metrics.supported(quotes, ["troops withdraw"], "see troops withdraw")
+    assert not metrics.supported([], ["respect the sovereignty"], None)
+    text = "Hello, world."
+    assert metrics.citation_valid("world", 7, 12, text)
+    assert not metrics.citation_valid("world", 6, 11, text)
+    assert not metrics.citation_valid("World", 7, 12, text)  # exact: no folding
+    assert not metrics.citation_valid("", 20, 20, text)
+
+
+def test_abstention_precision_and_recall() -> None:
+    abstained = [True, True, False, False]
+    unanswerable = [True, False, True, False]
+    assert metrics.abstention_precision(abstained, unanswerable) == 0.5
+    assert metrics.abstention_recall(abstained, unanswerable) == 0.5
+    assert metrics.abstention_precision([False, False], [True, False]) == 1.0  # nothing abstained
+    assert metrics.abstention_recall([True, False], [False, False]) is None  # nothing to recall
+
+
+def test_aggregates() -> None:
+    assert metrics.mean([True, False, True, True]) == 0.75
+    assert metrics.mean([]) is None
+    assert metrics.share(3, 4) == 0.75
+    assert metrics.share(0, 0) is None
+    assert metrics.percentile([1, 2, 3, 4], 50) == 2.5
+    assert metrics.percentile([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 90) == pytest.approx(91.0)
+    assert metrics.percentile([], 95) is None
+
+
+def test_gates_name_the_figure_and_the_requirement() -> None:
+    summary = Summary.model_construct(hit_at_1=0.912, median_words=23.5, abstain_recall=None, accuracy=0.95)
+    assert Gate("hit_at_1", 0.95).failure(summary) == "hit@1 0.912 < required 0.95"
+    assert Gate("accuracy", 0.95).failure(summary) is None
+    assert Gate("median_words", 20, at_most=True).failure(summary) == "median words 23.5 > allowed at most 20"
+    assert Gate("median_words", 30, at_most=True).failure(summary) is None
+    assert Gate("abstain_recall", 0.5).failure(summary) == "abstain recall n/a, required 0.5"
+
+
+# -- sets ---------------------------------------------------------------------------------------------------
+
+
+def test_load_sets_reads_items_in_order(tmp_path: Path) -> None:
+    first = write_set(tmp_path / "a.jsonl", *seed_items("s01", "u01"))
+    second = write_set(
+        tmp_path / "b.jsonl", "", {"id": "x", "question": "Who?", "answers": ["A"], "article_ids": ["a"]}
+    )
+    items = load_sets([first, second])
+    assert [i.id for i in items] == ["s01", "u01", "x"]
+    assert items[1].unanswerable and items[1].answers == []
+    assert items[2].evidence is None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "x", "question": "Who?"', "line 2: not valid JSON"),
+        ('["x"]', "line 2: expected a JSON object"),
+        ('{"id": "x", "answers": ["A"], "evidence": "A"}', "line 2: question: Field required"),
+        ('{"id": "x", "question": "Who?", "answers": ["A"], "evidence": "A", "unanswerabel": true}', "unanswerabel"),
+        ('{"id": "x", "question": "Who?", "answers": ["A"], "unanswerable": true}', "must have no answers"),
+        ('{"id": "x", "question": "Who?", "answers": ["A"]}', "needs 'evidence' or 'article_ids'"),
+        ('{"id": "x", "question": "Who?", "answers": [], "evidence": "A"}', "at least one non-empty answer"),
+        ('{"id": "s01", "question": "Who?", "answers": ["A"], "evidence": "A"}', "'s01' is already used"),
+    ],
+)
+def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    path = write_set(tmp_path / "bad.jsonl", *seed_items("s01"), line)
+    with pytest.raises(InvalidInput) as caught:
+        load_sets([path])
+    assert str(path) in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_missing_and_empty_set_files(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="no such evaluation set file"):
+        load_sets([tmp_path / "nope.jsonl"])
+    (tmp_path / "empty.jsonl").write_text("\n\n", "utf-8")
+    with pytest.raises(InvalidInput, match="has no questions"):
+        load_sets([tmp_path / "empty.jsonl"])
+
+
+# -- the runner over the real engine ------------------------------------------------------------------------
+
+
+def test_run_variant_measures_real_answers(seeded_copy: Path, tmp_path: Path) -> None:
+    engine = build_engine(Settings(data_dir=seeded_copy))
+    items = load_sets([write_set(tmp_path / "set.jsonl", *seed_items("s01", "s02", "u01"))])
+    (variant,) = engine_variants(engine, ["hybrid"], top_k=10)
+    run = run_variant(variant, items, ArticleTexts(engine), top_k=10)
+
+    assert [r.item.id for r in run.results] == ["s01", "s02", "u01"]
+    for result in run.results:
+        assert len(result.retrieved_ids) == 10  # the seed has more than 10 chunks
+        assert result.hit_rank == metrics.first_hit_rank(result.retrieved_ids, result.relevant_ids, 10)
+        assert result.latency_ms > 0
+    assert run.results[2].hit_rank is None  # an unanswerable question has nothing to hit
+    assert run.results[2].correct == run.results[2].answer.abstained
+    summary = run.summary
+    assert (summary.questions, summary.answerable, summary.unanswerable, summary.top_k) == (3, 2, 1, 10)
+    assert summary.validity == 1.0
+    assert summary.citations == sum(len(r.answer.citations) for r in run.results)
+    assert summary.hit_curve == sorted(summary.hit_curve)  # hit@k never falls as k grows
+
+
+# -- `qa eval` ----------------------------------------------------------------------------------------------
+
+
+def test_eval_seed_set_with_corpus_as_json(tmp_path: Path) -> None:
+    unused, scratch = tmp_path / "unused", tmp_path / "tmp"
+    scratch.mkdir()
+    done = run_qa_in(unused, "eval", str(SEED_SET), "--corpus", "seeds", "--json", TMPDIR=str(scratch))
+    assert done.returncode == 0, done.stderr
+
+    report = json.loads(done.stdout)
+    summary, results = report["summary"], report["results"]
+    assert len(results) == summary["questions"] == 54
+    assert summary["unanswerable"] == 9
+    assert summary["validity"] == 1.0
+    assert 0.0 <= summary["hit_at_1"] <= summary["hit_at_5"] <= 1.0
+    assert len(summary["hit_curve"]) == 10
+    assert summary["failed"] == sum(not r["pass"] for r in results)
+    for result in results:
+        assert result.keys() >= RESULT_KEYS
+        assert result["hit_rank"] is None or 1 <= result["hit_rank"] <= 10
+    assert not unused.exists() or not any(unused.iterdir())  # --corpus leaves the configured store alone
+    assert not list(scratch.glob("qa-eval-*"))  # and removes its temporary store
+
+
+def test_compare_and_failed_gate_exit_1(seeded_dir: Path, tmp_path: Path) -> None:
+    small = write_set(tmp_path / "small.jsonl", *seed_items("s01", "s02", "u01"))
+    done = run_qa_in(seeded_dir, "eval", str(small), "--compare", "--json", "--min-hit1", "1.01")
+    assert done.returncode == 1
+    assert "hit@1" in done.stderr and "< required 1.01" in done.stderr
+    report = json.loads(done.stdout)
+    assert report["default"] == "hybrid"
+    assert set(report["summary"]) == set(report["results"]) == {"dense", "bm25", "hybrid"}
+    assert all(len(results) == 3 for results in report["results"].values())
+
+
+def test_report_is_self_contained_and_escaped(seeded_dir: Path, tmp_path: Path) -> None:
+    question = "What did <b>Truss</b> demand & why?"
+    small = write_set(
+        tmp_path / "small.jsonl", {"id": "h1", "question": question, "answers": ["troops withdraw"], "evidence": "zzqx"}
+    )
+    done = run_qa_in(seeded_dir, "eval", str(small), "--report", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert "hit@1" in done.stdout  # the summary table is still printed
+    page = (tmp_path / "out" / "index.html").read_text("utf-8")
+    assert "<img" in page or "<svg" in page
+    assert "What did &lt;b&gt;Truss&lt;/b&gt; demand &amp; why?" in page
+    assert "<b>Truss</b>" not in page
+
+
+@pytest.mark.parametrize(
+    ("content", "message", "code"),
+    [
+        ('{"id": "a", "question": "Who?", "answers": ["A"], "evidence": "A"}\n{"id": "b", oops}\n', "line 2", 2),
+        (None, "no such evaluation set file", 2),
+    ],
+)
+def test_set_errors_are_one_line(tmp_path: Path, content: str | None, message: str, code: int) -> None:
+    path = tmp_path / "set.jsonl"
+    if content is not None:
+        path.write_text(content, "utf-8")
+    done = run_qa_in(tmp_path / "data", "eval", str(path))
+    assert done.returncode == code
+    assert "error:" in done.stderr and message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_nothing_indexed_is_the_engines_error(tmp_path: Path) -> None:
+    done = run_qa_in(tmp_path / "empty", "eval", str(SEED_SET))
+    assert done.returncode == 3
+    assert "Nothing is indexed" in done.stderr
+    assert "Traceback" not in done.stderr
