@@ -1,0 +1,724 @@
+// News QA chat page: plain DOM code, no build step, no external resources.
+// Server data is only ever inserted with textContent / text nodes, never as HTML.
+"use strict";
+
+(() => {
+  const SESSION_KEY = "newsqa.session_id";
+  const MARKER = /\[(\d+)\]/g;
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    alerts: $("alerts"),
+    messages: $("messages"),
+    emptyState: $("empty-state"),
+    askForm: $("ask-form"),
+    question: $("question"),
+    ask: $("ask"),
+    newConversation: $("new-conversation"),
+    articles: $("articles"),
+    articlesEmpty: $("articles-empty"),
+    articleCount: $("article-count"),
+    addForm: $("add-article"),
+    addSubmit: $("add-submit"),
+    addStatus: $("add-status"),
+    panel: $("article-panel"),
+    panelPassage: $("panel-passage"),
+    panelTitle: $("panel-title"),
+    panelMeta: $("panel-meta"),
+    panelWarning: $("panel-warning"),
+    panelBody: $("panel-body"),
+    panelClose: $("panel-close"),
+  };
+
+  // ---- small helpers -------------------------------------------------------------------------------------
+
+  /** An element with a class, text and children; attributes as an object. Text goes in as text, never HTML. */
+  function el(tag, { className, text, attrs } = {}, ...children) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value !== undefined && value !== null && value !== false) node.setAttribute(name, String(value));
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  /** "2022-02-11" as a readable date in the reader's locale; anything else as it is. */
+  function formatDate(value) {
+    if (!value) return "";
+    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(value).trim());
+    if (!match) return String(value);
+    const date = new Date(Date.UTC(+match[1], +match[2] - 1, +match[3]));
+    if (Number.isNaN(date.getTime())) return String(value);
+    return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" }).format(date);
+  }
+
+  /** An article id as one path segment (ids may contain "/"; the server decodes %2F back). */
+  const articlePath = (id) => `/api/articles/${encodeURIComponent(id)}`;
+
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+  // ---- talking to the server -----------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(message, status = 0) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  const UNREACHABLE = "Cannot reach the server. Check that it is running (qa serve), then try again.";
+
+  async function errorFrom(response) {
+    let message = `The server answered ${response.status} ${response.statusText}`.trim() + ".";
+    try {
+      const body = await response.json();
+      if (body && body.error && typeof body.error.message === "string") message = body.error.message;
+      else if (body && typeof body.detail === "string") message = body.detail;
+    } catch {
+      // not JSON: keep the status line
+    }
+    return new ApiError(message, response.status);
+  }
+
+  /** fetch that turns network failures and error statuses into ApiError with a readable message. */
+  async function request(path, { method = "GET", body, signal, accept = "application/json" } = {}) {
+    const options = { method, signal, headers: { Accept: accept } };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (err) {
+      if (err && err.name === "AbortError") throw err;
+      throw new ApiError(UNREACHABLE);
+    }
+    if (!response.ok) throw await errorFrom(response);
+    return response;
+  }
+
+  async function getJSON(path) {
+    const response = await request(path);
+    return response.json();
+  }
+
+  async function sendJSON(method, path, body) {
+    const response = await request(path, { method, body });
+    return response.json();
+  }
+
+  /** Server-Sent Events from a fetch response body: yields {event, data} (data lines joined by "\n"). */
+  async function* readEvents(response) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let event = "";
+    let data = [];
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
+        // a trailing "\r" may be the first half of "\r\n": keep it until the next chunk
+        const held = !done && buffer.endsWith("\r") ? "\r" : "";
+        const lines = (held ? buffer.slice(0, -1) : buffer).split(/\r\n|\r|\n/);
+        buffer = lines.pop() + held;
+        for (const line of lines) {
+          if (line === "") {
+            if (data.length) yield { event: event || "message", data: data.join("\n") };
+            event = "";
+            data = [];
+          } else if (!line.startsWith(":")) {
+            const colon = line.indexOf(":");
+            const field = colon < 0 ? line : line.slice(0, colon);
+            let val = colon < 0 ? "" : line.slice(colon + 1);
+            if (val.startsWith(" ")) val = val.slice(1);
+            if (field === "event") event = val;
+            else if (field === "data") data.push(val);
+          }
+        }
+        if (done) break;
+      }
+    } finally {
+      reader.cancel().catch(() => {}); // a no-op when the stream ended; stops it when the reader gave up early
+    }
+  }
+
+  // ---- alerts and status -----------------------------------------------------------------------------------
+
+  function showError(message) {
+    const close = el("button", { className: "icon-button", text: "×", attrs: { type: "button", "aria-label": "Dismiss" } });
+    const item = el("div", { className: "alert" }, el("span", { className: "alert-text", text: message }), close);
+    close.addEventListener("click", () => item.remove());
+    // the newest error first; keep a few
+    ui.alerts.prepend(item);
+    while (ui.alerts.children.length > 3) ui.alerts.lastElementChild.remove();
+  }
+
+  function clearErrors() {
+    ui.alerts.replaceChildren();
+  }
+
+  function setStatus(node, message, kind = "ok") {
+    node.textContent = message;
+    node.dataset.kind = kind;
+  }
+
+  // ---- the conversation -------------------------------------------------------------------------------------
+
+  const session = {
+    get id() {
+      try {
+        return sessionStorage.getItem(SESSION_KEY);
+      } catch {
+        return null;
+      }
+    },
+    set id(value) {
+      try {
+        if (value) sessionStorage.setItem(SESSION_KEY, value);
+        else sessionStorage.removeItem(SESSION_KEY);
+      } catch {
+        // storage unavailable (privacy mode): the conversation lasts as long as the page
+      }
+    },
+  };
+
+  /** The citations of each assistant bubble, for its [n] markers and its source list. */
+  const citationsOf = new WeakMap();
+  let current = null; // {controller} while an answer streams
+
+  function nearBottom() {
+    const m = ui.messages;
+    return m.scrollHeight - m.scrollTop - m.clientHeight < 80;
+  }
+
+  function scrollToEnd(force = false) {
+    if (force || nearBottom()) ui.messages.scrollTop = ui.messages.scrollHeight;
+  }
+
+  function addUserMessage(text) {
+    ui.emptyState.hidden = true;
+    const bubble = el("div", { className: "message user", attrs: { "data-testid": "user-message" } },
+      el("div", { className: "message-label visually-hidden", text: "You asked:" }),
+      el("p", { className: "message-text", text }));
+    ui.messages.append(bubble);
+    scrollToEnd(true);
+    return bubble;
+  }
+
+  /** Whether two questions differ only in case, punctuation, spacing or a leading "and"/"so"/…. */
+  function sameQuestion(a, b) {
+    const norm = (q) => q.toLowerCase().replace(/^\s*(and|also|so|but|then)\b/, "").replace(/[^\p{L}\p{N}]+/gu, " ").trim();
+    return norm(a) === norm(b);
+  }
+
+  function showUnderstood(userBubble, typed, query) {
+    if (!query || sameQuestion(query, typed)) return;
+    userBubble.querySelector(".understood")?.remove();
+    userBubble.append(el("p", { className: "understood", text: `Understood as: ${query}` }));
+  }
+
+  /** An assistant bubble; `render` may be called again and again while the text streams in. */
+  function addAssistantMessage() {
+    const text = el("div", { className: "message-text" });
+    const typing = el("span", { className: "typing-dots", attrs: { "aria-hidden": "true" } },
+      el("span"), el("span"), el("span"));
+    const typingLabel = el("span", { className: "visually-hidden", text: "Answering…" });
+    const bubble = el("div", { className: "message assistant typing", attrs: { "data-testid": "assistant-message" } },
+      el("div", { className: "message-label visually-hidden", text: "Answer:" }), text, typing, typingLabel);
+    ui.messages.append(bubble);
+    scrollToEnd(true);
+    let answer = "";
+    const view = {
+      bubble,
+      append(piece) {
+        answer += piece;
+        view.render(answer, citationsOf.get(bubble), true);
+      },
+      render(value, citations, streaming = false) {
+        answer = value;
+        const stick = nearBottom();
+        renderAnswer(text, value, citations, streaming);
+        if (stick) scrollToEnd(true);
+      },
+      setCitations(citations) {
+        citationsOf.set(bubble, citations);
+        view.render(answer, citations, true);
+      },
+      finish(reply) {
+        const stick = nearBottom();
+        citationsOf.set(bubble, reply.citations || []);
+        bubble.classList.remove("typing");
+        typing.remove();
+        typingLabel.remove();
+        if (reply.abstained) {
+          bubble.classList.add("abstained");
+          bubble.prepend(el("p", { className: "abstain-label", text: "No answer in the articles" }));
+        }
+        view.render(reply.answer, reply.citations || []);
+        renderSources(bubble, reply.citations || [], reply.abstained);
+        if (stick) scrollToEnd(true);
+      },
+      fail(message) {
+        bubble.classList.remove("typing");
+        bubble.classList.add("failed");
+        typing.remove();
+        typingLabel.remove();
+        bubble.append(el("p", { className: "failed-label", text: message }));
+      },
+    };
+    return view;
+  }
+
+  /** The answer text with its [n] markers as buttons (disabled until the citations are known). */
+  function renderAnswer(container, value, citations, streaming) {
+    const byN = new Map((citations || []).map((c) => [c.n, c]));
+    const parts = [];
+    let last = 0;
+    for (const match of value.matchAll(MARKER)) {
+      const n = Number(match[1]);
+      const citation = byN.get(n);
+      if (!citation && !streaming) continue; // an unmatched "[n]" stays plain text
+      if (match.index > last) parts.push(document.createTextNode(value.slice(last, match.index)));
+      const button = el("button", {
+        className: "cite",
+        text: `[${n}]`,
+        attrs: {
+          type: "button",
+          "data-n": n,
+          "aria-label": citation ? `Source ${n}: ${citation.title}` : `Source ${n}`,
+          title: citation ? citation.title : null,
+          disabled: !citation,
+        },
+      });
+      parts.push(button);
+      last = match.index + match[0].length;
+    }
+    if (last < value.length) parts.push(document.createTextNode(value.slice(last)));
+    container.replaceChildren(...parts);
+  }
+
+  function renderSources(bubble, citations, abstained) {
+    bubble.querySelector(".sources")?.remove();
+    if (!citations.length) return;
+    const list = el("ol", { className: "citations" });
+    for (const c of citations) {
+      const open = el("button", {
+        className: "citation-open",
+        attrs: { type: "button", "data-n": c.n, title: "Show this passage in its article" },
+      },
+      el("span", { className: "citation-n", text: `[${c.n}]` }),
+      el("q", { className: "citation-quote", text: c.quote }),
+      el("span", { className: "citation-title", text: c.title }));
+      list.append(el("li", { attrs: { "data-n": c.n } }, open));
+    }
+    const heading = abstained ? "Closest passages (they do not answer the question)" : "Sources";
+    bubble.append(el("section", { className: "sources" }, el("h3", { text: heading }), list));
+  }
+
+  function setBusy(busy) {
+    ui.ask.disabled = busy;
+    ui.askForm.classList.toggle("busy", busy);
+    ui.messages.setAttribute("aria-busy", String(busy));
+  }
+
+  async function openStream(message, signal, before) {
+    const sessionId = session.id;
+    try {
+      return await request("/api/chat/stream", {
+        method: "POST",
+        body: sessionId ? { session_id: sessionId, message } : { message },
+        accept: "text/event-stream",
+        signal,
+      });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && sessionId) {
+        // the server no longer knows this conversation (a new data directory): start a fresh one
+        session.id = null;
+        const notice = "The previous conversation is no longer on the server; this question starts a new one.";
+        ui.messages.insertBefore(el("p", { className: "notice", text: notice }), before);
+        return openStream(message, signal, before);
+      }
+      throw err;
+    }
+  }
+
+  async function ask(message) {
+    if (current) return;
+    clearErrors();
+    const controller = new AbortController();
+    const mine = { controller };
+    current = mine;
+    setBusy(true);
+    const userBubble = addUserMessage(message);
+    const answer = addAssistantMessage();
+    let started = false;
+    let reply = null;
+    try {
+      const response = await openStream(message, controller.signal, userBubble);
+      for await (const { event, data } of readEvents(response)) {
+        controller.signal.throwIfAborted(); // events already received must not land in a new conversation
+        let payload;
+        try {
+          payload = JSON.parse(data);
+        } catch {
+          continue;
+        }
+        if (event === "session") {
+          started = true;
+          session.id = payload.session_id;
+          showUnderstood(userBubble, message, payload.query);
+        } else if (event === "delta") {
+          answer.append(payload.text || "");
+        } else if (event === "citations") {
+          answer.setCitations(payload.citations || []);
+        } else if (event === "done") {
+          reply = payload;
+          if (payload.session_id) session.id = payload.session_id;
+          answer.finish(payload);
+        } else if (event === "error") {
+          throw new ApiError(payload.error?.message || "The server failed while answering.");
+        }
+      }
+      if (!reply) throw new ApiError("The answer was cut off before it was complete. Please ask again.");
+    } catch (err) {
+      if (err && err.name === "AbortError") {
+        answer.fail("Stopped.");
+      } else {
+        const lost = "The connection to the server was lost while answering. Please ask again.";
+        showError(err instanceof ApiError ? err.message : started ? lost : UNREACHABLE);
+        if (!started) {
+          // the server refused the question: nothing was recorded, so give it back to edit
+          userBubble.remove();
+          answer.bubble.remove();
+          if (!ui.question.value) ui.question.value = message;
+          ui.emptyState.hidden = ui.messages.querySelector(".message") !== null;
+        } else {
+          answer.fail("The answer could not be completed.");
+        }
+      }
+    } finally {
+      if (current === mine) {
+        current = null;
+        setBusy(false);
+        autoGrow();
+        ui.question.focus();
+      }
+    }
+  }
+
+  function renderTurn(turn) {
+    if (turn.role === "user") {
+      const bubble = addUserMessage(turn.content);
+      showUnderstood(bubble, turn.content, turn.query);
+    } else {
+      const view = addAssistantMessage();
+      view.finish({ answer: turn.content, citations: turn.citations || [], abstained: turn.abstained });
+    }
+  }
+
+  async function restoreConversation() {
+    const id = session.id;
+    if (!id) return;
+    setBusy(true);
+    try {
+      const history = await getJSON(`/api/chat/${encodeURIComponent(id)}`);
+      for (const turn of history.turns || []) renderTurn(turn);
+      scrollToEnd(true);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) session.id = null;
+      else showError(`Could not load the conversation: ${err.message}`);
+    } finally {
+      if (!current) setBusy(false);
+    }
+  }
+
+  function newConversation() {
+    current?.controller.abort();
+    current = null;
+    setBusy(false);
+    session.id = null;
+    for (const node of [...ui.messages.children]) if (node !== ui.emptyState) node.remove();
+    ui.emptyState.hidden = false;
+    closePanel();
+    clearErrors();
+    ui.question.value = "";
+    autoGrow();
+    ui.question.focus();
+  }
+
+  function autoGrow() {
+    const q = ui.question;
+    q.style.height = "auto";
+    q.style.height = `${Math.min(q.scrollHeight, 180)}px`;
+  }
+
+  // ---- the article panel -------------------------------------------------------------------------------------
+
+  const articleCache = new Map(); // id -> Promise<article>
+  let panelRequest = 0;
+  let panelOpener = null;
+  let panelArticleId = null;
+
+  function loadArticle(id) {
+    if (!articleCache.has(id)) {
+      const promise = getJSON(articlePath(id));
+      promise.catch(() => articleCache.delete(id));
+      articleCache.set(id, promise);
+    }
+    return articleCache.get(id);
+  }
+
+  function metaLine(article) {
+    return [formatDate(article.published), article.source].filter(Boolean).join(" · ");
+  }
+
+  /** Where the citation is in the text, in code points (the server's offsets), or null. */
+  function locate(points, citation) {
+    const { start, end, quote } = citation;
+    if (Number.isInteger(start) && Number.isInteger(end) && points.slice(start, end).join("") === quote) {
+      return { start, end, moved: false };
+    }
+    // the article changed since the answer was given: look for the quote itself
+    const text = points.join("");
+    const at = quote ? text.indexOf(quote) : -1;
+    if (at < 0) return null;
+    const from = Array.from(text.slice(0, at)).length;
+    return { start: from, end: from + Array.from(quote).length, moved: true };
+  }
+
+  async function openArticle(articleId, citation, opener) {
+    const token = ++panelRequest;
+    panelOpener = opener || null;
+    panelArticleId = articleId;
+    ui.panel.hidden = false;
+    document.body.classList.add("panel-open");
+    ui.panel.setAttribute("aria-busy", "true");
+    ui.panelPassage.textContent = citation ? `Source [${citation.n}]` : "Article";
+    ui.panelTitle.textContent = citation ? citation.title : "Loading…";
+    ui.panelMeta.textContent = "Loading the article…";
+    ui.panelWarning.hidden = true;
+    ui.panelBody.replaceChildren();
+    markActive(opener);
+    try {
+      const article = await loadArticle(articleId);
+      if (token !== panelRequest) return;
+      ui.panelTitle.textContent = article.title;
+      const meta = metaLine(article);
+      ui.panelMeta.replaceChildren(meta);
+      if (article.url && /^https?:\/\//i.test(article.url)) {
+        if (meta) ui.panelMeta.append(" · ");
+        ui.panelMeta.append(el("a", {
+          text: "original",
+          attrs: { href: article.url, target: "_blank", rel: "noopener noreferrer" },
+        }));
+      }
+      const points = Array.from(article.text);
+      const spot = citation ? locate(points, citation) : null;
+      if (citation && !spot) {
+        ui.panelWarning.textContent = "The article changed since this answer; the quoted passage is no longer in it.";
+        ui.panelWarning.hidden = false;
+      } else if (spot && spot.moved) {
+        ui.panelWarning.textContent = "The article changed since this answer; the passage was found at a new place.";
+        ui.panelWarning.hidden = false;
+      }
+      if (!spot) {
+        ui.panelBody.replaceChildren(article.text);
+        ui.panelBody.scrollTop = 0;
+        ui.panelTitle.focus({ preventScroll: true });
+        return;
+      }
+      const mark = el("mark", {
+        text: points.slice(spot.start, spot.end).join(""),
+        attrs: { id: "cited-passage", "data-testid": "cited-passage" },
+      });
+      ui.panelBody.replaceChildren(
+        points.slice(0, spot.start).join(""),
+        mark,
+        points.slice(spot.end).join(""),
+      );
+      ui.panelTitle.focus({ preventScroll: true });
+      mark.scrollIntoView({ block: "center" });
+    } catch (err) {
+      if (token !== panelRequest) return;
+      ui.panelMeta.textContent = "";
+      const gone = err instanceof ApiError && err.status === 404;
+      ui.panelWarning.textContent = gone
+        ? "This article is no longer indexed."
+        : `The article could not be loaded: ${err.message}`;
+      ui.panelWarning.hidden = false;
+      if (!gone) showError(err.message);
+    } finally {
+      if (token === panelRequest) ui.panel.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function markActive(button) {
+    for (const node of document.querySelectorAll(".cite.active, .citation-open.active, .open-article.active")) {
+      node.classList.remove("active");
+    }
+    button?.classList.add("active");
+  }
+
+  function closePanel() {
+    if (ui.panel.hidden) return;
+    panelRequest++;
+    panelArticleId = null;
+    ui.panel.hidden = true;
+    document.body.classList.remove("panel-open");
+    markActive(null);
+    if (panelOpener && panelOpener.isConnected) panelOpener.focus();
+    panelOpener = null;
+  }
+
+  // ---- the article list and the add form --------------------------------------------------------------------
+
+  let articleRequest = 0;
+
+  function sortArticles(articles) {
+    return [...articles].sort((a, b) => {
+      const byDate = (b.published || "").localeCompare(a.published || "");
+      return byDate || a.title.localeCompare(b.title);
+    });
+  }
+
+  async function refreshArticles() {
+    const token = ++articleRequest;
+    ui.articles.setAttribute("aria-busy", "true");
+    try {
+      const articles = await getJSON("/api/articles");
+      if (token !== articleRequest) return;
+      articleCache.clear();
+      renderArticles(sortArticles(articles));
+    } catch (err) {
+      if (token === articleRequest) showError(`Could not load the article list: ${err.message}`);
+    } finally {
+      if (token === articleRequest) ui.articles.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function renderArticles(articles) {
+    ui.articleCount.textContent = articles.length ? String(articles.length) : "";
+    ui.articlesEmpty.hidden = articles.length > 0;
+    ui.articles.replaceChildren(...articles.map((article) => {
+      const open = el("button", {
+        className: "open-article",
+        text: article.title,
+        attrs: { type: "button", title: "Read the article" },
+      });
+      open.addEventListener("click", () => openArticle(article.id, null, open));
+      const meta = [formatDate(article.published), article.source, plural(article.chunks, "chunk", "chunks")]
+        .filter(Boolean)
+        .join(" · ");
+      const remove = el("button", {
+        className: "remove",
+        text: "Remove",
+        attrs: { type: "button", "aria-label": `Remove “${article.title}”` },
+      });
+      remove.addEventListener("click", () => removeArticle(article, remove));
+      return el("li", { className: "article-item", attrs: { "data-id": article.id } },
+        el("div", { className: "article-info" }, open, el("span", { className: "article-meta", text: meta })),
+        remove);
+    }));
+  }
+
+  async function removeArticle(article, button) {
+    if (!window.confirm(`Remove “${article.title}” from the index?\nAnswers will no longer quote it.`)) return;
+    button.disabled = true;
+    try {
+      await sendJSON("DELETE", articlePath(article.id));
+      setStatus(ui.addStatus, `Removed “${article.title}”.`);
+      if (panelArticleId === article.id) closePanel();
+    } catch (err) {
+      showError(`Could not remove “${article.title}”: ${err.message}`);
+      button.disabled = false;
+    }
+    await refreshArticles();
+  }
+
+  async function addArticle(event) {
+    event.preventDefault();
+    clearErrors();
+    const form = ui.addForm;
+    const value = (name) => form.elements[name].value.trim();
+    const body = { title: value("title"), text: form.elements.text.value };
+    if (!body.title || !body.text.trim()) {
+      showError("An article needs a title and some text.");
+      (body.title ? form.elements.text : form.elements.title).focus();
+      return;
+    }
+    for (const name of ["published", "source", "url"]) if (value(name)) body[name] = value(name);
+    ui.addSubmit.disabled = true;
+    form.setAttribute("aria-busy", "true");
+    setStatus(ui.addStatus, "Indexing…", "busy");
+    try {
+      const result = await sendJSON("POST", "/api/articles", body);
+      const title = result.article.title;
+      const chunks = plural(result.chunks_embedded, "chunk", "chunks");
+      const messages = {
+        added: `Added “${title}” (${chunks} indexed).`,
+        updated: `Updated “${title}” (${chunks} re-indexed).`,
+        unchanged: `“${title}” was already indexed; nothing changed.`,
+      };
+      setStatus(ui.addStatus, messages[result.status] || `Saved “${title}”.`);
+      form.reset();
+    } catch (err) {
+      setStatus(ui.addStatus, "", "error");
+      showError(`Could not add the article: ${err.message}`);
+    } finally {
+      ui.addSubmit.disabled = false;
+      form.setAttribute("aria-busy", "false");
+    }
+    await refreshArticles();
+  }
+
+  // ---- wiring ---------------------------------------------------------------------------------------------------
+
+  ui.askForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const message = ui.question.value;
+    if (!message.trim() || current || ui.ask.disabled) {
+      ui.question.focus();
+      return;
+    }
+    ui.question.value = "";
+    autoGrow();
+    ask(message);
+  });
+
+  ui.question.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      ui.askForm.requestSubmit();
+    }
+  });
+  ui.question.addEventListener("input", autoGrow);
+
+  ui.messages.addEventListener("click", (event) => {
+    const target = event.target.closest("button.cite, button.citation-open, button.suggestion");
+    if (!target) return;
+    if (target.classList.contains("suggestion")) {
+      if (current) return;
+      ui.question.value = target.textContent;
+      ui.askForm.requestSubmit();
+      return;
+    }
+    const bubble = target.closest(".message.assistant");
+    const n = Number(target.dataset.n);
+    const citation = (citationsOf.get(bubble) || []).find((c) => c.n === n);
+    if (citation) openArticle(citation.article_id, citation, target);
+  });
+
+  ui.newConversation.addEventListener("click", newConversation);
+  ui.panelClose.addEventListener("click", closePanel);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !ui.panel.hidden) closePanel();
+  });
+  ui.addForm.addEventListener("submit", addArticle);
+
+  refreshArticles();
+  restoreConversation();
+})();
