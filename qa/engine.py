@@ -10,7 +10,8 @@ from collections.abc import Iterator, Sequence
 from qa.domain import Answer
 from qa.embedder import MiniLMEmbedder
 from qa.errors import InvalidInput
-from qa.extractive import ExtractiveAnswerer, idf_from_counts
+from qa.evidence import QuestionEvidence
+from qa.extractive import ExtractiveAnswerer
 from qa.keyword import KeywordIndex, open_keyword_index
 from qa.retrieval import HybridRetriever, Mode, to_passages
 from qa.settings import Settings
@@ -57,25 +58,25 @@ class Engine:
         top_k: int | None = None,
         article_ids: Sequence[str] | None = None,
         mode: Mode | None = None,
+        depth: int = 0,
     ) -> Answer:
-        """Answer one question with cited, verbatim quotes, or abstain."""
+        """Answer one question with cited, verbatim quotes, or abstain.
+
+        The answerer reads the best `top_k` passages; `depth` asks for more in `Answer.passages` (for evaluation)
+        without changing the answer.
+        """
         began = time.perf_counter()
         question = self.validate(question)
         keyword = self.refresh()
-        vector = self.embedder.embed([question])[0]
-        retriever = HybridRetriever(self.store, keyword, self.settings.candidates)
-        hits = retriever.retrieve(
-            question, vector, top_k or self.settings.top_k, mode or self.settings.retrieval, article_ids
-        )
-        infos = self.store.article_infos(sorted({chunk.article_id for chunk, _, _ in hits}))
+        top_k = top_k or self.settings.top_k
+        evidence = QuestionEvidence(question, self.embedder.embed([question])[0], keyword.idf)
+        retriever = HybridRetriever(self.store, keyword, max(self.settings.candidates, depth))
+        hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, article_ids)
+        infos = self.store.article_infos(sorted({hit.chunk.article_id for hit in hits}))
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
         passages = to_passages(hits, titles)
-        answerer = ExtractiveAnswerer(
-            idf_from_counts(keyword.document_frequency, keyword.documents),
-            self.settings.abstain_threshold,
-            self.settings.max_answer_sentences,
-        )
-        result = answerer.answer(question, vector, [chunk for chunk, _, _ in hits], passages)
+        answerer = ExtractiveAnswerer(self.settings.abstain_threshold, self.settings.max_answer_sentences)
+        result = answerer.answer(evidence, hits[:top_k], passages[:top_k])
         return Answer(
             question=question,
             answer=result.answer,

@@ -7,16 +7,14 @@ answerer abstains and cites the closest passages instead.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from qa.domain import Citation, Passage
-from qa.keyword import tokenize
-from qa.question import QuestionProfile
+from qa.evidence import QuestionEvidence
+from qa.question import AnswerType, QuestionProfile
+from qa.retrieval import Hit
 from qa.store import StoredChunk
 
 ABSTAIN_TEXT = "The indexed articles do not answer this question; the closest passages are cited below."
@@ -27,6 +25,10 @@ _ENDS_SENTENCE = re.compile(r"[.!?][\"'’”)\]]*$")
 # "he"), the names the question is about, the answer type the question wants, and its passage's retrieval rank.
 W_DENSE, W_LEXICAL, W_TYPE, W_PASSAGE = 0.4, 0.35, 0.15, 0.1
 W_NAMES = 0.4  # share of the score a sentence loses when it mentions none of the question's names
+# Types whose absence means "not answered here"; a name or a demand can hide behind "she" or "the minister".
+STRICT_TYPES = frozenset({AnswerType.DATE, AnswerType.DURATION, AnswerType.AGE, AnswerType.NUMBER, AnswerType.TITLE})
+TYPE_WINDOW = 3  # the answer type must show in one of this many best sentences
+SECOND_SENTENCE_SHARE = 0.85  # a second sentence joins the answer when it scores this close to the best
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class ScoredSentence:
     index: int
     start: int
     end: int
+    text: str
     score: float
 
 
@@ -56,53 +59,57 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, idf: Callable[[str], float], threshold: float, max_sentences: int) -> None:
-        self.idf = idf
+    def __init__(self, threshold: float, max_sentences: int) -> None:
         self.threshold = threshold
         self.max_sentences = max_sentences
 
-    def answer(
-        self, question: str, vector: np.ndarray, hits: Sequence[StoredChunk], passages: Sequence[Passage]
-    ) -> ExtractiveResult:
+    def answer(self, question: QuestionEvidence, hits: Sequence[Hit], passages: Sequence[Passage]) -> ExtractiveResult:
         """Answer from the hits (best first); `passages` carry the titles for the citations."""
         titles = {p.chunk_id: p.title for p in passages}
-        ranked = self.score_sentences(question, vector, hits)
-        if not ranked or ranked[0].score < self.threshold:
-            return ExtractiveResult(
-                ABSTAIN_TEXT, _passage_citations(passages[:3]), True, ranked[0].score if ranked else 0.0
-            )
+        ranked = self.score_sentences(question, hits)
+        support = self.support(question, hits, ranked)
+        if support < self.threshold:
+            return ExtractiveResult(ABSTAIN_TEXT, _passage_citations(passages[:3]), True, support)
         chosen = [ranked[0]]
         for candidate in ranked[1:]:
-            if len(chosen) >= self.max_sentences or candidate.score < 0.85 * ranked[0].score:
+            if len(chosen) >= self.max_sentences or candidate.score < SECOND_SENTENCE_SHARE * ranked[0].score:
                 break
             chosen.append(candidate)
-        return _compose(_with_continuations(chosen, ranked, QuestionProfile.of(question)), titles, ranked[0].score)
+        return _compose(_with_continuations(chosen, ranked, question.profile), titles, ranked[0].score)
 
-    def score_sentences(self, question: str, vector: np.ndarray, hits: Sequence[StoredChunk]) -> list[ScoredSentence]:
+    @staticmethod
+    def support(question: QuestionEvidence, hits: Sequence[Hit], ranked: Sequence[ScoredSentence]) -> float:
+        """How strongly the best sentence answers: its meaning plus how much of the question its passage holds.
+
+        Zero when the question wants a kind of answer (a date, a number, a name) that none of the best
+        sentences shows: "How old is Lavrov?" is not answered by a sentence without an age.
+        """
+        if not ranked:
+            return 0.0
+        profile = question.profile
+        if profile.answer_type in STRICT_TYPES and not any(profile.type_match(s.text) for s in ranked[:TYPE_WINDOW]):
+            return 0.0
+        best = ranked[0]
+        evidence = next(h.evidence for h in hits if h.chunk.id == best.chunk.id)
+        return float(evidence.dense[best.index]) + evidence.coverage
+
+    def score_sentences(self, question: QuestionEvidence, hits: Sequence[Hit]) -> list[ScoredSentence]:
         """Every sentence of the hits that reads as a sentence, best first."""
-        profile = QuestionProfile.of(question)
-        weights = {t: self.idf(t) for t in set(profile.terms)}
-        total = sum(weights.values())
+        top = max((h.score for h in hits), default=0.0) or 1.0
         scored = []
-        for rank, chunk in enumerate(hits):
-            dense = chunk.sentence_vectors @ vector
-            texts = [chunk.text[s - chunk.start : e - chunk.start] for s, e in chunk.sentences]
-            tokens = [set(t) for t in tokenize([chunk.heading, *texts])]
-            heading_tokens, sentence_tokens = tokens[0], tokens[1:]
-            for index, (start, end) in enumerate(chunk.sentences):
-                if not _reads_as_sentence(texts[index]):
+        for rank, hit in enumerate(hits):
+            evidence = hit.evidence
+            for index, (start, end) in enumerate(hit.chunk.sentences):
+                text = evidence.texts[index]
+                if not _reads_as_sentence(text):
                     continue
-                own = sentence_tokens[index]
-                near = heading_tokens | (sentence_tokens[index - 1] if index else set())
-                lexical = sum(w * (1.0 if t in own else 0.5 if t in near else 0.0) for t, w in weights.items())
-                names = len(profile.names & (own | near)) / len(profile.names) if profile.names else 1.0
                 score = (
-                    W_DENSE * float(dense[index])
-                    + W_LEXICAL * (lexical / total if total else 0.0)
-                    + W_TYPE * profile.type_match(texts[index])
-                    + W_PASSAGE / (1 + rank)
-                ) * (1.0 - W_NAMES + W_NAMES * names)  # about someone else: not the answer, however close
-                scored.append(ScoredSentence(chunk, rank, index, start, end, score))
+                    W_DENSE * float(evidence.dense[index])
+                    + W_LEXICAL * float(evidence.lexical[index])
+                    + W_TYPE * question.profile.type_match(text)
+                    + W_PASSAGE * hit.score / top
+                ) * (1.0 - W_NAMES + W_NAMES * evidence.names)  # a passage about someone else: not the answer
+                scored.append(ScoredSentence(hit.chunk, rank, index, start, end, text, score))
         scored.sort(key=lambda s: -s.score)
         return scored
 
@@ -119,8 +126,7 @@ def _with_continuations(
         follower = by_place.get((sentence.chunk.id, sentence.index + 1))
         if follower is None or (follower.chunk.id, follower.index) in taken:
             continue
-        text = follower.chunk.text[follower.start - follower.chunk.start : follower.end - follower.chunk.start]
-        if _CONTINUES.match(text) and profile.type_match(text) > 0:
+        if _CONTINUES.match(follower.text) and profile.type_match(follower.text) > 0:
             extended.append(follower)
             taken.add((follower.chunk.id, follower.index))
     return extended
@@ -182,13 +188,3 @@ def _passage_citations(passages: Sequence[Passage]) -> list[Citation]:
         )
         for n, p in enumerate(passages, start=1)
     ]
-
-
-def idf_from_counts(document_frequency: Callable[[str], int], documents: int) -> Callable[[str], float]:
-    """BM25's idf; a term no chunk holds gets the highest idf (a question about it is not answered here)."""
-
-    def idf(term: str) -> float:
-        df = document_frequency(term)
-        return math.log(1.0 + (documents - df + 0.5) / (df + 0.5))
-
-    return idf

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -85,6 +86,11 @@ class KeywordIndex:
         token = self.retriever.vocab_dict[term]
         indptr = self.retriever.scores["indptr"]  # CSC: one column of scores per token
         return int(indptr[token + 1] - indptr[token])
+
+    def idf(self, term: str) -> float:
+        """BM25's idf; a term no chunk holds gets the highest (a question about it is likely not answered here)."""
+        df = self.document_frequency(term)
+        return math.log(1.0 + (self.documents - df + 0.5) / (df + 0.5))
 
     def save(self, directory: Path) -> None:
         """Write atomically: a reader never sees half an index."""

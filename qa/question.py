@@ -1,4 +1,9 @@
-"""What a question asks for, read without a model: its terms, the names it is about, the kind of answer it wants."""
+"""What a question asks for, read without a model: its terms, the names it is about, the kind of answer it wants.
+
+Answer types are the classic extractive-QA check: a "when" question is answered by a sentence with a date in
+it, "how many" by one with a number, "who" by one naming someone the question does not already name. A question
+whose type no retrieved sentence shows is one the articles most likely do not answer.
+"""
 
 from __future__ import annotations
 
@@ -10,46 +15,71 @@ from qa.keyword import tokenize
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|million|billion"
+_TIME_UNITS = "seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century"
+_NUMBER = rf"(?:\d[\d,.]*|{_NUMBER_WORDS}|several|few|many)"
 
 
 class AnswerType(Enum):
-    """The shape of answer a question asks for; each has a pattern an answering sentence shows."""
+    """The shape of answer a question asks for."""
 
-    DATE = re.compile(rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS}|century|centuries|decade)\b", re.IGNORECASE)
-    NUMBER = re.compile(rf"(\d|\b({_NUMBER_WORDS}|percent|per cent)\b)", re.IGNORECASE)
-    NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")
-    DEMAND = re.compile(
+    DATE = "date"
+    DURATION = "duration"
+    AGE = "age"
+    NUMBER = "number"
+    NAME = "name"
+    TITLE = "title"
+    DEMAND = "demand"
+
+
+_DATE = rf"\b([1-9][0-9]{{2,3}}s?|{_MONTHS}|century|centuries|decade|BC|AD|BCE|CE)\b|\b(years|ago)\b"
+_DURATION = rf"\b{_NUMBER}[\s-]+(?:(?:million|billion|thousand)\s+)?({_TIME_UNITS})\b|\b(all|whole) (day|night|week)\b"
+_SHOWS: dict[AnswerType, re.Pattern[str]] = {
+    AnswerType.DATE: re.compile(_DATE, re.I),
+    # a span of time is also told by its ends: "from 1870 to 1939", "until the 19th century"
+    AnswerType.DURATION: re.compile(
+        rf"{_DURATION}|\bfrom\b[^.;]{{0,20}}\d[^.;]{{0,20}}\b(to|until|till)\b|\bbetween\b[^.;]{{0,20}}\d[^.;]{{0,20}}\band\b"
+        rf"|\b(until|since|into)\b[^.;]{{0,30}}(\d|century|centuries|{_MONTHS})",
+        re.I,
+    ),
+    AnswerType.AGE: re.compile(
+        rf"\b{_NUMBER}[\s-]+(?:(?:million|billion|thousand)\s+)?years?[\s-]+(old|ago)\b|\baged? {_NUMBER}\b"
+        rf"|\b(at|the) age of\b|\b(over|under|at least) (the age of )?\d+\b",
+        re.I,
+    ),
+    AnswerType.NUMBER: re.compile(rf"(\d|\b({_NUMBER_WORDS}|percent|per cent|dozens|hundreds|thousands)\b)", re.I),
+    AnswerType.DEMAND: re.compile(
         r"\b(must|should|needs? to|has to|have to|demand\w*|urge\w*|call(?:s|ed)? (?:on|for)|insist\w*|require\w*)\b",
-        re.IGNORECASE,
-    )
-
+        re.I,
+    ),
+}
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of\s+|the\s+|de\s+|von\s+)?[A-Z][\w’'-]*)*")
+_QUOTED = re.compile(r"[\"“‘'][^\"”’']{3,}[\"”’']")
 
 _TYPE_CUES: list[tuple[re.Pattern[str], AnswerType]] = [
+    (re.compile(r"\bhow old\b|\bwhat age\b|\bage of\b", re.I), AnswerType.AGE),
+    (re.compile(r"\bhow long\b|\bfor how many (minutes|hours|days|weeks|months|years)\b", re.I), AnswerType.DURATION),
     (
         re.compile(
-            r"^\s*(when|what (year|date|day|month|century|decade)|in (what|which) (year|century|decade))\b",
+            r"^\s*(?:(?:on|in|by|from|since|until|at)\s+)?"
+            r"(?:when|(?:what|which) (?:year|date|day|month|century|decade))\b",
             re.I,
         ),
         AnswerType.DATE,
     ),
     (
-        re.compile(
-            r"\b(how (many|much|long|old|far|large|big|tall)|what (percentage|number|amount|proportion))\b",
-            re.I,
-        ),
+        re.compile(r"\b(how (many|much|far|large|big|tall|high)|what (percentage|number|amount|proportion))\b", re.I),
         AnswerType.NUMBER,
     ),
+    (re.compile(r"\b(what|which) is the (name|title) of\b|\bwhat is (it|the \w+) called\b", re.I), AnswerType.TITLE),
     (
         re.compile(
-            r"^\s*(who|whom|whose|where)\b|\b(which|what) (person|company|country|city|team|organi[sz]ation)\b",
-            re.I,
+            r"^\s*(who|whom|whose|where)\b|\b(which|what) (person|company|country|city|team|organi[sz]ation)\b", re.I
         ),
         AnswerType.NAME,
     ),
     (
         re.compile(
-            r"\b(demand\w*|want\w*|urge\w*|call(?:s|ed)? (for|on)|insist\w*|ask(?:s|ed)? (for|that)|expect\w*)\b",
-            re.I,
+            r"\b(demand\w*|want\w*|urge\w*|call(?:s|ed)? (for|on)|insist\w*|ask(?:s|ed)? (for|that)|expect\w*)\b", re.I
         ),
         AnswerType.DEMAND,
     ),
@@ -77,6 +107,10 @@ _QUESTION_WORDS = {
     "an",
     "in",
     "of",
+    "on",
+    "at",
+    "by",
+    "according",
 }
 
 
@@ -85,7 +119,7 @@ class QuestionProfile:
     """A question's stemmed terms, the stemmed names it mentions, and the answer type it wants."""
 
     terms: list[str]
-    names: set[str]
+    names: frozenset[str]
     answer_type: AnswerType | None
 
     @classmethod
@@ -93,7 +127,7 @@ class QuestionProfile:
         """Read a question."""
         (terms,) = tokenize([question])
         capitalised = [w for w in re.findall(r"\b[A-Z][\w’'-]+", question) if w.lower() not in _QUESTION_WORDS]
-        names = set(tokenize([" ".join(capitalised)])[0]) if capitalised else set()
+        names = frozenset(tokenize([" ".join(capitalised)])[0]) if capitalised else frozenset()
         answer_type = next((kind for cue, kind in _TYPE_CUES if cue.search(question)), None)
         return cls(terms=terms, names=names, answer_type=answer_type)
 
@@ -101,8 +135,21 @@ class QuestionProfile:
         """1 when the sentence shows the wanted answer type, 0 when it does not, 0.5 when no type is wanted."""
         if self.answer_type is None:
             return 0.5
-        pattern: re.Pattern[str] = self.answer_type.value
         if self.answer_type is AnswerType.NAME:
-            question_terms = set(self.terms)
-            return float(any(set(tokenize([m])[0]) - question_terms for m in pattern.findall(sentence)))
-        return float(bool(pattern.search(sentence)))
+            return float(bool(self._new_names(sentence)))
+        if self.answer_type is AnswerType.TITLE:
+            return float(bool(_QUOTED.search(sentence)) or any(len(run) > 1 for run in self._new_names(sentence)))
+        return float(bool(_SHOWS[self.answer_type].search(sentence)))
+
+    def _new_names(self, sentence: str) -> list[list[str]]:
+        """Capitalised runs (not at the sentence start) that do not contain a name the question already gives."""
+        question_terms = set(self.terms)
+        runs = []
+        for match in _CAPITALISED_RUN.finditer(sentence):
+            words = match.group().split()
+            if match.start() == 0:  # the first word is capitalised anyway
+                words = words[1:]
+            stems = tokenize([" ".join(words)])[0] if words else []
+            if stems and not set(stems) & question_terms:
+                runs.append(words)
+        return runs
