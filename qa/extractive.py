@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa.chunking import chunk_id
 from qa.domain import Citation, Passage
 from qa.evidence import QuestionEvidence
 from qa.question import AnswerType, QuestionProfile
@@ -24,11 +25,12 @@ _ENDS_SENTENCE = re.compile(r"[.!?][\"'’”)\]]*$")
 # (idf-weighted; terms of the sentence before it and of its heading count half, a cheap stand-in for "she" and
 # "he"), the names the question is about, the answer type the question wants, and its passage's retrieval rank.
 W_DENSE, W_LEXICAL, W_TYPE, W_PASSAGE = 0.4, 0.35, 0.15, 0.1
-W_NAMES = 0.4  # share of the score a sentence loses when it mentions none of the question's names
+W_NAMES = 0.2  # share of the score a sentence loses when it mentions none of the question's names
 # Types whose absence means "not answered here"; a name or a demand can hide behind "she" or "the minister".
 STRICT_TYPES = frozenset({AnswerType.DATE, AnswerType.DURATION, AnswerType.AGE, AnswerType.NUMBER, AnswerType.TITLE})
-TYPE_WINDOW = 3  # the answer type must show in one of this many best sentences
-SECOND_SENTENCE_SHARE = 0.85  # a second sentence joins the answer when it scores this close to the best
+SECOND_SENTENCE_SHARE = 0.85
+WORD_BUDGET = 60  # further sentences join the best one only while the answer stays within this many words
+CONTINUATION_SHARE = 0.6  # a follow-on sentence joins when it scores at least this share of the best  # a second sentence joins the answer when it scores this close to the best
 
 
 @dataclass(frozen=True)
@@ -67,29 +69,41 @@ class ExtractiveAnswerer:
         """Answer from the hits (best first); `passages` carry the titles for the citations."""
         titles = {p.chunk_id: p.title for p in passages}
         ranked = self.score_sentences(question, hits)
-        support = self.support(question, hits, ranked)
+        chosen = self.choose(question, ranked)
+        support = self.support(question, hits, chosen)
         if support < self.threshold:
             return ExtractiveResult(ABSTAIN_TEXT, _passage_citations(passages[:3]), True, support)
+        return _compose(chosen, titles, support)
+
+    def choose(self, question: QuestionEvidence, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+        """The best sentence, the next ones that score close to it while the answer stays short, and the
+        sentences that carry on from them."""
+        if not ranked:
+            return []
         chosen = [ranked[0]]
+        words = len(ranked[0].text.split())
         for candidate in ranked[1:]:
             if len(chosen) >= self.max_sentences or candidate.score < SECOND_SENTENCE_SHARE * ranked[0].score:
                 break
-            chosen.append(candidate)
-        return _compose(_with_continuations(chosen, ranked, question.profile), titles, ranked[0].score)
+            if words + len(candidate.text.split()) <= WORD_BUDGET:  # more sentences only while the answer stays short
+                chosen.append(candidate)
+                words += len(candidate.text.split())
+        return _with_continuations(chosen, ranked, question.profile)
 
     @staticmethod
-    def support(question: QuestionEvidence, hits: Sequence[Hit], ranked: Sequence[ScoredSentence]) -> float:
-        """How strongly the best sentence answers: its meaning plus how much of the question its passage holds.
+    def support(question: QuestionEvidence, hits: Sequence[Hit], chosen: Sequence[ScoredSentence]) -> float:
+        """How strongly the answer is supported: its best sentence's meaning plus how much of the question that
+        sentence's passage holds.
 
-        Zero when the question wants a kind of answer (a date, a number, a name) that none of the best
-        sentences shows: "How old is Lavrov?" is not answered by a sentence without an age.
+        Zero when the question wants a kind of answer (a date, a number, a name) that no sentence of the answer
+        shows: "How old is Lavrov?" is not answered by sentences without an age.
         """
-        if not ranked:
+        if not chosen:
             return 0.0
         profile = question.profile
-        if profile.answer_type in STRICT_TYPES and not any(profile.type_match(s.text) for s in ranked[:TYPE_WINDOW]):
+        if profile.answer_type in STRICT_TYPES and not any(profile.type_match(s.text) for s in chosen):
             return 0.0
-        best = ranked[0]
+        best = chosen[0]
         evidence = next(h.evidence for h in hits if h.chunk.id == best.chunk.id)
         return float(evidence.dense[best.index]) + evidence.coverage
 
@@ -117,22 +131,42 @@ class ExtractiveAnswerer:
 def _with_continuations(
     chosen: list[ScoredSentence], ranked: list[ScoredSentence], profile: QuestionProfile
 ) -> list[ScoredSentence]:
-    """Add the sentence right after a chosen one when it carries on the same subject ("She further emphasized
-    that ... must ...") and still fits the question: the answer often continues there."""
-    by_place = {(s.chunk.id, s.index): s for s in ranked}
-    taken = {(s.chunk.id, s.index) for s in chosen}
+    """Add the sentence right after a chosen one when it carries on from it ("She further emphasized that...",
+    "But it does not answer...", "If this happens...") and still fits the question: answers often go on there."""
+    by_place = {_place(s): s for s in ranked}
+    taken = {_place(s) for s in chosen}
     extended = list(chosen)
+    best = ranked[0].score
     for sentence in chosen:
-        follower = by_place.get((sentence.chunk.id, sentence.index + 1))
-        if follower is None or (follower.chunk.id, follower.index) in taken:
+        follower = by_place.get(_next_place(sentence))
+        if follower is None or _place(follower) in taken:
             continue
-        if _CONTINUES.match(follower.text) and profile.type_match(follower.text) > 0:
+        if (
+            _CONTINUES.match(follower.text)
+            and follower.score >= CONTINUATION_SHARE * best
+            and profile.type_match(follower.text) > 0
+        ):
             extended.append(follower)
-            taken.add((follower.chunk.id, follower.index))
+            taken.add(_place(follower))
     return extended
 
 
-_CONTINUES = re.compile(r"^(she|he|they|it)\s+(further|also|then|later|additionally)?\s*\w+", re.IGNORECASE)
+def _place(sentence: ScoredSentence) -> tuple[str, int]:
+    return sentence.chunk.id, sentence.index
+
+
+def _next_place(sentence: ScoredSentence) -> tuple[str, int]:
+    """The sentence after this one: in its chunk, or the first of the article's next chunk."""
+    if sentence.index + 1 < len(sentence.chunk.sentences):
+        return sentence.chunk.id, sentence.index + 1
+    return chunk_id(sentence.chunk.article_id, sentence.chunk.position + 1), 0
+
+
+_CONTINUES = re.compile(
+    r"^(?:(?:but|and|however|so|yet|if|then|still|moreover)\b[\s,]*)?"
+    r"(?:she|he|they|it|this|that|these|those|such)\b",
+    re.IGNORECASE,
+)
 
 
 def _reads_as_sentence(text: str) -> bool:

@@ -56,7 +56,7 @@ _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of\s+|the\s+|de\s+|von
 _QUOTED = re.compile(r"[\"“‘'][^\"”’']{3,}[\"”’']")
 
 _TYPE_CUES: list[tuple[re.Pattern[str], AnswerType]] = [
-    (re.compile(r"\bhow old\b|\bwhat age\b|\bage of\b", re.I), AnswerType.AGE),
+    (re.compile(r"\bhow old\b|\b(at )?what age\b", re.I), AnswerType.AGE),
     (re.compile(r"\bhow long\b|\bfor how many (minutes|hours|days|weeks|months|years)\b", re.I), AnswerType.DURATION),
     (
         re.compile(
@@ -126,7 +126,8 @@ class QuestionProfile:
     def of(cls, question: str) -> QuestionProfile:
         """Read a question."""
         (terms,) = tokenize([question])
-        capitalised = [w for w in re.findall(r"\b[A-Z][\w’'-]+", question) if w.lower() not in _QUESTION_WORDS]
+        # "Russian-linked" names Russia, not "linked": only the capitalised parts of a hyphenated word count
+        capitalised = [w for w in re.findall(r"\b[A-Z][\w’']+", question) if w.lower() not in _QUESTION_WORDS]
         names = frozenset(tokenize([" ".join(capitalised)])[0]) if capitalised else frozenset()
         answer_type = next((kind for cue, kind in _TYPE_CUES if cue.search(question)), None)
         return cls(terms=terms, names=names, answer_type=answer_type)

@@ -21,9 +21,9 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for an answer.")
     candidates: int = Field(default=20, ge=1, le=200, description="Candidates each retriever proposes before fusion.")
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    max_answer_sentences: int = Field(default=2, ge=1, le=10)
+    max_answer_sentences: int = Field(default=3, ge=1, le=10)
     abstain_threshold: float = Field(
-        default=0.525,
+        default=0.6,
         description="Below this support (best sentence's cosine + its passage's share of the question's terms) "
         "the answer is 'the articles do not say'; calibrated on the shipped evaluation sets.",
     )

@@ -31,6 +31,7 @@ class StoredChunk:
 
     id: str
     article_id: str
+    position: int
     text: str
     start: int
     end: int
@@ -311,6 +312,7 @@ class ChromaStore:
         return StoredChunk(
             id=chunk_id,
             article_id=str(meta["article_id"]),
+            position=int(meta["position"]),
             text=text,
             start=start,
             end=int(meta["end"]),
