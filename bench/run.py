@@ -53,7 +53,7 @@ def indexing_throughput(corpus: Path, runs: int) -> dict[str, float]:
         indexed_text(c.text, c.context)[0]
         for item in loaded
         for c in with_context(
-            chunk_article(item.article.id, item.article.text, embedder.count_tokens, 200), item.article.title
+            chunk_article(item.article.id, item.article.text, embedder.count_tokens, 230), item.article.title
         )
     ]
     bare, full = [], []

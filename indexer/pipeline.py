@@ -19,7 +19,8 @@ from qa.keyword import open_keyword_index
 from qa.store import ChromaStore
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks to embed)
-_GROUP_CHUNKS = 256  # chunks embedded and written per step: bounded memory, batches still long enough to sort
+HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
+_GROUP_CHUNKS = 512  # chunks embedded and written per step: bounded memory, batches still long enough to sort
 
 
 @dataclass
@@ -64,7 +65,7 @@ def index_articles(
     loaded: Sequence[LoadedArticle],
     failures: Sequence[LoadFailure] = (),
     folders: Sequence[Path] = (),
-    chunk_tokens: int = 200,
+    chunk_tokens: int = 256,
     keyword_cache: Path | None = None,
     progress: Progress | None = None,
 ) -> IndexReport:
@@ -110,9 +111,10 @@ def _plan(
     chunk_tokens: int,
     is_new: bool,
 ) -> _Plan:
+    # The embedder reads "title. heading\n\n" before each chunk: leave room for both in the model's window.
+    budget = max(32, chunk_tokens - embedder.count_tokens(item.article.title) - HEADING_ALLOWANCE)
     chunks = with_context(
-        chunk_article(item.article.id, item.article.text, embedder.count_tokens, chunk_tokens),
-        item.article.title,
+        chunk_article(item.article.id, item.article.text, embedder.count_tokens, budget), item.article.title
     )
     hashes = [hashlib.sha256(indexed_text(c.text, c.context)[0].encode("utf-8")).hexdigest() for c in chunks]
     old = {} if is_new else {c.content_hash: c for c in store.chunks_of(item.article.id)}

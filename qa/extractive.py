@@ -28,9 +28,9 @@ W_DENSE, W_LEXICAL, W_TYPE, W_PASSAGE = 0.4, 0.35, 0.15, 0.1
 W_NAMES = 0.2  # share of the score a sentence loses when it mentions none of the question's names
 # Types whose absence means "not answered here"; a name or a demand can hide behind "she" or "the minister".
 STRICT_TYPES = frozenset({AnswerType.DATE, AnswerType.DURATION, AnswerType.AGE, AnswerType.NUMBER, AnswerType.TITLE})
-SECOND_SENTENCE_SHARE = 0.85
-WORD_BUDGET = 60  # further sentences join the best one only while the answer stays within this many words
-CONTINUATION_SHARE = 0.6  # a follow-on sentence joins when it scores at least this share of the best  # a second sentence joins the answer when it scores this close to the best
+SECOND_SENTENCE_SHARE = 0.85  # another sentence joins the answer when it scores this close to the best
+WORD_BUDGET = 60  # ...and only while the answer stays within this many words
+CONTINUATION_SHARE = 0.6  # a follow-on sentence joins when it scores at least this share of the best
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,12 @@ class Settings(BaseSettings):
         "the answer is 'the articles do not say'; calibrated on the shipped evaluation sets.",
     )
     max_question_chars: int = Field(default=2000, ge=10)
-    chunk_tokens: int = Field(default=200, ge=32, le=256, description="Word pieces a chunk may hold.")
+    chunk_tokens: int = Field(
+        default=256,
+        ge=32,
+        le=256,
+        description="Word pieces the model reads per chunk: the title and heading it is embedded with, and its text.",
+    )
     embed_batch_size: int = Field(default=32, ge=1, le=512)
 
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest HTTP request body accepted.")
