@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -34,10 +35,11 @@ from indexer import LoadedArticle, index_articles, make_article
 from qa.conversation import Chat, ChatReply
 from qa.domain import ArticleInfo
 from qa.engine import Engine
-from qa.errors import InvalidInput, NotFound
+from qa.errors import Conflict, InvalidInput, NotFound, QAError
 from qa.settings import Settings
 from qa.wiring import build_chat, build_engine
 
+log = logging.getLogger("api")
 STATIC = Path(str(resources.files("api") / "static"))
 SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}, "description": "Event stream"}}
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 409, 413, 422, 503)}
@@ -112,8 +114,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.post("/api/articles", tags=["articles"], status_code=201)
     def add_article(body: ArticleIn, response: Response) -> IndexOut:
-        """Index one article through the same indexer as `qa index`; the same id again replaces it."""
+        """Index one article through the same indexer as `qa index`; the same id again replaces it.
+
+        Without an id, one is derived from the title, and a clash with another article is refused (409) rather
+        than replacing it: send the id to replace on purpose."""
         article_id = body.id or _slug(body.title)
+        if body.id is None and engine.store.article_infos([article_id]):
+            raise Conflict(
+                f"An article with id '{article_id}' already exists. Send its id to replace it, or change the title."
+            )
         article = make_article({**body.model_dump(exclude={"text"}), "id": article_id}, body.text, body.title)
         with writes:
             report = index_articles(
@@ -152,12 +161,17 @@ def _chat_events(chat: Chat, body: ChatRequest) -> Iterator[bytes]:
 
     def events() -> Iterator[bytes]:
         yield _event("session", {"session_id": session_id, "query": query})
-        for item in _prepend(first, pieces):
-            if isinstance(item, str):
-                yield _event("delta", {"text": item})
-            else:
-                yield _event("citations", {"citations": [c.model_dump() for c in item.answer.citations]})
-                yield _event("done", _chat_out(item).model_dump(mode="json"))
+        try:
+            for item in _prepend(first, pieces):
+                if isinstance(item, str):
+                    yield _event("delta", {"text": item})
+                else:
+                    yield _event("citations", {"citations": [c.model_dump() for c in item.answer.citations]})
+                    yield _event("done", _chat_out(item).model_dump(mode="json"))
+        except Exception as exc:  # the status line is gone: tell the client in the stream, then end it
+            log.exception("chat stream failed", exc_info=exc)
+            message = str(exc) if isinstance(exc, QAError) else "Internal error; the server log has the details."
+            yield _event("error", {"error": {"message": message, "type": type(exc).__name__}})
 
     return events()
 

@@ -36,7 +36,9 @@ def evaluate(
     corpus: Annotated[
         list[Path] | None, typer.Option("--corpus", help="Index these articles into a temporary store first")
     ] = None,
-    top_k: Annotated[int, typer.Option("--top-k", min=1, max=50, help="Passages retrieved per question")] = 10,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", min=1, max=50, help="Passages the answer reads (default QA_TOP_K)")
+    ] = None,
     min_hit1: Annotated[float | None, _gate("hit@1")] = None,
     min_hit5: Annotated[float | None, _gate("hit@5")] = None,
     min_mrr: Annotated[float | None, _gate("MRR@10")] = None,
@@ -72,7 +74,8 @@ def evaluate(
 
         items = load_sets(files)
         with _indexed(config, corpus or []) as run_config:
-            runs = _run(run_config, items, list(MODES) if compare else [config.retrieval], top_k)
+            modes = list(MODES) if compare else [config.retrieval]
+            runs = _run(run_config, items, modes, top_k or config.top_k)
     default = next(run for run in runs if run.name == config.retrieval)
 
     if as_json:

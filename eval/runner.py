@@ -111,10 +111,10 @@ class ArticleTexts:
 
 
 def engine_variants(engine: Engine, modes: Iterable[Mode], top_k: int) -> list[Variant]:
-    """One variant per retrieval mode of the engine, each retrieving `top_k` passages."""
+    """One variant per retrieval mode of the engine; the answer reads `top_k` passages, retrieval is judged on DEPTH."""
 
     def asker(mode: Mode) -> Ask:
-        return lambda question: engine.ask(question, top_k=top_k, mode=mode)
+        return lambda question: engine.ask(question, top_k=top_k, mode=mode, depth=DEPTH)
 
     return [Variant(mode, asker(mode)) for mode in modes]
 

@@ -103,6 +103,13 @@ def index_articles(
     return report
 
 
+def plan_chunks(article: Article, embedder: MiniLMEmbedder, chunk_tokens: int) -> list[Chunk]:
+    """An article's chunks with their context, each sized so that title, heading and text fit the model."""
+    # The embedder reads "title. heading\n\n" before each chunk: leave room for both in the model's window.
+    budget = max(32, chunk_tokens - embedder.count_tokens(article.title) - HEADING_ALLOWANCE)
+    return with_context(chunk_article(article.id, article.text, embedder.count_tokens, budget), article.title)
+
+
 def _plan(
     store: ChromaStore,
     embedder: MiniLMEmbedder,
@@ -111,11 +118,7 @@ def _plan(
     chunk_tokens: int,
     is_new: bool,
 ) -> _Plan:
-    # The embedder reads "title. heading\n\n" before each chunk: leave room for both in the model's window.
-    budget = max(32, chunk_tokens - embedder.count_tokens(item.article.title) - HEADING_ALLOWANCE)
-    chunks = with_context(
-        chunk_article(item.article.id, item.article.text, embedder.count_tokens, budget), item.article.title
-    )
+    chunks = plan_chunks(item.article, embedder, chunk_tokens)
     hashes = [hashlib.sha256(indexed_text(c.text, c.context)[0].encode("utf-8")).hexdigest() for c in chunks]
     old = {} if is_new else {c.content_hash: c for c in store.chunks_of(item.article.id)}
     reused = {

@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts mention "[n]" markers literally
     help="Ask questions of news articles; answers quote the articles and cite them.",
 )
 out = Console(highlight=False, soft_wrap=True)

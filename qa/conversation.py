@@ -78,7 +78,7 @@ class CarryOverResolver:
         stripped = stripped[:1].upper() + stripped[1:]
         if not _names(stripped) and previous_names and (_PRONOUNS.search(stripped) or stripped != message):
             return f"{stripped} ({' '.join(dict.fromkeys(previous_names))})"
-        return stripped
+        return message  # it stands on its own: retrieval sees exactly what was asked
 
 
 def _replace_names(question: str, names: list[str], subject: str) -> str:

@@ -31,6 +31,13 @@ class NotFound(QAError):
     http_status = 404
 
 
+class Conflict(QAError):
+    """The request would silently overwrite something that exists."""
+
+    exit_code = 2
+    http_status = 409
+
+
 class EmbedderMismatch(QAError):
     """The collection was built by another embedder than the one configured."""
 

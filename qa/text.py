@@ -37,6 +37,9 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+_EXTRA_ABBREVIATIONS = {"i.e", "e.g", "etc", "vs", "cf", "approx", "no", "nos", "st", "gen", "gov", "sen", "rep"}
+
+
 @cache
 def _punkt() -> Any:
     """nltk's Punkt sentence model, from the copy that llama-index ships (nothing is downloaded)."""
@@ -48,7 +51,10 @@ def _punkt() -> Any:
     cache_dir = Path(next(iter(spec.submodule_search_locations))) / "_static" / "nltk_cache"
     if str(cache_dir) not in nltk.data.path:
         nltk.data.path.append(str(cache_dir))
-    return PunktTokenizer("english")
+    tokenizer = PunktTokenizer("english")
+    # Punkt's English model misses a few abbreviations that are common in news and encyclopaedic text.
+    tokenizer._params.abbrev_types.update(_EXTRA_ABBREVIATIONS)
+    return tokenizer
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:

@@ -143,7 +143,9 @@ def test_articles_can_be_added_read_asked_about_and_removed(http: httpx.Client) 
     assert created.status_code == 201, created.text
     article_id = created.json()["article"]["id"]
     assert article_id == "grain-deal-talks-in-istanbul" and created.json()["status"] == "added"
-    assert http.post("/api/articles", json=article).json()["status"] == "unchanged"
+    clash = http.post("/api/articles", json={**article, "text": "A different story with the same title."})
+    assert clash.status_code == 409 and "already exists" in clash.json()["error"]["message"]
+    assert http.post("/api/articles", json={**article, "id": article_id}).json()["status"] == "unchanged"
     stored = http.get(f"/api/articles/{article_id}").json()
     assert stored["text"] == article["text"] and stored["published"] == "2022-07-22"
     answer = http.post("/api/ask", json={"question": "Which port will reopen for grain exports?"}).json()

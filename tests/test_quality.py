@@ -1,0 +1,48 @@
+"""Quality gates: the shipped evaluation sets through `qa eval`, failing the build when a figure regresses.
+
+The thresholds sit just under the figures the README reports, so a change that makes answers worse is caught.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import REPO, run_qa_in
+
+SEED_GATES = {
+    "--min-accuracy": "0.92",
+    "--min-hit5": "0.98",
+    "--min-support": "1.0",
+    "--min-validity": "1.0",
+    "--min-abstain-recall": "1.0",
+    "--min-abstain-precision": "0.85",
+    "--max-median-words": "40",
+}
+XQUAD_GATES = {
+    "--min-hit1": "0.95",
+    "--min-hit5": "0.98",
+    "--min-mrr": "0.96",
+    "--min-accuracy": "0.87",
+    "--min-validity": "1.0",
+    "--min-support": "1.0",
+    "--max-median-words": "40",
+}
+
+
+def _gate(tmp_path: Path, qa_set: str, corpus: str, gates: dict[str, str]) -> dict:
+    args = [arg for pair in gates.items() for arg in pair]
+    done = run_qa_in(tmp_path / "data", "eval", qa_set, "--corpus", corpus, "--json", *args)
+    assert done.returncode == 0, f"a quality gate failed:\n{done.stderr}"
+    return json.loads(done.stdout)["summary"]
+
+
+def test_seed_set_meets_its_gates(tmp_path: Path) -> None:
+    summary = _gate(tmp_path, str(REPO / "eval" / "seed_qa.jsonl"), str(REPO / "seeds"), SEED_GATES)
+    assert summary["questions"] >= 30
+
+
+def test_xquad_meets_its_gates(tmp_path: Path) -> None:
+    xquad = REPO / "eval" / "xquad_en"
+    summary = _gate(tmp_path, str(xquad / "qa.jsonl"), str(xquad / "corpus.jsonl"), XQUAD_GATES)
+    assert summary["questions"] == 1190
