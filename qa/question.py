@@ -48,7 +48,9 @@ _SHOWS: dict[AnswerType, re.Pattern[str]] = {
     ),
     AnswerType.NUMBER: re.compile(rf"(\d|\b({_NUMBER_WORDS}|percent|per cent|dozens|hundreds|thousands)\b)", re.I),
     AnswerType.DEMAND: re.compile(
-        r"\b(must|should|needs? to|has to|have to|demand\w*|urge\w*|call(?:s|ed)? (?:on|for)|insist\w*|require\w*)\b",
+        # verbs of demanding, not the noun: "the Russian demand for guarantees" reports no one's demand
+        r"\b(must|should|needs? to|has to|have to|demanded|demands? that|demanding|urge[sd]?|call(?:s|ed)? (?:on|for)"
+        r"|insist\w*|require[sd]?)\b",
         re.I,
     ),
 }

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Everything a shell may configure. Built by the shell, never at import time."""
 
-    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(default=Path(".qa-data"), description="Where Chroma, the keyword index and sessions live.")
     chroma_url: str | None = Field(default=None, description="http://HOST:PORT of a `chroma run` server.")
@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
     max_answer_sentences: int = Field(default=3, ge=1, le=10)
     abstain_threshold: float = Field(
-        default=0.6,
+        default=0.53,
         description="Below this support (best sentence's cosine + its passage's share of the question's terms) "
         "the answer is 'the articles do not say'; calibrated on the shipped evaluation sets.",
     )
@@ -35,6 +35,26 @@ class Settings(BaseSettings):
         description="Word pieces the model reads per chunk: the title and heading it is embedded with, and its text.",
     )
     embed_batch_size: int = Field(default=32, ge=1, le=512)
+
+    # --- generative answers and remote embeddings (opt-in) ---------------------------------------------------
+    llm: Literal["extractive", "openai"] = Field(
+        default="extractive", description="extractive: quotes only, offline. openai: an OpenAI-compatible model."
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model name on the OpenAI-compatible server.")
+    llm_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for one model reply.")
+    llm_retries: int = Field(default=2, ge=0, le=10, description="Retries (with backoff) on 429, 5xx and timeouts.")
+    llm_fallback: Literal["none", "extractive"] = Field(
+        default="none", description="What to answer with when the model fails: nothing (an error) or extractive."
+    )
+    llm_max_tokens: int = Field(default=400, ge=16, le=8000)
+    embed: Literal["local", "openai"] = Field(default="local", description="local: the packaged MiniLM.")
+    embed_model: str = Field(default="text-embedding-3-small")
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("QA_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("QA_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
 
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest HTTP request body accepted.")
     host: str = "127.0.0.1"

@@ -1,20 +1,54 @@
-"""The one place that turns settings into backends (store client, embedder, engine)."""
+"""The one place that turns settings into backends (store client, embedder, answerer, follow-up resolver)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from qa.conversation import CarryOverResolver, Chat, SessionStore
-from qa.embedder import MiniLMEmbedder
+from qa.answering import Answerer, FallbackAnswerer
+from qa.conversation import CarryOverResolver, Chat, FollowUpResolver, SessionStore
+from qa.embedder import Embedder, MiniLMEmbedder
 from qa.engine import Engine
 from qa.errors import InvalidInput, StoreUnavailable
+from qa.extractive import ExtractiveAnswerer
 from qa.settings import Settings
 from qa.store import ChromaStore
 
 
-def build_embedder(settings: Settings) -> MiniLMEmbedder:
-    """The configured embedder (the packaged MiniLM)."""
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedder: the packaged MiniLM, or an OpenAI-compatible embeddings endpoint."""
+    if settings.embed == "openai":
+        from qa.openai_backend import OpenAIEmbedder, make_client
+
+        return OpenAIEmbedder(make_client(settings), settings)
     return MiniLMEmbedder(batch_size=settings.embed_batch_size)
+
+
+def build_extractive(settings: Settings) -> ExtractiveAnswerer:
+    """The offline answerer."""
+    return ExtractiveAnswerer(settings.abstain_threshold, settings.max_answer_sentences)
+
+
+def build_answerer(settings: Settings, embedder: Embedder) -> Answerer:
+    """Extractive by default; the OpenAI-compatible model when QA_LLM=openai (extractive behind it only when
+    QA_LLM_FALLBACK=extractive)."""
+    extractive = build_extractive(settings)
+    if settings.llm != "openai":
+        return extractive
+    from qa.generative import CitationChecker, GenerativeAnswerer
+    from qa.openai_backend import OpenAIChat, make_client
+
+    generative = GenerativeAnswerer(OpenAIChat(make_client(settings), settings), CitationChecker(embedder))
+    return FallbackAnswerer(generative, extractive) if settings.llm_fallback == "extractive" else generative
+
+
+def build_resolver(settings: Settings) -> FollowUpResolver:
+    """How follow-ups become standalone questions: the model when one is configured, else carry-over."""
+    if settings.llm != "openai":
+        return CarryOverResolver()
+    from qa.generative import ModelResolver
+    from qa.openai_backend import OpenAIChat, make_client
+
+    return ModelResolver(OpenAIChat(make_client(settings), settings))
 
 
 def chroma_client(settings: Settings) -> tuple[object, str]:
@@ -48,7 +82,7 @@ def chroma_client(settings: Settings) -> tuple[object, str]:
     return client, str(settings.data_dir)
 
 
-def open_store(settings: Settings, embedder: MiniLMEmbedder) -> ChromaStore:
+def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
     """The index this configuration points at, bound to its embedder."""
     client, where = chroma_client(settings)
     return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where)
@@ -57,9 +91,9 @@ def open_store(settings: Settings, embedder: MiniLMEmbedder) -> ChromaStore:
 def build_engine(settings: Settings) -> Engine:
     """Everything `qa ask` needs."""
     embedder = build_embedder(settings)
-    return Engine(settings, open_store(settings, embedder), embedder)
+    return Engine(settings, open_store(settings, embedder), embedder, build_answerer(settings, embedder))
 
 
 def build_chat(settings: Settings, engine: Engine) -> Chat:
     """Conversations over the engine, with the configured follow-up resolver and sessions under the data dir."""
-    return Chat(engine, SessionStore(settings.data_dir / "sessions.sqlite3"), CarryOverResolver())
+    return Chat(engine, SessionStore(settings.data_dir / "sessions.sqlite3"), build_resolver(settings))
