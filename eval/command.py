@@ -75,7 +75,7 @@ def evaluate(
         items = load_sets(files)
         with _indexed(config, corpus or []) as run_config:
             modes = list(MODES) if compare else [config.retrieval]
-            runs = _run(run_config, items, modes, top_k or config.top_k)
+            runs = _run(run_config, items, modes, top_k or config.top_k, compare_backends=compare)
     default = next(run for run in runs if run.name == config.retrieval)
 
     if as_json:
@@ -143,13 +143,16 @@ def _index_corpus(config: Settings, corpus: Sequence[Path]) -> None:
         )
 
 
-def _run(config: Settings, items: Sequence[EvalItem], modes: Sequence[Mode], top_k: int) -> list[VariantRun]:
-    """Every variant over every item, with a progress bar per variant on stderr."""
+def _run(
+    config: Settings, items: Sequence[EvalItem], modes: Sequence[Mode], top_k: int, compare_backends: bool = False
+) -> list[VariantRun]:
+    """Every variant over every item, with a progress bar per variant on stderr. With a generative backend
+    configured and `compare_backends`, the extractive answerer runs too, on the same retrieval."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from eval.runner import ArticleTexts, engine_variants, run_variant
+    from eval.runner import DEPTH, ArticleTexts, Variant, engine_variants, run_variant
     from qa.cli import err
-    from qa.wiring import build_engine
+    from qa.wiring import build_engine, build_extractive
 
     engine = build_engine(config)
     engine.store.require()  # the engine's own NotIndexed error, before any progress bar is drawn
@@ -158,7 +161,11 @@ def _run(config: Settings, items: Sequence[EvalItem], modes: Sequence[Mode], top
     runs = []
     # Only on a terminal: redirected to a log, a progress bar is noise.
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        for variant in engine_variants(engine, modes, top_k):
+        variants = engine_variants(engine, modes, top_k)
+        if compare_backends and engine.answerer.name != "extractive":
+            extractive = engine.with_answerer(build_extractive(config))
+            variants.append(Variant("extractive", lambda q: extractive.ask(q, top_k=top_k, depth=DEPTH)))
+        for variant in variants:
             task = bar.add_task(variant.name, total=len(items))
             runs.append(run_variant(variant, items, texts, top_k, on_result=lambda t=task: bar.advance(t)))
     return runs

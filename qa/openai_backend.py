@@ -6,6 +6,7 @@ turns what is left into one clear error that says what to do. Nothing here falls
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -76,8 +77,10 @@ def model_errors(client: openai.OpenAI, settings: Settings) -> Iterator[None]:
         raise kind(f"The server at {where} answered {exc.status_code}: {_message(exc)}") from exc
     except openai.APIResponseValidationError as exc:
         raise ModelError(f"The server at {where} sent a reply that is not OpenAI's format: {exc}") from exc
-    except openai.APIError as exc:  # e.g. a body that is not JSON
+    except openai.APIError as exc:
         raise ModelError(f"The server at {where} sent a malformed reply: {_message(exc)}") from exc
+    except json.JSONDecodeError as exc:  # the SDK lets a half-sent or non-JSON body through as this
+        raise ModelError(f"The server at {where} sent a reply that is not valid JSON ({exc.msg}).") from exc
 
 
 def _message(exc: openai.APIError) -> str:
@@ -100,6 +103,8 @@ class OpenAIChat:
             reply = self.client.chat.completions.create(
                 model=self.model, messages=list(messages), temperature=0, max_tokens=self.settings.llm_max_tokens
             )
+            if isinstance(reply, str):  # the SDK hands back a non-JSON body (an HTML error page) as text
+                raise ModelError(f"The server at {describe(self.client)} answered with text, not OpenAI's JSON.")
             choices = getattr(reply, "choices", None)
             if not choices or getattr(choices[0], "message", None) is None:
                 raise ModelError(f"The server at {describe(self.client)} sent a reply without choices.")
@@ -115,15 +120,18 @@ class OpenAIChat:
                 max_tokens=self.settings.llm_max_tokens,
                 stream=True,
             )
-            produced = False
+            produced, finished = False, False
             for chunk in chunks:
                 for choice in getattr(chunk, "choices", None) or []:
                     text = getattr(choice.delta, "content", None) if choice.delta else None
+                    finished = finished or choice.finish_reason is not None
                     if text:
                         produced = True
                         yield text
             if not produced:
                 _non_empty(None, self.client)
+            if not finished:  # the connection closed mid-reply: what arrived is not the whole answer
+                raise ModelError(f"The reply from {describe(self.client)} was cut off before it finished.")
 
 
 def _non_empty(text: str | None, client: openai.OpenAI) -> str:
