@@ -19,9 +19,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# Index the seeds, answer the headline question in the terminal, then serve the chat on http://$(HOST):$(PORT)/.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: $(VENV)/.installed
 	$(BIN)/qa index seeds/
 	$(BIN)/qa ask "$(QUESTION)"
+	$(BIN)/qa serve --host $(HOST) --port $(PORT)
 
 # Debian's Chromium for the browser tests (playwright's own browser download cannot work offline).
 browser:

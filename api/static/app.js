@@ -259,6 +259,12 @@
           bubble.prepend(el("p", { className: "abstain-label", text: "No answer in the articles" }));
         }
         view.render(reply.answer, reply.citations || []);
+        const unchecked = (reply.sentences || []).filter((s) => !s.supported).length;
+        if (unchecked) {
+          // a generative answer: what the model wrote but its passages do not bear out is left out, and said so
+          const note = `${unchecked} sentence${unchecked > 1 ? "s" : ""} the model wrote ${unchecked > 1 ? "were" : "was"} left out: the cited passages do not support ${unchecked > 1 ? "them" : "it"}.`;
+          bubble.append(el("p", { className: "unsupported-note", text: note }));
+        }
         renderSources(bubble, reply.citations || [], reply.abstained);
         if (stick) scrollToEnd(true);
       },
