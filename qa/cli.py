@@ -117,7 +117,7 @@ def ask(
     from qa.wiring import build_engine
 
     config = settings()
-    engine = run(lambda: build_engine(config))
+    engine = run(lambda: build_engine(config, fast_start=question != "-"))
     if question != "-":
         answer = run(lambda: engine.ask(question, top_k=top_k))
         _print_answer(answer, as_json)

@@ -14,13 +14,15 @@ from qa.settings import Settings
 from qa.store import ChromaStore
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """The configured embedder: the packaged MiniLM, or an OpenAI-compatible embeddings endpoint."""
+def build_embedder(settings: Settings, fast_start: bool = False) -> Embedder:
+    """The configured embedder: the packaged MiniLM, or an OpenAI-compatible embeddings endpoint.
+
+    `fast_start` skips the model's graph optimisation: for processes that embed a question or two."""
     if settings.embed == "openai":
         from qa.openai_backend import OpenAIEmbedder, make_client
 
         return OpenAIEmbedder(make_client(settings), settings)
-    return MiniLMEmbedder(batch_size=settings.embed_batch_size)
+    return MiniLMEmbedder(batch_size=settings.embed_batch_size, optimize=not fast_start)
 
 
 def build_extractive(settings: Settings) -> ExtractiveAnswerer:
@@ -88,9 +90,9 @@ def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
     return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where)
 
 
-def build_engine(settings: Settings) -> Engine:
+def build_engine(settings: Settings, fast_start: bool = False) -> Engine:
     """Everything `qa ask` needs."""
-    embedder = build_embedder(settings)
+    embedder = build_embedder(settings, fast_start)
     return Engine(settings, open_store(settings, embedder), embedder, build_answerer(settings, embedder))
 
 
