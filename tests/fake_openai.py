@@ -425,9 +425,13 @@ class FakeOpenAI:
         body = await _json_or_none(request)
         with self._lock:
             self._requests.append(RecordedRequest(request.method, request.url.path, dict(request.headers), body))
-            delay = self._script.delay
-        if delay:
-            await self._sleep(delay)
+            script = self._script
+        if script.delay:
+            await self._sleep(script.delay)
+            if script is not self._script:
+                # reset() ran while this request slept (its client gave up long ago): it must not consume the
+                # scripts of the test that came next
+                return body, JSONResponse(_error_body("stale request", "server_error", None), status_code=503)
         if self.api_key is not None:
             auth = request.headers.get("authorization", "")
             if auth != f"Bearer {self.api_key}":
