@@ -111,36 +111,17 @@ def _indexed(config: Settings, corpus: Sequence[Path]) -> Iterator[Settings]:
 
 
 def _index_corpus(config: Settings, corpus: Sequence[Path]) -> None:
-    """Index the corpus with a progress bar; files that fail to load are reported, not fatal."""
+    """Index the corpus like `qa index` does; files that fail to load are reported, not fatal."""
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from indexer import index_articles, load_paths
-    from qa.cli import err
+    from qa.cli import err, index_paths
     from qa.errors import LoadError
-    from qa.wiring import build_embedder, open_store
 
-    loaded, failures = load_paths(corpus)
-    for failure in failures:
+    report = index_paths(config, corpus, label="indexing corpus")
+    for failure in report.failed:
         err.print(f"[yellow]skipped[/] {escape(failure.path)}: {escape(failure.reason)}")
-    if not loaded:
+    if not (report.added or report.updated or report.unchanged):
         raise LoadError(f"No article could be loaded from the corpus {', '.join(map(str, corpus))}.")
-    embedder = build_embedder(config)
-    store = open_store(config, embedder)
-    columns = (TextColumn("indexing corpus"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # Only on a terminal: redirected to a log, a progress bar is noise.
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("index", total=None)
-        index_articles(
-            store,
-            embedder,
-            loaded,
-            failures,
-            folders=[p for p in corpus if p.is_dir()],
-            chunk_tokens=config.chunk_tokens,
-            keyword_cache=config.data_dir,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
 
 
 def _run(

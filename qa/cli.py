@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.table import Table
 from qa.domain import Answer
 from qa.errors import QAError
 from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from indexer import IndexReport
 
 app = typer.Typer(
     add_completion=False,
@@ -62,40 +65,40 @@ def run(action: Callable[[], T]) -> T:
         return action()
 
 
-@app.command()
-def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files and folders: .txt, .md, .html, .jsonl")],
-) -> None:
-    """Index articles (idempotent: unchanged articles are skipped, edited ones replaced)."""
+def index_paths(config: Settings, paths: Sequence[Path], label: str = "embedding") -> IndexReport:
+    """Load and index files and folders with a progress bar on stderr (on a terminal only: in a log it is noise).
+
+    Shared by `qa index` and `qa eval --corpus`; raises the core's errors for `user_errors` to report."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from indexer import index_articles, load_paths
     from qa.wiring import build_embedder, open_store
 
+    loaded, failures = load_paths(paths)
+    embedder = build_embedder(config)
+    store = open_store(config, embedder)
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
+        return index_articles(
+            store,
+            embedder,
+            loaded,
+            failures,
+            folders=[p for p in paths if p.is_dir()],
+            chunk_tokens=config.chunk_tokens,
+            keyword_cache=config.data_dir,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders: .txt, .md, .html, .jsonl")],
+) -> None:
+    """Index articles (idempotent: unchanged articles are skipped, edited ones replaced)."""
     config = settings()
-    with user_errors():
-        loaded, failures = load_paths(paths)
-        embedder = build_embedder(config)
-        store = open_store(config, embedder)
-        with Progress(
-            TextColumn("embedding"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("embed", total=None)
-            report = index_articles(
-                store,
-                embedder,
-                loaded,
-                failures,
-                folders=[p for p in paths if p.is_dir()],
-                chunk_tokens=config.chunk_tokens,
-                keyword_cache=config.data_dir,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+    report = run(lambda: index_paths(config, paths))
     for failure in report.failed:
         err.print(f"[yellow]skipped[/] {escape(failure.path)}: {escape(failure.reason)}")
     out.print(

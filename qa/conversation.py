@@ -7,7 +7,6 @@ question that leans on it ("And what did she say about NATO?"); an LLM-based rew
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import sqlite3
 import threading
@@ -199,8 +198,3 @@ def history_from_messages(messages: Sequence[tuple[str, str]]) -> tuple[list[Tur
     if not turns or turns[-1].role != "user":
         raise InvalidInput("The last message must come from the user: it is the question to answer.")
     return turns[:-1], turns[-1].content
-
-
-def dumps_turns(turns: Sequence[Turn]) -> str:
-    """Turns as JSON text (for the CLI)."""
-    return json.dumps([t.model_dump(mode="json") for t in turns], ensure_ascii=False)
