@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             articles=engine.store.count_articles(),
             chunks=engine.store.count_chunks(),
             embedder=engine.embedder.model_id,
-            backend="extractive",
+            backend=engine.answerer.name,
         )
 
     @app.post("/api/ask", tags=["answers"])
