@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Response
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 from fastapi.staticfiles import StaticFiles
 
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version="0.1.0",
         lifespan=lifespan,
         responses=ERRORS,
+        docs_url=None,  # served below from the vendored Swagger UI: the default page loads it from a CDN
+        redoc_url=None,
     )
     app.state.engine, app.state.chat = engine, chat
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -72,6 +75,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="News QA - API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon-32x32.png",
+        )
 
     @app.get("/health", tags=["service"])
     def health() -> HealthOut:

@@ -7,11 +7,7 @@ test-artifacts/ at the repo root.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
+import shutil
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import REPO, SEEDS, qa_env
+from tests.conftest import REPO, LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,60 +63,14 @@ class Server:
             return json.loads(response.read())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`qa serve` over a fresh data directory with the seeds indexed through `qa index`."""
-    root = tmp_path_factory.mktemp("web")
-    env = qa_env(root / "data")
-    indexed = subprocess.run(
-        [sys.executable, "-m", "qa", "index", str(SEEDS)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert indexed.returncode == 0, indexed.stderr
-
-    port = _free_port()
-    log = root / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "qa", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"qa serve exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"qa serve did not answer /health within 60 s:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield Server(url, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def server(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`qa serve` over a private copy of the seeded data directory."""
+    data = tmp_path_factory.mktemp("web") / "data"
+    shutil.copytree(seeded_dir, data)
+    live = LiveServer(data)
+    yield Server(live.url, live.log)
+    live.stop()
 
 
 @pytest.fixture(scope="module")
@@ -352,3 +302,13 @@ def test_a_stream_cut_short_is_reported_and_the_form_recovers(page: Page) -> Non
     expect(bubble).to_contain_text("Half an ans")
     expect(page.locator("#alerts")).to_contain_text("cut off")
     expect(page.locator("#ask")).to_be_enabled()
+
+
+def test_api_docs_render_offline(page: Page, server: Server) -> None:
+    """/docs is served from the package's own copy of Swagger UI: no CDN, so it works offline."""
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(server.url + "/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("News QA")
+    expect(page.locator(".opblock-summary-path", has_text="/api/ask")).to_be_visible()
+    assert requested and all(url.startswith(server.url) for url in requested), requested
