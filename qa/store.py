@@ -71,10 +71,6 @@ class ChromaStore:
 
     # -- opening -------------------------------------------------------------------------------------------
 
-    def exists(self) -> bool:
-        """Whether anything was ever indexed here."""
-        return self._open(create=False)
-
     def require(self) -> None:
         """Open for reading; raise NotIndexed when nothing was indexed yet."""
         if not self._open(create=False):

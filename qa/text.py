@@ -11,7 +11,6 @@ from typing import Any
 
 _LINE_BREAKS = re.compile(r"\n[ \t]*\n+|\n")
 _SPACES = re.compile(r"[ \t\u00a0]+")
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def normalise_article_text(text: str) -> str:
@@ -30,11 +29,6 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     return " ".join(text.split())
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens."""
-    return _WORD.findall(text.lower())
 
 
 _EXTRA_ABBREVIATIONS = {"i.e", "e.g", "etc", "vs", "cf", "approx", "no", "nos", "st", "gen", "gov", "sen", "rep"}
