@@ -9,13 +9,16 @@ embedder that built it and a generation stamp that changes on every write (the k
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from chromadb.errors import InternalError
 
 from qa.chunking import keyword_text
 from qa.domain import Article, ArticleInfo, Chunk
@@ -23,6 +26,8 @@ from qa.errors import EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
 
 SCHEMA = 1
 _PAGE = 1000
+_READ_ATTEMPTS = 4
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -148,13 +153,13 @@ class ChromaStore:
         """The stored records of these ids (absent ids are left out)."""
         if not ids or not self._open(create=False):
             return {}
-        got = self._articles.get(ids=list(ids), include=["metadatas"])
+        got = _read(self._articles.get, ids=list(ids), include=["metadatas"])
         return {i: _article_info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
 
     def get_article(self, article_id: str) -> tuple[ArticleInfo, str]:
         """An article's record and full stored text."""
         self.require()
-        got = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
+        got = _read(self._articles.get, ids=[article_id], include=["metadatas", "documents"])
         if not got["ids"]:
             raise NotFound(f"No article with id '{article_id}'. See the ids with: qa list")
         return _article_info(article_id, got["metadatas"][0]), got["documents"][0]
@@ -173,28 +178,37 @@ class ChromaStore:
 
     def chunks_of(self, article_id: str) -> list[StoredChunk]:
         """An article's stored chunks with their vectors (to reuse what did not change)."""
-        got = self._chunks.get(where={"article_id": article_id}, include=["metadatas", "documents", "embeddings"])
+        got = _read(
+            self._chunks.get, where={"article_id": article_id}, include=["metadatas", "documents", "embeddings"]
+        )
         return [
             self._stored(i, d, m, e)
             for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
         ]
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
-        """Chunks by id."""
+        """Chunks by id; ids that are gone (or going: a delete in flight) are left out."""
         include = ["metadatas", "documents"] + (["embeddings"] if with_embeddings else [])
-        got = self._chunks.get(ids=list(ids), include=include)
-        embeddings = got["embeddings"] if with_embeddings else [None] * len(got["ids"])
-        return {
-            i: self._stored(i, d, m, e)
-            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], embeddings, strict=True)
-        }
+        try:
+            pages = [_read(self._chunks.get, ids=list(ids), include=include)]
+        except StoreUnavailable:  # one id caught mid-delete fails the batch: fetch the others one by one
+            pages = []
+            for chunk_id in ids:
+                with contextlib.suppress(StoreUnavailable):
+                    pages.append(_read(self._chunks.get, ids=[chunk_id], include=include))
+        found = {}
+        for got in pages:
+            embeddings = got["embeddings"] if with_embeddings else [None] * len(got["ids"])
+            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], embeddings, strict=True):
+                found[i] = self._stored(i, d, m, e)
+        return found
 
     def all_chunk_texts(self) -> Iterator[tuple[list[str], list[str]]]:
         """(ids, indexed texts) pages over every chunk: the keyword index is rebuilt from these."""
         self.require()
         offset = 0
         while True:
-            got = self._chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            got = _read(self._chunks.get, include=["documents", "metadatas"], limit=_PAGE, offset=offset)
             if not got["ids"]:
                 return
             yield (
@@ -215,8 +229,12 @@ class ChromaStore:
         if total == 0:
             return []
         where = {"article_id": {"$in": list(article_ids)}} if article_ids else None
-        got = self._chunks.query(
-            query_embeddings=[vector.tolist()], n_results=min(n, total), where=where, include=["distances"]
+        got = _read(
+            self._chunks.query,
+            query_embeddings=[vector.tolist()],
+            n_results=min(n, total),
+            where=where,
+            include=["distances"],
         )
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
@@ -323,11 +341,24 @@ class ChromaStore:
     def _page(collection: Any, include: list[str]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
         offset = 0
         while True:
-            got = collection.get(include=include, limit=_PAGE, offset=offset)
+            got = _read(collection.get, include=include, limit=_PAGE, offset=offset)
             if not got["ids"]:
                 return
             yield got["ids"], got["metadatas"]
             offset += len(got["ids"])
+
+
+def _read(operation: Callable[..., T], **kwargs: Any) -> T:
+    """A read that may race a concurrent write: for a moment after a delete, Chroma can fail a read with an
+    internal error ("Error finding id"). Retry briefly; if it persists, say so as an unavailable store."""
+    for attempt in range(_READ_ATTEMPTS):
+        try:
+            return operation(**kwargs)
+        except InternalError as exc:
+            if attempt == _READ_ATTEMPTS - 1:
+                raise StoreUnavailable(f"The Chroma store kept failing a read ({exc}); try again.") from exc
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
