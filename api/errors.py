@@ -10,9 +10,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa.errors import QAError
+from qa.errors import EMPTY_QUESTION, UNKNOWN_ARTICLE, UNKNOWN_SESSION, NotIndexed, QAError
 
 log = logging.getLogger("api")
+
+# What a client does next, in fields and routes: the core's messages leave that to each shell.
+HINTS = {
+    EMPTY_QUESTION: "Send a question with some words in it.",
+    NotIndexed.default_code: "Add an article first: POST /api/articles.",
+    UNKNOWN_ARTICLE: "GET /api/articles lists the ids.",
+    UNKNOWN_SESSION: "Leave session_id out to start a new conversation.",
+}
 
 
 def error_response(status: int, message: str, kind: str) -> JSONResponse:
@@ -25,7 +33,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(QAError)
     async def domain_error(_: Request, exc: QAError) -> JSONResponse:
-        return error_response(exc.http_status, str(exc), type(exc).__name__)
+        hint = HINTS.get(exc.code)
+        return error_response(exc.http_status, f"{exc} {hint}" if hint else str(exc), type(exc).__name__)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -34,7 +43,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(400, "The request body is not valid JSON.", "malformed_json")
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-        return error_response(422, f"{where}: {first.get('msg')}", "invalid_request")
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
+        return error_response(422, f"{where}: {message}", "invalid_request")
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

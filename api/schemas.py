@@ -1,13 +1,10 @@
-"""API request and response types; converted to and from core types at the edge."""
+"""Request bodies that are not domain types, and the error body. Responses are the domain types themselves."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from qa.conversation import Turn
-from qa.domain import ArticleInfo, Citation
 
 
 class Strict(BaseModel):
@@ -22,57 +19,13 @@ class AskRequest(Strict):
     article_ids: list[str] | None = Field(default=None, description="Only answer from these articles.")
 
 
-class AnswerOut(BaseModel):
-    """The same object `qa ask --json` prints."""
-
-    question: str
-    answer: str
-    abstained: bool
-    citations: list[Citation]
-    backend: str
-    elapsed_ms: float
-
-
 class ChatRequest(Strict):
     session_id: str | None = Field(default=None, description="Leave out to start a new conversation.")
     message: str = Field(examples=["What did Truss demand?"])
 
 
-class ChatOut(AnswerOut):
-    session_id: str
-    query: str = Field(description="The standalone question retrieval used (follow-ups resolved).")
-
-
-class HistoryOut(BaseModel):
-    session_id: str
-    turns: list[Turn]
-
-
-class ArticleIn(Strict):
-    id: str | None = Field(default=None, min_length=1, max_length=200, description="Derived from the title if absent.")
-    title: str = Field(min_length=1, max_length=500)
-    text: str = Field(min_length=1)
-    published: str | None = Field(default=None, max_length=50)
-    source: str | None = Field(default=None, max_length=200)
-    url: str | None = Field(default=None, max_length=2000)
-
-
-class ArticleOut(ArticleInfo):
-    text: str
-
-
-class IndexOut(BaseModel):
-    article: ArticleInfo
-    status: Literal["added", "updated", "unchanged"]
-    chunks_embedded: int
-
-
-class HealthOut(BaseModel):
-    status: Literal["ok"]
-    articles: int
-    chunks: int
-    embedder: str
-    backend: str
+class Removed(BaseModel):
+    removed: str
 
 
 class ErrorBody(BaseModel):
@@ -105,3 +58,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[OpenAIMessage] = Field(min_length=1)
     stream: bool = False
     model_config = ConfigDict(extra="allow")
+
+    def conversation(self) -> list[tuple[str, str]]:
+        """The messages as (role, text) pairs."""
+        return [(m.role, m.text()) for m in self.messages]

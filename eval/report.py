@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ def _hit_curve(plt: Any, runs: Sequence[VariantRun]) -> str:
     return _finish(fig, ax, plt)
 
 
-def _histogram(plt: Any, series: dict[str, Sequence[float]], xlabel: str, ylabel: str, title: str) -> str:
+def _histogram(plt: Any, series: Mapping[str, Sequence[float]], xlabel: str, ylabel: str, title: str) -> str:
     """Overlaid step histograms on shared bins, so that the variants can be compared bar for bar."""
     import numpy as np
 

@@ -11,13 +11,11 @@ from pydantic import BaseModel
 
 from eval import metrics
 from eval.sets import EvalItem
-from qa.domain import Answer
-from qa.engine import Engine
+from qa.domain import Answer, RetrievalMode
 from qa.errors import NotFound, QAError
-from qa.retrieval import Mode
+from qa.service import NewsService
 
 DEPTH = 10  # retrieval is judged on the first 10 passages (hit@k curve, MRR@10)
-MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
 
 Ask = Callable[[str], Answer]
 
@@ -96,27 +94,30 @@ class VariantRun:
 class ArticleTexts:
     """Stored article texts, fetched once per article (citation validity checks every citation)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, service: NewsService) -> None:
+        self.service = service
         self.cache: dict[str, str | None] = {}
 
     def get(self, article_id: str) -> str | None:
         """The article's stored text, None if it is not in the store."""
         if article_id not in self.cache:
             try:
-                self.cache[article_id] = self.engine.store.get_article(article_id)[1]
+                self.cache[article_id] = self.service.get_article(article_id).text
             except NotFound:
                 self.cache[article_id] = None
         return self.cache[article_id]
 
 
-def engine_variants(engine: Engine, modes: Iterable[Mode], top_k: int) -> list[Variant]:
-    """One variant per retrieval mode of the engine; the answer reads `top_k` passages, retrieval is judged on DEPTH."""
+def service_variants(
+    service: NewsService, modes: Iterable[RetrievalMode], top_k: int, name: str | None = None
+) -> list[Variant]:
+    """One variant per retrieval mode (named after it unless `name` is given); the answer reads `top_k` passages,
+    retrieval is judged on DEPTH."""
 
-    def asker(mode: Mode) -> Ask:
-        return lambda question: engine.ask(question, top_k=top_k, mode=mode, depth=DEPTH)
+    def asker(mode: RetrievalMode) -> Ask:
+        return lambda question: service.ask(question, top_k=top_k, mode=mode, depth=DEPTH)
 
-    return [Variant(mode, asker(mode)) for mode in modes]
+    return [Variant(name or mode, asker(mode)) for mode in modes]
 
 
 def run_variant(

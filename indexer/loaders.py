@@ -15,21 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from qa.domain import Article
+from qa.domain import Article, LoadFailure
 from qa.errors import LoadError
 from qa.text import normalise_article_text
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
 _HTML_HIDDEN = "script, style, noscript, template, head, nav, footer, svg"
 _HTML_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption", "td", "th")
-
-
-@dataclass(frozen=True)
-class LoadFailure:
-    """A file (or a jsonl line) that was not indexed, and why."""
-
-    path: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -47,7 +39,7 @@ def load_paths(paths: Iterable[str | Path]) -> tuple[list[LoadedArticle], list[L
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            failures.append(LoadFailure(str(path), "no such file or folder"))
+            failures.append(LoadFailure(path=str(path), reason="no such file or folder"))
             continue
         if path.is_dir():
             root, files = path, sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
@@ -57,7 +49,7 @@ def load_paths(paths: Iterable[str | Path]) -> tuple[list[LoadedArticle], list[L
             try:
                 loaded.extend(LoadedArticle(a, str(root.resolve())) for a in load_file(file, root))
             except LoadError as exc:
-                failures.append(LoadFailure(str(file), str(exc)))
+                failures.append(LoadFailure(path=str(file), reason=str(exc)))
     return loaded, failures
 
 
@@ -158,9 +150,9 @@ def _html(content: str) -> tuple[dict[str, Any], str]:
         blocks = [body.text(separator="\n", strip=True)]
     meta = {"title": title or (h1.text(strip=True) if h1 else None)}
     for name in ("published", "source", "url"):
-        node = tree.css_first(f'meta[name="{name}"]')
-        if node is not None and node.attributes.get("content"):
-            meta[name] = node.attributes["content"]
+        tag = tree.css_first(f'meta[name="{name}"]')
+        if tag is not None and tag.attributes.get("content"):
+            meta[name] = tag.attributes["content"]
     return meta, "\n\n".join(" ".join(b.split()) for b in blocks if b.strip())
 
 

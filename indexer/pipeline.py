@@ -1,4 +1,4 @@
-"""Index loaded articles: chunk, embed only what changed, write to Chroma, keep the keyword index in step."""
+"""Index loaded articles: chunk, embed only what changed, write to Chroma in one batch (one new generation)."""
 
 from __future__ import annotations
 
@@ -6,41 +6,20 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from indexer.loaders import LoadedArticle, LoadFailure
+from indexer.loaders import LoadedArticle
 from qa.chunking import chunk_article, indexed_text, with_context
-from qa.domain import Article, Chunk
+from qa.domain import Article, Chunk, IndexReport, LoadFailure
 from qa.embedder import Embedder
-from qa.keyword import open_keyword_index
 from qa.store import ChromaStore
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks to embed)
 HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
 _GROUP_CHUNKS = 512  # chunks embedded and written per step: bounded memory, batches still long enough to sort
-
-
-@dataclass
-class IndexReport:
-    """What one indexing run did."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failed: list[LoadFailure] = field(default_factory=list)
-    chunks_embedded: int = 0
-    chunks_reused: int = 0
-    chunks_total: int = 0
-    seconds: float = 0.0
-
-    @property
-    def changed(self) -> bool:
-        """Whether the store was written."""
-        return bool(self.added or self.updated or self.removed)
 
 
 @dataclass
@@ -66,12 +45,12 @@ def index_articles(
     failures: Sequence[LoadFailure] = (),
     folders: Sequence[Path] = (),
     chunk_tokens: int = 256,
-    keyword_cache: Path | None = None,
     progress: Progress | None = None,
 ) -> IndexReport:
     """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`.
 
-    Idempotent: the same input twice embeds nothing and changes no count the second time.
+    Idempotent: the same input twice embeds nothing and changes no count the second time. The caller owns
+    what is derived from the store (the keyword index): it is stale when `report.changed`.
     """
     began = time.perf_counter()
     report = IndexReport(failed=list(failures))
@@ -88,16 +67,12 @@ def index_articles(
 
     to_embed = sum(len(p.chunks) - len(p.reused) for p in plans)
     done = 0
-    for group in _groups(plans):
-        done += _embed_and_write(store, embedder, group, report)
-        if progress:
-            progress(done, to_embed)
-
-    report.removed = _remove_vanished(store, folders, loaded, report.failed)
-    if report.changed:
-        store.commit()
-        if keyword_cache is not None:
-            open_keyword_index(store, keyword_cache)  # rebuild now, not on the first question
+    with store.batch():
+        for group in _groups(plans):
+            done += _embed_and_write(store, embedder, group, report)
+            if progress:
+                progress(done, to_embed)
+        report.removed = _remove_vanished(store, folders, loaded, report.failed)
     report.chunks_total = store.count_chunks()
     report.seconds = time.perf_counter() - began
     return report
@@ -122,9 +97,9 @@ def _plan(
     hashes = [hashlib.sha256(indexed_text(c.text, c.context)[0].encode("utf-8")).hexdigest() for c in chunks]
     old = {} if is_new else {c.content_hash: c for c in store.chunks_of(item.article.id)}
     reused = {
-        c.position: (old[h].embedding, old[h].sentence_vectors)
+        c.position: (vector, old[h].sentence_vectors)
         for c, h in zip(chunks, hashes, strict=True)
-        if h in old and old[h].embedding is not None
+        if h in old and (vector := old[h].embedding) is not None
     }
     return _Plan(item, digest, chunks, hashes, reused, is_new)
 
@@ -173,7 +148,9 @@ def _drop_duplicate_ids(loaded: Sequence[LoadedArticle], report: IndexReport) ->
     kept = []
     for item in loaded:
         if item.article.id in seen:
-            report.failed.append(LoadFailure(item.article.id, "another file in this run has the same article id"))
+            report.failed.append(
+                LoadFailure(path=item.article.id, reason="another file in this run has the same article id")
+            )
             continue
         seen.add(item.article.id)
         kept.append(item)

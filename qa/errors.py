@@ -1,4 +1,5 @@
-"""Domain errors. Each message says what went wrong and what to do next; shells map them to exit codes/statuses."""
+"""Domain errors. A message says what is wrong and what to do in words that fit every shell; `code` names the
+situation, so that each shell can add its own hint (a command for the CLI, a field or a route for the API)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ class QAError(Exception):
 
     exit_code: int = 1
     http_status: int = 400
+    default_code: str = "error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code or self.default_code
 
 
 class InvalidInput(QAError):
@@ -15,6 +21,7 @@ class InvalidInput(QAError):
 
     exit_code = 2
     http_status = 422
+    default_code = "invalid_input"
 
 
 class NotIndexed(QAError):
@@ -22,6 +29,7 @@ class NotIndexed(QAError):
 
     exit_code = 3
     http_status = 409
+    default_code = "not_indexed"
 
 
 class NotFound(QAError):
@@ -29,6 +37,7 @@ class NotFound(QAError):
 
     exit_code = 4
     http_status = 404
+    default_code = "not_found"
 
 
 class Conflict(QAError):
@@ -36,6 +45,7 @@ class Conflict(QAError):
 
     exit_code = 2
     http_status = 409
+    default_code = "conflict"
 
 
 class EmbedderMismatch(QAError):
@@ -43,6 +53,7 @@ class EmbedderMismatch(QAError):
 
     exit_code = 5
     http_status = 409
+    default_code = "embedder_mismatch"
 
 
 class StoreUnavailable(QAError):
@@ -50,6 +61,7 @@ class StoreUnavailable(QAError):
 
     exit_code = 6
     http_status = 503
+    default_code = "store_unavailable"
 
 
 class ModelError(QAError):
@@ -57,6 +69,7 @@ class ModelError(QAError):
 
     exit_code = 8
     http_status = 502
+    default_code = "model_error"
 
 
 class ModelUnavailable(QAError):
@@ -64,6 +77,7 @@ class ModelUnavailable(QAError):
 
     exit_code = 8
     http_status = 503
+    default_code = "model_unavailable"
 
 
 class ConfigError(QAError):
@@ -71,6 +85,7 @@ class ConfigError(QAError):
 
     exit_code = 2
     http_status = 500
+    default_code = "config_error"
 
 
 class LoadError(QAError):
@@ -78,3 +93,10 @@ class LoadError(QAError):
 
     exit_code = 7
     http_status = 422
+    default_code = "load_error"
+
+
+# Codes of the situations a shell may add a hint to (see qa/cli/console.py and api/errors.py).
+EMPTY_QUESTION = "empty_question"
+UNKNOWN_ARTICLE = "unknown_article"
+UNKNOWN_SESSION = "unknown_session"

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.keyword import tokenize
 from qa.question import QuestionProfile
 from qa.store import StoredChunk
+from qa.text import tokenize
 
 NEAR_WEIGHT = 0.5  # a term in the sentence before or in the heading counts half: a cheap stand-in for "she" / "it"
 

@@ -18,8 +18,7 @@ from qa.evidence import QuestionEvidence
 from qa.question import AnswerType, QuestionProfile
 from qa.retrieval import Hit
 from qa.store import StoredChunk
-
-_ENDS_SENTENCE = re.compile(r"[.!?][\"'’”)\]]*$")
+from qa.text import reads_as_sentence
 
 # Weights of a sentence's score: meaning (cosine of its contextual vector), the question's terms it holds
 # (idf-weighted; terms of the sentence before it and of its heading count half, a cheap stand-in for "she" and
@@ -113,7 +112,7 @@ class ExtractiveAnswerer:
             evidence = hit.evidence
             for index, (start, end) in enumerate(hit.chunk.sentences):
                 text = evidence.texts[index]
-                if not _reads_as_sentence(text):
+                if not reads_as_sentence(text):
                     continue
                 score = (
                     W_DENSE * float(evidence.dense[index])
@@ -167,11 +166,6 @@ _CONTINUES = re.compile(
 )
 
 
-def _reads_as_sentence(text: str) -> bool:
-    """Headings ("Remarks of Liz Truss") are context, not answers."""
-    return bool(_ENDS_SENTENCE.search(text)) or len(text.split()) > 12
-
-
 def _compose(chosen: list[ScoredSentence], titles: dict[str, str], support: float, backend: str) -> AnswerResult:
     """Order the sentences as they read in their articles; adjacent sentences of one passage share a quote."""
     order: dict[str, int] = {}
@@ -185,7 +179,9 @@ def _compose(chosen: list[ScoredSentence], titles: dict[str, str], support: floa
             groups[-1].append(sentence)
         else:
             groups.append([sentence])
-    parts, citations, sentences = [], [], []
+    parts: list[str] = []
+    citations: list[Citation] = []
+    sentences: list[AnswerSentence] = []
     for n, group in enumerate(groups, start=1):
         chunk, start, end = group[0].chunk, group[0].start, group[-1].end
         quote = chunk.text[start - chunk.start : end - chunk.start]

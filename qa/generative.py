@@ -17,14 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answering import AnswerResult, abstention
-from qa.conversation import Turn
-from qa.domain import AnswerSentence, Citation, Passage
+from qa.domain import AnswerSentence, Citation, Passage, Turn
 from qa.embedder import Embedder
 from qa.evidence import QuestionEvidence
-from qa.keyword import tokenize
 from qa.openai_backend import Message, OpenAIChat
 from qa.retrieval import Hit
-from qa.text import sentence_spans
+from qa.text import names_in, sentence_spans, tokenize
 
 NOT_FOUND = "NOT IN ARTICLES"
 SYSTEM_PROMPT = f"""You answer questions about news articles using only the numbered passages the user sends.
@@ -37,7 +35,6 @@ Rules:
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]+")
 
 # A citation stands when its passage holds the claim's numbers and names and either shares this share of the
 # claim's terms or has a sentence this close to it in meaning.
@@ -119,7 +116,7 @@ class CitationChecker:
         folded = passage.lower()
         if any(number not in passage for number in _NUMBER.findall(claim.text)):
             return None  # a number the passage does not state is invented
-        if any(name.lower() not in folded for name in _NAME.findall(claim.text)):
+        if any(name.lower() not in folded for name in names_in(claim.text, skip_sentence_starts=True)):
             return None  # so is a name
         terms = set(tokenize([claim.text])[0])
         sentence_terms = [set(t) for t in tokenize(hit.evidence.texts)] if hit.evidence.texts else []

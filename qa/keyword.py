@@ -12,31 +12,15 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from qa.store import ChromaStore
+from qa.text import tokenize
 
 _META = "meta.json"
-# The longer list: question words ("what", "did") must not count as terms a passage should hold.
-_STOPWORDS = sorted(STOPWORDS_EN_PLUS)
-
-
-@cache
-def _stemmer() -> Any:
-    return Stemmer.Stemmer("english")
-
-
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased, stop-word-free, stemmed tokens: the same for chunks and questions."""
-    return bm25s.tokenize(list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
 class KeywordIndex:

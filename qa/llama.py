@@ -14,9 +14,9 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
+from qa.domain import RetrievalMode
 from qa.embedder import MODEL_ID, MiniLMEmbedder
-from qa.engine import Engine
-from qa.retrieval import Mode
+from qa.service import NewsService
 
 
 class MiniLMEmbedding(BaseEmbedding):
@@ -33,29 +33,30 @@ class MiniLMEmbedding(BaseEmbedding):
         return "MiniLMEmbedding"
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embedder.embed([query])[0].tolist()
+        return self._get_text_embedding(query)
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embedder.embed([text])[0].tolist()
+        return self._get_text_embeddings([text])[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed(texts).tolist()
+        vectors: list[list[float]] = self._embedder.embed(texts).tolist()
+        return vectors
 
 
 class NewsRetriever(BaseRetriever):
-    """The engine's hybrid retrieval as llama-index nodes, with the article offsets of each passage."""
+    """The service's hybrid retrieval as llama-index nodes, with the article offsets of each passage."""
 
-    def __init__(self, engine: Engine, top_k: int | None = None, mode: Mode | None = None) -> None:
+    def __init__(self, service: NewsService, top_k: int | None = None, mode: RetrievalMode | None = None) -> None:
         super().__init__()
-        self._engine = engine
+        self._service = service
         self._top_k = top_k
         self._mode = mode
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        found = self._engine.retrieve(query_bundle.query_str, top_k=self._top_k, mode=self._mode)
+        found = self._service.retrieve(query_bundle.query_str, top_k=self._top_k, mode=self._mode)
         return [
             NodeWithScore(
                 node=TextNode(

@@ -14,22 +14,18 @@ from typing import Any
 
 import numpy as np
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from qa.embedder import MiniLMEmbedder, Span
-from qa.errors import ConfigError, ModelError, ModelUnavailable
+from qa.errors import ModelError, ModelUnavailable
 from qa.settings import Settings
 
-Message = dict[str, str]
+Message = ChatCompletionMessageParam
 
 
 def make_client(settings: Settings) -> openai.OpenAI:
-    """The SDK client for the configured server; a missing key is a configuration error, not a request."""
+    """The SDK client for the configured server (the settings made sure there is a key or a base URL)."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    if not key and not settings.openai_base_url:
-        raise ConfigError(
-            "QA_LLM=openai and QA_EMBED=openai need OPENAI_API_KEY. For a local OpenAI-compatible server that "
-            "takes no key, set OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1) instead."
-        )
     return openai.OpenAI(
         api_key=key or "not-needed",  # local servers ignore it, the SDK insists on one
         base_url=settings.openai_base_url,
@@ -173,7 +169,8 @@ class OpenAIEmbedder:
                                      f"{len(batch)} texts.")  # fmt: skip
                 vectors.extend(d.embedding for d in data)
         array = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
-        return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+        normalised: np.ndarray = array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+        return normalised
 
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]]

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from qa.keyword import tokenize
+from qa.text import NAME_RUN, names_in, tokenize
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|million|billion"
@@ -54,7 +54,6 @@ _SHOWS: dict[AnswerType, re.Pattern[str]] = {
         re.I,
     ),
 }
-_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of\s+|the\s+|de\s+|von\s+)?[A-Z][\w’'-]*)*")
 _QUOTED = re.compile(r"[\"“‘'][^\"”’']{3,}[\"”’']")
 
 _TYPE_CUES: list[tuple[re.Pattern[str], AnswerType]] = [
@@ -86,34 +85,6 @@ _TYPE_CUES: list[tuple[re.Pattern[str], AnswerType]] = [
         AnswerType.DEMAND,
     ),
 ]
-_QUESTION_WORDS = {
-    "what",
-    "who",
-    "whom",
-    "whose",
-    "when",
-    "where",
-    "which",
-    "why",
-    "how",
-    "did",
-    "does",
-    "do",
-    "is",
-    "are",
-    "was",
-    "were",
-    "and",
-    "the",
-    "a",
-    "an",
-    "in",
-    "of",
-    "on",
-    "at",
-    "by",
-    "according",
-}
 
 
 @dataclass(frozen=True)
@@ -128,11 +99,10 @@ class QuestionProfile:
     def of(cls, question: str) -> QuestionProfile:
         """Read a question."""
         (terms,) = tokenize([question])
-        # "Russian-linked" names Russia, not "linked": only the capitalised parts of a hyphenated word count
-        capitalised = [w for w in re.findall(r"\b[A-Z][\w’']+", question) if w.lower() not in _QUESTION_WORDS]
-        names = frozenset(tokenize([" ".join(capitalised)])[0]) if capitalised else frozenset()
+        named = names_in(question)
+        stems = frozenset(tokenize([" ".join(named)])[0]) if named else frozenset()
         answer_type = next((kind for cue, kind in _TYPE_CUES if cue.search(question)), None)
-        return cls(terms=terms, names=names, answer_type=answer_type)
+        return cls(terms=terms, names=stems, answer_type=answer_type)
 
     def type_match(self, sentence: str) -> float:
         """1 when the sentence shows the wanted answer type, 0 when it does not, 0.5 when no type is wanted."""
@@ -148,7 +118,7 @@ class QuestionProfile:
         """Capitalised runs (not at the sentence start) that do not contain a name the question already gives."""
         question_terms = set(self.terms)
         runs = []
-        for match in _CAPITALISED_RUN.finditer(sentence):
+        for match in NAME_RUN.finditer(sentence):
             words = match.group().split()
             if match.start() == 0:  # the first word is capitalised anyway
                 words = words[1:]

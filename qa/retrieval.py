@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from qa.domain import Passage
+from qa.domain import Passage, RetrievalMode
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.keyword import KeywordIndex
 from qa.store import ChromaStore, StoredChunk
-
-Mode = Literal["hybrid", "dense", "bm25"]
 
 # Weights of the hybrid score, chosen on XQuAD-en and the seed set (see README: a broad plateau around them).
 W_COSINE = 0.7  # passage cosine; BM25 (normalised by the best candidate's) gets 1 - W_COSINE
@@ -46,7 +43,7 @@ class HybridRetriever:
         self,
         question: QuestionEvidence,
         top_k: int,
-        mode: Mode = "hybrid",
+        mode: RetrievalMode = "hybrid",
         article_ids: Sequence[str] | None = None,
     ) -> list[Hit]:
         """The best `top_k` hits, best first."""
@@ -68,7 +65,7 @@ class HybridRetriever:
         return hits[:top_k]
 
 
-def _score(mode: Mode, cosine: float, keyword: float, evidence: SentenceEvidence) -> float:
+def _score(mode: RetrievalMode, cosine: float, keyword: float, evidence: SentenceEvidence) -> float:
     if mode == "dense":
         return cosine
     if mode == "bm25":

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.domain import RetrievalMode
 
 
 class Settings(BaseSettings):
@@ -20,10 +23,12 @@ class Settings(BaseSettings):
 
     top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for an answer.")
     candidates: int = Field(default=20, ge=1, le=200, description="Candidates each retriever proposes before fusion.")
-    retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    retrieval: RetrievalMode = "hybrid"
     max_answer_sentences: int = Field(default=3, ge=1, le=10)
     abstain_threshold: float = Field(
         default=0.53,
+        ge=0.0,
+        le=2.0,
         description="Below this support (best sentence's cosine + its passage's share of the question's terms) "
         "the answer is 'the articles do not say'; calibrated on the shipped evaluation sets.",
     )
@@ -59,3 +64,28 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest HTTP request body accepted.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Settings that only make sense together, checked at start-up rather than at the first question."""
+        if self.chroma_url:
+            url = urlparse(self.chroma_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError(f"QA_CHROMA_URL must look like http://HOST:PORT, not '{self.chroma_url}'")
+        uses = [name for name, value in (("QA_LLM", self.llm), ("QA_EMBED", self.embed)) if value == "openai"]
+        if uses and not (self.openai_api_key and self.openai_api_key.get_secret_value()) and not self.openai_base_url:
+            verb = "need" if len(uses) > 1 else "needs"
+            raise ValueError(
+                f"{' and '.join(uses)}=openai {verb} OPENAI_API_KEY. For a local OpenAI-compatible server that "
+                "takes no key, set OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1) instead"
+            )
+        return self
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """The first problem with the settings in one line, named as the user sets it (QA_TOP_K: ...)."""
+    first = exc.errors()[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if not first["loc"]:  # a check across settings names them itself
+        return message + "."
+    return f"QA_{str(first['loc'][0]).upper()}: {message}"

@@ -1,9 +1,9 @@
 """Chroma as the one store: chunk vectors (cosine space) and article records, embedded on disk or on a server.
 
 Two collections per index: `<name>_chunks` holds every passage with its offsets and sentence vectors;
-`<name>_articles` holds each article's full text (so a citation can be shown in context), its metadata and
-content hash, with the mean of its chunk vectors as its own vector. The chunk collection's metadata records the
-embedder that built it and a generation stamp that changes on every write (the keyword index keys on it).
+`<name>_articles_v2` holds each article's full text (so a citation can be shown in context), its metadata and
+content hash. The chunk collection's metadata records the embedder that built it, the schema of what is stored,
+and a generation stamp that every batch of writes renews (the keyword index keys on it).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,9 +23,13 @@ from chromadb.errors import InternalError
 
 from qa.chunking import keyword_text
 from qa.domain import Article, ArticleInfo, Chunk
-from qa.errors import EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
+from qa.errors import UNKNOWN_ARTICLE, ConfigError, EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
 
-SCHEMA = 1
+# 1: article records carried the mean of their chunk vectors (nothing read them). 2: a placeholder instead.
+SCHEMA = 2
+# Chroma wants a vector with every record; article records are read by id only, so one number does.
+_ARTICLE_PLACEHOLDER = [1.0]
+_ARTICLES = {1: "_articles", 2: "_articles_v2"}  # the article collection's name, by schema
 _PAGE = 1000
 _READ_ATTEMPTS = 4
 T = TypeVar("T")
@@ -73,13 +78,15 @@ class ChromaStore:
         self.where = where
         self._chunks: Any = None
         self._articles: Any = None
+        self._batch_depth = 0
+        self._written = False
 
     # -- opening -------------------------------------------------------------------------------------------
 
     def require(self) -> None:
         """Open for reading; raise NotIndexed when nothing was indexed yet."""
         if not self._open(create=False):
-            raise NotIndexed(f"Nothing is indexed in {self.where} yet. Index articles first: qa index PATH")
+            raise NotIndexed(f"Nothing is indexed in {self.where} yet: index some articles first.")
 
     def ensure(self) -> None:
         """Open for writing, creating the collections bound to this embedder if needed."""
@@ -88,38 +95,54 @@ class ChromaStore:
     def _open(self, create: bool) -> bool:
         if self._chunks is not None:
             return True
-        chunks_name, articles_name = f"{self.name}_chunks", f"{self.name}_articles"
-        try:
+        chunks_name = f"{self.name}_chunks"
+        with _store_errors(self.where):
             existing = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
             if chunks_name not in existing and not create:
                 return False
-            meta = {
-                "hnsw:space": "cosine",
-                "embedder": self.embedder_id,
-                "dimension": self.dimension,
-                "schema": SCHEMA,
-                "generation": uuid.uuid4().hex,
-            }
             # get_or_create would pass our metadata to an existing collection; an index keeps its own binding.
             if chunks_name in existing:
                 chunks = self.client.get_collection(chunks_name, embedding_function=None)
             else:
+                meta = {
+                    "hnsw:space": "cosine",
+                    "embedder": self.embedder_id,
+                    "dimension": self.dimension,
+                    "schema": SCHEMA,
+                    "generation": uuid.uuid4().hex,
+                }
                 chunks = self.client.create_collection(chunks_name, metadata=meta, embedding_function=None)
-            articles = self.client.get_or_create_collection(
-                articles_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        schema = self._check_binding(chunks.metadata or {})
+        with _store_errors(self.where):
+            if create and schema < SCHEMA:
+                _migrate_articles(self.client, self._articles_name(schema), self._articles_name(SCHEMA), existing)
+                _set_metadata(chunks, schema=SCHEMA)  # the switch: readers now use the new collection
+                schema = SCHEMA
+            if create and schema > 1 and self._articles_name(1) in existing:
+                self.client.delete_collection(self._articles_name(1))  # left by a migration killed after its switch
+            articles = self.client.get_or_create_collection(self._articles_name(schema), embedding_function=None)
+        self._chunks, self._articles = chunks, articles
+        return True
+
+    def _articles_name(self, schema: int) -> str:
+        return f"{self.name}{_ARTICLES[schema]}"
+
+    def _check_binding(self, meta: dict[str, Any]) -> int:
+        """The index's schema, after checking that this program reads it and that it was built by our embedder."""
+        schema = int(meta.get("schema", 1))
+        if schema not in _ARTICLES:
+            raise ConfigError(
+                f"The index in {self.where} was written by a newer version of this program (schema {schema}; this "
+                f"one reads up to {SCHEMA}). Upgrade it, or point QA_DATA_DIR (or QA_COLLECTION) somewhere new."
             )
-        except Exception as exc:  # chromadb raises many types for an unreachable server or unusable path
-            raise StoreUnavailable(f"Cannot open the Chroma store at {self.where}: {exc}") from exc
-        built_by = (chunks.metadata or {}).get("embedder")
-        built_dim = (chunks.metadata or {}).get("dimension")
+        built_by, built_dim = meta.get("embedder"), meta.get("dimension")
         if built_by != self.embedder_id or built_dim != self.dimension:
             raise EmbedderMismatch(
                 f"The index in {self.where} was built with the embedder '{built_by}' ({built_dim} dimensions), "
                 f"but this configuration embeds with '{self.embedder_id}' ({self.dimension} dimensions). "
                 "Restore the embedder setting, or point QA_DATA_DIR (or QA_COLLECTION) somewhere new and index again."
             )
-        self._chunks, self._articles = chunks, articles
-        return True
+        return schema
 
     # -- generation stamp ----------------------------------------------------------------------------------
 
@@ -128,10 +151,24 @@ class ChromaStore:
         self.require()
         return str(self._chunks_collection(refresh=True).metadata.get("generation", ""))
 
-    def _bump_generation(self) -> None:
-        meta = {k: v for k, v in (self._chunks.metadata or {}).items() if not k.startswith("hnsw:")}
-        meta["generation"] = uuid.uuid4().hex
-        self._chunks.modify(metadata=meta)
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write happens inside this. On the way out a new generation is stamped, also after a failure part
+        of the way: what was written is in the store, and the caches derived from it must notice."""
+        self.ensure()
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0 and self._written:
+                self._written = False
+                _set_metadata(self._chunks, generation=uuid.uuid4().hex)
+
+    def _writing(self) -> None:
+        if not self._batch_depth:
+            raise RuntimeError("Store writes belong inside `with store.batch():`, which stamps the generation.")
+        self._written = True
 
     def _chunks_collection(self, refresh: bool = False) -> Any:
         if refresh:
@@ -144,7 +181,7 @@ class ChromaStore:
         """Every indexed article, sorted by id."""
         if not self._open(create=False):
             return []
-        infos = []
+        infos: list[ArticleInfo] = []
         for ids, metas in self._page(self._articles, include=["metadatas"]):
             infos.extend(_article_info(i, m) for i, m in zip(ids, metas, strict=True))
         return sorted(infos, key=lambda a: a.id)
@@ -161,7 +198,7 @@ class ChromaStore:
         self.require()
         got = _read(self._articles.get, ids=[article_id], include=["metadatas", "documents"])
         if not got["ids"]:
-            raise NotFound(f"No article with id '{article_id}'. See the ids with: qa list")
+            raise NotFound(f"No article with id '{article_id}'.", UNKNOWN_ARTICLE)
         return _article_info(article_id, got["metadatas"][0]), got["documents"][0]
 
     def origins(self) -> dict[str, str]:
@@ -259,7 +296,7 @@ class ChromaStore:
         sentence_vectors: Sequence[np.ndarray],
     ) -> None:
         """Write an article's chunks, drop its stale ones, then its record: a crash leaves it marked stale."""
-        self.ensure()
+        self._writing()
         if chunks:
             self._chunks.upsert(
                 ids=[c.id for c in chunks],
@@ -272,7 +309,6 @@ class ChromaStore:
                         "start": c.start,
                         "end": c.end,
                         "content_hash": h,
-                        "context": c.context,
                         "heading": c.heading,
                         "sentences": json.dumps([[s - c.start, e - c.start] for s, e in c.sentences]),
                         "sentence_vectors": encode_vectors(sv),
@@ -284,11 +320,9 @@ class ChromaStore:
         stale = [i for i in self._chunks.get(where={"article_id": article.id}, include=[])["ids"] if i not in keep]
         if stale:
             self._chunks.delete(ids=stale)
-        mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
-        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
         self._articles.upsert(
             ids=[article.id],
-            embeddings=[mean.tolist()],
+            embeddings=[_ARTICLE_PLACEHOLDER],
             documents=[article.text],
             metadatas=[
                 _clean(
@@ -307,17 +341,13 @@ class ChromaStore:
 
     def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles and all their chunks; returns the ids that were there."""
-        self.require()
+        self._writing()
         present = list(self.article_infos(article_ids))
         for article_id in present:
             self._chunks.delete(where={"article_id": article_id})
         if present:
             self._articles.delete(ids=present)
         return present
-
-    def commit(self) -> None:
-        """Mark the end of a batch of writes: caches derived from the chunks are now stale."""
-        self._bump_generation()
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -346,6 +376,44 @@ class ChromaStore:
                 return
             yield got["ids"], got["metadatas"]
             offset += len(got["ids"])
+
+
+@contextmanager
+def _store_errors(where: str) -> Iterator[None]:
+    """chromadb raises many types for an unreachable server or an unusable path: all mean the same to a user."""
+    try:
+        yield
+    except Exception as exc:
+        raise StoreUnavailable(f"Cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _set_metadata(collection: Any, **changes: Any) -> None:
+    """Change some of a collection's metadata (Chroma replaces it whole, and refuses the hnsw keys again)."""
+    meta = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+    collection.modify(metadata={**meta, **changes})
+
+
+def _migrate_articles(client: Any, old: str, new: str, existing: set[str]) -> None:
+    """Schema 1 to 2: copy the article records into a collection without the mean vectors (nothing read them).
+    The switch is the schema stamp the caller writes afterwards; a run killed before it starts the copy again."""
+    if new in existing:
+        client.delete_collection(new)
+    target = client.create_collection(new, embedding_function=None)
+    if old not in existing:
+        return
+    source = client.get_collection(old, embedding_function=None)
+    offset = 0
+    while True:
+        got = source.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+        if not got["ids"]:
+            return
+        target.add(
+            ids=got["ids"],
+            documents=got["documents"],
+            metadatas=got["metadatas"],
+            embeddings=[_ARTICLE_PLACEHOLDER] * len(got["ids"]),
+        )
+        offset += len(got["ids"])
 
 
 def _read(operation: Callable[..., T], **kwargs: Any) -> T:

@@ -1,16 +1,34 @@
-"""Text normalisation and sentence spans with exact character offsets."""
+"""The language side of the core, each thing defined once: text normalisation, sentence spans with exact
+offsets, the word tokenizer (for BM25 and for every term comparison), names, question words and slugs."""
 
 from __future__ import annotations
 
 import importlib.util
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 _LINE_BREAKS = re.compile(r"\n[ \t]*\n+|\n")
-_SPACES = re.compile(r"[ \t\u00a0]+")
+_SLUG_SEPARATORS = re.compile(r"[^a-z0-9]+")
+# Closing punctuation of a sentence (or clause), then any closing quotes and brackets.
+_TERMINAL = re.compile(r"([.!?:;])[\"'’”)\]]*$")
+HEADING_MAX_WORDS = 12
+
+# A capitalised word. A hyphen ends it: "Russian-linked" names Russia, not "linked".
+_NAME_WORD = r"\b[A-Z][\w’']+"
+NAME = re.compile(_NAME_WORD)
+# A run of capitalised words, with the particles that join names ("Bank of England", "Ursula von der Leyen").
+NAME_RUN = re.compile(rf"{_NAME_WORD}(?:\s+(?:of\s+|the\s+|de\s+|der\s+|von\s+)*{_NAME_WORD})*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?][\"'’”)\]]*\s+)$")
+
+# Words that open or glue a question: capitalised, they are still not names, and a passage need not hold them.
+QUESTION_WORDS = frozenset({
+    "what", "who", "whom", "whose", "when", "where", "which", "why", "how", "did", "does", "do", "is", "are", "was",
+    "were", "and", "the", "a", "an", "in", "of", "on", "at", "by", "according", "also", "so", "but", "then",
+})  # fmt: skip
 
 
 def normalise_article_text(text: str) -> str:
@@ -31,7 +49,54 @@ def fold(text: str) -> str:
     return " ".join(text.split())
 
 
+def slug(text: str, max_length: int = 80) -> str:
+    """Lower-case ASCII id: runs of anything but letters and digits become one hyphen ('' when none are left)."""
+    return _SLUG_SEPARATORS.sub("-", text.lower()).strip("-")[:max_length].rstrip("-")
+
+
+# -- words ----------------------------------------------------------------------------------------------------
+
 _EXTRA_ABBREVIATIONS = {"i.e", "e.g", "etc", "vs", "cf", "approx", "no", "nos", "st", "gen", "gov", "sen", "rep"}
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@cache
+def _stopwords() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    # The longer list: question words ("what", "did") must not count as terms a passage should hold.
+    return sorted(STOPWORDS_EN_PLUS)
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens: the one tokenizer for chunks, questions and claims."""
+    import bm25s
+
+    tokens: list[list[str]] = bm25s.tokenize(
+        list(texts), stopwords=_stopwords(), stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return tokens
+
+
+def names_in(text: str, *, skip_sentence_starts: bool = False) -> list[str]:
+    """The capitalised words of a text that are not question words: the people, places and bodies it names.
+
+    With `skip_sentence_starts`, a word that opens a sentence is left out (it is capitalised anyway)."""
+    return [
+        match.group()
+        for match in NAME.finditer(text)
+        if match.group().lower() not in QUESTION_WORDS
+        and not (skip_sentence_starts and _SENTENCE_START.search(text[: match.start()]))
+    ]
+
+
+# -- sentences and blocks -------------------------------------------------------------------------------------
 
 
 @cache
@@ -63,7 +128,7 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence spans over the whole text, never crossing a paragraph or line break."""
+    """The one sentence splitter: spans over the whole text, never crossing a paragraph or line break."""
     tokenizer = _punkt()
     spans: list[tuple[int, int]] = []
     for p_start, p_end in paragraph_spans(text):
@@ -81,10 +146,14 @@ def _append_stripped(text: str, start: int, end: int, spans: list[tuple[int, int
         spans.append((start, end))
 
 
-_ENDS_SENTENCE = re.compile(r"[.!?:;][\"'’”)\]]*$")
-
-
 def is_heading(block: str) -> bool:
-    """A line that titles what follows: short and without a sentence's closing punctuation."""
+    """A line that titles what follows: short and without a sentence's or clause's closing punctuation."""
     block = block.strip()
-    return block.startswith("#") or (0 < len(block.split()) <= 12 and not _ENDS_SENTENCE.search(block))
+    return block.startswith("#") or (0 < len(block.split()) <= HEADING_MAX_WORDS and not _TERMINAL.search(block))
+
+
+def reads_as_sentence(text: str) -> bool:
+    """A sentence ends with . ! or ? (a heading such as "Remarks of Liz Truss" does not), or is too long to be
+    a heading."""
+    terminal = _TERMINAL.search(text)
+    return bool(terminal and terminal.group(1) in ".!?") or len(text.split()) > HEADING_MAX_WORDS

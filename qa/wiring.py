@@ -1,15 +1,17 @@
-"""The one place that turns settings into backends (store client, embedder, answerer, follow-up resolver)."""
+"""The one place that turns settings into backends (store client, embedder, answerer, follow-up resolver) and
+puts the service together. Nothing else branches on which backend is configured."""
 
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
 from qa.answering import Answerer, FallbackAnswerer
-from qa.conversation import CarryOverResolver, Chat, FollowUpResolver, SessionStore
+from qa.conversation import CarryOverResolver, FollowUpResolver
 from qa.embedder import Embedder, MiniLMEmbedder
 from qa.engine import Engine
-from qa.errors import InvalidInput, StoreUnavailable
+from qa.errors import StoreUnavailable
 from qa.extractive import ExtractiveAnswerer
+from qa.service import NewsService
 from qa.settings import Settings
 from qa.store import ChromaStore
 
@@ -60,13 +62,11 @@ def chroma_client(settings: Settings) -> tuple[object, str]:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise InvalidInput(f"QA_CHROMA_URL must look like http://HOST:PORT, not '{settings.chroma_url}'.")
+        url = urlparse(settings.chroma_url)  # its form was checked by the settings
         port = url.port or (443 if url.scheme == "https" else 8000)
         try:
             client = chromadb.HttpClient(
-                host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings
+                host=url.hostname or "", port=port, ssl=url.scheme == "https", settings=chroma_settings
             )
             client.heartbeat()
         except Exception as exc:  # connection refused, DNS, TLS...: all mean the same to the user
@@ -90,12 +90,8 @@ def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
     return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where)
 
 
-def build_engine(settings: Settings, fast_start: bool = False) -> Engine:
-    """Everything `qa ask` needs."""
+def open_service(settings: Settings, fast_start: bool = False) -> NewsService:
+    """The service every shell calls. `fast_start` suits a process that asks a question or two (`qa ask`)."""
     embedder = build_embedder(settings, fast_start)
-    return Engine(settings, open_store(settings, embedder), embedder, build_answerer(settings, embedder))
-
-
-def build_chat(settings: Settings, engine: Engine) -> Chat:
-    """Conversations over the engine, with the configured follow-up resolver and sessions under the data dir."""
-    return Chat(engine, SessionStore(settings.data_dir / "sessions.sqlite3"), build_resolver(settings))
+    engine = Engine(settings, open_store(settings, embedder), embedder, build_answerer(settings, embedder))
+    return NewsService(settings, engine, build_resolver(settings))

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from eval import metrics
-from eval.runner import ArticleTexts, Gate, Summary, engine_variants, run_variant
+from eval.runner import ArticleTexts, Gate, Summary, run_variant, service_variants
 from eval.sets import load_sets
 from qa.errors import InvalidInput
 from qa.settings import Settings
-from qa.wiring import build_engine
+from qa.wiring import open_service
 from tests.conftest import REPO, run_qa_in
 
 SEED_SET = REPO / "eval" / "seed_qa.jsonl"
@@ -167,14 +167,14 @@ def test_missing_and_empty_set_files(tmp_path: Path) -> None:
         load_sets([tmp_path / "empty.jsonl"])
 
 
-# -- the runner over the real engine ------------------------------------------------------------------------
+# -- the runner over the real service ------------------------------------------------------------------------
 
 
 def test_run_variant_measures_real_answers(seeded_copy: Path, tmp_path: Path) -> None:
-    engine = build_engine(Settings(data_dir=seeded_copy))
+    service = open_service(Settings(data_dir=seeded_copy))
     items = load_sets([write_set(tmp_path / "set.jsonl", *seed_items("s01", "s02", "u01"))])
-    (variant,) = engine_variants(engine, ["hybrid"], top_k=10)
-    run = run_variant(variant, items, ArticleTexts(engine), top_k=10)
+    (variant,) = service_variants(service, ["hybrid"], top_k=10)
+    run = run_variant(variant, items, ArticleTexts(service), top_k=10)
 
     assert [r.item.id for r in run.results] == ["s01", "s02", "u01"]
     for result in run.results:

@@ -166,7 +166,7 @@ def test_model_failures_are_one_clear_line(fake, seeded_dir, script, extra, code
 
 def test_a_missing_key_or_an_unreachable_server_is_a_clear_error(fake: FakeOpenAI, seeded_dir: Path) -> None:
     missing = run_qa_in(seeded_dir, "ask", TRUSS, QA_LLM="openai")
-    assert missing.returncode == 2 and "need OPENAI_API_KEY" in missing.stderr
+    assert missing.returncode == 2 and "QA_LLM=openai needs OPENAI_API_KEY" in missing.stderr
     closed = f"http://127.0.0.1:{free_port()}/v1"
     done = run_qa_in(seeded_dir, "ask", TRUSS, **llm_env(fake, OPENAI_BASE_URL=closed))
     assert done.returncode == 8 and "Cannot reach the OpenAI-compatible server" in done.stderr

@@ -19,7 +19,7 @@ from tests.conftest import SEED_ID, SEEDS
 
 def _index(store: ChromaStore, embedder: MiniLMEmbedder, folder: Path, data_dir: Path):
     loaded, failures = load_paths([folder])
-    return index_articles(store, embedder, loaded, failures, folders=[folder], keyword_cache=data_dir)
+    return index_articles(store, embedder, loaded, failures, folders=[folder])
 
 
 def _snapshot(store: ChromaStore) -> dict[str, tuple[str, int]]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from qa.embedder import MiniLMEmbedder
 from qa.settings import Settings
-from qa.wiring import build_engine
+from qa.wiring import open_service
 from tests.conftest import SEED_ID
 
 
@@ -29,11 +29,11 @@ def test_news_retriever_answers_a_llama_index_query_engine(seeded_dir: Path) -> 
 
     from qa.llama import NewsRetriever
 
-    engine = build_engine(Settings(data_dir=seeded_dir))
-    query_engine = RetrieverQueryEngine.from_args(NewsRetriever(engine, top_k=3), llm=MockLLM())
+    service = open_service(Settings(data_dir=seeded_dir))
+    query_engine = RetrieverQueryEngine.from_args(NewsRetriever(service, top_k=3), llm=MockLLM())
     response = query_engine.query("What did Truss demand?")
     nodes = response.source_nodes
     assert len(nodes) == 3 and all(n.node.metadata["article_id"] == SEED_ID for n in nodes)
-    text = engine.store.get_article(SEED_ID)[1]
+    text = service.get_article(SEED_ID).text
     assert any("troops withdraw" in n.node.get_content() for n in nodes)
     assert all(text[n.node.start_char_idx : n.node.end_char_idx] == n.node.get_content() for n in nodes)

@@ -1,4 +1,4 @@
-"""`qa eval`: run evaluation sets through the engine, print or write the figures, gate on them."""
+"""`qa eval`: run evaluation sets through the service, print or write the figures, gate on them."""
 
 from __future__ import annotations
 
@@ -6,26 +6,25 @@ import json
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from qa.cli.console import err, load_settings, out, progress_bar, run, user_errors
 
 if TYPE_CHECKING:  # the runner pulls in the engine: keep `qa --help` and the other commands fast
     from eval.runner import VariantRun
     from eval.sets import EvalItem
-    from qa.retrieval import Mode
+    from qa.domain import RetrievalMode
+    from qa.service import NewsService
     from qa.settings import Settings
 
 
-def _gate(figure: str, ceiling: bool = False) -> typer.models.OptionInfo:
+def _gate(figure: str, ceiling: bool = False) -> Any:
     """A gate option: exit 1 when the default variant's figure is below it (above it, for a ceiling)."""
     return typer.Option(help=f"Exit 1 if {figure} is {'above' if ceiling else 'below'} this", show_default=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the `eval` command to the `qa` app."""
-    app.command("eval")(evaluate)
 
 
 def evaluate(
@@ -50,8 +49,8 @@ def evaluate(
     max_median_words: Annotated[float | None, _gate("the median answer length in words", ceiling=True)] = None,
 ) -> None:
     """Measure retrieval, answers, citations, abstention and latency over evaluation sets."""
-    from eval.runner import MODES, Gate
-    from qa.cli import err, out, run, settings, user_errors
+    from eval.runner import Gate
+    from qa.domain import RETRIEVAL_MODES
 
     gates = [
         Gate(field, threshold, at_most)
@@ -68,14 +67,14 @@ def evaluate(
         )
         if threshold is not None
     ]
-    config = settings()
+    config = load_settings()
     with user_errors():
         from eval.sets import load_sets
 
         items = load_sets(files)
-        with _indexed(config, corpus or []) as run_config:
-            modes = list(MODES) if compare else [config.retrieval]
-            runs = _run(run_config, items, modes, top_k or config.top_k, compare_backends=compare)
+        with _service(config, corpus or []) as service:
+            modes = list(RETRIEVAL_MODES) if compare else [config.retrieval]
+            runs = _run(config, service, items, modes, top_k or config.top_k, compare_backends=compare)
     default = next(run for run in runs if run.name == config.retrieval)
 
     if as_json:
@@ -98,57 +97,50 @@ def evaluate(
 
 
 @contextmanager
-def _indexed(config: Settings, corpus: Sequence[Path]) -> Iterator[Settings]:
-    """The settings to evaluate with; with a corpus, a fresh temporary store holding only it."""
+def _service(config: Settings, corpus: Sequence[Path]) -> Iterator[NewsService]:
+    """The service to evaluate; with a corpus, over a fresh temporary store holding only it."""
+    from qa.cli.articles import index_with_progress, print_skipped
+    from qa.errors import LoadError
+    from qa.wiring import open_service
+
     if not corpus:
-        yield config
+        yield open_service(config)
         return
     # Chroma may still hold its files open when the directory goes: cleanup must not turn into an error.
     with tempfile.TemporaryDirectory(prefix="qa-eval-", ignore_cleanup_errors=True) as tmp:
-        fresh = config.model_copy(update={"data_dir": Path(tmp), "chroma_url": None})
-        _index_corpus(fresh, corpus)
-        yield fresh
-
-
-def _index_corpus(config: Settings, corpus: Sequence[Path]) -> None:
-    """Index the corpus like `qa index` does; files that fail to load are reported, not fatal."""
-    from rich.markup import escape
-
-    from qa.cli import err, index_paths
-    from qa.errors import LoadError
-
-    report = index_paths(config, corpus, label="indexing corpus")
-    for failure in report.failed:
-        err.print(f"[yellow]skipped[/] {escape(failure.path)}: {escape(failure.reason)}")
-    if not (report.added or report.updated or report.unchanged):
-        raise LoadError(f"No article could be loaded from the corpus {', '.join(map(str, corpus))}.")
+        service = open_service(config.model_copy(update={"data_dir": Path(tmp), "chroma_url": None}))
+        indexed = index_with_progress(service, corpus, label="indexing corpus")
+        print_skipped(indexed)
+        if not indexed.loaded:
+            raise LoadError(f"No article could be loaded from the corpus {', '.join(map(str, corpus))}.")
+        yield service
 
 
 def _run(
-    config: Settings, items: Sequence[EvalItem], modes: Sequence[Mode], top_k: int, compare_backends: bool = False
+    config: Settings,
+    service: NewsService,
+    items: Sequence[EvalItem],
+    modes: Sequence[RetrievalMode],
+    top_k: int,
+    compare_backends: bool = False,
 ) -> list[VariantRun]:
-    """Every variant over every item, with a progress bar per variant on stderr. With a generative backend
-    configured and `compare_backends`, the extractive answerer runs too, on the same retrieval."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    """Every variant over every item, with a progress bar per variant. With a generative backend configured and
+    `compare_backends`, the extractive answerer runs too, on the same retrieval."""
+    from eval.runner import ArticleTexts, run_variant, service_variants
+    from qa.wiring import build_extractive
 
-    from eval.runner import DEPTH, ArticleTexts, Variant, engine_variants, run_variant
-    from qa.cli import err
-    from qa.wiring import build_engine, build_extractive
-
-    engine = build_engine(config)
-    engine.store.require()  # the engine's own NotIndexed error, before any progress bar is drawn
-    texts = ArticleTexts(engine)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    service.store.require()  # the store's own NotIndexed error, before any progress bar is drawn
+    variants = service_variants(service, modes, top_k)
+    if compare_backends and service.engine.answerer.name != "extractive":
+        variants += service_variants(
+            service.with_answerer(build_extractive(config)), [config.retrieval], top_k, "extractive"
+        )
+    texts = ArticleTexts(service)
     runs = []
-    # Only on a terminal: redirected to a log, a progress bar is noise.
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        variants = engine_variants(engine, modes, top_k)
-        if compare_backends and engine.answerer.name != "extractive":
-            extractive = engine.with_answerer(build_extractive(config))
-            variants.append(Variant("extractive", lambda q: extractive.ask(q, top_k=top_k, depth=DEPTH)))
+    with progress_bar() as bar:
         for variant in variants:
             task = bar.add_task(variant.name, total=len(items))
-            runs.append(run_variant(variant, items, texts, top_k, on_result=lambda t=task: bar.advance(t)))
+            runs.append(run_variant(variant, items, texts, top_k, on_result=partial(bar.advance, task)))
     return runs
 
 

@@ -1,0 +1,1 @@
+"""One router per resource: answers, chat, articles, the OpenAI-compatible endpoint, health, and the pages."""

@@ -1,0 +1,17 @@
+"""POST /api/ask: one question, one answer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import Service
+from api.schemas import AskRequest
+from qa.domain import Answer
+
+router = APIRouter(prefix="/api", tags=["answers"])
+
+
+@router.post("/ask")
+def ask(body: AskRequest, service: Service) -> Answer:
+    """Answer one question: the same object `qa ask --json` prints."""
+    return service.ask(body.question, top_k=body.top_k, article_ids=body.article_ids)

@@ -1,0 +1,79 @@
+"""`qa index`, `qa list`, `qa remove`: the articles in the index."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from qa.cli.console import err, fail, load_settings, out, progress_bar, run
+
+if TYPE_CHECKING:
+    from qa.domain import IndexReport
+    from qa.service import NewsService
+
+
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders: .txt, .md, .html, .jsonl")],
+) -> None:
+    """Index articles (idempotent: unchanged articles are skipped, edited ones replaced)."""
+    from qa.wiring import open_service
+
+    config = load_settings()
+    report = run(lambda: index_with_progress(open_service(config), paths))
+    print_skipped(report)
+    out.print(
+        f"articles: {len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.removed)} removed, {len(report.failed)} failed; chunks: {report.chunks_total} "
+        f"({report.chunks_embedded} embedded, {report.chunks_reused} reused); {report.seconds:.1f} s"
+    )
+    if report.failed and not report.loaded:
+        raise typer.Exit(7)
+
+
+def index_with_progress(service: NewsService, paths: Sequence[Path], label: str = "embedding") -> IndexReport:
+    """`service.index_paths` with the progress bar (shared by `qa index` and `qa eval --corpus`)."""
+    with progress_bar() as bar:
+        task = bar.add_task(label, total=None)
+        return service.index_paths(paths, progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def print_skipped(report: IndexReport) -> None:
+    """The files that could not be indexed, and why."""
+    for failure in report.failed:
+        err.print(f"[yellow]skipped[/] {escape(failure.path)}: {escape(failure.reason)}")
+
+
+def list_articles(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the indexed articles."""
+    from rich.table import Table
+
+    from qa.wiring import open_service
+
+    config = load_settings()
+    articles = run(lambda: open_service(config).list_articles())
+    if as_json:
+        out.print(json.dumps([a.model_dump() for a in articles], ensure_ascii=False), markup=False)
+        return
+    table = Table("id", "title", "published", "chunks")
+    for a in articles:
+        table.add_row(escape(a.id), escape(a.title), a.published or "", str(a.chunks))
+    out.print(table)
+    out.print(f"{len(articles)} article(s)")
+
+
+def remove(ids: Annotated[list[str], typer.Argument(help="Article ids, as `qa list` shows them")]) -> None:
+    """Remove articles, their chunks and their keyword entries."""
+    from qa.wiring import open_service
+
+    config = load_settings()
+    removed = run(lambda: open_service(config).remove_articles(ids))
+    for article_id in removed:
+        out.print(f"removed {escape(article_id)}")
+    missing = [i for i in ids if i not in removed]
+    if missing:
+        raise fail(f"no article with id {', '.join(map(repr, missing))}; see: qa list", 4)

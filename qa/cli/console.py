@@ -1,0 +1,115 @@
+"""What every command shares: the consoles, settings, errors as one line and an exit code, the progress bar,
+and how an answer is printed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from qa.domain import Answer
+from qa.errors import EMPTY_QUESTION, UNKNOWN_ARTICLE, UNKNOWN_SESSION, NotIndexed, QAError
+from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+# What to do next, in commands: the core's messages leave that to each shell.
+HINTS = {
+    EMPTY_QUESTION: 'Ask something, e.g.: qa ask "What did Truss demand?"',
+    NotIndexed.default_code: "Index articles first: qa index PATH",
+    UNKNOWN_ARTICLE: "See the ids with: qa list",
+    UNKNOWN_SESSION: "Start a new conversation: qa chat (without --session)",
+}
+
+
+def message(exc: QAError) -> str:
+    """The error's message with the CLI's hint."""
+    hint = HINTS.get(exc.code)
+    return f"{exc} {hint}" if hint else str(exc)
+
+
+def fail(text: str, code: int) -> typer.Exit:
+    """Print one `error:` line; the caller raises what this returns."""
+    err.print(f"[bold red]error:[/] {escape(text)}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one line and an exit code: never a traceback."""
+    try:
+        yield
+    except QAError as exc:
+        raise fail(message(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def run(action: Callable[[], T]) -> T:
+    """Run an action under `user_errors`."""
+    with user_errors():
+        return action()
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value is a user error too."""
+    from pydantic import ValidationError
+
+    from qa.settings import describe_settings_error
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise fail(describe_settings_error(exc), 2) from None
+
+
+@contextmanager
+def progress_bar() -> Iterator[Progress]:
+    """The one progress bar, on stderr and on a terminal only (in a log it is noise)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        yield bar
+
+
+def print_answer(answer: Answer, as_json: bool) -> None:
+    """An answer as JSON (the object the API returns too), or as text: the answer, then the numbered quotes."""
+    if as_json:
+        out.print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False), markup=False, soft_wrap=True)
+        return
+    out.print(f"[bold]Q:[/] {escape(answer.question)}")
+    out.print(("[yellow]" if answer.abstained else "") + escape(answer.answer) + ("[/]" if answer.abstained else ""))
+    if answer.citations:
+        out.print()
+    for citation in answer.citations:
+        out.print(
+            f"[bold cyan][{citation.n}][/] [bold]{escape(citation.title)}[/] "
+            f"[dim]({escape(citation.article_id)}, chars {citation.start}-{citation.end})[/]"
+        )
+        out.print(f"    “{escape(citation.quote)}”")
+    out.print()

@@ -1,0 +1,77 @@
+"""`qa ask` and `qa chat`: questions, one at a time or as a conversation."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from qa.cli.console import err, load_settings, message, out, print_answer, run
+from qa.errors import QAError
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, or - to read one question a line from stdin")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (JSON Lines with -)")] = False,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve")] = None,
+) -> None:
+    """Answer a question with quotes from the articles, cited [n]."""
+    from qa.wiring import open_service
+
+    config = load_settings()
+    service = run(lambda: open_service(config, fast_start=question != "-"))
+    if question != "-":
+        print_answer(run(lambda: service.ask(question, top_k=top_k)), as_json)
+        return
+    failed = False
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            print_answer(service.ask(line, top_k=top_k), as_json)
+        except QAError as exc:  # one bad line does not stop the batch
+            failed = True
+            if as_json:
+                out.print(json.dumps({"question": line.strip()[:200], "error": str(exc)}), markup=False)
+            else:
+                err.print(f"[bold red]error:[/] {escape(message(exc))}")
+    if failed:
+        raise typer.Exit(2)
+
+
+def chat(
+    session: Annotated[str | None, typer.Option(help="Continue this session id")] = None,
+) -> None:
+    """A multi-turn conversation in the terminal (follow-ups understood). Ctrl-D or 'exit' ends it."""
+    from qa.wiring import open_service
+
+    config = load_settings()
+    service = run(lambda: open_service(config))
+    if session is not None:
+        known = session
+        for turn in run(lambda: service.history(known)).turns:
+            out.print(f"[dim]{turn.role}: {escape(turn.content)}[/]")
+    err.print("[dim]Ask about the articles; 'exit' or Ctrl-D to leave.[/]")
+    while True:
+        try:
+            said = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if said.strip().lower() in ("exit", "quit"):
+            break
+        if not said.strip():
+            continue
+        try:
+            reply = service.chat(session, said)
+        except QAError as exc:
+            err.print(f"[bold red]error:[/] {escape(message(exc))}")
+            continue
+        session = reply.session_id
+        if reply.query != said.strip():
+            out.print(f"[dim](understood as: {escape(reply.query)})[/]")
+        print_answer(reply, as_json=False)
+    if session:
+        err.print(f"[dim]session {session}: continue with qa chat --session {session}[/]")

@@ -1,0 +1,269 @@
+"""The application service: every use case of the product, in one place, for every shell.
+
+The CLI commands, the HTTP routes, the OpenAI-compatible endpoint and `qa eval` are a few lines each over this
+class. It owns what must happen the same way whichever shell asks: validating questions, resolving follow-ups
+and recording conversations, the write lock, the store's batches (each stamps a new generation), and bringing
+the keyword index in step right after a write.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import TypeVar
+
+from indexer import LoadedArticle, index_articles, load_paths, make_article
+from qa.answering import Answerer
+from qa.conversation import FollowUpResolver, SessionStore, history_from_messages
+from qa.domain import (
+    Answer,
+    ArticleDraft,
+    ArticleInfo,
+    ArticleText,
+    ArticleWrite,
+    ChatAnswer,
+    ChatHistory,
+    Health,
+    IndexReport,
+    ResolvedAnswer,
+    RetrievalMode,
+    Turn,
+    WriteStatus,
+)
+from qa.engine import Engine, Retrieved
+from qa.errors import UNKNOWN_ARTICLE, Conflict, InvalidInput, NotFound
+from qa.settings import Settings
+from qa.store import ChromaStore
+from qa.text import slug
+
+Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
+T = TypeVar("T")
+API_ORIGIN = "api"  # the origin of an article sent by a client, not read from a folder
+
+
+@dataclass(frozen=True)
+class ChatStream:
+    """A conversation turn being answered: the session and the standalone question are known before the text."""
+
+    session_id: str
+    query: str
+    pieces: Iterator[str | ChatAnswer]
+
+
+class NewsService:
+    """Questions, conversations and articles over one index."""
+
+    def __init__(self, settings: Settings, engine: Engine, resolver: FollowUpResolver) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.resolver = resolver
+        self._writes = threading.Lock()  # one write at a time in this process; questions never wait for it
+        self._sessions: SessionStore | None = None
+        self._sessions_lock = threading.Lock()
+
+    @property
+    def store(self) -> ChromaStore:
+        """The index."""
+        return self.engine.store
+
+    @property
+    def backend(self) -> str:
+        """The answerer's name ("extractive", "openai:MODEL")."""
+        return self.engine.answerer.name
+
+    def with_answerer(self, answerer: Answerer) -> NewsService:
+        """The same index, retrieval and sessions with another answerer (to compare backends on one run)."""
+        twin = NewsService(self.settings, self.engine.with_answerer(answerer), self.resolver)
+        twin._sessions = self._sessions
+        return twin
+
+    def close(self) -> None:
+        """Release the session database."""
+        if self._sessions is not None:
+            self._sessions.close()
+
+    # -- questions -------------------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        article_ids: Sequence[str] | None = None,
+        mode: RetrievalMode | None = None,
+        depth: int = 0,
+    ) -> Answer:
+        """Answer one question with cited, verbatim quotes, or abstain. `depth` retrieves more passages into
+        `Answer.passages` for evaluation, without changing the answer."""
+        return self.engine.ask(question, top_k=top_k, article_ids=article_ids, mode=mode, depth=depth)
+
+    def stream(
+        self, question: str, *, top_k: int | None = None, article_ids: Sequence[str] | None = None
+    ) -> Iterator[str | Answer]:
+        """The answer's text in pieces, then the whole Answer. A bad question, or a model that fails before its
+        first word, raises here, before anything is streamed (an HTTP shell can still send an error status)."""
+        return _primed(self.engine.stream(question, top_k=top_k, article_ids=article_ids))
+
+    def retrieve(self, question: str, *, top_k: int | None = None, mode: RetrievalMode | None = None) -> Retrieved:
+        """The passages a question finds, best first, without answering (for retrieval-only integrations)."""
+        return self.engine.retrieve(question, top_k=top_k, mode=mode)
+
+    # -- conversations ---------------------------------------------------------------------------------------
+
+    def chat(self, session_id: str | None, message: str) -> ChatAnswer:
+        """Answer a message in its conversation (a new one without `session_id`) and record both turns."""
+        session_id, query = self._prepare_turn(session_id, message)
+        return self._record(session_id, message, query, self.engine.ask(query))
+
+    def chat_stream(self, session_id: str | None, message: str) -> ChatStream:
+        """Like `chat`, with the answer's text in pieces first; errors are raised before anything is streamed."""
+        session_id, query = self._prepare_turn(session_id, message)
+
+        def pieces() -> Iterator[str | ChatAnswer]:
+            for item in self.engine.stream(query):
+                yield self._record(session_id, message, query, item) if isinstance(item, Answer) else item
+
+        return ChatStream(session_id, query, _primed(pieces()))
+
+    def history(self, session_id: str) -> ChatHistory:
+        """The turns of a stored conversation."""
+        return ChatHistory(session_id=session_id, turns=self.sessions.history(session_id))
+
+    def complete(self, messages: Sequence[tuple[str, str]]) -> ResolvedAnswer:
+        """OpenAI-style: the conversation travels with the request ((role, content) pairs) and nothing is stored."""
+        message, query = self._resolve_messages(messages)
+        return _resolved(self.engine.ask(query), message, query)
+
+    def complete_stream(self, messages: Sequence[tuple[str, str]]) -> Iterator[str | ResolvedAnswer]:
+        """`complete` with the answer's text in pieces first; errors are raised before anything is streamed."""
+        message, query = self._resolve_messages(messages)
+        pieces = self.engine.stream(query)
+        return _primed(_resolved(i, message, query) if isinstance(i, Answer) else i for i in pieces)
+
+    @property
+    def sessions(self) -> SessionStore:
+        """Conversations under the data directory, opened on first use (`qa ask` never creates the file)."""
+        with self._sessions_lock:
+            if self._sessions is None:
+                self._sessions = SessionStore(self.settings.data_dir / "sessions.sqlite3")
+            return self._sessions
+
+    def _prepare_turn(self, session_id: str | None, message: str) -> tuple[str, str]:
+        message = self.engine.validate(message)
+        history = self.sessions.history(session_id) if session_id else []
+        query = self.engine.validate(self.resolver.resolve(history, message))
+        return session_id or self.sessions.create(), query
+
+    def _record(self, session_id: str, message: str, query: str, answer: Answer) -> ChatAnswer:
+        reply = ChatAnswer(**_resolved(answer, message, query).model_dump(), session_id=session_id)
+        reply.passages = answer.passages
+        self.sessions.append(
+            session_id,
+            [
+                Turn(role="user", content=message, query=query),
+                Turn(role="assistant", content=reply.answer, citations=reply.citations, abstained=reply.abstained),
+            ],
+        )
+        return reply
+
+    def _resolve_messages(self, messages: Sequence[tuple[str, str]]) -> tuple[str, str]:
+        history, message = history_from_messages(messages)
+        message = self.engine.validate(message)
+        return message, self.engine.validate(self.resolver.resolve(history, message))
+
+    # -- articles --------------------------------------------------------------------------------------------
+
+    def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
+        """Index files and folders: new articles added, edited ones replaced, vanished files removed."""
+        loaded, failures = load_paths(paths)
+        with self._writes:
+            report = index_articles(
+                self.store,
+                self.engine.embedder,
+                loaded,
+                failures,
+                folders=[p for p in paths if p.is_dir()],
+                chunk_tokens=self.settings.chunk_tokens,
+                progress=progress,
+            )
+            self._after_write(report.changed)
+        return report
+
+    def put_article(self, draft: ArticleDraft) -> ArticleWrite:
+        """Add an article, or replace the one with its id. Without an id, one is derived from the title, and a
+        clash with another article is refused rather than replacing it."""
+        article_id = draft.id.strip() if draft.id else slug(draft.title)
+        if not article_id:
+            raise InvalidInput("Give the article an id, or a title with letters or digits to derive one from.")
+        article = make_article({**draft.model_dump(exclude={"text"}), "id": article_id}, draft.text, draft.title)
+        with self._writes:  # the clash check and the write are one step: two clients cannot both pass it
+            if draft.id is None and self.store.article_infos([article_id]):
+                raise Conflict(
+                    f"An article with id '{article_id}' already exists. Send its id to replace it, or change the title."
+                )
+            report = index_articles(
+                self.store,
+                self.engine.embedder,
+                [LoadedArticle(article, origin=API_ORIGIN)],
+                chunk_tokens=self.settings.chunk_tokens,
+            )
+            self._after_write(report.changed)
+            info = self.store.article_infos([article.id])[article.id]
+        status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
+        return ArticleWrite(article=info, status=status, chunks_embedded=report.chunks_embedded)
+
+    def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
+        """Remove articles with their chunks and keyword entries; returns the ids that were there."""
+        self.store.require()
+        with self._writes:
+            with self.store.batch():
+                removed = self.store.remove_articles(article_ids)
+            self._after_write(bool(removed))
+        return removed
+
+    def remove_article(self, article_id: str) -> None:
+        """Remove one article; NotFound when there is none with this id."""
+        if not self.remove_articles([article_id]):
+            raise NotFound(f"No article with id '{article_id}'.", UNKNOWN_ARTICLE)
+
+    def list_articles(self) -> list[ArticleInfo]:
+        """Every indexed article, sorted by id."""
+        return self.store.list_articles()
+
+    def get_article(self, article_id: str) -> ArticleText:
+        """An article's record and stored text."""
+        info, text = self.store.get_article(article_id)
+        return ArticleText(**info.model_dump(), text=text)
+
+    def health(self) -> Health:
+        """Counts, embedder and backend; reading them proves the store answers."""
+        return Health(
+            status="ok",
+            articles=self.store.count_articles(),
+            chunks=self.store.count_chunks(),
+            embedder=self.engine.embedder.model_id,
+            backend=self.backend,
+        )
+
+    def _after_write(self, changed: bool) -> None:
+        """Rebuild the keyword index now, in the writer, rather than on the next question."""
+        if changed:
+            self.engine.refresh()
+
+
+def _resolved(answer: Answer, message: str, query: str) -> ResolvedAnswer:
+    """The answer to `message` (as the user wrote it), retrieved for `query`."""
+    resolved = ResolvedAnswer(**answer.model_dump(), query=query)
+    resolved.question = message
+    resolved.passages = answer.passages
+    return resolved
+
+
+def _primed(items: Iterator[T]) -> Iterator[T]:
+    """Take the first item now, so that whatever fails before it (a bad question, a model that cannot be
+    reached) raises to the caller instead of in the middle of a stream."""
+    first = next(items)
+    return chain([first], items)
