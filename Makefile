@@ -34,9 +34,12 @@ browser:
 	  else echo "error: /usr/bin/chromium is missing; install it: sudo apt-get install chromium"; exit 1; fi; \
 	fi
 
+# Style, types (mypy strict) and the import contracts in pyproject.toml (the core never imports a shell; no cycles).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check qa indexer api eval tests bench
 	$(BIN)/ruff format --check qa indexer api eval tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: $(VENV)/.installed-test browser lint
 	$(BIN)/pytest -q

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the test helpers start the server the same way the tests do
 QA = [sys.executable, "-m", "qa"]
 
 
@@ -40,25 +39,26 @@ def cold_ask(data_dir: Path, runs: int) -> dict[str, float]:
 
 
 def indexing_throughput(corpus: Path, runs: int) -> dict[str, float]:
-    """Chunks per second of a full index run (in-process, model loaded) vs the bare model embedding the very texts
-    the index run embeds (title, heading and chunk), same batch size."""
-    from indexer import index_articles, load_paths
+    """Chunks per second of a full `qa index` run through the service (in-process, model loaded: loading files,
+    chunking, embedding, writing, the keyword index) vs the bare model embedding the very texts the run embeds
+    (title, heading and chunk), same batch size."""
+    from indexer import load_paths
     from indexer.pipeline import plan_chunks
     from qa.chunking import indexed_text
     from qa.embedder import MiniLMEmbedder
     from qa.settings import Settings
-    from qa.wiring import open_store
+    from qa.wiring import open_service
 
     embedder = MiniLMEmbedder()
-    loaded, failures = load_paths([corpus])
+    loaded, _ = load_paths([corpus])
     texts = [indexed_text(c.text, c.context)[0] for item in loaded for c in plan_chunks(item.article, embedder, 256)]
     bare, full = [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(data_dir=Path(tmp))
-            store = open_store(settings, embedder)
+            service = open_service(Settings(data_dir=Path(tmp)))
+            service.engine.embedder.embed(["load the model before the clock starts"])
             began = time.perf_counter()
-            report = index_articles(store, embedder, loaded, failures, keyword_cache=settings.data_dir)
+            report = service.index_paths([corpus])
             full.append(time.perf_counter() - began)
             assert report.chunks_embedded == len(texts)
         began = time.perf_counter()
@@ -83,12 +83,10 @@ def warm_api(data_dir: Path, requests: int, clients: int, seconds: float) -> dic
 
     import httpx
 
-    from tests.conftest import LiveServer
-
     questions = ["What did Truss demand?", "Who signed the sanctions law?", "When did the meeting take place?"]
-    server = LiveServer(data_dir)
+    server, url = _serve(data_dir)
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=30) as client:
             for question in questions * 5:  # warm-up
                 client.post("/api/ask", json={"question": question}).raise_for_status()
             latencies = []
@@ -101,7 +99,7 @@ def warm_api(data_dir: Path, requests: int, clients: int, seconds: float) -> dic
         deadline = time.monotonic() + seconds
 
         def worker(index: int) -> None:
-            with httpx.Client(base_url=server.url, timeout=30) as client:
+            with httpx.Client(base_url=url, timeout=30) as client:
                 while time.monotonic() < deadline:
                     client.post("/api/ask", json={"question": questions[done[index] % 3]}).raise_for_status()
                     done[index] += 1
@@ -114,13 +112,37 @@ def warm_api(data_dir: Path, requests: int, clients: int, seconds: float) -> dic
             thread.join()
         elapsed = time.perf_counter() - began
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=20)
     return {
         "p50_ms": statistics.median(latencies),
         "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
         "requests": requests,
         f"throughput_rps_{clients}_clients": sum(done) / elapsed,
     }
+
+
+def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`qa serve` on a free loopback port, once /health answers."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [*QA, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return server, url
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"qa serve exited with {server.returncode}") from None
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("qa serve did not answer within 60 s")
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ The article is read from ``<repo>/seeds/<article_id>.md`` (or ``.txt``) unless a
 path is given on the command line; a leading YAML front matter block is ignored.
 
 Usage:
-    python3 eval/check_seed_set.py [ARTICLE] [--qa eval/seed_qa.jsonl]
+    .venv/bin/python -m eval.check_seed_set [ARTICLE] [--qa eval/seed_qa.jsonl]
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from qa.text import is_heading, paragraph_spans
 
 EVAL_DIR = Path(__file__).resolve().parent
 SEEDS_DIR = EVAL_DIR.parent / "seeds"
@@ -38,7 +40,6 @@ EVIDENCE_WORDS = (4, 15)
 
 FRONT_MATTER = re.compile(r"\A---\r?\n.*?\r?\n---\r?\n", re.DOTALL)
 ITEM_ID = re.compile(r"[su]\d{2,}")
-SENTENCE_END = (".", "?", "!", "’", "'", '"', "”", ")")
 
 
 def normalise(text: str) -> str:
@@ -52,13 +53,9 @@ def strip_front_matter(text: str) -> str:
 
 
 def body_paragraphs(text: str) -> list[str]:
-    """Return blank-line separated blocks that are paragraphs, not headings.
-
-    Headings are Markdown ``#`` lines or single lines without sentence-final
-    punctuation (the plain-text seed marks headings only that way).
-    """
-    blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
-    return [b for b in blocks if not b.startswith("#") and ("\n" in b or b.rstrip().endswith(SENTENCE_END))]
+    """The paragraphs of the article that are not headings, as the product's chunker sees them (qa.text)."""
+    blocks = [text[start:end] for start, end in paragraph_spans(text)]
+    return [block for block in blocks if not is_heading(block)]
 
 
 def load_items(path: Path) -> list[dict[str, Any]]:

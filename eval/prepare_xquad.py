@@ -7,78 +7,30 @@ Writes two JSON Lines files into the output directory:
 * ``qa.jsonl``: one record per question with the gold answers and, as evidence,
   the sentence(s) of the paragraph that contain the gold answer span.
 
-Stdlib only. Usage:
-    python3 eval/prepare_xquad.py [--source DIR] [--out DIR]
+Sentences are split by the product's own splitter (qa.text), so that evidence and passages agree on what a
+sentence is. Usage:
+    .venv/bin/python -m eval.prepare_xquad [--source DIR] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from qa.text import sentence_spans, slug
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "xquad_en"
 SOURCE_FILE = "xquad.en.json"
 SOURCE_NOTE = "Wikipedia via XQuAD (CC BY-SA 4.0)"
 PARAGRAPH_SEPARATOR = "\n\n"
 
-# A candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace.
-BOUNDARY = re.compile(r"[.?!][\"'”’)\]]*\s+")
-OPENING_QUOTES = "\"'“‘"
-# Tokens that end in "." without ending a sentence (compared case-sensitively so
-# that e.g. "No." the abbreviation differs from a sentence ending in "no.").
-ABBREVIATIONS = frozenset(
-    {
-        "Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Jr", "Sr", "Rev", "Hon", "Gen", "Col", "Lt",
-        "Sgt", "Capt", "Gov", "Sen", "Rep", "Mt", "Ft", "Inc", "Ltd", "Co", "Corp", "Bros",
-        "No", "Nos", "Vol", "v", "vs", "c", "ca", "cf", "al", "approx", "e.g", "i.e", "U.S",
-        "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
-    }
-)  # fmt: skip
-# Initials ("J. R. R. Tolkien") and dotted acronyms ("U.K.", "a.m.") also do not end sentences.
-INITIAL_OR_ACRONYM = re.compile(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]")
-
-
-def slugify(title: str) -> str:
-    """Lower-case ASCII slug: runs of anything but letters/digits become one hyphen."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
-
-
-def is_abbreviation(text: str, period: int) -> bool:
-    """Whether the "." at index ``period`` closes an abbreviation rather than a sentence."""
-    words = text[:period].split()
-    token = words[-1].lstrip("([\"'“‘") if words else ""
-    return token in ABBREVIATIONS or INITIAL_OR_ACRONYM.fullmatch(token) is not None
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Split ``text`` into sentence spans ``(start, end)``, end exclusive, no edge whitespace."""
-    spans: list[tuple[int, int]] = []
-    start = len(text) - len(text.lstrip())
-    for match in BOUNDARY.finditer(text):
-        next_start = match.end()
-        if next_start >= len(text):
-            break
-        following = text[next_start]
-        if not (following.isupper() or following.isdigit() or following in OPENING_QUOTES):
-            continue
-        if text[match.start()] == "." and is_abbreviation(text, match.start()):
-            continue
-        end = match.start() + len(match.group().rstrip())
-        spans.append((start, end))
-        start = next_start
-    spans.append((start, len(text.rstrip())))
-    return spans
-
 
 def evidence_for(context: str, answer_spans: Iterable[tuple[int, int]]) -> str:
     """Return the union of the sentences of ``context`` overlapping any answer span."""
-    sentences = split_sentences(context)
+    sentences = sentence_spans(context)
     hits = [
         (s_start, s_end)
         for s_start, s_end in sentences
@@ -99,7 +51,7 @@ def build(data: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[s
     qa: list[dict[str, Any]] = []
     n_paragraphs = 0
     for article in data:
-        article_id = f"xquad-{slugify(article['title'])}"
+        article_id = f"xquad-{slug(article['title'])}"
         contexts = [paragraph["context"] for paragraph in article["paragraphs"]]
         n_paragraphs += len(contexts)
         corpus.append(
@@ -157,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     write_jsonl(args.out / "corpus.jsonl", corpus)
     write_jsonl(args.out / "qa.jsonl", qa)
-    multi = sum(1 for record in qa if len(split_sentences(record["evidence"])) > 1)
+    multi = sum(1 for record in qa if len(sentence_spans(record["evidence"])) > 1)
     print(f"articles: {len(corpus)}  paragraphs: {n_paragraphs}  questions: {len(qa)}")
     print(f"evidence spanning several sentences: {multi}")
     print(f"wrote {args.out / 'corpus.jsonl'} and {args.out / 'qa.jsonl'}")

@@ -86,7 +86,7 @@ class ChromaStore:
     def require(self) -> None:
         """Open for reading; raise NotIndexed when nothing was indexed yet."""
         if not self._open(create=False):
-            raise NotIndexed(f"Nothing is indexed in {self.where} yet: index some articles first.")
+            raise NotIndexed(f"Nothing is indexed in {self.where} yet.")
 
     def ensure(self) -> None:
         """Open for writing, creating the collections bound to this embedder if needed."""

@@ -50,8 +50,9 @@ def fold(text: str) -> str:
 
 
 def slug(text: str, max_length: int = 80) -> str:
-    """Lower-case ASCII id: runs of anything but letters and digits become one hyphen ('' when none are left)."""
-    return _SLUG_SEPARATORS.sub("-", text.lower()).strip("-")[:max_length].rstrip("-")
+    """Lower-case ASCII id: accents dropped, runs of anything but letters and digits one hyphen ('' if none)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _SLUG_SEPARATORS.sub("-", ascii_text.lower()).strip("-")[:max_length].rstrip("-")
 
 
 # -- words ----------------------------------------------------------------------------------------------------

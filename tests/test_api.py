@@ -64,15 +64,25 @@ def test_health_and_docs(http: httpx.Client) -> None:
     assert http.get("/docs").status_code == 200
 
 
-def test_same_citations_from_cli_api_and_openai_endpoint(server: LiveServer, data_dir: Path, http) -> None:
+def _without_timing(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k != "elapsed_ms"}
+
+
+def test_the_cli_the_api_and_the_openai_endpoint_return_the_same_answer(
+    server: LiveServer, data_dir: Path, http
+) -> None:
     cli = json.loads(run_qa_in(data_dir, "ask", "--json", TRUSS).stdout)
     api = http.post("/api/ask", json={"question": TRUSS}).json()
     client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
     completion = client.chat.completions.create(model="newsqa", messages=[{"role": "user", "content": TRUSS}])
-    openai_citations = completion.model_extra["citations"]
-    assert cli["citations"] == api["citations"] == openai_citations
-    assert cli["answer"] == api["answer"] == completion.choices[0].message.content
-    assert "troops withdraw" in api["answer"]
+    beside = dict(completion.model_extra)
+    assert beside.pop("query") == TRUSS
+    via_openai = {**beside, "answer": completion.choices[0].message.content}
+    assert set(cli) == {"question", "answer", "abstained", "citations", "sentences", "backend", "elapsed_ms"}
+    assert _without_timing(cli) == _without_timing(api) == _without_timing(via_openai)
+    assert "troops withdraw" in api["answer"] and api["sentences"]
+    chat = http.post("/api/chat", json={"message": TRUSS}).json()
+    assert _without_timing(chat) == {**_without_timing(api), "query": TRUSS, "session_id": chat["session_id"]}
 
 
 def test_openai_sdk_streams_the_answer_and_lists_models(server: LiveServer) -> None:
@@ -170,8 +180,11 @@ def test_articles_can_be_added_read_asked_about_and_removed(http: httpx.Client) 
         ("POST", "/api/ask", [1, 2], 422, "valid dictionary"),
         ("POST", "/api/chat", {"message": ""}, 422, "question is empty"),
         ("POST", "/api/chat", {"session_id": "no-such-session", "message": "hi"}, 404, "No chat session"),
-        ("GET", "/api/chat/no-such-session", None, 404, "No chat session"),
+        ("GET", "/api/chat/no-such-session", None, 404, "Leave session_id out to start a new conversation"),
         ("GET", "/api/articles/no/such/article", None, 404, "No article"),
+        ("GET", "/api/articles/no/such/article", None, 404, "GET /api/articles lists the ids"),
+        ("POST", "/api/articles", {"id": "   ", "title": "t", "text": "Some text."}, 422, "id: must not be blank"),
+        ("POST", "/api/articles", {"title": "t", "text": "Some text.", "colour": "red"}, 422, "colour"),
         ("DELETE", "/api/articles/no-such-article", None, 404, "No article"),
         ("POST", "/api/articles", {"title": "t", "text": ""}, 422, "text"),
         ("POST", "/api/articles", {"title": "!!!", "text": "Some text."}, 422, "Give the article an id"),
@@ -188,7 +201,19 @@ def test_client_mistakes_get_a_4xx_with_a_json_error(http, method, path, body, s
     else:
         response = http.request(method, path, json=body)
     assert response.status_code == status, response.text
-    assert phrase in response.json()["error"]["message"]
+    message = response.json()["error"]["message"]
+    assert phrase in message
+    assert not re.search(r"\bqa (index|list|ask|chat|remove)\b", message), "a CLI command is no hint for a client"
+
+
+def test_an_empty_index_tells_a_client_how_to_add_articles(tmp_path: Path) -> None:
+    empty = LiveServer(tmp_path / "data")
+    try:
+        response = httpx.post(f"{empty.url}/api/ask", json={"question": "What did Truss demand?"})
+    finally:
+        empty.stop()
+    assert response.status_code == 409
+    assert "yet. Add an article first: POST /api/articles." in response.json()["error"]["message"]
 
 
 def test_an_oversized_body_is_refused_with_413(http: httpx.Client) -> None:

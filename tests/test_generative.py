@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from openai import OpenAI
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import SEED_ID, SEEDS, LiveServer, free_port, run_qa_in
 from tests.fake_openai import FakeOpenAI, prompt_text
@@ -110,6 +111,46 @@ def test_unsupported_citations_are_dropped_and_reported(fake: FakeOpenAI, seeded
     assert not unknown["supported"] and unknown["dropped"] == [9], "there is no passage 9"
     assert "40,000" not in answer["answer"] and "Lavrov agreed" not in answer["answer"]
     assert answer["answer"] == "Truss said Russia must respect the sovereignty of Ukraine. [1]"
+
+
+def unsupported_reply(body: dict[str, Any]) -> str:
+    """One claim its passage states, one it does not."""
+    n = number_of(body, SOVEREIGNTY)
+    return f"Truss said Russia must respect the sovereignty of Ukraine [{n}]. Truss demanded a ban on gas [{n}]."
+
+
+def test_sentences_left_out_reach_every_shell(fake: FakeOpenAI, llm_server: LiveServer) -> None:
+    fake.reply_by(unsupported_reply)
+    with httpx.Client(base_url=llm_server.url, timeout=30) as client:
+        chat = client.post("/api/chat", json={"message": TRUSS}).json()
+        with client.stream("POST", "/api/chat/stream", json={"message": TRUSS}) as response:
+            data = [line[5:] for line in response.iter_lines() if line.startswith("data:")]
+        done = json.loads(data[-1])
+    completion = OpenAI(base_url=f"{llm_server.url}/v1", api_key="unused").chat.completions.create(
+        model="x", messages=[{"role": "user", "content": TRUSS}]
+    )
+    for sentences in (chat["sentences"], done["sentences"], completion.model_extra["sentences"]):
+        assert [s["supported"] for s in sentences] == [True, False]
+        assert sentences[1]["text"] == "Truss demanded a ban on gas." and sentences[1]["dropped"]
+
+
+def test_the_page_says_which_model_sentences_were_left_out(
+    fake: FakeOpenAI, llm_server: LiveServer, browser: Browser
+) -> None:
+    fake.reply_by(unsupported_reply)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(llm_server.url + "/")
+        page.fill("#question", TRUSS)
+        page.click("#ask")
+        note = page.locator(".message.assistant .unsupported-note")
+        expect(note).to_have_text(
+            "1 sentence the model wrote was left out: the cited passages do not support it.", timeout=15_000
+        )
+        expect(page.locator(".message.assistant").last).not_to_contain_text("ban on gas")
+    finally:
+        context.close()
 
 
 def test_an_answer_with_no_supported_sentence_is_an_abstention(fake: FakeOpenAI, seeded_dir: Path) -> None:

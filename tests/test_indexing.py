@@ -5,11 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer import index_articles, load_paths
 from qa.embedder import MiniLMEmbedder
-from qa.errors import EmbedderMismatch
+from qa.errors import ConfigError, EmbedderMismatch
 from qa.keyword import open_keyword_index
 from qa.settings import Settings
 from qa.store import ChromaStore
@@ -111,4 +112,66 @@ def test_an_index_built_by_another_embedder_is_refused(tmp_path: Path, embedder:
     other = ChromaStore(client, settings.collection, "some-other-model", 768, where)
     other.ensure()
     with pytest.raises(EmbedderMismatch, match="some-other-model"):
+        open_store(settings, embedder).require()
+
+
+def test_writes_happen_in_a_batch_that_stamps_one_new_generation(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    store = open_store(settings, embedder)
+    _index(store, embedder, SEEDS, settings.data_dir)
+    with pytest.raises(RuntimeError, match="batch"):
+        store.remove_articles([SEED_ID])
+    before = store.generation()
+    with store.batch():
+        with store.batch():  # nested: one stamp, at the end of the outer batch
+            assert store.remove_articles([SEED_ID]) == [SEED_ID]
+        assert store.generation() == before
+    assert store.generation() != before
+    after = store.generation()
+    with store.batch():
+        pass
+    assert store.generation() == after, "a batch that wrote nothing changes nothing"
+
+
+def _downgrade_to_schema_1(settings: Settings) -> None:
+    """Make the index look as the previous release wrote it: article records with 384-d vectors under _articles."""
+    client, _ = chroma_client(settings)
+    new = client.get_collection(f"{settings.collection}_articles_v2")
+    got = new.get(include=["documents", "metadatas"])
+    old = client.create_collection(f"{settings.collection}_articles", metadata={"hnsw:space": "cosine"})
+    vectors = np.random.default_rng(0).normal(size=(len(got["ids"]), 384)).tolist()
+    old.add(ids=got["ids"], documents=got["documents"], metadatas=got["metadatas"], embeddings=vectors)
+    client.delete_collection(new.name)
+    chunks = client.get_collection(f"{settings.collection}_chunks")
+    chunks.modify(metadata={k: v for k, v in chunks.metadata.items() if not k.startswith("hnsw:")} | {"schema": 1})
+
+
+def test_an_index_of_the_previous_schema_is_read_as_it_is_and_migrated_on_the_first_write(
+    tmp_path: Path, corpus: Path, embedder: MiniLMEmbedder
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    _index(open_store(settings, embedder), embedder, corpus, settings.data_dir)
+    before = _snapshot(open_store(settings, embedder))
+    text = open_store(settings, embedder).get_article(SEED_ID)[1]
+    _downgrade_to_schema_1(settings)
+
+    reader = open_store(settings, embedder)
+    assert _snapshot(reader) == before and reader.get_article(SEED_ID)[1] == text, "read without migrating"
+    report = _index(open_store(settings, embedder), embedder, corpus, settings.data_dir)
+    assert report.unchanged == [SEED_ID, "second"] and report.chunks_embedded == 0
+    client, _ = chroma_client(settings)
+    names = {c.name for c in client.list_collections()}
+    assert names == {"articles_chunks", "articles_articles_v2"}, "the old article collection is gone"
+    assert client.get_collection("articles_chunks").metadata["schema"] == 2
+    migrated = open_store(settings, embedder)
+    assert _snapshot(migrated) == before and migrated.get_article(SEED_ID)[1] == text
+
+
+def test_an_index_written_by_a_newer_version_is_refused(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    _index(open_store(settings, embedder), embedder, SEEDS, settings.data_dir)
+    client, _ = chroma_client(settings)
+    chunks = client.get_collection("articles_chunks")
+    chunks.modify(metadata={k: v for k, v in chunks.metadata.items() if not k.startswith("hnsw:")} | {"schema": 99})
+    with pytest.raises(ConfigError, match="newer version"):
         open_store(settings, embedder).require()
