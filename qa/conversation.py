@@ -18,7 +18,7 @@ from typing import Protocol
 
 from qa.domain import Turn
 from qa.errors import UNKNOWN_SESSION, InvalidInput, NotFound
-from qa.text import names_in
+from qa.text import NAME_RUN, QUESTION_WORDS, names_in
 
 
 class FollowUpResolver(Protocol):
@@ -38,8 +38,10 @@ class CarryOverResolver:
     """Offline follow-up resolution: no model, just the previous question's subject.
 
     - "What about Lavrov?" after "What did Truss demand?" becomes "What did Lavrov demand?".
-    - A question with a pronoun and no name of its own gets the previous question's names appended.
-    - A question that names its own subject ("And how did Lavrov respond?") stands as it is.
+    - A question with a pronoun gets the previous question's names it does not mention appended ("And what did
+      she say about NATO?" becomes "What did she say about NATO? (Truss)"); so does one that opens with "And",
+      "So"... and names no one.
+    - A question without a pronoun that names its own subject ("And how did Lavrov respond?") stands as it is.
     """
 
     def resolve(self, history: Sequence[Turn], message: str) -> str:
@@ -48,22 +50,32 @@ class CarryOverResolver:
         message = message.strip()
         if not previous:
             return message
-        previous_names = names_in(previous)
+        previous_names = list(dict.fromkeys(names_in(previous)))
         what_about = _WHAT_ABOUT.match(message)
         if what_about and previous_names:
-            return _replace_names(previous, previous_names, what_about["subject"])
-        stripped = _LEADING_CONJUNCTION.sub("", message)
+            return _replace_subject(previous, what_about["subject"])
+        conjunction = _LEADING_CONJUNCTION.match(message)
+        stripped = message[conjunction.end() :] if conjunction else message
         stripped = stripped[:1].upper() + stripped[1:]
-        if not names_in(stripped) and previous_names and (_PRONOUNS.search(stripped) or stripped != message):
-            return f"{stripped} ({' '.join(dict.fromkeys(previous_names))})"
+        own = {n.lower() for n in names_in(stripped)}
+        missing = [n for n in previous_names if n.lower() not in own]
+        # A pronoun points back even in a question with names of its own ("what did she say about NATO?"); a
+        # leading "And..." does only when the question names no one itself.
+        if missing and (_PRONOUNS.search(stripped) or (conjunction and not own)):
+            return f"{stripped} ({' '.join(missing)})"
         return message  # it stands on its own: retrieval sees exactly what was asked
 
 
-def _replace_names(question: str, names: list[str], subject: str) -> str:
-    """Put `subject` where the previous question's run of names stood."""
-    first = question.index(names[0])
-    last = question.rindex(names[-1]) + len(names[-1])
-    return question[:first] + subject.strip() + question[last:]
+def _replace_subject(question: str, subject: str) -> str:
+    """Put `subject` where the question's first run of names stood ("What did Liz Truss tell Lavrov?" about
+    Blinken: "What did Blinken tell Lavrov?")."""
+    for run in NAME_RUN.finditer(question):
+        words = list(re.finditer(r"\S+", run.group()))
+        named = [w for w in words if w.group().lower() not in QUESTION_WORDS]
+        if named:
+            start = run.start() + named[0].start()
+            return question[:start] + subject.strip() + question[run.end() :]
+    return question
 
 
 class SessionStore:

@@ -77,7 +77,7 @@ def split_claims(reply: str) -> list[Claim]:
         leading = re.match(r"^(\s*\[\d{1,3}\])+", sentence)
         if leading and claims:
             moved = [int(n) for n in _MARKER.findall(leading.group())]
-            claims[-1] = Claim(claims[-1].text, claims[-1].cited + moved)
+            claims[-1] = Claim(claims[-1].text, list(dict.fromkeys(claims[-1].cited + moved)))
             sentence = sentence[leading.end() :]
         cited = [int(n) for n in _MARKER.findall(sentence)]
         text = " ".join(_MARKER.sub("", sentence).split())
@@ -97,11 +97,17 @@ class CitationChecker:
     ) -> list[tuple[Claim, list[tuple[int, int]], list[int]]]:
         """For each claim: the (passage n, passage sentence index) pairs that support it, and the dropped [n]."""
         vectors = self.embedder.embed([c.text for c in claims]) if claims else np.zeros((0, 1))
+        # A capitalised word that opens a claim may be a name ("Lavrov urged...") or not ("Officials said..."): it
+        # is checked as a name when the passages use it as one (capitalised, and never in lower case).
+        known = _names_used([f"{h.chunk.heading}\n{h.chunk.text}" for h in hits])
         checked = []
         for claim, vector in zip(claims, vectors, strict=True):
             kept, dropped = [], []
+            names = names_in(claim.text, skip_sentence_starts=True)
+            names += [n for n in names_in(claim.text) if n.lower() in known and n not in names]
             for n in claim.cited:
-                sentence = self._supporting_sentence(claim, vector, hits[n - 1]) if 1 <= n <= len(hits) else None
+                hit = hits[n - 1] if 1 <= n <= len(hits) else None
+                sentence = self._supporting_sentence(claim, names, vector, hit) if hit else None
                 if sentence is None:
                     dropped.append(n)
                 else:
@@ -109,14 +115,13 @@ class CitationChecker:
             checked.append((claim, kept, dropped))
         return checked
 
-    def _supporting_sentence(self, claim: Claim, vector: np.ndarray, hit: Hit) -> int | None:
+    def _supporting_sentence(self, claim: Claim, names: Sequence[str], vector: np.ndarray, hit: Hit) -> int | None:
         """The passage sentence that best supports the claim, or None when the passage does not."""
         chunk = hit.chunk
         passage = f"{chunk.heading}\n{chunk.text}"
-        folded = passage.lower()
-        if any(number not in passage for number in _NUMBER.findall(claim.text)):
-            return None  # a number the passage does not state is invented
-        if any(name.lower() not in folded for name in names_in(claim.text, skip_sentence_starts=True)):
+        if any(not _holds(passage, number) for number in _NUMBER.findall(claim.text)):
+            return None  # a number the passage does not state is invented ("20" is not in "2022")
+        if any(not _holds(passage, name, ignore_case=True) for name in names):
             return None  # so is a name
         terms = set(tokenize([claim.text])[0])
         sentence_terms = [set(t) for t in tokenize(hit.evidence.texts)] if hit.evidence.texts else []
@@ -127,6 +132,18 @@ class CitationChecker:
             return None
         overlap = np.array([len(terms & t) / max(len(terms), 1) for t in sentence_terms])
         return int(np.argmax(cosines + overlap))
+
+
+def _names_used(texts: Sequence[str]) -> set[str]:
+    """The capitalised words of these texts that never appear in lower case in them, lower-cased."""
+    lower = {w for text in texts for w in re.findall(r"[\w’']+", text) if w.islower()}
+    return {name.lower() for text in texts for name in names_in(text) if name.lower() not in lower}
+
+
+def _holds(passage: str, word: str, ignore_case: bool = False) -> bool:
+    """Whether the passage has this word or number whole (not inside a longer one)."""
+    pattern = rf"(?<![\w.,]){re.escape(word)}(?![\w]|[.,]\d)"
+    return re.search(pattern, passage, re.IGNORECASE if ignore_case else 0) is not None
 
 
 class GenerativeAnswerer:

@@ -31,7 +31,8 @@ class AnswerType(Enum):
     DEMAND = "demand"
 
 
-_DATE = rf"\b([1-9][0-9]{{2,3}}s?|{_MONTHS}|century|centuries|decade|BC|AD|BCE|CE)\b|\b(years|ago)\b"
+# Era marks in capitals only: "an ad" and "ce" are no dates.
+_DATE = rf"\b([1-9][0-9]{{2,3}}s?|{_MONTHS}|century|centuries|decade|(?-i:BC|AD|BCE|CE))\b|\b(years|ago)\b"
 _DURATION = rf"\b{_NUMBER}[\s-]+(?:(?:million|billion|thousand)\s+)?({_TIME_UNITS})\b|\b(all|whole) (day|night|week)\b"
 _SHOWS: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.DATE: re.compile(_DATE, re.I),

@@ -22,12 +22,13 @@ _NAME_WORD = r"\b[A-Z][\w’']+"
 NAME = re.compile(_NAME_WORD)
 # A run of capitalised words, with the particles that join names ("Bank of England", "Ursula von der Leyen").
 NAME_RUN = re.compile(rf"{_NAME_WORD}(?:\s+(?:of\s+|the\s+|de\s+|der\s+|von\s+)*{_NAME_WORD})*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?][\"'’”)\]]*\s+)$")
+_OPENERS = "\"'“‘(["
 
 # Words that open or glue a question: capitalised, they are still not names, and a passage need not hold them.
 QUESTION_WORDS = frozenset({
     "what", "who", "whom", "whose", "when", "where", "which", "why", "how", "did", "does", "do", "is", "are", "was",
     "were", "and", "the", "a", "an", "in", "of", "on", "at", "by", "according", "also", "so", "but", "then",
+    "will", "would", "can", "could", "should", "shall", "might", "has", "have", "had",
 })  # fmt: skip
 
 
@@ -88,13 +89,21 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 def names_in(text: str, *, skip_sentence_starts: bool = False) -> list[str]:
     """The capitalised words of a text that are not question words: the people, places and bodies it names.
 
-    With `skip_sentence_starts`, a word that opens a sentence is left out (it is capitalised anyway)."""
+    With `skip_sentence_starts`, a word that opens a sentence is left out (it is capitalised anyway); sentences
+    are told by the sentence splitter, so "Mr. Putin" is not two sentences."""
+    starts = {_after_openers(text, start) for start, _ in sentence_spans(text)} if skip_sentence_starts else set()
     return [
         match.group()
         for match in NAME.finditer(text)
-        if match.group().lower() not in QUESTION_WORDS
-        and not (skip_sentence_starts and _SENTENCE_START.search(text[: match.start()]))
+        if match.group().lower() not in QUESTION_WORDS and match.start() not in starts
     ]
+
+
+def _after_openers(text: str, start: int) -> int:
+    """Where the first word of a sentence starts, past opening quotes and brackets."""
+    while start < len(text) and text[start] in _OPENERS:
+        start += 1
+    return start
 
 
 # -- sentences and blocks -------------------------------------------------------------------------------------

@@ -1,0 +1,369 @@
+"""qa/extractive.py: sentence scores, choice, continuations, support, abstention and cited composition."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from qa.answering import ABSTAIN_TEXT
+from qa.chunking import chunk_id
+from qa.domain import Passage
+from qa.evidence import QuestionEvidence, SentenceEvidence
+from qa.extractive import (
+    CONTINUATION_SHARE,
+    SECOND_SENTENCE_SHARE,
+    W_DENSE,
+    W_LEXICAL,
+    W_NAMES,
+    W_PASSAGE,
+    W_TYPE,
+    WORD_BUDGET,
+    ExtractiveAnswerer,
+    ScoredSentence,
+)
+from qa.retrieval import Hit
+from qa.store import StoredChunk
+
+DEMAND = "What did Truss demand?"  # wants a demand: a non-strict type
+
+# One article; its first paragraph belongs to no chunk used here, so chunk offsets are not zero.
+C0 = ["Truss demanded a ceasefire.", "She said Russia must withdraw.", "Talks continue."]
+C1 = ["Lavrov refused.", "He said troops stay."]
+ARTICLE = "Kyiv, 10 February. Opening words of the report.\n\n" + " ".join(C0) + "\n\n" + " ".join(C1) + "\n\nEnd."
+
+
+def make_chunk(article: str, sentences: list[str], article_id: str = "a1", position: int = 0) -> StoredChunk:
+    """The chunk of `article` made of these consecutive sentences, with article offsets."""
+    spans, pos = [], 0
+    for sentence in sentences:
+        at = article.index(sentence, pos)
+        spans.append((at, at + len(sentence)))
+        pos = at + len(sentence)
+    start, end = spans[0][0], spans[-1][1]
+    return StoredChunk(
+        id=chunk_id(article_id, position),
+        article_id=article_id,
+        position=position,
+        text=article[start:end],
+        start=start,
+        end=end,
+        content_hash="h",
+        sentences=spans,
+        sentence_vectors=np.zeros((len(sentences), 4), dtype=np.float32),
+    )
+
+
+def make_hit(
+    chunk: StoredChunk,
+    score: float,
+    dense: list[float],
+    lexical: list[float],
+    coverage: float = 1.0,
+    names: float = 1.0,
+) -> Hit:
+    texts = [chunk.text[s - chunk.start : e - chunk.start] for s, e in chunk.sentences]
+    evidence = SentenceEvidence(
+        texts, np.array(dense, dtype=np.float32), np.array(lexical, dtype=np.float32), coverage, names
+    )
+    return Hit(chunk, score, cosine=score, keyword=0.0, evidence=evidence)
+
+
+def passage_of(hit: Hit, title: str, rank: int) -> Passage:
+    c = hit.chunk
+    return Passage(
+        chunk_id=c.id,
+        article_id=c.article_id,
+        title=title,
+        start=c.start,
+        end=c.end,
+        text=c.text,
+        sentences=c.sentences,
+        score=hit.score,
+        dense_score=hit.cosine,
+        rank=rank,
+    )
+
+
+def question(text: str) -> QuestionEvidence:
+    return QuestionEvidence(text, np.zeros(4, dtype=np.float32), lambda term: 1.0)
+
+
+def expected_score(dense: float, lexical: float, type_match: float, passage: float, names: float = 1.0) -> float:
+    """A sentence's score by the module's definition (`passage` is the hit's score over the best hit's)."""
+    return (W_DENSE * dense + W_LEXICAL * lexical + W_TYPE * type_match + W_PASSAGE * passage) * (
+        1 - W_NAMES + W_NAMES * names
+    )
+
+
+def scored(chunk: StoredChunk, index: int, score: float, rank: int = 0) -> ScoredSentence:
+    start, end = chunk.sentences[index]
+    return ScoredSentence(chunk, rank, index, start, end, chunk.text[start - chunk.start : end - chunk.start], score)
+
+
+def single(text: str, article_id: str) -> StoredChunk:
+    """A one-sentence chunk of its own article (no neighbours, so no continuations)."""
+    return make_chunk(text, [text], article_id=article_id)
+
+
+# -- score_sentences ------------------------------------------------------------------------------------------
+
+
+def test_sentences_are_scored_by_the_weighted_evidence_and_ranked() -> None:
+    heading_article = "Remarks of Liz Truss\nTruss resigned after the vote. She left quietly.\nLavrov resigned too."
+    first = make_chunk(heading_article, ["Remarks of Liz Truss", "Truss resigned after the vote.", "She left quietly."])
+    second = make_chunk(heading_article, ["Lavrov resigned too."], position=1)
+    hits = [
+        make_hit(first, 0.8, dense=[0.9, 0.5, 0.3], lexical=[1.0, 0.5, 0.0]),
+        make_hit(second, 0.4, dense=[0.6], lexical=[0.5], names=0.5),
+    ]
+    ranked = ExtractiveAnswerer(0.5, 3).score_sentences(question("Why did Truss resign?"), hits)  # no type: 0.5
+    # The heading is left out though its evidence is the best: it does not read as a sentence.
+    assert [(s.chunk.id, s.index, s.passage_rank) for s in ranked] == [
+        ("a1::0", 1, 0),
+        ("a1::1", 0, 1),
+        ("a1::0", 2, 0),
+    ]
+    assert [s.score for s in ranked] == pytest.approx(
+        [
+            expected_score(0.5, 0.5, 0.5, 0.8 / 0.8),
+            expected_score(0.6, 0.5, 0.5, 0.4 / 0.8, names=0.5),
+            expected_score(0.3, 0.0, 0.5, 0.8 / 0.8),
+        ]
+    )
+    best = ranked[0]
+    assert (best.text, best.start, best.end) == ("Truss resigned after the vote.", *first.sentences[1])
+
+
+def test_a_passage_without_the_question_names_loses_w_names_of_its_score() -> None:
+    article = "Truss spoke at length. Lavrov spoke at length."
+    about, other = (
+        make_chunk(article, ["Truss spoke at length."]),
+        make_chunk(article, ["Lavrov spoke at length."], position=1),
+    )
+    hits = [
+        make_hit(about, 0.5, dense=[0.6], lexical=[0.4], names=1.0),
+        make_hit(other, 0.5, dense=[0.6], lexical=[0.4], names=0.0),
+    ]
+    named, unnamed = ExtractiveAnswerer(0.5, 3).score_sentences(question("Why did Truss speak?"), hits)
+    assert named.chunk is about
+    assert unnamed.score == pytest.approx(named.score * (1 - W_NAMES))
+
+
+def test_a_sentence_showing_the_wanted_type_gains_w_type() -> None:
+    article = "Russia must withdraw now. Russia will withdraw now."
+    demand, statement = (
+        make_chunk(article, ["Russia must withdraw now."]),
+        make_chunk(article, ["Russia will withdraw now."], position=1),
+    )
+    hits = [make_hit(statement, 0.5, [0.5], [0.5]), make_hit(demand, 0.5, [0.5], [0.5])]
+    first, second = ExtractiveAnswerer(0.5, 3).score_sentences(question(DEMAND), hits)
+    assert first.chunk is demand
+    assert first.score - second.score == pytest.approx(W_TYPE)
+
+
+# -- choose ---------------------------------------------------------------------------------------------------
+
+
+def test_a_second_sentence_joins_only_within_the_share_of_the_best() -> None:
+    best, close, far = (
+        single(t, a) for t, a in [("Truss spoke.", "a"), ("Lavrov spoke.", "b"), ("Blinken spoke.", "c")]
+    )
+    ranked = [
+        scored(best, 0, 1.0),
+        scored(close, 0, SECOND_SENTENCE_SHARE + 0.01),
+        scored(far, 0, SECOND_SENTENCE_SHARE - 0.01),
+    ]
+    chosen = ExtractiveAnswerer(0.5, 3).choose(question(DEMAND), ranked)
+    assert [s.chunk.id for s in chosen] == ["a::0", "b::0"]
+
+
+def test_a_second_sentence_joins_only_within_the_word_budget() -> None:
+    long_best = " ".join(["word"] * 40) + "."
+    too_long = " ".join(["more"] * (WORD_BUDGET - 40 + 1)) + "."
+    fits = " ".join(["fits"] * (WORD_BUDGET - 40)) + "."
+    chunks = [single(long_best, "a"), single(too_long, "b"), single(fits, "c")]
+    ranked = [scored(chunks[0], 0, 1.0), scored(chunks[1], 0, 0.95), scored(chunks[2], 0, 0.9)]
+    chosen = ExtractiveAnswerer(0.5, 3).choose(question(DEMAND), ranked)
+    assert [s.chunk.id for s in chosen] == ["a::0", "c::0"]  # the long one is passed over, a later short one fits
+
+
+@pytest.mark.parametrize(("max_sentences", "expected"), [(1, ["a::0"]), (2, ["a::0", "b::0"])])
+def test_max_sentences_caps_the_close_sentences(max_sentences: int, expected: list[str]) -> None:
+    chunks = [single(f"Sentence {name} here.", name) for name in "abcd"]
+    ranked = [scored(c, 0, 1.0 - i / 100) for i, c in enumerate(chunks)]
+    assert [s.chunk.id for s in ExtractiveAnswerer(0.5, max_sentences).choose(question(DEMAND), ranked)] == expected
+
+
+def test_nothing_to_choose_from() -> None:
+    assert ExtractiveAnswerer(0.5, 3).choose(question(DEMAND), []) == []
+
+
+# -- continuations --------------------------------------------------------------------------------------------
+
+SPEECH = "Truss demanded a ceasefire. She further said that Russia must leave. Talks continue."
+
+
+def speech_chunk(second: str) -> StoredChunk:
+    article = SPEECH.replace("She further said that Russia must leave.", second)
+    return make_chunk(article, ["Truss demanded a ceasefire.", second, "Talks continue."])
+
+
+@pytest.mark.parametrize(
+    ("follower", "share", "joins"),
+    [
+        ("She further said that Russia must leave.", CONTINUATION_SHARE + 0.05, True),
+        ("But it must end soon.", CONTINUATION_SHARE + 0.05, True),
+        ("She further said that Russia must leave.", CONTINUATION_SHARE - 0.05, False),  # scores too low
+        ("Lavrov said that Russia must leave.", CONTINUATION_SHARE + 0.2, False),  # does not carry on
+        ("She further said nothing new.", CONTINUATION_SHARE + 0.2, False),  # carries on, but shows no demand
+    ],
+)
+def test_the_sentence_after_a_chosen_one_joins_when_it_carries_on(follower: str, share: float, joins: bool) -> None:
+    chunk = speech_chunk(follower)
+    ranked = [scored(chunk, 0, 1.0), scored(chunk, 1, share), scored(chunk, 2, 0.1)]
+    chosen = ExtractiveAnswerer(0.5, 3).choose(question(DEMAND), ranked)
+    assert [s.index for s in chosen] == ([0, 1] if joins else [0])
+
+
+def test_a_continuation_may_open_the_next_chunk_of_the_article() -> None:
+    article = "Truss demanded a ceasefire.\n\nShe said Russia must leave."
+    first = make_chunk(article, ["Truss demanded a ceasefire."], position=4)
+    following = make_chunk(article, ["She said Russia must leave."], position=5)
+    ranked = [scored(first, 0, 1.0), scored(following, 0, 0.7, rank=1)]
+    chosen = ExtractiveAnswerer(0.5, 3).choose(question(DEMAND), ranked)
+    assert [s.chunk.id for s in chosen] == ["a1::4", "a1::5"]
+
+
+def test_a_continuation_joins_even_past_max_sentences() -> None:
+    chunk = speech_chunk("She further said that Russia must leave.")
+    ranked = [scored(chunk, 0, 1.0), scored(chunk, 1, 0.7)]
+    assert [s.index for s in ExtractiveAnswerer(0.5, 1).choose(question(DEMAND), ranked)] == [0, 1]
+
+
+# -- support --------------------------------------------------------------------------------------------------
+
+
+def troops_hits() -> tuple[Hit, Hit]:
+    article = "Troops crossed the border. About 40,000 troops crossed at dawn."
+    vague = make_chunk(article, ["Troops crossed the border."])
+    counted = make_chunk(article, ["About 40,000 troops crossed at dawn."], position=1)
+    return (
+        make_hit(vague, 0.9, dense=[0.9], lexical=[1.0], coverage=0.75),
+        make_hit(counted, 0.5, dense=[0.7], lexical=[1.0], coverage=0.5),
+    )
+
+
+def test_support_is_zero_when_no_chosen_sentence_shows_a_strict_type() -> None:
+    vague, _ = troops_hits()
+    chosen = [scored(vague.chunk, 0, 1.0)]
+    assert ExtractiveAnswerer.support(question("How many troops crossed?"), [vague], chosen) == 0.0
+
+
+def test_support_is_the_best_sentence_dense_plus_its_passage_coverage() -> None:
+    vague, counted = troops_hits()
+    chosen = [scored(counted.chunk, 0, 1.0, rank=1), scored(vague.chunk, 0, 0.9)]
+    support = ExtractiveAnswerer.support(question("How many troops crossed?"), [vague, counted], chosen)
+    assert support == pytest.approx(0.7 + 0.5)  # from the best sentence's own passage, not the top hit
+
+
+def test_a_strict_type_shown_by_any_chosen_sentence_is_enough() -> None:
+    vague, counted = troops_hits()
+    chosen = [scored(vague.chunk, 0, 1.0), scored(counted.chunk, 0, 0.9, rank=1)]
+    support = ExtractiveAnswerer.support(question("How many troops crossed?"), [vague, counted], chosen)
+    assert support == pytest.approx(0.9 + 0.75)
+
+
+def test_a_non_strict_type_does_not_zero_the_support() -> None:
+    vague, _ = troops_hits()
+    chosen = [scored(vague.chunk, 0, 1.0)]
+    assert ExtractiveAnswerer.support(question("Who crossed the border?"), [vague], chosen) == pytest.approx(0.9 + 0.75)
+
+
+def test_support_of_nothing_chosen_is_zero() -> None:
+    assert ExtractiveAnswerer.support(question(DEMAND), [], []) == 0.0
+
+
+# -- answer: abstention and composition -----------------------------------------------------------------------
+
+
+def speech_hits() -> tuple[Hit, Hit]:
+    """Chunk 1 (ranked first) holds the best sentence; two sentences of chunk 0 score close to it."""
+    c0, c1 = make_chunk(ARTICLE, C0, position=0), make_chunk(ARTICLE, C1, position=1)
+    return (
+        make_hit(c1, 1.0, dense=[1.0, 0.0], lexical=[1.0, 0.0], coverage=0.5),
+        make_hit(c0, 0.9, dense=[0.8, 0.8, 0.0], lexical=[0.8, 0.8, 0.0], coverage=1.0),
+    )
+
+
+def test_below_the_threshold_the_answerer_abstains_citing_whole_passages() -> None:
+    hits = speech_hits()
+    passages = [passage_of(h, "Truss in Kyiv", rank) for rank, h in enumerate(hits, start=1)]
+    result = ExtractiveAnswerer(threshold=1.6, max_sentences=3).answer(question(DEMAND), hits, passages)
+    assert result.abstained
+    assert result.answer == ABSTAIN_TEXT
+    assert result.support == pytest.approx(1.0 + 0.5)
+    assert [(c.n, c.quote, c.start, c.end) for c in result.citations] == [
+        (1, hits[0].chunk.text, hits[0].chunk.start, hits[0].chunk.end),
+        (2, hits[1].chunk.text, hits[1].chunk.start, hits[1].chunk.end),
+    ]
+    assert result.backend == "extractive"
+
+
+def test_an_abstention_cites_at_most_three_passages() -> None:
+    hits = speech_hits()
+    passages = [passage_of(hits[i % 2], f"T{i}", i + 1) for i in range(5)]
+    result = ExtractiveAnswerer(threshold=2.0, max_sentences=3).answer(question(DEMAND), hits, passages)
+    assert [c.title for c in result.citations] == ["T0", "T1", "T2"]
+
+
+def test_answer_reads_in_article_order_and_adjacent_sentences_share_a_citation() -> None:
+    hits = speech_hits()
+    passages = [passage_of(hits[0], "Lavrov replies", 1), passage_of(hits[1], "Truss in Kyiv", 2)]
+    result = ExtractiveAnswerer(threshold=1.5, max_sentences=3).answer(question(DEMAND), hits, passages)
+    assert not result.abstained
+    assert result.support == pytest.approx(1.5)
+    assert result.answer == "Truss demanded a ceasefire. She said Russia must withdraw. [1] Lavrov refused. [2]"
+    one, two = result.citations
+    assert (one.n, one.chunk_id, one.title, one.quote) == (1, "a1::0", "Truss in Kyiv", " ".join(C0[:2]))
+    assert (two.n, two.chunk_id, two.title, two.quote) == (2, "a1::1", "Lavrov replies", C1[0])
+    assert one.score == round(expected_score(0.8, 0.8, 1.0, 0.9), 4)
+    assert two.score == round(expected_score(1.0, 1.0, 0.0, 1.0), 4)
+    assert [(s.text, s.citations, s.supported) for s in result.sentences] == [
+        (C0[0], [1], True),
+        (C0[1], [1], True),
+        (C1[0], [2], True),
+    ]
+
+
+def test_every_quote_is_the_article_text_at_its_offsets_and_markers_match_citations() -> None:
+    hits = speech_hits()
+    result = ExtractiveAnswerer(threshold=0.0, max_sentences=3).answer(question(DEMAND), hits, [])
+    assert len(result.citations) == 2
+    for citation in result.citations:
+        assert citation.quote == ARTICLE[citation.start : citation.end]
+        assert citation.title == "a1"  # no passage given for the chunk: the article id
+    assert re.findall(r"\[(\d+)\]", result.answer) == [str(c.n) for c in result.citations]
+
+
+def test_sentences_of_one_chunk_that_are_not_adjacent_get_separate_citations() -> None:
+    chunk = make_chunk(ARTICLE, C0)
+    hit = make_hit(chunk, 1.0, dense=[0.9, 0.0, 1.0], lexical=[1.0, 0.0, 1.0])
+    result = ExtractiveAnswerer(threshold=0.0, max_sentences=3).answer(question(DEMAND), [hit], [])
+    assert result.answer == "Truss demanded a ceasefire. [1] Talks continue. [2]"
+    assert [c.quote for c in result.citations] == [C0[0], C0[2]]
+
+
+def test_articles_read_in_the_order_of_their_best_passage() -> None:
+    zulu = "Zulu report. Truss demanded a ceasefire."
+    alpha = "Alpha report. Lavrov must reply."
+    z_chunk = make_chunk(zulu, ["Truss demanded a ceasefire."], article_id="zulu")
+    a_chunk = make_chunk(alpha, ["Lavrov must reply."], article_id="alpha")
+    hits = [make_hit(z_chunk, 1.0, dense=[0.7], lexical=[1.0]), make_hit(a_chunk, 0.9, dense=[1.0], lexical=[1.0])]
+    result = ExtractiveAnswerer(threshold=0.0, max_sentences=3).answer(question(DEMAND), hits, [])
+    # alpha holds the best sentence, but zulu's passage ranks first: it is read first
+    assert [c.article_id for c in result.citations] == ["zulu", "alpha"]
+    assert result.answer == "Truss demanded a ceasefire. [1] Lavrov must reply. [2]"
+    texts = {"zulu": zulu, "alpha": alpha}
+    assert all(c.quote == texts[c.article_id][c.start : c.end] for c in result.citations)

@@ -1,0 +1,153 @@
+"""qa/question.py: a question's terms, names and wanted answer type, and whether a sentence shows that type."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.question import AnswerType, QuestionProfile
+
+
+def test_profile_reads_stemmed_terms_and_names() -> None:
+    profile = QuestionProfile.of("What did Truss demand from Lavrov?")
+    assert profile.terms == ["truss", "demand", "lavrov"]
+    assert profile.names == frozenset({"truss", "lavrov"})
+
+
+def test_profile_names_leave_out_capitalised_question_words() -> None:
+    profile = QuestionProfile.of("Who met Truss in Moscow?")
+    assert profile.names == frozenset({"truss", "moscow"})
+
+
+def test_profile_without_names_has_an_empty_set() -> None:
+    assert QuestionProfile.of("why did the talks fail?").names == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("Who met Truss in Moscow?", AnswerType.NAME),
+        ("Where did Lavrov fly?", AnswerType.NAME),
+        ("Which country hosted the talks?", AnswerType.NAME),
+        ("Who demanded a ceasefire?", AnswerType.NAME),  # "who" is read before "demand"
+        ("When did the talks end?", AnswerType.DATE),
+        ("In what year did the war start?", AnswerType.DATE),
+        ("How many troops crossed the border?", AnswerType.NUMBER),
+        ("What percentage of voters agreed?", AnswerType.NUMBER),
+        ("How long did the siege last?", AnswerType.DURATION),
+        ("How old is Lavrov?", AnswerType.AGE),
+        ("At what age did Truss enter parliament?", AnswerType.AGE),
+        ("What is the name of the operation?", AnswerType.TITLE),
+        ("What is the plan called?", AnswerType.TITLE),
+        ("What did Truss demand?", AnswerType.DEMAND),
+        ("What does Lavrov want?", AnswerType.DEMAND),
+        ("What did Truss call for?", AnswerType.DEMAND),
+        ("Why did Truss resign?", None),
+        ("What did Lavrov say about NATO?", None),
+    ],
+)
+def test_answer_type_of_question(question: str, wanted: AnswerType | None) -> None:
+    assert QuestionProfile.of(question).answer_type is wanted
+
+
+def test_no_wanted_type_matches_every_sentence_by_half() -> None:
+    profile = QuestionProfile.of("Why did Truss resign?")
+    assert profile.type_match("She resigned in October 2022.") == 0.5
+    assert profile.type_match("Nothing here.") == 0.5
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Truss met Lavrov in Moscow.", 1.0),
+        ("They met Sergei Lavrov.", 1.0),
+        ("Truss met him there.", 0.0),  # the only name is the question's own, at the start
+        ("Yesterday she met nobody.", 0.0),  # capitalised only because it opens the sentence
+        ("She met Liz Truss.", 0.0),  # the run holds a name the question already gives
+        ("she met nobody at all.", 0.0),
+    ],
+)
+def test_name_wants_a_new_capitalised_run_not_at_the_start(sentence: str, expected: float) -> None:
+    assert QuestionProfile.of("Who met Truss?").type_match(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The talks ended in February.", 1.0),
+        ("The talks ended in 2022.", 1.0),
+        ("The talks ended two years ago.", 1.0),
+        ("The city fell in 44 BC.", 1.0),
+        ("The talks ended badly.", 0.0),
+        ("The talks ended with an ad.", 0.0),  # era marks count in capitals only
+    ],
+)
+def test_date_pattern(sentence: str, expected: float) -> None:
+    assert QuestionProfile.of("When did the talks end?").type_match(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("About 40,000 troops crossed.", 1.0),
+        ("Thousands of troops crossed.", 1.0),
+        ("Seven battalions crossed.", 1.0),
+        ("Many troops crossed.", 0.0),
+    ],
+)
+def test_number_pattern(sentence: str, expected: float) -> None:
+    assert QuestionProfile.of("How many troops crossed?").type_match(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The siege lasted three weeks.", 1.0),
+        ("It was a 10-year siege.", 1.0),
+        ("The city was held from 1870 to 1939.", 1.0),
+        ("It went on all night.", 1.0),
+        ("The siege lasted a while.", 0.0),
+    ],
+)
+def test_duration_pattern(sentence: str, expected: float) -> None:
+    assert QuestionProfile.of("How long did the siege last?").type_match(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Lavrov is 72 years old.", 1.0),
+        ("He joined at the age of 22.", 1.0),
+        ("He retired aged 65.", 1.0),
+        ("Lavrov is a veteran diplomat.", 0.0),
+    ],
+)
+def test_age_pattern(sentence: str, expected: float) -> None:
+    assert QuestionProfile.of("How old is Lavrov?").type_match(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ('It was called "Sunflower".', 1.0),  # a quoted title
+        ("It was codenamed Sunflower Storm.", 1.0),  # a new run of two capitalised words
+        ("It was codenamed Sunflower.", 0.0),  # a single word is no title
+        ("It was a success.", 0.0),
+    ],
+)
+def test_title_pattern(sentence: str, expected: float) -> None:
+    assert QuestionProfile.of("What is the name of the plan?").type_match(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Russia must withdraw its troops.", 1.0),
+        ("She urged Moscow to stop.", 1.0),
+        ("She called for calm.", 1.0),
+        ("She insisted on talks.", 1.0),
+        ("The Russian demand for guarantees was rejected.", 0.0),  # the noun reports no one's demand
+        ("She spoke about the weather.", 0.0),
+    ],
+)
+def test_demand_pattern(sentence: str, expected: float) -> None:
+    assert QuestionProfile.of("What did Truss demand?").type_match(sentence) == expected

@@ -1,0 +1,240 @@
+"""qa/retrieval.py: the fused score and the hybrid retriever over a fake store and a fake keyword index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qa.evidence import QuestionEvidence, SentenceEvidence
+from qa.retrieval import (
+    W_BEST_SENTENCE_DENSE,
+    W_BEST_SENTENCE_TERMS,
+    W_COSINE,
+    Hit,
+    HybridRetriever,
+    _score,
+    to_passages,
+)
+from qa.store import StoredChunk
+
+Q = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+NEUTRAL = "Nothing relevant here."  # holds no term of QUESTION
+QUESTION = "What did Truss demand?"
+
+
+def make_chunk(
+    chunk_id: str, embedding: list[float] | None, sentence: str = NEUTRAL, sentence_vector: list[float] | None = None
+) -> StoredChunk:
+    article_id = chunk_id.split("::")[0]
+    start = 100
+    return StoredChunk(
+        id=chunk_id,
+        article_id=article_id,
+        position=int(chunk_id.split("::")[1]),
+        text=sentence,
+        start=start,
+        end=start + len(sentence),
+        content_hash="h",
+        sentences=[(start, start + len(sentence))],
+        sentence_vectors=np.array([sentence_vector or [0.0] * 4], dtype=np.float32),
+        embedding=None if embedding is None else np.array(embedding, dtype=np.float32),
+    )
+
+
+class FakeStore:
+    """The two reads the retriever makes, recorded."""
+
+    def __init__(self, chunks: Sequence[StoredChunk], dense: list[tuple[str, float]]) -> None:
+        self.chunks = {c.id: c for c in chunks}
+        self.dense = dense
+        self.dense_calls: list[tuple[Any, ...]] = []
+        self.get_calls: list[tuple[list[str], bool]] = []
+
+    def dense_query(self, vector: np.ndarray, n: int, article_ids: Sequence[str] | None = None):
+        self.dense_calls.append((vector, n, article_ids))
+        return self.dense[:n]
+
+    def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
+        self.get_calls.append((list(ids), with_embeddings))
+        return {i: self.chunks[i] for i in ids if i in self.chunks}
+
+
+class FakeKeyword:
+    """BM25 results by hand, recorded."""
+
+    def __init__(self, results: list[tuple[str, float]]) -> None:
+        self.results = results
+        self.calls: list[tuple[str, int, set[str] | None]] = []
+
+    def search(self, question: str, n: int, article_filter: set[str] | None = None) -> list[tuple[str, float]]:
+        self.calls.append((question, n, article_filter))
+        return self.results[:n]
+
+
+def question(text: str = QUESTION) -> QuestionEvidence:
+    return QuestionEvidence(text, Q, lambda term: 1.0)
+
+
+def hybrid(cosine: float, keyword: float, best_dense: float = 0.0, best_lexical: float = 0.0) -> float:
+    return (
+        W_COSINE * cosine
+        + (1 - W_COSINE) * keyword
+        + W_BEST_SENTENCE_DENSE * best_dense
+        + W_BEST_SENTENCE_TERMS * best_lexical
+    )
+
+
+# -- the fused score ------------------------------------------------------------------------------------------
+
+EVIDENCE = SentenceEvidence(
+    texts=["a.", "b."],
+    dense=np.array([0.2, 0.5], dtype=np.float32),
+    lexical=np.array([0.75, 0.1], dtype=np.float32),
+    coverage=0.9,
+    names=1.0,
+)
+
+
+def test_dense_score_is_the_cosine() -> None:
+    assert _score("dense", 0.3, 0.6, EVIDENCE) == 0.3
+
+
+def test_bm25_score_is_the_normalised_keyword_score() -> None:
+    assert _score("bm25", 0.3, 0.6, EVIDENCE) == 0.6
+
+
+def test_hybrid_score_mixes_cosine_keyword_and_best_sentence() -> None:
+    expected = W_COSINE * 0.3 + (1 - W_COSINE) * 0.6 + W_BEST_SENTENCE_DENSE * 0.5 + W_BEST_SENTENCE_TERMS * 0.75
+    assert _score("hybrid", 0.3, 0.6, EVIDENCE) == pytest.approx(expected)
+
+
+def test_hybrid_score_of_a_passage_without_sentences() -> None:
+    empty = SentenceEvidence([], np.zeros(0), np.zeros(0), 0.0, 1.0)
+    assert _score("hybrid", 0.3, 0.6, empty) == pytest.approx(W_COSINE * 0.3 + (1 - W_COSINE) * 0.6)
+
+
+# -- the retriever --------------------------------------------------------------------------------------------
+
+
+def three_chunks() -> list[StoredChunk]:
+    return [
+        make_chunk("a1::0", [0.8, 0.6, 0, 0]),  # cosine 0.8
+        make_chunk("a1::1", [0.6, 0.8, 0, 0]),  # cosine 0.6
+        make_chunk("a2::0", [0.0, 1.0, 0, 0]),  # cosine 0.0
+    ]
+
+
+def test_a_chunk_found_by_both_retrievers_ranks_above_one_found_by_one() -> None:
+    store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a1::1", 0.6)])
+    keyword = FakeKeyword([("a1::1", 4.0), ("a2::0", 2.0)])
+    hits = HybridRetriever(store, keyword, candidates=10).retrieve(question(), top_k=5)
+    assert [h.chunk.id for h in hits] == ["a1::1", "a1::0", "a2::0"]
+    assert [h.score for h in hits] == pytest.approx([hybrid(0.6, 1.0), hybrid(0.8, 0.0), hybrid(0.0, 0.5)])
+    assert [h.cosine for h in hits] == pytest.approx([0.6, 0.8, 0.0])
+    assert [h.keyword for h in hits] == [4.0, 0.0, 2.0]  # raw BM25 is kept on the hit
+
+
+def test_candidates_are_read_once_dense_first_without_duplicates() -> None:
+    store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a1::1", 0.6)])
+    keyword = FakeKeyword([("a1::1", 4.0), ("a2::0", 2.0)])
+    HybridRetriever(store, keyword, candidates=7).retrieve(question(), top_k=5)
+    assert store.get_calls == [(["a1::0", "a1::1", "a2::0"], True)]
+    assert store.dense_calls[0][1:] == (7, None)
+    assert keyword.calls == [(QUESTION, 7, None)]
+
+
+def test_best_sentence_evidence_enters_the_hybrid_score() -> None:
+    answering = make_chunk("a1::0", [0.5, 0, 0, 0], "Truss demanded a ceasefire.", sentence_vector=[0.9, 0, 0, 0])
+    store = FakeStore([answering], dense=[("a1::0", 0.5)])
+    (hit,) = HybridRetriever(store, FakeKeyword([("a1::0", 3.0)]), candidates=5).retrieve(question(), top_k=5)
+    assert hit.evidence.best_dense == pytest.approx(0.9)
+    assert hit.evidence.best_lexical == pytest.approx(1.0)  # both terms, truss and demand, are in the sentence
+    assert hit.score == pytest.approx(hybrid(0.5, 1.0, best_dense=0.9, best_lexical=1.0))
+
+
+def test_bm25_is_normalised_by_the_best_candidate() -> None:
+    store = FakeStore(three_chunks(), dense=[])
+    keyword = FakeKeyword([("a2::0", 8.0), ("a1::1", 2.0), ("a1::0", 6.0)])
+    hits = HybridRetriever(store, keyword, candidates=10).retrieve(question(), top_k=5, mode="bm25")
+    assert [(h.chunk.id, h.score) for h in hits] == [
+        ("a2::0", pytest.approx(1.0)),
+        ("a1::0", pytest.approx(0.75)),
+        ("a1::1", pytest.approx(0.25)),
+    ]
+
+
+def test_a_chunk_missing_from_the_store_is_skipped() -> None:
+    store = FakeStore(three_chunks()[:1], dense=[("gone::0", 0.9), ("a1::0", 0.8)])
+    hits = HybridRetriever(store, FakeKeyword([("gone::3", 5.0)]), candidates=10).retrieve(question(), top_k=5)
+    assert [h.chunk.id for h in hits] == ["a1::0"]
+    assert store.get_calls == [(["gone::0", "a1::0", "gone::3"], True)]
+
+
+def test_dense_mode_does_not_ask_the_keyword_index() -> None:
+    store = FakeStore(three_chunks(), dense=[("a1::1", 0.6), ("a1::0", 0.8)])
+    keyword = FakeKeyword([("a2::0", 9.0)])
+    hits = HybridRetriever(store, keyword, candidates=10).retrieve(question(), top_k=5, mode="dense")
+    assert keyword.calls == []
+    assert [(h.chunk.id, h.score, h.keyword) for h in hits] == [
+        ("a1::0", pytest.approx(0.8), 0.0),
+        ("a1::1", pytest.approx(0.6), 0.0),
+    ]
+
+
+def test_bm25_mode_does_not_ask_the_dense_index() -> None:
+    store = FakeStore(three_chunks(), dense=[("a1::0", 0.8)])
+    hits = HybridRetriever(store, FakeKeyword([("a2::0", 2.0)]), candidates=10).retrieve(
+        question(), top_k=5, mode="bm25"
+    )
+    assert store.dense_calls == []
+    assert [h.chunk.id for h in hits] == ["a2::0"]
+    assert hits[0].cosine == pytest.approx(0.0)  # still measured from the stored embedding
+
+
+def test_article_filters_reach_both_retrievers() -> None:
+    store = FakeStore(three_chunks(), dense=[("a1::0", 0.8)])
+    keyword = FakeKeyword([("a1::1", 1.0)])
+    HybridRetriever(store, keyword, candidates=4).retrieve(question(), top_k=5, article_ids=["a1", "a3"])
+    vector, n, article_ids = store.dense_calls[0]
+    assert vector is Q
+    assert (n, list(article_ids)) == (4, ["a1", "a3"])
+    assert keyword.calls == [(QUESTION, 4, {"a1", "a3"})]
+
+
+def test_top_k_keeps_the_best_hits() -> None:
+    store = FakeStore(three_chunks(), dense=[("a2::0", 0.0), ("a1::1", 0.6), ("a1::0", 0.8)])
+    hits = HybridRetriever(store, FakeKeyword([]), candidates=10).retrieve(question(), top_k=2, mode="dense")
+    assert [h.chunk.id for h in hits] == ["a1::0", "a1::1"]
+
+
+def test_no_candidates_means_no_hits_and_no_read() -> None:
+    store = FakeStore(three_chunks(), dense=[])
+    assert HybridRetriever(store, FakeKeyword([]), candidates=10).retrieve(question(), top_k=5) == []
+    assert store.get_calls == []
+
+
+def test_a_chunk_without_an_embedding_has_cosine_zero() -> None:
+    store = FakeStore([make_chunk("a1::0", None)], dense=[("a1::0", 0.9)])
+    (hit,) = HybridRetriever(store, FakeKeyword([]), candidates=10).retrieve(question(), top_k=5, mode="dense")
+    assert (hit.cosine, hit.score) == (0.0, 0.0)
+
+
+# -- passages -------------------------------------------------------------------------------------------------
+
+
+def test_to_passages_carries_offsets_titles_rounded_scores_and_ranks() -> None:
+    first, second = make_chunk("a1::0", [1, 0, 0, 0], "Truss spoke."), make_chunk("a2::0", [1, 0, 0, 0])
+    hits = [
+        Hit(first, score=0.123456, cosine=0.987654, keyword=3.0, evidence=EVIDENCE),
+        Hit(second, score=0.1, cosine=0.2, keyword=0.0, evidence=EVIDENCE),
+    ]
+    passages = to_passages(hits, {"a1": ("Truss in Kyiv", "2022-02-10", "BBC")})
+    assert [(p.chunk_id, p.rank) for p in passages] == [("a1::0", 1), ("a2::0", 2)]
+    one, two = passages
+    assert (one.title, one.published, one.source) == ("Truss in Kyiv", "2022-02-10", "BBC")
+    assert (one.start, one.end, one.text, one.sentences) == (100, 112, "Truss spoke.", [(100, 112)])
+    assert (one.score, one.dense_score) == (0.1235, 0.9877)
+    assert (two.title, two.published, two.source) == ("a2", None, None)  # no title known: the article id

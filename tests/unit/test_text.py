@@ -1,0 +1,196 @@
+"""qa/text.py: the tokenizer, names, slugs, sentence and paragraph spans, headings and normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.text import (
+    HEADING_MAX_WORDS,
+    NAME_RUN,
+    QUESTION_WORDS,
+    fold,
+    is_heading,
+    names_in,
+    normalise_article_text,
+    paragraph_spans,
+    reads_as_sentence,
+    sentence_spans,
+    slug,
+    tokenize,
+)
+
+
+def spans_of(text: str, pieces: list[str]) -> list[tuple[int, int]]:
+    """The (start, end) of each piece, found in order in `text`."""
+    spans, pos = [], 0
+    for piece in pieces:
+        start = text.index(piece, pos)
+        spans.append((start, start + len(piece)))
+        pos = start + len(piece)
+    return spans
+
+
+# -- tokenize -------------------------------------------------------------------------------------------------
+
+
+def test_tokenize_lower_cases_stems_and_drops_stop_words() -> None:
+    assert tokenize(["The Ministers were running quickly"]) == [["minist", "run", "quick"]]
+
+
+def test_tokenize_drops_question_words_as_stop_words() -> None:
+    assert tokenize(["What did Truss demand?"]) == [["truss", "demand"]]
+
+
+def test_tokenize_gives_inflections_one_stem() -> None:
+    assert tokenize(["demanded", "demands", "Demanding"]) == [["demand"], ["demand"], ["demand"]]
+
+
+def test_tokenize_keeps_one_list_per_text_even_when_empty() -> None:
+    assert tokenize(["", "the of and", "Lavrov"]) == [[], [], ["lavrov"]]
+
+
+# -- names ----------------------------------------------------------------------------------------------------
+
+
+def test_names_in_leaves_out_question_words() -> None:
+    assert names_in("Who did Truss meet? And where did Lavrov go?") == ["Truss", "Lavrov"]
+
+
+def test_names_in_ends_a_name_at_a_hyphen() -> None:
+    assert names_in("Which Russian-linked groups attacked Britain?") == ["Russian", "Britain"]
+
+
+def test_names_in_keeps_sentence_starts_by_default() -> None:
+    assert names_in("Truss met Lavrov. Later Blinken came!") == ["Truss", "Lavrov", "Later", "Blinken"]
+
+
+def test_names_in_can_skip_words_that_open_a_sentence() -> None:
+    text = 'Truss met Lavrov. Later Blinken came! Nobody said "Stop." Officials from Kyiv left.'
+    assert names_in(text, skip_sentence_starts=True) == ["Lavrov", "Blinken", "Stop", "Kyiv"]
+
+
+def test_names_in_does_not_take_a_name_after_an_abbreviation_for_a_sentence_start() -> None:
+    assert "Putin" in names_in("Truss met Mr. Putin in Moscow.", skip_sentence_starts=True)
+
+
+def test_name_run_joins_capitalised_words_and_particles() -> None:
+    text = "She met Ursula von der Leyen and the Bank of England in Russian-linked talks."
+    assert [m.group() for m in NAME_RUN.finditer(text)] == ["She", "Ursula von der Leyen", "Bank of England", "Russian"]
+
+
+def test_question_words_are_lower_case_glue_not_names() -> None:
+    assert {"what", "who", "when", "how", "did", "and", "according"} <= QUESTION_WORDS
+    assert all(word == word.lower() for word in QUESTION_WORDS)
+    assert "truss" not in QUESTION_WORDS
+
+
+# -- slug -----------------------------------------------------------------------------------------------------
+
+
+def test_slug_turns_runs_of_other_characters_into_one_hyphen() -> None:
+    assert slug("  Liz Truss: Remarks (2022)!  ") == "liz-truss-remarks-2022"
+
+
+def test_slug_of_punctuation_only_is_empty() -> None:
+    assert slug("--- ?! ---") == ""
+
+
+def test_slug_is_cut_at_max_length_without_a_trailing_hyphen() -> None:
+    assert slug("abc def ghi", max_length=4) == "abc"
+    assert slug("abc def ghi", max_length=5) == "abc-d"
+
+
+# -- sentence and paragraph spans -----------------------------------------------------------------------------
+
+
+def test_sentence_spans_give_exact_offsets() -> None:
+    sentences = ["Truss spoke first.", "Lavrov replied at once!", "Was that wise?"]
+    text = "  " + "  ".join(sentences) + " "
+    spans = sentence_spans(text)
+    assert spans == spans_of(text, sentences)
+    assert [text[s:e] for s, e in spans] == sentences
+
+
+def test_sentence_spans_do_not_split_after_abbreviations() -> None:
+    sentences = ["Leaders met, e.g. in Paris and in Rome.", "He cited No. 10 and Gen. Smith in a note.", "Done."]
+    text = " ".join(sentences)
+    assert [text[s:e] for s, e in sentence_spans(text)] == sentences
+
+
+def test_sentence_spans_never_cross_a_line_break() -> None:
+    text = "Remarks of Liz Truss\nA sentence without its stop\ncontinues here. Then ends.\n\nNew paragraph."
+    spans = sentence_spans(text)
+    assert [text[s:e] for s, e in spans] == [
+        "Remarks of Liz Truss",
+        "A sentence without its stop",
+        "continues here.",
+        "Then ends.",
+        "New paragraph.",
+    ]
+    assert all("\n" not in text[s:e] for s, e in spans)
+
+
+def test_sentence_spans_of_blank_text_are_empty() -> None:
+    assert sentence_spans(" \n\n \t") == []
+
+
+def test_paragraph_spans_split_lines_and_strip_them() -> None:
+    text = "Title\n\n  Para one.\nLine two  \n \n\nPara three."
+    spans = paragraph_spans(text)
+    assert [text[s:e] for s, e in spans] == ["Title", "Para one.", "Line two", "Para three."]
+    assert spans == [(0, 5), (9, 18), (19, 27), (33, 44)]
+
+
+# -- headings and sentences -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", ["Remarks of Liz Truss", "# Background.", "  Reaction in Moscow  "])
+def test_is_heading_for_short_lines_without_closing_punctuation(block: str) -> None:
+    assert is_heading(block)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "Truss spoke.",
+        "Lavrov said:",
+        'He said "no."',
+        "",
+        " ".join(["word"] * (HEADING_MAX_WORDS + 1)),
+    ],
+)
+def test_is_heading_not_for_sentences_clauses_long_or_empty_lines(block: str) -> None:
+    assert not is_heading(block)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Truss spoke.", "Did he?", "Stop!", '"We will win."', "He left (quietly).", " ".join(["w"] * 13)],
+)
+def test_reads_as_sentence(text: str) -> None:
+    assert reads_as_sentence(text)
+
+
+@pytest.mark.parametrize("text", ["Remarks of Liz Truss", "She said:", "First; second;", " ".join(["w"] * 12)])
+def test_does_not_read_as_sentence(text: str) -> None:
+    assert not reads_as_sentence(text)
+
+
+# -- folding and normalisation --------------------------------------------------------------------------------
+
+
+def test_fold_lowers_unifies_quotes_and_collapses_whitespace() -> None:
+    assert fold("  Truss’s  “Big”\n\t‘Day’ ") == "truss's \"big\" 'day'"
+
+
+def test_fold_applies_compatibility_normalisation() -> None:
+    assert fold("ﬁnal ＡＢＣ") == "final abc"
+
+
+def test_normalise_article_text_unifies_line_endings_and_blank_lines() -> None:
+    raw = "  \nLine one  \r\nLine two\r\rLine three\n \n\t\n\n\nEnd  \n\n"
+    assert normalise_article_text(raw) == "Line one\nLine two\n\nLine three\n\nEnd"
+
+
+def test_normalise_article_text_composes_unicode() -> None:
+    assert normalise_article_text("Cafe\u0301") == "Caf\u00e9"
