@@ -168,6 +168,26 @@ def test_articles_can_be_added_read_asked_about_and_removed(http: httpx.Client) 
     assert [a["id"] for a in http.get("/api/articles").json()] == [SEED_ID]
 
 
+def test_two_clients_adding_the_same_title_at_once_get_one_201_and_one_409(server: LiveServer) -> None:
+    article = {"title": "Simultaneous story", "text": "Two clients send this story at the same moment."}
+    start = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def post() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            start.wait()
+            statuses.append(client.post("/api/articles", json=article).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201, 409], "the clash check and the write are one step"
+    with httpx.Client(base_url=server.url) as client:
+        assert client.delete("/api/articles/simultaneous-story").status_code == 200
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "phrase"),
     [
