@@ -1,4 +1,4 @@
-"""The HTTP shell: FastAPI routes over the core (`create_app`)."""
+"""The HTTP shell: `create_app`, one router per resource over the application service."""
 
 from api.app import create_app
 

@@ -1,4 +1,4 @@
-"""Load articles from files and index them into the store (one function for the CLI and the API)."""
+"""Load articles from files and index them into the store: what the service (qa.service) calls to write."""
 
 from indexer.loaders import LoadedArticle, load_paths, make_article
 from indexer.pipeline import index_articles

@@ -1,1 +1,2 @@
-"""Question answering over news articles: the core (settings, types, embedder, store, retrieval, answerers)."""
+"""Question answering over news articles: the core (settings, domain types, embedder, store, retrieval,
+answerers, engine), the application service every shell calls (qa.service), and the CLI shell (qa.cli)."""

@@ -35,10 +35,11 @@ class KeywordIndex:
     @classmethod
     def build(cls, ids: list[str], texts: list[str], generation: str) -> KeywordIndex:
         """Index these chunk texts."""
-        if not ids:
-            return cls(None, [], generation)
+        tokens = tokenize(texts)
+        if not any(tokens):  # bm25s cannot index an empty vocabulary (chunks of stop words only): nothing to find
+            return cls(None, ids, generation)
         retriever = bm25s.BM25()
-        retriever.index(tokenize(texts), show_progress=False)
+        retriever.index(tokens, show_progress=False)
         return cls(retriever, ids, generation)
 
     def search(self, question: str, n: int, article_filter: set[str] | None = None) -> list[tuple[str, float]]:
@@ -82,7 +83,8 @@ class KeywordIndex:
         tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".bm25-"))
         if self.retriever is not None:
             self.retriever.save(str(tmp), show_progress=False)
-        (tmp / _META).write_text(json.dumps({"generation": self.generation, "ids": self.chunk_ids}))
+        meta = {"generation": self.generation, "ids": self.chunk_ids, "indexed": self.retriever is not None}
+        (tmp / _META).write_text(json.dumps(meta))
         old = directory.with_name(directory.name + ".old")
         if directory.exists():
             directory.rename(old)
@@ -95,7 +97,8 @@ class KeywordIndex:
         try:
             meta = json.loads((directory / _META).read_text())
             ids = meta["ids"]
-            retriever = bm25s.BM25.load(str(directory), show_progress=False) if ids else None
+            indexed = meta.get("indexed", bool(ids))
+            retriever = bm25s.BM25.load(str(directory), show_progress=False) if indexed else None
         except (OSError, ValueError, KeyError):
             return None
         return cls(retriever, ids, meta["generation"])

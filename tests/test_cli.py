@@ -135,3 +135,14 @@ def test_an_unreachable_chroma_server_is_a_clear_error(run_qa: RunQA) -> None:
 
 def test_a_bad_setting_is_a_clear_error(run_qa: RunQA) -> None:
     _assert_clean_error(run_qa("ask", "x", QA_TOP_K="lots"), 2, "QA_TOP_K")
+
+
+def test_an_index_of_stop_words_only_answers_without_a_traceback(run_qa: RunQA, tmp_path: Path) -> None:
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "only.txt").write_text("It is a the.", encoding="utf-8")  # no word BM25 keeps
+    done = run_qa("index", str(folder))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    asked = run_qa("ask", "--json", "What is it?")
+    assert asked.returncode == 0, asked.stderr
+    assert [c["article_id"] for c in json.loads(asked.stdout)["citations"]] == ["only"]
