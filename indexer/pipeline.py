@@ -18,6 +18,7 @@ from qa.embedder import Embedder
 from qa.store import ChromaStore
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks to embed)
+IndexedFrom = Callable[[Sequence[str]], dict[str, str]]  # folders -> {article id: folder} of what came from them
 HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
 _GROUP_CHUNKS = 512  # chunks embedded and written per step: bounded memory, batches still long enough to sort
 
@@ -46,11 +47,13 @@ def index_articles(
     folders: Sequence[Path] = (),
     chunk_tokens: int = 256,
     progress: Progress | None = None,
+    indexed_from: IndexedFrom | None = None,
 ) -> IndexReport:
-    """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`.
+    """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`
+    (`indexed_from` tells which articles came from which folders).
 
     Idempotent: the same input twice embeds nothing and changes no count the second time. The caller owns
-    what is derived from the store (the keyword index): it is stale when `report.changed`.
+    what is derived from the store (the keyword index, the catalog): it is stale when `report.changed`.
     """
     began = time.perf_counter()
     report = IndexReport(failed=list(failures))
@@ -63,7 +66,8 @@ def index_articles(
         if article.id in stored and stored[article.id].content_hash == digest:
             report.unchanged.append(article.id)
             continue
-        plans.append(_plan(store, embedder, item, digest, chunk_tokens, is_new=article.id not in stored))
+        known = stored[article.id].chunks if article.id in stored else None
+        plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
 
     to_embed = sum(len(p.chunks) - len(p.reused) for p in plans)
     done = 0
@@ -72,7 +76,8 @@ def index_articles(
             done += _embed_and_write(store, embedder, group, report)
             if progress:
                 progress(done, to_embed)
-        report.removed = _remove_vanished(store, folders, loaded, report.failed)
+        if indexed_from is not None and folders:
+            report.removed = _remove_vanished(store, indexed_from, folders, loaded, report.failed)
     report.chunks_total = store.count_chunks()
     report.seconds = time.perf_counter() - began
     return report
@@ -91,17 +96,18 @@ def _plan(
     item: LoadedArticle,
     digest: str,
     chunk_tokens: int,
-    is_new: bool,
+    stored_chunks: int | None,
 ) -> _Plan:
+    """What to write for an article; `stored_chunks` is how many it has in the store (None: it is new)."""
     chunks = plan_chunks(item.article, embedder, chunk_tokens)
     hashes = [hashlib.sha256(indexed_text(c.text, c.context)[0].encode("utf-8")).hexdigest() for c in chunks]
-    old = {} if is_new else {c.content_hash: c for c in store.chunks_of(item.article.id)}
+    old = {c.content_hash: c for c in store.chunks_of(item.article.id, stored_chunks)} if stored_chunks else {}
     reused = {
         c.position: (vector, old[h].sentence_vectors)
         for c, h in zip(chunks, hashes, strict=True)
         if h in old and (vector := old[h].embedding) is not None
     }
-    return _Plan(item, digest, chunks, hashes, reused, is_new)
+    return _Plan(item, digest, chunks, hashes, reused, is_new=stored_chunks is None)
 
 
 def _groups(plans: list[_Plan]) -> list[list[_Plan]]:
@@ -159,6 +165,7 @@ def _drop_duplicate_ids(loaded: Sequence[LoadedArticle], report: IndexReport) ->
 
 def _remove_vanished(
     store: ChromaStore,
+    indexed_from: IndexedFrom,
     folders: Sequence[Path],
     loaded: Sequence[LoadedArticle],
     failures: Sequence[LoadFailure],
@@ -170,7 +177,7 @@ def _remove_vanished(
     present = {item.article.id for item in loaded}
     vanished = [
         article_id
-        for article_id, origin in store.origins().items()
-        if origin in roots and origin not in troubled and article_id not in present
+        for article_id, origin in indexed_from(sorted(roots)).items()
+        if origin not in troubled and article_id not in present
     ]
     return store.remove_articles(vanished) if vanished else []

@@ -15,6 +15,30 @@ RetrievalMode = Literal["dense", "bm25", "hybrid"]
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
 
 
+class SearchFilter(BaseModel):
+    """Which articles a question may be answered from; every part given must hold (None: no limit)."""
+
+    article_ids: list[str] | None = None
+    sources: list[str] | None = None
+    since: dt.datetime | None = Field(default=None, description="Published at or after (timezone-aware).")
+    until: dt.datetime | None = Field(default=None, description="Published before (timezone-aware).")
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether it lets every article through."""
+        return self.article_ids is None and self.sources is None and self.since is None and self.until is None
+
+    @property
+    def since_ts(self) -> int | None:
+        """`since` in seconds since the epoch."""
+        return int(self.since.timestamp()) if self.since else None
+
+    @property
+    def until_ts(self) -> int | None:
+        """`until` in seconds since the epoch."""
+        return int(self.until.timestamp()) if self.until else None
+
+
 class Article(BaseModel):
     """An article as loaded: its id is stable (path relative to the folder given, or the jsonl id)."""
 
@@ -56,12 +80,21 @@ class ArticleInfo(BaseModel):
     url: str | None = None
     chunks: int
     content_hash: str = Field(description="Changes whenever the article's text or metadata does.")
+    origin: str = Field(default="", exclude=True, description="The folder it was indexed from ('api' if sent).")
 
 
 class ArticleText(ArticleInfo):
     """An indexed article with its stored text: what citation offsets point into."""
 
     text: str
+
+
+class ArticlePage(BaseModel):
+    """One page of the article list, with the total and where the next page starts."""
+
+    articles: list[ArticleInfo]
+    total: int
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; none at the end.")
 
 
 WriteStatus = Literal["added", "updated", "unchanged"]

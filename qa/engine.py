@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import copy
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.answering import Answerer, AnswerResult
-from qa.domain import Answer, Passage, RetrievalMode
+from qa.domain import Answer, Passage, RetrievalMode, SearchFilter
 from qa.embedder import Embedder
 from qa.errors import EMPTY_QUESTION, InvalidInput
 from qa.evidence import QuestionEvidence
-from qa.keyword import KeywordIndex, open_keyword_index
+from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
 from qa.store import ChromaStore
@@ -33,13 +32,14 @@ class Retrieved:
 class Engine:
     """Answers questions over one index with one answerer."""
 
-    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, answerer: Answerer) -> None:
+    def __init__(
+        self, settings: Settings, store: ChromaStore, replica: Replica, embedder: Embedder, answerer: Answerer
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.replica = replica
         self.embedder = embedder
         self.answerer = answerer
-        self.keyword: KeywordIndex | None = None
-        self._refresh_lock = threading.Lock()
 
     def with_answerer(self, answerer: Answerer) -> Engine:
         """The same index and retrieval with another answerer (to compare backends on the same questions)."""
@@ -47,17 +47,11 @@ class Engine:
         twin.answerer = answerer
         return twin
 
-    def refresh(self) -> KeywordIndex:
-        """Bring the keyword index in step with the store (cheap when nothing changed)."""
+    def refresh(self) -> Replica:
+        """Bring the keyword index and the catalog in step with the store (one count when nothing changed)."""
         self.store.require()
-        generation = self.store.generation()
-        keyword = self.keyword
-        if keyword is None or keyword.generation != generation:
-            with self._refresh_lock:  # one rebuild at a time; askers keep the old index until it is swapped in
-                if self.keyword is None or self.keyword.generation != generation:
-                    self.keyword = open_keyword_index(self.store, self.settings.data_dir)
-                keyword = self.keyword
-        return keyword
+        self.replica.sync()
+        return self.replica
 
     def validate(self, question: str) -> str:
         """The question, stripped; an InvalidInput saying what to do when it cannot be asked."""
@@ -75,18 +69,19 @@ class Engine:
         self,
         question: str,
         top_k: int | None = None,
-        article_ids: Sequence[str] | None = None,
+        within: SearchFilter | None = None,
         mode: RetrievalMode | None = None,
         depth: int = 0,
     ) -> Retrieved:
         """Validate the question and find its passages; `depth` retrieves more for evaluation only."""
         began = time.perf_counter()
         question = self.validate(question)
-        keyword = self.refresh()
+        replica = self.refresh()
         top_k = top_k or self.settings.top_k
-        evidence = QuestionEvidence(question, self.embedder.embed([question])[0], keyword.idf)
-        retriever = HybridRetriever(self.store, keyword, max(self.settings.candidates, top_k, depth))
-        hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, article_ids)
+        evidence = QuestionEvidence(question, self.embedder.embed([question])[0], replica.keyword.idf)
+        retriever = HybridRetriever(self.store, replica.keyword, max(self.settings.candidates, top_k, depth))
+        allowed = replica.catalog.chunk_ids(within)
+        hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, within, allowed)
         infos = self.store.article_infos(sorted({hit.chunk.article_id for hit in hits}))
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
         return Retrieved(evidence, hits, to_passages(hits, titles), top_k, began)
@@ -95,7 +90,7 @@ class Engine:
         self,
         question: str,
         top_k: int | None = None,
-        article_ids: Sequence[str] | None = None,
+        within: SearchFilter | None = None,
         mode: RetrievalMode | None = None,
         depth: int = 0,
     ) -> Answer:
@@ -104,15 +99,15 @@ class Engine:
         The answerer reads the best `top_k` passages; `depth` asks for more in `Answer.passages` (for evaluation)
         without changing the answer.
         """
-        found = self.retrieve(question, top_k, article_ids, mode, depth)
+        found = self.retrieve(question, top_k, within, mode, depth)
         result = self.answerer.answer(found.question, found.hits[: found.top_k], found.passages[: found.top_k])
         return _answer(found, result)
 
     def stream(
-        self, question: str, top_k: int | None = None, article_ids: Sequence[str] | None = None
+        self, question: str, top_k: int | None = None, within: SearchFilter | None = None
     ) -> Iterator[str | Answer]:
         """The answer text in pieces as it is produced, then the whole Answer (with its checked citations)."""
-        found = self.retrieve(question, top_k, article_ids)
+        found = self.retrieve(question, top_k, within)
         for item in self.answerer.stream(found.question, found.hits[: found.top_k], found.passages[: found.top_k]):
             yield _answer(found, item) if isinstance(item, AnswerResult) else item
 

@@ -1,122 +1,209 @@
-"""BM25 over the chunks (bm25s + Snowball stemming), a cache derived from Chroma and keyed on its generation.
+"""BM25 over the chunks with tantivy (a Lucene-style engine): changed article by article, filtered inside the query.
 
-Chroma is the source of truth. The keyword index is rebuilt from the stored chunks whenever the store's
-generation stamp differs from the cached one, so it can never drift from the vectors, and a second machine
-talking to the same Chroma server rebuilds its own copy.
+The text is our own tokenizer's stems (qa.text.tokenize) joined by spaces and split again on whitespace, so the
+terms are exactly those the rest of the core compares with. Each chunk also carries its article's id, outlet and
+publication time, so a filter is part of the query rather than a pass over the results. Readers see a commit
+after `reload()`; one writer at a time (the replica holds a file lock around every write).
+
+tantivy finds the candidates with its own BM25 (k1 1.2); they are then scored with the BM25 the scoring weights
+and the abstention threshold were fitted with (bm25s's Lucene variant, k1 1.5, b 0.75), from the stored terms of
+each candidate: the same scores the previous, rebuilt-from-scratch index gave.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import shutil
-import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import bm25s
-import numpy as np
+import tantivy
 
-from qa.store import ChromaStore
+from qa.domain import SearchFilter
 from qa.text import tokenize
 
-_META = "meta.json"
+_WRITER_HEAP = 64_000_000
+_VERSION = "2"  # of the schema below: a directory written with another is rebuilt
+K1, B = 1.5, 0.75
+CANDIDATE_FACTOR = 2  # candidates tantivy proposes per result wanted, before they are scored again
+
+
+def _schema() -> Any:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("chunk_id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("article_id", stored=False, tokenizer_name="raw")
+    builder.add_text_field("source", stored=False, tokenizer_name="raw")
+    builder.add_integer_field("published", stored=False, indexed=True, fast=True)
+    builder.add_text_field("body", stored=True, tokenizer_name="whitespace")
+    builder.add_integer_field("length", stored=False, indexed=False, fast=True)
+    return builder.build()
+
+
+@dataclass(frozen=True)
+class KeywordDoc:
+    """One chunk as the keyword index holds it."""
+
+    chunk_id: str
+    article_id: str
+    text: str  # what BM25 reads: the heading and the chunk's text (qa.chunking.keyword_text)
+    source: str | None = None
+    published: int | None = None  # seconds since the epoch, UTC
 
 
 class KeywordIndex:
-    """BM25 scores for a question over every chunk, by chunk id."""
+    """BM25 scores for a question, optionally within a filter, by chunk id."""
 
-    def __init__(self, retriever: bm25s.BM25 | None, chunk_ids: list[str], generation: str) -> None:
-        self.retriever = retriever
-        self.chunk_ids = chunk_ids
-        self.generation = generation
-        self._position = {c: i for i, c in enumerate(chunk_ids)}
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._schema = _schema()
+        self._open()
 
-    @classmethod
-    def build(cls, ids: list[str], texts: list[str], generation: str) -> KeywordIndex:
-        """Index these chunk texts."""
-        tokens = tokenize(texts)
-        if not any(tokens):  # bm25s cannot index an empty vocabulary (chunks of stop words only): nothing to find
-            return cls(None, ids, generation)
-        retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=False)
-        return cls(retriever, ids, generation)
+    def _open(self) -> None:
+        version = self.directory / "version"
+        if self.directory.exists() and (not version.exists() or version.read_text() != _VERSION):
+            shutil.rmtree(self.directory)  # written by another version: the replica builds it again
+        self.directory.mkdir(parents=True, exist_ok=True)
+        version.write_text(_VERSION)
+        self._index = tantivy.Index(self._schema, path=str(self.directory), reuse=True)
+        self._searcher = self._index.searcher()
+        self._average_length = self._mean_length()
 
-    def search(self, question: str, n: int, article_filter: set[str] | None = None) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) of the best-scoring chunks, best first; chunks that share no term are left out."""
-        if self.retriever is None:
-            return []
-        (tokens,) = tokenize([question])
-        known = [t for t in tokens if t in self.retriever.vocab_dict]
-        if not known:
-            return []
-        scores = self.retriever.get_scores(known)
-        if article_filter is not None:
-            keep = np.array([c.rsplit("::", 1)[0] in article_filter for c in self.chunk_ids])
-            scores = np.where(keep, scores, 0.0)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+    def reload(self) -> None:
+        """See what was committed since (by this process or another)."""
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        self._average_length = self._mean_length()
+
+    def _mean_length(self) -> float:
+        if not self._searcher.num_docs:
+            return 1.0
+        got = self._searcher.aggregate(tantivy.Query.all_query(), {"mean": {"avg": {"field": "length"}}})
+        return float(got["mean"]["value"] or 1.0)
 
     @property
     def documents(self) -> int:
         """How many chunks are indexed."""
-        return len(self.chunk_ids)
+        return int(self._searcher.num_docs)
+
+    def search(self, question: str, n: int, within: SearchFilter | None = None) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of the best-scoring chunks, best first; chunks that share no term are left out."""
+        (terms,) = tokenize([question])
+        if not terms or n <= 0:
+            return []
+        # A term asked twice counts twice, as it weighs twice in the question.
+        text = self._query([(tantivy.Occur.Should, self._term("body", t)) for t in terms])
+        scope = self._filter(within)
+        query = self._query([(tantivy.Occur.Must, text), (tantivy.Occur.Must, scope)]) if scope else text
+        searcher = self._searcher
+        hits = searcher.search(query, n * CANDIDATE_FACTOR, count=False).hits
+        idf = {t: self.idf(t) for t in set(terms)}
+        scored = []
+        for _, address in hits:
+            doc = searcher.doc(address)
+            score = self._bm25(terms, doc["body"][0].split(), idf)
+            if score > 0:
+                scored.append((doc["chunk_id"][0], score))
+        scored.sort(key=lambda hit: -hit[1])
+        return scored[:n]
+
+    def _bm25(self, terms: list[str], body: list[str], idf: dict[str, float]) -> float:
+        """bm25s's Lucene variant: a term asked twice counts twice."""
+        counts = Counter(body)
+        norm = K1 * (1 - B + B * len(body) / self._average_length)
+        return sum(idf[t] * counts[t] / (norm + counts[t]) for t in terms if counts[t])
 
     def document_frequency(self, term: str) -> int:
         """How many chunks hold this (stemmed) term."""
-        if self.retriever is None or term not in self.retriever.vocab_dict:
-            return 0
-        token = self.retriever.vocab_dict[term]
-        indptr = self.retriever.scores["indptr"]  # CSC: one column of scores per token
-        return int(indptr[token + 1] - indptr[token])
+        return int(self._searcher.doc_freq("body", term))
 
     def idf(self, term: str) -> float:
         """BM25's idf; a term no chunk holds gets the highest (a question about it is likely not answered here)."""
         df = self.document_frequency(term)
         return math.log(1.0 + (self.documents - df + 0.5) / (df + 0.5))
 
-    def save(self, directory: Path) -> None:
-        """Write atomically: a reader never sees half an index."""
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".bm25-"))
-        if self.retriever is not None:
-            self.retriever.save(str(tmp), show_progress=False)
-        meta = {"generation": self.generation, "ids": self.chunk_ids, "indexed": self.retriever is not None}
-        (tmp / _META).write_text(json.dumps(meta))
-        old = directory.with_name(directory.name + ".old")
-        if directory.exists():
-            directory.rename(old)
-        tmp.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-
-    @classmethod
-    def load(cls, directory: Path) -> KeywordIndex | None:
-        """The cached index, or None when there is none or it cannot be read."""
+    @contextmanager
+    def writing(self) -> Iterator[KeywordWriter]:
+        """Changes, committed together on the way out (rolled back if anything fails)."""
+        writer = self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        handle = KeywordWriter(writer, self._schema)
         try:
-            meta = json.loads((directory / _META).read_text())
-            ids = meta["ids"]
-            indexed = meta.get("indexed", bool(ids))
-            retriever = bm25s.BM25.load(str(directory), show_progress=False) if indexed else None
-        except (OSError, ValueError, KeyError):
+            yield handle
+        except BaseException:
+            writer.rollback()
+            raise
+        else:
+            writer.commit()
+        finally:
+            handle.close()
+            del writer  # the last reference: tantivy's writer lock is released now, not at garbage collection
+        self.reload()
+
+    def clear(self) -> None:
+        """Forget everything (before a rebuild)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self._open()
+
+    def _term(self, field: str, value: str) -> Any:
+        return tantivy.Query.term_query(self._schema, field, value)
+
+    @staticmethod
+    def _query(clauses: list[tuple[Any, Any]]) -> Any:
+        return tantivy.Query.boolean_query(clauses)
+
+    def _filter(self, within: SearchFilter | None) -> Any | None:
+        """The filter as a query that every hit must match, or None for no filter."""
+        if within is None or within.is_empty:
             return None
-        return cls(retriever, ids, meta["generation"])
+        clauses = []
+        if within.article_ids is not None:
+            clauses.append(tantivy.Query.term_set_query(self._schema, "article_id", list(within.article_ids)))
+        if within.sources is not None:
+            clauses.append(tantivy.Query.term_set_query(self._schema, "source", list(within.sources)))
+        if within.since is not None or within.until is not None:
+            clauses.append(
+                tantivy.Query.range_query(
+                    self._schema,
+                    "published",
+                    tantivy.FieldType.Integer,
+                    within.since_ts,
+                    within.until_ts,
+                    include_lower=True,
+                    include_upper=within.until is None,
+                )
+            )
+        return self._query([(tantivy.Occur.Must, clause) for clause in clauses])
 
 
-def open_keyword_index(store: ChromaStore, cache_dir: Path) -> KeywordIndex:
-    """The keyword index in step with the store: the cache when its generation matches, else rebuilt."""
-    generation = store.generation()
-    directory = cache_dir / f"bm25-{store.name}"
-    cached = KeywordIndex.load(directory)
-    if cached is not None and cached.generation == generation:
-        return cached
-    ids: list[str] = []
-    texts: list[str] = []
-    for page_ids, page_texts in store.all_chunk_texts():
-        ids.extend(page_ids)
-        texts.extend(page_texts)
-    index = KeywordIndex.build(ids, texts, generation)
-    with contextlib.suppress(OSError):  # a read-only cache only costs a rebuild next time
-        index.save(directory)
-    return index
+class KeywordWriter:
+    """Adds and removes chunks; see `KeywordIndex.writing`."""
+
+    def __init__(self, writer: Any, schema: Any) -> None:
+        self._writer = writer
+        self._schema = schema
+
+    def close(self) -> None:
+        """Let go of the writer (its lock goes with the last reference)."""
+        self._writer = None
+
+    def remove_article(self, article_id: str) -> None:
+        """Drop every chunk of an article."""
+        self._writer.delete_documents_by_term("article_id", article_id)
+
+    def add(self, docs: Sequence[KeywordDoc]) -> None:
+        """Index chunks (tokenized here, in one call for all of them)."""
+        for doc, terms in zip(docs, tokenize([d.text for d in docs]) if docs else [], strict=True):
+            fields: dict[str, Any] = {
+                "chunk_id": doc.chunk_id,
+                "article_id": doc.article_id,
+                "body": " ".join(terms),
+                "length": len(terms),
+            }
+            if doc.source is not None:
+                fields["source"] = doc.source
+            if doc.published is not None:
+                fields["published"] = doc.published
+            self._writer.add_document(tantivy.Document(**fields))

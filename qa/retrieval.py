@@ -6,10 +6,11 @@ the best sentence's meaning and term coverage ranks the right paragraph first ma
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.domain import Passage, RetrievalMode
+from qa.domain import Passage, RetrievalMode, SearchFilter
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.keyword import KeywordIndex
 from qa.store import ChromaStore, StoredChunk
@@ -18,6 +19,11 @@ from qa.store import ChromaStore, StoredChunk
 W_COSINE = 0.7  # passage cosine; BM25 (normalised by the best candidate's) gets 1 - W_COSINE
 W_BEST_SENTENCE_DENSE = 0.4
 W_BEST_SENTENCE_TERMS = 0.4
+# A filter is searched inside by handing Chroma the chunk ids it lets through, up to this many (measured on this
+# machine: 18 ms for 20,000 ids at 100,000 chunks, where a metadata `where` took 70-260 ms). A wider filter asks
+# for more neighbours than needed and keeps those inside it: it lets through a large share of the chunks anyway.
+MAX_IDS_IN_QUERY = 50_000
+MAX_OVERSAMPLED = 2_000
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class Hit:
 
 
 class HybridRetriever:
-    """Top passages for a question, from Chroma and the keyword index."""
+    """Top passages for a question, from Chroma and the keyword index, within an optional filter."""
 
     def __init__(self, store: ChromaStore, keyword: KeywordIndex, candidates: int) -> None:
         self.store = store
@@ -44,12 +50,12 @@ class HybridRetriever:
         question: QuestionEvidence,
         top_k: int,
         mode: RetrievalMode = "hybrid",
-        article_ids: Sequence[str] | None = None,
+        within: SearchFilter | None = None,
+        allowed: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """The best `top_k` hits, best first."""
-        dense = self.store.dense_query(question.vector, self.candidates, article_ids) if mode != "bm25" else []
-        allowed = set(article_ids) if article_ids else None
-        keyword = dict(self.keyword.search(question.question, self.candidates, allowed)) if mode != "dense" else {}
+        """The best `top_k` hits, best first. With a filter, `allowed` are the chunk ids it lets through."""
+        dense = self._dense(question, allowed) if mode != "bm25" else []
+        keyword = dict(self.keyword.search(question.question, self.candidates, within)) if mode != "dense" else {}
         ids = list(dict.fromkeys([c for c, _ in dense] + list(keyword)))
         if not ids:
             return []
@@ -63,6 +69,19 @@ class HybridRetriever:
             hits.append(Hit(chunk, _score(mode, cosine, bm25 / best_keyword, evidence), cosine, bm25, evidence))
         hits.sort(key=lambda h: -h.score)
         return hits[:top_k]
+
+    def _dense(self, question: QuestionEvidence, allowed: Sequence[str] | None) -> list[tuple[str, float]]:
+        """Nearest chunks, inside the filter when there is one."""
+        if allowed is None or len(allowed) <= MAX_IDS_IN_QUERY:
+            return self.store.dense_query(question.vector, self.candidates, among=allowed)
+        total = self.store.count_chunks()
+        share = len(allowed) / max(total, 1)
+        wanted = min(MAX_OVERSAMPLED, math.ceil(2 * self.candidates / share))
+        inside = set(allowed)
+        found = [(c, s) for c, s in self.store.dense_query(question.vector, wanted, total=total) if c in inside]
+        if len(found) >= self.candidates or wanted >= total:
+            return found[: self.candidates]
+        return self.store.dense_query(question.vector, self.candidates, among=allowed, total=total)
 
 
 def _score(mode: RetrievalMode, cosine: float, keyword: float, evidence: SentenceEvidence) -> float:

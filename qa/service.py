@@ -17,11 +17,12 @@ from typing import TypeVar
 
 from indexer import LoadedArticle, index_articles, load_paths, make_article
 from qa.answering import Answerer
+from qa.catalog import ListOrder
 from qa.conversation import FollowUpResolver, SessionStore, history_from_messages
 from qa.domain import (
     Answer,
     ArticleDraft,
-    ArticleInfo,
+    ArticlePage,
     ArticleText,
     ArticleWrite,
     ChatAnswer,
@@ -30,6 +31,7 @@ from qa.domain import (
     IndexReport,
     ResolvedAnswer,
     RetrievalMode,
+    SearchFilter,
     Turn,
     WriteStatus,
 )
@@ -81,9 +83,10 @@ class NewsService:
         return twin
 
     def close(self) -> None:
-        """Release the session database."""
+        """Release the session database and the replica."""
         if self._sessions is not None:
             self._sessions.close()
+        self.engine.replica.close()
 
     # -- questions -------------------------------------------------------------------------------------------
 
@@ -92,20 +95,21 @@ class NewsService:
         question: str,
         *,
         top_k: int | None = None,
-        article_ids: Sequence[str] | None = None,
+        within: SearchFilter | None = None,
         mode: RetrievalMode | None = None,
         depth: int = 0,
     ) -> Answer:
-        """Answer one question with cited, verbatim quotes, or abstain. `depth` retrieves more passages into
-        `Answer.passages` for evaluation, without changing the answer."""
-        return self.engine.ask(question, top_k=top_k, article_ids=article_ids, mode=mode, depth=depth)
+        """Answer one question with cited, verbatim quotes, or abstain; only from the articles `within` lets
+        through. `depth` retrieves more passages into `Answer.passages` for evaluation, without changing the
+        answer."""
+        return self.engine.ask(question, top_k=top_k, within=within, mode=mode, depth=depth)
 
     def stream(
-        self, question: str, *, top_k: int | None = None, article_ids: Sequence[str] | None = None
+        self, question: str, *, top_k: int | None = None, within: SearchFilter | None = None
     ) -> Iterator[str | Answer]:
         """The answer's text in pieces, then the whole Answer. A bad question, or a model that fails before its
         first word, raises here, before anything is streamed (an HTTP shell can still send an error status)."""
-        return _primed(self.engine.stream(question, top_k=top_k, article_ids=article_ids))
+        return _primed(self.engine.stream(question, top_k=top_k, within=within))
 
     def retrieve(self, question: str, *, top_k: int | None = None, mode: RetrievalMode | None = None) -> Retrieved:
         """The passages a question finds, best first, without answering (for retrieval-only integrations)."""
@@ -180,6 +184,8 @@ class NewsService:
         """Index files and folders: new articles added, edited ones replaced, vanished files removed."""
         loaded, failures = load_paths(paths)
         with self._writes:
+            self.store.ensure()
+            catalog = self.engine.refresh().catalog  # in step: it says what came from which folder
             report = index_articles(
                 self.store,
                 self.engine.embedder,
@@ -188,6 +194,7 @@ class NewsService:
                 folders=[p for p in paths if p.is_dir()],
                 chunk_tokens=self.settings.chunk_tokens,
                 progress=progress,
+                indexed_from=catalog.indexed_from,
             )
             self._after_write(report.changed)
         return report
@@ -229,9 +236,11 @@ class NewsService:
         if not self.remove_articles([article_id]):
             raise NotFound(f"No article with id '{article_id}'.", UNKNOWN_ARTICLE)
 
-    def list_articles(self) -> list[ArticleInfo]:
-        """Every indexed article, sorted by id."""
-        return self.store.list_articles()
+    def list_articles(self, limit: int = 20, cursor: str | None = None, order: ListOrder = "id") -> ArticlePage:
+        """A page of the indexed articles in `order` (by id, or newest first), with the total."""
+        if self.store.count_articles() == 0:
+            return ArticlePage(articles=[], total=0)
+        return self.engine.refresh().catalog.page(limit, cursor, order)
 
     def get_article(self, article_id: str) -> ArticleText:
         """An article's record and stored text."""

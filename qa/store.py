@@ -1,9 +1,14 @@
 """Chroma as the one store: chunk vectors (cosine space) and article records, embedded on disk or on a server.
 
-Two collections per index: `<name>_chunks` holds every passage with its offsets and sentence vectors;
+Three collections per index: `<name>_chunks` holds every passage with its offsets and sentence vectors;
 `<name>_articles_v2` holds each article's full text (so a citation can be shown in context), its metadata and
-content hash. The chunk collection's metadata records the embedder that built it, the schema of what is stored,
-and a generation stamp that every batch of writes renews (the keyword index keys on it).
+content hash; `<name>_changes` is the change log: every batch of writes appends one record naming the articles it
+added, replaced or removed, in the order Chroma keeps them. What each process derives from the store (the
+keyword index, the article catalog: qa/replica.py) follows that log, at a cost proportional to what changed.
+The chunk collection's metadata records the embedder that built it and the schema of what is stored.
+
+Chunks are addressed by id (`article::position`, positions 0..n-1 with n in the article's record), never by a
+metadata filter: Chroma's `where` costs time in proportion to the collection.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 from chromadb.errors import InternalError
 
-from qa.chunking import keyword_text
+from qa.chunking import chunk_id
 from qa.domain import Article, ArticleInfo, Chunk
 from qa.errors import UNKNOWN_ARTICLE, ConfigError, EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
 
@@ -30,7 +35,10 @@ SCHEMA = 2
 # Chroma wants a vector with every record; article records are read by id only, so one number does.
 _ARTICLE_PLACEHOLDER = [1.0]
 _ARTICLES = {1: "_articles", 2: "_articles_v2"}  # the article collection's name, by schema
+_NO_VECTORS = np.zeros((0, 0), dtype=np.float32)
 _PAGE = 1000
+_CHANGE_IDS = 500  # article ids per change-log record
+_STALE_PROBE = 32  # positions past the known ones checked for chunks a killed run may have left
 _READ_ATTEMPTS = 4
 T = TypeVar("T")
 
@@ -78,8 +86,9 @@ class ChromaStore:
         self.where = where
         self._chunks: Any = None
         self._articles: Any = None
+        self._changes: Any = None
         self._batch_depth = 0
-        self._written = False
+        self._changed: dict[str, None] = {}
 
     # -- opening -------------------------------------------------------------------------------------------
 
@@ -109,7 +118,6 @@ class ChromaStore:
                     "embedder": self.embedder_id,
                     "dimension": self.dimension,
                     "schema": SCHEMA,
-                    "generation": uuid.uuid4().hex,
                 }
                 chunks = self.client.create_collection(chunks_name, metadata=meta, embedding_function=None)
         schema = self._check_binding(chunks.metadata or {})
@@ -121,7 +129,8 @@ class ChromaStore:
             if create and schema > 1 and self._articles_name(1) in existing:
                 self.client.delete_collection(self._articles_name(1))  # left by a migration killed after its switch
             articles = self.client.get_or_create_collection(self._articles_name(schema), embedding_function=None)
-        self._chunks, self._articles = chunks, articles
+            changes = self.client.get_or_create_collection(f"{self.name}_changes", embedding_function=None)
+        self._chunks, self._articles, self._changes = chunks, articles, changes
         return True
 
     def _articles_name(self, schema: int) -> str:
@@ -144,47 +153,54 @@ class ChromaStore:
             )
         return schema
 
-    # -- generation stamp ----------------------------------------------------------------------------------
-
-    def generation(self) -> str:
-        """Changes on every write; caches derived from the chunks (the keyword index) key on it."""
-        self.require()
-        return str(self._chunks_collection(refresh=True).metadata.get("generation", ""))
+    # -- writes happen in batches; each batch is one record of the change log --------------------------------
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Every write happens inside this. On the way out a new generation is stamped, also after a failure part
-        of the way: what was written is in the store, and the caches derived from it must notice."""
+        """Every write happens inside this. On the way out the articles it touched are appended to the change log,
+        also after a failure part of the way: what was written is in the store, and replicas must look again."""
         self.ensure()
         self._batch_depth += 1
         try:
             yield
         finally:
             self._batch_depth -= 1
-            if self._batch_depth == 0 and self._written:
-                self._written = False
-                _set_metadata(self._chunks, generation=uuid.uuid4().hex)
+            if self._batch_depth == 0 and self._changed:
+                changed, self._changed = list(self._changed), {}
+                self._log(changed)
 
-    def _writing(self) -> None:
+    def _writing(self, article_ids: Sequence[str]) -> None:
         if not self._batch_depth:
-            raise RuntimeError("Store writes belong inside `with store.batch():`, which stamps the generation.")
-        self._written = True
+            raise RuntimeError("Store writes belong inside `with store.batch():`, which logs them.")
+        self._changed.update(dict.fromkeys(article_ids))
 
-    def _chunks_collection(self, refresh: bool = False) -> Any:
-        if refresh:
-            self._chunks = self.client.get_collection(f"{self.name}_chunks", embedding_function=None)
-        return self._chunks
+    def _log(self, article_ids: list[str]) -> None:
+        for begin in range(0, len(article_ids), _CHANGE_IDS):
+            part = article_ids[begin : begin + _CHANGE_IDS]
+            self._changes.add(
+                ids=[f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"],
+                embeddings=[_ARTICLE_PLACEHOLDER],
+                metadatas=[{"articles": json.dumps(part)}],
+            )
+
+    def change_count(self) -> int:
+        """How many records the change log holds: it grows with every batch of writes, from any process."""
+        self.require()
+        return int(_read(self._changes.count))
+
+    def changes(self, offset: int, limit: int = _PAGE) -> list[list[str]]:
+        """The article ids of each change-log record from `offset` on, oldest first."""
+        self.require()
+        got = _read(self._changes.get, include=["metadatas"], limit=limit, offset=offset)
+        return [json.loads(m["articles"]) for m in got["metadatas"]]
+
+    @property
+    def identity(self) -> str:
+        """Changes when the index is dropped and made again: a replica of the old one must start afresh."""
+        self.require()
+        return f"{self._chunks.id}/{self._changes.id}"
 
     # -- articles ------------------------------------------------------------------------------------------
-
-    def list_articles(self) -> list[ArticleInfo]:
-        """Every indexed article, sorted by id."""
-        if not self._open(create=False):
-            return []
-        infos: list[ArticleInfo] = []
-        for ids, metas in self._page(self._articles, include=["metadatas"]):
-            infos.extend(_article_info(i, m) for i, m in zip(ids, metas, strict=True))
-        return sorted(infos, key=lambda a: a.id)
 
     def article_infos(self, ids: Sequence[str]) -> dict[str, ArticleInfo]:
         """The stored records of these ids (absent ids are left out)."""
@@ -201,27 +217,18 @@ class ChromaStore:
             raise NotFound(f"No article with id '{article_id}'.", UNKNOWN_ARTICLE)
         return _article_info(article_id, got["metadatas"][0]), got["documents"][0]
 
-    def origins(self) -> dict[str, str]:
-        """Article id -> the folder it was indexed from (for removing files that disappeared)."""
-        if not self._open(create=False):
-            return {}
-        return {
-            i: m.get("origin", "")
-            for ids, metas in self._page(self._articles, include=["metadatas"])
-            for i, m in zip(ids, metas, strict=True)
-        }
+    def all_article_infos(self) -> Iterator[list[ArticleInfo]]:
+        """Pages over every article record (a replica is built from these once)."""
+        self.require()
+        for ids, metas in self._page(self._articles, include=["metadatas"]):
+            yield [_article_info(i, m) for i, m in zip(ids, metas, strict=True)]
 
     # -- chunks --------------------------------------------------------------------------------------------
 
-    def chunks_of(self, article_id: str) -> list[StoredChunk]:
-        """An article's stored chunks with their vectors (to reuse what did not change)."""
-        got = _read(
-            self._chunks.get, where={"article_id": article_id}, include=["metadatas", "documents", "embeddings"]
-        )
-        return [
-            self._stored(i, d, m, e)
-            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
-        ]
+    def chunks_of(self, article_id: str, count: int, with_embeddings: bool = True) -> list[StoredChunk]:
+        """An article's `count` stored chunks, in order (with their vectors: to reuse what did not change)."""
+        found = self.get_chunks([chunk_id(article_id, p) for p in range(count)], with_embeddings)
+        return sorted(found.values(), key=lambda c: c.position)
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
         """Chunks by id; ids that are gone (or going: a delete in flight) are left out."""
@@ -240,37 +247,34 @@ class ChromaStore:
                 found[i] = self._stored(i, d, m, e)
         return found
 
-    def all_chunk_texts(self) -> Iterator[tuple[list[str], list[str]]]:
-        """(ids, indexed texts) pages over every chunk: the keyword index is rebuilt from these."""
+    def all_chunks(self) -> Iterator[list[StoredChunk]]:
+        """Pages over every chunk, without vectors (a replica is built from these once)."""
         self.require()
         offset = 0
         while True:
             got = _read(self._chunks.get, include=["documents", "metadatas"], limit=_PAGE, offset=offset)
             if not got["ids"]:
                 return
-            yield (
-                got["ids"],
-                [
-                    keyword_text(d, str(m.get("heading", "")))
-                    for d, m in zip(got["documents"], got["metadatas"], strict=True)
-                ],
-            )
+            yield [
+                self._stored(i, d, m, None, vectors=False)
+                for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            ]
             offset += len(got["ids"])
 
     def dense_query(
-        self, vector: np.ndarray, n: int, article_ids: Sequence[str] | None = None
+        self, vector: np.ndarray, n: int, among: Sequence[str] | None = None, total: int | None = None
     ) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the nearest chunks."""
+        """(chunk id, cosine similarity) of the nearest chunks, among these chunk ids only when given (a filter:
+        Chroma searches inside the set, far faster than a metadata `where`). `total` saves a count."""
         self.require()
-        total = self._chunks.count()
-        if total == 0:
+        total = self._chunks.count() if total is None else total
+        if total == 0 or (among is not None and not among):
             return []
-        where = {"article_id": {"$in": list(article_ids)}} if article_ids else None
         got = _read(
             self._chunks.query,
             query_embeddings=[vector.tolist()],
-            n_results=min(n, total),
-            where=where,
+            n_results=min(n, total, len(among) if among is not None else total),
+            ids=list(among) if among is not None else None,
             include=["distances"],
         )
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
@@ -296,7 +300,8 @@ class ChromaStore:
         sentence_vectors: Sequence[np.ndarray],
     ) -> None:
         """Write an article's chunks, drop its stale ones, then its record: a crash leaves it marked stale."""
-        self._writing()
+        self._writing([article.id])
+        known = self.article_infos([article.id])
         if chunks:
             self._chunks.upsert(
                 ids=[c.id for c in chunks],
@@ -316,10 +321,7 @@ class ChromaStore:
                     for c, h, sv in zip(chunks, chunk_hashes, sentence_vectors, strict=True)
                 ],
             )
-        keep = {c.id for c in chunks}
-        stale = [i for i in self._chunks.get(where={"article_id": article.id}, include=[])["ids"] if i not in keep]
-        if stale:
-            self._chunks.delete(ids=stale)
+        self._drop_chunks(article.id, len(chunks), known[article.id].chunks if known else 0)
         self._articles.upsert(
             ids=[article.id],
             embeddings=[_ARTICLE_PLACEHOLDER],
@@ -341,17 +343,28 @@ class ChromaStore:
 
     def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles and all their chunks; returns the ids that were there."""
-        self._writing()
-        present = list(self.article_infos(article_ids))
-        for article_id in present:
-            self._chunks.delete(where={"article_id": article_id})
+        present = self.article_infos(article_ids)
+        self._writing(list(present))
+        for article_id, info in present.items():
+            self._drop_chunks(article_id, 0, info.chunks)
         if present:
-            self._articles.delete(ids=present)
-        return present
+            self._articles.delete(ids=list(present))
+        return list(present)
+
+    def _drop_chunks(self, article_id: str, keep: int, known: int) -> None:
+        """Delete the article's chunks from position `keep` on: the `known` ones, and any a killed run left past
+        them."""
+        probe = [chunk_id(article_id, p) for p in range(max(keep, known), max(keep, known) + _STALE_PROBE)]
+        left = _read(self._chunks.get, ids=probe, include=[])["ids"] if probe else []
+        stale = [chunk_id(article_id, p) for p in range(keep, known)] + list(left)
+        if stale:
+            self._chunks.delete(ids=stale)
 
     # -- helpers -------------------------------------------------------------------------------------------
 
-    def _stored(self, chunk_id: str, text: str, meta: dict[str, Any], embedding: Any) -> StoredChunk:
+    def _stored(
+        self, chunk_id: str, text: str, meta: dict[str, Any], embedding: Any, vectors: bool = True
+    ) -> StoredChunk:
         start = int(meta["start"])
         return StoredChunk(
             id=chunk_id,
@@ -362,7 +375,7 @@ class ChromaStore:
             end=int(meta["end"]),
             content_hash=str(meta.get("content_hash", "")),
             sentences=[(start + s, start + e) for s, e in json.loads(meta["sentences"])],
-            sentence_vectors=decode_vectors(meta["sentence_vectors"], self.dimension),
+            sentence_vectors=decode_vectors(meta["sentence_vectors"], self.dimension) if vectors else _NO_VECTORS,
             heading=str(meta.get("heading", "")),
             embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
         )
@@ -438,4 +451,5 @@ def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
         url=meta.get("url"),
         chunks=int(meta.get("chunks", 0)),
         content_hash=str(meta.get("content_hash", "")),
+        origin=str(meta.get("origin", "")),
     )

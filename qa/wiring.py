@@ -11,6 +11,7 @@ from qa.embedder import Embedder, MiniLMEmbedder
 from qa.engine import Engine
 from qa.errors import StoreUnavailable
 from qa.extractive import ExtractiveAnswerer
+from qa.replica import Replica
 from qa.service import NewsService
 from qa.settings import Settings
 from qa.store import ChromaStore
@@ -93,5 +94,7 @@ def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
 def open_service(settings: Settings, fast_start: bool = False) -> NewsService:
     """The service every shell calls. `fast_start` suits a process that asks a question or two (`qa ask`)."""
     embedder = build_embedder(settings, fast_start)
-    engine = Engine(settings, open_store(settings, embedder), embedder, build_answerer(settings, embedder))
+    store = open_store(settings, embedder)
+    replica = Replica(store, settings.data_dir / "replica" / settings.collection)
+    engine = Engine(settings, store, replica, embedder, build_answerer(settings, embedder))
     return NewsService(settings, engine, build_resolver(settings))

@@ -165,7 +165,7 @@ def test_articles_can_be_added_read_asked_about_and_removed(http: httpx.Client) 
     assert http.delete(f"/api/articles/{article_id}").json() == {"removed": article_id}
     after = http.post("/api/ask", json={"question": "Which port will reopen for grain exports?"}).json()
     assert all(c["article_id"] != article_id for c in after["citations"])
-    assert [a["id"] for a in http.get("/api/articles").json()] == [SEED_ID]
+    assert [a["id"] for a in http.get("/api/articles").json()["articles"]] == [SEED_ID]
 
 
 def test_two_clients_adding_the_same_title_at_once_get_one_201_and_one_409(server: LiveServer) -> None:

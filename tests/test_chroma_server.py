@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import SEED_ID, SEEDS, run_qa_in
+from tests.conftest import SEED_ID, SEEDS, LiveServer, run_qa_in
 
 
 def _free_port() -> int:
@@ -72,6 +73,49 @@ def test_index_ask_remove_through_a_chroma_server(chroma_url: str, tmp_path: Pat
     removed = run_qa_in(other, "remove", SEED_ID, QA_CHROMA_URL=chroma_url)
     assert removed.returncode == 0, removed.stderr
     listed = run_qa_in(local, "list", "--json", QA_CHROMA_URL=chroma_url)
-    assert json.loads(listed.stdout) == []
+    assert json.loads(listed.stdout)["articles"] == []
     after = run_qa_in(local, "ask", "--json", "What did Truss demand?", QA_CHROMA_URL=chroma_url)
-    assert json.loads(after.stdout)["citations"] == [], "the first machine's keyword cache noticed the removal"
+    assert json.loads(after.stdout)["citations"] == [], "the first machine's keyword index noticed the removal"
+
+
+GRAIN = {
+    "id": "grain-deal",
+    "title": "Grain deal talks in Istanbul",
+    "text": "Delegations met in Istanbul on Friday.\n\nThey agreed to reopen the port of Odesa for grain exports.",
+}
+GRAIN_QUESTION = {"question": "Which port will reopen for grain exports?"}
+
+
+def _cited(server: LiveServer, article_id: str) -> bool:
+    answer = httpx.post(f"{server.url}/api/ask", json=GRAIN_QUESTION, timeout=30).json()
+    return any(c["article_id"] == article_id for c in answer["citations"])
+
+
+def _within(seconds: float, condition: Callable[[], bool]) -> float | None:
+    """How long until the condition held (None if it did not within `seconds`)."""
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        if condition():
+            return time.monotonic() - began
+    return None
+
+
+def test_two_api_servers_over_one_chroma_server_see_each_others_writes(chroma_url: str, tmp_path: Path) -> None:
+    """As on two machines behind a load balancer: different data directories, one Chroma server."""
+    seeded = run_qa_in(tmp_path / "a", "index", str(SEEDS), QA_CHROMA_URL=chroma_url)
+    assert seeded.returncode == 0, seeded.stderr
+    first = LiveServer(tmp_path / "a", QA_CHROMA_URL=chroma_url)
+    second = LiveServer(tmp_path / "b", QA_CHROMA_URL=chroma_url)
+    try:
+        assert not _cited(second, "grain-deal")
+        assert httpx.post(f"{first.url}/api/articles", json=GRAIN, timeout=60).status_code in (200, 201)
+        assert _within(1.0, lambda: _cited(second, "grain-deal")) is not None, "the other server answers from it"
+        listed = httpx.get(f"{second.url}/api/articles", timeout=30).json()
+        assert "grain-deal" in [a["id"] for a in listed["articles"]] and listed["total"] == 2
+
+        assert httpx.delete(f"{second.url}/api/articles/grain-deal", timeout=60).status_code == 200
+        assert _within(1.0, lambda: not _cited(first, "grain-deal")) is not None, "and forgets it when removed"
+        assert httpx.get(f"{first.url}/api/articles/grain-deal", timeout=30).status_code == 404
+    finally:
+        first.stop()
+        second.stop()

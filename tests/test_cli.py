@@ -66,7 +66,9 @@ def test_questions_from_stdin_in_one_process(seeded_dir: Path) -> None:
 def test_list_shows_the_seed_with_its_metadata(seeded_dir: Path) -> None:
     done = run_qa_in(seeded_dir, "list", "--json")
     assert done.returncode == 0, done.stderr
-    (article,) = json.loads(done.stdout)
+    page = json.loads(done.stdout)
+    assert page["total"] == 1 and page["next_cursor"] is None
+    (article,) = page["articles"]
     assert article["id"] == SEED_ID and article["published"] == "2022-02-11" and article["source"] == "TDI"
     assert article["chunks"] > 5
 
@@ -83,7 +85,11 @@ def test_indexing_the_seeds_twice_changes_no_count(seeded_copy: Path) -> None:
 def test_remove_takes_the_article_out_of_every_index(seeded_copy: Path) -> None:
     done = run_qa_in(seeded_copy, "remove", SEED_ID)
     assert done.returncode == 0 and f"removed {SEED_ID}" in done.stdout
-    assert json.loads(run_qa_in(seeded_copy, "list", "--json").stdout) == []
+    assert json.loads(run_qa_in(seeded_copy, "list", "--json").stdout) == {
+        "articles": [],
+        "total": 0,
+        "next_cursor": None,
+    }
     asked = run_qa_in(seeded_copy, "ask", "--json", "What did Truss demand?")
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["citations"] == [], "nothing left to cite, not even from BM25"

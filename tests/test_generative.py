@@ -79,7 +79,7 @@ def test_a_supported_answer_keeps_its_checked_citations(fake: FakeOpenAI, seeded
     assert not answer["abstained"] and answer["backend"] == "openai:fake-model"
     assert "sovereignty of Ukraine. [1]" in answer["answer"] and "troops withdraw. [2]" in answer["answer"]
     assert all(s["supported"] and not s["dropped"] for s in answer["sentences"])
-    article = json.loads(run_qa_in(seeded_dir, "list", "--json").stdout)[0]
+    article = json.loads(run_qa_in(seeded_dir, "list", "--json").stdout)["articles"][0]
     assert article["id"] == SEED_ID
     quotes = [c["quote"] for c in answer["citations"]]
     assert any(SOVEREIGNTY in q for q in quotes) and any("troops withdraw" in q for q in quotes)

@@ -1,4 +1,5 @@
-"""Indexing is idempotent, replaces edited articles, removes vanished ones, and keeps BM25 in step with Chroma."""
+"""Indexing is idempotent, replaces edited articles, removes vanished ones; the replica (keyword index, catalog)
+follows the store's change log."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from indexer import index_articles, load_paths
 from qa.embedder import MiniLMEmbedder
 from qa.errors import ConfigError, EmbedderMismatch
-from qa.keyword import open_keyword_index
+from qa.replica import Replica
 from qa.settings import Settings
 from qa.store import ChromaStore
 from qa.wiring import chroma_client, open_store
@@ -19,12 +20,25 @@ from tests.conftest import SEED_ID, SEEDS
 
 
 def _index(store: ChromaStore, embedder: MiniLMEmbedder, folder: Path, data_dir: Path):
+    """What `qa index FOLDER` does: the replica says what came from the folder, and follows the write."""
+    replica = _replica(store, data_dir)
     loaded, failures = load_paths([folder])
-    return index_articles(store, embedder, loaded, failures, folders=[folder])
+    report = index_articles(
+        store, embedder, loaded, failures, folders=[folder], indexed_from=replica.catalog.indexed_from
+    )
+    replica.sync()
+    return report
+
+
+def _replica(store: ChromaStore, data_dir: Path) -> Replica:
+    store.ensure()
+    replica = Replica(store, data_dir / "replica")
+    replica.sync()
+    return replica
 
 
 def _snapshot(store: ChromaStore) -> dict[str, tuple[str, int]]:
-    return {a.id: (a.content_hash, a.chunks) for a in store.list_articles()}
+    return {a.id: (a.content_hash, a.chunks) for page in store.all_article_infos() for a in page}
 
 
 @pytest.fixture
@@ -44,13 +58,13 @@ def test_indexing_twice_embeds_nothing_and_changes_no_count(
     store = open_store(Settings(data_dir=tmp_path / "data"), embedder)
     first = _index(store, embedder, corpus, tmp_path / "data")
     assert sorted(first.added) == [SEED_ID, "second"] and first.chunks_embedded == first.chunks_total > 0
-    before, generation = _snapshot(store), store.generation()
+    before, generation = _snapshot(store), store.change_count()
     second = _index(store, embedder, corpus, tmp_path / "data")
     assert second.added == second.updated == second.removed == []
     assert sorted(second.unchanged) == [SEED_ID, "second"]
     assert second.chunks_embedded == 0 and second.chunks_total == first.chunks_total
     assert _snapshot(store) == before
-    assert store.generation() == generation, "an unchanged run writes nothing"
+    assert store.change_count() == generation, "an unchanged run writes nothing"
 
 
 def test_an_edited_article_replaces_its_chunks_and_reuses_unchanged_vectors(
@@ -70,10 +84,10 @@ def test_an_edited_article_replaces_its_chunks_and_reuses_unchanged_vectors(
     assert 0 < report.chunks_embedded < 5 and report.chunks_reused > 10, "only the edited chunks are embedded"
     stored_info, stored_text = store.get_article(SEED_ID)
     assert "Jane Doe" in stored_text and "James Cleverly" not in stored_text
-    chunks = store.chunks_of(SEED_ID)
+    chunks = store.chunks_of(SEED_ID, stored_info.chunks)
     assert len(chunks) == stored_info.chunks
     assert all(stored_text[c.start : c.end] == c.text for c in chunks), "offsets point into the new text"
-    keyword = open_keyword_index(store, data)
+    keyword = _replica(store, data).keyword
     assert keyword.search("Cleverly", 5) == [], "the keyword index forgot the old text"
     assert keyword.search("Jane Doe", 5)[0][0].startswith(SEED_ID)
 
@@ -87,8 +101,8 @@ def test_a_file_removed_from_the_folder_is_removed_from_the_index(
     (corpus / "second.txt").unlink()
     report = _index(store, embedder, corpus, data)
     assert report.removed == ["second"]
-    assert [a.id for a in store.list_articles()] == [SEED_ID]
-    assert all(not c.startswith("second") for c, _ in open_keyword_index(store, data).search("grain exports", 5))
+    assert list(_snapshot(store)) == [SEED_ID]
+    assert all(not c.startswith("second") for c, _ in _replica(store, data).keyword.search("grain exports", 5))
 
 
 def test_a_folder_with_bad_files_indexes_the_good_ones_and_removes_nothing(
@@ -103,7 +117,7 @@ def test_a_folder_with_bad_files_indexes_the_good_ones_and_removes_nothing(
     assert report.added == ["third"]
     assert [Path(f.path).name for f in report.failed] == ["second.txt"]
     assert report.removed == [], "a file that failed to load is not a deleted file"
-    assert {a.id for a in store.list_articles()} == {SEED_ID, "second", "third"}
+    assert set(_snapshot(store)) == {SEED_ID, "second", "third"}
 
 
 def test_an_index_built_by_another_embedder_is_refused(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
@@ -115,22 +129,22 @@ def test_an_index_built_by_another_embedder_is_refused(tmp_path: Path, embedder:
         open_store(settings, embedder).require()
 
 
-def test_writes_happen_in_a_batch_that_stamps_one_new_generation(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+def test_writes_happen_in_a_batch_that_logs_one_change_record(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     store = open_store(settings, embedder)
     _index(store, embedder, SEEDS, settings.data_dir)
     with pytest.raises(RuntimeError, match="batch"):
         store.remove_articles([SEED_ID])
-    before = store.generation()
+    before = store.change_count()
     with store.batch():
-        with store.batch():  # nested: one stamp, at the end of the outer batch
+        with store.batch():  # nested: one record, at the end of the outer batch
             assert store.remove_articles([SEED_ID]) == [SEED_ID]
-        assert store.generation() == before
-    assert store.generation() != before
-    after = store.generation()
+        assert store.change_count() == before
+    assert store.change_count() == before + 1 and store.changes(before) == [[SEED_ID]]
+    after = store.change_count()
     with store.batch():
         pass
-    assert store.generation() == after, "a batch that wrote nothing changes nothing"
+    assert store.change_count() == after, "a batch that wrote nothing changes nothing"
 
 
 def _downgrade_to_schema_1(settings: Settings) -> None:
@@ -161,7 +175,7 @@ def test_an_index_of_the_previous_schema_is_read_as_it_is_and_migrated_on_the_fi
     assert report.unchanged == [SEED_ID, "second"] and report.chunks_embedded == 0
     client, _ = chroma_client(settings)
     names = {c.name for c in client.list_collections()}
-    assert names == {"articles_chunks", "articles_articles_v2"}, "the old article collection is gone"
+    assert names == {"articles_chunks", "articles_articles_v2", "articles_changes"}, "the old collection is gone"
     assert client.get_collection("articles_chunks").metadata["schema"] == 2
     migrated = open_store(settings, embedder)
     assert _snapshot(migrated) == before and migrated.get_article(SEED_ID)[1] == text

@@ -197,6 +197,25 @@ def test_add_an_article_ask_about_it_and_remove_it(page: Page) -> None:
     expect(page.locator("#articles li")).to_have_count(1)
 
 
+def test_the_article_list_comes_a_page_at_a_time(page: Page, server: Server) -> None:
+    ids = [f"paging/{n:02d}" for n in range(50)]  # with the seed, one more than a page
+    try:
+        for n, article_id in enumerate(ids):
+            text = f"Bulletin number {n} reports calm weather over the harbour."
+            server.call("POST", "/api/articles", {"id": article_id, "title": f"Bulletin {n}", "text": text})
+        page.reload()
+        expect(page.locator("#articles li")).to_have_count(50)
+        expect(page.locator("#article-count")).to_have_text("51")
+        more = page.locator("#more-articles")
+        expect(more).to_have_text("Show more (1 left)")
+        more.click()
+        expect(page.locator("#articles li")).to_have_count(51)
+        expect(more).to_be_hidden()
+    finally:
+        for article_id in ids:
+            server.call("DELETE", f"/api/articles/{article_id}")
+
+
 def test_dismissing_the_confirm_keeps_the_article(page: Page) -> None:
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.locator("#articles li").first.get_by_role("button", name="Remove").click()

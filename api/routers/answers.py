@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import Service
 from api.schemas import AskRequest
-from qa.domain import Answer
+from qa.domain import Answer, SearchFilter
 
 router = APIRouter(prefix="/api", tags=["answers"])
 
@@ -14,4 +14,5 @@ router = APIRouter(prefix="/api", tags=["answers"])
 @router.post("/ask")
 def ask(body: AskRequest, service: Service) -> Answer:
     """Answer one question: the same object `qa ask --json` prints."""
-    return service.ask(body.question, top_k=body.top_k, article_ids=body.article_ids)
+    within = SearchFilter(article_ids=body.article_ids) if body.article_ids else None
+    return service.ask(body.question, top_k=body.top_k, within=within)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from api.deps import Service
 from api.schemas import Removed
-from qa.domain import ArticleDraft, ArticleInfo, ArticleText, ArticleWrite
+from qa.catalog import ListOrder
+from qa.domain import ArticleDraft, ArticlePage, ArticleText, ArticleWrite
 
 router = APIRouter(prefix="/api/articles", tags=["articles"])
 
 
 @router.get("")
-def list_articles(service: Service) -> list[ArticleInfo]:
-    """Every indexed article, sorted by id."""
-    return service.list_articles()
+def list_articles(
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=200, description="Articles on the page.")] = 20,
+    cursor: Annotated[str | None, Query(max_length=2000, description="`next_cursor` of the previous page.")] = None,
+    order: Annotated[ListOrder, Query(description="By id, or newest first.")] = "id",
+) -> ArticlePage:
+    """A page of the indexed articles, with the total and the cursor of the next page."""
+    return service.list_articles(limit, cursor, order)
 
 
 @router.get("/{article_id:path}")

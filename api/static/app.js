@@ -18,6 +18,7 @@
     articles: $("articles"),
     articlesEmpty: $("articles-empty"),
     articleCount: $("article-count"),
+    moreArticles: $("more-articles"),
     addForm: $("add-article"),
     addSubmit: $("add-submit"),
     addStatus: $("add-status"),
@@ -583,32 +584,42 @@
   // ---- the article list and the add form --------------------------------------------------------------------
 
   let articleRequest = 0;
+  const ARTICLE_PAGE = 50; // the server sends the list a page at a time, newest first
+  let shownArticles = [];
+  let nextArticles = null; // the cursor of the next page, null at the end
 
-  function sortArticles(articles) {
-    return [...articles].sort((a, b) => {
-      const byDate = (b.published || "").localeCompare(a.published || "");
-      return byDate || a.title.localeCompare(b.title);
-    });
+  function articlesPage(cursor) {
+    const query = new URLSearchParams({ order: "newest", limit: String(ARTICLE_PAGE) });
+    if (cursor) query.set("cursor", cursor);
+    return getJSON(`/api/articles?${query}`);
   }
 
-  async function refreshArticles() {
+  async function refreshArticles(more = false) {
     const token = ++articleRequest;
     ui.articles.setAttribute("aria-busy", "true");
+    ui.moreArticles.disabled = true;
     try {
-      const articles = await getJSON("/api/articles");
+      const page = await articlesPage(more ? nextArticles : null);
       if (token !== articleRequest) return;
-      articleCache.clear();
-      renderArticles(sortArticles(articles));
+      if (!more) articleCache.clear();
+      shownArticles = more ? shownArticles.concat(page.articles) : page.articles;
+      nextArticles = page.next_cursor;
+      renderArticles(shownArticles, page.total);
     } catch (err) {
       if (token === articleRequest) showError(`Could not load the article list: ${err.message}`);
     } finally {
-      if (token === articleRequest) ui.articles.setAttribute("aria-busy", "false");
+      if (token === articleRequest) {
+        ui.articles.setAttribute("aria-busy", "false");
+        ui.moreArticles.disabled = false;
+      }
     }
   }
 
-  function renderArticles(articles) {
-    ui.articleCount.textContent = articles.length ? String(articles.length) : "";
-    ui.articlesEmpty.hidden = articles.length > 0;
+  function renderArticles(articles, total) {
+    ui.articleCount.textContent = total ? String(total) : "";
+    ui.articlesEmpty.hidden = total > 0;
+    ui.moreArticles.hidden = !nextArticles;
+    ui.moreArticles.textContent = `Show more (${total - articles.length} left)`;
     ui.articles.replaceChildren(...articles.map((article) => {
       const open = el("button", {
         className: "open-article",
@@ -719,6 +730,7 @@
   });
 
   ui.newConversation.addEventListener("click", newConversation);
+  ui.moreArticles.addEventListener("click", () => refreshArticles(true));
   ui.panelClose.addEventListener("click", closePanel);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !ui.panel.hidden) closePanel();

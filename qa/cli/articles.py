@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
+from qa.catalog import ListOrder
 from qa.cli.console import err, fail, load_settings, out, progress_bar, run
 
 if TYPE_CHECKING:
@@ -48,22 +50,37 @@ def print_skipped(report: IndexReport) -> None:
         err.print(f"[yellow]skipped[/] {escape(failure.path)}: {escape(failure.reason)}")
 
 
-def list_articles(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List the indexed articles."""
+def list_articles(
+    as_json: Annotated[bool, typer.Option("--json", help="Print each page as GET /api/articles returns it")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="Articles per page")] = 20,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="Start where the previous page said")] = None,
+    order: Annotated[ListOrder, typer.Option("--order", help="id, or newest first")] = "id",
+    every: Annotated[bool, typer.Option("--all", help="Every article, page after page")] = False,
+) -> None:
+    """List the indexed articles, a page at a time."""
     from rich.table import Table
 
     from qa.wiring import open_service
 
     config = load_settings()
-    articles = run(lambda: open_service(config).list_articles())
-    if as_json:
-        out.print(json.dumps([a.model_dump() for a in articles], ensure_ascii=False), markup=False)
-        return
-    table = Table("id", "title", "published", "chunks")
-    for a in articles:
-        table.add_row(escape(a.id), escape(a.title), a.published or "", str(a.chunks))
-    out.print(table)
-    out.print(f"{len(articles)} article(s)")
+    service = run(lambda: open_service(config))
+    page = run(partial(service.list_articles, limit, cursor, order))
+    while True:
+        if as_json:
+            out.print(json.dumps(page.model_dump(), ensure_ascii=False), markup=False)
+        else:
+            table = Table("id", "title", "published", "chunks")
+            for a in page.articles:
+                table.add_row(escape(a.id), escape(a.title), a.published or "", str(a.chunks))
+            out.print(table)
+        if not every or page.next_cursor is None:
+            break
+        page = run(partial(service.list_articles, limit, page.next_cursor, order))
+    if not as_json:
+        out.print(f"{page.total} article(s)")
+        if page.next_cursor and not every:
+            again = f"qa list --cursor {page.next_cursor}" + (" --order newest" if order == "newest" else "")
+            out.print(f"[dim]next page: {again}[/]")
 
 
 def remove(ids: Annotated[list[str], typer.Argument(help="Article ids, as `qa list` shows them")]) -> None:

@@ -1,36 +1,93 @@
-"""qa/keyword.py: BM25 over chunk texts, including a corpus with nothing but stop words."""
+"""qa/keyword.py: BM25 over chunk texts with tantivy, changed in place, filtered inside the query."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from pathlib import Path
 
-from qa.keyword import KeywordIndex
+import pytest
+
+from qa.domain import SearchFilter
+from qa.keyword import K1, B, KeywordDoc, KeywordIndex
+from qa.text import tokenize
+
+DOCS = [
+    KeywordDoc("a::0", "a", "Truss demanded that troops withdraw.", "Wire", 1_644_451_200),  # 2022-02-10
+    KeywordDoc("a::1", "a", "Lavrov spoke about gas.", "Wire", 1_644_451_200),
+    KeywordDoc("b::0", "b", "Troops and tanks withdrew. Troops stayed.", "Post", 1_657_843_200),  # 2022-07-15
+    KeywordDoc("c::0", "c", "Ministers talked about tanks for a long time.", None, None),
+]
 
 
-def test_search_ranks_chunks_holding_the_question_terms() -> None:
-    index = KeywordIndex.build(
-        ["a::0", "a::1", "b::0"],
-        ["Truss demanded that troops withdraw.", "Lavrov spoke about gas.", "Troops and tanks withdrew."],
-        "g1",
-    )
+@pytest.fixture
+def index(tmp_path: Path) -> KeywordIndex:
+    keyword = KeywordIndex(tmp_path / "keyword")
+    with keyword.writing() as writer:
+        writer.add(DOCS)
+    return keyword
+
+
+def bm25(question: str, doc: KeywordDoc, index: KeywordIndex) -> float:
+    """bm25s's Lucene variant, by hand."""
+    (terms,) = tokenize([question])
+    (body,) = tokenize([doc.text])
+    lengths = [len(t) for t in tokenize([d.text for d in DOCS])]
+    norm = K1 * (1 - B + B * len(body) / (sum(lengths) / len(lengths)))
+    return sum(index.idf(t) * body.count(t) / (norm + body.count(t)) for t in terms if t in body)
+
+
+def test_search_scores_with_the_fitted_bm25_and_ranks_by_it(index: KeywordIndex) -> None:
     found = index.search("Which troops withdraw?", 5)
-    assert [chunk for chunk, _ in found][:2] == ["a::0", "b::0"] and all(score > 0 for _, score in found)
-    assert index.search("Which troops withdraw?", 5, article_filter={"b"}) == [found[1]]
-    assert index.document_frequency("troop") == 2 and index.idf("troop") < index.idf("tank")
+    assert [chunk for chunk, _ in found] == ["a::0", "b::0"]
+    assert [score for _, score in found] == pytest.approx(
+        [bm25("Which troops withdraw?", d, index) for d in DOCS[::2][:2]]
+    )
+    assert index.documents == 4 and index.document_frequency("troop") == 2
+    assert index.idf("troop") == pytest.approx(math.log(1 + (4 - 2 + 0.5) / (2 + 0.5)))
 
 
-def test_chunks_of_stop_words_only_index_nothing_and_find_nothing(tmp_path: Path) -> None:
-    index = KeywordIndex.build(["only::0"], ["It is a the."], "g1")
-    assert index.documents == 1 and index.search("What is it?", 5) == []
-    assert index.document_frequency("it") == 0 and index.idf("anything") > 0
-    index.save(tmp_path / "bm25")
-    loaded = KeywordIndex.load(tmp_path / "bm25")
-    assert loaded is not None and loaded.generation == "g1" and loaded.chunk_ids == ["only::0"]
-    assert loaded.search("What is it?", 5) == []
+def test_filters_are_part_of_the_query(index: KeywordIndex) -> None:
+    question = "troops tanks"
+    assert [c for c, _ in index.search(question, 5, SearchFilter(article_ids=["b", "c"]))] == ["b::0", "c::0"]
+    assert [c for c, _ in index.search(question, 5, SearchFilter(sources=["Wire"]))] == ["a::0"]
+    july = SearchFilter(since=dt.datetime(2022, 7, 1, tzinfo=dt.UTC), until=dt.datetime(2022, 8, 1, tzinfo=dt.UTC))
+    assert [c for c, _ in index.search(question, 5, july)] == ["b::0"], "an undated chunk is in no window"
+    until = SearchFilter(until=dt.datetime(2022, 7, 15, tzinfo=dt.UTC))
+    assert [c for c, _ in index.search(question, 5, until)] == ["a::0"], "until is exclusive"
 
 
-def test_a_saved_index_loads_with_the_same_scores(tmp_path: Path) -> None:
-    index = KeywordIndex.build(["a::0", "a::1"], ["Grain exports resume from Odesa.", "It is a the."], "g2")
-    index.save(tmp_path / "bm25")
-    loaded = KeywordIndex.load(tmp_path / "bm25")
-    assert loaded is not None and loaded.search("grain from Odesa", 5) == index.search("grain from Odesa", 5)
+def test_an_article_is_replaced_and_removed_in_place(index: KeywordIndex) -> None:
+    with index.writing() as writer:
+        writer.remove_article("a")
+        writer.add([KeywordDoc("a::0", "a", "Grain exports resume from Odesa.")])
+    assert index.search("troops withdraw", 5) == index.search("troops", 5)
+    assert [c for c, _ in index.search("troops", 5)] == ["b::0"]
+    assert [c for c, _ in index.search("grain Odesa", 5)] == ["a::0"] and index.documents == 3
+    with index.writing() as writer:
+        writer.remove_article("a")
+    assert index.search("grain Odesa", 5) == [] and index.documents == 2
+
+
+def test_a_failed_write_changes_nothing(index: KeywordIndex) -> None:
+    with pytest.raises(RuntimeError), index.writing() as writer:
+        writer.remove_article("b")
+        raise RuntimeError("killed half-way")
+    assert {c for c, _ in index.search("troops", 5)} == {"a::0", "b::0"}
+
+
+def test_chunks_of_stop_words_only_find_nothing(tmp_path: Path) -> None:
+    keyword = KeywordIndex(tmp_path / "keyword")
+    with keyword.writing() as writer:
+        writer.add([KeywordDoc("only::0", "only", "It is a the.")])
+    assert keyword.documents == 1 and keyword.search("What is it?", 5) == []
+    assert keyword.document_frequency("it") == 0 and keyword.idf("anything") > 0
+
+
+def test_another_process_sees_a_commit_after_reload(tmp_path: Path, index: KeywordIndex) -> None:
+    other = KeywordIndex(index.directory)
+    with index.writing() as writer:
+        writer.add([KeywordDoc("d::0", "d", "Grain exports resume from Odesa.")])
+    assert other.search("Odesa", 5) == []
+    other.reload()
+    assert [c for c, _ in other.search("Odesa", 5)] == ["d::0"]

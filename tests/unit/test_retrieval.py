@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from qa import retrieval
+from qa.domain import SearchFilter
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.retrieval import (
     W_BEST_SENTENCE_DENSE,
@@ -53,9 +55,15 @@ class FakeStore:
         self.dense_calls: list[tuple[Any, ...]] = []
         self.get_calls: list[tuple[list[str], bool]] = []
 
-    def dense_query(self, vector: np.ndarray, n: int, article_ids: Sequence[str] | None = None):
-        self.dense_calls.append((vector, n, article_ids))
-        return self.dense[:n]
+    def dense_query(
+        self, vector: np.ndarray, n: int, among: Sequence[str] | None = None, total: int | None = None
+    ) -> list[tuple[str, float]]:
+        self.dense_calls.append((vector, n, among))
+        found = [hit for hit in self.dense if among is None or hit[0] in among]
+        return found[:n]
+
+    def count_chunks(self) -> int:
+        return 100
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
         self.get_calls.append((list(ids), with_embeddings))
@@ -67,10 +75,10 @@ class FakeKeyword:
 
     def __init__(self, results: list[tuple[str, float]]) -> None:
         self.results = results
-        self.calls: list[tuple[str, int, set[str] | None]] = []
+        self.calls: list[tuple[str, int, SearchFilter | None]] = []
 
-    def search(self, question: str, n: int, article_filter: set[str] | None = None) -> list[tuple[str, float]]:
-        self.calls.append((question, n, article_filter))
+    def search(self, question: str, n: int, within: SearchFilter | None = None) -> list[tuple[str, float]]:
+        self.calls.append((question, n, within))
         return self.results[:n]
 
 
@@ -194,14 +202,44 @@ def test_bm25_mode_does_not_ask_the_dense_index() -> None:
     assert hits[0].cosine == pytest.approx(0.0)  # still measured from the stored embedding
 
 
-def test_article_filters_reach_both_retrievers() -> None:
-    store = FakeStore(three_chunks(), dense=[("a1::0", 0.8)])
+def test_filters_go_inside_both_retrievers() -> None:
+    store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8)])
     keyword = FakeKeyword([("a1::1", 1.0)])
-    HybridRetriever(store, keyword, candidates=4).retrieve(question(), top_k=5, article_ids=["a1", "a3"])
-    vector, n, article_ids = store.dense_calls[0]
-    assert vector is Q
-    assert (n, list(article_ids)) == (4, ["a1", "a3"])
-    assert keyword.calls == [(QUESTION, 4, {"a1", "a3"})]
+    within = SearchFilter(article_ids=["a1", "a3"])
+    allowed = ["a1::0", "a1::1", "a3::0"]
+    hits = HybridRetriever(store, keyword, candidates=4).retrieve(question(), 5, within=within, allowed=allowed)
+    vector, n, among = store.dense_calls[0]
+    assert vector is Q and (n, list(among)) == (4, allowed), "the dense query searches inside the filter"
+    assert keyword.calls == [(QUESTION, 4, within)], "so does the keyword query"
+    assert {h.chunk.id for h in hits} == {"a1::0", "a1::1"}
+
+
+def test_a_wide_filter_asks_for_more_neighbours_and_keeps_those_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retrieval, "MAX_IDS_IN_QUERY", 2)
+    store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8), ("a1::1", 0.7)])
+    allowed = ["a1::0", "a1::1", "a3::0"]  # 3 of the store's 100 chunks, more than MAX_IDS_IN_QUERY
+    retriever = HybridRetriever(store, FakeKeyword([]), candidates=2)
+    hits = retriever.retrieve(
+        question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed
+    )
+    (_, wanted, among), *rest = store.dense_calls
+    assert among is None and wanted == min(retrieval.MAX_OVERSAMPLED, 2 * 2 * 100 // 3 + 1)
+    assert [h.chunk.id for h in hits] == ["a1::0", "a1::1"] and rest == [], "enough neighbours were inside"
+
+
+def test_a_wide_filter_falls_back_to_searching_inside_when_too_few_neighbours_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(retrieval, "MAX_IDS_IN_QUERY", 2)
+    monkeypatch.setattr(retrieval, "MAX_OVERSAMPLED", 1)
+    store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8), ("a1::1", 0.7)])
+    allowed = ["a1::0", "a1::1", "a3::0"]
+    retriever = HybridRetriever(store, FakeKeyword([]), candidates=2)
+    hits = retriever.retrieve(
+        question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed
+    )
+    assert [call[2] for call in store.dense_calls] == [None, allowed]
+    assert [h.chunk.id for h in hits] == ["a1::0", "a1::1"]
 
 
 def test_top_k_keeps_the_best_hits() -> None:

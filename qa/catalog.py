@@ -1,0 +1,201 @@
+"""The article catalog: one row per article in SQLite, for listing a page in order, resolving a filter to the
+articles (and so the chunks) it lets through, and finding what was indexed from a folder, without reading every
+article from the store. Derived from the store and kept in step by the replica (qa/replica.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from qa.chunking import chunk_id
+from qa.domain import ArticleInfo, ArticlePage, SearchFilter
+from qa.errors import InvalidInput
+
+ListOrder = Literal["id", "newest"]
+_COLUMNS = "id, title, published, source, url, chunks, content_hash"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, published TEXT, published_ts INTEGER, source TEXT, url TEXT,
+    chunks INTEGER NOT NULL, content_hash TEXT NOT NULL, origin TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_ts DESC, id);
+CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
+CREATE INDEX IF NOT EXISTS articles_origin ON articles (origin);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_SQL_VARIABLES = 900  # SQLite's limit on parameters per statement is 999 on older builds
+
+
+class Catalog:
+    """Articles in SQLite (WAL: readers never wait for the writer)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # -- state: how far along the store's change log this catalog (and the keyword index beside it) is --------
+
+    def state(self) -> tuple[int, str | None]:
+        """(change-log records applied, the store identity they came from)."""
+        rows = dict(self._query("SELECT key, value FROM state"))
+        return int(rows.get("applied", -1)), rows.get("identity")
+
+    @contextmanager
+    def transaction(self) -> Iterator[CatalogWriter]:
+        """Changes applied together, or not at all."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield CatalogWriter(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- reads ---------------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """How many articles there are."""
+        return int(self._query("SELECT COUNT(*) FROM articles")[0][0])
+
+    def page(self, limit: int, cursor: str | None = None, order: ListOrder = "id") -> ArticlePage:
+        """`limit` articles from `cursor` on (from the start without one), in `order`, with the total."""
+        after = _decode_cursor(cursor)
+        where, args = "", list[Any]()
+        if order == "id":
+            sort = "ORDER BY id"
+            if after:
+                where, args = "WHERE id > ?", [after[0]]
+        else:  # newest first; undated articles last, by id
+            if after:
+                where = "WHERE COALESCE(published_ts, -1) < ? OR (COALESCE(published_ts, -1) = ? AND id > ?)"
+                args = [after[1], after[1], after[0]]
+            sort = "ORDER BY COALESCE(published_ts, -1) DESC, id"
+        rows = self._query(
+            f"SELECT {_COLUMNS}, COALESCE(published_ts, -1) FROM articles {where} {sort} LIMIT ?", [*args, limit + 1]
+        )
+        articles = [_info(row) for row in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        next_cursor = _encode_cursor(str(last[0]), int(last[-1])) if last else None
+        return ArticlePage(articles=articles, total=self.count(), next_cursor=next_cursor)
+
+    def chunk_ids(self, within: SearchFilter | None) -> list[str] | None:
+        """The ids of every chunk of the articles the filter lets through; None for no filter."""
+        if within is None or within.is_empty:
+            return None
+        return [chunk_id(article_id, p) for article_id, chunks in self._matching(within) for p in range(chunks)]
+
+    def chunk_total(self) -> int:
+        """How many chunks the articles have."""
+        return int(self._query("SELECT COALESCE(SUM(chunks), 0) FROM articles")[0][0])
+
+    def indexed_from(self, origins: Sequence[str]) -> dict[str, str]:
+        """Article id -> origin, for the articles indexed from these folders."""
+        found: dict[str, str] = {}
+        for part in _parts(origins):
+            marks = ",".join("?" * len(part))
+            found.update(self._query(f"SELECT id, origin FROM articles WHERE origin IN ({marks})", part))
+        return found
+
+    def _matching(self, within: SearchFilter) -> list[tuple[str, int]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if within.sources is not None:
+            clauses.append(f"source IN ({','.join('?' * len(within.sources))})")
+            args += within.sources
+        if within.since is not None:
+            clauses.append("published_ts >= ?")
+            args.append(within.since_ts)
+        if within.until is not None:
+            clauses.append("published_ts < ?")
+            args.append(within.until_ts)
+        where = " AND ".join(clauses) or "1"
+        if within.article_ids is None:
+            return [(str(i), int(n)) for i, n in self._query(f"SELECT id, chunks FROM articles WHERE {where}", args)]
+        found = []
+        for part in _parts(within.article_ids):
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT id, chunks FROM articles WHERE id IN ({marks}) AND {where}"
+            found += [(str(i), int(n)) for i, n in self._query(sql, [*part, *args])]
+        return found
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, list(args)).fetchall()
+
+
+class CatalogWriter:
+    """Writes inside `Catalog.transaction`."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def put(self, info: ArticleInfo, published_ts: int | None) -> None:
+        """Add or replace an article's row."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (info.id, info.title, info.published, published_ts, info.source, info.url, info.chunks,
+             info.content_hash, info.origin),
+        )  # fmt: skip
+
+    def remove(self, article_ids: Sequence[str]) -> None:
+        """Drop these articles' rows."""
+        for part in _parts(article_ids):
+            self._db.execute(f"DELETE FROM articles WHERE id IN ({','.join('?' * len(part))})", list(part))
+
+    def clear(self) -> None:
+        """Drop every row (before a rebuild)."""
+        self._db.execute("DELETE FROM articles")
+
+    def set_state(self, applied: int, identity: str) -> None:
+        """Record how far along the change log of which store the catalog is."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO state VALUES (?, ?)", [("applied", str(applied)), ("identity", identity)]
+        )
+
+
+def _info(row: tuple[Any, ...]) -> ArticleInfo:
+    article_id, title, published, source, url, chunks, content_hash = row[:7]
+    return ArticleInfo(
+        id=article_id,
+        title=title,
+        published=published,
+        source=source,
+        url=url,
+        chunks=chunks,
+        content_hash=content_hash,
+    )
+
+
+def _parts(values: Sequence[str]) -> Iterator[list[str]]:
+    for begin in range(0, len(values), _SQL_VARIABLES):
+        yield list(values[begin : begin + _SQL_VARIABLES])
+
+
+def _encode_cursor(article_id: str, published_ts: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([article_id, published_ts]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[str, int] | None:
+    """The last row of the previous page; InvalidInput for a cursor this program did not hand out."""
+    if not cursor:
+        return None
+    try:
+        article_id, published_ts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return str(article_id), int(published_ts)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("The cursor is not one this server handed out: start again without it.") from exc

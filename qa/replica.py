@@ -1,0 +1,159 @@
+"""What each process keeps beside the store, derived from it: the keyword index and the article catalog.
+
+The store (Chroma, on disk or on a server that several machines share) is the truth. A replica follows the
+store's change log: `sync()` costs one count when nothing changed, and otherwise reads only the articles named by
+the records it has not applied yet, so catching up costs what changed, never the corpus. A replica that is new,
+or whose store was dropped and made again, is built once from the whole store.
+
+Several processes may share one data directory (`qa serve` and `qa index`): a file lock makes their writes to
+the replica take turns, and each reloads what another committed. The keyword index is committed before the
+catalog records how far it got, so a process killed in between applies the same records again (it is
+idempotent: an article's chunks are always replaced whole).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from qa.catalog import Catalog
+from qa.chunking import keyword_text
+from qa.domain import ArticleInfo
+from qa.keyword import KeywordDoc, KeywordIndex, KeywordWriter
+from qa.store import ChromaStore
+
+_ARTICLES_PER_STEP = 200  # articles re-read from the store per step of a catch-up
+
+
+class Replica:
+    """The keyword index and the catalog of one store, in one directory."""
+
+    def __init__(self, store: ChromaStore, directory: Path) -> None:
+        self.store = store
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._keyword: KeywordIndex | None = None
+        self._catalog: Catalog | None = None
+        self._seen = -1  # the change-log length this process's keyword searcher reflects
+
+    @property
+    def keyword(self) -> KeywordIndex:
+        """The keyword index (call `sync()` first)."""
+        assert self._keyword is not None, "sync() opens the replica"
+        return self._keyword
+
+    @property
+    def catalog(self) -> Catalog:
+        """The article catalog (call `sync()` first)."""
+        assert self._catalog is not None, "sync() opens the replica"
+        return self._catalog
+
+    def sync(self) -> None:
+        """Bring the replica in step with the store: one count when nothing changed."""
+        length = self.store.change_count()
+        if length == self._seen:
+            return
+        with self._lock:
+            self._open()
+            applied, identity = self.catalog.state()
+            if applied != length or identity != self.store.identity:
+                with self._file_lock():
+                    self._catch_up(length)
+            self.keyword.reload()
+            self._seen = self.catalog.state()[0]
+
+    def close(self) -> None:
+        """Release the catalog."""
+        if self._catalog is not None:
+            self._catalog.close()
+
+    def _open(self) -> None:
+        if self._catalog is None:
+            self._catalog = Catalog(self.directory / "catalog.sqlite3")
+            self._keyword = KeywordIndex(self.directory / "keyword")
+
+    def _catch_up(self, length: int) -> None:
+        """Apply the change-log records not applied yet (another process may have done it while we waited)."""
+        applied, identity = self.catalog.state()
+        if identity != self.store.identity or applied < 0 or applied > length:
+            self._rebuild(length)
+            return
+        while applied < length:
+            records = self.store.changes(applied, length - applied)
+            if not records:
+                break
+            changed = list(dict.fromkeys(article_id for record in records for article_id in record))
+            for begin in range(0, len(changed), _ARTICLES_PER_STEP):
+                self._apply(changed[begin : begin + _ARTICLES_PER_STEP])
+            applied += len(records)
+            with self.catalog.transaction() as catalog:
+                catalog.set_state(applied, self.store.identity)
+
+    def _apply(self, article_ids: Sequence[str]) -> None:
+        """Make these articles in the replica what they are in the store now (present, replaced or gone)."""
+        infos = self.store.article_infos(article_ids)
+        with self.keyword.writing() as keyword:
+            for article_id in article_ids:
+                keyword.remove_article(article_id)
+            for info in infos.values():
+                chunks = self.store.chunks_of(info.id, info.chunks, with_embeddings=False)
+                keyword.add([_keyword_doc(info, c.id, keyword_text(c.text, c.heading)) for c in chunks])
+        with self.catalog.transaction() as catalog:
+            catalog.remove([i for i in article_ids if i not in infos])
+            for info in infos.values():
+                catalog.put(info, published_timestamp(info.published))
+
+    def _rebuild(self, length: int) -> None:
+        """Build from the whole store: the change-log length is read first, so that whatever is written during
+        the scan is applied again afterwards."""
+        self.keyword.clear()
+        infos: dict[str, ArticleInfo] = {}
+        with self.catalog.transaction() as catalog:
+            catalog.clear()
+            catalog.set_state(-1, "")
+            for page in self.store.all_article_infos():
+                for info in page:
+                    infos[info.id] = info
+                    catalog.put(info, published_timestamp(info.published))
+        with self.keyword.writing() as keyword:
+            for chunks in self.store.all_chunks():
+                _add_known(keyword, infos, [(c.article_id, c.id, keyword_text(c.text, c.heading)) for c in chunks])
+        with self.catalog.transaction() as catalog:
+            catalog.set_state(length, self.store.identity)
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / "lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _keyword_doc(info: ArticleInfo, chunk_id: str, text: str) -> KeywordDoc:
+    return KeywordDoc(chunk_id, info.id, text, info.source, published_timestamp(info.published))
+
+
+def _add_known(keyword: KeywordWriter, infos: dict[str, ArticleInfo], chunks: list[tuple[str, str, str]]) -> None:
+    """Index chunks whose article has a record (a chunk without one is an orphan of a killed run: left out)."""
+    keyword.add([_keyword_doc(infos[a], c, t) for a, c, t in chunks if a in infos])
+
+
+def published_timestamp(published: str | None) -> int | None:
+    """An article's publication time in seconds since the epoch (UTC when no zone is given); None when unknown or
+    not an ISO date."""
+    if not published:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(published.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp())
