@@ -6,6 +6,7 @@ without extension); a jsonl line carries its own id. A file that cannot be read 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
@@ -36,40 +37,65 @@ def load_paths(paths: Iterable[str | Path]) -> tuple[list[LoadedArticle], list[L
     """Every article under these files and folders, and the failures (missing, empty, binary, unsupported)."""
     loaded: list[LoadedArticle] = []
     failures: list[LoadFailure] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            failures.append(LoadFailure(path=str(path), reason="no such file or folder"))
-            continue
-        if path.is_dir():
-            root, files = path, sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
-        else:
-            root, files = path.parent, [path]
-        for file in files:
-            try:
-                loaded.extend(LoadedArticle(a, str(root.resolve())) for a in load_file(file, root))
-            except LoadError as exc:
-                failures.append(LoadFailure(path=str(file), reason=str(exc)))
+    for item in iter_articles(paths):
+        (loaded if isinstance(item, LoadedArticle) else failures).append(item)  # type: ignore[arg-type]
     return loaded, failures
 
 
+def iter_articles(paths: Iterable[str | Path]) -> Iterator[LoadedArticle | LoadFailure]:
+    """The articles under these files and folders, one at a time (a JSON Lines file is read line by line, so
+    memory does not grow with it), and a failure for each file or line that cannot be taken."""
+    for path, root in _files(paths):
+        if root is None:
+            yield LoadFailure(path=str(path), reason="no such file or folder")
+            continue
+        origin = str(root.resolve())
+        try:
+            if path.suffix.lower() == ".jsonl":
+                yield from _jsonl_articles(path, origin)
+            else:
+                yield LoadedArticle(load_file(path, root)[0], origin)
+        except LoadError as exc:
+            yield LoadFailure(path=str(path), reason=str(exc))
+
+
+def count_articles(paths: Iterable[str | Path]) -> int:
+    """How many articles `iter_articles` will offer at most (non-blank lines of JSON Lines files, other files
+    one each): the total of a progress bar, counted without parsing."""
+    total = 0
+    for path, root in _files(paths):
+        if root is None:
+            continue
+        if path.suffix.lower() != ".jsonl":
+            total += 1
+            continue
+        with contextlib.suppress(OSError), path.open("rb") as handle:
+            total += sum(1 for line in handle if line.strip())
+    return total
+
+
+def _files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path | None]]:
+    """(file, the folder its id is relative to), in a stable order; (path, None) for a path that is missing."""
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            yield path, None
+        elif path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path)):
+                yield file, path
+        else:
+            yield path, path.parent
+
+
 def load_file(path: Path, root: Path) -> list[Article]:
-    """The articles in one file; raises LoadError with the reason when there are none to take."""
+    """The article in one .txt, .md or .html file; raises LoadError with the reason when there is none to take."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise LoadError(f"unsupported file type '{suffix or path.name}' (supported: {', '.join(SUPPORTED)})")
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise LoadError("the file is empty")
-    if b"\x00" in raw[:8192]:
-        raise LoadError("the file is binary, not text")
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LoadError(f"the file is not UTF-8 text (byte {exc.start}); convert it to UTF-8") from exc
+    content = _text(path.read_bytes())
     article_id = path.relative_to(root).with_suffix("").as_posix()
     if suffix == ".jsonl":
-        return list(_jsonl_articles(content, path))
+        return list(_jsonl_lines(content.splitlines(), path))
     if suffix in (".md", ".markdown"):
         fields, text = _front_matter(content)
     elif suffix in (".html", ".htm"):
@@ -79,24 +105,62 @@ def load_file(path: Path, root: Path) -> list[Article]:
     return [make_article({**fields, "id": article_id}, text, default_title=path.stem)]
 
 
-def _jsonl_articles(content: str, path: Path) -> Iterator[Article]:
-    errors = []
-    found = 0
-    for number, line in enumerate(content.splitlines(), start=1):
+def _text(raw: bytes) -> str:
+    if not raw.strip():
+        raise LoadError("the file is empty")
+    if b"\x00" in raw[:8192]:
+        raise LoadError("the file is binary, not text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"the file is not UTF-8 text (byte {exc.start}); convert it to UTF-8") from exc
+
+
+def _jsonl_articles(path: Path, origin: str) -> Iterator[LoadedArticle | LoadFailure]:
+    """A JSON Lines file line by line: its articles, then one failure naming its bad lines (if any)."""
+    found, errors = 0, list[str]()
+    with path.open("rb") as handle:
+        if b"\x00" in handle.read(8192):
+            raise LoadError("the file is binary, not text")
+        handle.seek(0)
+        for article in _jsonl_lines(_decoded(handle), path, errors):
+            found += 1
+            yield LoadedArticle(article, origin)
+    if not found and not errors:
+        raise LoadError("the file is empty")
+    if errors:
+        reason = f"{len(errors)} bad line(s) ({found} loaded): " + "; ".join(errors[:5])
+        yield LoadFailure(path=str(path), reason=reason)
+
+
+def _decoded(lines: Iterable[bytes]) -> Iterator[str]:
+    """UTF-8 lines (a byte-order mark on the first is dropped); a line that is not UTF-8 becomes one that fails."""
+    for number, raw in enumerate(lines):
+        try:
+            yield raw.decode("utf-8-sig" if number == 0 else "utf-8")
+        except UnicodeDecodeError as exc:
+            yield f"\x00not UTF-8 text (byte {exc.start}); convert the file to UTF-8"
+
+
+def _jsonl_lines(lines: Iterable[str], path: Path, errors: list[str] | None = None) -> Iterator[Article]:
+    """The articles of JSON Lines; bad lines are collected in `errors` (raised as one LoadError without it)."""
+    problems: list[str] = [] if errors is None else errors
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
+            if line.startswith("\x00"):
+                raise ValueError(line[1:])
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
             if not str(record.get("id", "")).strip():
                 raise ValueError("no 'id'")
             yield make_article(record, str(record.get("text", "")), default_title=str(record["id"]))
-            found += 1
         except (ValueError, LoadError) as exc:
-            errors.append(f"line {number}: {exc}")
-    if errors:
-        raise LoadError(f"{len(errors)} bad line(s) in {path.name} ({found} loaded): " + "; ".join(errors[:5]))
+            problems.append(f"line {number}: {exc}")
+    if errors is None and problems:
+        raise LoadError(f"{len(problems)} bad line(s) in {path.name}: " + "; ".join(problems[:5]))
 
 
 def make_article(fields: dict[str, Any], text: str, default_title: str) -> Article:

@@ -1,11 +1,18 @@
-"""Index loaded articles: chunk, embed only what changed, write to Chroma in one batch (one new generation)."""
+"""Index articles as they stream in: a window at a time, chunk, embed only what changed, write the window to the
+store in one batch (one change-log record), then let the caller bring what it derives from the store in step.
+
+Memory is bounded by the window, not by the input: a JSON Lines file of 100,000 articles streams through. A run
+that is stopped keeps every window it wrote; running it again skips them (their content hashes match) and embeds
+only the rest.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,14 +20,15 @@ import numpy as np
 
 from indexer.loaders import LoadedArticle
 from qa.chunking import chunk_article, indexed_text, with_context
-from qa.domain import Article, Chunk, IndexReport, LoadFailure
+from qa.domain import Article, ArticleInfo, Chunk, IndexReport, LoadFailure
 from qa.embedder import Embedder
-from qa.store import ChromaStore
+from qa.store import ArticleToWrite, ChromaStore
 
-Progress = Callable[[int, int], None]  # (chunks done, chunks to embed)
+Progress = Callable[[int, int], None]  # (articles read, articles in all: 0 when not known)
 IndexedFrom = Callable[[Sequence[str]], dict[str, str]]  # folders -> {article id: folder} of what came from them
 HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
-_GROUP_CHUNKS = 512  # chunks embedded and written per step: bounded memory, batches still long enough to sort
+WINDOW_CHUNKS = 256  # chunks embedded and written per step: bounded memory, batches still long enough to sort
+WINDOW_ARTICLES = 512  # ...and articles read per step, whether or not they changed
 
 
 @dataclass
@@ -30,7 +38,7 @@ class _Plan:
     chunks: list[Chunk]
     chunk_hashes: list[str]
     reused: dict[int, tuple[np.ndarray, np.ndarray]]  # chunk position -> (vector, sentence vectors)
-    is_new: bool
+    stored: ArticleInfo | None  # what the store holds now (None: the article is new)
 
 
 def content_hash(article: Article) -> str:
@@ -42,42 +50,56 @@ def content_hash(article: Article) -> str:
 def index_articles(
     store: ChromaStore,
     embedder: Embedder,
-    loaded: Sequence[LoadedArticle],
+    articles: Iterable[LoadedArticle | LoadFailure],
     failures: Sequence[LoadFailure] = (),
     folders: Sequence[Path] = (),
     chunk_tokens: int = 256,
     progress: Progress | None = None,
     indexed_from: IndexedFrom | None = None,
+    after_window: Callable[[], object] | None = None,
+    total: int = 0,
 ) -> IndexReport:
     """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`
-    (`indexed_from` tells which articles came from which folders).
+    (`indexed_from` tells which articles came from which folders). `after_window` runs after each window is
+    written (the service brings its replica in step there); `total` is the number of articles to expect.
 
-    Idempotent: the same input twice embeds nothing and changes no count the second time. The caller owns
-    what is derived from the store (the keyword index, the catalog): it is stale when `report.changed`.
+    Idempotent: the same input twice embeds nothing and changes no count the second time.
     """
     began = time.perf_counter()
     report = IndexReport(failed=list(failures))
-    loaded = _drop_duplicate_ids(loaded, report)
     store.ensure()
-    stored = store.article_infos([item.article.id for item in loaded])
-    plans: list[_Plan] = []
-    for item in loaded:
-        article, digest = item.article, content_hash(item.article)
-        if article.id in stored and stored[article.id].content_hash == digest:
-            report.unchanged.append(article.id)
-            continue
-        known = stored[article.id].chunks if article.id in stored else None
-        plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
-
-    to_embed = sum(len(p.chunks) - len(p.reused) for p in plans)
-    done = 0
-    with store.batch():
-        for group in _groups(plans):
-            done += _embed_and_write(store, embedder, group, report)
+    seen: set[str] = set()
+    read = 0
+    # One window is written (and followed by `after_window`) while the next is chunked and embedded: the model
+    # keeps the cores busy while the store writes.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer:
+        writing: Future[None] | None = None
+        for window in _windows(articles, report, seen):
+            read += len(window)
+            stored = store.article_infos([item.article.id for item in window])
+            plans = []
+            for item in window:
+                article, digest = item.article, content_hash(item.article)
+                known = stored.get(article.id)
+                if known is not None and known.content_hash == digest:
+                    report.unchanged.append(article.id)
+                else:
+                    plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
+            writes = _embed(embedder, plans, report) if plans else []
+            if writing is not None:
+                writing.result()  # one write in flight at a time, and its failure stops the run here
+                writing = None
+            if writes:
+                writing = writer.submit(_write, store, writes, after_window)
             if progress:
-                progress(done, to_embed)
-        if indexed_from is not None and folders:
-            report.removed = _remove_vanished(store, indexed_from, folders, loaded, report.failed)
+                progress(read, max(total, read))
+        if writing is not None:
+            writing.result()
+    if indexed_from is not None and folders:
+        with store.batch():
+            report.removed = _remove_vanished(store, indexed_from, folders, seen, report.failed)
+        if report.removed and after_window:
+            after_window()
     report.chunks_total = store.count_chunks()
     report.seconds = time.perf_counter() - began
     return report
@@ -90,41 +112,63 @@ def plan_chunks(article: Article, embedder: Embedder, chunk_tokens: int) -> list
     return with_context(chunk_article(article.id, article.text, embedder.count_tokens, budget), article.title)
 
 
+def _windows(
+    articles: Iterable[LoadedArticle | LoadFailure], report: IndexReport, seen: set[str]
+) -> Iterator[list[LoadedArticle]]:
+    """The articles in windows of about WINDOW_CHUNKS chunks (estimated from their length) or WINDOW_ARTICLES
+    articles; failures and repeated ids go to the report."""
+    window: list[LoadedArticle] = []
+    size = 0
+    for item in articles:
+        if isinstance(item, LoadFailure):
+            report.failed.append(item)
+            continue
+        if item.article.id in seen:
+            report.failed.append(
+                LoadFailure(path=item.article.id, reason="another file in this run has the same article id")
+            )
+            continue
+        seen.add(item.article.id)
+        window.append(item)
+        size += 1 + len(item.article.text) // 1000  # about 1,000 characters a chunk
+        if size >= WINDOW_CHUNKS or len(window) >= WINDOW_ARTICLES:
+            yield window
+            window, size = [], 0
+    if window:
+        yield window
+
+
 def _plan(
     store: ChromaStore,
     embedder: Embedder,
     item: LoadedArticle,
     digest: str,
     chunk_tokens: int,
-    stored_chunks: int | None,
+    stored: ArticleInfo | None,
 ) -> _Plan:
-    """What to write for an article; `stored_chunks` is how many it has in the store (None: it is new)."""
+    """What to write for an article: its chunks, and the vectors of the ones whose text did not change."""
     chunks = plan_chunks(item.article, embedder, chunk_tokens)
     hashes = [hashlib.sha256(indexed_text(c.text, c.context)[0].encode("utf-8")).hexdigest() for c in chunks]
-    old = {c.content_hash: c for c in store.chunks_of(item.article.id, stored_chunks)} if stored_chunks else {}
+    old = {c.content_hash: c for c in store.chunks_of(item.article.id, stored.chunks)} if stored else {}
     reused = {
         c.position: (vector, old[h].sentence_vectors)
         for c, h in zip(chunks, hashes, strict=True)
         if h in old and (vector := old[h].embedding) is not None
     }
-    return _Plan(item, digest, chunks, hashes, reused, is_new=stored_chunks is None)
+    return _Plan(item, digest, chunks, hashes, reused, stored)
 
 
-def _groups(plans: list[_Plan]) -> list[list[_Plan]]:
-    groups: list[list[_Plan]] = [[]]
-    size = 0
-    for plan in plans:
-        if groups[-1] and size + len(plan.chunks) > _GROUP_CHUNKS:
-            groups.append([])
-            size = 0
-        groups[-1].append(plan)
-        size += len(plan.chunks)
-    return [g for g in groups if g]
+def _write(store: ChromaStore, writes: list[ArticleToWrite], after_window: Callable[[], object] | None) -> None:
+    """A window's articles in one batch of the store (one change-log record), then the caller's follow-up."""
+    with store.batch():
+        store.put_articles(writes)
+    if after_window:
+        after_window()
 
 
-def _embed_and_write(store: ChromaStore, embedder: Embedder, group: list[_Plan], report: IndexReport) -> int:
-    """Embed every chunk of the group that has no reusable vector (one sorted batch run), then write articles."""
-    pending = [(p, c) for p in group for c in p.chunks if c.position not in p.reused]
+def _embed(embedder: Embedder, plans: list[_Plan], report: IndexReport) -> list[ArticleToWrite]:
+    """Embed every chunk of the window that has no reusable vector (one sorted batch run): the articles to write."""
+    pending = [(p, c) for p in plans for c in p.chunks if c.position not in p.reused]
     texts, spans = [], []
     for _, chunk in pending:
         text, offset = indexed_text(chunk.text, chunk.context)
@@ -132,49 +176,38 @@ def _embed_and_write(store: ChromaStore, embedder: Embedder, group: list[_Plan],
         spans.append([(s - chunk.start + offset, e - chunk.start + offset) for s, e in chunk.sentences])
     vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
     fresh = {(id(p), c.position): (vectors[k], sentence_vectors[k]) for k, (p, c) in enumerate(pending)}
-    for plan in group:
+    writes = []
+    for plan in plans:
         pairs = [plan.reused.get(c.position) or fresh[(id(plan), c.position)] for c in plan.chunks]
-        store.put_article(
-            plan.loaded.article,
-            plan.content_hash,
-            plan.loaded.origin,
-            plan.chunks,
-            plan.chunk_hashes,
-            np.stack([v for v, _ in pairs]),
-            [s for _, s in pairs],
+        writes.append(
+            ArticleToWrite(
+                article=plan.loaded.article,
+                content_hash=plan.content_hash,
+                origin=plan.loaded.origin,
+                chunks=plan.chunks,
+                chunk_hashes=plan.chunk_hashes,
+                vectors=np.stack([v for v, _ in pairs]),
+                sentence_vectors=[s for _, s in pairs],
+                stored_chunks=plan.stored.chunks if plan.stored else 0,
+            )
         )
-        (report.added if plan.is_new else report.updated).append(plan.loaded.article.id)
+        (report.updated if plan.stored else report.added).append(plan.loaded.article.id)
         report.chunks_reused += len(plan.reused)
     report.chunks_embedded += len(pending)
-    return len(pending)
-
-
-def _drop_duplicate_ids(loaded: Sequence[LoadedArticle], report: IndexReport) -> list[LoadedArticle]:
-    seen: set[str] = set()
-    kept = []
-    for item in loaded:
-        if item.article.id in seen:
-            report.failed.append(
-                LoadFailure(path=item.article.id, reason="another file in this run has the same article id")
-            )
-            continue
-        seen.add(item.article.id)
-        kept.append(item)
-    return kept
+    return writes
 
 
 def _remove_vanished(
     store: ChromaStore,
     indexed_from: IndexedFrom,
     folders: Sequence[Path],
-    loaded: Sequence[LoadedArticle],
+    present: set[str],
     failures: Sequence[LoadFailure],
 ) -> list[str]:
     """Articles indexed from one of these folders whose files are gone. A folder with failures keeps everything:
     a file that failed to load this time is not a file that was deleted."""
     roots = {str(f.resolve()) for f in folders}
     troubled = {root for root in roots for f in failures if Path(f.path).resolve().is_relative_to(root)}
-    present = {item.article.id for item in loaded}
     vanished = [
         article_id
         for article_id, origin in indexed_from(sorted(roots)).items()

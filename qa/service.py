@@ -15,7 +15,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TypeVar
 
-from indexer import LoadedArticle, index_articles, load_paths, make_article
+from indexer import LoadedArticle, count_articles, index_articles, iter_articles, make_article
 from qa.answering import Answerer
 from qa.catalog import ListOrder
 from qa.conversation import FollowUpResolver, SessionStore, history_from_messages
@@ -41,7 +41,7 @@ from qa.settings import Settings
 from qa.store import ChromaStore
 from qa.text import slug
 
-Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
+Progress = Callable[[int, int], None]  # (articles read so far, articles in all)
 T = TypeVar("T")
 API_ORIGIN = "api"  # the origin of an article sent by a client, not read from a folder
 
@@ -181,23 +181,23 @@ class NewsService:
     # -- articles --------------------------------------------------------------------------------------------
 
     def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
-        """Index files and folders: new articles added, edited ones replaced, vanished files removed."""
-        loaded, failures = load_paths(paths)
+        """Index files and folders: new articles added, edited ones replaced, vanished files removed. The input
+        streams through a window at a time, each window written and followed by the replica before the next;
+        `progress` hears (articles read, articles in all)."""
         with self._writes:
             self.store.ensure()
             catalog = self.engine.refresh().catalog  # in step: it says what came from which folder
-            report = index_articles(
+            return index_articles(
                 self.store,
                 self.engine.embedder,
-                loaded,
-                failures,
+                iter_articles(paths),
                 folders=[p for p in paths if p.is_dir()],
                 chunk_tokens=self.settings.chunk_tokens,
                 progress=progress,
                 indexed_from=catalog.indexed_from,
+                after_window=self.engine.refresh,
+                total=count_articles(paths) if progress else 0,
             )
-            self._after_write(report.changed)
-        return report
 
     def put_article(self, draft: ArticleDraft) -> ArticleWrite:
         """Add an article, or replace the one with its id. Without an id, one is derived from the title, and a
@@ -216,8 +216,8 @@ class NewsService:
                 self.engine.embedder,
                 [LoadedArticle(article, origin=API_ORIGIN)],
                 chunk_tokens=self.settings.chunk_tokens,
+                after_window=self.engine.refresh,
             )
-            self._after_write(report.changed)
             info = self.store.article_infos([article.id])[article.id]
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
         return ArticleWrite(article=info, status=status, chunks_embedded=report.chunks_embedded)

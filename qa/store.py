@@ -44,6 +44,20 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class ArticleToWrite:
+    """An article with its chunks and their vectors, ready to be written."""
+
+    article: Article
+    content_hash: str
+    origin: str
+    chunks: Sequence[Chunk]
+    chunk_hashes: Sequence[str]
+    vectors: np.ndarray
+    sentence_vectors: Sequence[np.ndarray]
+    stored_chunks: int = 0  # how many chunks the store holds for it now
+
+
+@dataclass(frozen=True)
 class StoredChunk:
     """A chunk as stored, with what the retriever and the answerer need."""
 
@@ -289,27 +303,24 @@ class ChromaStore:
 
     # -- writes --------------------------------------------------------------------------------------------
 
-    def put_article(
-        self,
-        article: Article,
-        content_hash: str,
-        origin: str,
-        chunks: Sequence[Chunk],
-        chunk_hashes: Sequence[str],
-        vectors: np.ndarray,
-        sentence_vectors: Sequence[np.ndarray],
-    ) -> None:
-        """Write an article's chunks, drop its stale ones, then its record: a crash leaves it marked stale."""
-        self._writing([article.id])
-        known = self.article_infos([article.id])
-        if chunks:
+    def put_articles(self, writes: Sequence[ArticleToWrite]) -> None:
+        """Write articles: all their chunks, then drop their stale ones, then their records (in three calls): a
+        crash leaves the articles whose records were not written marked stale, never half-indexed as current."""
+        self._writing([w.article.id for w in writes])
+        rows = [
+            (w.article.id, c, h, v, sv)
+            for w in writes
+            for c, h, v, sv in zip(w.chunks, w.chunk_hashes, w.vectors, w.sentence_vectors, strict=True)
+        ]
+        for begin in range(0, len(rows), _PAGE):  # Chroma takes a bounded number of records a call
+            page = rows[begin : begin + _PAGE]
             self._chunks.upsert(
-                ids=[c.id for c in chunks],
-                embeddings=np.asarray(vectors, dtype=np.float32),
-                documents=[c.text for c in chunks],
+                ids=[c.id for _, c, _, _, _ in page],
+                embeddings=np.asarray([v for _, _, _, v, _ in page], dtype=np.float32),
+                documents=[c.text for _, c, _, _, _ in page],
                 metadatas=[
                     {
-                        "article_id": article.id,
+                        "article_id": article_id,
                         "position": c.position,
                         "start": c.start,
                         "end": c.end,
@@ -318,26 +329,27 @@ class ChromaStore:
                         "sentences": json.dumps([[s - c.start, e - c.start] for s, e in c.sentences]),
                         "sentence_vectors": encode_vectors(sv),
                     }
-                    for c, h, sv in zip(chunks, chunk_hashes, sentence_vectors, strict=True)
+                    for article_id, c, h, _, sv in page
                 ],
             )
-        self._drop_chunks(article.id, len(chunks), known[article.id].chunks if known else 0)
+        self._drop_chunks([(w.article.id, len(w.chunks), w.stored_chunks) for w in writes])
         self._articles.upsert(
-            ids=[article.id],
-            embeddings=[_ARTICLE_PLACEHOLDER],
-            documents=[article.text],
+            ids=[w.article.id for w in writes],
+            embeddings=[_ARTICLE_PLACEHOLDER] * len(writes),
+            documents=[w.article.text for w in writes],
             metadatas=[
                 _clean(
                     {
-                        "title": article.title,
-                        "published": article.published,
-                        "source": article.source,
-                        "url": article.url,
-                        "content_hash": content_hash,
-                        "chunks": len(chunks),
-                        "origin": origin,
+                        "title": w.article.title,
+                        "published": w.article.published,
+                        "source": w.article.source,
+                        "url": w.article.url,
+                        "content_hash": w.content_hash,
+                        "chunks": len(w.chunks),
+                        "origin": w.origin,
                     }
                 )
+                for w in writes
             ],
         )
 
@@ -345,20 +357,22 @@ class ChromaStore:
         """Remove articles and all their chunks; returns the ids that were there."""
         present = self.article_infos(article_ids)
         self._writing(list(present))
-        for article_id, info in present.items():
-            self._drop_chunks(article_id, 0, info.chunks)
+        self._drop_chunks([(article_id, 0, info.chunks) for article_id, info in present.items()])
         if present:
             self._articles.delete(ids=list(present))
         return list(present)
 
-    def _drop_chunks(self, article_id: str, keep: int, known: int) -> None:
-        """Delete the article's chunks from position `keep` on: the `known` ones, and any a killed run left past
-        them."""
-        probe = [chunk_id(article_id, p) for p in range(max(keep, known), max(keep, known) + _STALE_PROBE)]
-        left = _read(self._chunks.get, ids=probe, include=[])["ids"] if probe else []
-        stale = [chunk_id(article_id, p) for p in range(keep, known)] + list(left)
-        if stale:
-            self._chunks.delete(ids=stale)
+    def _drop_chunks(self, articles: Sequence[tuple[str, int, int]]) -> None:
+        """For each (article id, keep, known): delete its chunks from position `keep` on, the `known` ones and any
+        a killed run left just past them."""
+        stale, probe = [], []
+        for article_id, keep, known in articles:
+            stale += [chunk_id(article_id, p) for p in range(keep, known)]
+            probe += [chunk_id(article_id, p) for p in range(max(keep, known), max(keep, known) + _STALE_PROBE)]
+        for begin in range(0, len(probe), _PAGE):
+            stale += _read(self._chunks.get, ids=probe[begin : begin + _PAGE], include=[])["ids"]
+        for begin in range(0, len(stale), _PAGE):
+            self._chunks.delete(ids=stale[begin : begin + _PAGE])
 
     # -- helpers -------------------------------------------------------------------------------------------
 

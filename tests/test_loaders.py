@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from indexer.loaders import load_paths
+from indexer.loaders import LoadedArticle, count_articles, iter_articles, load_paths
 
 
 def _write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -69,13 +69,13 @@ def test_bad_files_are_listed_and_good_ones_still_load(tmp_path: Path) -> None:
     _write(tmp_path, "broken.jsonl", '{"id": "ok", "text": "fine"}\n{not json}\n')
     _write(tmp_path, "bad.md", "---\ntitle: [unclosed\n---\nText.")
     loaded, failures = load_paths([tmp_path, tmp_path / "missing.txt"])
-    assert [item.article.id for item in loaded] == ["good"]
+    assert [item.article.id for item in loaded] == ["ok", "good"], "a JSON Lines file keeps its good lines"
     reasons = {Path(f.path).name: f.reason for f in failures}
     assert reasons["empty.txt"] == "the file is empty"
     assert "binary" in reasons["binary.txt"]
     assert "not UTF-8" in reasons["latin1.txt"]
     assert "unsupported file type '.pdf'" in reasons["notes.pdf"]
-    assert "line 2" in reasons["broken.jsonl"]
+    assert "line 2" in reasons["broken.jsonl"] and "(1 loaded)" in reasons["broken.jsonl"]
     assert "front matter" in reasons["bad.md"]
     assert reasons["missing.txt"] == "no such file or folder"
 
@@ -84,3 +84,21 @@ def test_a_file_given_directly_is_named_by_its_stem(tmp_path: Path) -> None:
     path = _write(tmp_path, "deep/dir/story.txt", "Text.")
     loaded, _ = load_paths([path])
     assert loaded[0].article.id == "story"
+
+
+def test_a_large_json_lines_file_is_read_line_by_line(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": f"n{i}", "title": f"Story {i}", "text": f"Story number {i}."}) for i in range(5000)]
+    path = _write(tmp_path, "feed.jsonl", "\n".join(lines[:2500]) + "\n\n" + "\n".join(lines[2500:]) + "\n")
+    assert count_articles([path, tmp_path / "missing.jsonl"]) == 5000
+    stream = iter_articles([path])
+    first = next(stream)
+    assert isinstance(first, LoadedArticle) and first.article.id == "n0", "the first article comes before the rest"
+    assert sum(1 for _ in stream) == 4999
+
+
+def test_a_json_lines_file_that_stops_being_utf8_keeps_what_came_before(tmp_path: Path) -> None:
+    path = _write(tmp_path, "feed.jsonl", b'{"id": "a", "text": "Fine."}\n{"id": "b", "text": "Caf\xe9"}\n')
+    items = list(iter_articles([path]))
+    assert [i.article.id for i in items if isinstance(i, LoadedArticle)] == ["a"]
+    (failure,) = [i for i in items if not isinstance(i, LoadedArticle)]
+    assert "not UTF-8" in failure.reason

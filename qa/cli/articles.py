@@ -38,8 +38,10 @@ def index(
 
 
 def index_with_progress(service: NewsService, paths: Sequence[Path], label: str = "embedding") -> IndexReport:
-    """`service.index_paths` with the progress bar (shared by `qa index` and `qa eval --corpus`)."""
-    with progress_bar() as bar:
+    """`service.index_paths` with a progress bar in articles (shared by `qa index` and `qa eval --corpus`)."""
+    if not err.is_terminal:  # no bar to feed: the articles need not be counted first
+        return service.index_paths(paths)
+    with progress_bar("articles") as bar:
         task = bar.add_task(label, total=None)
         return service.index_paths(paths, progress=lambda done, total: bar.update(task, completed=done, total=total))
 

@@ -75,25 +75,12 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def progress_bar() -> Iterator[Progress]:
-    """The one progress bar, on stderr and on a terminal only (in a log it is noise)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+def progress_bar(unit: str = "") -> Iterator[Progress]:
+    """The one progress bar, on stderr and on a terminal only (in a log it is noise): done of total, the rate in
+    `unit`s a second, the time taken and the time left."""
+    from qa.cli.progress import bar_for
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+    with bar_for(err, unit) as bar:
         yield bar
 
 

@@ -137,7 +137,7 @@ def _run(
         )
     texts = ArticleTexts(service)
     runs = []
-    with progress_bar() as bar:
+    with progress_bar("questions") as bar:
         for variant in variants:
             task = bar.add_task(variant.name, total=len(items))
             runs.append(run_variant(variant, items, texts, top_k, on_result=partial(bar.advance, task)))
