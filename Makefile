@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= What did Truss demand?
 
-.PHONY: run test lint bench eval browser clean
+.PHONY: run test lint bench bench-scale eval browser clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -46,6 +46,11 @@ test: $(VENV)/.installed-test browser lint
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
+
+# Indexes of 10k, 100k and 1M chunks (synthetic vectors, real text); the 1M build takes a long while. Not in make test.
+SIZES ?= 10000,100000,1000000
+bench-scale: $(VENV)/.installed-test
+	$(BIN)/python bench/scale.py --sizes $(SIZES)
 
 eval: $(VENV)/.installed-test
 	$(BIN)/qa eval eval/seed_qa.jsonl --corpus seeds --report eval/reports/seed

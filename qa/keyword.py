@@ -26,7 +26,8 @@ import tantivy
 from qa.domain import SearchFilter
 from qa.text import tokenize
 
-_WRITER_HEAP = 64_000_000
+_WRITER_HEAP = 15_000_000  # tantivy's floor for one thread: a bigger heap costs time at every commit
+_BULK_WRITER_HEAP = 200_000_000  # for a rebuild: fewer, larger segments
 _VERSION = "2"  # of the schema below: a directory written with another is rebuilt
 K1, B = 1.5, 0.75
 CANDIDATE_FACTOR = 2  # candidates tantivy proposes per result wanted, before they are scored again
@@ -126,9 +127,9 @@ class KeywordIndex:
         return math.log(1.0 + (self.documents - df + 0.5) / (df + 0.5))
 
     @contextmanager
-    def writing(self) -> Iterator[KeywordWriter]:
-        """Changes, committed together on the way out (rolled back if anything fails)."""
-        writer = self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+    def writing(self, bulk: bool = False) -> Iterator[KeywordWriter]:
+        """Changes, committed together on the way out (rolled back if anything fails). `bulk` for a rebuild."""
+        writer = self._index.writer(heap_size=_BULK_WRITER_HEAP if bulk else _WRITER_HEAP, num_threads=1)
         handle = KeywordWriter(writer, self._schema)
         try:
             yield handle

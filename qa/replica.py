@@ -119,7 +119,7 @@ class Replica:
                 for info in page:
                     infos[info.id] = info
                     catalog.put(info, published_timestamp(info.published))
-        with self.keyword.writing() as keyword:
+        with self.keyword.writing(bulk=True) as keyword:
             for chunks in self.store.all_chunks():
                 _add_known(keyword, infos, [(c.article_id, c.id, keyword_text(c.text, c.heading)) for c in chunks])
         with self.catalog.transaction() as catalog:

@@ -293,6 +293,22 @@ class ChromaStore:
         )
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
+    def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the nearest of a few chunks, exactly: their vectors are read by id and
+        compared here (for a few hundred ids this is several times faster than Chroma's search inside a set)."""
+        self.require()
+        ids: list[str] = []
+        vectors: list[Any] = []
+        for begin in range(0, len(among), _PAGE):
+            got = _read(self._chunks.get, ids=list(among[begin : begin + _PAGE]), include=["embeddings"])
+            ids += got["ids"]
+            vectors += list(got["embeddings"])
+        if not ids:
+            return []
+        cosines = np.asarray(vectors, dtype=np.float32) @ vector
+        best = np.argsort(-cosines, kind="stable")[:n]
+        return [(ids[i], float(cosines[i])) for i in best]
+
     def count_articles(self) -> int:
         """How many articles are stored."""
         return self._articles.count() if self._open(create=False) else 0

@@ -54,6 +54,7 @@ class FakeStore:
         self.dense = dense
         self.dense_calls: list[tuple[Any, ...]] = []
         self.get_calls: list[tuple[list[str], bool]] = []
+        self.exact_calls: list[tuple[Any, ...]] = []
 
     def dense_query(
         self, vector: np.ndarray, n: int, among: Sequence[str] | None = None, total: int | None = None
@@ -61,6 +62,10 @@ class FakeStore:
         self.dense_calls.append((vector, n, among))
         found = [hit for hit in self.dense if among is None or hit[0] in among]
         return found[:n]
+
+    def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
+        self.exact_calls.append((vector, n, list(among)))
+        return [hit for hit in self.dense if hit[0] in among][:n]
 
     def count_chunks(self) -> int:
         return 100
@@ -208,13 +213,25 @@ def test_filters_go_inside_both_retrievers() -> None:
     within = SearchFilter(article_ids=["a1", "a3"])
     allowed = ["a1::0", "a1::1", "a3::0"]
     hits = HybridRetriever(store, keyword, candidates=4).retrieve(question(), 5, within=within, allowed=allowed)
-    vector, n, among = store.dense_calls[0]
-    assert vector is Q and (n, list(among)) == (4, allowed), "the dense query searches inside the filter"
+    assert store.exact_calls == [(Q, 4, allowed)] and store.dense_calls == [], "a few chunks: compared exactly"
     assert keyword.calls == [(QUESTION, 4, within)], "so does the keyword query"
     assert {h.chunk.id for h in hits} == {"a1::0", "a1::1"}
 
 
+def test_a_middling_filter_is_searched_among_its_ids_by_chroma(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retrieval, "EXACT_MAX", 2)
+    store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8)])
+    allowed = ["a1::0", "a1::1", "a3::0"]
+    retriever = HybridRetriever(store, FakeKeyword([]), candidates=4)
+    hits = retriever.retrieve(
+        question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed
+    )
+    assert [call[2] for call in store.dense_calls] == [allowed] and store.exact_calls == []
+    assert [h.chunk.id for h in hits] == ["a1::0"]
+
+
 def test_a_wide_filter_asks_for_more_neighbours_and_keeps_those_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retrieval, "EXACT_MAX", 1)
     monkeypatch.setattr(retrieval, "MAX_IDS_IN_QUERY", 2)
     store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8), ("a1::1", 0.7)])
     allowed = ["a1::0", "a1::1", "a3::0"]  # 3 of the store's 100 chunks, more than MAX_IDS_IN_QUERY
@@ -230,6 +247,7 @@ def test_a_wide_filter_asks_for_more_neighbours_and_keeps_those_inside(monkeypat
 def test_a_wide_filter_falls_back_to_searching_inside_when_too_few_neighbours_are(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(retrieval, "EXACT_MAX", 1)
     monkeypatch.setattr(retrieval, "MAX_IDS_IN_QUERY", 2)
     monkeypatch.setattr(retrieval, "MAX_OVERSAMPLED", 1)
     store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8), ("a1::1", 0.7)])

@@ -1,0 +1,278 @@
+"""Scale benchmark: the product at 10,000, 100,000 and 1,000,000 chunks. Run: make bench-scale (not part of make test).
+
+Each index is built through the product's own store and replica classes with synthetic 384-d vectors (embedding a
+million chunks would take days on two cores) and realistic text: articles of 20 chunks, each chunk six sentences
+drawn from the shipped sets (XQuAD-en and the seed article), dated over two years and spread over 20 outlets. The
+build is kept in --work and reused by later runs. Then, for each size, with the real model answering:
+
+- add one article (9 chunks) through the service, and how much of that is not its own embedding;
+- the first question to a running `qa serve` after another process wrote, against its warm questions;
+- warm `POST /api/ask` p50 / p95, unfiltered and limited to 10 articles;
+- cold `qa list` and cold `qa ask` (fresh processes, wall time);
+- the server's peak memory (VmHWM) and the data directory's size on disk.
+
+Figures are medians of several runs on a shared machine: compare them within one run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+QA = [sys.executable, "-m", "qa"]
+CHUNKS_PER_ARTICLE = 20
+SENTENCES_PER_CHUNK = 6
+ARTICLES_PER_BATCH = 50
+OUTLETS = [f"Outlet {n}" for n in range(20)]
+DIMENSION = 384
+
+
+def sentence_pool() -> list[str]:
+    """Every sentence of the shipped corpora, as the product's splitter cuts them."""
+    from qa.text import sentence_spans
+
+    texts = [json.loads(line)["text"] for line in (REPO / "eval/xquad_en/corpus.jsonl").open(encoding="utf-8")]
+    texts += [p.read_text(encoding="utf-8") for p in (REPO / "seeds").glob("*.md")]
+    return [t[s:e] for t in texts for s, e in sentence_spans(t) if len(t[s:e].split()) >= 5]
+
+
+def build(data_dir: Path, chunks: int, seed: int = 0) -> dict[str, float]:
+    """A synthetic index of `chunks` chunks in `data_dir`, written through ChromaStore and followed by a replica."""
+    from qa.chunking import chunk_id
+    from qa.domain import Article, Chunk
+    from qa.embedder import MODEL_ID
+    from qa.replica import Replica
+    from qa.settings import Settings
+    from qa.store import ArticleToWrite, ChromaStore
+    from qa.wiring import chroma_client
+
+    rng = np.random.default_rng(seed)
+    pick = random.Random(seed)
+    pool = sentence_pool()
+    settings = Settings(data_dir=data_dir)
+    client, where = chroma_client(settings)
+    store = ChromaStore(client, settings.collection, MODEL_ID, DIMENSION, where)
+    store.ensure()
+    began = time.perf_counter()
+    articles = chunks // CHUNKS_PER_ARTICLE
+    start_day = dt.date(2024, 1, 1)
+    for first in range(0, articles, ARTICLES_PER_BATCH):
+        writes = []
+        for n in range(first, min(first + ARTICLES_PER_BATCH, articles)):
+            article_id = f"synthetic/{n:07d}"
+            paragraphs, chunk_list, offset = [], [], 0
+            for position in range(CHUNKS_PER_ARTICLE):
+                sentences = [pick.choice(pool) for _ in range(SENTENCES_PER_CHUNK)]
+                spans, cursor = [], offset
+                for sentence in sentences:
+                    spans.append((cursor, cursor + len(sentence)))
+                    cursor += len(sentence) + 1
+                text = " ".join(sentences)
+                chunk_list.append(
+                    Chunk(
+                        id=chunk_id(article_id, position),
+                        article_id=article_id,
+                        position=position,
+                        start=offset,
+                        end=offset + len(text),
+                        text=text,
+                        sentences=spans,
+                    )
+                )
+                paragraphs.append(text)
+                offset += len(text) + 2
+            published = start_day + dt.timedelta(days=int(rng.integers(0, 730)))
+            article = Article(
+                id=article_id,
+                title=pick.choice(pool)[:80],
+                text="\n\n".join(paragraphs),
+                published=published.isoformat(),
+                source=pick.choice(OUTLETS),
+            )
+            vectors = rng.normal(size=(CHUNKS_PER_ARTICLE, DIMENSION)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            sentence_vectors = [
+                rng.normal(size=(SENTENCES_PER_CHUNK, DIMENSION)).astype(np.float32) for _ in range(CHUNKS_PER_ARTICLE)
+            ]
+            writes.append(
+                ArticleToWrite(article, f"synthetic-{n}", "bench", chunk_list, ["h"] * len(chunk_list), vectors,
+                               sentence_vectors)
+            )  # fmt: skip
+        with store.batch():
+            store.put_articles(writes)
+        if first % (ARTICLES_PER_BATCH * 100) == 0:
+            print(f"  {first * CHUNKS_PER_ARTICLE:,} chunks written, {time.perf_counter() - began:.0f} s", flush=True)
+    written = time.perf_counter() - began
+    began = time.perf_counter()
+    Replica(store, data_dir / "replica" / settings.collection).sync()
+    return {"store_write_s": written, "replica_build_s": time.perf_counter() - began}
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    return {**os.environ, "QA_DATA_DIR": str(data_dir)}
+
+
+def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [*QA, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(1500):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5):
+                return server, url
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"qa serve exited with {server.returncode}") from None
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("qa serve did not answer within 5 minutes")
+
+
+def _ask(url: str, body: dict[str, object]) -> float:
+    request = urllib.request.Request(
+        f"{url}/api/ask", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    began = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as response:
+        response.read()
+    return (time.perf_counter() - began) * 1000
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+
+
+def _peak_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _wall(command: list[str], data_dir: Path, runs: int) -> float:
+    walls = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        subprocess.run(command, env=_env(data_dir), check=True, capture_output=True)
+        walls.append(time.perf_counter() - began)
+    return statistics.median(walls)
+
+
+def _nine_chunk_article(n: int) -> dict[str, str]:
+    """A fresh article of nine short paragraphs (sentences of the shipped sets): nine chunks."""
+    pick = random.Random(10_000 + n)
+    pool = [s for s in sentence_pool() if len(s) < 200]
+    paragraphs = [" ".join(pick.choice(pool) for _ in range(4)) for _ in range(9)]
+    return {"id": f"added/{n}", "title": f"Added story {n}", "text": "\n\n".join(paragraphs)}
+
+
+def measure(data_dir: Path, questions: list[str], asks: int, runs: int) -> dict[str, float]:
+    """Everything but the build, on one index."""
+    from indexer.pipeline import plan_chunks
+    from qa.chunking import indexed_text
+    from qa.domain import Article, ArticleDraft
+    from qa.settings import Settings
+    from qa.wiring import open_service
+
+    figures: dict[str, float] = {}
+    figures["cold_qa_list_s"] = _wall([*QA, "list"], data_dir, runs)
+    figures["cold_qa_ask_s"] = _wall([*QA, "ask", questions[0]], data_dir, runs)
+    server, url = _serve(data_dir)
+    try:
+        for question in questions[:10]:
+            _ask(url, {"question": question})
+        warm = [_ask(url, {"question": questions[i % len(questions)]}) for i in range(asks)]
+        figures["warm_ask_p50_ms"], figures["warm_ask_p95_ms"] = _percentiles(warm)
+        writer = open_service(Settings(data_dir=data_dir))
+        some = [a.id for a in writer.list_articles(limit=200).articles]
+        chooser = random.Random(1)
+        filtered = [
+            _ask(url, {"question": questions[i % len(questions)], "article_ids": chooser.sample(some, 10)})
+            for i in range(asks)
+        ]
+        figures["filtered_ask_p50_ms"], figures["filtered_ask_p95_ms"] = _percentiles(filtered)
+
+        writer.engine.embedder.embed(["load the model before the clock starts"])
+        adds, overheads, firsts, warms = [], [], [], []
+        chunks = []
+        for n in range(runs):
+            body = _nine_chunk_article(n)
+            began = time.perf_counter()
+            written = writer.put_article(ArticleDraft(**body))
+            added = time.perf_counter() - began
+            first = _ask(url, {"question": questions[n]})
+            warms += [_ask(url, {"question": questions[n + k]}) for k in range(1, 4)]
+            article = Article(id=body["id"], title=body["title"], text=body["text"])
+            planned = plan_chunks(article, writer.engine.embedder, 256)
+            texts = [indexed_text(c.text, c.context)[0] for c in planned]
+            spans = [[(s - c.start, e - c.start) for s, e in c.sentences] for c in planned]
+            began = time.perf_counter()
+            writer.engine.embedder.embed_with_spans(texts, spans)  # what indexing it cost in the model alone
+            embedding = time.perf_counter() - began
+            chunks.append(written.article.chunks)
+            adds.append(added * 1000)
+            overheads.append((added - embedding) * 1000)
+            firsts.append(first)
+        figures["added_article_chunks"] = statistics.median(chunks)
+        figures["add_article_ms"] = statistics.median(adds)
+        figures["add_article_beyond_embedding_ms"] = statistics.median(overheads)
+        figures["first_ask_after_write_ms"] = statistics.median(firsts)
+        figures["warm_ask_between_writes_ms"] = statistics.median(warms)
+        for n in range(runs):
+            writer.remove_article(f"added/{n}")
+        figures["server_peak_mib"] = _peak_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    figures["disk_mib"] = sum(f.stat().st_size for f in data_dir.rglob("*") if f.is_file()) / 2**20
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="chunk counts, comma-separated")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "newsqa-scale")
+    parser.add_argument("--asks", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rebuild", action="store_true", help="build the indexes again even if --work has them")
+    parser.add_argument("--build-only", action="store_true", help="build the indexes, measure nothing")
+    args = parser.parse_args()
+    questions = [json.loads(line)["question"] for line in (REPO / "eval/xquad_en/qa.jsonl").open(encoding="utf-8")]
+    results = {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        data_dir = args.work / f"chunks-{size}"
+        built = data_dir / "built.json"
+        if args.rebuild or not built.exists():
+            shutil.rmtree(data_dir, ignore_errors=True)
+            print(f"building {size:,} chunks in {data_dir}", flush=True)
+            built.parent.mkdir(parents=True, exist_ok=True)
+            built.write_text(json.dumps(build(data_dir, size)))
+        if args.build_only:
+            continue
+        print(f"measuring {size:,} chunks", flush=True)
+        results[size] = {**json.loads(built.read_text()), **measure(data_dir, questions, args.asks, args.runs)}
+        print(json.dumps({size: results[size]}, indent=2), flush=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

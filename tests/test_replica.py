@@ -1,0 +1,116 @@
+"""The replica follows the store's change log: what it reads to catch up is what changed, never the corpus.
+
+A real Chroma in a temporary directory, synthetic vectors (the model is not needed to write and follow a store).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.chunking import chunk_id
+from qa.domain import Article, Chunk
+from qa.embedder import DIMENSION, MODEL_ID
+from qa.replica import Replica
+from qa.settings import Settings
+from qa.store import ArticleToWrite, ChromaStore
+from qa.wiring import chroma_client
+
+RNG = np.random.default_rng(0)
+
+
+def _store(data_dir: Path) -> ChromaStore:
+    client, where = chroma_client(Settings(data_dir=data_dir))
+    store = ChromaStore(client, "articles", MODEL_ID, DIMENSION, where)
+    store.ensure()
+    return store
+
+
+def _write(store: ChromaStore, article_id: str, text: str, source: str = "Wire") -> None:
+    paragraphs = text.split("\n\n")
+    chunks, offset = [], 0
+    for position, paragraph in enumerate(paragraphs):
+        chunks.append(
+            Chunk(
+                id=chunk_id(article_id, position), article_id=article_id, position=position, start=offset,
+                end=offset + len(paragraph), text=paragraph, sentences=[(offset, offset + len(paragraph))],
+            )
+        )  # fmt: skip
+        offset += len(paragraph) + 2
+    vectors = RNG.normal(size=(len(chunks), DIMENSION)).astype(np.float32)
+    article = Article(id=article_id, title=article_id, text=text, published="2022-07-15", source=source)
+    write = ArticleToWrite(article, f"hash-{text}", "test", chunks, ["h"] * len(chunks), vectors,
+                           [RNG.normal(size=(1, DIMENSION)).astype(np.float32) for _ in chunks])  # fmt: skip
+    with store.batch():
+        store.put_articles([write])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ChromaStore:
+    store = _store(tmp_path / "shared")
+    for n in range(20):
+        _write(store, f"old-{n}", f"Routine report number {n} about the weather.\n\nNothing else happened.")
+    return store
+
+
+def test_a_new_replica_is_built_once_from_the_whole_store(store: ChromaStore, tmp_path: Path) -> None:
+    replica = Replica(store, tmp_path / "replica-a")
+    replica.sync()
+    assert replica.catalog.count() == 20 and replica.keyword.documents == 40
+    assert replica.catalog.state() == (20, store.identity)
+
+
+def test_catching_up_reads_only_the_articles_that_changed(
+    store: ChromaStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = Replica(store, tmp_path / "a"), Replica(store, tmp_path / "b")  # as on two machines
+    first.sync()
+    second.sync()
+    read: list[str] = []
+    original = ChromaStore.chunks_of
+
+    def recording(self: ChromaStore, article_id: str, *args: object, **kwargs: object) -> object:
+        read.append(article_id)
+        return original(self, article_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ChromaStore, "chunks_of", recording)
+    _write(store, "grain", "Delegations met in Istanbul.\n\nThey agreed to reopen the port of Odesa.")
+    with store.batch():
+        store.remove_articles(["old-3"])
+    second.sync()
+    assert read == ["grain"], "the new article's chunks, and nothing of the 19 others"
+    assert [c for c, _ in second.keyword.search("Odesa port", 5)] == ["grain::1"]
+    assert second.keyword.search("report number 3", 5)[0][0] != "old-3::0"
+    assert second.catalog.count() == 20 and second.catalog.state()[0] == 22
+    read.clear()
+    second.sync()
+    assert read == [], "nothing changed: one count, nothing read"
+
+
+def test_two_processes_sharing_a_directory_take_turns_and_see_each_others_work(
+    store: ChromaStore, tmp_path: Path
+) -> None:
+    writer, reader = Replica(store, tmp_path / "shared"), Replica(store, tmp_path / "shared")
+    writer.sync()
+    reader.sync()
+    _write(store, "grain", "They agreed to reopen the port of Odesa.")
+    writer.sync()
+    reader.sync()  # the catalog already says it is in step: it only reloads
+    assert [c for c, _ in reader.keyword.search("Odesa", 5)] == ["grain::0"]
+
+
+def test_a_store_dropped_and_made_again_is_followed_from_scratch(tmp_path: Path) -> None:
+    store = _store(tmp_path / "shared")
+    _write(store, "first", "The first story.")
+    replica = Replica(store, tmp_path / "replica")
+    replica.sync()
+    for name in ("articles_chunks", "articles_articles_v2", "articles_changes"):
+        store.client.delete_collection(name)
+    again = _store(tmp_path / "shared")
+    _write(again, "second", "The second story.")
+    follower = Replica(again, tmp_path / "replica")
+    follower.sync()
+    assert [a.id for a in follower.catalog.page(10).articles] == ["second"]
+    assert follower.keyword.documents == 1 and follower.catalog.state()[1] == again.identity

@@ -1,0 +1,102 @@
+"""qa/catalog.py: the article catalog in SQLite: pages in order with a total, filters resolved to chunk ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from qa.catalog import Catalog
+from qa.domain import ArticleInfo, SearchFilter
+from qa.errors import InvalidInput
+from qa.replica import published_timestamp
+
+ROWS = [  # id, published, source, chunks, origin
+    ("b", "2022-02-10", "Wire", 2, "/news"),
+    ("a", "2022-07-15T09:30:00+02:00", "Post", 1, "/news"),
+    ("c", None, None, 3, "api"),
+    ("d", "2022-07-15", "Wire", 1, "/other"),
+]
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    with catalog.transaction() as writer:
+        for article_id, published, source, chunks, origin in ROWS:
+            info = ArticleInfo(
+                id=article_id, title=article_id.upper(), published=published, source=source, chunks=chunks,
+                content_hash=f"h{article_id}", origin=origin,
+            )  # fmt: skip
+            writer.put(info, published_timestamp(published))
+        writer.set_state(7, "store-1")
+    return catalog
+
+
+def _walk(catalog: Catalog, order: str, limit: int) -> list[list[str]]:
+    pages, cursor = [], None
+    while True:
+        page = catalog.page(limit, cursor, order)  # type: ignore[arg-type]
+        assert page.total == 4
+        pages.append([a.id for a in page.articles])
+        if page.next_cursor is None:
+            return pages
+        cursor = page.next_cursor
+
+
+def test_pages_by_id_with_a_total_and_a_cursor(catalog: Catalog) -> None:
+    assert _walk(catalog, "id", 3) == [["a", "b", "c"], ["d"]]
+    assert _walk(catalog, "id", 4) == [["a", "b", "c", "d"]], "no cursor after the last page"
+
+
+def test_pages_newest_first_with_undated_articles_last(catalog: Catalog) -> None:
+    # 2022-07-15T09:30+02:00 is 07:30 UTC, after d's midnight; c has no date
+    assert _walk(catalog, "newest", 1) == [["a"], ["d"], ["b"], ["c"]]
+    assert _walk(catalog, "newest", 2) == [["a", "d"], ["b", "c"]]
+
+
+def test_a_cursor_it_did_not_hand_out_is_a_clear_error(catalog: Catalog) -> None:
+    with pytest.raises(InvalidInput, match="cursor"):
+        catalog.page(5, "not-a-cursor")
+
+
+def test_filters_resolve_to_the_chunk_ids_of_the_articles_they_let_through(catalog: Catalog) -> None:
+    assert catalog.chunk_ids(None) is None and catalog.chunk_ids(SearchFilter()) is None
+    assert sorted(catalog.chunk_ids(SearchFilter(article_ids=["b", "x"])) or []) == ["b::0", "b::1"]
+    assert sorted(catalog.chunk_ids(SearchFilter(sources=["Wire"])) or []) == ["b::0", "b::1", "d::0"]
+    july = SearchFilter(since=dt.datetime(2022, 7, 1, tzinfo=dt.UTC), until=dt.datetime(2022, 8, 1, tzinfo=dt.UTC))
+    assert sorted(catalog.chunk_ids(july) or []) == ["a::0", "d::0"]
+    both = SearchFilter(article_ids=["a", "b"], sources=["Wire"])
+    assert catalog.chunk_ids(both) == ["b::0", "b::1"]
+    assert catalog.chunk_ids(SearchFilter(article_ids=[])) == []
+
+
+def test_what_came_from_a_folder_and_the_state(catalog: Catalog) -> None:
+    assert catalog.indexed_from(["/news"]) == {"a": "/news", "b": "/news"}
+    assert catalog.state() == (7, "store-1") and catalog.count() == 4 and catalog.chunk_total() == 7
+    with catalog.transaction() as writer:
+        writer.remove(["a", "b"])
+    assert catalog.indexed_from(["/news"]) == {} and catalog.count() == 2
+
+
+def test_a_failed_transaction_changes_nothing(catalog: Catalog) -> None:
+    with pytest.raises(RuntimeError), catalog.transaction() as writer:
+        writer.clear()
+        raise RuntimeError("killed half-way")
+    assert catalog.count() == 4
+
+
+@pytest.mark.parametrize(
+    ("published", "expected"),
+    [
+        ("2022-02-10", 1_644_451_200),
+        ("2022-02-10T01:00:00+01:00", 1_644_451_200),
+        ("2022-02-10T00:00:00Z", 1_644_451_200),
+        ("10 February 2022", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_publication_times(published: str | None, expected: int | None) -> None:
+    assert published_timestamp(published) == expected
