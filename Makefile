@@ -47,10 +47,12 @@ test: $(VENV)/.installed-test browser lint
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
 
-# Indexes of 10k, 100k and 1M chunks (synthetic vectors, real text); the 1M build takes a long while. Not in make test.
+# Indexes of 10k, 100k and 1M chunks (synthetic vectors, real text), embedded and behind `chroma run`; the 1M build
+# takes about an hour and 30 GB. Then `qa index` of growing JSON Lines files. Not in make test.
 SIZES ?= 10000,100000,1000000
 bench-scale: $(VENV)/.installed-test
-	$(BIN)/python bench/scale.py --sizes $(SIZES)
+	$(BIN)/python bench/scale.py --sizes $(SIZES) --modes local,server
+	$(BIN)/python bench/ingest.py
 
 eval: $(VENV)/.installed-test
 	$(BIN)/qa eval eval/seed_qa.jsonl --corpus seeds --report eval/reports/seed

@@ -11,6 +11,9 @@ build is kept in --work and reused by later runs. Then, for each size, with the 
 - cold `qa list` and cold `qa ask` (fresh processes, wall time);
 - the server's peak memory (VmHWM) and the data directory's size on disk.
 
+`--modes local,server` measures each index both embedded (Chroma in the qa process, on disk) and through a
+`chroma run` server over the same files (QA_CHROMA_URL), as several machines would use it.
+
 Figures are medians of several runs on a shared machine: compare them within one run, not across runs.
 """
 
@@ -123,14 +126,46 @@ def build(data_dir: Path, chunks: int, seed: int = 0) -> dict[str, float]:
     return {"store_write_s": written, "replica_build_s": time.perf_counter() - began}
 
 
+CHROMA_URL: str | None = None  # set while a size is measured through a Chroma server
+
+
 def _env(data_dir: Path) -> dict[str, str]:
-    return {**os.environ, "QA_DATA_DIR": str(data_dir)}
+    extra = {"QA_CHROMA_URL": CHROMA_URL} if CHROMA_URL else {}
+    return {**os.environ, "QA_DATA_DIR": str(data_dir), **extra}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _chroma_server(path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`chroma run` over an index's files, once it answers."""
+    port = _free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    command = [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(3000):
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=5):
+                return server, url
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"chroma run exited with {server.returncode}") from None
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("chroma run did not answer within 10 minutes")
 
 
 def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     command = [*QA, "serve", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(command, env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -202,7 +237,7 @@ def measure(data_dir: Path, questions: list[str], asks: int, runs: int) -> dict[
             _ask(url, {"question": question})
         warm = [_ask(url, {"question": questions[i % len(questions)]}) for i in range(asks)]
         figures["warm_ask_p50_ms"], figures["warm_ask_p95_ms"] = _percentiles(warm)
-        writer = open_service(Settings(data_dir=data_dir))
+        writer = open_service(Settings(data_dir=data_dir, chroma_url=CHROMA_URL))
         some = [a.id for a in writer.list_articles(limit=200).articles]
         chooser = random.Random(1)
         filtered = [
@@ -247,6 +282,22 @@ def measure(data_dir: Path, questions: list[str], asks: int, runs: int) -> dict[
     return figures
 
 
+def _measure_in(mode: str, data_dir: Path, questions: list[str], args: argparse.Namespace) -> dict[str, float]:
+    """`measure`, with Chroma in the process (local) or behind `chroma run` (server)."""
+    global CHROMA_URL
+    if mode == "local":
+        return measure(data_dir, questions, args.asks, args.runs)
+    chroma, CHROMA_URL = _chroma_server(data_dir / "chroma")
+    try:
+        figures = measure(data_dir, questions, args.asks, args.runs)
+        figures["chroma_server_peak_mib"] = _peak_mib(chroma.pid)
+        return figures
+    finally:
+        CHROMA_URL = None
+        chroma.terminate()
+        chroma.wait(timeout=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="chunk counts, comma-separated")
@@ -255,6 +306,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rebuild", action="store_true", help="build the indexes again even if --work has them")
     parser.add_argument("--build-only", action="store_true", help="build the indexes, measure nothing")
+    parser.add_argument("--modes", default="local", help="local (Chroma in the process), server (chroma run), or both")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in (REPO / "eval/xquad_en/qa.jsonl").open(encoding="utf-8")]
     results = {}
@@ -268,9 +320,13 @@ def main() -> None:
             built.write_text(json.dumps(build(data_dir, size)))
         if args.build_only:
             continue
-        print(f"measuring {size:,} chunks", flush=True)
-        results[size] = {**json.loads(built.read_text()), **measure(data_dir, questions, args.asks, args.runs)}
-        print(json.dumps({size: results[size]}, indent=2), flush=True)
+        for mode in args.modes.split(","):
+            print(f"measuring {size:,} chunks ({mode})", flush=True)
+            results[f"{size} {mode}"] = {
+                **json.loads(built.read_text()),
+                **_measure_in(mode, data_dir, questions, args),
+            }
+            print(json.dumps({f"{size} {mode}": results[f"{size} {mode}"]}, indent=2), flush=True)
     print(json.dumps(results, indent=2))
 
 

@@ -3,6 +3,7 @@ follows the store's change log."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -189,3 +190,35 @@ def test_an_index_written_by_a_newer_version_is_refused(tmp_path: Path, embedder
     chunks.modify(metadata={k: v for k, v in chunks.metadata.items() if not k.startswith("hnsw:")} | {"schema": 99})
     with pytest.raises(ConfigError, match="newer version"):
         open_store(settings, embedder).require()
+
+
+def test_a_feed_streams_through_in_windows_each_logged_and_followed(
+    tmp_path: Path, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indexer import iter_articles, pipeline
+
+    monkeypatch.setattr(pipeline, "WINDOW_ARTICLES", 40)
+    feed = tmp_path / "feed.jsonl"
+    lines = [
+        json.dumps({"id": f"n{i:03d}", "title": f"Story {i}", "text": f"Story {i} is about grain."}) for i in range(100)
+    ]
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = open_store(Settings(data_dir=tmp_path / "data"), embedder)
+    replica = _replica(store, tmp_path / "data")
+    seen: list[tuple[int, int]] = []
+    followed: list[int] = []
+
+    def follow() -> None:
+        replica.sync()
+        followed.append(replica.catalog.count())
+
+    report = index_articles(
+        store, embedder, iter_articles([feed]), progress=lambda done, total: seen.append((done, total)),
+        after_window=follow, total=100,
+    )  # fmt: skip
+    assert len(report.added) == 100 and report.chunks_embedded == 100
+    assert seen == [(40, 100), (80, 100), (100, 100)], "progress in articles, a window at a time"
+    assert followed == [40, 80, 100], "each window was written and followed before the next was read"
+    assert store.change_count() == 3, "one change-log record a window"
+    again = index_articles(store, embedder, iter_articles([feed]))
+    assert len(again.unchanged) == 100 and again.chunks_embedded == 0 and store.change_count() == 3

@@ -1,0 +1,99 @@
+"""Ingestion benchmark: `qa index` of JSON Lines files of growing size, as a user runs it. Run: make bench-scale.
+
+For each size, a JSON Lines file of articles made of sentences of the shipped sets is written, then indexed by
+`qa index` in a fresh process (the real model, a fresh data directory): wall time, peak memory (the process's
+maximum resident set), chunks embedded. The bare model then embeds the very texts that run embedded (title and
+chunk, as `qa index` feeds them) in one process, for the share of its throughput that indexing keeps. Peak memory
+that stays flat while the file grows is what streaming means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from scale import sentence_pool  # noqa: E402  (the benchmark scripts share their text)
+
+
+def write_feed(path: Path, articles: int, seed: int = 0) -> None:
+    """`articles` articles of three to six paragraphs of four sentences each."""
+    pick = random.Random(seed)
+    pool = [s for s in sentence_pool() if len(s) < 300]
+    with path.open("w", encoding="utf-8") as feed:
+        for n in range(articles):
+            paragraphs = [" ".join(pick.choice(pool) for _ in range(4)) for _ in range(pick.randint(3, 6))]
+            record = {"id": f"feed/{n:06d}", "title": pick.choice(pool)[:80], "text": "\n\n".join(paragraphs)}
+            feed.write(json.dumps(record) + "\n")
+
+
+def index_run(feed: Path, data_dir: Path) -> dict[str, float]:
+    """`qa index FEED` in a fresh process: wall seconds, peak MiB, chunks embedded."""
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa", "index", str(feed)],
+        env={"QA_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not the largest child's so far
+    wall = time.perf_counter() - began
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"qa index failed ({process.returncode}): {output}")
+    embedded = int(output.split("(")[1].split(" embedded")[0])
+    return {"wall_s": wall, "peak_mib": usage.ru_maxrss / 1024, "chunks": embedded}
+
+
+def bare_model(feed: Path) -> float:
+    """Seconds the bare model takes to embed what indexing the feed embeds."""
+    from indexer import iter_articles
+    from indexer.pipeline import plan_chunks
+    from qa.chunking import indexed_text
+    from qa.embedder import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    texts = [
+        indexed_text(c.text, c.context)[0]
+        for item in iter_articles([feed])
+        for c in plan_chunks(item.article, embedder, 256)  # type: ignore[union-attr]
+    ]
+    embedder.embed(texts[:32])
+    began = time.perf_counter()
+    embedder.embed(texts)
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="500,2000", help="articles per file, comma-separated")
+    args = parser.parse_args()
+    results = {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            feed = Path(tmp) / "feed.jsonl"
+            write_feed(feed, size)
+            run = index_run(feed, Path(tmp) / "data")
+            bare = bare_model(feed)
+            run["chunks_per_s"] = run["chunks"] / run["wall_s"]
+            run["bare_model_chunks_per_s"] = run["chunks"] / bare
+            run["share_of_bare"] = bare / run["wall_s"]
+            results[size] = run
+            print(json.dumps({size: run}), flush=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
