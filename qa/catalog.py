@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, published TEXT, published_ts INTEGER, source TEXT, url TEXT,
     chunks INTEGER NOT NULL, content_hash TEXT NOT NULL, origin TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_ts DESC, id);
+CREATE INDEX IF NOT EXISTS articles_by_date ON articles (COALESCE(published_ts, -1) DESC, id);
+CREATE INDEX IF NOT EXISTS articles_published ON articles (published_ts);
 CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
 CREATE INDEX IF NOT EXISTS articles_origin ON articles (origin);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
