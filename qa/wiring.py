@@ -3,6 +3,7 @@ puts the service together. Nothing else branches on which backend is configured.
 
 from __future__ import annotations
 
+import shutil
 from urllib.parse import urlparse
 
 from qa.answering import Answerer, FallbackAnswerer
@@ -96,5 +97,7 @@ def open_service(settings: Settings, fast_start: bool = False) -> NewsService:
     embedder = build_embedder(settings, fast_start)
     store = open_store(settings, embedder)
     replica = Replica(store, settings.data_dir / "replica" / settings.collection)
+    # The keyword cache of earlier releases, rebuilt from every chunk on every write: the replica replaces it.
+    shutil.rmtree(settings.data_dir / f"bm25-{settings.collection}", ignore_errors=True)
     engine = Engine(settings, store, replica, embedder, build_answerer(settings, embedder))
     return NewsService(settings, engine, build_resolver(settings))
