@@ -18,6 +18,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 QA = [sys.executable, "-m", "qa"]
+sys.path.insert(0, str(REPO / "bench"))
+
+from processes import qa_serve  # noqa: E402  (the benchmark scripts share their helpers)
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -86,7 +89,7 @@ def warm_api(data_dir: Path, requests: int, clients: int, seconds: float) -> dic
     import httpx
 
     questions = ["What did Truss demand?", "Who signed the sanctions law?", "When did the meeting take place?"]
-    server, url = _serve(data_dir)
+    server, url = qa_serve(_env(data_dir))
     try:
         with httpx.Client(base_url=url, timeout=30) as client:
             for question in questions * 5:  # warm-up
@@ -122,29 +125,6 @@ def warm_api(data_dir: Path, requests: int, clients: int, seconds: float) -> dic
         "requests": requests,
         f"throughput_rps_{clients}_clients": sum(done) / elapsed,
     }
-
-
-def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`qa serve` on a free loopback port, once /health answers."""
-    import socket
-    import urllib.request
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [*QA, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return server, url
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"qa serve exited with {server.returncode}") from None
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("qa serve did not answer within 60 s")
 
 
 def main() -> None:

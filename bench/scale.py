@@ -25,7 +25,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 QA = [sys.executable, "-m", "qa"]
+sys.path.insert(0, str(REPO / "bench"))
+
+from processes import chroma_run, qa_serve  # noqa: E402  (the benchmark scripts share their helpers)
+
 CHUNKS_PER_ARTICLE = 20
 SENTENCES_PER_CHUNK = 6
 ARTICLES_PER_BATCH = 50
@@ -134,53 +137,6 @@ def _env(data_dir: Path) -> dict[str, str]:
     return {**os.environ, "QA_DATA_DIR": str(data_dir), **extra}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _chroma_server(path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`chroma run` over an index's files, once it answers."""
-    port = _free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    command = [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(3000):
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=5):
-                return server, url
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {server.returncode}") from None
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("chroma run did not answer within 10 minutes")
-
-
-def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    command = [*QA, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(1500):
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5):
-                return server, url
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"qa serve exited with {server.returncode}") from None
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("qa serve did not answer within 5 minutes")
-
-
 def _ask(url: str, body: dict[str, object]) -> float:
     request = urllib.request.Request(
         f"{url}/api/ask", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
@@ -231,7 +187,7 @@ def measure(data_dir: Path, questions: list[str], asks: int, runs: int) -> dict[
     figures: dict[str, float] = {}
     figures["cold_qa_list_s"] = _wall([*QA, "list"], data_dir, runs)
     figures["cold_qa_ask_s"] = _wall([*QA, "ask", questions[0]], data_dir, runs)
-    server, url = _serve(data_dir)
+    server, url = qa_serve(_env(data_dir), seconds=1200)
     try:
         for question in questions[:10]:
             _ask(url, {"question": question})
@@ -287,7 +243,7 @@ def _measure_in(mode: str, data_dir: Path, questions: list[str], args: argparse.
     global CHROMA_URL
     if mode == "local":
         return measure(data_dir, questions, args.asks, args.runs)
-    chroma, CHROMA_URL = _chroma_server(data_dir / "chroma")
+    chroma, CHROMA_URL = chroma_run(data_dir / "chroma")
     try:
         figures = measure(data_dir, questions, args.asks, args.runs)
         figures["chroma_server_peak_mib"] = _peak_mib(chroma.pid)

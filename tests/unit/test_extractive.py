@@ -9,7 +9,6 @@ import pytest
 
 from qa.answering import ABSTAIN_TEXT
 from qa.chunking import chunk_id
-from qa.domain import Passage
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.extractive import (
     CONTINUATION_SHARE,
@@ -25,6 +24,7 @@ from qa.extractive import (
 )
 from qa.retrieval import Hit
 from qa.store import StoredChunk
+from tests.unit.builders import passage_of
 
 DEMAND = "What did Truss demand?"  # wants a demand: a non-strict type
 
@@ -68,22 +68,6 @@ def make_hit(
         texts, np.array(dense, dtype=np.float32), np.array(lexical, dtype=np.float32), coverage, names
     )
     return Hit(chunk, score, cosine=score, keyword=0.0, evidence=evidence)
-
-
-def passage_of(hit: Hit, title: str, rank: int) -> Passage:
-    c = hit.chunk
-    return Passage(
-        chunk_id=c.id,
-        article_id=c.article_id,
-        title=title,
-        start=c.start,
-        end=c.end,
-        text=c.text,
-        sentences=c.sentences,
-        score=hit.score,
-        dense_score=hit.cosine,
-        rank=rank,
-    )
 
 
 def question(text: str) -> QuestionEvidence:

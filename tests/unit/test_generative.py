@@ -23,6 +23,7 @@ from qa.generative import (
 )
 from qa.retrieval import Hit
 from qa.store import StoredChunk
+from tests.unit.builders import passage_of
 
 E = np.eye(4, dtype=np.float32)  # hand-made unit vectors: e0..e3
 
@@ -79,22 +80,6 @@ def make_hit(article: str, sentences: list[str], article_id: str, score: float =
     n = len(sentences)
     evidence = SentenceEvidence(list(sentences), np.zeros(n), np.zeros(n), 1.0, 1.0)
     return Hit(chunk, score, cosine=score, keyword=0.0, evidence=evidence)
-
-
-def passage_of(hit: Hit, title: str, rank: int) -> Passage:
-    c = hit.chunk
-    return Passage(
-        chunk_id=c.id,
-        article_id=c.article_id,
-        title=title,
-        start=c.start,
-        end=c.end,
-        text=c.text,
-        sentences=c.sentences,
-        score=hit.score,
-        dense_score=hit.cosine,
-        rank=rank,
-    )
 
 
 def two_hits() -> tuple[list[Hit], list[Passage]]:
