@@ -100,7 +100,6 @@ def index_articles(
             report.removed = _remove_vanished(store, indexed_from, folders, seen, report.failed)
         if report.removed and after_window:
             after_window()
-    report.chunks_total = store.count_chunks()
     report.seconds = time.perf_counter() - began
     return report
 

@@ -104,6 +104,14 @@ class Catalog:
         """How many chunks the articles have."""
         return int(self._query("SELECT COALESCE(SUM(chunks), 0) FROM articles")[0][0])
 
+    def infos(self, article_ids: Sequence[str]) -> dict[str, ArticleInfo]:
+        """The rows of these articles (absent ones are left out)."""
+        found: dict[str, ArticleInfo] = {}
+        for part in _parts(article_ids):
+            rows = self._query(f"SELECT {_COLUMNS} FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
+            found.update((str(row[0]), _info(row)) for row in rows)
+        return found
+
     def indexed_from(self, origins: Sequence[str]) -> dict[str, str]:
         """Article id -> origin, for the articles indexed from these folders."""
         found: dict[str, str] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
 from qa.store import ChromaStore
+
+FRESHNESS = 0.25  # seconds: another process's write reaches this one's questions within this (plus its catch-up)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Engine:
         self.replica = replica
         self.embedder = embedder
         self.answerer = answerer
+        self._synced = -math.inf  # when the replica last looked at the store's change log
 
     def with_answerer(self, answerer: Answerer) -> Engine:
         """The same index and retrieval with another answerer (to compare backends on the same questions)."""
@@ -47,10 +51,14 @@ class Engine:
         twin.answerer = answerer
         return twin
 
-    def refresh(self) -> Replica:
-        """Bring the keyword index and the catalog in step with the store (one count when nothing changed)."""
+    def refresh(self, force: bool = False) -> Replica:
+        """Bring the keyword index and the catalog in step with the store (see Replica.sync). For questions a look
+        holds FRESHNESS seconds, so that busy servers do not ask the store on every one; `force` looks now (after
+        a write of this process, which its next question must see)."""
         self.store.require()
-        self.replica.sync()
+        if force or time.monotonic() - self._synced >= FRESHNESS:
+            self._synced = time.monotonic()
+            self.replica.sync()
         return self.replica
 
     def validate(self, question: str) -> str:
@@ -79,10 +87,11 @@ class Engine:
         replica = self.refresh()
         top_k = top_k or self.settings.top_k
         evidence = QuestionEvidence(question, self.embedder.embed([question])[0], replica.keyword.idf)
-        retriever = HybridRetriever(self.store, replica.keyword, max(self.settings.candidates, top_k, depth))
+        candidates = max(self.settings.candidates, top_k, depth)
+        retriever = HybridRetriever(self.store, replica.keyword, candidates, replica.catalog.chunk_total)
         allowed = replica.catalog.chunk_ids(within)
         hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, within, allowed)
-        infos = self.store.article_infos(sorted({hit.chunk.article_id for hit in hits}))
+        infos = replica.catalog.infos(sorted({hit.chunk.article_id for hit in hits}))
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
         return Retrieved(evidence, hits, to_passages(hits, titles), top_k, began)
 

@@ -7,7 +7,7 @@ the best sentence's meaning and term coverage ranks the right paragraph first ma
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa.domain import Passage, RetrievalMode, SearchFilter
@@ -42,10 +42,13 @@ class Hit:
 class HybridRetriever:
     """Top passages for a question, from Chroma and the keyword index, within an optional filter."""
 
-    def __init__(self, store: ChromaStore, keyword: KeywordIndex, candidates: int) -> None:
+    def __init__(
+        self, store: ChromaStore, keyword: KeywordIndex, candidates: int, chunk_total: Callable[[], int]
+    ) -> None:
         self.store = store
         self.keyword = keyword
         self.candidates = candidates
+        self.chunk_total = chunk_total
 
     def retrieve(
         self,
@@ -61,12 +64,16 @@ class HybridRetriever:
         ids = list(dict.fromkeys([c for c, _ in dense] + list(keyword)))
         if not ids:
             return []
-        found = self.store.get_chunks(ids, with_embeddings=True)
+        found = self.store.get_chunks(ids)
         chunks = [found[i] for i in ids if i in found]  # a chunk removed between the two reads is skipped
+        # The dense search gave its candidates' cosines; only the keyword-only candidates' vectors are read.
+        cosines = dict(dense)
+        if mode != "bm25":
+            cosines.update(self.store.cosines(question.vector, [c.id for c in chunks if c.id not in cosines]))
         best_keyword = max(keyword.values(), default=0.0) or 1.0
         hits = []
         for chunk, evidence in zip(chunks, question.measure(chunks), strict=True):
-            cosine = float(chunk.embedding @ question.vector) if chunk.embedding is not None else 0.0
+            cosine = cosines.get(chunk.id, 0.0)
             bm25 = keyword.get(chunk.id, 0.0)
             hits.append(Hit(chunk, _score(mode, cosine, bm25 / best_keyword, evidence), cosine, bm25, evidence))
         hits.sort(key=lambda h: -h.score)
@@ -78,14 +85,14 @@ class HybridRetriever:
             return self.store.nearest_among(question.vector, self.candidates, allowed)
         if allowed is None or len(allowed) <= MAX_IDS_IN_QUERY:
             return self.store.dense_query(question.vector, self.candidates, among=allowed)
-        total = self.store.count_chunks()
+        total = self.chunk_total()
         share = len(allowed) / max(total, 1)
         wanted = min(MAX_OVERSAMPLED, math.ceil(2 * self.candidates / share))
         inside = set(allowed)
-        found = [(c, s) for c, s in self.store.dense_query(question.vector, wanted, total=total) if c in inside]
+        found = [(c, s) for c, s in self.store.dense_query(question.vector, wanted) if c in inside]
         if len(found) >= self.candidates or wanted >= total:
             return found[: self.candidates]
-        return self.store.dense_query(question.vector, self.candidates, among=allowed, total=total)
+        return self.store.dense_query(question.vector, self.candidates, among=allowed)
 
 
 def _score(mode: RetrievalMode, cosine: float, keyword: float, evidence: SentenceEvidence) -> float:

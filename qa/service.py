@@ -186,8 +186,8 @@ class NewsService:
         `progress` hears (articles read, articles in all)."""
         with self._writes:
             self.store.ensure()
-            catalog = self.engine.refresh().catalog  # in step: it says what came from which folder
-            return index_articles(
+            catalog = self.engine.refresh(force=True).catalog  # in step: it says what came from which folder
+            report = index_articles(
                 self.store,
                 self.engine.embedder,
                 iter_articles(paths),
@@ -195,9 +195,10 @@ class NewsService:
                 chunk_tokens=self.settings.chunk_tokens,
                 progress=progress,
                 indexed_from=catalog.indexed_from,
-                after_window=self.engine.refresh,
+                after_window=self._after_window,
                 total=count_articles(paths) if progress else 0,
             )
+            return self._counted(report)
 
     def put_article(self, draft: ArticleDraft) -> ArticleWrite:
         """Add an article, or replace the one with its id. Without an id, one is derived from the title, and a
@@ -216,7 +217,7 @@ class NewsService:
                 self.engine.embedder,
                 [LoadedArticle(article, origin=API_ORIGIN)],
                 chunk_tokens=self.settings.chunk_tokens,
-                after_window=self.engine.refresh,
+                after_window=self._after_window,
             )
             info = self.store.article_infos([article.id])[article.id]
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
@@ -238,7 +239,7 @@ class NewsService:
 
     def list_articles(self, limit: int = 20, cursor: str | None = None, order: ListOrder = "id") -> ArticlePage:
         """A page of the indexed articles in `order` (by id, or newest first), with the total."""
-        if self.store.count_articles() == 0:
+        if not self.store.exists():
             return ArticlePage(articles=[], total=0)
         return self.engine.refresh().catalog.page(limit, cursor, order)
 
@@ -249,18 +250,30 @@ class NewsService:
 
     def health(self) -> Health:
         """Counts, embedder and backend; reading them proves the store answers."""
+        articles = chunks = 0
+        if self.store.exists():
+            catalog = self.engine.refresh(force=True).catalog  # a call to the store: it answers
+            articles, chunks = catalog.count(), catalog.chunk_total()
         return Health(
             status="ok",
-            articles=self.store.count_articles(),
-            chunks=self.store.count_chunks(),
+            articles=articles,
+            chunks=chunks,
             embedder=self.engine.embedder.model_id,
             backend=self.backend,
         )
 
+    def _counted(self, report: IndexReport) -> IndexReport:
+        """The report with the index's chunk total (from the catalog: counting the store costs its size)."""
+        report.chunks_total = self.engine.refresh(force=True).catalog.chunk_total()
+        return report
+
     def _after_write(self, changed: bool) -> None:
-        """Rebuild the keyword index now, in the writer, rather than on the next question."""
+        """Bring the replica in step now, in the writer, so that the next question of this process sees it."""
         if changed:
-            self.engine.refresh()
+            self.engine.refresh(force=True)
+
+    def _after_window(self) -> None:
+        self._after_write(changed=True)
 
 
 def _resolved(answer: Answer, message: str, query: str) -> ResolvedAnswer:

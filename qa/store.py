@@ -8,7 +8,8 @@ keyword index, the article catalog: qa/replica.py) follows that log, at a cost p
 The chunk collection's metadata records the embedder that built it and the schema of what is stored.
 
 Chunks are addressed by id (`article::position`, positions 0..n-1 with n in the article's record), never by a
-metadata filter: Chroma's `where` costs time in proportion to the collection.
+metadata filter, and nothing here counts a whole collection: Chroma's `where` and `count()` cost time in proportion
+to it (90 ms for `count()` at 1,000,000 chunks). The replica's catalog knows the counts.
 """
 
 from __future__ import annotations
@@ -275,19 +276,16 @@ class ChromaStore:
             ]
             offset += len(got["ids"])
 
-    def dense_query(
-        self, vector: np.ndarray, n: int, among: Sequence[str] | None = None, total: int | None = None
-    ) -> list[tuple[str, float]]:
+    def dense_query(self, vector: np.ndarray, n: int, among: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the nearest chunks, among these chunk ids only when given (a filter:
-        Chroma searches inside the set, far faster than a metadata `where`). `total` saves a count."""
+        Chroma searches inside the set, far faster than a metadata `where`). Fewer when there are fewer."""
         self.require()
-        total = self._chunks.count() if total is None else total
-        if total == 0 or (among is not None and not among):
+        if among is not None and not among:
             return []
         got = _read(
             self._chunks.query,
             query_embeddings=[vector.tolist()],
-            n_results=min(n, total, len(among) if among is not None else total),
+            n_results=n,
             ids=list(among) if among is not None else None,
             include=["distances"],
         )
@@ -296,26 +294,23 @@ class ChromaStore:
     def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the nearest of a few chunks, exactly: their vectors are read by id and
         compared here (for a few hundred ids this is several times faster than Chroma's search inside a set)."""
+        cosines = self.cosines(vector, among)
+        return sorted(cosines.items(), key=lambda hit: -hit[1])[:n]
+
+    def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
+        """Chunk id -> cosine similarity of its vector to this one (ids that are gone are left out)."""
         self.require()
-        ids: list[str] = []
-        vectors: list[Any] = []
-        for begin in range(0, len(among), _PAGE):
-            got = _read(self._chunks.get, ids=list(among[begin : begin + _PAGE]), include=["embeddings"])
-            ids += got["ids"]
-            vectors += list(got["embeddings"])
-        if not ids:
-            return []
-        cosines = np.asarray(vectors, dtype=np.float32) @ vector
-        best = np.argsort(-cosines, kind="stable")[:n]
-        return [(ids[i], float(cosines[i])) for i in best]
+        found: dict[str, float] = {}
+        for begin in range(0, len(ids), _PAGE):
+            got = _read(self._chunks.get, ids=list(ids[begin : begin + _PAGE]), include=["embeddings"])
+            if got["ids"]:
+                values = np.asarray(got["embeddings"], dtype=np.float32) @ vector
+                found.update(zip(got["ids"], map(float, values), strict=True))
+        return found
 
-    def count_articles(self) -> int:
-        """How many articles are stored."""
-        return self._articles.count() if self._open(create=False) else 0
-
-    def count_chunks(self) -> int:
-        """How many chunks are stored."""
-        return self._chunks.count() if self._open(create=False) else 0
+    def exists(self) -> bool:
+        """Whether anything was ever indexed here."""
+        return self._open(create=False)
 
     # -- writes --------------------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ def _index(store: ChromaStore, embedder: MiniLMEmbedder, folder: Path, data_dir:
         store, embedder, loaded, failures, folders=[folder], indexed_from=replica.catalog.indexed_from
     )
     replica.sync()
+    report.chunks_total = replica.catalog.chunk_total()
     return report
 
 

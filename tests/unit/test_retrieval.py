@@ -55,20 +55,20 @@ class FakeStore:
         self.dense_calls: list[tuple[Any, ...]] = []
         self.get_calls: list[tuple[list[str], bool]] = []
         self.exact_calls: list[tuple[Any, ...]] = []
+        self.cosine_calls: list[list[str]] = []
 
-    def dense_query(
-        self, vector: np.ndarray, n: int, among: Sequence[str] | None = None, total: int | None = None
-    ) -> list[tuple[str, float]]:
+    def dense_query(self, vector: np.ndarray, n: int, among: Sequence[str] | None = None) -> list[tuple[str, float]]:
         self.dense_calls.append((vector, n, among))
         found = [hit for hit in self.dense if among is None or hit[0] in among]
         return found[:n]
 
+    def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
+        self.cosine_calls.append(list(ids))
+        return {i: float(self.chunks[i].embedding @ vector) for i in ids if self.chunks[i].embedding is not None}
+
     def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
         self.exact_calls.append((vector, n, list(among)))
         return [hit for hit in self.dense if hit[0] in among][:n]
-
-    def count_chunks(self) -> int:
-        return 100
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
         self.get_calls.append((list(ids), with_embeddings))
@@ -85,6 +85,11 @@ class FakeKeyword:
     def search(self, question: str, n: int, within: SearchFilter | None = None) -> list[tuple[str, float]]:
         self.calls.append((question, n, within))
         return self.results[:n]
+
+
+def retriever(store: FakeStore, keyword: FakeKeyword, candidates: int) -> HybridRetriever:
+    """The retriever over the fakes, in a store of 100 chunks."""
+    return HybridRetriever(store, keyword, candidates, chunk_total=lambda: 100)  # type: ignore[arg-type]
 
 
 def question(text: str = QUESTION) -> QuestionEvidence:
@@ -143,7 +148,7 @@ def three_chunks() -> list[StoredChunk]:
 def test_a_chunk_found_by_both_retrievers_ranks_above_one_found_by_one() -> None:
     store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a1::1", 0.6)])
     keyword = FakeKeyword([("a1::1", 4.0), ("a2::0", 2.0)])
-    hits = HybridRetriever(store, keyword, candidates=10).retrieve(question(), top_k=5)
+    hits = retriever(store, keyword, candidates=10).retrieve(question(), top_k=5)
     assert [h.chunk.id for h in hits] == ["a1::1", "a1::0", "a2::0"]
     assert [h.score for h in hits] == pytest.approx([hybrid(0.6, 1.0), hybrid(0.8, 0.0), hybrid(0.0, 0.5)])
     assert [h.cosine for h in hits] == pytest.approx([0.6, 0.8, 0.0])
@@ -153,8 +158,9 @@ def test_a_chunk_found_by_both_retrievers_ranks_above_one_found_by_one() -> None
 def test_candidates_are_read_once_dense_first_without_duplicates() -> None:
     store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a1::1", 0.6)])
     keyword = FakeKeyword([("a1::1", 4.0), ("a2::0", 2.0)])
-    HybridRetriever(store, keyword, candidates=7).retrieve(question(), top_k=5)
-    assert store.get_calls == [(["a1::0", "a1::1", "a2::0"], True)]
+    retriever(store, keyword, candidates=7).retrieve(question(), top_k=5)
+    assert store.get_calls == [(["a1::0", "a1::1", "a2::0"], False)]
+    assert store.cosine_calls == [["a2::0"]], "only the keyword-only candidate's vector is read"
     assert store.dense_calls[0][1:] == (7, None)
     assert keyword.calls == [(QUESTION, 7, None)]
 
@@ -162,7 +168,7 @@ def test_candidates_are_read_once_dense_first_without_duplicates() -> None:
 def test_best_sentence_evidence_enters_the_hybrid_score() -> None:
     answering = make_chunk("a1::0", [0.5, 0, 0, 0], "Truss demanded a ceasefire.", sentence_vector=[0.9, 0, 0, 0])
     store = FakeStore([answering], dense=[("a1::0", 0.5)])
-    (hit,) = HybridRetriever(store, FakeKeyword([("a1::0", 3.0)]), candidates=5).retrieve(question(), top_k=5)
+    (hit,) = retriever(store, FakeKeyword([("a1::0", 3.0)]), candidates=5).retrieve(question(), top_k=5)
     assert hit.evidence.best_dense == pytest.approx(0.9)
     assert hit.evidence.best_lexical == pytest.approx(1.0)  # both terms, truss and demand, are in the sentence
     assert hit.score == pytest.approx(hybrid(0.5, 1.0, best_dense=0.9, best_lexical=1.0))
@@ -171,7 +177,7 @@ def test_best_sentence_evidence_enters_the_hybrid_score() -> None:
 def test_bm25_is_normalised_by_the_best_candidate() -> None:
     store = FakeStore(three_chunks(), dense=[])
     keyword = FakeKeyword([("a2::0", 8.0), ("a1::1", 2.0), ("a1::0", 6.0)])
-    hits = HybridRetriever(store, keyword, candidates=10).retrieve(question(), top_k=5, mode="bm25")
+    hits = retriever(store, keyword, candidates=10).retrieve(question(), top_k=5, mode="bm25")
     assert [(h.chunk.id, h.score) for h in hits] == [
         ("a2::0", pytest.approx(1.0)),
         ("a1::0", pytest.approx(0.75)),
@@ -181,15 +187,15 @@ def test_bm25_is_normalised_by_the_best_candidate() -> None:
 
 def test_a_chunk_missing_from_the_store_is_skipped() -> None:
     store = FakeStore(three_chunks()[:1], dense=[("gone::0", 0.9), ("a1::0", 0.8)])
-    hits = HybridRetriever(store, FakeKeyword([("gone::3", 5.0)]), candidates=10).retrieve(question(), top_k=5)
+    hits = retriever(store, FakeKeyword([("gone::3", 5.0)]), candidates=10).retrieve(question(), top_k=5)
     assert [h.chunk.id for h in hits] == ["a1::0"]
-    assert store.get_calls == [(["gone::0", "a1::0", "gone::3"], True)]
+    assert store.get_calls == [(["gone::0", "a1::0", "gone::3"], False)]
 
 
 def test_dense_mode_does_not_ask_the_keyword_index() -> None:
     store = FakeStore(three_chunks(), dense=[("a1::1", 0.6), ("a1::0", 0.8)])
     keyword = FakeKeyword([("a2::0", 9.0)])
-    hits = HybridRetriever(store, keyword, candidates=10).retrieve(question(), top_k=5, mode="dense")
+    hits = retriever(store, keyword, candidates=10).retrieve(question(), top_k=5, mode="dense")
     assert keyword.calls == []
     assert [(h.chunk.id, h.score, h.keyword) for h in hits] == [
         ("a1::0", pytest.approx(0.8), 0.0),
@@ -199,9 +205,7 @@ def test_dense_mode_does_not_ask_the_keyword_index() -> None:
 
 def test_bm25_mode_does_not_ask_the_dense_index() -> None:
     store = FakeStore(three_chunks(), dense=[("a1::0", 0.8)])
-    hits = HybridRetriever(store, FakeKeyword([("a2::0", 2.0)]), candidates=10).retrieve(
-        question(), top_k=5, mode="bm25"
-    )
+    hits = retriever(store, FakeKeyword([("a2::0", 2.0)]), candidates=10).retrieve(question(), top_k=5, mode="bm25")
     assert store.dense_calls == []
     assert [h.chunk.id for h in hits] == ["a2::0"]
     assert hits[0].cosine == pytest.approx(0.0)  # still measured from the stored embedding
@@ -212,7 +216,7 @@ def test_filters_go_inside_both_retrievers() -> None:
     keyword = FakeKeyword([("a1::1", 1.0)])
     within = SearchFilter(article_ids=["a1", "a3"])
     allowed = ["a1::0", "a1::1", "a3::0"]
-    hits = HybridRetriever(store, keyword, candidates=4).retrieve(question(), 5, within=within, allowed=allowed)
+    hits = retriever(store, keyword, candidates=4).retrieve(question(), 5, within=within, allowed=allowed)
     assert store.exact_calls == [(Q, 4, allowed)] and store.dense_calls == [], "a few chunks: compared exactly"
     assert keyword.calls == [(QUESTION, 4, within)], "so does the keyword query"
     assert {h.chunk.id for h in hits} == {"a1::0", "a1::1"}
@@ -222,10 +226,8 @@ def test_a_middling_filter_is_searched_among_its_ids_by_chroma(monkeypatch: pyte
     monkeypatch.setattr(retrieval, "EXACT_MAX", 2)
     store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8)])
     allowed = ["a1::0", "a1::1", "a3::0"]
-    retriever = HybridRetriever(store, FakeKeyword([]), candidates=4)
-    hits = retriever.retrieve(
-        question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed
-    )
+    hybrid = retriever(store, FakeKeyword([]), candidates=4)
+    hits = hybrid.retrieve(question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed)
     assert [call[2] for call in store.dense_calls] == [allowed] and store.exact_calls == []
     assert [h.chunk.id for h in hits] == ["a1::0"]
 
@@ -235,10 +237,8 @@ def test_a_wide_filter_asks_for_more_neighbours_and_keeps_those_inside(monkeypat
     monkeypatch.setattr(retrieval, "MAX_IDS_IN_QUERY", 2)
     store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8), ("a1::1", 0.7)])
     allowed = ["a1::0", "a1::1", "a3::0"]  # 3 of the store's 100 chunks, more than MAX_IDS_IN_QUERY
-    retriever = HybridRetriever(store, FakeKeyword([]), candidates=2)
-    hits = retriever.retrieve(
-        question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed
-    )
+    hybrid = retriever(store, FakeKeyword([]), candidates=2)
+    hits = hybrid.retrieve(question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed)
     (_, wanted, among), *rest = store.dense_calls
     assert among is None and wanted == min(retrieval.MAX_OVERSAMPLED, 2 * 2 * 100 // 3 + 1)
     assert [h.chunk.id for h in hits] == ["a1::0", "a1::1"] and rest == [], "enough neighbours were inside"
@@ -252,30 +252,36 @@ def test_a_wide_filter_falls_back_to_searching_inside_when_too_few_neighbours_ar
     monkeypatch.setattr(retrieval, "MAX_OVERSAMPLED", 1)
     store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8), ("a1::1", 0.7)])
     allowed = ["a1::0", "a1::1", "a3::0"]
-    retriever = HybridRetriever(store, FakeKeyword([]), candidates=2)
-    hits = retriever.retrieve(
-        question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed
-    )
+    hybrid = retriever(store, FakeKeyword([]), candidates=2)
+    hits = hybrid.retrieve(question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed)
     assert [call[2] for call in store.dense_calls] == [None, allowed]
     assert [h.chunk.id for h in hits] == ["a1::0", "a1::1"]
 
 
 def test_top_k_keeps_the_best_hits() -> None:
     store = FakeStore(three_chunks(), dense=[("a2::0", 0.0), ("a1::1", 0.6), ("a1::0", 0.8)])
-    hits = HybridRetriever(store, FakeKeyword([]), candidates=10).retrieve(question(), top_k=2, mode="dense")
+    hits = retriever(store, FakeKeyword([]), candidates=10).retrieve(question(), top_k=2, mode="dense")
     assert [h.chunk.id for h in hits] == ["a1::0", "a1::1"]
 
 
 def test_no_candidates_means_no_hits_and_no_read() -> None:
     store = FakeStore(three_chunks(), dense=[])
-    assert HybridRetriever(store, FakeKeyword([]), candidates=10).retrieve(question(), top_k=5) == []
+    assert retriever(store, FakeKeyword([]), candidates=10).retrieve(question(), top_k=5) == []
     assert store.get_calls == []
 
 
-def test_a_chunk_without_an_embedding_has_cosine_zero() -> None:
-    store = FakeStore([make_chunk("a1::0", None)], dense=[("a1::0", 0.9)])
-    (hit,) = HybridRetriever(store, FakeKeyword([]), candidates=10).retrieve(question(), top_k=5, mode="dense")
-    assert (hit.cosine, hit.score) == (0.0, 0.0)
+def test_cosines_come_from_the_dense_search_and_from_vectors_for_keyword_only_candidates() -> None:
+    store = FakeStore(
+        [make_chunk("a1::0", [0.1, 0, 0, 0]), make_chunk("a2::0", [0.3, 0, 0, 0])], dense=[("a1::0", 0.9)]
+    )
+    hits = retriever(store, FakeKeyword([("a2::0", 1.0)]), candidates=10).retrieve(question(), top_k=5)
+    assert {h.chunk.id: h.cosine for h in hits} == {"a1::0": 0.9, "a2::0": pytest.approx(0.3)}
+
+
+def test_a_keyword_only_chunk_without_a_vector_has_cosine_zero() -> None:
+    store = FakeStore([make_chunk("a1::0", None)], dense=[])
+    (hit,) = retriever(store, FakeKeyword([("a1::0", 1.0)]), candidates=10).retrieve(question(), top_k=5)
+    assert hit.cosine == 0.0
 
 
 # -- passages -------------------------------------------------------------------------------------------------
