@@ -61,6 +61,10 @@ class Engine:
             self.replica.sync()
         return self.replica
 
+    def invalidate(self) -> None:
+        """This process wrote: its next question looks at the change log whatever the time (read your writes)."""
+        self._synced = -math.inf
+
     def validate(self, question: str) -> str:
         """The question, stripped; an InvalidInput saying what to do when it cannot be asked."""
         question = question.strip() if isinstance(question, str) else ""

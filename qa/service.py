@@ -195,7 +195,7 @@ class NewsService:
                 chunk_tokens=self.settings.chunk_tokens,
                 progress=progress,
                 indexed_from=catalog.indexed_from,
-                after_window=self._after_window,
+                after_window=self._follow_window,
                 total=count_articles(paths) if progress else 0,
             )
             return self._counted(report)
@@ -217,7 +217,7 @@ class NewsService:
                 self.engine.embedder,
                 [LoadedArticle(article, origin=API_ORIGIN)],
                 chunk_tokens=self.settings.chunk_tokens,
-                after_window=self._after_window,
+                after_window=self.engine.invalidate,
             )
             info = self.store.article_infos([article.id])[article.id]
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
@@ -229,7 +229,8 @@ class NewsService:
         with self._writes:
             with self.store.batch():
                 removed = self.store.remove_articles(article_ids)
-            self._after_write(bool(removed))
+            if removed:
+                self.engine.invalidate()
         return removed
 
     def remove_article(self, article_id: str) -> None:
@@ -267,13 +268,9 @@ class NewsService:
         report.chunks_total = self.engine.refresh(force=True).catalog.chunk_total()
         return report
 
-    def _after_write(self, changed: bool) -> None:
-        """Bring the replica in step now, in the writer, so that the next question of this process sees it."""
-        if changed:
-            self.engine.refresh(force=True)
-
-    def _after_window(self) -> None:
-        self._after_write(changed=True)
+    def _follow_window(self) -> None:
+        """A long run keeps the replica in step window by window: each catch-up reads one window back."""
+        self.engine.refresh(force=True)
 
 
 def _resolved(answer: Answer, message: str, query: str) -> ResolvedAnswer:
