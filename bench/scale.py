@@ -57,6 +57,11 @@ def sentence_pool() -> list[str]:
     return [t[s:e] for t in texts for s, e in sentence_spans(t) if len(t[s:e].split()) >= 5]
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows of length one, as the model's vectors are (the answerer's sentence scores assume it)."""
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
 def build(data_dir: Path, chunks: int, seed: int = 0) -> dict[str, float]:
     """A synthetic index of `chunks` chunks in `data_dir`, written through ChromaStore and followed by a replica."""
     from qa.chunking import chunk_id
@@ -110,11 +115,9 @@ def build(data_dir: Path, chunks: int, seed: int = 0) -> dict[str, float]:
                 published=published.isoformat(),
                 source=pick.choice(OUTLETS),
             )
-            vectors = rng.normal(size=(CHUNKS_PER_ARTICLE, DIMENSION)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            sentence_vectors = [
-                rng.normal(size=(SENTENCES_PER_CHUNK, DIMENSION)).astype(np.float32) for _ in range(CHUNKS_PER_ARTICLE)
-            ]
+            vectors = _unit(rng.normal(size=(CHUNKS_PER_ARTICLE, DIMENSION)))
+            shape = (SENTENCES_PER_CHUNK, DIMENSION)
+            sentence_vectors = [_unit(rng.normal(size=shape)) for _ in range(CHUNKS_PER_ARTICLE)]
             writes.append(
                 ArticleToWrite(article, f"synthetic-{n}", "bench", chunk_list, ["h"] * len(chunk_list), vectors,
                                sentence_vectors)

@@ -54,7 +54,7 @@ class Replica:
 
     def sync(self) -> None:
         """Bring the replica in step with the store: one count when nothing changed."""
-        length = self.store.change_count()
+        length = self.store.follow()
         if length == self._seen:
             return
         with self._lock:

@@ -2,8 +2,8 @@
 
 The CLI commands, the HTTP routes, the OpenAI-compatible endpoint and `qa eval` are a few lines each over this
 class. It owns what must happen the same way whichever shell asks: validating questions, resolving follow-ups
-and recording conversations, the write lock, the store's batches (each stamps a new generation), and bringing
-the keyword index in step right after a write.
+and recording conversations, the write lock, the store's batches (each appends a record to the change log), and
+telling the engine to follow the log before its next question after a write of its own.
 """
 
 from __future__ import annotations

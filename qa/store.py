@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -42,6 +45,20 @@ _CHANGE_IDS = 500  # article ids per change-log record
 _STALE_PROBE = 32  # positions past the known ones checked for chunks a killed run may have left
 _READ_ATTEMPTS = 4
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LocalFiles:
+    """How a store embedded in this process shares its files with other processes.
+
+    An embedded Chroma keeps each collection's vector index in memory, loaded once: it never sees vectors another
+    process wrote afterwards (a read of one fails with "Error finding id"), and a write from a stale view can
+    persist an index that lacks them. So a process opens its view again when the change log shows writes it did
+    not make, and writers take turns through a file lock. A Chroma server has one view for everyone and needs
+    neither."""
+
+    reopen: Callable[[], Any]  # a client with a view of its own, loaded from the files now
+    write_lock: Path
 
 
 @dataclass(frozen=True)
@@ -93,17 +110,22 @@ def _clean(metadata: dict[str, Any]) -> dict[str, Any]:
 class ChromaStore:
     """The index: one object over the two collections, bound to one embedder."""
 
-    def __init__(self, client: Any, name: str, embedder_id: str, dimension: int, where: str) -> None:
+    def __init__(
+        self, client: Any, name: str, embedder_id: str, dimension: int, where: str, local: LocalFiles | None = None
+    ) -> None:
         self.client = client
         self.name = name
         self.embedder_id = embedder_id
         self.dimension = dimension
         self.where = where
+        self.local = local
         self._chunks: Any = None
         self._articles: Any = None
         self._changes: Any = None
         self._batch_depth = 0
         self._changed: dict[str, None] = {}
+        self._reflects = -1  # the change-log length this process's view of local files reflects
+        self._reopening = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------------------------
 
@@ -146,6 +168,8 @@ class ChromaStore:
             articles = self.client.get_or_create_collection(self._articles_name(schema), embedding_function=None)
             changes = self.client.get_or_create_collection(f"{self.name}_changes", embedding_function=None)
         self._chunks, self._articles, self._changes = chunks, articles, changes
+        if self.local is not None and self._reflects < 0:
+            self._reflects = int(_read(changes.count))
         return True
 
     def _articles_name(self, schema: int) -> str:
@@ -175,14 +199,49 @@ class ChromaStore:
         """Every write happens inside this. On the way out the articles it touched are appended to the change log,
         also after a failure part of the way: what was written is in the store, and replicas must look again."""
         self.ensure()
-        self._batch_depth += 1
-        try:
+        with self._writers_take_turns() if self._batch_depth == 0 else contextlib.nullcontext():
+            if self._batch_depth == 0:
+                self.follow()  # never write from a view that misses another process's writes
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    with self._reopening:  # a look from another thread sees the record and the view agree
+                        if self._changed:
+                            changed, self._changed = list(self._changed), {}
+                            self._log(changed)
+                        if self.local is not None:
+                            self._reflects = self.change_count()  # this view holds ours, and nobody else's
+
+    @contextmanager
+    def _writers_take_turns(self) -> Iterator[None]:
+        """One writer at a time on local files (across processes); a Chroma server orders writes itself."""
+        if self.local is None:
             yield
-        finally:
-            self._batch_depth -= 1
-            if self._batch_depth == 0 and self._changed:
-                changed, self._changed = list(self._changed), {}
-                self._log(changed)
+            return
+        with self.local.write_lock.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def follow(self) -> int:
+        """The change log's length, with this process's view of local files opened again first if another
+        process wrote since it was loaded (costs a load of the vector index; nothing with a Chroma server)."""
+        length = self.change_count()
+        if self.local is None or length == self._reflects:
+            return length
+        with self._reopening:
+            length = self.change_count()
+            if length != self._reflects:
+                self.client = self.local.reopen()
+                self._chunks = self._articles = self._changes = None
+                self._open(create=False)
+                self._reflects = length
+        return length
 
     def _writing(self, article_ids: Sequence[str]) -> None:
         if not self._batch_depth:

@@ -15,7 +15,7 @@ from qa.extractive import ExtractiveAnswerer
 from qa.replica import Replica
 from qa.service import NewsService
 from qa.settings import Settings
-from qa.store import ChromaStore
+from qa.store import ChromaStore, LocalFiles
 
 
 def build_embedder(settings: Settings, fast_start: bool = False) -> Embedder:
@@ -86,10 +86,26 @@ def chroma_client(settings: Settings) -> tuple[object, str]:
     return client, str(settings.data_dir)
 
 
+def local_files(settings: Settings) -> LocalFiles | None:
+    """How an embedded store shares its files with other processes (None with a Chroma server)."""
+    if settings.chroma_url:
+        return None
+
+    def reopen() -> object:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # chromadb keeps one view per path and process, whatever the number of clients: forget it (reads still
+        # running on it finish there) so that the next client loads the files as they are now.
+        SharedSystemClient._identifier_to_system.pop(str(settings.data_dir / "chroma"), None)
+        return chroma_client(settings)[0]
+
+    return LocalFiles(reopen=reopen, write_lock=settings.data_dir / "chroma.lock")
+
+
 def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
     """The index this configuration points at, bound to its embedder."""
     client, where = chroma_client(settings)
-    return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where)
+    return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where, local_files(settings))
 
 
 def open_service(settings: Settings, fast_start: bool = False) -> NewsService:

@@ -1,0 +1,85 @@
+"""Several processes on one data directory with the embedded store: `qa serve` running while `qa index` adds.
+
+An embedded Chroma loads each vector index once per process; these check that a running server answers from
+what another process wrote, and that writes taking turns between processes lose no vector.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import LiveServer, run_qa_in
+
+ARTICLES = {
+    "grain-deal": (
+        "Grain deal talks in Istanbul",
+        "Delegations met in Istanbul on Friday.\n\nThey agreed to reopen the port of Odesa for grain exports.",
+        "Which port will reopen for grain exports?",
+    ),
+    "ferry-strike": (
+        "Ferry crews walk out",
+        "Ferry crews in Calais stopped work on Monday.\n\nThe union demanded a pay rise of nine per cent.",
+        "What pay rise did the ferry union demand?",
+    ),
+    "rail-timetable": (
+        "New rail timetable",
+        "The operator published a new timetable on Sunday.\n\nTrains to Leeds will run every twelve minutes.",
+        "How often will trains to Leeds run?",
+    ),
+}
+
+
+def _file(folder: Path, article_id: str) -> Path:
+    title, text, _ = ARTICLES[article_id]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{article_id}.md"
+    path.write_text(f"---\nid: {article_id}\ntitle: {title}\n---\n{text}\n", encoding="utf-8")
+    return path
+
+
+def _cited_by(server: LiveServer, article_id: str) -> bool:
+    answer = httpx.post(f"{server.url}/api/ask", json={"question": ARTICLES[article_id][2]}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return any(c["article_id"] == article_id for c in answer.json()["citations"])
+
+
+def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+    return condition()
+
+
+def test_a_running_server_and_qa_index_share_one_data_directory(seeded_copy: Path, tmp_path: Path) -> None:
+    server = LiveServer(seeded_copy)
+    try:
+        assert not _cited_by(server, "grain-deal")  # the server has loaded its view of the vectors
+        indexed = run_qa_in(seeded_copy, "index", str(_file(tmp_path / "one", "grain-deal")))
+        assert indexed.returncode == 0, indexed.stderr
+        assert _within(2.0, lambda: _cited_by(server, "grain-deal")), "the server answers from the other's write"
+
+        title, text, _ = ARTICLES["ferry-strike"]
+        added = httpx.post(
+            f"{server.url}/api/articles", json={"id": "ferry-strike", "title": title, "text": text}, timeout=60
+        )
+        assert added.status_code == 201, added.text
+        indexed = run_qa_in(seeded_copy, "index", str(_file(tmp_path / "two", "rail-timetable")))
+        assert indexed.returncode == 0, indexed.stderr
+        assert _within(2.0, lambda: _cited_by(server, "rail-timetable"))
+        assert _cited_by(server, "grain-deal") and _cited_by(server, "ferry-strike")
+    finally:
+        server.stop()
+
+    # A fresh process, by vectors alone: each writer's chunks are all in the vector index on disk.
+    for article_id, (_, _, question) in ARTICLES.items():
+        asked = run_qa_in(seeded_copy, "ask", "--json", question, QA_RETRIEVAL="dense")
+        assert asked.returncode == 0, asked.stderr
+        assert article_id in {c["article_id"] for c in json.loads(asked.stdout)["citations"]}, article_id
+    listed = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
+    assert listed["total"] == 4
