@@ -7,6 +7,7 @@ build is kept in --work and reused by later runs. Then, for each size, with the 
 
 - add one article (9 chunks) through the service, and how much of that is not its own embedding;
 - the first question to a running `qa serve` after another process wrote, against its warm questions;
+- the same add through that server's API (`POST /api/articles`) and the first question after it;
 - warm `POST /api/ask` p50 / p95, unfiltered and limited to 10 articles;
 - cold `qa list` and cold `qa ask` (fresh processes, wall time);
 - the server's peak memory (VmHWM) and the data directory's size on disk.
@@ -150,6 +151,14 @@ def _ask(url: str, body: dict[str, object]) -> float:
     return (time.perf_counter() - began) * 1000
 
 
+def _call(url: str, method: str, path: str, body: dict[str, str] | None = None) -> None:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{url}{path}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=300) as response:
+        response.read()
+
+
 def _percentiles(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
     return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
@@ -233,6 +242,17 @@ def measure(data_dir: Path, questions: list[str], asks: int, runs: int) -> dict[
         figures["warm_ask_between_writes_ms"] = statistics.median(warms)
         for n in range(runs):
             writer.remove_article(f"added/{n}")
+        # The same through the running server's API: the write and the next question in one process.
+        posts, after_posts = [], []
+        for n in range(runs):
+            began = time.perf_counter()
+            _call(url, "POST", "/api/articles", _nine_chunk_article(100 + n))
+            posts.append((time.perf_counter() - began) * 1000)
+            after_posts.append(_ask(url, {"question": questions[n]}))
+        for n in range(runs):
+            _call(url, "DELETE", f"/api/articles/added/{100 + n}")
+        figures["api_add_article_ms"] = statistics.median(posts)
+        figures["first_ask_after_api_write_ms"] = statistics.median(after_posts)
         figures["server_peak_mib"] = _peak_mib(server.pid)
     finally:
         server.terminate()

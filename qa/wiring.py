@@ -4,6 +4,7 @@ puts the service together. Nothing else branches on which backend is configured.
 from __future__ import annotations
 
 import shutil
+import threading
 from urllib.parse import urlparse
 
 from qa.answering import Answerer, FallbackAnswerer
@@ -86,6 +87,9 @@ def chroma_client(settings: Settings) -> tuple[object, str]:
     return client, str(settings.data_dir)
 
 
+_RETIRE_AFTER_S = 5.0  # longer than any read takes
+
+
 def local_files(settings: Settings) -> LocalFiles | None:
     """How an embedded store shares its files with other processes (None with a Chroma server)."""
     if settings.chroma_url:
@@ -94,9 +98,14 @@ def local_files(settings: Settings) -> LocalFiles | None:
     def reopen() -> object:
         from chromadb.api.shared_system_client import SharedSystemClient
 
-        # chromadb keeps one view per path and process, whatever the number of clients: forget it (reads still
-        # running on it finish there) so that the next client loads the files as they are now.
-        SharedSystemClient._identifier_to_system.pop(str(settings.data_dir / "chroma"), None)
+        # chromadb keeps one view per path and process, whatever the number of clients: take it out so that the
+        # next client loads the files as they are now, and stop it (freeing its vector indexes) once the reads
+        # still running on it are done.
+        old = SharedSystemClient._identifier_to_system.pop(str(settings.data_dir / "chroma"), None)
+        if old is not None:
+            retire = threading.Timer(_RETIRE_AFTER_S, old.stop)
+            retire.daemon = True
+            retire.start()
         return chroma_client(settings)[0]
 
     return LocalFiles(reopen=reopen, write_lock=settings.data_dir / "chroma.lock")
