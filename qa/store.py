@@ -52,8 +52,8 @@ class LocalFiles:
     """How a store embedded in this process shares its files with other processes.
 
     An embedded Chroma keeps each collection's vector index in memory, loaded once: it never sees vectors another
-    process wrote afterwards (a read of one fails with "Error finding id"), and a write from a stale view can
-    persist an index that lacks them. So a process opens its view again when the change log shows writes it did
+    process wrote afterwards (a read of one fails with "Error finding id"), and chromadb does not support several
+    processes writing at once. So a process opens its view again when the change log shows writes it did
     not make, and writers take turns through a file lock. A Chroma server has one view for everyone and needs
     neither."""
 
