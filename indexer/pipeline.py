@@ -76,7 +76,8 @@ def index_articles(
         writing: Future[None] | None = None
         for window in _windows(articles, report, seen):
             read += len(window)
-            store.follow()  # vectors are reused from the store: read them from a view that has them all
+            if store.local is not None:
+                store.follow()  # vectors are reused from the store: read them from a view that has them all
             stored = store.article_infos([item.article.id for item in window])
             plans = []
             for item in window:

@@ -118,12 +118,13 @@ class QuestionProfile:
     def _new_names(self, sentence: str) -> list[list[str]]:
         """Capitalised runs (not at the sentence start) that do not contain a name the question already gives."""
         question_terms = set(self.terms)
-        runs = []
+        candidates = []
         for match in NAME_RUN.finditer(sentence):
             words = match.group().split()
             if match.start() == 0:  # the first word is capitalised anyway
                 words = words[1:]
-            stems = tokenize([" ".join(words)])[0] if words else []
-            if stems and not set(stems) & question_terms:
-                runs.append(words)
-        return runs
+            if words:
+                candidates.append(words)
+        stemmed = tokenize([" ".join(words) for words in candidates]) if candidates else []  # one call: it adds up
+        pairs = zip(candidates, stemmed, strict=True)
+        return [words for words, stems in pairs if stems and not set(stems) & question_terms]

@@ -200,7 +200,7 @@ class ChromaStore:
         also after a failure part of the way: what was written is in the store, and replicas must look again."""
         self.ensure()
         with self._writers_take_turns() if self._batch_depth == 0 else contextlib.nullcontext():
-            if self._batch_depth == 0:
+            if self._batch_depth == 0 and self.local is not None:
                 self.follow()  # never write from a view that misses another process's writes
             self._batch_depth += 1
             try:
