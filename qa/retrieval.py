@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from qa.domain import Passage, RetrievalMode, SearchFilter
@@ -26,6 +27,7 @@ W_BEST_SENTENCE_TERMS = 0.4
 EXACT_MAX = 500
 MAX_IDS_IN_QUERY = 50_000
 MAX_OVERSAMPLED = 2_000
+_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
 
 
 @dataclass(frozen=True)
@@ -59,17 +61,22 @@ class HybridRetriever:
         allowed: Sequence[str] | None = None,
     ) -> list[Hit]:
         """The best `top_k` hits, best first. With a filter, `allowed` are the chunk ids it lets through."""
-        dense = self._dense(question, allowed) if mode != "bm25" else []
+        # The store's reads wait on Chroma (a server, or its own threads): each runs beside the work in Python.
+        dense_read = _READS.submit(self._dense, question, allowed) if mode != "bm25" else None
         keyword = dict(self.keyword.search(question.question, self.candidates, within)) if mode != "dense" else {}
+        dense = dense_read.result() if dense_read else []
         ids = list(dict.fromkeys([c for c, _ in dense] + list(keyword)))
         if not ids:
             return []
-        found = self.store.get_chunks(ids)
-        chunks = [found[i] for i in ids if i in found]  # a chunk removed between the two reads is skipped
         # The dense search gave its candidates' cosines; only the keyword-only candidates' vectors are read.
         cosines = dict(dense)
-        if mode != "bm25":
-            cosines.update(self.store.cosines(question.vector, [c.id for c in chunks if c.id not in cosines]))
+        keyword_only = [i for i in keyword if i not in cosines]
+        read_vectors = keyword_only and mode != "bm25"
+        vectors_read = _READS.submit(self.store.cosines, question.vector, keyword_only) if read_vectors else None
+        found = self.store.get_chunks(ids)
+        chunks = [found[i] for i in ids if i in found]  # a chunk removed between the two reads is skipped
+        if vectors_read:
+            cosines.update(vectors_read.result())
         best_keyword = max(keyword.values(), default=0.0) or 1.0
         hits = []
         for chunk, evidence in zip(chunks, question.measure(chunks), strict=True):
