@@ -64,7 +64,9 @@ class FakeStore:
 
     def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         self.cosine_calls.append(list(ids))
-        return {i: float(self.chunks[i].embedding @ vector) for i in ids if self.chunks[i].embedding is not None}
+        # As the store: ids that are gone are left out.
+        present = [self.chunks[i] for i in ids if i in self.chunks]
+        return {c.id: float(c.embedding @ vector) for c in present if c.embedding is not None}
 
     def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
         self.exact_calls.append((vector, n, list(among)))
