@@ -4,10 +4,39 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from qa.text import NOT_TEXT, has_lone_surrogate
 
 
-class Strict(BaseModel):
+class Request(BaseModel):
+    """A request body: every string in it must be text (JSON can smuggle in half a UTF-16 pair)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _all_text(cls, data: Any) -> Any:
+        where = _surrogate_at(data)
+        if where is not None:
+            raise ValueError(f"{where or 'the body'} {NOT_TEXT}")
+        return data
+
+
+def _surrogate_at(value: Any, path: str = "") -> str | None:
+    """The path of the first string (key or value) holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        return path if has_lone_surrogate(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and has_lone_surrogate(key):
+            return here
+        found = _surrogate_at(item, here)
+        if found is not None:
+            return found
+    return None
+
+
+class Strict(Request):
     """Unknown fields are a client mistake worth reporting, not ignoring."""
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +80,7 @@ class OpenAIMessage(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(Request):
     """The fields of OpenAI's chat completion request that matter here; others are accepted and ignored."""
 
     model: str

@@ -181,7 +181,9 @@ def make_article(fields: dict[str, Any], text: str, default_title: str) -> Artic
             url=str(fields["url"]) if fields.get("url") else None,
         )
     except ValidationError as exc:
-        raise LoadError(f"bad article fields: {exc.errors()[0]['msg']}") from exc
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise LoadError(f"bad article field {field}: {str(first['msg']).removeprefix('Value error, ')}") from exc
 
 
 def _front_matter(content: str) -> tuple[dict[str, Any], str]:

@@ -11,6 +11,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from qa.text import NOT_TEXT, has_lone_surrogate
+
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
 
@@ -49,6 +51,11 @@ class Article(BaseModel):
     source: str | None = None
     url: str | None = None
 
+    @field_validator("id", "title", "text", "published", "source", "url")
+    @classmethod
+    def _is_text(cls, value: str | None) -> str | None:
+        return _text(value)
+
 
 class ArticleDraft(BaseModel):
     """An article as a client sends it. Without an id, one is derived from the title."""
@@ -68,6 +75,18 @@ class ArticleDraft(BaseModel):
         if value is not None and not value.strip():
             raise ValueError("must not be blank")
         return value
+
+    @field_validator("id", "title", "text", "published", "source", "url")
+    @classmethod
+    def _is_text(cls, value: str | None) -> str | None:
+        return _text(value)
+
+
+def _text(value: str | None) -> str | None:
+    """The value, if it is text that can be stored and sent back (see qa.text.has_lone_surrogate)."""
+    if value is not None and has_lone_surrogate(value):
+        raise ValueError(NOT_TEXT)
+    return value
 
 
 class ArticleInfo(BaseModel):

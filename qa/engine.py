@@ -17,6 +17,7 @@ from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
 from qa.store import ChromaStore
+from qa.text import NOT_TEXT, has_lone_surrogate
 
 FRESHNESS = 0.25  # seconds: another process's write reaches this one's questions within this (plus its catch-up)
 
@@ -70,6 +71,8 @@ class Engine:
         question = question.strip() if isinstance(question, str) else ""
         if not question:
             raise InvalidInput("The question is empty.", EMPTY_QUESTION)
+        if has_lone_surrogate(question):
+            raise InvalidInput(f"The question {NOT_TEXT}.")
         if len(question) > self.settings.max_question_chars:
             raise InvalidInput(
                 f"The question is {len(question):,} characters long; the limit is "

@@ -56,6 +56,19 @@ def slug(text: str, max_length: int = 80) -> str:
     return _SLUG_SEPARATORS.sub("-", ascii_text.lower()).strip("-")[:max_length].rstrip("-")
 
 
+# -- validity -------------------------------------------------------------------------------------------------
+
+# JSON can carry half of a UTF-16 pair ("\ud800") and Python's argv an undecodable byte as one: neither is text,
+# and neither can be stored, embedded or sent back as UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+NOT_TEXT = "holds a lone surrogate (half of a UTF-16 pair, such as \\ud800), which is not text; send valid Unicode"
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether the text holds a surrogate code point on its own."""
+    return _LONE_SURROGATE.search(text) is not None
+
+
 # -- words ----------------------------------------------------------------------------------------------------
 
 _EXTRA_ABBREVIATIONS = {"i.e", "e.g", "etc", "vs", "cf", "approx", "no", "nos", "st", "gen", "gov", "sen", "rep"}

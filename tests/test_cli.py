@@ -152,3 +152,18 @@ def test_an_index_of_stop_words_only_answers_without_a_traceback(run_qa: RunQA, 
     asked = run_qa("ask", "--json", "What is it?")
     assert asked.returncode == 0, asked.stderr
     assert [c["article_id"] for c in json.loads(asked.stdout)["citations"]] == ["only"]
+
+
+def test_text_that_is_not_unicode_gets_one_error_line(seeded_copy: Path, tmp_path: Path) -> None:
+    # An undecodable byte in an argument reaches Python as a lone surrogate, as "\ud800" in JSON does.
+    asked = run_qa_in(seeded_copy, "ask", "What did \udcff Truss demand?")
+    _assert_clean_error(asked, 2, "lone surrogate")
+
+    feed = tmp_path / "feed.jsonl"
+    good = {"id": "good", "title": "Ferry strike", "text": "Ferry crews in Calais stopped work on Monday."}
+    feed.write_text(json.dumps(good) + "\n" + '{"id": "bad", "title": "T\\ud800", "text": "Some text."}\n')
+    indexed = run_qa_in(seeded_copy, "index", str(feed))
+    assert "Traceback" not in indexed.stderr + indexed.stdout
+    assert "line 2" in indexed.stdout + indexed.stderr and "lone surrogate" in indexed.stdout + indexed.stderr
+    listed = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
+    assert {a["id"] for a in listed["articles"]} == {SEED_ID, "good"}, "the good line is indexed, nothing is lost"
