@@ -102,11 +102,6 @@ def decode_vectors(blob: str, dimension: int) -> np.ndarray:
     return np.frombuffer(base64.b64decode(blob), dtype=np.float16).reshape(-1, dimension).astype(np.float32)
 
 
-def _clean(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Chroma metadata takes no None values."""
-    return {k: v for k, v in metadata.items() if v is not None}
-
-
 class ChromaStore:
     """The index: one object over the two collections, bound to one embedder."""
 
@@ -407,18 +402,17 @@ class ChromaStore:
             ids=[w.article.id for w in writes],
             embeddings=[_ARTICLE_PLACEHOLDER] * len(writes),
             documents=[w.article.text for w in writes],
+            # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
             metadatas=[
-                _clean(
-                    {
-                        "title": w.article.title,
-                        "published": w.article.published,
-                        "source": w.article.source,
-                        "url": w.article.url,
-                        "content_hash": w.content_hash,
-                        "chunks": len(w.chunks),
-                        "origin": w.origin,
-                    }
-                )
+                {
+                    "title": w.article.title,
+                    "published": w.article.published,
+                    "source": w.article.source,
+                    "url": w.article.url,
+                    "content_hash": w.content_hash,
+                    "chunks": len(w.chunks),
+                    "origin": w.origin,
+                }
                 for w in writes
             ],
         )

@@ -158,6 +158,12 @@ def test_articles_can_be_added_read_asked_about_and_removed(http: httpx.Client) 
     assert http.post("/api/articles", json={**article, "id": article_id}).json()["status"] == "unchanged"
     stored = http.get(f"/api/articles/{article_id}").json()
     assert stored["text"] == article["text"] and stored["published"] == "2022-07-22"
+    # A new version without a date or an outlet has none: the old ones are not kept.
+    bare = {"id": article_id, "title": article["title"], "text": article["text"]}
+    assert http.post("/api/articles", json=bare).json()["status"] == "updated"
+    replaced = http.get(f"/api/articles/{article_id}").json()
+    assert replaced["published"] is None and replaced["source"] is None
+    assert http.post("/api/articles", json={**article, "id": article_id}).json()["status"] == "updated"
     answer = http.post("/api/ask", json={"question": "Which port will reopen for grain exports?"}).json()
     assert "Odesa" in answer["answer"] and answer["citations"][0]["article_id"] == article_id
     only_seed = http.post("/api/ask", json={"question": "Which port will reopen?", "article_ids": [SEED_ID]}).json()
