@@ -73,8 +73,9 @@ class Replica:
 
     def _open(self) -> None:
         if self._catalog is None:
-            self._catalog = Catalog(self.directory / "catalog.sqlite3")
-            self._keyword = KeywordIndex(self.directory / "keyword")
+            with self._file_lock():  # two processes starting at once must not both create the files
+                self._catalog = Catalog(self.directory / "catalog.sqlite3")
+                self._keyword = KeywordIndex(self.directory / "keyword")
 
     def _catch_up(self, length: int) -> None:
         """Apply the change-log records not applied yet (another process may have done it while we waited)."""

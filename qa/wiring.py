@@ -3,6 +3,7 @@ puts the service together. Nothing else branches on which backend is configured.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import threading
 from urllib.parse import urlparse
@@ -81,7 +82,10 @@ def chroma_client(settings: Settings) -> tuple[object, str]:
     path = settings.data_dir / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        # The first client creates Chroma's tables: two processes starting on a new directory take turns.
+        with (settings.data_dir / "chroma-open.lock").open("a") as lock:  # not the writers' lock: held in a write
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:
         raise StoreUnavailable(f"Cannot open the data directory {path}: {exc}. Check QA_DATA_DIR.") from exc
     return client, str(settings.data_dir)

@@ -7,6 +7,7 @@ what another process wrote, and that writes taking turns between processes lose 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,3 +84,24 @@ def test_a_running_server_and_qa_index_share_one_data_directory(seeded_copy: Pat
         assert article_id in {c["article_id"] for c in json.loads(asked.stdout)["citations"]}, article_id
     listed = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
     assert listed["total"] == 4
+
+
+def test_two_first_runs_of_qa_index_at_once_on_a_new_directory_both_succeed(tmp_path: Path) -> None:
+    """Both create Chroma's tables and the replica's files: they take turns (this failed about 1 run in 4)."""
+    import subprocess
+
+    from tests.conftest import SEEDS, qa_env
+
+    for attempt in range(3):
+        data_dir = tmp_path / f"data-{attempt}"
+        command = [sys.executable, "-m", "qa", "index", str(SEEDS)]
+        runs = [
+            subprocess.Popen(command, env=qa_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        outputs = [run.communicate(timeout=300) for run in runs]
+        for run, (out, err) in zip(runs, outputs, strict=True):
+            assert run.returncode == 0, err
+            assert "Traceback" not in out + err
+        listed = run_qa_in(data_dir, "list", "--json")
+        assert json.loads(listed.stdout)["total"] == 1
