@@ -1,5 +1,5 @@
 """Index articles as they stream in: a window at a time, chunk, embed only what changed, write the window to the
-store in one batch (one change-log record), then let the caller bring what it derives from the store in step.
+store in one batch (logged in the change log), then let the caller bring what it derives from the store in step.
 
 Memory is bounded by the window, not by the input: a JSON Lines file of 100,000 articles streams through. A run
 that is stopped keeps every window it wrote; running it again skips them (their content hashes match) and embeds
@@ -160,7 +160,7 @@ def _plan(
 
 
 def _write(store: ChromaStore, writes: list[ArticleToWrite], after_window: Callable[[], object] | None) -> None:
-    """A window's articles in one batch of the store (one change-log record), then the caller's follow-up."""
+    """A window's articles in one batch of the store, then the caller's follow-up."""
     with store.batch():
         store.put_articles(writes)
     if after_window:

@@ -2,9 +2,10 @@
 
 Three collections per index: `<name>_chunks` holds every passage with its offsets and sentence vectors;
 `<name>_articles_v2` holds each article's full text (so a citation can be shown in context), its metadata and
-content hash; `<name>_changes` is the change log: every batch of writes appends one record naming the articles it
-added, replaced or removed, in the order Chroma keeps them. What each process derives from the store (the
-keyword index, the article catalog: qa/replica.py) follows that log, at a cost proportional to what changed.
+content hash; `<name>_changes` is the change log: every batch of writes appends a record naming the articles it
+touches before writing them and another when it is done, in the order Chroma keeps them. What each process
+derives from the store (the keyword index, the article catalog: qa/replica.py) follows that log, at a cost
+proportional to what changed.
 The chunk collection's metadata records the embedder that built it and the schema of what is stored.
 
 Chunks are addressed by id (`article::position`, positions 0..n-1 with n in the article's record), never by a
@@ -187,12 +188,13 @@ class ChromaStore:
             )
         return schema
 
-    # -- writes happen in batches; each batch is one record of the change log --------------------------------
+    # -- writes happen in batches; each batch logs the articles it touches, before and after ----------------
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Every write happens inside this. On the way out the articles it touched are appended to the change log,
-        also after a failure part of the way: what was written is in the store, and replicas must look again."""
+        """Every write happens inside this. The articles it touches are appended to the change log before their
+        first write and again on the way out (also after a failure part of the way): a replica that looked in
+        between looks again, and a process killed mid-batch still leaves a record of what it was writing."""
         self.ensure()
         with self._writers_take_turns() if self._batch_depth == 0 else contextlib.nullcontext():
             if self._batch_depth == 0 and self.local is not None:
@@ -202,13 +204,9 @@ class ChromaStore:
                 yield
             finally:
                 self._batch_depth -= 1
-                if self._batch_depth == 0:
-                    with self._reopening:  # a look from another thread sees the record and the view agree
-                        if self._changed:
-                            changed, self._changed = list(self._changed), {}
-                            self._log(changed)
-                        if self.local is not None:
-                            self._reflects = self.change_count()  # this view holds ours, and nobody else's
+                if self._batch_depth == 0 and self._changed:
+                    changed, self._changed = list(self._changed), {}
+                    self._log(changed)
 
     @contextmanager
     def _writers_take_turns(self) -> Iterator[None]:
@@ -239,18 +237,26 @@ class ChromaStore:
         return length
 
     def _writing(self, article_ids: Sequence[str]) -> None:
+        """Note articles about to be written. Each is logged once before its first write in the batch (so a
+        process killed part way still leaves a record, and replicas look at what it wrote) and once after."""
         if not self._batch_depth:
             raise RuntimeError("Store writes belong inside `with store.batch():`, which logs them.")
-        self._changed.update(dict.fromkeys(article_ids))
+        new = [article_id for article_id in dict.fromkeys(article_ids) if article_id not in self._changed]
+        if new:
+            self._log(new)
+            self._changed.update(dict.fromkeys(new))
 
     def _log(self, article_ids: list[str]) -> None:
-        for begin in range(0, len(article_ids), _CHANGE_IDS):
-            part = article_ids[begin : begin + _CHANGE_IDS]
-            self._changes.add(
-                ids=[f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"],
-                embeddings=[_ARTICLE_PLACEHOLDER],
-                metadatas=[{"articles": json.dumps(part)}],
-            )
+        with self._reopening:  # another thread's look sees the record and this view's count agree
+            for begin in range(0, len(article_ids), _CHANGE_IDS):
+                part = article_ids[begin : begin + _CHANGE_IDS]
+                self._changes.add(
+                    ids=[f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"],
+                    embeddings=[_ARTICLE_PLACEHOLDER],
+                    metadatas=[{"articles": json.dumps(part)}],
+                )
+                if self.local is not None:
+                    self._reflects += 1  # our own record: this view holds what it names
 
     def change_count(self) -> int:
         """How many records the change log holds: it grows with every batch of writes, from any process."""

@@ -131,7 +131,7 @@ def test_an_index_built_by_another_embedder_is_refused(tmp_path: Path, embedder:
         open_store(settings, embedder).require()
 
 
-def test_writes_happen_in_a_batch_that_logs_one_change_record(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+def test_writes_happen_in_a_batch_that_logs_them_before_and_after(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     store = open_store(settings, embedder)
     _index(store, embedder, SEEDS, settings.data_dir)
@@ -139,10 +139,12 @@ def test_writes_happen_in_a_batch_that_logs_one_change_record(tmp_path: Path, em
         store.remove_articles([SEED_ID])
     before = store.change_count()
     with store.batch():
-        with store.batch():  # nested: one record, at the end of the outer batch
+        with store.batch():  # nested: the outer batch logs
             assert store.remove_articles([SEED_ID]) == [SEED_ID]
-        assert store.change_count() == before
-    assert store.change_count() == before + 1 and store.changes(before) == [[SEED_ID]]
+            assert store.change_count() == before + 1, "logged before it was written"
+        assert store.remove_articles([SEED_ID]) == []
+        assert store.change_count() == before + 1, "once per batch"
+    assert store.change_count() == before + 2 and store.changes(before) == [[SEED_ID], [SEED_ID]]
     after = store.change_count()
     with store.batch():
         pass
@@ -220,6 +222,6 @@ def test_a_feed_streams_through_in_windows_each_logged_and_followed(
     assert len(report.added) == 100 and report.chunks_embedded == 100
     assert seen == [(40, 100), (80, 100), (100, 100)], "progress in articles, a window at a time"
     assert followed == [40, 80, 100], "each window was written and followed before the next was read"
-    assert store.change_count() == 3, "one change-log record a window"
+    assert store.change_count() == 6, "one batch a window, logged before and after"
     again = index_articles(store, embedder, iter_articles([feed]))
-    assert len(again.unchanged) == 100 and again.chunks_embedded == 0 and store.change_count() == 3
+    assert len(again.unchanged) == 100 and again.chunks_embedded == 0 and store.change_count() == 6
