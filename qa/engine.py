@@ -99,6 +99,8 @@ class Engine:
         allowed = replica.catalog.chunk_ids(within)
         hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, within, allowed)
         infos = replica.catalog.infos(sorted({hit.chunk.article_id for hit in hits}))
+        # A chunk whose article has no record is never cited: a writer killed before the record left it behind.
+        hits = [hit for hit in hits if hit.chunk.article_id in infos]
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
         return Retrieved(evidence, hits, to_passages(hits, titles), top_k, began)
 

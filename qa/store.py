@@ -424,13 +424,26 @@ class ChromaStore:
         )
 
     def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
-        """Remove articles and all their chunks; returns the ids that were there."""
+        """Remove articles and all their chunks; returns the ids that were there. An id without a record whose
+        chunks a writer killed part way left behind is removed too (nothing else can reach those chunks)."""
         present = self.article_infos(article_ids)
-        self._writing(list(present))
-        self._drop_chunks([(article_id, 0, info.chunks) for article_id, info in present.items()])
+        absent = [article_id for article_id in dict.fromkeys(article_ids) if article_id not in present]
+        first_chunks = {chunk_id(article_id, 0): article_id for article_id in absent}  # chunks are written from 0 up
+        orphaned = [first_chunks[c] for c in self._existing(list(first_chunks))]
+        self._writing(list(present) + orphaned)
+        self._drop_chunks(
+            [(article_id, 0, info.chunks) for article_id, info in present.items()] + [(a, 0, 0) for a in orphaned]
+        )
         if present:
             self._articles.delete(ids=list(present))
-        return list(present)
+        return list(present) + orphaned
+
+    def _existing(self, chunk_ids: Sequence[str]) -> list[str]:
+        """Those of these chunk ids that are stored."""
+        found: list[str] = []
+        for begin in range(0, len(chunk_ids), _PAGE):
+            found += _read(self._chunks.get, ids=list(chunk_ids[begin : begin + _PAGE]), include=[])["ids"]
+        return found
 
     def _drop_chunks(self, articles: Sequence[tuple[str, int, int]]) -> None:
         """For each (article id, keep, known): delete its chunks from position `keep` on, the `known` ones and any
