@@ -76,8 +76,7 @@ def index_articles(
         writing: Future[None] | None = None
         for window in _windows(articles, report, seen):
             read += len(window)
-            if store.local is not None:
-                store.follow()  # vectors are reused from the store: read them from a view that has them all
+            store.see_other_writers()  # vectors are reused from the store: read them from a view that has them all
             stored = store.article_infos([item.article.id for item in window])
             plans = []
             for item in window:

@@ -54,7 +54,10 @@ class Article(BaseModel):
     @field_validator("id", "title", "text", "published", "source", "url")
     @classmethod
     def _is_text(cls, value: str | None) -> str | None:
-        return _text(value)
+        """Text that can be stored and sent back (JSON Lines can carry a lone surrogate; see qa.text)."""
+        if value is not None and has_lone_surrogate(value):
+            raise ValueError(NOT_TEXT)
+        return value
 
 
 class ArticleDraft(BaseModel):
@@ -75,18 +78,6 @@ class ArticleDraft(BaseModel):
         if value is not None and not value.strip():
             raise ValueError("must not be blank")
         return value
-
-    @field_validator("id", "title", "text", "published", "source", "url")
-    @classmethod
-    def _is_text(cls, value: str | None) -> str | None:
-        return _text(value)
-
-
-def _text(value: str | None) -> str | None:
-    """The value, if it is text that can be stored and sent back (see qa.text.has_lone_surrogate)."""
-    if value is not None and has_lone_surrogate(value):
-        raise ValueError(NOT_TEXT)
-    return value
 
 
 class ArticleInfo(BaseModel):

@@ -197,8 +197,8 @@ class ChromaStore:
         between looks again, and a process killed mid-batch still leaves a record of what it was writing."""
         self.ensure()
         with self._writers_take_turns() if self._batch_depth == 0 else contextlib.nullcontext():
-            if self._batch_depth == 0 and self.local is not None:
-                self.follow()  # never write from a view that misses another process's writes
+            if self._batch_depth == 0:
+                self.see_other_writers()  # never write from a view that misses another process's writes
             self._batch_depth += 1
             try:
                 yield
@@ -220,6 +220,11 @@ class ChromaStore:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def see_other_writers(self) -> None:
+        """Make this process's view of local files hold what other processes wrote (nothing with a server)."""
+        if self.local is not None:
+            self.follow()
 
     def follow(self) -> int:
         """The change log's length, with this process's view of local files opened again first if another
@@ -452,8 +457,7 @@ class ChromaStore:
         for article_id, keep, known in articles:
             stale += [chunk_id(article_id, p) for p in range(keep, known)]
             probe += [chunk_id(article_id, p) for p in range(max(keep, known), max(keep, known) + _STALE_PROBE)]
-        for begin in range(0, len(probe), _PAGE):
-            stale += _read(self._chunks.get, ids=probe[begin : begin + _PAGE], include=[])["ids"]
+        stale += self._existing(probe)
         for begin in range(0, len(stale), _PAGE):
             self._chunks.delete(ids=stale[begin : begin + _PAGE])
 
