@@ -128,6 +128,17 @@ def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 60) ->
         time.sleep(0.2)
 
 
+def holds_within(seconds: float, condition: Callable[[], bool]) -> bool:
+    """Whether the condition comes to hold within `seconds` (checked again and again until then)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+    return condition()
+
+
 class LiveServer:
     """`qa serve` in a subprocess on a free loopback port."""
 

@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import SEED_ID, SEEDS, LiveServer, run_qa_in
+from tests.conftest import SEED_ID, SEEDS, LiveServer, holds_within, run_qa_in
 
 
 def _free_port() -> int:
@@ -91,15 +91,6 @@ def _cited(server: LiveServer, article_id: str) -> bool:
     return any(c["article_id"] == article_id for c in answer["citations"])
 
 
-def _within(seconds: float, condition: Callable[[], bool]) -> float | None:
-    """How long until the condition held (None if it did not within `seconds`)."""
-    began = time.monotonic()
-    while time.monotonic() - began < seconds:
-        if condition():
-            return time.monotonic() - began
-    return None
-
-
 def test_two_api_servers_over_one_chroma_server_see_each_others_writes(chroma_url: str, tmp_path: Path) -> None:
     """As on two machines behind a load balancer: different data directories, one Chroma server."""
     seeded = run_qa_in(tmp_path / "a", "index", str(SEEDS), QA_CHROMA_URL=chroma_url)
@@ -109,12 +100,12 @@ def test_two_api_servers_over_one_chroma_server_see_each_others_writes(chroma_ur
     try:
         assert not _cited(second, "grain-deal")
         assert httpx.post(f"{first.url}/api/articles", json=GRAIN, timeout=60).status_code in (200, 201)
-        assert _within(1.0, lambda: _cited(second, "grain-deal")) is not None, "the other server answers from it"
+        assert holds_within(1.0, lambda: _cited(second, "grain-deal")), "the other server answers from it"
         listed = httpx.get(f"{second.url}/api/articles", timeout=30).json()
         assert "grain-deal" in [a["id"] for a in listed["articles"]] and listed["total"] == 2
 
         assert httpx.delete(f"{second.url}/api/articles/grain-deal", timeout=60).status_code == 200
-        assert _within(1.0, lambda: not _cited(first, "grain-deal")) is not None, "and forgets it when removed"
+        assert holds_within(1.0, lambda: not _cited(first, "grain-deal")), "and forgets it when removed"
         assert httpx.get(f"{first.url}/api/articles/grain-deal", timeout=30).status_code == 404
     finally:
         first.stop()

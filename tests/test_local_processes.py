@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import LiveServer, run_qa_in
+from tests.conftest import LiveServer, holds_within, run_qa_in
 
 ARTICLES = {
     "grain-deal": (
@@ -49,21 +47,13 @@ def _cited_by(server: LiveServer, article_id: str) -> bool:
     return any(c["article_id"] == article_id for c in answer.json()["citations"])
 
 
-def _within(seconds: float, condition: Callable[[], bool]) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-    return condition()
-
-
 def test_a_running_server_and_qa_index_share_one_data_directory(seeded_copy: Path, tmp_path: Path) -> None:
     server = LiveServer(seeded_copy)
     try:
         assert not _cited_by(server, "grain-deal")  # the server has loaded its view of the vectors
         indexed = run_qa_in(seeded_copy, "index", str(_file(tmp_path / "one", "grain-deal")))
         assert indexed.returncode == 0, indexed.stderr
-        assert _within(2.0, lambda: _cited_by(server, "grain-deal")), "the server answers from the other's write"
+        assert holds_within(2.0, lambda: _cited_by(server, "grain-deal")), "the server answers from the other's write"
 
         title, text, _ = ARTICLES["ferry-strike"]
         added = httpx.post(
@@ -72,7 +62,7 @@ def test_a_running_server_and_qa_index_share_one_data_directory(seeded_copy: Pat
         assert added.status_code == 201, added.text
         indexed = run_qa_in(seeded_copy, "index", str(_file(tmp_path / "two", "rail-timetable")))
         assert indexed.returncode == 0, indexed.stderr
-        assert _within(2.0, lambda: _cited_by(server, "rail-timetable"))
+        assert holds_within(2.0, lambda: _cited_by(server, "rail-timetable"))
         assert _cited_by(server, "grain-deal") and _cited_by(server, "ferry-strike")
     finally:
         server.stop()
