@@ -51,7 +51,7 @@ def candidates(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return rows
 
 
-def hit_at_1(rows: list[tuple[str, np.ndarray, np.ndarray]], weights: tuple[float, float, float]) -> float:
+def hit_at_1(rows: list[tuple[str, np.ndarray, np.ndarray]], weights: tuple[float, ...]) -> float:
     """Share of questions whose best-scoring candidate holds the evidence, under these weights."""
     w_cosine, w_dense, w_terms = weights
     vector = np.array([w_cosine, 1 - w_cosine, w_dense, w_terms])
