@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from api.errors import BodyLimit, install_error_handlers
 from api.routers import answers, articles, chat, health, openai, pages
 from api.schemas import ErrorOut
+from api.security import install_security
 from qa.service import NewsService
 from qa.settings import Settings
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
     )
     app.state.service = service
     app.add_middleware(BodyLimit, max_bytes=service.settings.max_body_bytes)
+    install_security(app, service.settings)  # added last, so the Host is checked before anything else runs
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     for router in (pages.router, health.router, answers.router, chat.router, articles.router, openai.router):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,7 +11,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa.errors import EMPTY_QUESTION, UNKNOWN_ARTICLE, UNKNOWN_SESSION, NotIndexed, QAError
+from qa.errors import (
+    EMPTY_QUESTION,
+    UNKNOWN_ARTICLE,
+    UNKNOWN_SESSION,
+    NotIndexed,
+    QAError,
+    RateLimited,
+    Unauthenticated,
+)
 
 log = logging.getLogger("api")
 
@@ -23,9 +32,18 @@ HINTS = {
 }
 
 
-def error_response(status: int, message: str, kind: str) -> JSONResponse:
+def error_response(status: int, message: str, kind: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """The one error body."""
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
+
+
+def _headers(exc: QAError) -> dict[str, str] | None:
+    """What a refused call needs besides the body: how to authenticate, when to retry."""
+    if isinstance(exc, Unauthenticated):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -34,7 +52,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QAError)
     async def domain_error(_: Request, exc: QAError) -> JSONResponse:
         hint = HINTS.get(exc.code)
-        return error_response(exc.http_status, f"{exc} {hint}" if hint else str(exc), type(exc).__name__)
+        message = f"{exc} {hint}" if hint else str(exc)
+        return error_response(exc.http_status, message, type(exc).__name__, _headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -48,7 +67,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), "http_error")
+        return error_response(exc.status_code, str(exc.detail), "http_error", exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -100,3 +100,31 @@ class LoadError(QAError):
 EMPTY_QUESTION = "empty_question"
 UNKNOWN_ARTICLE = "unknown_article"
 UNKNOWN_SESSION = "unknown_session"
+
+
+class Unauthenticated(QAError):
+    """No API key, or one that is not (or no longer) valid, where the server requires one."""
+
+    exit_code = 9
+    http_status = 401
+    default_code = "invalid_api_key"
+
+
+class Forbidden(QAError):
+    """A valid key without the scope the call needs, or an anonymous call the server does not take."""
+
+    exit_code = 9
+    http_status = 403
+    default_code = "forbidden"
+
+
+class RateLimited(QAError):
+    """A key (or an anonymous address) that made more calls than its rate limit allows."""
+
+    exit_code = 9
+    http_status = 429
+    default_code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -65,6 +65,40 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
+    # --- on a network --------------------------------------------------------------------------------------
+    keys_file: Path | None = Field(
+        default=None, description="The API keys' SQLite file (default: DATA_DIR/keys.sqlite); share it between servers."
+    )
+    insecure_open: bool = Field(
+        default=False, description="Answer callers from other machines although no API key exists (not advised)."
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="Host header values accepted, comma-separated (news.example.com,*.example.com); default: "
+        "loopback names and the listening address, or any host, with a warning, when listening on every interface.",
+    )
+    rate_limit: str = Field(
+        default="600/minute", description="Calls per key (or anonymous address) unless the key has its own limit."
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where the limits library counts calls: memory:// per process, or a "
+        "redis:// URL shared by several servers.",
+    )
+
+    @property
+    def host_names(self) -> list[str]:
+        """The Host header values the server accepts."""
+        if self.allowed_hosts.strip():
+            return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        if self.host in ("0.0.0.0", "::", ""):
+            return ["*"]
+        return sorted({"localhost", "127.0.0.1", "::1", "[::1]", self.host})
+
+    @property
+    def keys_path(self) -> Path:
+        return self.keys_file or self.data_dir / "keys.sqlite"
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         """Settings that only make sense together, checked at start-up rather than at the first question."""
@@ -72,6 +106,13 @@ class Settings(BaseSettings):
             url = urlparse(self.chroma_url)
             if url.scheme not in ("http", "https") or not url.hostname:
                 raise ValueError(f"QA_CHROMA_URL must look like http://HOST:PORT, not '{self.chroma_url}'")
+        from qa.errors import InvalidInput
+        from qa.keys import check_rate
+
+        try:
+            check_rate(self.rate_limit)
+        except InvalidInput as exc:
+            raise ValueError(f"QA_RATE_LIMIT: {str(exc).rstrip('.')}") from None
         uses = [name for name, value in (("QA_LLM", self.llm), ("QA_EMBED", self.embed)) if value == "openai"]
         if uses and not (self.openai_api_key and self.openai_api_key.get_secret_value()) and not self.openai_base_url:
             verb = "need" if len(uses) > 1 else "needs"

@@ -65,13 +65,15 @@ def server(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture
 def page(browser: Browser, server: Server) -> Iterator[Page]:
-    """A fresh browser context (its own sessionStorage) on the chat page; fails on any script error."""
+    """A fresh browser context (its own sessionStorage) on the chat page; fails on any script error, and on anything
+    the Content-Security-Policy blocked (the page and the docs must satisfy it)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.add_init_script(TYPING_PROBE)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     page.goto(server.url + "/")
     expect(page.locator("#articles li").first).to_be_visible()
     yield page

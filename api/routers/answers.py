@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from api.deps import Service
 from api.schemas import AskRequest
+from api.security import REFUSALS, Reader
 from qa.domain import Answer, SearchFilter
 
-router = APIRouter(prefix="/api", tags=["answers"])
+router = APIRouter(prefix="/api", tags=["answers"], dependencies=[Reader], responses=REFUSALS)
 
 
 @router.post("/ask")

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query, Response, status
 
 from api.deps import Service
 from api.schemas import Removed
+from api.security import REFUSALS, Reader, Writer
 from qa.catalog import ListOrder
 from qa.domain import ArticleDraft, ArticlePage, ArticleText, ArticleWrite
 
-router = APIRouter(prefix="/api/articles", tags=["articles"])
+router = APIRouter(prefix="/api/articles", tags=["articles"], responses=REFUSALS)
 
 
-@router.get("")
+@router.get("", dependencies=[Reader])
 def list_articles(
     service: Service,
     limit: Annotated[int, Query(ge=1, le=200, description="Articles on the page.")] = 20,
@@ -25,13 +26,13 @@ def list_articles(
     return service.list_articles(limit, cursor, order)
 
 
-@router.get("/{article_id:path}")
+@router.get("/{article_id:path}", dependencies=[Reader])
 def get_article(article_id: str, service: Service) -> ArticleText:
     """An article's text and metadata: what a citation's offsets point into."""
     return service.get_article(article_id)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Writer])
 def put_article(body: ArticleDraft, response: Response, service: Service) -> ArticleWrite:
     """Index one article through the same indexer as `qa index`; the same id again replaces it (200).
 
@@ -43,7 +44,7 @@ def put_article(body: ArticleDraft, response: Response, service: Service) -> Art
     return written
 
 
-@router.delete("/{article_id:path}")
+@router.delete("/{article_id:path}", dependencies=[Writer])
 def remove_article(article_id: str, service: Service) -> Removed:
     """Remove an article, its chunks and its keyword entries."""
     service.remove_article(article_id)

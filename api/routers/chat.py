@@ -11,10 +11,11 @@ from fastapi.sse import EventSourceResponse
 from api import sse
 from api.deps import Service
 from api.schemas import ChatRequest
+from api.security import REFUSALS, Reader
 from qa.domain import ChatAnswer, ChatHistory
 from qa.service import ChatStream
 
-router = APIRouter(prefix="/api/chat", tags=["chat"])
+router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[Reader], responses=REFUSALS)
 EVENT_STREAM: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}, "description": "Events"}}
 
 

@@ -18,9 +18,10 @@ from fastapi.sse import EventSourceResponse
 from api import sse
 from api.deps import Service
 from api.schemas import ChatCompletionRequest
+from api.security import REFUSALS, Reader
 from qa.domain import ResolvedAnswer
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Reader], responses=REFUSALS)
 MODEL_ID = "newsqa"
 RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/event-stream": {}}}}
 

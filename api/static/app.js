@@ -29,6 +29,14 @@
     panelWarning: $("panel-warning"),
     panelBody: $("panel-body"),
     panelClose: $("panel-close"),
+    apiKey: $("api-key"),
+    keyDialog: $("key-dialog"),
+    keyForm: $("key-form"),
+    keyReason: $("key-reason"),
+    keyInput: $("key-input"),
+    keyRemember: $("key-remember"),
+    keyForget: $("key-forget"),
+    keyCancel: $("key-cancel"),
   };
 
   // ---- small helpers -------------------------------------------------------------------------------------
@@ -83,22 +91,79 @@
     return new ApiError(message, response.status);
   }
 
-  /** fetch that turns network failures and error statuses into ApiError with a readable message. */
+  // ---- the API key, when the server needs one ----------------------------------------------------------
+  // Kept for the tab (sessionStorage) unless the reader asks to remember it on this device (localStorage).
+
+  const KEY_SLOT = "newsqa.api_key";
+  const storedKey = () => sessionStorage.getItem(KEY_SLOT) || localStorage.getItem(KEY_SLOT) || "";
+  let keyPrompt = null; // one dialog however many requests were refused at once
+
+  function forgetKey() {
+    sessionStorage.removeItem(KEY_SLOT);
+    localStorage.removeItem(KEY_SLOT);
+  }
+
+  /** Ask the reader for a key (why: the server's message); resolves to the key, or "" if they cancel. */
+  function askForKey(reason) {
+    if (keyPrompt) return keyPrompt;
+    keyPrompt = new Promise((resolve) => {
+      ui.keyReason.textContent = reason;
+      ui.keyInput.value = "";
+      ui.keyRemember.checked = Boolean(localStorage.getItem(KEY_SLOT));
+      const done = (key) => {
+        ui.keyForm.removeEventListener("submit", submit);
+        ui.keyDialog.removeEventListener("cancel", cancel);
+        ui.keyCancel.removeEventListener("click", cancel);
+        if (ui.keyDialog.open) ui.keyDialog.close();
+        keyPrompt = null;
+        resolve(key);
+      };
+      const submit = (event) => {
+        event.preventDefault();
+        const key = ui.keyInput.value.trim();
+        if (!key) return;
+        forgetKey();
+        (ui.keyRemember.checked ? localStorage : sessionStorage).setItem(KEY_SLOT, key);
+        ui.apiKey.hidden = false;
+        done(key);
+      };
+      const cancel = (event) => {
+        event.preventDefault();
+        done("");
+      };
+      ui.keyForm.addEventListener("submit", submit);
+      ui.keyDialog.addEventListener("cancel", cancel);
+      ui.keyCancel.addEventListener("click", cancel);
+      ui.keyDialog.showModal();
+      ui.keyInput.focus();
+    });
+    return keyPrompt;
+  }
+
+  /** fetch that turns network failures and error statuses into ApiError with a readable message; a 401 asks the
+   *  reader for a key and tries again with it. */
   async function request(path, { method = "GET", body, signal, accept = "application/json" } = {}) {
-    const options = { method, signal, headers: { Accept: accept } };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
+    for (;;) {
+      const options = { method, signal, headers: { Accept: accept } };
+      const key = storedKey();
+      if (key) options.headers.Authorization = `Bearer ${key}`;
+      if (body !== undefined) {
+        options.headers["Content-Type"] = "application/json";
+        options.body = JSON.stringify(body);
+      }
+      let response;
+      try {
+        response = await fetch(path, options);
+      } catch (err) {
+        if (err && err.name === "AbortError") throw err;
+        throw new ApiError(UNREACHABLE);
+      }
+      if (response.ok) return response;
+      const error = await errorFrom(response);
+      if (response.status !== 401) throw error;
+      if (key) forgetKey(); // the stored key was refused: do not send it again
+      if (!(await askForKey(error.message))) throw error;
     }
-    let response;
-    try {
-      response = await fetch(path, options);
-    } catch (err) {
-      if (err && err.name === "AbortError") throw err;
-      throw new ApiError(UNREACHABLE);
-    }
-    if (!response.ok) throw await errorFrom(response);
-    return response;
   }
 
   async function getJSON(path) {
@@ -730,6 +795,13 @@
   });
 
   ui.newConversation.addEventListener("click", newConversation);
+  ui.apiKey.hidden = !storedKey();
+  ui.apiKey.addEventListener("click", () => askForKey("Enter the API key to use from now on."));
+  ui.keyForget.addEventListener("click", () => {
+    forgetKey();
+    ui.apiKey.hidden = true;
+    ui.keyInput.value = "";
+  });
   ui.moreArticles.addEventListener("click", () => refreshArticles(true));
   ui.panelClose.addEventListener("click", closePanel);
   document.addEventListener("keydown", (event) => {

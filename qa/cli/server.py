@@ -6,12 +6,19 @@ from typing import Annotated
 
 import typer
 
-from qa.cli.console import fail, load_settings, out, run
+from qa.access import is_loopback
+from qa.cli.console import err, fail, load_settings, out, run
+from qa.keys import KeyStore
+from qa.settings import Settings
 
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (QA_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (QA_PORT)", min=1, max=65535)] = None,
+    insecure_open: Annotated[
+        bool,
+        typer.Option(help="Listen beyond loopback without API keys: anyone who reaches the port may delete articles."),
+    ] = False,
 ) -> None:
     """Serve the chat page, the JSON API and the OpenAI-compatible endpoint."""
     import uvicorn
@@ -19,10 +26,37 @@ def serve(
     from api import create_app
 
     config = load_settings()
-    config = config.model_copy(update={"host": host or config.host, "port": port or config.port})
+    config = config.model_copy(
+        update={
+            "host": host or config.host,
+            "port": port or config.port,
+            "insecure_open": insecure_open or config.insecure_open,
+        }
+    )
+    _check_exposure(config)
     application = run(lambda: create_app(config))
     out.print(f"Chat at http://{config.host}:{config.port}/  (API docs at /docs; Ctrl-C stops)")
     try:
         uvicorn.run(application, host=config.host, port=config.port, log_level="warning")
     except OSError as exc:  # port taken, address not available: the user's to fix
         raise fail(f"cannot listen on {config.host}:{config.port}: {exc}", 6) from None
+
+
+def _check_exposure(config: Settings) -> None:
+    """Refuse to put a keyless server on a network unless told to; warn about what stays open."""
+    local = config.host == "localhost" or is_loopback(config.host)
+    keys = run(lambda: KeyStore(config.keys_path).any_live())
+    if not local and not keys and not config.insecure_open:
+        raise fail(
+            f"--host {config.host} would let other machines read, add and delete articles, and no API key exists. "
+            "Create one first (qa keys create --name NAME --scope write), or pass --insecure-open to serve "
+            "without keys.",
+            2,
+        )
+    if not local and not keys:
+        err.print("[bold yellow]warning:[/] no API keys: anyone who reaches this port may delete articles.")
+    if config.host_names == ["*"]:
+        err.print(
+            "[bold yellow]warning:[/] any Host header is accepted; name this server's host names in "
+            "QA_ALLOWED_HOSTS (e.g. news.example.com)."
+        )
