@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
@@ -66,13 +67,30 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, f"{where}: {message}", "invalid_request")
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), "http_error", exc.headers)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {"Allow": ", ".join(_methods_at(request))}
+        return error_response(exc.status_code, str(exc.detail), "http_error", headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
         return error_response(500, "Internal error; the server log has the details.", "internal_error")
+
+
+def _methods_at(request: Request) -> list[str]:
+    """The methods the schema documents at this path (a literal path before templates, as the schema reads): the
+    router names only those of the first route it tried."""
+    path = request.url.path
+    paths: dict[str, dict[str, object]] = request.app.openapi().get("paths", {})
+    if path in paths:
+        return sorted(method.upper() for method in paths[path])
+    methods: set[str] = set()
+    for template, operations in paths.items():
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", ".+", re.escape(template)), path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
 
 
 class BodyLimit:

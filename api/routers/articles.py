@@ -32,7 +32,12 @@ def get_article(article_id: str, service: Service) -> ArticleText:
     return service.get_article(article_id)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Writer])
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Writer],
+    responses={200: {"model": ArticleWrite, "description": "Replaced, or unchanged (the same content again)."}},
+)
 def put_article(body: ArticleDraft, response: Response, service: Service) -> ArticleWrite:
     """Index one article through the same indexer as `qa index`; the same id again replaces it (200).
 
