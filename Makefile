@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= What did Truss demand?
 
-.PHONY: run test lint bench bench-scale eval browser clean
+.PHONY: run test lint bench bench-scale bench-load eval browser clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -53,6 +53,10 @@ SIZES ?= 10000,100000,1000000
 bench-scale: $(VENV)/.installed-test
 	$(BIN)/python bench/scale.py --sizes $(SIZES) --modes local,server
 	$(BIN)/python bench/ingest.py
+
+# 50 clients for 60 s (ask, chat, stream, /v1) with keys on and a writer adding and removing an article each second.
+bench-load: $(VENV)/.installed-test
+	$(BIN)/python bench/load.py --clients 50 --seconds 60
 
 eval: $(VENV)/.installed-test
 	$(BIN)/qa eval eval/seed_qa.jsonl --corpus seeds --report eval/reports/seed
