@@ -297,3 +297,15 @@ def test_twenty_clients_for_a_minute_while_articles_change(server: LiveServer) -
     assert not any(t.is_alive() for t in threads), "a client hung"
     assert failures == []
     assert all(count > 0 for count in counts), counts
+
+
+def test_an_article_of_stop_words_breaks_no_question(http: httpx.Client) -> None:
+    """Issue 10's first finding: such an article made every later question a 500 (the BM25 build failed)."""
+    assert http.post("/api/articles", json={"id": "stop-words", "title": "0", "text": "t-A"}).status_code == 201
+    try:
+        assert http.post("/api/ask", json={"question": TRUSS}).json()["citations"]
+        assert http.post("/api/chat", json={"message": TRUSS}).status_code == 200
+        completion = {"model": "newsqa", "messages": [{"role": "user", "content": TRUSS}]}
+        assert http.post("/v1/chat/completions", json=completion).status_code == 200
+    finally:
+        assert http.delete("/api/articles/stop-words").status_code == 200
