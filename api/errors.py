@@ -1,8 +1,10 @@
-"""Every error as JSON `{"error": {"message", "type"}}` (the OpenAI shape): 4xx for the client's mistakes."""
+"""Every error as JSON `{"error": {"message", "type"}, "request_id"}` (the OpenAI shape, and the id the server
+logged the request under): 4xx for the client's mistakes."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,7 +12,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.observability import HEADER
 from qa.errors import EMPTY_QUESTION, UNKNOWN_ARTICLE, UNKNOWN_SESSION, NotIndexed, QAError
+from qa.logs import current_request_id
 
 log = logging.getLogger("api")
 
@@ -23,9 +27,16 @@ HINTS = {
 }
 
 
+def error_body(message: str, kind: str) -> dict[str, Any]:
+    """The one error body, with the id of the request it answers (when there is one)."""
+    return {"error": {"message": message, "type": kind}, "request_id": current_request_id()}
+
+
 def error_response(status: int, message: str, kind: str) -> JSONResponse:
-    """The one error body."""
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+    """The one error response. It carries its X-Request-ID itself: a 500 is sent from outside the middleware."""
+    request_id = current_request_id()
+    headers = {HEADER: request_id} if request_id else None
+    return JSONResponse(error_body(message, kind), status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

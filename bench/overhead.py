@@ -1,0 +1,106 @@
+"""What observability costs a warm question. Run: .venv/bin/python bench/overhead.py [--data-dir DIR]
+
+Three figures on the indexed seeds: `service.ask` in-process (the engine with its stage timers and spans), warm
+`/api/ask` over real HTTP on loopback (with the request-id middleware, the access log and the HTTP metrics), and,
+where the code has them, the cost of one `stage()` alone. Run it on two commits to compare; machines are noisy, so
+it repeats each measurement and reports medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from processes import qa_serve  # noqa: E402  (the benchmark scripts share their helpers)
+
+QUESTIONS = ["What did Truss demand?", "Who signed the sanctions law?", "When did the meeting take place?"]
+
+
+def in_process(data_dir: Path, asks: int) -> dict[str, float]:
+    """Microseconds per warm `service.ask` (median and p95 of `asks`)."""
+    from qa.settings import Settings
+    from qa.wiring import open_service
+
+    service = open_service(Settings(data_dir=data_dir))
+    try:
+        for question in QUESTIONS * 10:  # warm-up: the model, the replica, the caches
+            service.ask(question)
+        took = []
+        for i in range(asks):
+            began = time.perf_counter()
+            service.ask(QUESTIONS[i % len(QUESTIONS)])
+            took.append((time.perf_counter() - began) * 1e6)
+    finally:
+        service.close()
+    took.sort()
+    return {"ask_p50_us": statistics.median(took), "ask_p95_us": took[int(0.95 * (len(took) - 1))]}
+
+
+def over_http(data_dir: Path, requests: int, extra: dict[str, str]) -> dict[str, float]:
+    """Milliseconds per warm sequential `POST /api/ask` against `qa serve` (median and p95)."""
+    import httpx
+
+    server, url = qa_serve({**os.environ, "QA_DATA_DIR": str(data_dir), **extra})
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for question in QUESTIONS * 10:
+                client.post("/api/ask", json={"question": question}).raise_for_status()
+            took = []
+            for i in range(requests):
+                began = time.perf_counter()
+                client.post("/api/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]}).raise_for_status()
+                took.append((time.perf_counter() - began) * 1000)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    took.sort()
+    return {"http_p50_ms": statistics.median(took), "http_p95_ms": took[int(0.95 * (len(took) - 1))]}
+
+
+def stage_alone(loops: int) -> dict[str, float]:
+    """Microseconds of one `with stage("dense"):` around nothing (no exporter: the no-op tracer)."""
+    try:
+        from qa.telemetry import stage
+    except ImportError:  # a commit before the stage timers
+        return {}
+    began = time.perf_counter()
+    for _ in range(loops):
+        with stage("dense"):
+            pass
+    return {"stage_us": (time.perf_counter() - began) * 1e6 / loops}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, help="an indexed data directory (default: the seeds, indexed now)")
+    parser.add_argument("--asks", type=int, default=600)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = args.data_dir
+        if data_dir is None:
+            data_dir = Path(tmp) / "data"
+            env = {**os.environ, "QA_DATA_DIR": str(data_dir)}
+            subprocess.run([sys.executable, "-m", "qa", "index", str(REPO / "seeds")], env=env, check=True)
+        runs: dict[str, list[float]] = {}
+        for _ in range(args.repeats):
+            figures = {**in_process(data_dir, args.asks), **over_http(data_dir, args.requests, {})}
+            figures.update(stage_alone(100_000))
+            for name, value in figures.items():
+                runs.setdefault(name, []).append(value)
+    print(json.dumps({name: round(statistics.median(values), 3) for name, values in runs.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
