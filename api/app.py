@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import BodyLimit, install_error_handlers
-from api.observability import install_observability
+from api.observability import TELEMETRY, install_observability
 from api.routers import answers, articles, chat, health, metrics, openai, pages
 from api.schemas import ErrorOut
 from qa.service import NewsService
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
         responses=ERRORS,
         docs_url=None,  # served by the pages router from the vendored Swagger UI
         redoc_url=None,
+        telemetry=TELEMETRY,
     )
     app.state.service = service
     app.add_middleware(BodyLimit, max_bytes=service.settings.max_body_bytes)

@@ -1,4 +1,4 @@
-"""Each request's id, access line and HTTP metrics; the HTTP span of its trace when tracing is on.
+"""Each request's id, access line and HTTP metrics; the settings of FastAPI's span of each request.
 
 The id comes from the client's X-Request-ID when that is short and plain (letters, digits, `.`, `_`, `-`, `:`),
 else it is made here; it goes back in the X-Request-ID header, into every line logged while the request runs
@@ -10,14 +10,17 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import MutableMapping
 from time import perf_counter
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.logs import REQUEST_ID
-from qa.telemetry import BUCKETS, tracing_enabled
+from qa.telemetry import BUCKETS
 
 HEADER = "X-Request-ID"
 _HEADER_KEY = HEADER.lower().encode("latin-1")
@@ -48,9 +51,10 @@ def request_id_from(scope: Scope) -> str:
 
 
 def route_of(scope: Scope) -> str:
-    """The template of the route that took the request (`/api/articles/{article_id}`), not its path."""
+    """The template of the route that took the request (`/api/articles/{article_id}`, as the OpenAPI schema
+    writes it), not its path."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path_format", None)
     return path if isinstance(path, str) and path else UNMATCHED
 
 
@@ -106,11 +110,18 @@ class RequestContext:
             )
 
 
-def install_observability(app: FastAPI) -> None:
-    """Add the request middleware (after every other middleware, so that it is the outermost), and the HTTP span
-    of each request when tracing is on (health checks and scrapes are not traced)."""
-    app.add_middleware(RequestContext)
-    if tracing_enabled():
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    """Probes, scrapes and static files make no trace (they would drown the requests worth looking at)."""
+    path = str(scope.get("path", ""))
+    return path == "/metrics" or path.startswith(("/health", "/static"))
 
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/metrics", exclude_spans=["receive", "send"])
+
+# FastAPI's own OpenTelemetry support makes each request's span (the parent of an ask's or an indexing run's) once
+# a tracer provider is set (qa.telemetry.configure_tracing); until then it does nothing. Its spans for dependency
+# resolution and serialisation are left out: the stages inside the ask are the ones worth reading.
+TELEMETRY: TelemetryConfig = {"operation_spans": False, "metrics": False, "logs": False, "exclude": _untraced}
+
+
+def install_observability(app: FastAPI) -> None:
+    """Add the request middleware after every other middleware, so that it is the outermost of them."""
+    app.add_middleware(RequestContext)

@@ -9,7 +9,6 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import Service
-from qa.errors import QAError
 from qa.telemetry import set_index_size
 
 router = APIRouter(tags=["service"])
@@ -27,6 +26,7 @@ def metrics(service: Service) -> Response:
     try:
         health = service.health()
         set_index_size(health.articles, health.chunks)
-    except QAError as exc:  # the store is down: the other metrics still say why, the size stays as last read
-        log.warning("index size not read for /metrics: %s", exc)
+    except Exception as exc:  # the store is down (a Chroma server's client raises its own errors): the size
+        # stays as last read, and the other metrics, which say what is going on, are still served
+        log.warning("index size not read for /metrics: %s: %s", type(exc).__name__, exc)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
