@@ -22,7 +22,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import SEED_ID, SEEDS, LiveServer, free_port, run_qa_in
+from tests.conftest import REPO, SEED_ID, SEEDS, LiveServer, free_port, qa_env, run_qa_in
 
 TRUSS = "What did Truss demand?"
 UNANSWERABLE = "What is the capital of Peru?"  # the seed article does not say: the answer abstains
@@ -388,3 +388,130 @@ def test_a_streamed_chat_and_an_indexing_run_are_traced_too(traced: tuple[Thread
     assert {s.name for s in _children(spans, index)} == {"plan", "embed", "write"}
     [http_span] = [s for s in spans if s.parent is not None and s.parent.is_remote]
     assert index.parent.span_id == http_span.context.span_id
+
+
+def test_a_server_error_carries_the_request_id_in_its_body_header_and_log_line(tmp_path: Path) -> None:
+    """An error no handler maps is answered from outside the request middleware: the id must still be there.
+    (A Chroma server gone after start-up makes /health fail: 500 today, 503 once the store maps the client's
+    connection errors; the id is in either.)"""
+    chroma, chroma_url = _chroma_run(tmp_path / "chroma")
+    try:
+        server = LiveServer(tmp_path / "data", QA_CHROMA_URL=chroma_url, QA_LOG_FORMAT="json")
+    except BaseException:
+        chroma.kill()
+        raise
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            assert client.get("/health").status_code == 200
+            chroma.terminate()
+            chroma.wait(timeout=30)
+            failed = client.get("/health", headers={"X-Request-ID": "broken-1"})
+            assert failed.status_code >= 500
+            assert failed.headers["X-Request-ID"] == "broken-1" and failed.json()["request_id"] == "broken-1"
+            lines = lines_of(server, "broken-1")
+            [access] = [line for line in lines if line["logger"] == "api.access"]
+            assert access["status"] == failed.status_code
+            if failed.status_code == 500:
+                assert any(line["level"] == "ERROR" and line["logger"] == "api" for line in lines), lines
+    finally:
+        server.stop()
+        if chroma.poll() is None:
+            chroma.kill()
+
+
+# -- the command line ----------------------------------------------------------------------------------------
+
+
+def test_qa_serve_log_format_option_and_a_bad_setting(data_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "qa", "serve", "--port", str(port), "--log-format", "json"],
+            env=qa_env(data_dir),
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/health/live", headers={"X-Request-ID": "cli-1"})
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"qa serve did not start: {log.read_text()}")
+                time.sleep(0.2)
+        assert response.status_code == 200
+        holds = time.monotonic() + 10
+        while "cli-1" not in log.read_text() and time.monotonic() < holds:
+            time.sleep(0.05)
+        [line] = [json.loads(x) for x in log.read_text().splitlines() if '"cli-1"' in x]
+        assert line["logger"] == "api.access" and line["route"] == "/health/live"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    bad = run_qa_in(data_dir, "serve", QA_LOG_FORMAT="xml")
+    assert bad.returncode != 0 and bad.stderr.startswith("error: QA_LOG_FORMAT"), bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+class OTLPReceiver:
+    """An OTLP/HTTP trace receiver on loopback: keeps the spans the exporter posts to /v1/traces."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        spans = self.spans = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # the name http.server calls
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                for resource in request.resource_spans:
+                    for scope in resource.scope_spans:
+                        spans.extend(scope.spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def test_the_cli_exports_traces_of_index_and_ask_over_otlp(tmp_path: Path) -> None:
+    receiver = OTLPReceiver()
+    try:
+        otlp = {"QA_OTEL_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+        indexed = run_qa_in(tmp_path / "data", "index", str(SEEDS), **otlp)
+        assert indexed.returncode == 0, indexed.stderr
+        asked = run_qa_in(tmp_path / "data", "ask", "--json", TRUSS, **otlp)
+        assert asked.returncode == 0, asked.stderr
+        assert "troops withdraw" in json.loads(asked.stdout)["answer"]
+    finally:
+        receiver.stop()
+    by_id = {span.span_id: span for span in receiver.spans}  # each process flushes its spans as it exits
+    [index] = [s for s in receiver.spans if s.name == "index"]
+    [ask] = [s for s in receiver.spans if s.name == "ask"]
+    assert {s.name for s in receiver.spans if s.parent_span_id == index.span_id} == {"plan", "embed", "write"}
+    assert sorted(s.name for s in receiver.spans if s.parent_span_id == ask.span_id) == sorted(STAGES)
+    assert not index.parent_span_id and not ask.parent_span_id and len(by_id) == len(receiver.spans)
+
+
+def test_console_traces_go_to_stderr_and_leave_the_answer_alone(seeded_dir: Path) -> None:
+    asked = run_qa_in(seeded_dir, "ask", "--json", TRUSS, QA_OTEL_EXPORTER="console")
+    assert asked.returncode == 0, asked.stderr
+    assert "troops withdraw" in json.loads(asked.stdout)["answer"], "stdout is still one JSON answer"
+    names = re.findall(r'^\s*"name": "([a-z]+)"', asked.stderr, flags=re.MULTILINE)
+    assert sorted(names) == sorted([*STAGES, "ask"])
