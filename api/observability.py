@@ -73,7 +73,6 @@ class RequestContext:
         # Not reset on the way out: the server's last-resort 500 handler runs outside this middleware and still
         # needs the id; each request runs in its own task, so it never leaks into another request's context.
         REQUEST_ID.set(request_id)
-        scope.setdefault("state", {})["request_id"] = request_id
         status = 500  # if the app fails before it answers, the server answers 500
         began = perf_counter()
 

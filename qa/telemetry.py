@@ -17,11 +17,14 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from time import perf_counter
 from types import TracebackType
-from typing import Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
+
+if TYPE_CHECKING:  # the SDK is imported only when tracing is configured
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -168,12 +171,7 @@ def _failed(span: Span, error: Exception) -> None:
 # -- tracing set-up -------------------------------------------------------------------------------------------
 
 
-def tracing_enabled() -> bool:
-    """Whether spans are exported (an exporter was configured in this process)."""
-    return _tracing
-
-
-def configure_tracing(exporter: Exporter, span_exporter: object | None = None) -> bool:
+def configure_tracing(exporter: Exporter, span_exporter: SpanExporter | None = None) -> bool:
     """Install an SDK tracer provider exporting to the console (stderr), to OTLP over HTTP (the standard
     OTEL_EXPORTER_OTLP_* variables say where), or to `span_exporter` (a test's in-memory exporter). With "none"
     and no `span_exporter` nothing is installed and the API stays a no-op. Once per process: OpenTelemetry allows
@@ -186,12 +184,12 @@ def configure_tracing(exporter: Exporter, span_exporter: object | None = None) -
             return True
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
         # OTEL_SERVICE_NAME, when set, names the service; the SDK reads it (and OTEL_RESOURCE_ATTRIBUTES) itself.
         named = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
         provider = TracerProvider(resource=Resource.create(named))
-        if isinstance(span_exporter, SpanExporter):
+        if span_exporter is not None:
             provider.add_span_processor(SimpleSpanProcessor(span_exporter))
         elif exporter == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
