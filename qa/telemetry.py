@@ -1,9 +1,9 @@
 """Where the core's time goes: each stage of asking and indexing is timed into a Prometheus histogram and, when an
 exporter is configured, recorded as an OpenTelemetry span under its operation (an ask, an indexing run).
 
-Without an exporter the tracer is OpenTelemetry's no-op one: a stage then costs a histogram observation and a
-no-op span, a few microseconds (bench/overhead.py). Stage spans are never made current, so a stage may safely span
-the `yield`s of a stream that different threads resume; the operation's span is current where its stages start.
+Without a tracer provider no span is made at all: a stage then costs two clock reads and a histogram observation,
+about a microsecond (bench/overhead.py). Stage spans are never made current, so a stage may safely span the `yield`s
+of a stream that different threads resume; the operation's span is current where its stages start.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import functools
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from time import perf_counter
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
@@ -50,13 +51,20 @@ INDEX_ARTICLES = Gauge("qa_index_articles", "Articles in the index.")
 INDEX_CHUNKS = Gauge("qa_index_chunks", "Chunks in the index.")
 
 _tracer = trace.get_tracer("qa")
-_tracing = False
 _configure_lock = threading.Lock()
+NO_SPAN: Span = trace.INVALID_SPAN  # what a stage gives when nothing records spans
+
+
+def tracing() -> bool:
+    """Whether a tracer provider is installed (by `configure_tracing`, or by the host process): only then are
+    spans made. Until then even OpenTelemetry's no-op spans are skipped (they cost more than the timing)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 class stage:  # lower case: used like a function, `with stage("dense"):`
-    """Time a stage of `operation` into qa_stage_seconds and record it as a span (a child of the current span, or
-    of `parent`). A class rather than a generator: it runs several times per question."""
+    """Time a stage of `operation` into qa_stage_seconds and, when tracing, record it as a span (a child of the
+    current span, or of `parent`). Never made current: a stage may span the `yield`s of a stream that different
+    threads resume. A class rather than a generator: it runs several times per question."""
 
     __slots__ = ("_began", "_histogram", "_name", "_parent", "_span")
 
@@ -66,8 +74,10 @@ class stage:  # lower case: used like a function, `with stage("dense"):`
         self._parent = parent
 
     def __enter__(self) -> Span:
-        parent = trace.set_span_in_context(self._parent) if self._parent is not None else None
-        self._span = _tracer.start_span(self._name, context=parent)
+        self._span = NO_SPAN
+        if tracing():
+            parent = trace.set_span_in_context(self._parent) if self._parent is not None else None
+            self._span = _tracer.start_span(self._name, context=parent)
         self._began = perf_counter()
         return self._span
 
@@ -75,9 +85,8 @@ class stage:  # lower case: used like a function, `with stage("dense"):`
         self, kind: type[BaseException] | None, error: BaseException | None, trace_back: TracebackType | None
     ) -> None:
         self._histogram.observe(perf_counter() - self._began)
-        if isinstance(error, Exception):
-            _failed(self._span, error)
-        self._span.end()
+        if self._span is not NO_SPAN:
+            _end(self._span, error)
 
 
 @functools.cache
@@ -86,39 +95,52 @@ def _stage_histogram(operation: str, name: str) -> Histogram:
     return STAGE_SECONDS.labels(operation, name)
 
 
+class operation:  # lower case: used like a function, `with operation("ask"):`
+    """An ask or an indexing run in one block: timed into qa_operation_seconds, and when tracing its span is the
+    current one inside (its stages hang under it)."""
+
+    __slots__ = ("_began", "_name", "_span", "_token")
+
+    def __init__(self, name: Operation) -> None:
+        self._name = name
+
+    def __enter__(self) -> Span:
+        self._span, self._token = NO_SPAN, None
+        if tracing():
+            self._span = _tracer.start_span(self._name)
+            self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        self._began = perf_counter()
+        return self._span
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace_back: TracebackType | None
+    ) -> None:
+        OPERATION_SECONDS.labels(self._name).observe(perf_counter() - self._began)
+        if self._token is not None:
+            otel_context.detach(self._token)
+            _end(self._span, error)
+
+
 class Running:
     """An operation whose stages are not all in one block (a stream, resumed by whichever thread reads it): begun
     here, made current (`with running.current():`) around the parts that start stages, finished once."""
 
     def __init__(self, name: Operation) -> None:
         self.name: Operation = name
-        self.span = _tracer.start_span(name)
+        self.span = _tracer.start_span(name) if tracing() else NO_SPAN
         self._began = perf_counter()
 
     def current(self) -> AbstractContextManager[Span]:
-        """Its span as the current one for a block that does not yield."""
+        """Its span as the current one, for a block that does not yield."""
+        if self.span is NO_SPAN:
+            return nullcontext(self.span)
         return trace.use_span(self.span, end_on_exit=False, record_exception=False, set_status_on_exception=False)
 
     def finish(self, error: BaseException | None = None) -> None:
         """Time it and end its span (marked failed when `error` is an exception)."""
         OPERATION_SECONDS.labels(self.name).observe(perf_counter() - self._began)
-        if isinstance(error, Exception):
-            _failed(self.span, error)
-        self.span.end()
-
-
-@contextmanager
-def operation(name: Operation) -> Iterator[Span]:
-    """An ask or an indexing run in one block: its span is current inside (its stages hang under it)."""
-    began = perf_counter()
-    with _tracer.start_as_current_span(name, record_exception=False, set_status_on_exception=False) as span:
-        try:
-            yield span
-        except Exception as exc:
-            _failed(span, exc)
-            raise
-        finally:
-            OPERATION_SECONDS.labels(name).observe(perf_counter() - began)
+        if self.span is not NO_SPAN:
+            _end(self.span, error)
 
 
 def traced(name: Operation) -> Callable[[Callable[P, T]], Callable[P, T]]:
@@ -162,10 +184,12 @@ def set_index_size(articles: int, chunks: int) -> None:
     INDEX_CHUNKS.set(chunks)
 
 
-def _failed(span: Span, error: Exception) -> None:
-    if span.is_recording():
+def _end(span: Span, error: BaseException | None) -> None:
+    """End a span, marked failed by an exception (not by a generator closed early, or an interrupt)."""
+    if isinstance(error, Exception):
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+    span.end()
 
 
 # -- tracing set-up -------------------------------------------------------------------------------------------
@@ -176,11 +200,10 @@ def configure_tracing(exporter: Exporter, span_exporter: SpanExporter | None = N
     OTEL_EXPORTER_OTLP_* variables say where), or to `span_exporter` (a test's in-memory exporter). With "none"
     and no `span_exporter` nothing is installed and the API stays a no-op. Once per process: OpenTelemetry allows
     one global provider; later calls change nothing. Returns whether spans are exported."""
-    global _tracing
     if exporter == "none" and span_exporter is None:
-        return _tracing
+        return tracing()
     with _configure_lock:
-        if _tracing:
+        if tracing():
             return True
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -203,5 +226,4 @@ def configure_tracing(exporter: Exporter, span_exporter: SpanExporter | None = N
         else:
             raise ValueError(f"unknown span exporter {exporter!r}")
         trace.set_tracer_provider(provider)
-        _tracing = True
         return True
