@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import BodyLimit, install_error_handlers
-from api.routers import answers, articles, chat, health, openai, pages
+from api.observability import TELEMETRY, install_observability
+from api.routers import answers, articles, chat, health, metrics, openai, pages
 from api.schemas import ErrorOut
 from api.security import install_security
 from qa.service import NewsService
@@ -41,12 +42,22 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
         responses=ERRORS,
         docs_url=None,  # served by the pages router from the vendored Swagger UI
         redoc_url=None,
+        telemetry=TELEMETRY,
     )
     app.state.service = service
     app.add_middleware(BodyLimit, max_bytes=service.settings.max_body_bytes)
     install_security(app, service.settings)  # added last, so the Host is checked before anything else runs
+    install_observability(app)  # after the other middleware: outermost, so every response carries its request id
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
-    for router in (pages.router, health.router, answers.router, chat.router, articles.router, openai.router):
+    for router in (
+        pages.router,
+        health.router,
+        metrics.router,
+        answers.router,
+        chat.router,
+        articles.router,
+        openai.router,
+    ):
         app.include_router(router)
     return app

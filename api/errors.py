@@ -1,10 +1,12 @@
-"""Every error as JSON `{"error": {"message", "type"}}` (the OpenAI shape): 4xx for the client's mistakes."""
+"""Every error as JSON `{"error": {"message", "type"}, "request_id"}` (the OpenAI shape, and the id the server
+logged the request under): 4xx for the client's mistakes."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.observability import HEADER
 from qa.errors import (
     EMPTY_QUESTION,
     UNKNOWN_ARTICLE,
@@ -21,6 +24,7 @@ from qa.errors import (
     RateLimited,
     Unauthenticated,
 )
+from qa.logs import current_request_id
 
 log = logging.getLogger("api")
 
@@ -33,9 +37,16 @@ HINTS = {
 }
 
 
+def error_body(message: str, kind: str) -> dict[str, Any]:
+    """The one error body, with the id of the request it answers (when there is one)."""
+    return {"error": {"message": message, "type": kind}, "request_id": current_request_id()}
+
+
 def error_response(status: int, message: str, kind: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """The one error body."""
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
+    """The one error response. It carries its X-Request-ID itself: a 500 is sent from outside the middleware."""
+    request_id = current_request_id()
+    every = {**(headers or {}), **({HEADER: request_id} if request_id else {})}
+    return JSONResponse(error_body(message, kind), status_code=status, headers=every or None)
 
 
 def _headers(exc: QAError) -> dict[str, str] | None:

@@ -64,6 +64,9 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+    request_id: str | None = Field(
+        default=None, description="The request's id (its X-Request-ID): the server's log lines for it carry it."
+    )
 
 
 # --- OpenAI-compatible ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi.sse import format_sse_event
 
+from api.errors import error_body
 from qa.errors import QAError
 
 log = logging.getLogger("api")
@@ -28,4 +29,4 @@ def ending_in_error_event(events: Iterator[bytes]) -> Iterator[bytes]:
     except Exception as exc:
         log.exception("stream failed", exc_info=exc)
         message = str(exc) if isinstance(exc, QAError) else "Internal error; the server log has the details."
-        yield event({"error": {"message": message, "type": type(exc).__name__}}, "error")
+        yield event(error_body(message, type(exc).__name__), "error")

@@ -23,6 +23,7 @@ from qa.chunking import chunk_article, indexed_text, with_context
 from qa.domain import Article, ArticleInfo, Chunk, IndexReport, LoadFailure
 from qa.embedder import Embedder
 from qa.store import ArticleToWrite, ChromaStore
+from qa.telemetry import carry, count_embedded, stage, traced
 
 Progress = Callable[[int, int], None]  # (articles read, articles in all: 0 when not known)
 IndexedFrom = Callable[[Sequence[str]], dict[str, str]]  # folders -> {article id: folder} of what came from them
@@ -47,6 +48,7 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+@traced("index")
 def index_articles(
     store: ChromaStore,
     embedder: Embedder,
@@ -77,21 +79,22 @@ def index_articles(
         for window in _windows(articles, report, seen):
             read += len(window)
             store.see_other_writers()  # vectors are reused from the store: read them from a view that has them all
-            stored = store.article_infos([item.article.id for item in window])
-            plans = []
-            for item in window:
-                article, digest = item.article, content_hash(item.article)
-                known = stored.get(article.id)
-                if known is not None and known.content_hash == digest:
-                    report.unchanged.append(article.id)
-                else:
-                    plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
+            with stage("plan", "index"):  # what changed, and its chunks
+                stored = store.article_infos([item.article.id for item in window])
+                plans = []
+                for item in window:
+                    article, digest = item.article, content_hash(item.article)
+                    known = stored.get(article.id)
+                    if known is not None and known.content_hash == digest:
+                        report.unchanged.append(article.id)
+                    else:
+                        plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
             writes = _embed(embedder, plans, report) if plans else []
             if writing is not None:
                 writing.result()  # one write in flight at a time, and its failure stops the run here
                 writing = None
             if writes:
-                writing = writer.submit(_write, store, writes, after_window)
+                writing = writer.submit(carry(_write), store, writes, after_window)
             if progress:
                 progress(read, max(total, read))
         if writing is not None:
@@ -160,7 +163,7 @@ def _plan(
 
 def _write(store: ChromaStore, writes: list[ArticleToWrite], after_window: Callable[[], object] | None) -> None:
     """A window's articles in one batch of the store, then the caller's follow-up."""
-    with store.batch():
+    with stage("write", "index"), store.batch():
         store.put_articles(writes)
     if after_window:
         after_window()
@@ -174,7 +177,8 @@ def _embed(embedder: Embedder, plans: list[_Plan], report: IndexReport) -> list[
         text, offset = indexed_text(chunk.text, chunk.context)
         texts.append(text)
         spans.append([(s - chunk.start + offset, e - chunk.start + offset) for s, e in chunk.sentences])
-    vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
+    with stage("embed", "index"):
+        vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
     fresh = {(id(p), c.position): (vectors[k], sentence_vectors[k]) for k, (p, c) in enumerate(pending)}
     writes = []
     for plan in plans:
@@ -194,6 +198,7 @@ def _embed(embedder: Embedder, plans: list[_Plan], report: IndexReport) -> list[
         (report.updated if plan.stored else report.added).append(plan.loaded.article.id)
         report.chunks_reused += len(plan.reused)
     report.chunks_embedded += len(pending)
+    count_embedded(len(pending))
     return writes
 
 

@@ -248,6 +248,23 @@ class ChatHistory(BaseModel):
     turns: list[Turn]
 
 
+class ReadinessCheck(BaseModel):
+    """One thing a ready service needs, and how it stands."""
+
+    name: Literal["store", "replica", "model"]
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    """Whether the service can answer now: its store answers, its replica has caught up with the store's change
+    log, and its embedding model is loaded. `reason` says what is missing when it cannot."""
+
+    status: Literal["ready", "not_ready"]
+    reason: str | None = None
+    checks: list[ReadinessCheck]
+
+
 class Health(BaseModel):
     """What a load balancer or a user checks: the index is readable, and with what it answers."""
 

@@ -17,6 +17,7 @@ from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
 from qa.store import ChromaStore
+from qa.telemetry import Running, count_answer, stage, traced
 from qa.text import NOT_TEXT, has_lone_surrogate
 
 FRESHNESS = 0.25  # seconds: another process's write reaches this one's questions within this (plus its catch-up)
@@ -93,7 +94,9 @@ class Engine:
         question = self.validate(question)
         replica = self.refresh()
         top_k = top_k or self.settings.top_k
-        evidence = QuestionEvidence(question, self.embedder.embed([question])[0], replica.keyword.idf)
+        with stage("embed"):
+            vector = self.embedder.embed([question])[0]
+        evidence = QuestionEvidence(question, vector, replica.keyword.idf)
         candidates = max(self.settings.candidates, top_k, depth)
         retriever = HybridRetriever(self.store, replica.keyword, candidates, replica.catalog.chunk_total)
         allowed = replica.catalog.chunk_ids(within)
@@ -104,6 +107,7 @@ class Engine:
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
         return Retrieved(evidence, hits, to_passages(hits, titles), top_k, began)
 
+    @traced("ask")
     def ask(
         self,
         question: str,
@@ -118,19 +122,32 @@ class Engine:
         without changing the answer.
         """
         found = self.retrieve(question, top_k, within, mode, depth)
-        result = self.answerer.answer(found.question, found.hits[: found.top_k], found.passages[: found.top_k])
+        with stage("answer"):
+            result = self.answerer.answer(found.question, found.hits[: found.top_k], found.passages[: found.top_k])
         return _answer(found, result)
 
     def stream(
         self, question: str, top_k: int | None = None, within: SearchFilter | None = None
     ) -> Iterator[str | Answer]:
-        """The answer text in pieces as it is produced, then the whole Answer (with its checked citations)."""
-        found = self.retrieve(question, top_k, within)
-        for item in self.answerer.stream(found.question, found.hits[: found.top_k], found.passages[: found.top_k]):
-            yield _answer(found, item) if isinstance(item, AnswerResult) else item
+        """The answer text in pieces as it is produced, then the whole Answer (with its checked citations). Its
+        ask span is current only while retrieving: a generator's `yield`s may resume in other threads."""
+        ask, failure = Running("ask"), None
+        try:
+            with ask.current():
+                found = self.retrieve(question, top_k, within)
+            with stage("answer", parent=ask.span):  # until the last piece is taken
+                pieces = self.answerer.stream(found.question, found.hits[: found.top_k], found.passages[: found.top_k])
+                for item in pieces:
+                    yield _answer(found, item) if isinstance(item, AnswerResult) else item
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            ask.finish(failure)
 
 
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:
+    count_answer(result.abstained)
     return Answer(
         question=found.question.question,
         answer=result.answer,

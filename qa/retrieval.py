@@ -15,6 +15,7 @@ from qa.domain import Passage, RetrievalMode, SearchFilter
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.keyword import KeywordIndex
 from qa.store import ChromaStore, StoredChunk
+from qa.telemetry import carry, stage
 
 # Weights of the hybrid score, chosen on XQuAD-en and the seed set (see README: a broad plateau around them).
 W_COSINE = 0.7  # passage cosine; BM25 (normalised by the best candidate's) gets 1 - W_COSINE
@@ -62,44 +63,49 @@ class HybridRetriever:
     ) -> list[Hit]:
         """The best `top_k` hits, best first. With a filter, `allowed` are the chunk ids it lets through."""
         # The store's reads wait on Chroma (a server, or its own threads): each runs beside the work in Python.
-        dense_read = _READS.submit(self._dense, question, allowed) if mode != "bm25" else None
-        keyword = dict(self.keyword.search(question.question, self.candidates, within)) if mode != "dense" else {}
+        dense_read = _READS.submit(carry(self._dense), question, allowed) if mode != "bm25" else None
+        keyword: dict[str, float] = {}
+        if mode != "dense":
+            with stage("keyword"):
+                keyword = dict(self.keyword.search(question.question, self.candidates, within))
         dense = dense_read.result() if dense_read else []
-        ids = list(dict.fromkeys([c for c, _ in dense] + list(keyword)))
-        if not ids:
-            return []
-        # The dense search gave its candidates' cosines; only the keyword-only candidates' vectors are read.
-        cosines = dict(dense)
-        keyword_only = [i for i in keyword if i not in cosines]
-        read_vectors = keyword_only and mode != "bm25"
-        vectors_read = _READS.submit(self.store.cosines, question.vector, keyword_only) if read_vectors else None
-        found = self.store.get_chunks(ids)
-        chunks = [found[i] for i in ids if i in found]  # a chunk removed between the two reads is skipped
-        if vectors_read:
-            cosines.update(vectors_read.result())
-        best_keyword = max(keyword.values(), default=0.0) or 1.0
-        hits = []
-        for chunk, evidence in zip(chunks, question.measure(chunks), strict=True):
-            cosine = cosines.get(chunk.id, 0.0)
-            bm25 = keyword.get(chunk.id, 0.0)
-            hits.append(Hit(chunk, _score(mode, cosine, bm25 / best_keyword, evidence), cosine, bm25, evidence))
-        hits.sort(key=lambda h: -h.score)
-        return hits[:top_k]
+        with stage("fuse"):  # merging the candidates: their chunks, scores and sentence evidence
+            ids = list(dict.fromkeys([c for c, _ in dense] + list(keyword)))
+            if not ids:
+                return []
+            # The dense search gave its candidates' cosines; only the keyword-only candidates' vectors are read.
+            cosines = dict(dense)
+            keyword_only = [i for i in keyword if i not in cosines]
+            read_vectors = keyword_only and mode != "bm25"
+            vectors_read = _READS.submit(self.store.cosines, question.vector, keyword_only) if read_vectors else None
+            found = self.store.get_chunks(ids)
+            chunks = [found[i] for i in ids if i in found]  # a chunk removed between the two reads is skipped
+            if vectors_read:
+                cosines.update(vectors_read.result())
+            best_keyword = max(keyword.values(), default=0.0) or 1.0
+            hits = []
+            for chunk, evidence in zip(chunks, question.measure(chunks), strict=True):
+                cosine = cosines.get(chunk.id, 0.0)
+                bm25 = keyword.get(chunk.id, 0.0)
+                hits.append(Hit(chunk, _score(mode, cosine, bm25 / best_keyword, evidence), cosine, bm25, evidence))
+            hits.sort(key=lambda h: -h.score)
+            return hits[:top_k]
 
     def _dense(self, question: QuestionEvidence, allowed: Sequence[str] | None) -> list[tuple[str, float]]:
         """Nearest chunks, inside the filter when there is one."""
-        if allowed is not None and len(allowed) <= EXACT_MAX:
-            return self.store.nearest_among(question.vector, self.candidates, allowed)
-        if allowed is None or len(allowed) <= MAX_IDS_IN_QUERY:
+        with stage("dense"):
+            if allowed is not None and len(allowed) <= EXACT_MAX:
+                return self.store.nearest_among(question.vector, self.candidates, allowed)
+            if allowed is None or len(allowed) <= MAX_IDS_IN_QUERY:
+                return self.store.dense_query(question.vector, self.candidates, among=allowed)
+            total = self.chunk_total()
+            share = len(allowed) / max(total, 1)
+            wanted = min(MAX_OVERSAMPLED, math.ceil(2 * self.candidates / share))
+            inside = set(allowed)
+            found = [(c, s) for c, s in self.store.dense_query(question.vector, wanted) if c in inside]
+            if len(found) >= self.candidates or wanted >= total:
+                return found[: self.candidates]
             return self.store.dense_query(question.vector, self.candidates, among=allowed)
-        total = self.chunk_total()
-        share = len(allowed) / max(total, 1)
-        wanted = min(MAX_OVERSAMPLED, math.ceil(2 * self.candidates / share))
-        inside = set(allowed)
-        found = [(c, s) for c, s in self.store.dense_query(question.vector, wanted) if c in inside]
-        if len(found) >= self.candidates or wanted >= total:
-            return found[: self.candidates]
-        return self.store.dense_query(question.vector, self.candidates, among=allowed)
 
 
 def _score(mode: RetrievalMode, cosine: float, keyword: float, evidence: SentenceEvidence) -> float:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from indexer import LoadedArticle, count_articles, index_articles, iter_articles, make_article
 from qa.answering import Answerer
@@ -29,6 +29,8 @@ from qa.domain import (
     ChatHistory,
     Health,
     IndexReport,
+    Readiness,
+    ReadinessCheck,
     ResolvedAnswer,
     RetrievalMode,
     SearchFilter,
@@ -65,6 +67,7 @@ class NewsService:
         self._writes = threading.Lock()  # one write at a time in this process; questions never wait for it
         self._sessions: SessionStore | None = None
         self._sessions_lock = threading.Lock()
+        self._model_ready = False  # the embedding model embedded once (readiness)
 
     @property
     def store(self) -> ChromaStore:
@@ -262,6 +265,42 @@ class NewsService:
             embedder=self.engine.embedder.model_id,
             backend=self.backend,
         )
+
+    def readiness(self) -> Readiness:
+        """Whether questions can be answered now: the store answers a read, the replica catches up with its
+        change log, and the embedding model has embedded (the first check loads it). Never raises: what fails
+        is the answer."""
+        checks = [self._check("store", self._store_answers)]
+        if checks[0].ok:
+            checks.append(self._check("replica", self._replica_caught_up))
+        checks.append(self._check("model", self._model_loaded))
+        failed = [c for c in checks if not c.ok]
+        reason = "; ".join(f"{c.name}: {c.detail}" for c in failed) or None
+        return Readiness(status="not_ready" if failed else "ready", reason=reason, checks=checks)
+
+    @staticmethod
+    def _check(name: Literal["store", "replica", "model"], probe: Callable[[], str]) -> ReadinessCheck:
+        try:
+            return ReadinessCheck(name=name, ok=True, detail=probe())
+        except Exception as exc:  # a probe's failure, whatever its kind, is the answer it gives
+            return ReadinessCheck(name=name, ok=False, detail=str(exc) or type(exc).__name__)
+
+    def _store_answers(self) -> str:
+        if not self.store.exists():
+            return f"nothing indexed yet in {self.store.where}"
+        return f"{self.store.change_count()} change-log records in {self.store.where}"
+
+    def _replica_caught_up(self) -> str:
+        if not self.store.exists():
+            return "nothing to follow yet"
+        applied, _ = self.engine.refresh(force=True).catalog.state()
+        return f"{applied} change-log records applied"
+
+    def _model_loaded(self) -> str:
+        if not self._model_ready:
+            self.engine.embedder.embed(["ready"])  # loads the model once; proves it embeds
+            self._model_ready = True
+        return self.engine.embedder.model_id
 
     def _counted(self, report: IndexReport) -> IndexReport:
         """The report with the index's chunk total (from the catalog: counting the store costs its size)."""

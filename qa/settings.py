@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.domain import RetrievalMode
@@ -61,6 +61,19 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("QA_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
 
+    # --- observability ---------------------------------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="The server's log lines: text, or one JSON object a line (`qa serve --log-format`)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Least severe log lines written (INFO includes one access line per request)."
+    )
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none",
+        description="Where OpenTelemetry traces go: nowhere, stderr, or OTLP over HTTP (the standard "
+        "OTEL_EXPORTER_OTLP_ENDPOINT says where; http://localhost:4318 when unset).",
+    )
+
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest HTTP request body accepted.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -98,6 +111,11 @@ class Settings(BaseSettings):
     @property
     def keys_path(self) -> Path:
         return self.keys_file or self.data_dir / "keys.sqlite"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -18,6 +18,7 @@ from qa.replica import Replica
 from qa.service import NewsService
 from qa.settings import Settings
 from qa.store import ChromaStore, LocalFiles
+from qa.telemetry import configure_tracing
 
 
 def build_embedder(settings: Settings, fast_start: bool = False) -> Embedder:
@@ -123,6 +124,7 @@ def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
 
 def open_service(settings: Settings, fast_start: bool = False) -> NewsService:
     """The service every shell calls. `fast_start` suits a process that asks a question or two (`qa ask`)."""
+    configure_tracing(settings.otel_exporter)  # before anything is traced; a no-op unless an exporter is set
     embedder = build_embedder(settings, fast_start)
     store = open_store(settings, embedder)
     replica = Replica(store, settings.data_dir / "replica" / settings.collection)

@@ -114,6 +114,12 @@ def test_open_routes_a_foreign_host_and_the_security_headers(server: LiveServer)
             assert response.headers["x-content-type-options"] == "nosniff"
         assert "x-frame-options" in http.post("/api/ask", json={"question": TRUSS}).headers  # on refusals too
         assert http.get("/health", headers={"Host": "attacker.example"}).status_code == 400
+        assert http.get("/metrics").status_code == 401  # a scraper sends a key too
+
+
+def test_a_scraper_reads_metrics_with_a_key(server: LiveServer, keys: dict[str, str]) -> None:
+    with _client(server, keys["read"]) as http:
+        assert "qa_http_requests_total" in http.get("/metrics").text
 
 
 def test_keys_are_stored_hashed_and_listed_without_secrets(data_dir: Path, keys: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ import typer
 from qa.access import is_loopback
 from qa.cli.console import err, fail, load_settings, out, run
 from qa.keys import KeyStore
+from qa.logs import LogFormat, configure_logging
 from qa.settings import Settings
 
 
@@ -19,6 +20,7 @@ def serve(
         bool,
         typer.Option(help="Listen beyond loopback without API keys: anyone who reaches the port may delete articles."),
     ] = False,
+    log_format: Annotated[LogFormat | None, typer.Option(help="Log lines as text or JSON (QA_LOG_FORMAT)")] = None,
 ) -> None:
     """Serve the chat page, the JSON API and the OpenAI-compatible endpoint."""
     import uvicorn
@@ -34,10 +36,14 @@ def serve(
         }
     )
     _check_exposure(config)
+    configure_logging(log_format or config.log_format, config.log_level)
     application = run(lambda: create_app(config))
     out.print(f"Chat at http://{config.host}:{config.port}/  (API docs at /docs; Ctrl-C stops)")
     try:
-        uvicorn.run(application, host=config.host, port=config.port, log_level="warning")
+        # uvicorn's own logging set-up and access lines are off: ours (one line per request, with its id) replace them.
+        uvicorn.run(
+            application, host=config.host, port=config.port, log_level="warning", log_config=None, access_log=False
+        )
     except OSError as exc:  # port taken, address not available: the user's to fix
         raise fail(f"cannot listen on {config.host}:{config.port}: {exc}", 6) from None
 
