@@ -149,7 +149,7 @@ def _plan(
     """What to write for an article: its chunks, and the vectors of the ones whose text did not change."""
     chunks = plan_chunks(item.article, embedder, chunk_tokens)
     hashes = [hashlib.sha256(indexed_text(c.text, c.context)[0].encode("utf-8")).hexdigest() for c in chunks]
-    old = {c.content_hash: c for c in store.chunks_of(item.article.id, stored.chunks)} if stored else {}
+    old = {c.content_hash: c for c in store.chunks_of(stored)} if stored else {}
     reused = {
         c.position: (vector, old[h].sentence_vectors)
         for c, h in zip(chunks, hashes, strict=True)
@@ -188,7 +188,6 @@ def _embed(embedder: Embedder, plans: list[_Plan], report: IndexReport) -> list[
                 chunk_hashes=plan.chunk_hashes,
                 vectors=np.stack([v for v, _ in pairs]),
                 sentence_vectors=[s for _, s in pairs],
-                stored_chunks=plan.stored.chunks if plan.stored else 0,
             )
         )
         (report.updated if plan.stored else report.added).append(plan.loaded.article.id)

@@ -125,6 +125,7 @@ def open_service(settings: Settings, fast_start: bool = False) -> NewsService:
     """The service every shell calls. `fast_start` suits a process that asks a question or two (`qa ask`)."""
     embedder = build_embedder(settings, fast_start)
     store = open_store(settings, embedder)
+    store.recover(wait=False)  # a write a killed process left unfinished is finished now, not at the next write
     replica = Replica(store, settings.data_dir / "replica" / settings.collection)
     # The keyword cache of earlier releases, rebuilt from every chunk on every write: the replica replaces it.
     shutil.rmtree(settings.data_dir / f"bm25-{settings.collection}", ignore_errors=True)
