@@ -200,14 +200,15 @@ def _snapshot(data_dir: Path, embedder: MiniLMEmbedder) -> Snapshot:
 
 def _assert_consistent(snap: Snapshot) -> None:
     """What any reader may rely on, whatever happened before."""
-    assert snap.journal == 0, "no write left unfinished"
-    named = {i for a in snap.records for i in snap.named(a)}
-    assert set(snap.chunks) == named, f"chunks no record names: {sorted(set(snap.chunks) - named)}"
     for article_id, (text, _) in snap.records.items():
         for position, i in enumerate(snap.named(article_id)):
+            assert i in snap.chunks, f"{i}: a chunk the record names is missing"
             chunk_text, meta, _, _ = snap.chunks[i]
             assert (meta["article_id"], meta["position"]) == (article_id, position)
             assert text[meta["start"] : meta["end"]] == chunk_text, f"{i}: offsets disagree with the stored text"
+    named = {i for a in snap.records for i in snap.named(a)}
+    assert set(snap.chunks) <= named, f"chunks no record names: {sorted(set(snap.chunks) - named)}"
+    assert snap.journal == 0, "no write left unfinished"
     catalog = {row[0]: row for row in snap.catalog}
     assert set(catalog) == set(snap.records), "the catalog lists exactly the stored articles"
     for article_id, (_, meta) in snap.records.items():
