@@ -58,10 +58,12 @@ def index_articles(
     indexed_from: IndexedFrom | None = None,
     after_window: Callable[[], object] | None = None,
     total: int = 0,
+    rewrite: bool = False,
 ) -> IndexReport:
     """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`
     (`indexed_from` tells which articles came from which folders). `after_window` runs after each window is
     written (the service brings its replica in step there); `total` is the number of articles to expect.
+    `rewrite` writes unchanged articles too (qa doctor --fix rebuilds damaged ones from their stored text).
 
     Idempotent: the same input twice embeds nothing and changes no count the second time.
     """
@@ -82,7 +84,7 @@ def index_articles(
             for item in window:
                 article, digest = item.article, content_hash(item.article)
                 known = stored.get(article.id)
-                if known is not None and known.content_hash == digest:
+                if known is not None and known.content_hash == digest and not rewrite:
                     report.unchanged.append(article.id)
                 else:
                     plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))

@@ -66,6 +66,26 @@ class Replica:
             self.keyword.reload()
             self._seen = self.catalog.state()[0]
 
+    def behind(self) -> int:
+        """How many change-log records this replica has not applied, without applying them (all of them when it
+        was built from another store, or never): for qa doctor."""
+        self._open()
+        applied, identity = self.catalog.state()
+        length = self.store.change_count()
+        if identity != self.store.identity or applied < 0:
+            return max(length, 1)
+        return max(0, length - applied)
+
+    def rebuild(self) -> None:
+        """Build the replica again from the whole store (qa doctor --fix, when it disagrees with the store)."""
+        length = self.store.follow()
+        with self._lock:
+            self._open()
+            with self._file_lock():
+                self._rebuild(length)
+            self.keyword.reload()
+            self._seen = self.catalog.state()[0]
+
     def close(self) -> None:
         """Release the catalog."""
         if self._catalog is not None:

@@ -262,6 +262,15 @@ class ChromaStore:
             self._recover()
             yield
 
+    @contextmanager
+    def writers_turn(self) -> Iterator[None]:
+        """Hold the writers' turn without writing (on local files no write is in progress meanwhile): for a
+        consistent look at the whole store (qa doctor). Not inside a batch, which holds it already."""
+        self.require()
+        with self._writers_take_turns(wait=True):
+            self.see_other_writers()
+            yield
+
     def recover(self, wait: bool = True) -> list[str]:
         """Finish the writes a killed process left unfinished (see the module's notes); the ids of the articles
         they touched. Without `wait`, only when no writer is busy now (on opening: never wait for a writer, whose
@@ -387,6 +396,19 @@ class ChromaStore:
         self.require()
         for ids, metas in self._page(self._articles, include=["metadatas"]):
             yield [_article_info(i, m) for i, m in zip(ids, metas, strict=True)]
+
+    def all_articles(self) -> Iterator[list[tuple[ArticleInfo, str]]]:
+        """Pages over every article record with its text (qa doctor checks chunks against it)."""
+        self.require()
+        offset = 0
+        while True:
+            got = _read(self._articles.get, include=["metadatas", "documents"], limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            yield [
+                (_article_info(i, m), d) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
+            ]
+            offset += len(got["ids"])
 
     # -- chunks --------------------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from qa.cli import articles, evaluate, questions, server
+from qa.cli import articles, doctor, evaluate, questions, server
 
 app = typer.Typer(
     add_completion=False,
@@ -20,6 +20,7 @@ app.command()(articles.remove)
 app.command()(server.serve)
 app.command()(questions.chat)
 app.command("eval")(evaluate.evaluate)
+app.command()(doctor.doctor)
 
 
 def main() -> None:
