@@ -34,9 +34,9 @@ def doctor(
 
 def _print(findings: list[Finding], prefix: str = "") -> None:
     for f in findings:
-        where = f" {escape(f.article_id)}" if f.article_id else ""
+        where = f" {escape(f.article_id)}:" if f.article_id else ""
         ids = f" ({escape(' '.join(f.chunk_ids))})" if f.chunk_ids else ""
-        out.print(f"{prefix}{f.kind}:{where}: {escape(f.detail)}{ids}")
+        out.print(f"{prefix}{f.kind}:{where} {escape(f.detail)}{ids}")
 
 
 def _conclude(checkup: Checkup, fixed: bool) -> None:
