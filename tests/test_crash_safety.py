@@ -1,9 +1,9 @@
 """A writer killed at every write boundary leaves, at the next start and after the next run, a clean run's state.
 
 For each kind of write (a first `qa index`, an edit to more chunks and to fewer, a replace through the API's
-path, a remove, and `qa index` of a folder whose file was deleted), the write is run once in a child process to count its
-Chroma write calls (every upsert page, delete, journal and change-log record), and then again from the same
-starting store once per call, the child dying (`os._exit(9)`, as kill -9) at that call. After each death:
+path, a remove, and `qa index` of a folder whose file was deleted), the write is run once in a child process to
+count its Chroma write calls (every upsert page, delete, journal and change-log record), and then again from the
+same starting store once per call, the child dying (`os._exit(9)`, as kill -9) at that call. After each death:
 
 - the next start (opening the service) leaves a consistent store: every article whole, as before the write or as
   after it; no chunk its record does not name; every chunk's text is the article's text at the chunk's offsets;
