@@ -10,6 +10,7 @@ knows about it.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,11 +48,31 @@ class Step:
             service.remove_articles(list(self.ids))
 
 
-def run_child(data_dir: str, steps: list[Step], kill_at: int, count_file: str) -> None:
+def fork_server() -> Any:
+    """A multiprocessing context whose children are forked from a server that imported this module once."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def child(fork: Any, data_dir: Path, steps: list[Step], kill_at: int = 0, **settings: str) -> tuple[int, int]:
+    """(exit code, Chroma write calls of the last step) of `run_child` in a forked child."""
+    counted = data_dir.parent / f"{data_dir.name}.writes"
+    counted.unlink(missing_ok=True)
+    process = fork.Process(target=run_child, args=(str(data_dir), steps, kill_at, str(counted), settings))
+    process.start()
+    process.join(timeout=300)
+    return process.exitcode, int(counted.read_text()) if counted.exists() else -1
+
+
+def run_child(
+    data_dir: str, steps: list[Step], kill_at: int, count_file: str, settings: dict[str, str] | None = None
+) -> None:
     """Open the service on `data_dir` and run the steps; during the last one, die at the `kill_at`th Chroma write
     call (0: never). The number of write calls the last step made is written to `count_file`."""
     qa.store._PAGE = PAGE  # type: ignore[attr-defined]
-    service = open_service(Settings(data_dir=Path(data_dir)), fast_start=True)  # the same vectors, to 1e-7
+    config = Settings(data_dir=Path(data_dir), **(settings or {}))
+    service = open_service(config, fast_start=True)  # the same vectors, to 1e-7
     for step in steps[:-1]:
         step.run(service)
     writes = [0]

@@ -17,33 +17,39 @@ Real model, real embedded Chroma; the children are forked from a server that has
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import chromadb
 import numpy as np
 import pytest
+from chromadb.config import Settings as ChromaSettings
 
 from qa.embedder import MiniLMEmbedder
 from qa.replica import Replica
 from qa.service import NewsService
 from qa.settings import Settings
 from qa.store import decode_vectors
-from tests.crash_harness import Step, run_child
+from tests.crash_harness import Step, child, fork_server
 
-# Each paragraph is one chunk (at least 24 word pieces: none is folded into the next).
+# Each grain paragraph is one chunk (over 24 word pieces: none is folded into the next); the ferry story is one.
 GRAIN_V1 = [
-    "Delegations from Ukraine, Russia, Turkey and the United Nations met in Istanbul on Friday to discuss grain.",
-    "They agreed to reopen the port of Odesa for grain exports, with ships inspected by joint teams at sea.",
+    "Delegations from Ukraine, Russia, Turkey and the United Nations met in Istanbul on Friday to discuss how grain "
+    "could leave the blocked ports.",
+    "They agreed to reopen the port of Odesa for grain exports, with every ship inspected by joint teams of officials "
+    "at sea before it sails.",
 ]
 GRAIN_V2 = [
-    "Delegations from Ukraine, Russia, Turkey and the United Nations met in Istanbul on Friday to discuss grain.",
-    "They agreed to reopen the ports of Mykolaiv and Chornomorsk, and ships will be inspected in Istanbul.",
-    "The first convoy is expected to leave within two weeks, carrying maize and wheat to Egypt and Lebanon.",
-    "Insurers said premiums for vessels entering the Black Sea would stay high until mines were cleared.",
-    "Farmers in the south welcomed the deal but warned that storage silos were already full before harvest.",
+    GRAIN_V1[0],
+    "They agreed to reopen the ports of Mykolaiv and Chornomorsk instead, and every ship will be inspected by joint "
+    "teams in Istanbul before it sails.",
+    "The first convoy is expected to leave within two weeks, carrying maize, wheat and sunflower oil to buyers in "
+    "Egypt, Lebanon and Tunisia.",
+    "Farmers in the south welcomed the deal but warned that their storage silos were already full, weeks before this "
+    "year's harvest was due to begin.",
 ]
 FERRY = [
     "Ferry crews in Calais stopped work on Monday morning, and dozens of lorries queued on the motorway.",
@@ -123,25 +129,13 @@ class Snapshot:
 @pytest.fixture(scope="module")
 def fork() -> Any:
     """Children forked from a server that imported the harness (chromadb, onnxruntime, the product) once."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tests.crash_harness"])
-    return context
+    return fork_server()
 
 
 @pytest.fixture
 def shared_embedder(monkeypatch: pytest.MonkeyPatch, embedder: MiniLMEmbedder) -> None:
     """Services opened in this process embed with the session's model (the children load their own)."""
     monkeypatch.setattr("qa.wiring.build_embedder", lambda settings, fast_start=False: embedder)
-
-
-def _child(fork: Any, data_dir: Path, steps: list[Step], kill_at: int = 0) -> tuple[int, int]:
-    """(exit code, Chroma write calls of the last step) of the steps run in a child dying at call `kill_at`."""
-    counted = data_dir.parent / f"{data_dir.name}.writes"
-    counted.unlink(missing_ok=True)
-    child = fork.Process(target=run_child, args=(str(data_dir), steps, kill_at, str(counted)))
-    child.start()
-    child.join(timeout=300)
-    return child.exitcode, int(counted.read_text()) if counted.exists() else -1
 
 
 def _write_folder(folder: Path, articles: list[dict[str, str]]) -> None:
@@ -245,10 +239,10 @@ def test_a_write_killed_at_every_boundary_is_repaired_to_the_clean_state(
     _write_folder(folder, scenario.files_before)
     base = tmp_path / "base" / "data"
     if before:
-        assert _child(fork, base, before)[0] == 0
+        assert child(fork, base, before)[0] == 0
     _write_folder(folder, scenario.files_after)
     clean_dir = tmp_path / "clean" / "data"
-    assert _child(fork, clean_dir, clean_steps)[0] == 0
+    assert child(fork, clean_dir, clean_steps)[0] == 0
     clean, start = _snapshot(clean_dir, embedder), _snapshot(base, embedder)
     _assert_consistent(clean)
     articles = set(clean.records) | set(start.records)
@@ -259,13 +253,13 @@ def test_a_write_killed_at_every_boundary_is_repaired_to_the_clean_state(
             shutil.copytree(base, work)
         return work
 
-    done, writes = _child(fork, fresh_copy("uninterrupted"), [write])
+    done, writes = child(fork, fresh_copy("uninterrupted"), [write])
     assert done == 0 and writes >= 4, (done, writes)
     _assert_same(_snapshot(tmp_path / "uninterrupted" / "data", embedder), clean)
 
     for kill_at in range(1, writes + 1):
         work = fresh_copy(f"killed-{kill_at}")
-        assert _child(fork, work, [write], kill_at)[0] == 9, f"the child died at write {kill_at}"
+        assert child(fork, work, [write], kill_at)[0] == 9, f"the child died at write {kill_at}"
         service = _open(work)  # the next start
         try:
             after_start = _snapshot(work, embedder)
@@ -278,3 +272,28 @@ def test_a_write_killed_at_every_boundary_is_repaired_to_the_clean_state(
             _assert_same(_snapshot(work, embedder), clean)
         finally:
             service.close()
+
+
+def test_opening_while_another_process_writes_neither_waits_for_it_nor_touches_its_write(
+    fork: Any, tmp_path: Path
+) -> None:
+    import fcntl
+
+    from tests.conftest import run_qa_in
+
+    data = tmp_path / "data"
+    assert child(fork, data, [Step("put", article=FERRY_A)])[0] == 0
+    assert child(fork, data, [Step("put", article=GRAIN_2)], kill_at=4)[0] == 9  # its first chunks are written
+    with (data / "chroma.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a writer at work holds it: its journal entry is not abandoned
+        listed = run_qa_in(data, "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [a["id"] for a in json.loads(listed.stdout)["articles"]] == ["ferry"]
+        client = chromadb.PersistentClient(
+            path=str(data / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        assert client.get_collection("articles_journal").count() == 1, "a reader left the write to its writer"
+    # The writer is gone (its lock released): the next start finishes what it left.
+    assert run_qa_in(data, "list").returncode == 0
+    checked = run_qa_in(data, "doctor")
+    assert checked.returncode == 0 and "1 article(s), 1 chunk(s): no problems" in checked.stdout, checked.stdout
