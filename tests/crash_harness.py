@@ -57,6 +57,7 @@ def fork_server() -> Any:
 
 def child(fork: Any, data_dir: Path, steps: list[Step], kill_at: int = 0, **settings: str) -> tuple[int, int]:
     """(exit code, Chroma write calls of the last step) of `run_child` in a forked child."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     counted = data_dir.parent / f"{data_dir.name}.writes"
     counted.unlink(missing_ok=True)
     process = fork.Process(target=run_child, args=(str(data_dir), steps, kill_at, str(counted), settings))
