@@ -46,10 +46,12 @@ from qa.domain import Article, ArticleInfo, Chunk
 from qa.errors import UNKNOWN_ARTICLE, ConfigError, EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
 
 # 1: article records carried the mean of their chunk vectors (nothing read them). 2: a placeholder instead.
-SCHEMA = 2
+# 3: chunk ids may carry their article's content version (a release that reads up to 2 would not find them, so it
+# is told to upgrade); what schema 2 wrote is read as it is.
+SCHEMA = 3
 # Chroma wants a vector with every record; article records are read by id only, so one number does.
 _ARTICLE_PLACEHOLDER = [1.0]
-_ARTICLES = {1: "_articles", 2: "_articles_v2"}  # the article collection's name, by schema
+_ARTICLES = {1: "_articles", 2: "_articles_v2", 3: "_articles_v2"}  # the article collection's name, by schema
 _NO_VECTORS = np.zeros((0, 0), dtype=np.float32)
 _PAGE = 1000
 _CHANGE_IDS = 500  # article ids per change-log record
@@ -174,6 +176,7 @@ class ChromaStore:
         self._articles: Any = None
         self._changes: Any = None
         self._journal: Any = None
+        self._upgraded = False  # opened to write at least once: the schema is current
         self._batch_depth = 0
         self._changed: dict[str, None] = {}
         self._reflects = -1  # the change-log length this process's view of local files reflects
@@ -191,8 +194,8 @@ class ChromaStore:
         self._open(create=True)
 
     def _open(self, create: bool) -> bool:
-        if self._chunks is not None:
-            return True
+        if self._chunks is not None and (self._upgraded or not create):
+            return True  # opened (to write: after bringing an older schema up to date, once per process)
         chunks_name = f"{self.name}_chunks"
         with _store_errors(self.where):
             existing = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
@@ -212,7 +215,8 @@ class ChromaStore:
         schema = self._check_binding(chunks.metadata or {})
         with _store_errors(self.where):
             if create and schema < SCHEMA:
-                _migrate_articles(self.client, self._articles_name(schema), self._articles_name(SCHEMA), existing)
+                if self._articles_name(schema) != self._articles_name(SCHEMA):
+                    _migrate_articles(self.client, self._articles_name(schema), self._articles_name(SCHEMA), existing)
                 _set_metadata(chunks, schema=SCHEMA)  # the switch: readers now use the new collection
                 schema = SCHEMA
             if create and schema > 1 and self._articles_name(1) in existing:
@@ -221,6 +225,7 @@ class ChromaStore:
             changes = self.client.get_or_create_collection(f"{self.name}_changes", embedding_function=None)
             journal = self.client.get_or_create_collection(f"{self.name}_journal", embedding_function=None)
         self._chunks, self._articles, self._changes, self._journal = chunks, articles, changes, journal
+        self._upgraded = self._upgraded or create
         if self.local is not None and self._reflects < 0:
             self._reflects = int(_read(changes.count))
         return True

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,7 @@ def _to_the_layout_before_versions(data_dir: Path) -> None:
         embeddings=[[1.0]] * len(records["ids"]),
     )
     client.delete_collection("articles_journal")
+    chunks.modify(metadata={k: v for k, v in chunks.metadata.items() if not k.startswith("hnsw:")} | {"schema": 2})
     with sqlite3.connect(data_dir / "replica" / "articles" / "catalog.sqlite3") as db:
         db.execute("ALTER TABLE articles DROP COLUMN version")
 
@@ -161,3 +164,9 @@ def test_a_data_directory_from_before_chunk_versions_is_read_checked_and_written
     assert checked.returncode == 0 and "16 chunk(s): no problems" in checked.stdout, checked.stdout
     asked = run_qa_in(seeded_copy, "ask", "--json", "Who signed the sanctions legislation?", QA_RETRIEVAL="bm25")
     assert "Jane Doe" in json.loads(asked.stdout)["answer"]
+    # Stamped with the new schema on its first write: a release that would not find versioned chunks says so.
+    read = "import chromadb, sys; print(chromadb.PersistentClient(sys.argv[1]).get_collection(sys.argv[2]).metadata)"
+    meta = subprocess.run(
+        [sys.executable, "-c", read, str(seeded_copy / "chroma"), "articles_chunks"], capture_output=True, text=True
+    )
+    assert "'schema': 3" in meta.stdout, meta.stdout + meta.stderr  # read anew: this process's view is of before

@@ -15,7 +15,7 @@ from qa.embedder import MiniLMEmbedder
 from qa.errors import ConfigError, EmbedderMismatch
 from qa.replica import Replica
 from qa.settings import Settings
-from qa.store import ChromaStore
+from qa.store import SCHEMA, ChromaStore
 from qa.wiring import chroma_client, open_store
 from tests.conftest import SEED_ID, SEEDS
 
@@ -180,7 +180,7 @@ def test_an_index_of_the_previous_schema_is_read_as_it_is_and_migrated_on_the_fi
     client, _ = chroma_client(settings)
     names = {c.name for c in client.list_collections()}
     assert names == {"articles_chunks", "articles_articles_v2", "articles_changes", "articles_journal"}, "v1 is gone"
-    assert client.get_collection("articles_chunks").metadata["schema"] == 2
+    assert client.get_collection("articles_chunks").metadata["schema"] == SCHEMA
     migrated = open_store(settings, embedder)
     assert _snapshot(migrated) == before and migrated.get_article(SEED_ID)[1] == text
 
