@@ -60,10 +60,12 @@ def index_articles(
     indexed_from: IndexedFrom | None = None,
     after_window: Callable[[], object] | None = None,
     total: int = 0,
+    rewrite: bool = False,
 ) -> IndexReport:
     """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`
     (`indexed_from` tells which articles came from which folders). `after_window` runs after each window is
     written (the service brings its replica in step there); `total` is the number of articles to expect.
+    `rewrite` writes unchanged articles too (qa doctor --fix rebuilds damaged ones from their stored text).
 
     Idempotent: the same input twice embeds nothing and changes no count the second time.
     """
@@ -85,7 +87,7 @@ def index_articles(
                 for item in window:
                     article, digest = item.article, content_hash(item.article)
                     known = stored.get(article.id)
-                    if known is not None and known.content_hash == digest:
+                    if known is not None and known.content_hash == digest and not rewrite:
                         report.unchanged.append(article.id)
                     else:
                         plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
@@ -152,7 +154,7 @@ def _plan(
     """What to write for an article: its chunks, and the vectors of the ones whose text did not change."""
     chunks = plan_chunks(item.article, embedder, chunk_tokens)
     hashes = [hashlib.sha256(indexed_text(c.text, c.context)[0].encode("utf-8")).hexdigest() for c in chunks]
-    old = {c.content_hash: c for c in store.chunks_of(item.article.id, stored.chunks)} if stored else {}
+    old = {c.content_hash: c for c in store.chunks_of(stored)} if stored else {}
     reused = {
         c.position: (vector, old[h].sentence_vectors)
         for c, h in zip(chunks, hashes, strict=True)
@@ -192,7 +194,6 @@ def _embed(embedder: Embedder, plans: list[_Plan], report: IndexReport) -> list[
                 chunk_hashes=plan.chunk_hashes,
                 vectors=np.stack([v for v, _ in pairs]),
                 sentence_vectors=[s for _, s in pairs],
-                stored_chunks=plan.stored.chunks if plan.stored else 0,
             )
         )
         (report.updated if plan.stored else report.added).append(plan.loaded.article.id)

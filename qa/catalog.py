@@ -18,11 +18,12 @@ from qa.domain import ArticleInfo, ArticlePage, SearchFilter
 from qa.errors import InvalidInput
 
 ListOrder = Literal["id", "newest"]
-_COLUMNS = "id, title, published, source, url, chunks, content_hash"
+_COLUMNS = "id, title, published, source, url, chunks, content_hash, version"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, published TEXT, published_ts INTEGER, source TEXT, url TEXT,
-    chunks INTEGER NOT NULL, content_hash TEXT NOT NULL, origin TEXT NOT NULL DEFAULT ''
+    chunks INTEGER NOT NULL, content_hash TEXT NOT NULL, origin TEXT NOT NULL DEFAULT '',
+    version TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles (COALESCE(published_ts, -1) DESC, id);
 CREATE INDEX IF NOT EXISTS articles_published ON articles (published_ts);
@@ -43,6 +44,9 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+        if "version" not in columns:  # a catalog of a release before chunk versions: its articles had none
+            self._db.execute("ALTER TABLE articles ADD COLUMN version TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         """Close the database."""
@@ -98,7 +102,7 @@ class Catalog:
         """The ids of every chunk of the articles the filter lets through; None for no filter."""
         if within is None or within.is_empty:
             return None
-        return [chunk_id(article_id, p) for article_id, chunks in self._matching(within) for p in range(chunks)]
+        return [chunk_id(i, p, version) for i, chunks, version in self._matching(within) for p in range(chunks)]
 
     def chunk_total(self) -> int:
         """How many chunks the articles have."""
@@ -120,7 +124,14 @@ class Catalog:
             found.update(self._query(f"SELECT id, origin FROM articles WHERE origin IN ({marks})", part))
         return found
 
-    def _matching(self, within: SearchFilter) -> list[tuple[str, int]]:
+    def all_infos(self) -> Iterator[list[ArticleInfo]]:
+        """Every row, a page at a time in id order (for `qa doctor`)."""
+        after = ""
+        while page := self._query(f"SELECT {_COLUMNS} FROM articles WHERE id > ? ORDER BY id LIMIT 1000", [after]):
+            yield [_info(row) for row in page]
+            after = str(page[-1][0])
+
+    def _matching(self, within: SearchFilter) -> list[tuple[str, int, str]]:
         clauses: list[str] = []
         args: list[Any] = []
         if within.sources is not None:
@@ -134,12 +145,13 @@ class Catalog:
             args.append(within.until_ts)
         where = " AND ".join(clauses) or "1"
         if within.article_ids is None:
-            return [(str(i), int(n)) for i, n in self._query(f"SELECT id, chunks FROM articles WHERE {where}", args)]
+            rows = self._query(f"SELECT id, chunks, version FROM articles WHERE {where}", args)
+            return [(str(i), int(n), str(v)) for i, n, v in rows]
         found = []
         for part in _parts(within.article_ids):
             marks = ",".join("?" * len(part))
-            sql = f"SELECT id, chunks FROM articles WHERE id IN ({marks}) AND {where}"
-            found += [(str(i), int(n)) for i, n in self._query(sql, [*part, *args])]
+            sql = f"SELECT id, chunks, version FROM articles WHERE id IN ({marks}) AND {where}"
+            found += [(str(i), int(n), str(v)) for i, n, v in self._query(sql, [*part, *args])]
         return found
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -156,9 +168,9 @@ class CatalogWriter:
     def put(self, info: ArticleInfo, published_ts: int | None) -> None:
         """Add or replace an article's row."""
         self._db.execute(
-            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (info.id, info.title, info.published, published_ts, info.source, info.url, info.chunks,
-             info.content_hash, info.origin),
+             info.content_hash, info.origin, info.version),
         )  # fmt: skip
 
     def remove(self, article_ids: Sequence[str]) -> None:
@@ -178,7 +190,7 @@ class CatalogWriter:
 
 
 def _info(row: tuple[Any, ...]) -> ArticleInfo:
-    article_id, title, published, source, url, chunks, content_hash = row[:7]
+    article_id, title, published, source, url, chunks, content_hash, version = row[:8]
     return ArticleInfo(
         id=article_id,
         title=title,
@@ -187,6 +199,7 @@ def _info(row: tuple[Any, ...]) -> ArticleInfo:
         url=url,
         chunks=chunks,
         content_hash=content_hash,
+        version=version,
     )
 
 

@@ -8,6 +8,7 @@ heading it falls under: "Remarks of Liz Truss" tells retrieval whose words a par
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from qa.domain import Chunk
@@ -34,9 +35,17 @@ def keyword_text(chunk_text: str, heading: str) -> str:
     return f"{heading}\n\n{chunk_text}" if heading else chunk_text
 
 
-def chunk_id(article_id: str, position: int) -> str:
-    """Stable id: the same article and position always give the same id."""
-    return f"{article_id}::{position}"
+def chunk_id(article_id: str, position: int, version: str = "") -> str:
+    """Stable id: the same article, version and position always give the same id. `version` names the content
+    the chunks were cut from (see `chunk_version`); "" is the layout of indexes written before versions."""
+    return f"{article_id}::{version}::{position}" if version else f"{article_id}::{position}"
+
+
+def chunk_version(content_hash: str) -> str:
+    """The version of an article's chunks: derived from its content hash, so that an edit writes its chunks
+    under new ids beside the old ones (readers keep using the old until the article's record names the new),
+    and the same content always gets the same ids."""
+    return hashlib.sha256(content_hash.encode("utf-8")).hexdigest()[:12]
 
 
 def chunk_article(article_id: str, text: str, count_tokens: Callable[[str], int], max_tokens: int) -> list[Chunk]:

@@ -91,6 +91,7 @@ class ArticleInfo(BaseModel):
     chunks: int
     content_hash: str = Field(description="Changes whenever the article's text or metadata does.")
     origin: str = Field(default="", exclude=True, description="The folder it was indexed from ('api' if sent).")
+    version: str = Field(default="", exclude=True, description="Names its current chunks (see qa.chunking.chunk_id).")
 
 
 class ArticleText(ArticleInfo):

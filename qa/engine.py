@@ -16,7 +16,7 @@ from qa.evidence import QuestionEvidence
 from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
-from qa.store import ChromaStore
+from qa.store import ChromaStore, is_current
 from qa.telemetry import Running, count_answer, stage, traced
 from qa.text import NOT_TEXT, has_lone_surrogate
 
@@ -102,8 +102,8 @@ class Engine:
         allowed = replica.catalog.chunk_ids(within)
         hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, within, allowed)
         infos = replica.catalog.infos(sorted({hit.chunk.article_id for hit in hits}))
-        # A chunk whose article has no record is never cited: a writer killed before the record left it behind.
-        hits = [hit for hit in hits if hit.chunk.article_id in infos]
+        # Only the chunks an article's record names are cited: a write in progress (or killed) leaves others.
+        hits = [hit for hit in hits if is_current(hit.chunk, infos.get(hit.chunk.article_id))]
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
         return Retrieved(evidence, hits, to_passages(hits, titles), top_k, began)
 

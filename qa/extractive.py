@@ -156,7 +156,7 @@ def _next_place(sentence: ScoredSentence) -> tuple[str, int]:
     """The sentence after this one: in its chunk, or the first of the article's next chunk."""
     if sentence.index + 1 < len(sentence.chunk.sentences):
         return sentence.chunk.id, sentence.index + 1
-    return chunk_id(sentence.chunk.article_id, sentence.chunk.position + 1), 0
+    return chunk_id(sentence.chunk.article_id, sentence.chunk.position + 1, sentence.chunk.version), 0
 
 
 _CONTINUES = re.compile(

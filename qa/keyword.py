@@ -29,6 +29,7 @@ from qa.text import tokenize
 _WRITER_HEAP = 15_000_000  # tantivy's floor for one thread: a bigger heap costs time at every commit
 _BULK_WRITER_HEAP = 200_000_000  # for a rebuild: fewer, larger segments
 _VERSION = "2"  # of the schema below: a directory written with another is rebuilt
+_COUNTED_TERMS = 50_000  # document frequencies remembered per commit
 K1, B = 1.5, 0.75
 CANDIDATE_FACTOR = 2  # candidates tantivy proposes per result wanted, before they are scored again
 
@@ -70,13 +71,17 @@ class KeywordIndex:
         self.directory.mkdir(parents=True, exist_ok=True)
         version.write_text(_VERSION)
         self._index = tantivy.Index(self._schema, path=str(self.directory), reuse=True)
-        self._searcher = self._index.searcher()
-        self._average_length = self._mean_length()
+        self._see(self._index.searcher())
 
     def reload(self) -> None:
         """See what was committed since (by this process or another)."""
         self._index.reload()
-        self._searcher = self._index.searcher()
+        self._see(self._index.searcher())
+
+    def _see(self, searcher: Any) -> None:
+        # The searcher and the document frequencies counted with it change together (questions run meanwhile).
+        self._counted: tuple[Any, dict[str, int]] = (searcher, {})
+        self._searcher = searcher
         self._average_length = self._mean_length()
 
     def _mean_length(self) -> float:
@@ -118,8 +123,15 @@ class KeywordIndex:
         return sum(idf[t] * counts[t] / (norm + counts[t]) for t in terms if counts[t])
 
     def document_frequency(self, term: str) -> int:
-        """How many chunks hold this (stemmed) term."""
-        return int(self._searcher.doc_freq("body", term))
+        """How many chunks hold this (stemmed) term. Counted by a query: tantivy's own doc_freq also counts chunks
+        deleted since their segment was last merged, so after an edit a term's idf would drift from that of an
+        index built from the same chunks (and could turn negative, dropping its chunks from the results)."""
+        searcher, counted = self._counted
+        if term not in counted:  # once per term and commit: about 1 ms for a term in 100,000 chunks
+            if len(counted) >= _COUNTED_TERMS:
+                counted.clear()
+            counted[term] = int(searcher.search(self._term("body", term), 1, count=True).count or 0)
+        return counted[term]
 
     def idf(self, term: str) -> float:
         """BM25's idf; a term no chunk holds gets the highest (a question about it is likely not answered here)."""

@@ -24,7 +24,7 @@ from qa.catalog import Catalog
 from qa.chunking import keyword_text
 from qa.domain import ArticleInfo
 from qa.keyword import KeywordDoc, KeywordIndex, KeywordWriter
-from qa.store import ChromaStore
+from qa.store import ChromaStore, StoredChunk, is_current
 
 _ARTICLES_PER_STEP = 200  # articles re-read from the store per step of a catch-up
 
@@ -66,6 +66,26 @@ class Replica:
             self.keyword.reload()
             self._seen = self.catalog.state()[0]
 
+    def behind(self) -> int:
+        """How many change-log records this replica has not applied, without applying them (all of them when it
+        was built from another store, or never): for qa doctor."""
+        self._open()
+        applied, identity = self.catalog.state()
+        length = self.store.change_count()
+        if identity != self.store.identity or applied < 0:
+            return max(length, 1)
+        return max(0, length - applied)
+
+    def rebuild(self) -> None:
+        """Build the replica again from the whole store (qa doctor --fix, when it disagrees with the store)."""
+        length = self.store.follow()
+        with self._lock:
+            self._open()
+            with self._file_lock():
+                self._rebuild(length)
+            self.keyword.reload()
+            self._seen = self.catalog.state()[0]
+
     def close(self) -> None:
         """Release the catalog."""
         if self._catalog is not None:
@@ -101,7 +121,7 @@ class Replica:
             for article_id in article_ids:
                 keyword.remove_article(article_id)
             for info in infos.values():
-                chunks = self.store.chunks_of(info.id, info.chunks, with_embeddings=False)
+                chunks = self.store.chunks_of(info, with_embeddings=False)
                 keyword.add([_keyword_doc(info, c.id, keyword_text(c.text, c.heading)) for c in chunks])
         with self.catalog.transaction() as catalog:
             catalog.remove([i for i in article_ids if i not in infos])
@@ -122,7 +142,7 @@ class Replica:
                     catalog.put(info, published_timestamp(info.published))
         with self.keyword.writing(bulk=True) as keyword:
             for chunks in self.store.all_chunks():
-                _add_known(keyword, infos, [(c.article_id, c.id, keyword_text(c.text, c.heading)) for c in chunks])
+                _add_known(keyword, infos, chunks)
         with self.catalog.transaction() as catalog:
             catalog.set_state(length, self.store.identity)
 
@@ -141,9 +161,10 @@ def _keyword_doc(info: ArticleInfo, chunk_id: str, text: str) -> KeywordDoc:
     return KeywordDoc(chunk_id, info.id, text, info.source, published_timestamp(info.published))
 
 
-def _add_known(keyword: KeywordWriter, infos: dict[str, ArticleInfo], chunks: list[tuple[str, str, str]]) -> None:
-    """Index chunks whose article has a record (a chunk without one is an orphan of a killed run: left out)."""
-    keyword.add([_keyword_doc(infos[a], c, t) for a, c, t in chunks if a in infos])
+def _add_known(keyword: KeywordWriter, infos: dict[str, ArticleInfo], chunks: list[StoredChunk]) -> None:
+    """Index the chunks their article's record names (any other is left by a write in progress or killed)."""
+    current = [c for c in chunks if is_current(c, infos.get(c.article_id))]
+    keyword.add([_keyword_doc(infos[c.article_id], c.id, keyword_text(c.text, c.heading)) for c in current])
 
 
 def published_timestamp(published: str | None) -> int | None:

@@ -21,7 +21,9 @@ from qa.catalog import ListOrder
 from qa.conversation import FollowUpResolver, SessionStore, history_from_messages
 from qa.domain import (
     Answer,
+    Article,
     ArticleDraft,
+    ArticleInfo,
     ArticlePage,
     ArticleText,
     ArticleWrite,
@@ -46,6 +48,7 @@ from qa.text import slug
 Progress = Callable[[int, int], None]  # (articles read so far, articles in all)
 T = TypeVar("T")
 API_ORIGIN = "api"  # the origin of an article sent by a client, not read from a folder
+_ARTICLE_FIELDS = {"id", "title", "published", "source", "url"}  # what an article's record holds besides its text
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,23 @@ class NewsService:
             info = self.store.article_infos([article.id])[article.id]
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
         return ArticleWrite(article=info, status=status, chunks_embedded=report.chunks_embedded)
+
+    def rewrite_articles(self, records: Sequence[tuple[ArticleInfo, str]]) -> None:
+        """Write articles again from their stored records (metadata, text), unchanged as they are: qa doctor
+        --fix rebuilds damaged chunks so."""
+        articles = [
+            LoadedArticle(Article(**info.model_dump(include=_ARTICLE_FIELDS), text=text), origin=info.origin)
+            for info, text in records
+        ]
+        with self._writes:
+            index_articles(
+                self.store,
+                self.engine.embedder,
+                articles,
+                chunk_tokens=self.settings.chunk_tokens,
+                after_window=self._follow_window,
+                rewrite=True,
+            )
 
     def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles with their chunks and keyword entries; returns the ids that were there."""

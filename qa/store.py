@@ -1,16 +1,26 @@
 """Chroma as the one store: chunk vectors (cosine space) and article records, embedded on disk or on a server.
 
-Three collections per index: `<name>_chunks` holds every passage with its offsets and sentence vectors;
+Four collections per index: `<name>_chunks` holds every passage with its offsets and sentence vectors;
 `<name>_articles_v2` holds each article's full text (so a citation can be shown in context), its metadata and
 content hash; `<name>_changes` is the change log: every batch of writes appends a record naming the articles it
 touches before writing them and another when it is done, in the order Chroma keeps them. What each process
 derives from the store (the keyword index, the article catalog: qa/replica.py) follows that log, at a cost
-proportional to what changed.
+proportional to what changed. `<name>_journal` holds the writes in progress (empty when none is).
 The chunk collection's metadata records the embedder that built it and the schema of what is stored.
 
-Chunks are addressed by id (`article::position`, positions 0..n-1 with n in the article's record), never by a
-metadata filter, and nothing here counts a whole collection: Chroma's `where` and `count()` cost time in proportion
-to it (90 ms for `count()` at 1,000,000 chunks). The replica's catalog knows the counts.
+Chunks are addressed by id (`article::version::position`, positions 0..n-1 with the version and n in the
+article's record; `article::position` for articles written before versions), never by a metadata filter, and
+nothing here counts a whole collection: Chroma's `where` and `count()` cost time in proportion to it (90 ms for
+`count()` at 1,000,000 chunks). The replica's catalog knows the counts.
+
+Crash safety: Chroma has no transaction across calls, so no write ever changes what a reader is using. An article's
+chunks are written under a version of its content, beside the chunks of the version its record names; then the
+record is replaced (one call: the switch); then the old version's chunks are deleted. Readers take only chunks of
+the version the record names. Before its first change a write records its intent in the journal (per article: the
+version and chunk count it had and will have) and deletes the record after its last. A process killed part way
+leaves the record; the next write (and the next start of the service) finishes it: whatever chunks the intent
+names that are not the current version's are deleted, and a remove that began is completed. The ids involved
+are all known, so a recovery never scans the store.
 """
 
 from __future__ import annotations
@@ -31,20 +41,24 @@ from typing import Any, TypeVar
 import numpy as np
 from chromadb.errors import InternalError
 
-from qa.chunking import chunk_id
+from qa.chunking import chunk_id, chunk_version
 from qa.domain import Article, ArticleInfo, Chunk
 from qa.errors import UNKNOWN_ARTICLE, ConfigError, EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
 
 # 1: article records carried the mean of their chunk vectors (nothing read them). 2: a placeholder instead.
-SCHEMA = 2
+# 3: chunk ids may carry their article's content version (a release that reads up to 2 would not find them, so it
+# is told to upgrade); what schema 2 wrote is read as it is.
+SCHEMA = 3
 # Chroma wants a vector with every record; article records are read by id only, so one number does.
 _ARTICLE_PLACEHOLDER = [1.0]
-_ARTICLES = {1: "_articles", 2: "_articles_v2"}  # the article collection's name, by schema
+_ARTICLES = {1: "_articles", 2: "_articles_v2", 3: "_articles_v2"}  # the article collection's name, by schema
 _NO_VECTORS = np.zeros((0, 0), dtype=np.float32)
 _PAGE = 1000
 _CHANGE_IDS = 500  # article ids per change-log record
-_STALE_PROBE = 32  # positions past the known ones checked for chunks a killed run may have left
 _READ_ATTEMPTS = 4
+# On a Chroma server nothing tells whether another machine's write in progress is alive: an intent is taken for
+# abandoned once it is this old (a write of one window takes seconds). On local files the writers' lock tells.
+SERVER_LEASE_S = 600.0
 T = TypeVar("T")
 
 
@@ -73,7 +87,6 @@ class ArticleToWrite:
     chunk_hashes: Sequence[str]
     vectors: np.ndarray
     sentence_vectors: Sequence[np.ndarray]
-    stored_chunks: int = 0  # how many chunks the store holds for it now
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,50 @@ class StoredChunk:
     sentence_vectors: np.ndarray
     heading: str = ""
     embedding: np.ndarray | None = None
+    version: str = ""  # of the article content it was cut from (see qa.chunking.chunk_version)
+
+
+Held = tuple[str, int]  # (version, chunk count) of an article's chunks
+
+
+@dataclass(frozen=True)
+class ArticleIntent:
+    """What a write is about to do to one article: the chunks it had and those it will have (None: no record
+    before / removed after)."""
+
+    article_id: str
+    old: Held | None
+    new: Held | None
+
+    def chunk_ids(self) -> list[str]:
+        """Every chunk id the write may have touched."""
+        held = [h for h in (self.old, self.new) if h is not None]
+        return list(dict.fromkeys(chunk_id(self.article_id, p, v) for v, n in held for p in range(n)))
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A write in progress, as the journal holds it."""
+
+    id: str
+    began: float  # seconds since the epoch
+    articles: list[ArticleIntent]
+
+
+def current_chunk_ids(info: ArticleInfo) -> list[str]:
+    """The ids of the chunks an article's record names."""
+    return [chunk_id(info.id, p, info.version) for p in range(info.chunks)]
+
+
+def is_current(chunk: StoredChunk, info: ArticleInfo | None) -> bool:
+    """Whether this chunk is one its article's record names (readers take no other: a write in progress, or one
+    a killed process left, has others)."""
+    return (
+        info is not None
+        and chunk.article_id == info.id
+        and chunk.version == info.version
+        and chunk.position < info.chunks
+    )
 
 
 def encode_vectors(vectors: np.ndarray) -> str:
@@ -118,6 +175,8 @@ class ChromaStore:
         self._chunks: Any = None
         self._articles: Any = None
         self._changes: Any = None
+        self._journal: Any = None
+        self._upgraded = False  # opened to write at least once: the schema is current
         self._batch_depth = 0
         self._changed: dict[str, None] = {}
         self._reflects = -1  # the change-log length this process's view of local files reflects
@@ -135,8 +194,8 @@ class ChromaStore:
         self._open(create=True)
 
     def _open(self, create: bool) -> bool:
-        if self._chunks is not None:
-            return True
+        if self._chunks is not None and (self._upgraded or not create):
+            return True  # opened (to write: after bringing an older schema up to date, once per process)
         chunks_name = f"{self.name}_chunks"
         with _store_errors(self.where):
             existing = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
@@ -156,14 +215,17 @@ class ChromaStore:
         schema = self._check_binding(chunks.metadata or {})
         with _store_errors(self.where):
             if create and schema < SCHEMA:
-                _migrate_articles(self.client, self._articles_name(schema), self._articles_name(SCHEMA), existing)
+                if self._articles_name(schema) != self._articles_name(SCHEMA):
+                    _migrate_articles(self.client, self._articles_name(schema), self._articles_name(SCHEMA), existing)
                 _set_metadata(chunks, schema=SCHEMA)  # the switch: readers now use the new collection
                 schema = SCHEMA
             if create and schema > 1 and self._articles_name(1) in existing:
                 self.client.delete_collection(self._articles_name(1))  # left by a migration killed after its switch
             articles = self.client.get_or_create_collection(self._articles_name(schema), embedding_function=None)
             changes = self.client.get_or_create_collection(f"{self.name}_changes", embedding_function=None)
-        self._chunks, self._articles, self._changes = chunks, articles, changes
+            journal = self.client.get_or_create_collection(f"{self.name}_journal", embedding_function=None)
+        self._chunks, self._articles, self._changes, self._journal = chunks, articles, changes, journal
+        self._upgraded = self._upgraded or create
         if self.local is not None and self._reflects < 0:
             self._reflects = int(_read(changes.count))
         return True
@@ -194,30 +256,67 @@ class ChromaStore:
     def batch(self) -> Iterator[None]:
         """Every write happens inside this. The articles it touches are appended to the change log before their
         first write and again on the way out (also after a failure part of the way): a replica that looked in
-        between looks again, and a process killed mid-batch still leaves a record of what it was writing."""
+        between looks again, and a process killed mid-batch still leaves a record of what it was writing.
+        A batch first finishes the writes a killed process left in the journal."""
         self.ensure()
-        with self._writers_take_turns() if self._batch_depth == 0 else contextlib.nullcontext():
-            if self._batch_depth == 0:
-                self.see_other_writers()  # never write from a view that misses another process's writes
-            self._batch_depth += 1
-            try:
+        if self._batch_depth:
+            with self._logged():
                 yield
-            finally:
-                self._batch_depth -= 1
-                if self._batch_depth == 0 and self._changed:
-                    changed, self._changed = list(self._changed), {}
-                    self._log(changed)
+            return
+        with self._writers_take_turns(wait=True), self._logged():
+            self._recover()
+            yield
 
     @contextmanager
-    def _writers_take_turns(self) -> Iterator[None]:
-        """One writer at a time on local files (across processes); a Chroma server orders writes itself."""
-        if self.local is None:
+    def writers_turn(self) -> Iterator[None]:
+        """Hold the writers' turn without writing (on local files no write is in progress meanwhile): for a
+        consistent look at the whole store (qa doctor). Not inside a batch, which holds it already."""
+        self.require()
+        with self._writers_take_turns(wait=True):
+            self.see_other_writers()
             yield
+
+    def recover(self, wait: bool = True) -> list[str]:
+        """Finish the writes a killed process left unfinished (see the module's notes); the ids of the articles
+        they touched. Without `wait`, only when no writer is busy now (on opening: never wait for a writer, whose
+        own next batch recovers anyway). Nothing to do costs one read of the (empty) journal."""
+        if not self.exists() or not self.journal():
+            return []
+        with self._writers_take_turns(wait) as ours:
+            if not ours:
+                return []
+            with self._logged():
+                return self._recover()
+
+    @contextmanager
+    def _logged(self) -> Iterator[None]:
+        """The change-log bookkeeping of `batch` (and of a recovery outside one)."""
+        if self._batch_depth == 0:
+            self.see_other_writers()  # never write from a view that misses another process's writes
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0 and self._changed:
+                changed, self._changed = list(self._changed), {}
+                self._log(changed)
+
+    @contextmanager
+    def _writers_take_turns(self, wait: bool) -> Iterator[bool]:
+        """One writer at a time on local files (across processes); a Chroma server orders writes itself. Yields
+        whether this process holds the turn (without `wait`, not when another writer does)."""
+        if self.local is None:
+            yield True
             return
         with self.local.write_lock.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -236,7 +335,7 @@ class ChromaStore:
             length = self.change_count()
             if length != self._reflects:
                 self.client = self.local.reopen()
-                self._chunks = self._articles = self._changes = None
+                self._chunks = self._articles = self._changes = self._journal = None
                 self._open(create=False)
                 self._reflects = length
         return length
@@ -303,11 +402,24 @@ class ChromaStore:
         for ids, metas in self._page(self._articles, include=["metadatas"]):
             yield [_article_info(i, m) for i, m in zip(ids, metas, strict=True)]
 
+    def all_articles(self) -> Iterator[list[tuple[ArticleInfo, str]]]:
+        """Pages over every article record with its text (qa doctor checks chunks against it)."""
+        self.require()
+        offset = 0
+        while True:
+            got = _read(self._articles.get, include=["metadatas", "documents"], limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            yield [
+                (_article_info(i, m), d) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
+            ]
+            offset += len(got["ids"])
+
     # -- chunks --------------------------------------------------------------------------------------------
 
-    def chunks_of(self, article_id: str, count: int, with_embeddings: bool = True) -> list[StoredChunk]:
-        """An article's `count` stored chunks, in order (with their vectors: to reuse what did not change)."""
-        found = self.get_chunks([chunk_id(article_id, p) for p in range(count)], with_embeddings)
+    def chunks_of(self, info: ArticleInfo, with_embeddings: bool = True) -> list[StoredChunk]:
+        """The chunks an article's record names, in order (with their vectors: to reuse what did not change)."""
+        found = self.get_chunks(current_chunk_ids(info), with_embeddings)
         return sorted(found.values(), key=lambda c: c.position)
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
@@ -380,23 +492,34 @@ class ChromaStore:
     # -- writes --------------------------------------------------------------------------------------------
 
     def put_articles(self, writes: Sequence[ArticleToWrite]) -> None:
-        """Write articles: all their chunks, then drop their stale ones, then their records (in three calls): a
-        crash leaves the articles whose records were not written marked stale, never half-indexed as current."""
-        self._writing([w.article.id for w in writes])
+        """Write articles: the intent, their chunks under their new version, their records (the switch), then
+        the chunks of the versions they replace, then the intent is done. Killed anywhere, readers see each
+        article whole, old or new, and the next batch deletes what is left of the other version."""
+        ids = [w.article.id for w in writes]
+        self._writing(ids)
+        current = self.article_infos(ids)
+        versions = [chunk_version(w.content_hash) for w in writes]
+        intent = self._intend(
+            [
+                ArticleIntent(w.article.id, _held(current.get(w.article.id)), (version, len(w.chunks)))
+                for w, version in zip(writes, versions, strict=True)
+            ]
+        )
         rows = [
-            (w.article.id, c, h, v, sv)
-            for w in writes
+            (w.article.id, version, c, h, v, sv)
+            for w, version in zip(writes, versions, strict=True)
             for c, h, v, sv in zip(w.chunks, w.chunk_hashes, w.vectors, w.sentence_vectors, strict=True)
         ]
         for begin in range(0, len(rows), _PAGE):  # Chroma takes a bounded number of records a call
             page = rows[begin : begin + _PAGE]
             self._chunks.upsert(
-                ids=[c.id for _, c, _, _, _ in page],
-                embeddings=np.asarray([v for _, _, _, v, _ in page], dtype=np.float32),
-                documents=[c.text for _, c, _, _, _ in page],
+                ids=[chunk_id(article_id, c.position, version) for article_id, version, c, _, _, _ in page],
+                embeddings=np.asarray([v for _, _, _, _, v, _ in page], dtype=np.float32),
+                documents=[c.text for _, _, c, _, _, _ in page],
                 metadatas=[
                     {
                         "article_id": article_id,
+                        "version": version,
                         "position": c.position,
                         "start": c.start,
                         "end": c.end,
@@ -405,12 +528,11 @@ class ChromaStore:
                         "sentences": json.dumps([[s - c.start, e - c.start] for s, e in c.sentences]),
                         "sentence_vectors": encode_vectors(sv),
                     }
-                    for article_id, c, h, _, sv in page
+                    for article_id, version, c, h, _, sv in page
                 ],
             )
-        self._drop_chunks([(w.article.id, len(w.chunks), w.stored_chunks) for w in writes])
         self._articles.upsert(
-            ids=[w.article.id for w in writes],
+            ids=ids,
             embeddings=[_ARTICLE_PLACEHOLDER] * len(writes),
             documents=[w.article.text for w in writes],
             # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
@@ -422,44 +544,94 @@ class ChromaStore:
                     "url": w.article.url,
                     "content_hash": w.content_hash,
                     "chunks": len(w.chunks),
+                    "version": version,
                     "origin": w.origin,
                 }
-                for w in writes
+                for w, version in zip(writes, versions, strict=True)
             ],
         )
+        new = {chunk_id(a, c.position, version) for a, version, c, _, _, _ in rows}
+        self._delete_chunks([i for a in intent.articles if a.old for i in a.chunk_ids() if i not in new])
+        self._journal.delete(ids=[intent.id])
 
     def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
-        """Remove articles and all their chunks; returns the ids that were there. An id without a record whose
-        chunks a writer killed part way left behind is removed too (nothing else can reach those chunks)."""
+        """Remove articles and all their chunks (records first: readers stop using them at once); returns the
+        ids that were there."""
         present = self.article_infos(article_ids)
-        absent = [article_id for article_id in dict.fromkeys(article_ids) if article_id not in present]
-        first_chunks = {chunk_id(article_id, 0): article_id for article_id in absent}  # chunks are written from 0 up
-        orphaned = [first_chunks[c] for c in self._existing(list(first_chunks))]
-        self._writing(list(present) + orphaned)
-        self._drop_chunks(
-            [(article_id, 0, info.chunks) for article_id, info in present.items()] + [(a, 0, 0) for a in orphaned]
-        )
-        if present:
-            self._articles.delete(ids=list(present))
-        return list(present) + orphaned
+        if not present:
+            return []
+        self._writing(list(present))
+        intent = self._intend([ArticleIntent(i, _held(info), None) for i, info in present.items()])
+        self._articles.delete(ids=list(present))
+        self._delete_chunks([i for a in intent.articles for i in a.chunk_ids()])
+        self._journal.delete(ids=[intent.id])
+        return list(present)
 
-    def _existing(self, chunk_ids: Sequence[str]) -> list[str]:
-        """Those of these chunk ids that are stored."""
-        found: list[str] = []
+    def delete_chunks(self, chunk_ids: Sequence[str], article_ids: Sequence[str]) -> None:
+        """Delete chunks no record names (qa doctor's fix for orphans), logging their articles."""
+        self._writing(article_ids)
+        self._delete_chunks(chunk_ids)
+
+    def _delete_chunks(self, chunk_ids: Sequence[str]) -> None:
         for begin in range(0, len(chunk_ids), _PAGE):
-            found += _read(self._chunks.get, ids=list(chunk_ids[begin : begin + _PAGE]), include=[])["ids"]
-        return found
+            self._chunks.delete(ids=list(chunk_ids[begin : begin + _PAGE]))
 
-    def _drop_chunks(self, articles: Sequence[tuple[str, int, int]]) -> None:
-        """For each (article id, keep, known): delete its chunks from position `keep` on, the `known` ones and any
-        a killed run left just past them."""
-        stale, probe = [], []
-        for article_id, keep, known in articles:
-            stale += [chunk_id(article_id, p) for p in range(keep, known)]
-            probe += [chunk_id(article_id, p) for p in range(max(keep, known), max(keep, known) + _STALE_PROBE)]
-        stale += self._existing(probe)
-        for begin in range(0, len(stale), _PAGE):
-            self._chunks.delete(ids=stale[begin : begin + _PAGE])
+    # -- the journal of writes in progress -----------------------------------------------------------------
+
+    def journal(self) -> list[Intent]:
+        """The writes in progress or left unfinished, oldest first (the journal is empty between writes)."""
+        if not self.exists():
+            return []
+        got = _read(self._journal.get, include=["metadatas"])
+        intents = [
+            Intent(
+                id=i,
+                began=float(m["began"]),
+                articles=[ArticleIntent(a, _pair(old), _pair(new)) for a, old, new in json.loads(m["articles"])],
+            )
+            for i, m in zip(got["ids"], got["metadatas"], strict=True)
+        ]
+        return sorted(intents, key=lambda intent: intent.id)
+
+    def abandoned(self, intents: Sequence[Intent]) -> list[Intent]:
+        """Those of these intents no live writer is carrying out (call with the writers' turn held)."""
+        if self.local is not None:
+            return list(intents)  # the turn is ours: whoever wrote them was killed
+        return [i for i in intents if time.time() - i.began > SERVER_LEASE_S]
+
+    def _intend(self, articles: list[ArticleIntent]) -> Intent:
+        """Record what a write is about to do, before its first change."""
+        intent = Intent(f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}", time.time(), articles)
+        payload = [[a.article_id, a.old, a.new] for a in articles]
+        self._journal.add(
+            ids=[intent.id],
+            embeddings=[_ARTICLE_PLACEHOLDER],
+            metadatas=[{"articles": json.dumps(payload), "began": intent.began}],
+        )
+        return intent
+
+    def _recover(self) -> list[str]:
+        """Finish each abandoned write: delete the chunks it named that the records do not, complete a remove
+        that began. Idempotent: killed during a recovery, the next one does the rest."""
+        touched: list[str] = []
+        for intent in self.abandoned(self.journal()):
+            ids = [a.article_id for a in intent.articles]
+            self._writing(ids)
+            current = self.article_infos(ids)
+            unfinished = [
+                a.article_id
+                for a in intent.articles
+                if a.new is None and a.article_id in current and _held(current[a.article_id]) == a.old
+            ]
+            if unfinished:
+                self._articles.delete(ids=unfinished)
+                for article_id in unfinished:
+                    del current[article_id]
+            keep = {i for info in current.values() for i in current_chunk_ids(info)}
+            self._delete_chunks([i for a in intent.articles for i in a.chunk_ids() if i not in keep])
+            self._journal.delete(ids=[intent.id])
+            touched += ids
+        return list(dict.fromkeys(touched))
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -479,6 +651,7 @@ class ChromaStore:
             sentence_vectors=decode_vectors(meta["sentence_vectors"], self.dimension) if vectors else _NO_VECTORS,
             heading=str(meta.get("heading", "")),
             embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
+            version=str(meta.get("version", "")),
         )
 
     @staticmethod
@@ -553,4 +726,13 @@ def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
         chunks=int(meta.get("chunks", 0)),
         content_hash=str(meta.get("content_hash", "")),
         origin=str(meta.get("origin", "")),
+        version=str(meta.get("version", "")),
     )
+
+
+def _held(info: ArticleInfo | None) -> Held | None:
+    return (info.version, info.chunks) if info is not None else None
+
+
+def _pair(value: list[Any] | None) -> Held | None:
+    return (str(value[0]), int(value[1])) if value is not None else None

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from qa.answering import Answerer, FallbackAnswerer
 from qa.conversation import CarryOverResolver, FollowUpResolver
+from qa.doctor import Doctor
 from qa.embedder import Embedder, MiniLMEmbedder
 from qa.engine import Engine
 from qa.errors import StoreUnavailable
@@ -125,6 +126,20 @@ def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
 def open_service(settings: Settings, fast_start: bool = False) -> NewsService:
     """The service every shell calls. `fast_start` suits a process that asks a question or two (`qa ask`)."""
     configure_tracing(settings.otel_exporter)  # before anything is traced; a no-op unless an exporter is set
+    service = _assemble(settings, fast_start)
+    service.store.recover(wait=False)  # a write a killed process left unfinished is finished now
+    return service
+
+
+def open_doctor(settings: Settings) -> Doctor:
+    """`qa doctor` over the index this configuration points at: opened without finishing the writes a killed
+    process left in the journal (as the service does on opening), which are for it to report."""
+    service = _assemble(settings)
+    service.store.require()
+    return Doctor(service.store, service.engine.replica, service.rewrite_articles)
+
+
+def _assemble(settings: Settings, fast_start: bool = False) -> NewsService:
     embedder = build_embedder(settings, fast_start)
     store = open_store(settings, embedder)
     replica = Replica(store, settings.data_dir / "replica" / settings.collection)

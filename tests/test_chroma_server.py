@@ -110,3 +110,44 @@ def test_two_api_servers_over_one_chroma_server_see_each_others_writes(chroma_ur
     finally:
         first.stop()
         second.stop()
+
+
+FERRY = {"id": "ferry", "title": "Ferry crews walk out", "text": "Ferry crews in Calais stopped work on Monday."}
+FERRY_EDITED = {
+    "id": "ferry",
+    "title": "Ferry crews walk out",
+    "text": "Ferry crews in Calais stopped work on Monday morning, and dozens of lorries queued on the motorway for "
+    "hours.\n\nThe union demanded a pay rise of nine per cent, saying fuel and food prices had risen faster than "
+    "wages this year.\n\nThe operator said that it would meet union leaders on Wednesday, and that sailings to Dover "
+    "were cancelled until then.",
+}
+
+
+def test_a_write_killed_through_a_chroma_server_is_left_to_its_lease_then_finished(
+    chroma_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing tells whether another machine's write is alive: its journal entry is left alone for a lease, and
+    readers meanwhile see the article as it was; then any writer finishes it."""
+    from qa.settings import Settings
+    from qa.wiring import open_doctor
+    from tests.crash_harness import Step, child, fork_server
+
+    fork = fork_server()
+    server = {"chroma_url": chroma_url, "collection": "killed_writes"}
+    writer = tmp_path / "writer" / "data"
+    assert child(fork, writer, [Step("put", article=FERRY)], **server)[0] == 0
+    assert child(fork, writer, [Step("put", article=FERRY_EDITED)], kill_at=4, **server)[0] == 9  # part way
+
+    doctor = open_doctor(Settings(data_dir=tmp_path / "other" / "data", **server))  # another machine
+    doctor.replica.sync()
+    checkup = doctor.examine()
+    assert [(f.kind, f.article_id) for f in checkup.findings] == [("write in progress", "ferry")]
+    assert not checkup.problems, "its new chunks are not orphans while it may be alive"
+    assert doctor.store.recover() == [], "within its lease"
+    assert doctor.store.get_article("ferry")[1] == FERRY["text"], "readers see the article as it was"
+
+    monkeypatch.setattr("qa.store.SERVER_LEASE_S", 0.0)  # as when the lease is over
+    assert doctor.store.recover() == ["ferry"]
+    doctor.replica.sync()
+    assert doctor.examine().findings == []
+    assert doctor.store.get_article("ferry")[1] == FERRY["text"]

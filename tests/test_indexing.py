@@ -15,7 +15,7 @@ from qa.embedder import MiniLMEmbedder
 from qa.errors import ConfigError, EmbedderMismatch
 from qa.replica import Replica
 from qa.settings import Settings
-from qa.store import ChromaStore
+from qa.store import SCHEMA, ChromaStore
 from qa.wiring import chroma_client, open_store
 from tests.conftest import SEED_ID, SEEDS
 
@@ -86,7 +86,7 @@ def test_an_edited_article_replaces_its_chunks_and_reuses_unchanged_vectors(
     assert 0 < report.chunks_embedded < 5 and report.chunks_reused > 10, "only the edited chunks are embedded"
     stored_info, stored_text = store.get_article(SEED_ID)
     assert "Jane Doe" in stored_text and "James Cleverly" not in stored_text
-    chunks = store.chunks_of(SEED_ID, stored_info.chunks)
+    chunks = store.chunks_of(stored_info)
     assert len(chunks) == stored_info.chunks
     assert all(stored_text[c.start : c.end] == c.text for c in chunks), "offsets point into the new text"
     keyword = _replica(store, data).keyword
@@ -179,8 +179,8 @@ def test_an_index_of_the_previous_schema_is_read_as_it_is_and_migrated_on_the_fi
     assert report.unchanged == [SEED_ID, "second"] and report.chunks_embedded == 0
     client, _ = chroma_client(settings)
     names = {c.name for c in client.list_collections()}
-    assert names == {"articles_chunks", "articles_articles_v2", "articles_changes"}, "the old collection is gone"
-    assert client.get_collection("articles_chunks").metadata["schema"] == 2
+    assert names == {"articles_chunks", "articles_articles_v2", "articles_changes", "articles_journal"}, "v1 is gone"
+    assert client.get_collection("articles_chunks").metadata["schema"] == SCHEMA
     migrated = open_store(settings, embedder)
     assert _snapshot(migrated) == before and migrated.get_article(SEED_ID)[1] == text
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qa.chunking import chunk_id
-from qa.domain import Article, Chunk
+from qa.domain import Article, ArticleInfo, Chunk
 from qa.embedder import DIMENSION, MODEL_ID
 from qa.replica import Replica
 from qa.settings import Settings
@@ -71,9 +71,9 @@ def test_catching_up_reads_only_the_articles_that_changed(
     read: list[str] = []
     original = ChromaStore.chunks_of
 
-    def recording(self: ChromaStore, article_id: str, *args: object, **kwargs: object) -> object:
-        read.append(article_id)
-        return original(self, article_id, *args, **kwargs)  # type: ignore[arg-type]
+    def recording(self: ChromaStore, info: ArticleInfo, *args: object, **kwargs: object) -> object:
+        read.append(info.id)
+        return original(self, info, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ChromaStore, "chunks_of", recording)
     _write(store, "grain", "Delegations met in Istanbul.\n\nThey agreed to reopen the port of Odesa.")
@@ -81,8 +81,9 @@ def test_catching_up_reads_only_the_articles_that_changed(
         store.remove_articles(["old-3"])
     second.sync()
     assert read == ["grain"], "the new article's chunks, and nothing of the 19 others"
-    assert [c for c, _ in second.keyword.search("Odesa port", 5)] == ["grain::1"]
-    assert second.keyword.search("report number 3", 5)[0][0] != "old-3::0"
+    grain = store.article_infos(["grain"])["grain"]
+    assert [c for c, _ in second.keyword.search("Odesa port", 5)] == [chunk_id("grain", 1, grain.version)]
+    assert not second.keyword.search("report number 3", 5)[0][0].startswith("old-3::")
     assert second.catalog.count() == 20 and second.catalog.state()[0] == store.change_count() == 44
     read.clear()
     second.sync()
@@ -98,7 +99,8 @@ def test_two_processes_sharing_a_directory_take_turns_and_see_each_others_work(
     _write(store, "grain", "They agreed to reopen the port of Odesa.")
     writer.sync()
     reader.sync()  # the catalog already says it is in step: it only reloads
-    assert [c for c, _ in reader.keyword.search("Odesa", 5)] == ["grain::0"]
+    grain = store.article_infos(["grain"])["grain"]
+    assert [c for c, _ in reader.keyword.search("Odesa", 5)] == [chunk_id("grain", 0, grain.version)]
 
 
 def test_a_store_dropped_and_made_again_is_followed_from_scratch(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from qa.cli import articles, evaluate, keys, questions, server
+from qa.cli import articles, doctor, evaluate, keys, questions, server
 
 app = typer.Typer(
     add_completion=False,
@@ -21,6 +21,7 @@ app.command()(server.serve)
 app.command()(questions.chat)
 app.command("eval")(evaluate.evaluate)
 app.add_typer(keys.app, name="keys")
+app.command()(doctor.doctor)
 
 
 def main() -> None:

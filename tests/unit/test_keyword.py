@@ -91,3 +91,19 @@ def test_another_process_sees_a_commit_after_reload(tmp_path: Path, index: Keywo
     assert other.search("Odesa", 5) == []
     other.reload()
     assert [c for c, _ in other.search("Odesa", 5)] == ["d::0"]
+
+
+def test_an_index_changed_in_place_scores_as_one_built_from_its_chunks(tmp_path: Path, index: KeywordIndex) -> None:
+    """tantivy counts a deleted chunk in a term's document frequency until its segment is merged: scored with the
+    live count of chunks, a term could get a negative idf after an edit and its chunks drop out of the results."""
+    with index.writing() as writer:
+        writer.remove_article("b")
+        writer.remove_article("c")
+        writer.add([KeywordDoc("b::0", "b", "Grain exports resume from Odesa.")])
+    fresh = KeywordIndex(tmp_path / "fresh")
+    with fresh.writing() as writer:
+        writer.add([*DOCS[:2], KeywordDoc("b::0", "b", "Grain exports resume from Odesa.")])
+    assert index.document_frequency("troop") == fresh.document_frequency("troop") == 1
+    for question in ("troops tanks", "Which troops withdraw?", "grain exports", "Lavrov"):
+        assert index.search(question, 5) == fresh.search(question, 5), question
+    assert [c for c, _ in index.search("troops tanks", 5)] == ["a::0"]

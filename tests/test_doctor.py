@@ -1,0 +1,172 @@
+"""`qa doctor` finds what is wrong in a data directory and `qa doctor --fix` repairs it; and a data directory
+written before chunk versions opens, answers, passes the doctor and is written to as before.
+
+The damage is done by hand through chromadb and SQLite, as a bug, a hand edit or an earlier release could leave it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+from tests.conftest import SEED_ID, SEEDS, run_qa_in
+
+
+def _client(data_dir: Path) -> Any:
+    return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def _seed_chunk_ids(collections: dict[str, Any]) -> list[str]:
+    record = collections["articles_articles_v2"].get(ids=[SEED_ID], include=["metadatas"])["metadatas"][0]
+    return [f"{SEED_ID}::{record['version']}::{p}" for p in range(record["chunks"])]
+
+
+def _damage(data_dir: Path) -> None:
+    """One of each inconsistency the doctor knows."""
+    client = _client(data_dir)
+    names = ("articles_chunks", "articles_articles_v2", "articles_journal", "articles_changes")
+    collections = {name: client.get_collection(name, embedding_function=None) for name in names}
+    chunks = collections["articles_chunks"]
+    ids = _seed_chunk_ids(collections)
+    # Offsets that disagree: a chunk's text is no longer the article's text at its offsets.
+    vector = chunks.get(ids=[ids[1]], include=["embeddings"])["embeddings"]  # given: Chroma would embed the text
+    chunks.update(ids=[ids[1]], documents=["Text that is nowhere in the article."], embeddings=vector)
+    # A missing chunk.
+    chunks.delete(ids=[ids[3]])
+    # An orphan: a chunk of an article that has no record.
+    got = chunks.get(ids=[ids[0]], include=["documents", "metadatas", "embeddings"])
+    meta = {**got["metadatas"][0], "article_id": "ghost", "version": "0123456789ab", "position": 0}
+    chunks.add(
+        ids=["ghost::0123456789ab::0"], documents=got["documents"], metadatas=[meta], embeddings=got["embeddings"]
+    )
+    # An unfinished write: the journal names a write of "ferry" that never finished.
+    journal = collections["articles_journal"]
+    payload = json.dumps([["ferry", None, ["fedcba987654", 1]]])
+    journal.add(ids=["00000000000000000001-abc"], embeddings=[[1.0]], metadatas=[{"articles": payload, "began": 1.0}])
+    # A replica behind: a change-log record it has not applied.
+    changes = collections["articles_changes"]
+    changes.add(
+        ids=[f"{time.time_ns():020d}-hand"], embeddings=[[1.0]], metadatas=[{"articles": json.dumps([SEED_ID])}]
+    )
+
+
+def test_doctor_finds_each_inconsistency_and_fix_repairs_them(seeded_copy: Path) -> None:
+    clean = run_qa_in(seeded_copy, "doctor")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "1 article(s), 16 chunk(s): no problems" in clean.stdout
+
+    _damage(seeded_copy)
+    found = run_qa_in(seeded_copy, "doctor")
+    assert found.returncode == 1, found.stdout + found.stderr
+    for line in (
+        f"offsets disagree: {SEED_ID}: 1 chunk(s)",
+        f"missing chunks: {SEED_ID}: 1 of 16",
+        "orphan chunks: ghost: 1 chunk(s) no record names (ghost::0123456789ab::0)",
+        "unfinished write: ferry: a writer was killed part way",
+        "replica behind: 1 change-log record(s) not applied yet",
+        "5 problem(s); repair them with: qa doctor --fix",
+    ):
+        assert line in found.stdout, (line, found.stdout)
+
+    fixed = run_qa_in(seeded_copy, "doctor", "--fix")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "fixed 5 of 5 problem(s)" in fixed.stdout and "1 article(s), 16 chunk(s): no problems" in fixed.stdout
+    again = run_qa_in(seeded_copy, "doctor")
+    assert again.returncode == 0 and "no problems" in again.stdout, again.stdout
+
+    # The rebuilt chunks are the article's text at their offsets, and found by both retrievals.
+    for mode in ("bm25", "dense"):
+        asked = run_qa_in(seeded_copy, "ask", "--json", "Who signed the sanctions legislation?", QA_RETRIEVAL=mode)
+        assert asked.returncode == 0, asked.stderr
+        assert "James Cleverly" in json.loads(asked.stdout)["answer"], mode
+    listed = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
+    assert [a["id"] for a in listed["articles"]] == [SEED_ID]
+
+
+def test_doctor_finds_a_catalog_that_differs_from_the_store_and_rebuilds_it(seeded_copy: Path) -> None:
+    catalog = seeded_copy / "replica" / "articles" / "catalog.sqlite3"
+    with sqlite3.connect(catalog) as db:  # in step with the change log, but wrong
+        db.execute("UPDATE articles SET title = 'Wrong', chunks = 3")
+        db.execute("INSERT INTO articles (id, title, chunks, content_hash) VALUES ('gone', 'Gone', 1, 'x')")
+    found = run_qa_in(seeded_copy, "doctor")
+    assert found.returncode == 1
+    assert (
+        f"catalog differs: {SEED_ID}: differs" in found.stdout
+        and "catalog differs: gone: not in the store" in found.stdout
+    )
+    fixed = run_qa_in(seeded_copy, "doctor", "--fix")
+    assert fixed.returncode == 0 and "fixed 2 of 2" in fixed.stdout, fixed.stdout
+    listed = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
+    assert [(a["id"], a["chunks"]) for a in listed["articles"]] == [(SEED_ID, 16)]
+
+
+def test_doctor_before_anything_is_indexed_says_so_in_one_line(tmp_path: Path) -> None:
+    done = run_qa_in(tmp_path / "empty", "doctor")
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: Nothing is indexed"), done.stderr
+
+
+def _to_the_layout_before_versions(data_dir: Path) -> None:
+    """Rewrite a data directory as releases before chunk versions wrote it: chunk ids `article::position`, no
+    version in any metadata, no version column in the catalog, no journal."""
+    client = _client(data_dir)
+    chunks = client.get_collection("articles_chunks", embedding_function=None)
+    articles = client.get_collection("articles_articles_v2", embedding_function=None)
+    got = chunks.get(include=["documents", "metadatas", "embeddings"])
+    metas = [{k: v for k, v in m.items() if k != "version"} for m in got["metadatas"]]
+    chunks.delete(ids=got["ids"])
+    chunks.add(
+        ids=[f"{m['article_id']}::{m['position']}" for m in metas],
+        documents=got["documents"],
+        metadatas=metas,
+        embeddings=got["embeddings"],
+    )
+    records = articles.get(include=["documents", "metadatas"])
+    articles.delete(ids=records["ids"])
+    articles.add(
+        ids=records["ids"],
+        documents=records["documents"],
+        metadatas=[{k: v for k, v in m.items() if k != "version"} for m in records["metadatas"]],
+        embeddings=[[1.0]] * len(records["ids"]),
+    )
+    client.delete_collection("articles_journal")
+    chunks.modify(metadata={k: v for k, v in chunks.metadata.items() if not k.startswith("hnsw:")} | {"schema": 2})
+    with sqlite3.connect(data_dir / "replica" / "articles" / "catalog.sqlite3") as db:
+        db.execute("ALTER TABLE articles DROP COLUMN version")
+
+
+def test_a_data_directory_from_before_chunk_versions_is_read_checked_and_written(
+    seeded_copy: Path, tmp_path: Path
+) -> None:
+    _to_the_layout_before_versions(seeded_copy)
+    asked = run_qa_in(seeded_copy, "ask", "--json", "What did Truss demand?")
+    assert asked.returncode == 0, asked.stderr
+    assert {c["article_id"] for c in json.loads(asked.stdout)["citations"]} == {SEED_ID}
+    checked = run_qa_in(seeded_copy, "doctor")
+    assert checked.returncode == 0 and "16 chunk(s): no problems" in checked.stdout, checked.stdout + checked.stderr
+
+    # An edit replaces the old layout's chunks with versioned ones, leaving none of the old behind.
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    text = (SEEDS / f"{SEED_ID}.md").read_text(encoding="utf-8")
+    (folder / f"{SEED_ID}.md").write_text(text.replace("James Cleverly", "Jane Doe"), encoding="utf-8")
+    indexed = run_qa_in(seeded_copy, "index", str(folder))
+    assert indexed.returncode == 0 and "1 updated" in indexed.stdout, indexed.stdout + indexed.stderr
+    checked = run_qa_in(seeded_copy, "doctor")
+    assert checked.returncode == 0 and "16 chunk(s): no problems" in checked.stdout, checked.stdout
+    asked = run_qa_in(seeded_copy, "ask", "--json", "Who signed the sanctions legislation?", QA_RETRIEVAL="bm25")
+    assert "Jane Doe" in json.loads(asked.stdout)["answer"]
+    # Stamped with the new schema on its first write: a release that would not find versioned chunks says so.
+    read = "import chromadb, sys; print(chromadb.PersistentClient(sys.argv[1]).get_collection(sys.argv[2]).metadata)"
+    meta = subprocess.run(
+        [sys.executable, "-c", read, str(seeded_copy / "chroma"), "articles_chunks"], capture_output=True, text=True
+    )
+    assert "'schema': 3" in meta.stdout, meta.stdout + meta.stderr  # read anew: this process's view is of before
