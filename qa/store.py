@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import numpy as np
 from chromadb.errors import InternalError
 
@@ -224,7 +225,9 @@ class ChromaStore:
             articles = self.client.get_or_create_collection(self._articles_name(schema), embedding_function=None)
             changes = self.client.get_or_create_collection(f"{self.name}_changes", embedding_function=None)
             journal = self.client.get_or_create_collection(f"{self.name}_journal", embedding_function=None)
-        self._chunks, self._articles, self._changes, self._journal = chunks, articles, changes, journal
+        self._chunks, self._articles, self._changes, self._journal = (
+            _Reachable(c, self.where) for c in (chunks, articles, changes, journal)
+        )
         self._upgraded = self._upgraded or create
         if self.local is not None and self._reflects < 0:
             self._reflects = int(_read(changes.count))
@@ -663,6 +666,30 @@ class ChromaStore:
                 return
             yield got["ids"], got["metadatas"]
             offset += len(got["ids"])
+
+
+class _Reachable:
+    """A collection whose calls report a Chroma server that went away as StoreUnavailable (503, exit 6): chromadb's
+    HTTP client lets httpx's connection errors through, and they reached users as 500s and tracebacks."""
+
+    def __init__(self, collection: Any, where: str) -> None:
+        self._collection = collection
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._collection, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except (httpx.TransportError, ConnectionError) as exc:
+                raise StoreUnavailable(
+                    f"The Chroma server at {self._where} cannot be reached ({exc}); check that it is running."
+                ) from exc
+
+        return call
 
 
 @contextmanager
