@@ -167,3 +167,12 @@ def test_text_that_is_not_unicode_gets_one_error_line(seeded_copy: Path, tmp_pat
     assert "line 2" in indexed.stdout + indexed.stderr and "lone surrogate" in indexed.stdout + indexed.stderr
     listed = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
     assert {a["id"] for a in listed["articles"]} == {SEED_ID, "good"}, "the good line is indexed, nothing is lost"
+
+
+def test_serve_on_a_port_in_use_is_one_error_line(run_qa: RunQA) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run_qa("serve", "--port", str(port))
+    _assert_clean_error(result, 6, "cannot listen on")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -36,6 +37,7 @@ def serve(
         }
     )
     _check_exposure(config)
+    _check_port(config.host, config.port)
     configure_logging(log_format or config.log_format, config.log_level)
     application = run(lambda: create_app(config))
     out.print(f"Chat at http://{config.host}:{config.port}/  (API docs at /docs; Ctrl-C stops)")
@@ -46,6 +48,19 @@ def serve(
         )
     except OSError as exc:  # port taken, address not available: the user's to fix
         raise fail(f"cannot listen on {config.host}:{config.port}: {exc}", 6) from None
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail at once, in one line, if the address cannot be listened on (uvicorn would log it and exit 3 after the
+    model has loaded)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        socket.create_server((host, port), family=family).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise fail(
+            f"cannot listen on {host}:{port}: {reason}. Choose another --port, or stop what uses it.", 6
+        ) from None
 
 
 def _check_exposure(config: Settings) -> None:
