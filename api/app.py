@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import BodyLimit, install_error_handlers
-from api.routers import answers, articles, chat, health, openai, pages
+from api.routers import answers, articles, chat, health, jobs, openai, pages
 from api.schemas import ErrorOut
 from qa.service import NewsService
 from qa.settings import Settings
@@ -47,4 +47,5 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     for router in (pages.router, health.router, answers.router, chat.router, articles.router, openai.router):
         app.include_router(router)
+    app.include_router(jobs.router)
     return app
