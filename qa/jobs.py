@@ -215,8 +215,9 @@ class JobRunner:
             for token in [*self._tokens.values(), *self._tracked]:
                 token.cancel(reason)
 
-    def close(self, wait: float = 8.0) -> None:
-        """`stop()`, then give the running job up to `wait` seconds to stop (or to finish the write it began)."""
+    def close(self, wait: float = 4.0) -> None:
+        """`stop()`, then give the running job up to `wait` seconds to stop (or to finish the write it began):
+        with uvicorn's 5 s for requests, a server stops within 10 s of its signal."""
         self.stop()
         self._queue.put(None)
         if self._worker is not None:
