@@ -98,6 +98,8 @@ def index_articles(
                 else:
                     plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
             writes = _embed(embedder, plans, report, embed_step, cancel, embedded) if plans else []
+            if writes and (release := getattr(embedder, "release_memory", None)) is not None:
+                release()  # the model's working memory is not needed while the window is written (the local model)
             if cancel is not None:
                 cancel.check()  # the last look before this window's write: once it starts, it finishes
             if writing is not None:

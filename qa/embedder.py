@@ -143,7 +143,17 @@ class MiniLMEmbedder:
         if batch:
             yield batch
 
-    def _forward(self, encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray]:
+    def release_memory(self) -> None:
+        """Give back the working memory the model keeps from its largest batch (onnxruntime's arena, about 175 MB
+        at MAX_BATCH_TOKENS), for a pause in embedding such as a window's write; the next batch takes it again."""
+        if "session" in self.__dict__:  # a model never loaded holds nothing
+            shrink = ort.RunOptions()
+            shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+            self._forward([self.tokenizer.encode("")], shrink)
+
+    def _forward(
+        self, encodings: list[Encoding], options: ort.RunOptions | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -153,6 +163,7 @@ class MiniLMEmbedder:
         (states,) = self.session.run(
             ["last_hidden_state"],
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            options,
         )
         return states, mask.astype(np.float32)
 

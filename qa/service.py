@@ -8,6 +8,8 @@ telling the engine to follow the log before its next question after a write of i
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +51,7 @@ from qa.text import slug
 Progress = Callable[[int, int], None]  # (articles read so far, articles in all)
 T = TypeVar("T")
 API_ORIGIN = "api"  # the origin of an article sent by a client, not read from a folder
+BIG_WRITE_CHUNKS = 256  # an add of this many chunks or more gives the memory it freed back to the system
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,8 @@ class NewsService:
                 embed_step=self.settings.embed_batch_size,
             )
             info = self.store.article_infos([article.id])[article.id]
+        if report.chunks_embedded >= BIG_WRITE_CHUNKS:
+            _give_back_memory()
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
         return ArticleWrite(article=info, status=status, chunks_embedded=report.chunks_embedded)
 
@@ -330,6 +335,13 @@ class NewsService:
     def _follow_window(self) -> None:
         """A long run keeps the replica in step window by window: each catch-up reads one window back."""
         self.engine.refresh(force=True)
+
+
+def _give_back_memory() -> None:
+    """Return the C heap's free memory to the system: glibc keeps it otherwise (a 2 MB article's write left a
+    process 130 MB larger for good). Nothing where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _resolved(answer: Answer, message: str, query: str) -> ResolvedAnswer:

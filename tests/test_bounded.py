@@ -63,6 +63,20 @@ def test_a_forward_pass_is_bounded_in_tokens_not_only_in_texts(embedder: MiniLME
     assert np.allclose(together[:3], alone, atol=1e-4)
 
 
+def _resident_mib() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+def test_the_model_gives_its_working_memory_back_between_windows(embedder: MiniLMEmbedder) -> None:
+    texts = [long_text(1500, tag=str(n)) for n in range(16)]
+    before = embedder.embed(texts)
+    holding = _resident_mib()
+    embedder.release_memory()
+    assert _resident_mib() < holding - 50  # the arena's ~175 MB, less what the allocator keeps
+    assert np.array_equal(embedder.embed(texts), before)  # and the model works as before
+
+
 # -- cancelling an add in the service ------------------------------------------------------------------------
 
 
