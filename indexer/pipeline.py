@@ -1,9 +1,12 @@
 """Index articles as they stream in: a window at a time, chunk, embed only what changed, write the window to the
 store in one batch (logged in the change log), then let the caller bring what it derives from the store in step.
 
-Memory is bounded by the window, not by the input: a JSON Lines file of 100,000 articles streams through. A run
-that is stopped keeps every window it wrote; running it again skips them (their content hashes match) and embeds
-only the rest.
+Memory is bounded by the window, not by the input: a JSON Lines file of 100,000 articles streams through. Inside
+a window, chunks are embedded a step (`embed_step` chunks) at a time, so the model's memory is bounded by its
+batch whatever the size of an article; what one article costs beyond that is its text, its chunks and their
+vectors (a 5 MB article: see bench/memory.py). A run that is stopped keeps every window it wrote; running it
+again skips them (their content hashes match) and embeds only the rest. A run cancelled through its token stops
+between two steps, before the window being embedded is written.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.loaders import LoadedArticle
+from qa.cancel import CancelToken
 from qa.chunking import chunk_article, indexed_text, with_context
 from qa.domain import Article, ArticleInfo, Chunk, IndexReport, LoadFailure
 from qa.embedder import Embedder
@@ -27,9 +31,11 @@ from qa.telemetry import carry, count_embedded, stage, traced
 
 Progress = Callable[[int, int], None]  # (articles read, articles in all: 0 when not known)
 IndexedFrom = Callable[[Sequence[str]], dict[str, str]]  # folders -> {article id: folder} of what came from them
+Embedded = Callable[[int, int], None]  # (chunks of the window embedded so far, chunks the window embeds)
 HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
 WINDOW_CHUNKS = 256  # chunks embedded and written per step: bounded memory, batches still long enough to sort
 WINDOW_ARTICLES = 512  # ...and articles read per step, whether or not they changed
+EMBED_STEP = 32  # chunks embedded between two looks at the cancel token (about 2 s of the model on 2 cores)
 
 
 @dataclass
@@ -61,11 +67,16 @@ def index_articles(
     after_window: Callable[[], object] | None = None,
     total: int = 0,
     rewrite: bool = False,
+    cancel: CancelToken | None = None,
+    embedded: Embedded | None = None,
+    embed_step: int = EMBED_STEP,
 ) -> IndexReport:
     """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`
     (`indexed_from` tells which articles came from which folders). `after_window` runs after each window is
     written (the service brings its replica in step there); `total` is the number of articles to expect.
     `rewrite` writes unchanged articles too (qa doctor --fix rebuilds damaged ones from their stored text).
+    `cancel` is looked at between embedding steps: once set, the run stops (Cancelled) before writing the window
+    it was embedding, and a write already under way finishes. `embedded` hears the window's progress.
 
     Idempotent: the same input twice embeds nothing and changes no count the second time.
     """
@@ -91,7 +102,11 @@ def index_articles(
                         report.unchanged.append(article.id)
                     else:
                         plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
-            writes = _embed(embedder, plans, report) if plans else []
+            writes = _embed(embedder, plans, report, embed_step, cancel, embedded) if plans else []
+            if writes and (release := getattr(embedder, "release_memory", None)) is not None:
+                release()  # the model's working memory is not needed while the window is written (the local model)
+            if cancel is not None:
+                cancel.check()  # the last look before this window's write: once it starts, it finishes
             if writing is not None:
                 writing.result()  # one write in flight at a time, and its failure stops the run here
                 writing = None
@@ -171,17 +186,37 @@ def _write(store: ChromaStore, writes: list[ArticleToWrite], after_window: Calla
         after_window()
 
 
-def _embed(embedder: Embedder, plans: list[_Plan], report: IndexReport) -> list[ArticleToWrite]:
-    """Embed every chunk of the window that has no reusable vector (one sorted batch run): the articles to write."""
-    pending = [(p, c) for p in plans for c in p.chunks if c.position not in p.reused]
-    texts, spans = [], []
-    for _, chunk in pending:
-        text, offset = indexed_text(chunk.text, chunk.context)
-        texts.append(text)
-        spans.append([(s - chunk.start + offset, e - chunk.start + offset) for s, e in chunk.sentences])
-    with stage("embed", "index"):
-        vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
-    fresh = {(id(p), c.position): (vectors[k], sentence_vectors[k]) for k, (p, c) in enumerate(pending)}
+def _embed(
+    embedder: Embedder,
+    plans: list[_Plan],
+    report: IndexReport,
+    step: int,
+    cancel: CancelToken | None,
+    embedded: Embedded | None,
+) -> list[ArticleToWrite]:
+    """Embed every chunk of the window that has no reusable vector, `step` chunks at a time (shortest first, so
+    that a batch's texts are of a length), looking at `cancel` before each step: the articles to write."""
+    pending = sorted(
+        ((p, c) for p in plans for c in p.chunks if c.position not in p.reused),
+        key=lambda pair: len(pair[1].text) + len(pair[1].context),
+    )
+    fresh: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    for begin in range(0, len(pending), step):
+        if cancel is not None:
+            cancel.check()
+        part = pending[begin : begin + step]
+        texts, spans = [], []
+        for _, chunk in part:
+            text, offset = indexed_text(chunk.text, chunk.context)
+            texts.append(text)
+            spans.append([(s - chunk.start + offset, e - chunk.start + offset) for s, e in chunk.sentences])
+        with stage("embed", "index"):
+            vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
+        for (plan, chunk), vector, sentences in zip(part, vectors, sentence_vectors, strict=True):
+            # float16, as the store keeps them: half the memory of a big article's sentence vectors
+            fresh[(id(plan), chunk.position)] = (vector, sentences.astype(np.float16))
+        if embedded is not None:
+            embedded(begin + len(part), len(pending))
     writes = []
     for plan in plans:
         pairs = [plan.reused.get(c.position) or fresh[(id(plan), c.position)] for c in plan.chunks]

@@ -8,15 +8,20 @@ telling the engine to follow the log before its next question after a write of i
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from indexer import LoadedArticle, count_articles, index_articles, iter_articles, make_article
+from indexer.pipeline import Embedded
 from qa.answering import Answerer
+from qa.cancel import CancelToken
 from qa.catalog import ListOrder
 from qa.conversation import FollowUpResolver, SessionStore, history_from_messages
 from qa.domain import (
@@ -41,6 +46,7 @@ from qa.domain import (
 )
 from qa.engine import Engine, Retrieved
 from qa.errors import UNKNOWN_ARTICLE, Conflict, InvalidInput, NotFound
+from qa.jobs import Job, JobRunner
 from qa.settings import Settings
 from qa.store import ChromaStore
 from qa.text import slug
@@ -49,6 +55,7 @@ Progress = Callable[[int, int], None]  # (articles read so far, articles in all)
 T = TypeVar("T")
 API_ORIGIN = "api"  # the origin of an article sent by a client, not read from a folder
 _ARTICLE_FIELDS = {"id", "title", "published", "source", "url"}  # what an article's record holds besides its text
+BIG_WRITE_CHUNKS = 256  # an add of this many chunks or more gives the memory it freed back to the system
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class NewsService:
         self.engine = engine
         self.resolver = resolver
         self._writes = threading.Lock()  # one write at a time in this process; questions never wait for it
+        self.jobs = JobRunner()  # big additions in the background; and every long write can be cancelled
         self._sessions: SessionStore | None = None
         self._sessions_lock = threading.Lock()
         self._model_ready = False  # the embedding model embedded once (readiness)
@@ -86,10 +94,17 @@ class NewsService:
         """The same index, retrieval and sessions with another answerer (to compare backends on one run)."""
         twin = NewsService(self.settings, self.engine.with_answerer(answerer), self.resolver)
         twin._sessions = self._sessions
+        twin.jobs = self.jobs
         return twin
 
+    def stop_work(self) -> None:
+        """Take no more long work and cancel what is under way (each stops at its next step, before writing):
+        for a server that was told to stop."""
+        self.jobs.stop()
+
     def close(self) -> None:
-        """Release the session database and the replica."""
+        """Stop the jobs (giving a running one a few seconds), then release the session database and the replica."""
+        self.jobs.close()
         if self._sessions is not None:
             self._sessions.close()
         self.engine.replica.close()
@@ -206,26 +221,28 @@ class NewsService:
             )
             return self._counted(report)
 
-    def put_article(self, draft: ArticleDraft) -> ArticleWrite:
+    def put_article(
+        self, draft: ArticleDraft, cancel: CancelToken | None = None, embedded: Embedded | None = None
+    ) -> ArticleWrite:
         """Add an article, or replace the one with its id. Without an id, one is derived from the title, and a
-        clash with another article is refused rather than replacing it."""
-        article_id = draft.id.strip() if draft.id else slug(draft.title)
-        if not article_id:
-            raise InvalidInput("Give the article an id, or a title with letters or digits to derive one from.")
-        article = make_article({**draft.model_dump(exclude={"text"}), "id": article_id}, draft.text, draft.title)
-        with self._writes:  # the clash check and the write are one step: two clients cannot both pass it
-            if draft.id is None and self.store.article_infos([article_id]):
-                raise Conflict(
-                    f"An article with id '{article_id}' already exists. Send its id to replace it, or change the title."
-                )
+        clash with another article is refused rather than replacing it. `cancel` stops it between embedding
+        steps, before anything is written (Cancelled); `embedded` hears (chunks embedded, chunks to embed)."""
+        article = self._article_of(draft)
+        with self._writing(cancel):  # the clash check and the write are one step: two clients cannot both pass it
+            self._refuse_clash(draft, article.id)
             report = index_articles(
                 self.store,
                 self.engine.embedder,
                 [LoadedArticle(article, origin=API_ORIGIN)],
                 chunk_tokens=self.settings.chunk_tokens,
                 after_window=self.engine.invalidate,
+                cancel=cancel,
+                embedded=embedded,
+                embed_step=self.settings.embed_batch_size,
             )
             info = self.store.article_infos([article.id])[article.id]
+        if report.chunks_embedded >= BIG_WRITE_CHUNKS:
+            _give_back_memory()
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
         return ArticleWrite(article=info, status=status, chunks_embedded=report.chunks_embedded)
 
@@ -244,6 +261,52 @@ class NewsService:
                 chunk_tokens=self.settings.chunk_tokens,
                 after_window=self._follow_window,
                 rewrite=True,
+            )
+
+    def runs_in_background(self, draft: ArticleDraft) -> bool:
+        """Whether an article is big enough to be added as a job (QA_BACKGROUND_ADD_CHARS)."""
+        return len(draft.text) > self.settings.background_add_chars
+
+    def put_article_in_background(self, draft: ArticleDraft) -> Job:
+        """`put_article` as a job: the draft is checked now (a bad one or a clash is refused here), then added in
+        the background; `job` follows it and `cancel_job` stops it before it writes anything."""
+        article = self._article_of(draft)
+        self._refuse_clash(draft, article.id)  # now for a quick answer, and again when the job runs
+        return self.jobs.submit(article.id, lambda cancel, embedded: self.put_article(draft, cancel, embedded))
+
+    def job(self, job_id: str) -> Job:
+        """A background job as it is now."""
+        return self.jobs.get(job_id)
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Cancel a background job: nothing it would have stored is stored (Conflict if it is done already)."""
+        return self.jobs.cancel(job_id)
+
+    @contextmanager
+    def _writing(self, cancel: CancelToken | None) -> Iterator[None]:
+        """Hold the write lock; a cancelled writer gives up waiting for it (another may hold it for minutes)."""
+        while not self._writes.acquire(timeout=0.25):
+            if cancel is not None:
+                cancel.check()
+        try:
+            if cancel is not None:
+                cancel.check()
+            yield
+        finally:
+            self._writes.release()
+
+    def _article_of(self, draft: ArticleDraft) -> Article:
+        """The article a client's draft describes (its id derived from the title when it has none)."""
+        article_id = draft.id.strip() if draft.id else slug(draft.title)
+        if not article_id:
+            raise InvalidInput("Give the article an id, or a title with letters or digits to derive one from.")
+        return make_article({**draft.model_dump(exclude={"text"}), "id": article_id}, draft.text, draft.title)
+
+    def _refuse_clash(self, draft: ArticleDraft, article_id: str) -> None:
+        """A draft without an id must not replace the article whose id its title gives."""
+        if draft.id is None and self.store.article_infos([article_id]):
+            raise Conflict(
+                f"An article with id '{article_id}' already exists. Send its id to replace it, or change the title."
             )
 
     def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
@@ -330,6 +393,13 @@ class NewsService:
     def _follow_window(self) -> None:
         """A long run keeps the replica in step window by window: each catch-up reads one window back."""
         self.engine.refresh(force=True)
+
+
+def _give_back_memory() -> None:
+    """Return the C heap's free memory to the system: glibc keeps it otherwise (a 2 MB article's write left a
+    process 130 MB larger for good). Nothing where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _resolved(answer: Answer, message: str, query: str) -> ResolvedAnswer:

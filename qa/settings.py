@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, description="Largest HTTP request body accepted.")
+    background_add_chars: int = Field(
+        default=100_000,
+        ge=0,
+        description="An article sent to the API with more characters of text than this is added in the background, "
+        "as a job (202 and GET /api/jobs/ID); news articles (a few thousand characters) are added at once.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

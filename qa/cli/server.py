@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -41,11 +42,30 @@ def serve(
     configure_logging(log_format or config.log_format, config.log_level)
     application = run(lambda: create_app(config))
     out.print(f"Chat at http://{config.host}:{config.port}/  (API docs at /docs; Ctrl-C stops)")
+
+    class StoppingServer(uvicorn.Server):
+        """At the first signal, cancel the service's long work too (an article being embedded stops at its next
+        step, writing nothing): the server exits within seconds, not once the work is done."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            application.state.service.stop_work()
+            super().handle_exit(sig, frame)
+
     try:
+        # A request still running 5 s after the signal is cancelled.
         # uvicorn's own logging set-up and access lines are off: ours (one line per request, with its id) replace them.
-        uvicorn.run(
-            application, host=config.host, port=config.port, log_level="warning", log_config=None, access_log=False
+        settings = uvicorn.Config(
+            application,
+            config.host,
+            config.port,
+            log_level="warning",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
         )
+        StoppingServer(settings).run()
+    except KeyboardInterrupt:  # Ctrl-C, raised again once the server stopped: as uvicorn.run does, end quietly
+        pass
     except OSError as exc:  # port taken, address not available: the user's to fix
         raise fail(f"cannot listen on {config.host}:{config.port}: {exc}", 6) from None
 
