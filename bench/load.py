@@ -137,20 +137,15 @@ def main() -> None:
     try:
         for corpus in ("seeds", "eval/xquad_en/corpus.jsonl"):
             subprocess.run([*qa, "index", str(REPO / corpus)], env=env, check=True, capture_output=True)
-        read_key = subprocess.run(
-            [*qa, "keys", "create", "--name", "load-readers", "--rate", "1000000/minute"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        write_key = subprocess.run(
-            [*qa, "keys", "create", "--name", "load-writer", "--scope", "write"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+
+        def new_key(name: str, *options: str) -> str:
+            made = subprocess.run(
+                [*qa, "keys", "create", "--name", name, *options], env=env, check=True, capture_output=True, text=True
+            )
+            return made.stdout.strip()
+
+        read_key = new_key("load-readers", "--rate", "1000000/minute")
+        write_key = new_key("load-writer", "--scope", "write")
         server, url = qa_serve(env)
         try:
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {read_key}"}, timeout=60) as warm:
