@@ -44,7 +44,8 @@ class Strict(Request):
 
 class AskRequest(Strict):
     question: str = Field(description="The question to answer.", examples=["What did Truss demand?"])
-    top_k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve.")
+    # strict: JSON `true` or "5" is not a number of passages, though pydantic's lax mode would take it
+    top_k: int | None = Field(default=None, ge=1, le=50, strict=True, description="Passages to retrieve.")
     article_ids: list[str] | None = Field(default=None, description="Only answer from these articles.")
 
 
@@ -88,7 +89,7 @@ class ChatCompletionRequest(Request):
 
     model: str
     messages: list[OpenAIMessage] = Field(min_length=1)
-    stream: bool = False
+    stream: bool = Field(default=False, strict=True)  # not "yes" or 1, which lax mode would take
     model_config = ConfigDict(extra="allow")
 
     def conversation(self) -> list[tuple[str, str]]:
