@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qa.domain import AsOf, Moment, SearchFilter, Until
 from qa.text import NOT_TEXT, has_lone_surrogate
 
 
@@ -36,20 +37,40 @@ def _surrogate_at(value: Any, path: str = "") -> str | None:
     return None
 
 
-class Strict(Request):
-    """Unknown fields are a client mistake worth reporting, not ignoring."""
+class Scoped(Request):
+    """Which articles may answer, and when the question is asked: the same fields on every question endpoint."""
 
-    model_config = ConfigDict(extra="forbid")
+    article_ids: list[str] | None = Field(default=None, description="Only answer from these articles.")
+    sources: list[str] | None = Field(default=None, description="Only from these outlets (as `source` names them).")
+    since: Moment | None = Field(
+        default=None,
+        description="Only articles published at or after this (ISO 8601; UTC when no zone is given).",
+        examples=["2025-03-01"],
+    )
+    until: Until | None = Field(
+        default=None, description="Only articles published before this (a bare date: up to the end of that day)."
+    )
+    as_of: AsOf | None = Field(
+        default=None,
+        description='When the question is asked (default now; a bare date: the end of that day): "last month" is read '
+        "against it, and only articles published by then are read.",
+    )
+
+    def within(self) -> SearchFilter | None:
+        """The filter the fields make (None when none is given)."""
+        found = SearchFilter(article_ids=self.article_ids, sources=self.sources, since=self.since, until=self.until)
+        return None if found.is_empty else found
 
 
-class AskRequest(Strict):
+class AskRequest(Scoped):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a mistake worth reporting, not ignoring
     question: str = Field(description="The question to answer.", examples=["What did Truss demand?"])
     # strict: JSON `true` or "5" is not a number of passages, though pydantic's lax mode would take it
     top_k: int | None = Field(default=None, ge=1, le=50, strict=True, description="Passages to retrieve.")
-    article_ids: list[str] | None = Field(default=None, description="Only answer from these articles.")
 
 
-class ChatRequest(Strict):
+class ChatRequest(Scoped):
+    model_config = ConfigDict(extra="forbid")
     session_id: str | None = Field(default=None, description="Leave out to start a new conversation.")
     message: str = Field(examples=["What did Truss demand?"])
 
@@ -84,8 +105,9 @@ class OpenAIMessage(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(Request):
-    """The fields of OpenAI's chat completion request that matter here; others are accepted and ignored."""
+class ChatCompletionRequest(Scoped):
+    """The fields of OpenAI's chat completion request that matter here, and this API's filters (`extra_body` in
+    the openai client); OpenAI's other fields are accepted and ignored."""
 
     model: str
     messages: list[OpenAIMessage] = Field(min_length=1)

@@ -17,7 +17,7 @@ from qa.service import NewsService
 
 DEPTH = 10  # retrieval is judged on the first 10 passages (hit@k curve, MRR@10)
 
-Ask = Callable[[str], Answer]
+Ask = Callable[[EvalItem], Answer]
 
 
 @dataclass(frozen=True)
@@ -109,13 +109,21 @@ class ArticleTexts:
 
 
 def service_variants(
-    service: NewsService, modes: Iterable[RetrievalMode], top_k: int, name: str | None = None
+    service: NewsService, modes: Iterable[RetrievalMode], top_k: int, name: str | None = None, dated: bool = True
 ) -> list[Variant]:
     """One variant per retrieval mode (named after it unless `name` is given); the answer reads `top_k` passages,
-    retrieval is judged on DEPTH."""
+    retrieval is judged on DEPTH. Not `dated`: the items' `as_of` is not passed (with a time-blind service, the
+    engine as it was before it read dates)."""
 
     def asker(mode: RetrievalMode) -> Ask:
-        return lambda question: service.ask(question, top_k=top_k, mode=mode, depth=DEPTH)
+        return lambda item: service.ask(
+            item.question,
+            top_k=top_k,
+            mode=mode,
+            depth=DEPTH,
+            within=item.within(),
+            as_of=item.as_of if dated else None,
+        )
 
     return [Variant(name or mode, asker(mode)) for mode in modes]
 
@@ -211,7 +219,7 @@ def summarise(results: Sequence[QuestionResult], top_k: int) -> Summary:
 def _ask(ask: Ask, item: EvalItem) -> Answer:
     """The variant's answer; an error that stops the run names the question it came from."""
     try:
-        return ask(item.question)
+        return ask(item)
     except QAError as exc:
         raise type(exc)(f"question '{item.id}': {exc}") from exc
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from qa.domain import AsOf, Moment, SearchFilter, Until
 from qa.errors import InvalidInput
 
 
@@ -22,6 +23,16 @@ class EvalItem(BaseModel):
     evidence: str | None = Field(default=None, min_length=1, description="Text a correct passage contains.")
     article_ids: list[str] = Field(default_factory=list, description="Articles that answer the question.")
     unanswerable: bool = False
+    as_of: AsOf | None = Field(default=None, description="When the question is asked (a bare date: its end).")
+    since: Moment | None = Field(default=None, description="Only articles published at or after this.")
+    until: Until | None = Field(default=None, description="Only articles published before this.")
+    sources: list[str] | None = Field(default=None, description="Only articles from these outlets.")
+    kind: str | None = Field(default=None, description="A label to break figures down by (e.g. 'relative').")
+
+    def within(self) -> SearchFilter | None:
+        """The item's filter, None when it has none."""
+        found = SearchFilter(sources=self.sources, since=self.since, until=self.until)
+        return None if found.is_empty else found
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalItem:

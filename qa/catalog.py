@@ -131,6 +131,14 @@ class Catalog:
             yield [_info(row) for row in page]
             after = str(page[-1][0])
 
+    def has_dated(self) -> bool:
+        """Whether any article has a publication date (a question's time window means nothing otherwise)."""
+        return bool(self._query("SELECT 1 FROM articles WHERE published_ts IS NOT NULL LIMIT 1"))
+
+    def sources(self) -> list[str]:
+        """The outlets the articles come from, sorted."""
+        return [str(row[0]) for row in self._query("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL")]
+
     def _matching(self, within: SearchFilter) -> list[tuple[str, int, str]]:
         clauses: list[str] = []
         args: list[Any] = []

@@ -7,9 +7,9 @@ so a field added here reaches the CLI's JSON, the JSON API and the OpenAI-compat
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from qa.text import NOT_TEXT, has_lone_surrogate
 
@@ -17,13 +17,49 @@ RetrievalMode = Literal["dense", "bm25", "hybrid"]
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
 
 
+def aware(moment: dt.datetime) -> dt.datetime:
+    """A time with its zone: one given without is read as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _date_only(value: object) -> dt.date | None:
+    """The date, when `value` names a day without a time ("2025-03-14")."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _day_end(value: object) -> object:
+    """A day given without a time means the end of it: asked "as of 14 March", that day's news is known."""
+    day = _date_only(value)
+    return dt.datetime.combine(day, dt.time(23, 59, 59)) if day else value
+
+
+def _next_day(value: object) -> object:
+    """ "until 2025-03-31" keeps 31 March: a bare day as an exclusive end is the start of the day after."""
+    day = _date_only(value)
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) if day else value
+
+
+Moment = Annotated[dt.datetime, AfterValidator(aware)]
+AsOf = Annotated[dt.datetime, BeforeValidator(_day_end), AfterValidator(aware)]
+Until = Annotated[dt.datetime, BeforeValidator(_next_day), AfterValidator(aware)]
+
+
 class SearchFilter(BaseModel):
     """Which articles a question may be answered from; every part given must hold (None: no limit)."""
 
     article_ids: list[str] | None = None
     sources: list[str] | None = None
-    since: dt.datetime | None = Field(default=None, description="Published at or after (timezone-aware).")
-    until: dt.datetime | None = Field(default=None, description="Published before (timezone-aware).")
+    since: Moment | None = Field(default=None, description="Published at or after (UTC when no zone is given).")
+    until: Until | None = Field(
+        default=None, description="Published before (a bare date: before the end of that day; UTC when no zone)."
+    )
 
     @property
     def is_empty(self) -> bool:
@@ -192,6 +228,21 @@ class Citation(BaseModel):
     end: int
     score: float
     chunk_id: str | None = None
+    published: str | None = Field(default=None, description="The article's publication time (ISO 8601), if known.")
+    source: str | None = Field(default=None, description="The article's outlet, if known.")
+    earlier: bool = Field(
+        default=False, description="Earlier reporting: an older article's account, shown beside the newest one's."
+    )
+
+
+class TimeScope(BaseModel):
+    """How the engine read the question's time: the reference time, and the window of publication it kept to."""
+
+    as_of: dt.datetime = Field(description="The reference time relative expressions were read against.")
+    since: dt.datetime | None = Field(default=None, description="Only articles published at or after this.")
+    until: dt.datetime | None = Field(default=None, description="Only articles published before this.")
+    phrase: str | None = Field(default=None, description='The expression the window was read from ("last month").')
+    latest: bool = Field(default=False, description="The question asks about the current state: newest first.")
 
 
 class AnswerSentence(BaseModel):
@@ -212,6 +263,10 @@ class Answer(BaseModel):
     citations: list[Citation]
     sentences: list[AnswerSentence] = Field(default_factory=list)
     passages: list[Passage] = Field(default_factory=list, exclude=True)
+    reported: str | None = Field(
+        default=None, description='When the quoted reports are from, e.g. "as of 20 Oct 2022" (dated articles only).'
+    )
+    time: TimeScope | None = Field(default=None, description="How the question's time was read, when it said one.")
     backend: str = "extractive"
     elapsed_ms: float = 0.0
 

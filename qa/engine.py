@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from qa.answering import Answerer, AnswerResult
-from qa.domain import Answer, Passage, RetrievalMode, SearchFilter
+from qa.answering import Answerer, AnswerResult, pieces_of
+from qa.domain import Answer, ArticleInfo, Passage, RetrievalMode, SearchFilter, TimeScope
 from qa.embedder import Embedder
 from qa.errors import EMPTY_QUESTION, InvalidInput
 from qa.evidence import QuestionEvidence
+from qa.recency import answer_newest_first, dated_citations, reported, scoped, time_scope
 from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
 from qa.store import ChromaStore, is_current
 from qa.telemetry import Running, count_answer, stage, traced
 from qa.text import NOT_TEXT, has_lone_surrogate
+from qa.when import TimeReading, read_time
 
 FRESHNESS = 0.25  # seconds: another process's write reaches this one's questions within this (plus its catch-up)
 
@@ -32,6 +35,9 @@ class Retrieved:
     passages: list[Passage]
     top_k: int
     began: float
+    asked: str = ""  # the question as asked (retrieval reads it without its relative date: see qa.when)
+    scope: TimeScope | None = None
+    infos: dict[str, ArticleInfo] | None = None
 
 
 class Engine:
@@ -88,12 +94,24 @@ class Engine:
         within: SearchFilter | None = None,
         mode: RetrievalMode | None = None,
         depth: int = 0,
+        as_of: dt.datetime | None = None,
     ) -> Retrieved:
-        """Validate the question and find its passages; `depth` retrieves more for evaluation only."""
+        """Validate the question and find its passages; `depth` retrieves more for evaluation only. `as_of` is the
+        time the question is asked at (default now): relative dates are read against it, and with an explicit
+        `as_of` only articles published by then are read."""
         began = time.perf_counter()
-        question = self.validate(question)
+        asked = self.validate(question)
         replica = self.refresh()
         top_k = top_k or self.settings.top_k
+        now = as_of or dt.datetime.now(dt.UTC)
+        reading = read_time(asked, now) if self.settings.time_aware else TimeReading(query=asked)
+        # a window of publication means nothing to an archive without dates (an encyclopedia's "in May 1871")
+        windowed = reading.has_window and replica.catalog.has_dated()
+        if windowed:
+            within = scoped(within, reading.since, reading.until)
+        if as_of is not None:
+            within = scoped(within, None, as_of + dt.timedelta(seconds=1))
+        question = reading.query if windowed else asked
         with stage("embed"):
             vector = self.embedder.embed([question])[0]
         evidence = QuestionEvidence(question, vector, replica.keyword.idf)
@@ -105,7 +123,8 @@ class Engine:
         # Only the chunks an article's record names are cited: a write in progress (or killed) leaves others.
         hits = [hit for hit in hits if is_current(hit.chunk, infos.get(hit.chunk.article_id))]
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
-        return Retrieved(evidence, hits, to_passages(hits, titles), top_k, began)
+        scope = time_scope(reading, now, windowed)
+        return Retrieved(evidence, hits, to_passages(hits, titles), top_k, began, asked, scope, infos)
 
     @traced("ask")
     def ask(
@@ -115,28 +134,47 @@ class Engine:
         within: SearchFilter | None = None,
         mode: RetrievalMode | None = None,
         depth: int = 0,
+        as_of: dt.datetime | None = None,
     ) -> Answer:
         """Answer one question with cited, verbatim quotes, or abstain.
 
         The answerer reads the best `top_k` passages; `depth` asks for more in `Answer.passages` (for evaluation)
         without changing the answer.
         """
-        found = self.retrieve(question, top_k, within, mode, depth)
+        found = self.retrieve(question, top_k, within, mode, depth, as_of)
         with stage("answer"):
-            result = self.answerer.answer(found.question, found.hits[: found.top_k], found.passages[: found.top_k])
+            result = self._newest_first(found) or self.answerer.answer(
+                found.question, found.hits[: found.top_k], found.passages[: found.top_k]
+            )
         return _answer(found, result)
 
+    def _newest_first(self, found: Retrieved) -> AnswerResult | None:
+        """For a question about the current state, the newest report's answer (see qa.recency)."""
+        if found.scope is None or not found.scope.latest or found.infos is None:
+            return None
+        hits, passages = found.hits[: found.top_k], found.passages[: found.top_k]
+        return answer_newest_first(self.answerer, found.question, hits, passages, found.infos)
+
     def stream(
-        self, question: str, top_k: int | None = None, within: SearchFilter | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        within: SearchFilter | None = None,
+        as_of: dt.datetime | None = None,
     ) -> Iterator[str | Answer]:
         """The answer text in pieces as it is produced, then the whole Answer (with its checked citations). Its
         ask span is current only while retrieving: a generator's `yield`s may resume in other threads."""
         ask, failure = Running("ask"), None
         try:
             with ask.current():
-                found = self.retrieve(question, top_k, within)
+                found = self.retrieve(question, top_k, within, as_of=as_of)
             with stage("answer", parent=ask.span):  # until the last piece is taken
-                pieces = self.answerer.stream(found.question, found.hits[: found.top_k], found.passages[: found.top_k])
+                newest = self._newest_first(found)
+                pieces: Iterator[str | AnswerResult] = (
+                    iter([*pieces_of(newest.answer), newest])
+                    if newest is not None
+                    else self.answerer.stream(found.question, found.hits[: found.top_k], found.passages[: found.top_k])
+                )
                 for item in pieces:
                     yield _answer(found, item) if isinstance(item, AnswerResult) else item
         except BaseException as exc:
@@ -148,13 +186,16 @@ class Engine:
 
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:
     count_answer(result.abstained)
+    citations = dated_citations(result.citations, found.infos or {})
     return Answer(
-        question=found.question.question,
+        question=found.asked or found.question.question,
         answer=result.answer,
         abstained=result.abstained,
-        citations=result.citations,
+        citations=citations,
         sentences=result.sentences,
         passages=found.passages,
+        reported=None if result.abstained else reported(citations),
+        time=found.scope,
         backend=result.backend,
         elapsed_ms=round((time.perf_counter() - found.began) * 1000, 2),
     )

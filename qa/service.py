@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -97,6 +98,15 @@ class NewsService:
         twin.jobs = self.jobs
         return twin
 
+    def time_blind(self) -> NewsService:
+        """The same service reading no dates (QA_TIME_AWARE off): the baseline time-awareness is measured against."""
+        engine = self.engine.with_answerer(self.engine.answerer)
+        engine.settings = self.settings.model_copy(update={"time_aware": False})
+        twin = NewsService(engine.settings, engine, self.resolver)
+        twin._sessions = self._sessions
+        twin.jobs = self.jobs
+        return twin
+
     def stop_work(self) -> None:
         """Take no more long work and cancel what is under way (each stops at its next step, before writing):
         for a server that was told to stop."""
@@ -119,18 +129,46 @@ class NewsService:
         within: SearchFilter | None = None,
         mode: RetrievalMode | None = None,
         depth: int = 0,
+        as_of: dt.datetime | None = None,
     ) -> Answer:
         """Answer one question with cited, verbatim quotes, or abstain; only from the articles `within` lets
-        through. `depth` retrieves more passages into `Answer.passages` for evaluation, without changing the
-        answer."""
-        return self.engine.ask(question, top_k=top_k, within=within, mode=mode, depth=depth)
+        through, as of `as_of` (default now: see Engine.retrieve). `depth` retrieves more passages into
+        `Answer.passages` for evaluation, without changing the answer."""
+        within = self.check_filter(within)
+        return self.engine.ask(question, top_k=top_k, within=within, mode=mode, depth=depth, as_of=as_of)
 
     def stream(
-        self, question: str, *, top_k: int | None = None, within: SearchFilter | None = None
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        within: SearchFilter | None = None,
+        as_of: dt.datetime | None = None,
     ) -> Iterator[str | Answer]:
         """The answer's text in pieces, then the whole Answer. A bad question, or a model that fails before its
         first word, raises here, before anything is streamed (an HTTP shell can still send an error status)."""
-        return _primed(self.engine.stream(question, top_k=top_k, within=within))
+        within = self.check_filter(within)
+        return _primed(self.engine.stream(question, top_k=top_k, within=within, as_of=as_of))
+
+    def check_filter(self, within: SearchFilter | None) -> SearchFilter | None:
+        """The filter, or an InvalidInput that says how to fix it: an empty window, an outlet no article has."""
+        if within is None or within.is_empty:
+            return None
+        if within.since is not None and within.until is not None and within.until <= within.since:
+            raise InvalidInput(
+                f"until ({within.until.isoformat()}) is not after since ({within.since.isoformat()}): give a window "
+                "whose end follows its start, e.g. since 2025-03-01 and until 2025-04-01."
+            )
+        if within.sources is not None:
+            known = self.engine.refresh().catalog.sources()
+            unknown = [s for s in within.sources if s not in known]
+            if unknown:
+                listed = ", ".join(repr(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
+                raise InvalidInput(
+                    f"No article comes from the source {unknown[0]!r}. "
+                    + (f"The sources are: {listed}." if known else "No article has a source yet.")
+                )
+        return within
 
     def retrieve(self, question: str, *, top_k: int | None = None, mode: RetrievalMode | None = None) -> Retrieved:
         """The passages a question finds, best first, without answering (for retrieval-only integrations)."""
@@ -138,17 +176,33 @@ class NewsService:
 
     # -- conversations ---------------------------------------------------------------------------------------
 
-    def chat(self, session_id: str | None, message: str) -> ChatAnswer:
+    def chat(
+        self,
+        session_id: str | None,
+        message: str,
+        *,
+        within: SearchFilter | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> ChatAnswer:
         """Answer a message in its conversation (a new one without `session_id`) and record both turns."""
+        within = self.check_filter(within)
         session_id, query = self._prepare_turn(session_id, message)
-        return self._record(session_id, message, query, self.engine.ask(query))
+        return self._record(session_id, message, query, self.engine.ask(query, within=within, as_of=as_of))
 
-    def chat_stream(self, session_id: str | None, message: str) -> ChatStream:
+    def chat_stream(
+        self,
+        session_id: str | None,
+        message: str,
+        *,
+        within: SearchFilter | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> ChatStream:
         """Like `chat`, with the answer's text in pieces first; errors are raised before anything is streamed."""
+        within = self.check_filter(within)
         session_id, query = self._prepare_turn(session_id, message)
 
         def pieces() -> Iterator[str | ChatAnswer]:
-            for item in self.engine.stream(query):
+            for item in self.engine.stream(query, within=within, as_of=as_of):
                 yield self._record(session_id, message, query, item) if isinstance(item, Answer) else item
 
         return ChatStream(session_id, query, _primed(pieces()))
@@ -157,15 +211,29 @@ class NewsService:
         """The turns of a stored conversation."""
         return ChatHistory(session_id=session_id, turns=self.sessions.history(session_id))
 
-    def complete(self, messages: Sequence[tuple[str, str]]) -> ResolvedAnswer:
+    def complete(
+        self,
+        messages: Sequence[tuple[str, str]],
+        *,
+        within: SearchFilter | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> ResolvedAnswer:
         """OpenAI-style: the conversation travels with the request ((role, content) pairs) and nothing is stored."""
+        within = self.check_filter(within)
         message, query = self._resolve_messages(messages)
-        return _resolved(self.engine.ask(query), message, query)
+        return _resolved(self.engine.ask(query, within=within, as_of=as_of), message, query)
 
-    def complete_stream(self, messages: Sequence[tuple[str, str]]) -> Iterator[str | ResolvedAnswer]:
+    def complete_stream(
+        self,
+        messages: Sequence[tuple[str, str]],
+        *,
+        within: SearchFilter | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> Iterator[str | ResolvedAnswer]:
         """`complete` with the answer's text in pieces first; errors are raised before anything is streamed."""
+        within = self.check_filter(within)
         message, query = self._resolve_messages(messages)
-        pieces = self.engine.stream(query)
+        pieces = self.engine.stream(query, within=within, as_of=as_of)
         return _primed(_resolved(i, message, query) if isinstance(i, Answer) else i for i in pieces)
 
     @property

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for an answer.")
     candidates: int = Field(default=20, ge=1, le=200, description="Candidates each retriever proposes before fusion.")
     retrieval: RetrievalMode = "hybrid"
+    time_aware: bool = Field(
+        default=True,
+        description='Read relative dates in questions ("last month") as publication windows, and answer questions '
+        "about the current state from the newest report. Off: every article is read as if undated.",
+    )
     max_answer_sentences: int = Field(default=3, ge=1, le=10)
     abstain_threshold: float = Field(
         default=0.53,

@@ -16,6 +16,7 @@ from qa.embedder import MiniLMEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
+DATED = REPO / "eval" / "dated" / "articles"
 SEED_ID = "000_7fce140085dacc93"
 
 RunQA = Callable[..., subprocess.CompletedProcess[str]]
@@ -77,6 +78,15 @@ def seeded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory with the seed article indexed once through the CLI (read-only for tests)."""
     data_dir = tmp_path_factory.mktemp("seeded") / "data"
     done = run_qa_in(data_dir, "index", str(SEEDS))
+    assert done.returncode == 0, done.stderr
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def dated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the dated set's 46 articles (several outlets, 2025) indexed once (read-only)."""
+    data_dir = tmp_path_factory.mktemp("dated") / "data"
+    done = run_qa_in(data_dir, "index", str(DATED))
     assert done.returncode == 0, done.stderr
     return data_dir
 

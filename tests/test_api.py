@@ -78,7 +78,17 @@ def test_the_cli_the_api_and_the_openai_endpoint_return_the_same_answer(
     beside = dict(completion.model_extra)
     assert beside.pop("query") == TRUSS
     via_openai = {**beside, "answer": completion.choices[0].message.content}
-    assert set(cli) == {"question", "answer", "abstained", "citations", "sentences", "backend", "elapsed_ms"}
+    assert set(cli) == {
+        "question",
+        "answer",
+        "abstained",
+        "citations",
+        "sentences",
+        "reported",
+        "time",
+        "backend",
+        "elapsed_ms",
+    }
     assert _without_timing(cli) == _without_timing(api) == _without_timing(via_openai)
     assert "troops withdraw" in api["answer"] and api["sentences"]
     chat = http.post("/api/chat", json={"message": TRUSS}).json()

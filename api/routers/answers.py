@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.deps import Service
 from api.schemas import AskRequest
 from api.security import REFUSALS, Reader
-from qa.domain import Answer, SearchFilter
+from qa.domain import Answer
 
 router = APIRouter(prefix="/api", tags=["answers"], dependencies=[Reader], responses=REFUSALS)
 
@@ -15,5 +15,4 @@ router = APIRouter(prefix="/api", tags=["answers"], dependencies=[Reader], respo
 @router.post("/ask")
 def ask(body: AskRequest, service: Service) -> Answer:
     """Answer one question: the same object `qa ask --json` prints."""
-    within = SearchFilter(article_ids=body.article_ids) if body.article_ids else None
-    return service.ask(body.question, top_k=body.top_k, within=within)
+    return service.ask(body.question, top_k=body.top_k, within=body.within(), as_of=body.as_of)

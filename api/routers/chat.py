@@ -22,14 +22,18 @@ EVENT_STREAM: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-s
 @router.post("")
 def chat(body: ChatRequest, service: Service) -> ChatAnswer:
     """One turn of a conversation; leave session_id out to start one."""
-    return service.chat(body.session_id, body.message)
+    return service.chat(body.session_id, body.message, within=body.within(), as_of=body.as_of)
 
 
 @router.post("/stream", response_model=None, responses=EVENT_STREAM)
 def chat_stream(body: ChatRequest, service: Service) -> EventSourceResponse:
     """Server-Sent Events: `session`, `delta` {text} as the answer is produced, `citations`, `done` (the whole
     reply, as POST /api/chat returns it); `error` if something fails once streaming began."""
-    return EventSourceResponse(sse.ending_in_error_event(_events(service.chat_stream(body.session_id, body.message))))
+    return EventSourceResponse(
+        sse.ending_in_error_event(
+            _events(service.chat_stream(body.session_id, body.message, within=body.within(), as_of=body.as_of))
+        )
+    )
 
 
 @router.get("/{session_id}")

@@ -37,9 +37,9 @@ def completions(body: ChatCompletionRequest, service: Service) -> dict[str, Any]
     """Any model name is accepted: the articles answer, whatever a client asks for."""
     envelope = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": body.model}
     if body.stream:
-        pieces = service.complete_stream(body.conversation())
+        pieces = service.complete_stream(body.conversation(), within=body.within(), as_of=body.as_of)
         return EventSourceResponse(sse.ending_in_error_event(_chunks(envelope, pieces)))
-    answer = service.complete(body.conversation())
+    answer = service.complete(body.conversation(), within=body.within(), as_of=body.as_of)
     return {
         **envelope,
         "object": "chat.completion",

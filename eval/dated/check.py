@@ -15,6 +15,7 @@ import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -31,8 +32,23 @@ BASE_FIELDS = {"id", "question", "answers", "evidence", "article_ids", "unanswer
 NEW_FIELDS = {"as_of", "kind"}
 FRONT_FIELDS = {"title", "published", "source", "url"}
 MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "march": 3, "apr": 4, "april": 4, "may": 5, "jun": 6, "june": 6,
-    "jul": 7, "july": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "march": 3,
+    "apr": 4,
+    "april": 4,
+    "may": 5,
+    "jun": 6,
+    "june": 6,
+    "jul": 7,
+    "july": 7,
+    "aug": 8,
+    "sep": 9,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
 }
 DATELINE = re.compile(r"^([A-Z][A-Z .'-]+), ([A-Z][a-z]+)\.? (\d{1,2}) \(([^)]+)\) - ")
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)$")
@@ -45,15 +61,15 @@ def problem(message: str) -> None:
     problems.append(message)
 
 
-def split_front_matter(content: str) -> tuple[dict, str]:
+def split_front_matter(content: str) -> tuple[dict[str, Any], str]:
     """(front matter, text) as the indexer reads a markdown file (python-frontmatter when available)."""
     try:
-        import frontmatter  # type: ignore[import-not-found]
-    except ImportError:
-        frontmatter = None
-    if frontmatter is not None:
+        import frontmatter
+
         post = frontmatter.loads(content)
         return dict(post.metadata), post.content.strip()
+    except ImportError:
+        pass
     match = re.match(r"^---\s*\n(.*?)\n---\s*\n(.*)$", content, re.S)
     if not match:
         raise ValueError("no YAML front matter between --- lines")
@@ -69,7 +85,7 @@ def parse_when(value: str, what: str) -> dt.datetime | None:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if ISO_DATE.match(value):
         day = dt.date.fromisoformat(value)
-        return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.timezone.utc)
+        return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
     problem(f"{what}: '{value}' is not ISO 8601 with an offset (or a bare date)")
     return None
 
@@ -84,8 +100,8 @@ def dateline(text: str) -> tuple[dt.date, str] | None:
     return dt.date(YEAR, month, int(match.group(3))), match.group(4)
 
 
-def load_articles() -> dict[str, dict]:
-    articles: dict[str, dict] = {}
+def load_articles() -> dict[str, dict[str, Any]]:
+    articles: dict[str, dict[str, Any]] = {}
     for path in sorted(ARTICLES.rglob("*.md")):
         article_id = path.relative_to(ARTICLES).with_suffix("").as_posix()
         try:
@@ -137,15 +153,15 @@ def contains_words(text: str, sought: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(sought) + r"(?!\w)", text) is not None
 
 
-def published_by(article: dict, as_of: dt.datetime) -> bool:
+def published_by(article: dict[str, Any], as_of: dt.datetime) -> bool:
     """Was the article out at as_of? A dateline-only article counts from the end of its dateline day."""
     if article["published"] is not None:
-        return article["published"] <= as_of
-    return article["dateline"] < as_of.date()  # the day is in the article's zone: only a later day is safe
+        return bool(article["published"] <= as_of)
+    return bool(article["dateline"] < as_of.date())  # the day is in the article's zone: only a later day is safe
 
 
-def check_questions(articles: dict[str, dict]) -> list[dict]:
-    items: list[dict] = []
+def check_questions(articles: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     seen: set[str] = set()
     for number, line in enumerate(QUESTIONS.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -217,11 +233,12 @@ def main() -> int:
             problem(f"kind '{kind}': {kinds[kind]} questions, target {target} +-{KIND_TOLERANCE}")
 
     # The same question text at different as_of with different right answers.
-    by_text: dict[str, list[dict]] = defaultdict(list)
+    by_text: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
         by_text[item["question"]].append(item)
     pairs = {
-        text: group for text, group in by_text.items()
+        text: group
+        for text, group in by_text.items()
         if len(group) > 1 and len({tuple(i.get("answers", [])) for i in group}) > 1
     }
     if len(pairs) < MIN_PAIRS:
@@ -241,15 +258,19 @@ def main() -> int:
     ]
     near_copies = [c for c in near_copies if c[2] >= 0.9]
 
-    print(f"articles: {len(articles)} ({min(v['words'] for v in articles.values())}-"
-          f"{max(v['words'] for v in articles.values())} words)")
+    print(
+        f"articles: {len(articles)} ({min(v['words'] for v in articles.values())}-"
+        f"{max(v['words'] for v in articles.values())} words)"
+    )
     print("sources: " + ", ".join(f"{s} {n}" for s, n in sorted(sources.items())))
     print(f"with a dateline: {len(with_dateline)}: {', '.join(with_dateline)}")
     print(f"dateline only (no published): {len(dateline_only)}: {', '.join(dateline_only)}")
     print("near copies (syndicated): " + ", ".join(f"{a} ~ {b} ({r})" for a, b, r in near_copies))
     print(f"questions: {len(items)}: " + ", ".join(f"{k} {kinds[k]}" for k in KIND_TARGETS))
-    print(f"same question at several as_of with different answers: {len(pairs)} texts, "
-          f"{sum(len(g) for g in pairs.values())} items")
+    print(
+        f"same question at several as_of with different answers: {len(pairs)} texts, "
+        f"{sum(len(g) for g in pairs.values())} items"
+    )
     for text, group in pairs.items():
         print(f"  {text}  " + " | ".join(f"{i['as_of'][:10]}: {i['answers'][0]}" for i in group))
     if problems:

@@ -3,6 +3,7 @@ and how an answer is printed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from qa.domain import Answer
+from qa.domain import Answer, TimeScope
 from qa.errors import EMPTY_QUESTION, UNKNOWN_ARTICLE, UNKNOWN_SESSION, NotIndexed, QAError
 from qa.settings import Settings
 
@@ -91,12 +92,39 @@ def print_answer(answer: Answer, as_json: bool) -> None:
         return
     out.print(f"[bold]Q:[/] {escape(answer.question)}")
     out.print(("[yellow]" if answer.abstained else "") + escape(answer.answer) + ("[/]" if answer.abstained else ""))
+    when = [answer.reported or ""] + ([describe_time(answer.time)] if answer.time else [])
+    if any(when):
+        out.print(f"[dim]{escape(' · '.join(w for w in when if w))}[/]")
     if answer.citations:
         out.print()
     for citation in answer.citations:
+        byline = ", ".join(filter(None, [citation.source, day(citation.published)]))
         out.print(
-            f"[bold cyan][{citation.n}][/] [bold]{escape(citation.title)}[/] "
-            f"[dim]({escape(citation.article_id)}, chars {citation.start}-{citation.end})[/]"
+            f"[bold cyan][{citation.n}][/] "
+            + ("[magenta]earlier reporting:[/] " if citation.earlier else "")
+            + f"[bold]{escape(citation.title)}[/] "
+            + (f"— {escape(byline)} " if byline else "")
+            + f"[dim]({escape(citation.article_id)}, chars {citation.start}-{citation.end})[/]"
         )
         out.print(f"    “{escape(citation.quote)}”")
     out.print()
+
+
+def day(published: str | None) -> str:
+    """'14 Mar 2025' from an ISO publication time ('' when unknown)."""
+    if not published:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(published)
+    except ValueError:
+        return published
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def describe_time(scope: TimeScope) -> str:
+    """How the question's time was read, in words."""
+    if scope.phrase:
+        start = day(scope.since.isoformat()) if scope.since else "the start"
+        end = day((scope.until - dt.timedelta(seconds=1)).isoformat()) if scope.until else "now"
+        return f'"{scope.phrase}" read as {start} to {end}'
+    return "newest reports first" if scope.latest else ""

@@ -31,7 +31,9 @@ def evaluate(
     files: Annotated[list[Path], typer.Argument(help="Evaluation sets (JSON Lines), see eval/README.md")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write DIR/index.html with plots")] = None,
-    compare: Annotated[bool, typer.Option("--compare", help="Run retrieval modes dense, bm25, hybrid")] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Run retrieval modes dense, bm25, hybrid (and time-blind, for dated sets)")
+    ] = False,
     corpus: Annotated[
         list[Path] | None, typer.Option("--corpus", help="Index these articles into a temporary store first")
     ] = None,
@@ -135,6 +137,8 @@ def _run(
         variants += service_variants(
             service.with_answerer(build_extractive(config)), [config.retrieval], top_k, "extractive"
         )
+    if compare_backends and any(item.as_of is not None for item in items):
+        variants += service_variants(service.time_blind(), [config.retrieval], top_k, "time-blind", dated=False)
     texts = ArticleTexts(service)
     runs = []
     with progress_bar("questions") as bar:

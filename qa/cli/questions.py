@@ -10,6 +10,8 @@ import typer
 from rich.markup import escape
 
 from qa.cli.console import err, load_settings, message, out, print_answer, run
+from qa.cli.scope import Articles, AsOfOption, Since, Sources, UntilOption, scope
+from qa.domain import Answer
 from qa.errors import QAError
 
 
@@ -17,21 +19,31 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, or - to read one question a line from stdin")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (JSON Lines with -)")] = False,
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve")] = None,
+    since: Since = None,
+    until: UntilOption = None,
+    source: Sources = None,
+    article: Articles = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """Answer a question with quotes from the articles, cited [n]."""
     from qa.wiring import open_service
 
+    asked = scope(since, until, source, article, as_of)
     config = load_settings()
     service = run(lambda: open_service(config, fast_start=question != "-"))
+
+    def answer(text: str) -> Answer:
+        return service.ask(text, top_k=top_k, within=asked.within, as_of=asked.as_of)
+
     if question != "-":
-        print_answer(run(lambda: service.ask(question, top_k=top_k)), as_json)
+        print_answer(run(lambda: answer(question)), as_json)
         return
     failed = False
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
-            print_answer(service.ask(line, top_k=top_k), as_json)
+            print_answer(answer(line), as_json)
         except QAError as exc:  # one bad line does not stop the batch
             failed = True
             if as_json:
@@ -44,10 +56,16 @@ def ask(
 
 def chat(
     session: Annotated[str | None, typer.Option(help="Continue this session id")] = None,
+    since: Since = None,
+    until: UntilOption = None,
+    source: Sources = None,
+    article: Articles = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """A multi-turn conversation in the terminal (follow-ups understood). Ctrl-D or 'exit' ends it."""
     from qa.wiring import open_service
 
+    asked = scope(since, until, source, article, as_of)
     config = load_settings()
     service = run(lambda: open_service(config))
     if session is not None:
@@ -65,7 +83,7 @@ def chat(
         if not said.strip():
             continue
         try:
-            reply = service.chat(session, said)
+            reply = service.chat(session, said, within=asked.within, as_of=asked.as_of)
         except QAError as exc:
             err.print(f"[bold red]error:[/] {escape(message(exc))}")
             continue

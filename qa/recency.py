@@ -1,0 +1,116 @@
+"""Dated answers: the question's window as a filter, the newest report first for questions about the current
+state, earlier reporting beside it, and every citation with its article's date and outlet.
+
+News answers change: "Who is the chief executive?" had one answer in February and another in September. For such
+questions the engine answers from the newest article that answers at all (the answerer's own evidence check
+decides "answers"), then shows what an older article said as earlier reporting, both cited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from qa.answering import Answerer, AnswerResult
+from qa.domain import ArticleInfo, Citation, Passage, SearchFilter, TimeScope
+from qa.evidence import QuestionEvidence
+from qa.replica import published_timestamp
+from qa.retrieval import Hit
+from qa.when import TimeReading
+
+NEWEST_TRIES = 3  # articles tried newest first before the usual answer over all passages is taken
+
+
+def scoped(within: SearchFilter | None, since: dt.datetime | None, until: dt.datetime | None) -> SearchFilter | None:
+    """`within` narrowed to articles published in [since, until) (either end open)."""
+    if since is None and until is None:
+        return within
+    base = within or SearchFilter()
+    starts = [t for t in (base.since, since) if t is not None]
+    ends = [t for t in (base.until, until) if t is not None]
+    return base.model_copy(update={"since": max(starts, default=None), "until": min(ends, default=None)})
+
+
+def time_scope(reading: TimeReading, as_of: dt.datetime, applies: bool) -> TimeScope | None:
+    """What the answer says about how its time was read (None when the question said nothing about time)."""
+    if not (reading.latest or (applies and reading.has_window)):
+        return None
+    if not applies:
+        return TimeScope(as_of=as_of, latest=reading.latest)
+    window = {"since": reading.since, "until": reading.until, "phrase": reading.phrase}
+    return TimeScope(as_of=as_of, latest=reading.latest, **window)
+
+
+def answer_newest_first(
+    answerer: Answerer,
+    question: QuestionEvidence,
+    hits: Sequence[Hit],
+    passages: Sequence[Passage],
+    infos: dict[str, ArticleInfo],
+) -> AnswerResult | None:
+    """The answer from the newest article among the hits that answers the question, with an older article's
+    account as earlier reporting; None when the hits do not come from articles of different dates."""
+    when = {i: published_timestamp(info.published) for i, info in infos.items()}
+    dated = sorted(
+        {h.chunk.article_id for h in hits if when.get(h.chunk.article_id) is not None},
+        key=lambda i: -(when[i] or 0),
+    )
+    if len({when[i] for i in dated}) < 2:
+        return None
+    for article_id in dated[:NEWEST_TRIES]:
+        lead = _answer_from(answerer, question, hits, passages, article_id.__eq__)
+        if lead is not None and not lead.abstained:
+            older = _answer_from(answerer, question, hits, passages, _older_than(when, when[article_id] or 0))
+            return _with_earlier(lead, older)
+    return None
+
+
+def _older_than(when: dict[str, int | None], cutoff: int) -> Callable[[str], bool]:
+    """Whether an article (by id) was published before `cutoff` (undated ones are not)."""
+    return lambda article_id: (when.get(article_id) or cutoff) < cutoff
+
+
+def _answer_from(
+    answerer: Answerer,
+    question: QuestionEvidence,
+    hits: Sequence[Hit],
+    passages: Sequence[Passage],
+    keep: Callable[[str], bool],
+) -> AnswerResult | None:
+    chosen = [i for i, h in enumerate(hits) if keep(h.chunk.article_id)]
+    if not chosen:
+        return None
+    return answerer.answer(question, [hits[i] for i in chosen], [passages[i] for i in chosen])
+
+
+def _with_earlier(lead: AnswerResult, older: AnswerResult | None) -> AnswerResult:
+    """The lead answer, plus the older answer's first quote as an earlier-reporting citation (when it says
+    something other than the lead's quotes)."""
+    if older is None or older.abstained or not older.citations:
+        return lead
+    first = older.citations[0]
+    if any(first.quote == c.quote for c in lead.citations):
+        return lead
+    earlier = first.model_copy(update={"n": len(lead.citations) + 1, "earlier": True})
+    return replace(lead, citations=[*lead.citations, earlier])
+
+
+def dated_citations(citations: list[Citation], infos: dict[str, ArticleInfo]) -> list[Citation]:
+    """The citations with their article's publication time and outlet."""
+    return [
+        c.model_copy(update={"published": info.published, "source": info.source})
+        if (info := infos.get(c.article_id))
+        else c
+        for c in citations
+    ]
+
+
+def reported(citations: Sequence[Citation]) -> str | None:
+    """'as of 20 Oct 2022': the newest date the answer's own quotes (not earlier reporting) were published."""
+    stamps = [published_timestamp(c.published) for c in citations if not c.earlier]
+    dated = [s for s in stamps if s is not None]
+    if not dated:
+        return None
+    newest = dt.datetime.fromtimestamp(max(dated), dt.UTC)
+    return f"as of {newest.day} {newest:%b %Y}"

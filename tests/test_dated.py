@@ -1,0 +1,189 @@
+"""Dated news: filters inside retrieval, questions asked as of a time, relative dates, the newest report first,
+through the service, the CLI, the JSON API and the OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openai import OpenAI
+
+from qa.domain import Answer, SearchFilter
+from qa.service import NewsService
+from qa.settings import Settings
+from qa.wiring import open_service
+from tests.conftest import LiveServer, run_qa_in
+
+SOURCES = ["Coastline Herald", "Harbor Wire", "Meridian Business Daily", "Pennant Sports", "The Lisburg Ledger"]
+QUESTIONS = [
+    "Who is the chief executive of Norvale Energy?",
+    "What is the Bank of Valdra's main refinancing rate?",
+    "How many people have been killed by Cyclone Orla?",
+    "Who is the mayor of Lisburg?",
+    "How much will the Kessel Strait Bridge cost?",
+    "What did Truss demand?",
+]
+CEO = "Who is the chief executive of Norvale Energy?"
+
+
+@pytest.fixture(scope="module")
+def data_dir(dated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("dated-copy") / "data"
+    shutil.copytree(dated_dir, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def service(data_dir: Path) -> Iterator[NewsService]:
+    opened = open_service(Settings(data_dir=data_dir))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path) -> Iterator[LiveServer]:
+    live = LiveServer(data_dir)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def published(answer: Answer) -> list[dt.datetime]:
+    dates = [c.published for c in answer.citations]
+    assert all(dates), "every article of this set is dated, and every citation carries its date"
+    return [dt.datetime.fromisoformat(d) for d in dates if d]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    question=st.sampled_from(QUESTIONS),
+    start=st.dates(dt.date(2025, 1, 1), dt.date(2025, 12, 31)),
+    days=st.integers(1, 200),
+    sources=st.one_of(st.none(), st.lists(st.sampled_from(SOURCES), min_size=1, max_size=2, unique=True)),
+)
+def test_no_citation_falls_outside_the_filter(
+    service: NewsService, question: str, start: dt.date, days: int, sources: list[str] | None
+) -> None:
+    since = dt.datetime.combine(start, dt.time(), dt.UTC)
+    until = since + dt.timedelta(days=days)
+    answer = service.ask(question, within=SearchFilter(since=since, until=until, sources=sources))
+    assert all(since <= when < until for when in published(answer))
+    assert sources is None or all(c.source in sources for c in answer.citations)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=st.sampled_from(QUESTIONS), as_of=st.dates(dt.date(2025, 1, 20), dt.date(2025, 12, 31)))
+def test_nothing_published_after_as_of_is_cited(service: NewsService, question: str, as_of: dt.date) -> None:
+    moment = dt.datetime.combine(as_of, dt.time(23, 59, 59), dt.UTC)
+    answer = service.ask(question, as_of=moment)
+    assert all(when <= moment for when in published(answer))
+
+
+def test_the_answer_depends_on_when_the_question_is_asked(service: NewsService) -> None:
+    early = service.ask(CEO, as_of=dt.datetime(2025, 2, 1, tzinfo=dt.UTC))
+    late = service.ask(CEO, as_of=dt.datetime(2025, 9, 1, tzinfo=dt.UTC))
+    assert "Okonjo" in late.answer and "Okonjo" not in early.answer
+    assert late.time is not None and late.time.latest and late.reported is not None
+    assert late.reported.startswith("as of ") and late.reported.endswith("2025")
+
+
+def test_the_newest_report_leads_and_an_older_one_is_earlier_reporting(service: NewsService) -> None:
+    answer = service.ask(
+        "How many people have been killed by Cyclone Orla?", as_of=dt.datetime(2025, 10, 1, tzinfo=dt.UTC)
+    )
+    lead = [c for c in answer.citations if not c.earlier]
+    earlier = [c for c in answer.citations if c.earlier]
+    assert lead and earlier, answer.citations
+    assert min(published_of(c.published) for c in lead) > max(published_of(c.published) for c in earlier)
+
+
+def published_of(text: str | None) -> dt.datetime:
+    assert text is not None
+    return dt.datetime.fromisoformat(text)
+
+
+def test_a_relative_date_becomes_a_window(service: NewsService) -> None:
+    answer = service.ask(
+        "What did the Bank of Valdra decide last month?", as_of=dt.datetime(2025, 6, 20, tzinfo=dt.UTC)
+    )
+    assert answer.time is not None and answer.time.phrase == "last month"
+    assert answer.time.since == dt.datetime(2025, 5, 1, tzinfo=dt.UTC)
+    assert answer.time.until == dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    assert "4.25%" in answer.answer
+    assert all(answer.time.since <= when < answer.time.until for when in published(answer))
+
+
+def test_a_window_nothing_was_published_in_abstains(service: NewsService) -> None:
+    answer = service.ask("What did the Bank of Valdra decide yesterday?", as_of=dt.datetime(2025, 1, 5, tzinfo=dt.UTC))
+    assert answer.abstained and not answer.citations
+
+
+def test_an_archive_without_dates_ignores_relative_dates(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "talks.txt").write_text("Talks in Moscow\n\nThe foreign minister demanded that the troops withdraw.")
+    assert run_qa_in(tmp_path / "data", "index", str(articles)).returncode == 0
+    opened = open_service(Settings(data_dir=tmp_path / "data"))
+    try:
+        answer = opened.ask("What did the foreign minister demand last month?")
+    finally:
+        opened.close()
+    assert not answer.abstained and answer.time is None and "troops withdraw" in answer.answer
+
+
+def test_the_api_takes_filters_and_as_of(http: httpx.Client) -> None:
+    body = {"question": CEO, "as_of": "2025-09-01", "sources": ["Harbor Wire", "The Lisburg Ledger"]}
+    answer = http.post("/api/ask", json=body).json()
+    assert all(c["source"] in body["sources"] for c in answer["citations"])
+    assert all(c["published"] <= "2025-09-02" for c in answer["citations"])
+    window = http.post("/api/ask", json={"question": CEO, "since": "2025-02-01", "until": "2025-02-28"}).json()
+    assert window["citations"] and all("2025-02-01" <= c["published"] < "2025-03-01" for c in window["citations"])
+    chat = http.post("/api/chat", json={"message": CEO, "as_of": "2025-02-01"}).json()
+    assert "Okonjo" not in chat["answer"]
+
+
+def test_the_openai_endpoint_takes_the_same_fields(server: LiveServer) -> None:
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
+    completion = client.chat.completions.create(
+        model="newsqa", messages=[{"role": "user", "content": CEO}], extra_body={"as_of": "2025-09-01"}
+    )
+    assert "Okonjo" in (completion.choices[0].message.content or "")
+    assert completion.model_extra and completion.model_extra["reported"].startswith("as of")
+
+
+@pytest.mark.parametrize(
+    ("body", "phrase"),
+    [
+        ({"question": CEO, "since": "2025-05-01", "until": "2025-04-01"}, "is not after since"),
+        ({"question": CEO, "sources": ["Daily Nothing"]}, "No article comes from the source 'Daily Nothing'"),
+        ({"question": CEO, "since": "1 Marhc"}, "since"),
+        ({"question": CEO, "as_of": "yesterday"}, "as_of"),
+    ],
+)
+def test_bad_filters_are_a_422_that_names_the_field(http: httpx.Client, body: dict[str, object], phrase: str) -> None:
+    response = http.post("/api/ask", json=body)
+    assert response.status_code == 422 and phrase in response.json()["error"]["message"]
+
+
+def test_the_cli_takes_filters_and_refuses_bad_ones(data_dir: Path) -> None:
+    done = run_qa_in(data_dir, "ask", CEO, "--as-of", "2025-09-01", "--source", "Harbor Wire")
+    assert done.returncode == 0 and "Harbor Wire" in done.stdout and "as of" in done.stdout
+    for args, phrase in [
+        (["--since", "1 Marhc"], "--since: '1 Marhc' is not a date"),
+        (["--since", "2025-05-01", "--until", "2025-04-01"], "is not after since"),
+        (["--source", "Daily Nothing"], "The sources are: 'Coastline Herald'"),
+    ]:
+        done = run_qa_in(data_dir, "ask", CEO, *args)
+        assert done.returncode == 2 and phrase in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
