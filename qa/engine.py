@@ -14,7 +14,7 @@ from qa.domain import Answer, ArticleInfo, Passage, RetrievalMode, SearchFilter,
 from qa.embedder import Embedder
 from qa.errors import EMPTY_QUESTION, InvalidInput
 from qa.evidence import QuestionEvidence
-from qa.recency import answer_newest_first, dated_citations, reported, scoped, time_scope
+from qa.recency import LATEST_POOL, answer_newest_first, dated_citations, reported, scoped, time_scope
 from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
@@ -118,7 +118,9 @@ class Engine:
         candidates = max(self.settings.candidates, top_k, depth)
         retriever = HybridRetriever(self.store, replica.keyword, candidates, replica.catalog.chunk_total)
         allowed = replica.catalog.chunk_ids(within)
-        hits = retriever.retrieve(evidence, max(top_k, depth), mode or self.settings.retrieval, within, allowed)
+        # a question about the current state looks further down the list: the newest report may rank lower
+        wanted = max(top_k, depth, LATEST_POOL if reading.latest else 0)
+        hits = retriever.retrieve(evidence, wanted, mode or self.settings.retrieval, within, allowed)
         infos = replica.catalog.infos(sorted({hit.chunk.article_id for hit in hits}))
         # Only the chunks an article's record names are cited: a write in progress (or killed) leaves others.
         hits = [hit for hit in hits if is_current(hit.chunk, infos.get(hit.chunk.article_id))]
@@ -152,7 +154,8 @@ class Engine:
         """For a question about the current state, the newest report's answer (see qa.recency)."""
         if found.scope is None or not found.scope.latest or found.infos is None:
             return None
-        hits, passages = found.hits[: found.top_k], found.passages[: found.top_k]
+        pool = max(found.top_k, LATEST_POOL)
+        hits, passages = found.hits[:pool], found.passages[:pool]
         return answer_newest_first(self.answerer, found.question, hits, passages, found.infos)
 
     def stream(

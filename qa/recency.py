@@ -19,7 +19,12 @@ from qa.replica import published_timestamp
 from qa.retrieval import Hit
 from qa.when import TimeReading
 
+LATEST_POOL = 10  # passages a question about the current state looks through for the newest report
 NEWEST_TRIES = 3  # articles tried newest first before the usual answer over all passages is taken
+# An article takes part only when its best passage scores at least this share of the best passage's score, so that a
+# newer article that merely mentions the question's subject does not outrank the one that answers it (chosen by
+# 5-fold cross-validation on eval/dated: python -m eval.kfold_dated).
+RELEVANT_SHARE = 0.7
 
 
 def scoped(within: SearchFilter | None, since: dt.datetime | None, until: dt.datetime | None) -> SearchFilter | None:
@@ -52,8 +57,9 @@ def answer_newest_first(
     """The answer from the newest article among the hits that answers the question, with an older article's
     account as earlier reporting; None when the hits do not come from articles of different dates."""
     when = {i: published_timestamp(info.published) for i, info in infos.items()}
+    floor = RELEVANT_SHARE * max((h.score for h in hits), default=0.0)
     dated = sorted(
-        {h.chunk.article_id for h in hits if when.get(h.chunk.article_id) is not None},
+        {h.chunk.article_id for h in hits if when.get(h.chunk.article_id) is not None and h.score >= floor},
         key=lambda i: -(when[i] or 0),
     )
     if len({when[i] for i in dated}) < 2:
