@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import BodyLimit, install_error_handlers
 from api.observability import TELEMETRY, install_observability
-from api.routers import answers, articles, chat, health, jobs, metrics, openai, pages
+from api.routers import answers, articles, chat, health, jobs, metrics, openai, pages, sources, timeline
 from api.schemas import ErrorOut
 from api.security import install_security
 from qa.service import NewsService
@@ -55,8 +55,10 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
         health.router,
         metrics.router,
         answers.router,
+        timeline.router,
         chat.router,
         articles.router,
+        sources.router,
         openai.router,
     ):
         app.include_router(router)

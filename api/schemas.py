@@ -62,6 +62,23 @@ class Scoped(Request):
         return None if found.is_empty else found
 
 
+class TimelineQuery(BaseModel):
+    """The query of GET /api/timeline: what to follow, and the filters of a question (lists repeat the parameter)."""
+
+    model_config = ConfigDict(extra="forbid")
+    q: str = Field(min_length=1, max_length=2000, description="What to follow.", examples=["Cyclone Orla death toll"])
+    since: Moment | None = Field(default=None, description="Published at or after this (ISO 8601).")
+    until: Until | None = Field(default=None, description="Published before this (a bare date: up to its end).")
+    source: list[str] | None = Field(default=None, description="Only these outlets (repeat the parameter).")
+    article: list[str] | None = Field(default=None, description="Only these article ids (repeat the parameter).")
+    as_of: AsOf | None = Field(default=None, description='Read "last month" as of this time (default now).')
+
+    def within(self) -> SearchFilter | None:
+        """The filter the parameters make (None when none is given)."""
+        found = SearchFilter(article_ids=self.article, sources=self.source, since=self.since, until=self.until)
+        return None if found.is_empty else found
+
+
 class AskRequest(Scoped):
     model_config = ConfigDict(extra="forbid")  # a misspelt field is a mistake worth reporting, not ignoring
     question: str = Field(description="The question to answer.", examples=["What did Truss demand?"])

@@ -245,6 +245,22 @@ class TimeScope(BaseModel):
     latest: bool = Field(default=False, description="The question asks about the current state: newest first.")
 
 
+class TimelineDay(BaseModel):
+    """The reports of one day (the articles' own calendar day), in the order they were published."""
+
+    day: str = Field(description="YYYY-MM-DD.")
+    citations: list[Citation]
+
+
+class Timeline(BaseModel):
+    """Dated sentences matching a query, oldest first, grouped by day, each quoted and cited."""
+
+    query: str
+    days: list[TimelineDay]
+    time: TimeScope | None = Field(default=None, description="How the query's time was read, when it said one.")
+    elapsed_ms: float = 0.0
+
+
 class AnswerSentence(BaseModel):
     """One sentence of an answer and whether the passages it cites bear it out."""
 
@@ -267,6 +283,9 @@ class Answer(BaseModel):
         default=None, description='When the quoted reports are from, e.g. "as of 20 Oct 2022" (dated articles only).'
     )
     time: TimeScope | None = Field(default=None, description="How the question's time was read, when it said one.")
+    timeline: bool = Field(
+        default=False, description="The question asks how something developed: GET /api/timeline shows it in order."
+    )
     backend: str = "extractive"
     elapsed_ms: float = 0.0
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.answering import Answerer, AnswerResult, pieces_of
-from qa.domain import Answer, ArticleInfo, Passage, RetrievalMode, SearchFilter, TimeScope
+from qa.domain import Answer, ArticleInfo, Passage, RetrievalMode, SearchFilter, Timeline, TimeScope
 from qa.embedder import Embedder
 from qa.errors import EMPTY_QUESTION, InvalidInput
 from qa.evidence import QuestionEvidence
@@ -21,7 +21,8 @@ from qa.settings import Settings
 from qa.store import ChromaStore, is_current
 from qa.telemetry import Running, count_answer, stage, traced
 from qa.text import NOT_TEXT, has_lone_surrogate
-from qa.when import TimeReading, read_time
+from qa.timeline import TIMELINE_PASSAGES, timeline_days
+from qa.when import TimeReading, asks_how_it_developed, read_time
 
 FRESHNESS = 0.25  # seconds: another process's write reaches this one's questions within this (plus its catch-up)
 
@@ -150,6 +151,14 @@ class Engine:
             )
         return _answer(found, result)
 
+    @traced("timeline")
+    def timeline(self, query: str, within: SearchFilter | None = None, as_of: dt.datetime | None = None) -> Timeline:
+        """The dated sentences matching `query`, oldest first, grouped by day (see qa.timeline)."""
+        found = self.retrieve(query, TIMELINE_PASSAGES, within, as_of=as_of)
+        days = timeline_days(found.hits, found.infos or {})
+        elapsed = round((time.perf_counter() - found.began) * 1000, 2)
+        return Timeline(query=found.asked, days=days, time=found.scope, elapsed_ms=elapsed)
+
     def _newest_first(self, found: Retrieved) -> AnswerResult | None:
         """For a question about the current state, the newest report's answer (see qa.recency)."""
         if found.scope is None or not found.scope.latest or found.infos is None:
@@ -199,6 +208,7 @@ def _answer(found: Retrieved, result: AnswerResult) -> Answer:
         passages=found.passages,
         reported=None if result.abstained else reported(citations),
         time=found.scope,
+        timeline=asks_how_it_developed(found.asked or found.question.question),
         backend=result.backend,
         elapsed_ms=round((time.perf_counter() - found.began) * 1000, 2),
     )

@@ -42,6 +42,7 @@ from qa.domain import (
     ResolvedAnswer,
     RetrievalMode,
     SearchFilter,
+    Timeline,
     Turn,
     WriteStatus,
 )
@@ -149,6 +150,14 @@ class NewsService:
         first word, raises here, before anything is streamed (an HTTP shell can still send an error status)."""
         within = self.check_filter(within)
         return _primed(self.engine.stream(question, top_k=top_k, within=within, as_of=as_of))
+
+    def timeline(self, query: str, *, within: SearchFilter | None = None, as_of: dt.datetime | None = None) -> Timeline:
+        """The dated sentences matching `query` in the order they were reported, grouped by day, each cited."""
+        return self.engine.timeline(query, within=self.check_filter(within), as_of=as_of)
+
+    def sources(self) -> list[str]:
+        """The outlets the indexed articles come from, sorted."""
+        return sorted(self.engine.refresh().catalog.sources())
 
     def check_filter(self, within: SearchFilter | None) -> SearchFilter | None:
         """The filter, or an InvalidInput that says how to fix it: an empty window, an outlet no article has."""

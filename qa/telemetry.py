@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the SDK is imported only when tracing is configured
 P = ParamSpec("P")
 T = TypeVar("T")
 Exporter = Literal["none", "console", "otlp"]
-Operation = Literal["ask", "index"]
+Operation = Literal["ask", "timeline", "index"]
 
 SERVICE_NAME = "newsqa"
 # From a tenth of a millisecond (a keyword search) to a minute (embedding a long article's window).

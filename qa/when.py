@@ -40,6 +40,20 @@ _CURRENT = re.compile(
 )
 
 
+# Questions about how something developed: a timeline answers them better than one sentence.
+_DEVELOPMENT = re.compile(
+    r"\b(timeline|chronolog\w*|over time|sequence of events|step by step)\b"
+    r"|\bhow (did|has|have)\b.*\b(develop(ed|ing)?|unfold(ed)?|evolve[ds]?|chang(e|ed)|progress(ed)?|escalat\w+)\b"
+    r"|\bwhat (has )?happened (since|so far|over|with|to)\b",
+    re.I,
+)
+
+
+def asks_how_it_developed(question: str) -> bool:
+    """Whether the question asks how something developed ("How did the death toll change?")."""
+    return bool(_DEVELOPMENT.search(question))
+
+
 @dataclass(frozen=True)
 class TimeReading:
     """What a question says about time. `since`/`until` bound the articles that may answer (until: before);

@@ -93,3 +93,33 @@ def chat(
         print_answer(reply, as_json=False)
     if session:
         err.print(f"[dim]session {session}: continue with qa chat --session {session}[/]")
+
+
+def timeline(
+    query: Annotated[str, typer.Argument(help='What to follow, e.g. "Cyclone Orla death toll"')],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the object GET /api/timeline returns)")] = False,
+    since: Since = None,
+    until: UntilOption = None,
+    source: Sources = None,
+    article: Articles = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """How a story developed: the dated sentences matching QUERY, oldest first, grouped by day, each quoted."""
+    from qa.wiring import open_service
+
+    asked = scope(since, until, source, article, as_of)
+    config = load_settings()
+    service = run(lambda: open_service(config, fast_start=True))
+    found = run(lambda: service.timeline(query, within=asked.within, as_of=asked.as_of))
+    if as_json:
+        out.print(json.dumps(found.model_dump(mode="json"), ensure_ascii=False), markup=False, soft_wrap=True)
+        return
+    if not found.days:
+        err.print("[yellow]No dated article matches this.[/] Articles without a publication date are not placed.")
+        return
+    for day in found.days:
+        out.print(f"[bold]{escape(day.day)}[/]")
+        for citation in day.citations:
+            source_name = f" — {escape(citation.source)}" if citation.source else ""
+            out.print(f"  [bold cyan][{citation.n}][/] “{escape(citation.quote)}”")
+            out.print(f"      [dim]{escape(citation.title)}{source_name} ({escape(citation.article_id)})[/]")

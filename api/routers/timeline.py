@@ -1,0 +1,21 @@
+"""GET /api/timeline: how a story developed, in the order it was reported."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Service
+from api.schemas import TimelineQuery
+from api.security import REFUSALS, Reader
+from qa.domain import Timeline
+
+router = APIRouter(prefix="/api", tags=["answers"], dependencies=[Reader], responses=REFUSALS)
+
+
+@router.get("/timeline")
+def timeline(service: Service, query: Annotated[TimelineQuery, Query()]) -> Timeline:
+    """The dated sentences matching `q`, oldest first, grouped by day, each quoted and cited with its article's
+    date and outlet (`qa timeline QUERY --json` prints the same object)."""
+    return service.timeline(query.q, within=query.within(), as_of=query.as_of)
