@@ -30,6 +30,10 @@ def summary_table(runs: Sequence[VariantRun], title: str) -> Table:
         table.add_column(escape(run.name), justify="right")
     for field, label in LABELS.items():
         table.add_row(label, *(figure(field, getattr(run.summary, field)) for run in runs))
+    for kind in sorted({k for run in runs for k in run.summary.accuracy_by_kind}):
+        table.add_row(
+            f"accuracy ({kind})", *(figure("accuracy", run.summary.accuracy_by_kind.get(kind)) for run in runs)
+        )
     return table
 
 

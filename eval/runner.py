@@ -80,6 +80,7 @@ class Summary(BaseModel):
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     failed: int
+    accuracy_by_kind: dict[str, float] = {}  # items' `kind` label -> accuracy (sets that label their items)
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,10 @@ def summarise(results: Sequence[QuestionResult], top_k: int) -> Summary:
         latency_p50_ms=metrics.percentile(latencies, 50),
         latency_p95_ms=metrics.percentile(latencies, 95),
         failed=sum(not r.correct for r in results),
+        accuracy_by_kind={
+            kind: metrics.mean([r.correct for r in results if r.item.kind == kind]) or 0.0
+            for kind in sorted({r.item.kind for r in results if r.item.kind})
+        },
     )
 
 

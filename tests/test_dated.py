@@ -187,3 +187,42 @@ def test_the_cli_takes_filters_and_refuses_bad_ones(data_dir: Path) -> None:
         done = run_qa_in(data_dir, "ask", CEO, *args)
         assert done.returncode == 2 and phrase in done.stderr and "Traceback" not in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_timeline_lists_the_reports_in_order(service: NewsService) -> None:
+    found = service.timeline("How did the Cyclone Orla death toll develop?")
+    days = [day.day for day in found.days]
+    assert days == sorted(days) and {"2025-09-06", "2025-09-08", "2025-09-12"} <= set(days)
+    quotes = [c.quote for day in found.days for c in day.citations]
+    assert len(quotes) == len(set(quotes)), "a sentence syndicated word for word appears once"
+    assert [c.n for day in found.days for c in day.citations] == list(range(1, len(quotes) + 1))
+    texts = {a: service.get_article(a).text for a in {c.article_id for d in found.days for c in d.citations}}
+    for day in found.days:
+        for citation in day.citations:
+            assert texts[citation.article_id][citation.start : citation.end] == citation.quote
+            assert citation.published is not None and citation.published.startswith(day.day)
+
+
+def test_a_timeline_keeps_to_its_filter(service: NewsService) -> None:
+    window = SearchFilter(since=dt.datetime(2025, 9, 7, tzinfo=dt.UTC), sources=["Harbor Wire"])
+    found = service.timeline("Cyclone Orla death toll", within=window)
+    citations = [c for day in found.days for c in day.citations]
+    assert citations and all(c.source == "Harbor Wire" and (c.published or "") >= "2025-09-07" for c in citations)
+
+
+def test_the_timeline_over_http_and_from_the_cli(http: httpx.Client, data_dir: Path) -> None:
+    found = http.get("/api/timeline", params={"q": "Kessel Strait Bridge cost", "until": "2025-08-01"}).json()
+    assert [d["day"] for d in found["days"]] == sorted(d["day"] for d in found["days"])
+    assert found["days"] and all(d["day"] < "2025-08-02" for d in found["days"])
+    bad = http.get("/api/timeline", params={"q": "bridge", "since": "soon"})
+    assert bad.status_code == 422 and "since" in bad.json()["error"]["message"]
+    assert http.get("/api/sources").json() == SOURCES
+    done = run_qa_in(data_dir, "timeline", "Bank of Valdra rate decisions", "--since", "2025-06-01")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line[:4] == "2025"]
+    assert lines == sorted(lines) and all(line >= "2025-06-01" for line in lines)
+
+
+def test_an_answer_says_when_a_timeline_answers_better(service: NewsService) -> None:
+    assert service.ask("How has the Kessel Strait Bridge cost changed?").timeline
+    assert not service.ask(CEO).timeline

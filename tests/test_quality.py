@@ -29,10 +29,16 @@ XQUAD_GATES = {
     "--max-median-words": "40",
 }
 
+DATED_GATES = {
+    "--min-accuracy": "0.6",
+    "--min-validity": "1.0",
+    "--min-support": "1.0",
+}
 
-def _gate(tmp_path: Path, qa_set: str, corpus: str, gates: dict[str, str]) -> dict:
+
+def _gate(tmp_path: Path, qa_set: str, corpus: str, gates: dict[str, str], *extra: str) -> dict:
     args = [arg for pair in gates.items() for arg in pair]
-    done = run_qa_in(tmp_path / "data", "eval", qa_set, "--corpus", corpus, "--json", *args)
+    done = run_qa_in(tmp_path / "data", "eval", qa_set, "--corpus", corpus, "--json", *args, *extra)
     assert done.returncode == 0, f"a quality gate failed:\n{done.stderr}"
     return json.loads(done.stdout)["summary"]
 
@@ -46,3 +52,11 @@ def test_xquad_meets_its_gates(tmp_path: Path) -> None:
     xquad = REPO / "eval" / "xquad_en"
     summary = _gate(tmp_path, str(xquad / "qa.jsonl"), str(xquad / "corpus.jsonl"), XQUAD_GATES)
     assert summary["questions"] == 1190
+
+
+def test_dated_set_meets_its_gates_and_time_awareness_pays(tmp_path: Path) -> None:
+    dated = REPO / "eval" / "dated"
+    summary = _gate(tmp_path, str(dated / "questions.jsonl"), str(dated / "articles"), DATED_GATES, "--compare")
+    aware, blind = summary["hybrid"], summary["time-blind"]
+    assert aware["questions"] >= 48
+    assert aware["accuracy"] >= blind["accuracy"] + 0.1, (aware["accuracy"], blind["accuracy"])
