@@ -217,6 +217,17 @@ class Passage(BaseModel):
     rank: int
 
 
+class Copy(BaseModel):
+    """Where else a quote appears word for word: another outlet's copy of the same story."""
+
+    article_id: str
+    title: str
+    source: str | None = None
+    published: str | None = None
+    start: int
+    end: int
+
+
 class Citation(BaseModel):
     """A numbered quote: exactly the article's text from start to end."""
 
@@ -232,6 +243,9 @@ class Citation(BaseModel):
     source: str | None = Field(default=None, description="The article's outlet, if known.")
     earlier: bool = Field(
         default=False, description="Earlier reporting: an older article's account, shown beside the newest one's."
+    )
+    copies: list[Copy] = Field(
+        default_factory=list, description="The same quote in other articles (a story syndicated by several outlets)."
     )
 
 

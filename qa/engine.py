@@ -198,7 +198,7 @@ class Engine:
 
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:
     count_answer(result.abstained)
-    citations = dated_citations(result.citations, found.infos or {})
+    citations = dated_citations(result.citations, found.infos or {}, found.passages)
     return Answer(
         question=found.asked or found.question.question,
         answer=result.answer,

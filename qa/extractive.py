@@ -79,10 +79,14 @@ class ExtractiveAnswerer:
             return []
         chosen = [ranked[0]]
         words = len(ranked[0].text.split())
+        said = {" ".join(ranked[0].text.split())}
         for candidate in ranked[1:]:
             if len(chosen) >= self.max_sentences or candidate.score < SECOND_SENTENCE_SHARE * ranked[0].score:
                 break
-            if words + len(candidate.text.split()) <= WORD_BUDGET:  # more sentences only while the answer stays short
+            if " ".join(candidate.text.split()) in said:  # a syndicated copy says it word for word: once is enough
+                continue
+            if words + len(candidate.text.split()) <= WORD_BUDGET:
+                said.add(" ".join(candidate.text.split()))  # more sentences only while the answer stays short
                 chosen.append(candidate)
                 words += len(candidate.text.split())
         return _with_continuations(chosen, ranked, question.profile)

@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from qa.answering import Answerer, AnswerResult
-from qa.domain import ArticleInfo, Citation, Passage, SearchFilter, TimeScope
+from qa.domain import ArticleInfo, Citation, Copy, Passage, SearchFilter, TimeScope
 from qa.evidence import QuestionEvidence
 from qa.replica import published_timestamp
 from qa.retrieval import Hit
 from qa.when import TimeReading
 
+MIN_COPY_CHARS = 40  # shorter quotes ("He declined to comment.") recur without being the same story
 LATEST_POOL = 10  # passages a question about the current state looks through for the newest report
 NEWEST_TRIES = 3  # articles tried newest first before the usual answer over all passages is taken
 # An article takes part only when its best passage scores at least this share of the best passage's score, so that a
@@ -102,14 +103,38 @@ def _with_earlier(lead: AnswerResult, older: AnswerResult | None) -> AnswerResul
     return replace(lead, citations=[*lead.citations, earlier])
 
 
-def dated_citations(citations: list[Citation], infos: dict[str, ArticleInfo]) -> list[Citation]:
-    """The citations with their article's publication time and outlet."""
-    return [
-        c.model_copy(update={"published": info.published, "source": info.source})
-        if (info := infos.get(c.article_id))
-        else c
-        for c in citations
-    ]
+def dated_citations(
+    citations: list[Citation], infos: dict[str, ArticleInfo], passages: Sequence[Passage] = ()
+) -> list[Citation]:
+    """The citations with their article's publication time and outlet, and the other articles among `passages`
+    that hold the same quote word for word (syndicated copies)."""
+    dated = []
+    for citation in citations:
+        info = infos.get(citation.article_id)
+        update: dict[str, object] = {"copies": _copies(citation, passages)}
+        if info is not None:
+            update |= {"published": info.published, "source": info.source}
+        dated.append(citation.model_copy(update=update))
+    return dated
+
+
+def _copies(citation: Citation, passages: Sequence[Passage]) -> list[Copy]:
+    found: dict[str, Copy] = {}
+    for passage in passages:
+        if passage.article_id == citation.article_id or passage.article_id in found:
+            continue
+        at = passage.text.find(citation.quote)
+        if at >= 0 and len(citation.quote) >= MIN_COPY_CHARS:
+            start = passage.start + at
+            found[passage.article_id] = Copy(
+                article_id=passage.article_id,
+                title=passage.title,
+                source=passage.source,
+                published=passage.published,
+                start=start,
+                end=start + len(citation.quote),
+            )
+    return list(found.values())
 
 
 def reported(citations: Sequence[Citation]) -> str | None:

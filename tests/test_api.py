@@ -86,6 +86,7 @@ def test_the_cli_the_api_and_the_openai_endpoint_return_the_same_answer(
         "sentences",
         "reported",
         "time",
+        "timeline",
         "backend",
         "elapsed_ms",
     }

@@ -226,3 +226,17 @@ def test_the_timeline_over_http_and_from_the_cli(http: httpx.Client, data_dir: P
 def test_an_answer_says_when_a_timeline_answers_better(service: NewsService) -> None:
     assert service.ask("How has the Kessel Strait Bridge cost changed?").timeline
     assert not service.ask(CEO).timeline
+
+
+def test_a_syndicated_copy_is_cited_once_with_its_outlets(service: NewsService) -> None:
+    answer = service.ask(
+        "How many people have been killed by Cyclone Orla?", as_of=dt.datetime(2025, 9, 7, tzinfo=dt.UTC)
+    )
+    quotes = [c.quote for c in answer.citations]
+    assert len(quotes) == len(set(quotes))
+    copied = [c for c in answer.citations if c.copies]
+    assert copied, "orla-04 and orla-05 carry the same wire story"
+    for citation in copied:
+        for copy in citation.copies:
+            assert copy.article_id != citation.article_id and copy.source != citation.source
+            assert service.get_article(copy.article_id).text[copy.start : copy.end] == citation.quote

@@ -107,6 +107,9 @@ def print_answer(answer: Answer, as_json: bool) -> None:
             + f"[dim]({escape(citation.article_id)}, chars {citation.start}-{citation.end})[/]"
         )
         out.print(f"    “{escape(citation.quote)}”")
+        if citation.copies:
+            also = ", ".join(f"{c.source or c.title} ({c.article_id})" for c in citation.copies)
+            out.print(f"    [dim]also, word for word: {escape(also)}[/]")
     out.print()
 
 
