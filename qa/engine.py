@@ -39,6 +39,7 @@ class Retrieved:
     asked: str = ""  # the question as asked (retrieval reads it without its relative date: see qa.when)
     scope: TimeScope | None = None
     infos: dict[str, ArticleInfo] | None = None
+    copies: list[Passage] | None = None  # passages that repeat a better one word for word (syndicated copies)
 
 
 class Engine:
@@ -121,13 +122,18 @@ class Engine:
         allowed = replica.catalog.chunk_ids(within)
         # a question about the current state looks further down the list: the newest report may rank lower
         wanted = max(top_k, depth, LATEST_POOL if reading.latest else 0)
-        hits = retriever.retrieve(evidence, wanted, mode or self.settings.retrieval, within, allowed)
+        # twice as many as wanted: syndicated copies are set aside below, and the rest must still fill the list
+        hits = retriever.retrieve(evidence, 2 * wanted, mode or self.settings.retrieval, within, allowed)
         infos = replica.catalog.infos(sorted({hit.chunk.article_id for hit in hits}))
         # Only the chunks an article's record names are cited: a write in progress (or killed) leaves others.
         hits = [hit for hit in hits if is_current(hit.chunk, infos.get(hit.chunk.article_id))]
+        hits, copies = _set_copies_aside(hits)
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
         scope = time_scope(reading, now, windowed)
-        return Retrieved(evidence, hits, to_passages(hits, titles), top_k, began, asked, scope, infos)
+        passages = to_passages(hits[:wanted], titles)
+        return Retrieved(
+            evidence, hits[:wanted], passages, top_k, began, asked, scope, infos, to_passages(copies, titles)
+        )
 
     @traced("ask")
     def ask(
@@ -196,9 +202,22 @@ class Engine:
             ask.finish(failure)
 
 
+def _set_copies_aside(hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
+    """The hits without those whose text repeats a better hit's word for word (another outlet's copy of a wire
+    story would take a second place among the few passages an answer reads), and those copies."""
+    kept: list[Hit] = []
+    copies: list[Hit] = []
+    seen: set[str] = set()
+    for hit in hits:
+        text = " ".join(hit.chunk.text.split())
+        (copies if text in seen else kept).append(hit)
+        seen.add(text)
+    return kept, copies
+
+
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:
     count_answer(result.abstained)
-    citations = dated_citations(result.citations, found.infos or {}, found.passages)
+    citations = dated_citations(result.citations, found.infos or {}, [*found.passages, *(found.copies or [])])
     return Answer(
         question=found.asked or found.question.question,
         answer=result.answer,
