@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class Engine:
         self.embedder = embedder
         self.answerer = answerer
         self._synced = -math.inf  # when the replica last looked at the store's change log
+        self._syncing = threading.Lock()  # one look at a time; questions arriving meanwhile wait for its result
 
     def with_answerer(self, answerer: Answerer) -> Engine:
         """The same index and retrieval with another answerer (to compare backends on the same questions)."""
@@ -67,8 +69,13 @@ class Engine:
         a write of this process, which its next question must see)."""
         self.store.require()
         if force or time.monotonic() - self._synced >= FRESHNESS:
-            self._synced = time.monotonic()
-            self.replica.sync()
+            with self._syncing:
+                # marked fresh only once the look is done: a question that arrives during it must not go on with
+                # the replica as it was before (it waits here, then finds it fresh)
+                if force or time.monotonic() - self._synced >= FRESHNESS:
+                    began = time.monotonic()
+                    self.replica.sync()
+                    self._synced = began
         return self.replica
 
     def invalidate(self) -> None:
