@@ -17,6 +17,7 @@
     newConversation: $("new-conversation"),
     articles: $("articles"),
     articlesEmpty: $("articles-empty"),
+    pickHint: $("pick-hint"),
     articleCount: $("article-count"),
     moreArticles: $("more-articles"),
     addForm: $("add-article"),
@@ -37,6 +38,16 @@
     keyRemember: $("key-remember"),
     keyForget: $("key-forget"),
     keyCancel: $("key-cancel"),
+    filterSince: $("filter-since"),
+    filterUntil: $("filter-until"),
+    filterSource: $("filter-source"),
+    filterAsOf: $("filter-as-of"),
+    filterSummary: $("filter-summary"),
+    filterSummaryText: $("filter-summary-text"),
+    clearFilters: $("clear-filters"),
+    selection: $("selection"),
+    selectionCount: $("selection-count"),
+    clearSelection: $("clear-selection"),
   };
 
   // ---- small helpers -------------------------------------------------------------------------------------
@@ -53,10 +64,25 @@
     return node;
   }
 
-  /** "2022-02-11" as a readable date in the reader's locale; anything else as it is. */
+  /** The calendar day ("2025-09-08") of an ISO date or date-time, as written: "2025-09-08T23:30:00+02:00" is the
+   *  8th, the day the outlet dated it, whatever the reader's time zone (the server's timelines group days the same
+   *  way). Null for anything else. */
+  function isoDay(value) {
+    const match = /^(\d{4}-\d{2}-\d{2})(?:$|[T ])/.exec(String(value || "").trim());
+    return match ? match[1] : null;
+  }
+
+  /** The day before an ISO day ("2025-06-01" -> "2025-05-31"). */
+  function dayBefore(day) {
+    const date = new Date(`${day}T00:00:00Z`);
+    date.setUTCDate(date.getUTCDate() - 1);
+    return date.toISOString().slice(0, 10);
+  }
+
+  /** "2022-02-11" (or an ISO date-time: its day) as a readable date in the reader's locale; anything else as it is. */
   function formatDate(value) {
     if (!value) return "";
-    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(value).trim());
+    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(isoDay(value) || "");
     if (!match) return String(value);
     const date = new Date(Date.UTC(+match[1], +match[2] - 1, +match[3]));
     if (Number.isNaN(date.getTime())) return String(value);
@@ -325,6 +351,8 @@
           bubble.prepend(el("p", { className: "abstain-label", text: "No answer in the articles" }));
         }
         view.render(reply.answer, reply.citations || []);
+        const when = whenLine(reply);
+        if (when) text.after(when);
         const unchecked = (reply.sentences || []).filter((s) => !s.supported).length;
         if (unchecked) {
           // a generative answer: what the model wrote but its passages do not bear out is left out, and said so
@@ -343,6 +371,33 @@
       },
     };
     return view;
+  }
+
+  /** A muted line under an answer: how recent its reports are, and how a relative date in the question was read
+   *  ('"last month" read as 1 May 2025 – 31 May 2025'); null when there is nothing to say. */
+  function whenLine(reply) {
+    const parts = [];
+    if (reply.reported) parts.push(document.createTextNode(`Reported ${reply.reported}`));
+    const read = reply.time?.phrase ? readAs(reply.time) : null;
+    if (read) parts.push(read);
+    if (!parts.length) return null;
+    const line = el("p", { className: "answer-when" });
+    parts.forEach((part, i) => line.append(...(i ? [" · ", part] : [part])));
+    return line;
+  }
+
+  /** How the question's time phrase was read, as a window of days. `until` is exclusive (the first moment left
+   *  out), so a window ending at midnight is shown up to the day before. */
+  function readAs(time) {
+    const since = isoDay(time.since);
+    let until = isoDay(time.until);
+    if (until && /T00:00(:00(\.0+)?)?(Z|[+-]00:?00)?$/.test(time.until)) until = dayBefore(until);
+    const span = el("span", { className: "read-as" }, `“${time.phrase}” read as `);
+    if (since && until) span.append(timeElement(since), " – ", timeElement(until));
+    else if (since) span.append("from ", timeElement(since));
+    else if (until) span.append("up to ", timeElement(until));
+    else return null;
+    return span;
   }
 
   /** The answer text with its [n] markers as buttons (disabled until the citations are known). */
@@ -373,19 +428,37 @@
     container.replaceChildren(...parts);
   }
 
+  /** A date as a <time> element (machine-readable day, readable text), or null when there is none. */
+  function timeElement(value, className) {
+    const day = isoDay(value);
+    return day ? el("time", { className, text: formatDate(day), attrs: { datetime: day } }) : null;
+  }
+
+  /** Where a quote comes from: its title, outlet and date, on one line. */
+  function citedFrom(c) {
+    const line = el("span", { className: "citation-from" }, el("span", { className: "citation-title", text: c.title }));
+    if (c.source) line.append(el("span", { className: "citation-source", text: c.source }));
+    const when = timeElement(c.published, "citation-date");
+    if (when) line.append(when);
+    return line;
+  }
+
   function renderSources(bubble, citations, abstained) {
     bubble.querySelector(".sources")?.remove();
     if (!citations.length) return;
     const list = el("ol", { className: "citations" });
     for (const c of citations) {
+      // an older article's account, shown beside the newest one's: say so, or it reads as the current state
+      const label = c.earlier ? el("span", { className: "earlier-label", text: "Earlier reporting" }) : null;
       const open = el("button", {
         className: "citation-open",
         attrs: { type: "button", "data-n": c.n, title: "Show this passage in its article" },
       },
       el("span", { className: "citation-n", text: `[${c.n}]` }),
+      label,
       el("q", { className: "citation-quote", text: c.quote }),
-      el("span", { className: "citation-title", text: c.title }));
-      list.append(el("li", { attrs: { "data-n": c.n } }, open));
+      citedFrom(c));
+      list.append(el("li", { className: c.earlier ? "earlier" : "", attrs: { "data-n": c.n } }, open));
     }
     const heading = abstained ? "Closest passages (they do not answer the question)" : "Sources";
     bubble.append(el("section", { className: "sources" }, el("h3", { text: heading }), list));
@@ -397,12 +470,12 @@
     ui.messages.setAttribute("aria-busy", String(busy));
   }
 
-  async function openStream(message, signal, before) {
+  async function openStream(message, filters, signal, before) {
     const sessionId = session.id;
     try {
       return await request("/api/chat/stream", {
         method: "POST",
-        body: sessionId ? { session_id: sessionId, message } : { message },
+        body: sessionId ? { ...filters, session_id: sessionId, message } : { ...filters, message },
         accept: "text/event-stream",
         signal,
       });
@@ -412,7 +485,7 @@
         session.id = null;
         const notice = "The previous conversation is no longer on the server; this question starts a new one.";
         ui.messages.insertBefore(el("p", { className: "notice", text: notice }), before);
-        return openStream(message, signal, before);
+        return openStream(message, filters, signal, before);
       }
       throw err;
     }
@@ -427,10 +500,11 @@
     setBusy(true);
     const userBubble = addUserMessage(message);
     const answer = addAssistantMessage();
+    const filters = activeFilters(); // as they are now: the timeline must follow the same ones
     let started = false;
     let reply = null;
     try {
-      const response = await openStream(message, controller.signal, userBubble);
+      const response = await openStream(message, filters, controller.signal, userBubble);
       for await (const { event, data } of readEvents(response)) {
         controller.signal.throwIfAborted(); // events already received must not land in a new conversation
         let payload;
@@ -451,6 +525,8 @@
           reply = payload;
           if (payload.session_id) session.id = payload.session_id;
           answer.finish(payload);
+          // not awaited: the next question need not wait for the timeline
+          if (payload.timeline) showTimeline(answer.bubble, payload.query || message, filters);
         } else if (event === "error") {
           throw new ApiError(payload.error?.message || "The server failed while answering.");
         }
@@ -482,6 +558,66 @@
     }
   }
 
+  // ---- the timeline under an answer that asks how something developed ---------------------------------------
+
+  function timelinePath(query, filters) {
+    const params = new URLSearchParams({ q: query });
+    if (filters.since) params.set("since", filters.since);
+    if (filters.until) params.set("until", filters.until);
+    if (filters.as_of) params.set("as_of", filters.as_of);
+    for (const name of filters.sources || []) params.append("source", name);
+    for (const id of filters.article_ids || []) params.append("article", id);
+    return `/api/timeline?${params}`;
+  }
+
+  /** Fetch the timeline of `query` under the question's filters and show it in the answer's bubble. A failure is
+   *  a note in the bubble, not a page error: the answer itself stands. */
+  async function showTimeline(bubble, query, filters) {
+    const status = el("p", { className: "timeline-note", text: "Loading the timeline…" });
+    const section = el("section", { className: "timeline", attrs: { "aria-busy": "true", "data-testid": "timeline" } },
+      el("h3", { text: "Timeline" }), status);
+    const stick = nearBottom();
+    bubble.append(section);
+    if (stick) scrollToEnd(true);
+    try {
+      const timeline = await getJSON(timelinePath(query, filters));
+      if (!timeline.days?.length) status.textContent = "No dated reports match this question.";
+      else status.replaceWith(timelineList(timeline.days));
+    } catch (err) {
+      status.textContent = `The timeline could not be loaded: ${err.message}`;
+      status.classList.add("failed");
+    } finally {
+      section.setAttribute("aria-busy", "false");
+      if (stick && bubble.isConnected) scrollToEnd(true);
+    }
+  }
+
+  /** One entry per day, oldest first (sorted here too, so the order never depends on the server's). */
+  function timelineList(days) {
+    const sorted = [...days].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+    return el("ol", { className: "timeline-days" }, ...sorted.map((day) => {
+      const heading = el("h4", { className: "timeline-day" }, timeElement(day.day) || day.day);
+      const reports = el("ul", { className: "timeline-reports" },
+        ...day.citations.map((c) => el("li", {}, timelineEntry(c, day.day))));
+      return el("li", {}, heading, reports);
+    }));
+  }
+
+  /** A quote of the timeline as a button that opens its article at the passage. */
+  function timelineEntry(c, day) {
+    const from = el("span", { className: "timeline-from" });
+    if (c.source) from.append(el("span", { className: "timeline-source", text: c.source }), " · ");
+    from.append(el("span", { className: "timeline-title", text: c.title }));
+    const open = el("button", {
+      className: "timeline-open",
+      attrs: { type: "button", title: "Show this passage in its article" },
+    }, el("q", { className: "timeline-quote", text: c.quote }), from);
+    open.addEventListener("click", () => openArticle(c.article_id, c, open, `Timeline · ${formatDate(day)}`));
+    return open;
+  }
+
+  // A restored turn has no timeline: the stored conversation does not record whether its question asked how
+  // something developed, nor the filters it was asked with.
   function renderTurn(turn) {
     if (turn.role === "user") {
       const bubble = addUserMessage(turn.content);
@@ -562,14 +698,16 @@
     return { start: from, end: from + Array.from(quote).length, moved: true };
   }
 
-  async function openArticle(articleId, citation, opener) {
+  /** Open an article in the panel, with the citation's passage marked; `eyebrow` names where it was opened from
+   *  (default "Source [n]"). */
+  async function openArticle(articleId, citation, opener, eyebrow) {
     const token = ++panelRequest;
     panelOpener = opener || null;
     panelArticleId = articleId;
     ui.panel.hidden = false;
     document.body.classList.add("panel-open");
     ui.panel.setAttribute("aria-busy", "true");
-    ui.panelPassage.textContent = citation ? `Source [${citation.n}]` : "Article";
+    ui.panelPassage.textContent = eyebrow || (citation ? `Source [${citation.n}]` : "Article");
     ui.panelTitle.textContent = citation ? citation.title : "Loading…";
     ui.panelMeta.textContent = "Loading the article…";
     ui.panelWarning.hidden = true;
@@ -629,7 +767,8 @@
   }
 
   function markActive(button) {
-    for (const node of document.querySelectorAll(".cite.active, .citation-open.active, .open-article.active")) {
+    const openers = ".cite.active, .citation-open.active, .open-article.active, .timeline-open.active";
+    for (const node of document.querySelectorAll(openers)) {
       node.classList.remove("active");
     }
     button?.classList.add("active");
@@ -683,6 +822,7 @@
   function renderArticles(articles, total) {
     ui.articleCount.textContent = total ? String(total) : "";
     ui.articlesEmpty.hidden = total > 0;
+    ui.pickHint.hidden = !total;
     ui.moreArticles.hidden = !nextArticles;
     ui.moreArticles.textContent = `Show more (${total - articles.length} left)`;
     ui.articles.replaceChildren(...articles.map((article) => {
@@ -702,9 +842,18 @@
       });
       remove.addEventListener("click", () => removeArticle(article, remove));
       return el("li", { className: "article-item", attrs: { "data-id": article.id } },
+        pickBox(article),
         el("div", { className: "article-info" }, open, el("span", { className: "article-meta", text: meta })),
         remove);
     }));
+  }
+
+  /** The article list, then the outlets: in turn, not at once. After a write the server brings its view up to
+   *  date on the first request, and one sent alongside can still be answered from the view before (a list that
+   *  still shows a removed article). */
+  async function refreshLists() {
+    await refreshArticles();
+    await refreshOutlets();
   }
 
   async function removeArticle(article, button) {
@@ -714,11 +863,12 @@
       await sendJSON("DELETE", articlePath(article.id));
       setStatus(ui.addStatus, `Removed “${article.title}”.`);
       if (panelArticleId === article.id) closePanel();
+      if (picked.delete(article.id)) filtersChanged(); // a removed article cannot answer: do not ask it
     } catch (err) {
       showError(`Could not remove “${article.title}”: ${err.message}`);
       button.disabled = false;
     }
-    await refreshArticles();
+    await refreshLists(); // the outlets may have changed too
   }
 
   async function addArticle(event) {
@@ -754,7 +904,94 @@
       ui.addSubmit.disabled = false;
       form.setAttribute("aria-busy", "false");
     }
-    await refreshArticles();
+    await refreshLists(); // the outlets may have changed too
+  }
+
+  // ---- filters for the questions ---------------------------------------------------------------------------
+  // Read from the fields when a question is sent; they are not part of a conversation, so they survive a new one.
+
+  const picked = new Set(); // "only the selected articles": their ids (kept across pages of the list)
+
+  /** The filters every question carries, in the API's field names; empty ones are left out. */
+  function activeFilters() {
+    const filters = {};
+    if (ui.filterSince.value) filters.since = ui.filterSince.value;
+    if (ui.filterUntil.value) filters.until = ui.filterUntil.value; // a bare date: the server includes that day
+    if (ui.filterSource.value) filters.sources = [ui.filterSource.value];
+    if (picked.size) filters.article_ids = [...picked];
+    if (ui.filterAsOf.value) filters.as_of = ui.filterAsOf.value;
+    return filters;
+  }
+
+  /** The active filters in words, e.g. "Harbor Wire · published 1 May 2025 – 31 May 2025 · as of 1 Feb 2025". */
+  function describeFilters(filters) {
+    const parts = [];
+    if (filters.sources) parts.push(filters.sources.join(", "));
+    const since = formatDate(filters.since);
+    const until = formatDate(filters.until);
+    if (since && until) parts.push(`published ${since} – ${until}`);
+    else if (since) parts.push(`published from ${since}`);
+    else if (until) parts.push(`published up to ${until}`);
+    if (filters.article_ids) {
+      parts.push(`only ${plural(filters.article_ids.length, "selected article", "selected articles")}`);
+    }
+    if (filters.as_of) parts.push(`as of ${formatDate(filters.as_of)}`);
+    return parts.join(" · ");
+  }
+
+  function filtersChanged() {
+    const words = describeFilters(activeFilters());
+    ui.filterSummaryText.textContent = words ? `Questions use: ${words}` : "";
+    ui.filterSummary.hidden = !words;
+    ui.selection.hidden = picked.size === 0;
+    ui.selectionCount.textContent = `${plural(picked.size, "article", "articles")} selected`;
+  }
+
+  function clearSelection() {
+    picked.clear();
+    for (const box of ui.articles.querySelectorAll("input.pick")) box.checked = false;
+    filtersChanged();
+  }
+
+  function clearFilters() {
+    for (const field of [ui.filterSince, ui.filterUntil, ui.filterSource, ui.filterAsOf]) field.value = "";
+    clearSelection();
+  }
+
+  /** The checkbox of an article row: ask only the ticked articles. */
+  function pickBox(article) {
+    const box = el("input", {
+      className: "pick",
+      attrs: { type: "checkbox", "aria-label": `Select “${article.title}”` },
+    });
+    box.checked = picked.has(article.id);
+    box.addEventListener("change", () => {
+      if (box.checked) picked.add(article.id);
+      else picked.delete(article.id);
+      filtersChanged();
+    });
+    return box;
+  }
+
+  let outletRequest = 0;
+
+  /** Fill the outlet choice from the server (again after articles come or go). */
+  async function refreshOutlets() {
+    const token = ++outletRequest;
+    try {
+      const names = await getJSON("/api/sources");
+      if (token === outletRequest) renderOutlets(names);
+    } catch (err) {
+      if (token === outletRequest) showError(`Could not load the list of outlets: ${err.message}`);
+    }
+  }
+
+  function renderOutlets(names) {
+    const chosen = ui.filterSource.value;
+    ui.filterSource.replaceChildren(new Option("Any outlet", ""), ...names.map((name) => new Option(name, name)));
+    // the server refuses an outlet whose last article went: fall back to any outlet (the summary shows the change)
+    ui.filterSource.value = names.includes(chosen) ? chosen : "";
+    if (ui.filterSource.value !== chosen) filtersChanged();
   }
 
   // ---- wiring ---------------------------------------------------------------------------------------------------
@@ -808,7 +1045,20 @@
     if (event.key === "Escape" && !ui.panel.hidden) closePanel();
   });
   ui.addForm.addEventListener("submit", addArticle);
+  for (const field of [ui.filterSince, ui.filterUntil, ui.filterSource, ui.filterAsOf]) {
+    field.addEventListener("input", filtersChanged);
+    field.addEventListener("change", filtersChanged);
+  }
+  ui.clearFilters.addEventListener("click", () => {
+    clearFilters();
+    ui.question.focus();
+  });
+  ui.clearSelection.addEventListener("click", () => {
+    clearSelection();
+    ui.articles.querySelector("input.pick")?.focus(); // the button hides itself: keep focus in the list
+  });
 
-  refreshArticles();
+  filtersChanged(); // the browser may have restored the fields' values (a reload): show what questions will carry
+  refreshLists();
   restoreConversation();
 })();

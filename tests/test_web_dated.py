@@ -1,0 +1,198 @@
+"""The chat page over dated news, in a real Chromium against a real `qa serve`: the filter bar (dates, outlet, as
+of, only the selected articles), dates and outlets on the sources, and the timeline of a story.
+
+Needs Debian's Chromium at /usr/bin/chromium (playwright's own browsers are not downloaded). The articles are the
+dated evaluation set (eval/dated/articles: fictional 2025 news from five outlets).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.conftest import LiveServer
+
+TIMEOUT_MS = 15_000
+CEO = "Who is the chief executive of Norvale Energy?"
+OUTLETS = ["Coastline Herald", "Harbor Wire", "Meridian Business Daily", "Pennant Sports", "The Lisburg Ledger"]
+
+
+@pytest.fixture(scope="module")
+def server(dated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`qa serve` over a private copy of the dated articles' data directory."""
+    data = tmp_path_factory.mktemp("web-dated") / "data"
+    shutil.copytree(dated_dir, data)
+    live = LiveServer(data)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
+    """A fresh context on the chat page, once its article list and outlet choice are loaded; fails on any script
+    error and on anything the Content-Security-Policy blocked."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.goto(server.url + "/")
+    expect(page.locator("#articles li").first).to_be_visible()
+    expect(page.locator("#filter-source option")).to_have_count(1 + len(OUTLETS))
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def ask_api(server: LiveServer, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /api/ask directly (what the page is compared with)."""
+    request = urllib.request.Request(
+        server.url + "/api/ask", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+
+def ask(page: Page, question: str) -> Locator:
+    """Ask through the form; the newest assistant bubble, once its answer is complete."""
+    before = page.locator(".message.assistant").count()
+    page.fill("#question", question)
+    page.click("#ask")
+    bubble = page.locator(".message.assistant").nth(before)
+    expect(bubble).to_be_visible()
+    expect(bubble).not_to_contain_class("typing")
+    expect(page.locator("#ask")).to_be_enabled()
+    return bubble
+
+
+def test_an_outlet_keeps_every_source_to_it_and_survives_a_new_conversation(page: Page) -> None:
+    page.select_option("#filter-source", "Harbor Wire")
+    summary = page.locator("#filter-summary")
+    expect(summary).to_contain_text("Harbor Wire")
+
+    bubble = ask(page, CEO)
+    outlets = bubble.locator(".citations li .citation-source")
+    expect(outlets.first).to_be_visible()
+    expect(outlets).to_have_count(bubble.locator(".citations li").count())
+    assert set(outlets.all_text_contents()) == {"Harbor Wire"}
+
+    page.click("#new-conversation")
+    expect(page.locator(".message")).to_have_count(0)
+    expect(page.locator("#filter-source")).to_have_value("Harbor Wire")
+    expect(summary).to_be_visible()
+    page.click("#clear-filters")
+    expect(page.locator("#filter-source")).to_have_value("")
+    expect(summary).to_be_hidden()
+
+
+def test_an_as_of_date_changes_the_answer(page: Page) -> None:
+    page.fill("#filter-as-of", "2025-02-01")
+    before = ask(page, CEO)
+    expect(before.locator(".message-text")).not_to_contain_text("Okonjo")
+    expect(before.locator(".answer-when")).to_contain_text("Reported as of")
+
+    page.fill("#filter-as-of", "2025-09-01")
+    after = ask(page, CEO)
+    expect(after.locator(".message-text")).to_contain_text("Okonjo")
+    # the older report of his appointment is shown beside the newest one, and marked as such
+    earlier = after.locator(".citations li.earlier")
+    expect(earlier.first.locator(".earlier-label")).to_have_text("Earlier reporting")
+
+
+def test_a_relative_date_says_how_it_was_read(page: Page) -> None:
+    page.fill("#filter-as-of", "2025-06-10")
+    bubble = ask(page, "What happened to the Bank of Valdra rate last month?")
+    read_as = bubble.locator(".answer-when .read-as")
+    expect(read_as).to_contain_text("“last month” read as")
+    # until is exclusive (1 June, 00:00): the window is shown up to the day before
+    expect(read_as.locator("time")).to_have_count(2)
+    assert [t.get_attribute("datetime") for t in read_as.locator("time").all()] == ["2025-05-01", "2025-05-31"]
+
+
+def test_source_cards_show_the_outlet_and_the_date(page: Page, server: LiveServer) -> None:
+    question = "How many people have been killed by Cyclone Orla?"
+    expected = ask_api(server, {"question": question})["citations"]
+    assert expected and all(c["published"] and c["source"] for c in expected)
+
+    bubble = ask(page, question)
+    cards = bubble.locator(".citations li")
+    expect(cards).to_have_count(len(expected))
+    for card, citation in zip(cards.all(), expected, strict=True):
+        expect(card.locator(".citation-title")).to_have_text(citation["title"])
+        expect(card.locator(".citation-source")).to_have_text(citation["source"])
+        expect(card.locator("time.citation-date")).to_have_attribute("datetime", citation["published"][:10])
+        expect(card.locator("time.citation-date")).not_to_have_text("")
+
+
+def test_a_question_about_how_a_story_developed_shows_its_timeline(page: Page) -> None:
+    bubble = ask(page, "How did the Cyclone Orla death toll develop?")
+    timeline = bubble.locator(".timeline")
+    expect(timeline).to_have_attribute("aria-busy", "false")
+    days = timeline.locator(".timeline-day time")
+    expect(days.first).to_be_visible()
+    stamps = [d.get_attribute("datetime") or "" for d in days.all()]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps), stamps
+    assert {"2025-09-06", "2025-09-12"} <= set(stamps), stamps
+
+    # an entry opens its article at the passage, from the keyboard too
+    day = timeline.locator(".timeline-days > li", has=page.locator("time[datetime='2025-09-06']"))
+    entry = day.locator(".timeline-open").first
+    expect(entry).to_contain_text("27")
+    quote = (entry.locator(".timeline-quote").text_content() or "").strip("“”")
+    entry.focus()
+    page.keyboard.press("Enter")
+    mark = page.locator("#article-panel mark")
+    expect(mark).to_have_text(quote)
+    expect(page.locator("#panel-passage")).to_contain_text("Timeline")
+
+
+def test_a_timeline_that_fails_is_a_note_in_the_answer(page: Page) -> None:
+    page.route("**/api/timeline?*", lambda route: route.abort())
+    bubble = ask(page, "How did the Cyclone Orla death toll develop?")
+    expect(bubble.locator(".timeline-note")).to_contain_text("could not be loaded")
+    expect(page.locator("#alerts .alert")).to_have_count(0)
+    expect(bubble.locator(".citations li").first).to_be_visible()  # the answer itself stands
+
+
+def test_asking_only_the_selected_articles_cites_only_them(page: Page) -> None:
+    # the unfiltered answer cites neither (it quotes the toll of 41 and later reports)
+    titles = ["Orla death toll rises to 12", "Orla death toll climbs to 27 as rescuers reach cut-off villages"]
+    for title in titles:
+        page.get_by_label(f"Select “{title}”").check()
+    expect(page.locator("#selection-count")).to_have_text("2 articles selected")
+    expect(page.locator("#filter-summary")).to_contain_text("2 selected articles")
+
+    bubble = ask(page, "How many people have been killed by Cyclone Orla?")
+    cited = bubble.locator(".citations li .citation-title")
+    expect(cited.first).to_be_visible()
+    assert set(cited.all_text_contents()) <= set(titles), cited.all_text_contents()
+
+    page.click("#clear-selection")
+    expect(page.locator("#selection")).to_be_hidden()
+    expect(page.locator("#articles input.pick:checked")).to_have_count(0)
+
+
+def test_a_from_date_after_the_to_date_shows_the_server_message_and_the_form_recovers(page: Page) -> None:
+    page.fill("#filter-since", "2025-06-01")
+    page.fill("#filter-until", "2025-03-01")
+    page.fill("#question", "Who is the mayor of Lisburg?")
+    page.click("#ask")
+    alert = page.locator("#alerts")
+    expect(alert).to_contain_text("is not after since")
+    expect(page.locator("#ask")).to_be_enabled()
+    expect(page.locator("#question")).to_have_value("Who is the mayor of Lisburg?")  # given back to edit
+    expect(page.locator(".message")).to_have_count(0)
+
+    page.click("#clear-filters")
+    bubble = ask(page, "Who is the mayor of Lisburg?")
+    expect(bubble.locator(".citations li").first).to_be_visible()
+    expect(alert.locator(".alert")).to_have_count(0)
