@@ -7,9 +7,10 @@ so a field added here reaches the CLI's JSON, the JSON API and the OpenAI-compat
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from qa.text import NOT_TEXT, has_lone_surrogate
 
@@ -20,6 +21,22 @@ RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
 def aware(moment: dt.datetime) -> dt.datetime:
     """A time with its zone: one given without is read as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+_ISO = re.compile(ISO_PATTERN)
+_ISO_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": ISO_PATTERN, "examples": ["2025-03-01", "2025-03-01T09:30:00+01:00"]}
+)
+
+
+def _iso_only(value: object) -> object:
+    """An ISO 8601 date or time, nothing else: pydantic alone would read 0 or "-1107" as seconds since 1970."""
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and _ISO.match(value.strip()):
+        return value.strip()
+    raise ValueError("give an ISO 8601 date or time, e.g. 2025-03-01 or 2025-03-01T09:30:00+01:00")
 
 
 def _date_only(value: object) -> dt.date | None:
@@ -36,19 +53,21 @@ def _date_only(value: object) -> dt.date | None:
 
 def _day_end(value: object) -> object:
     """A day given without a time means the end of it: asked "as of 14 March", that day's news is known."""
+    value = _iso_only(value)
     day = _date_only(value)
     return dt.datetime.combine(day, dt.time(23, 59, 59)) if day else value
 
 
 def _next_day(value: object) -> object:
     """ "until 2025-03-31" keeps 31 March: a bare day as an exclusive end is the start of the day after."""
+    value = _iso_only(value)
     day = _date_only(value)
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) if day else value
 
 
-Moment = Annotated[dt.datetime, AfterValidator(aware)]
-AsOf = Annotated[dt.datetime, BeforeValidator(_day_end), AfterValidator(aware)]
-Until = Annotated[dt.datetime, BeforeValidator(_next_day), AfterValidator(aware)]
+Moment = Annotated[dt.datetime, BeforeValidator(_iso_only), AfterValidator(aware), _ISO_SCHEMA]
+AsOf = Annotated[dt.datetime, BeforeValidator(_day_end), AfterValidator(aware), _ISO_SCHEMA]
+Until = Annotated[dt.datetime, BeforeValidator(_next_day), AfterValidator(aware), _ISO_SCHEMA]
 
 
 class SearchFilter(BaseModel):
