@@ -10,6 +10,7 @@ its year is not completed from today's: unknown stays unknown.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import json
 import re
 import warnings
@@ -43,6 +44,10 @@ _DATELINE = re.compile(
     rf"^\s*(?:[A-Z][A-Za-z .'’-]{{1,40}},\s*)?{_WEEKDAY}(?P<date>{_DATE})"
     rf"(?:\s*\([^)\n]{{1,40}}\))?\s*(?:[-–—:|.]|\n|$)"
 )
+# RFC 822 as feeds write it, with a numeric or universal zone: the standard library reads it fifty times faster.
+_RFC822 = re.compile(
+    r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s+(?:[+-]\d{4}|GMT|UTC?|Z)$"
+)
 _HTML_META = (
     'meta[property="article:published_time"]',
     'meta[name="article:published_time"]',
@@ -74,7 +79,12 @@ def parse_date(value: object) -> dt.datetime:
         return _aware(dt.datetime.fromisoformat(text))
     except ValueError:
         pass
-    return _written(text)  # RFC 822 as RSS writes it ("Thu, 20 Oct 2022 09:30:00 +0100"), words, other orders
+    if _RFC822.match(text):  # as RSS writes it: "Thu, 20 Oct 2022 09:30:00 +0100"
+        try:
+            return _aware(email.utils.parsedate_to_datetime(text))
+        except (TypeError, ValueError):
+            pass  # a day or month out of range: dateutil says so below
+    return _written(text)  # other zones, words, other orders
 
 
 def iso(when: dt.datetime) -> str:

@@ -109,10 +109,10 @@ class Fetcher:
         return b"".join(parts)
 
 
-def page_article(content: bytes, url: str, article_id: str | None = None) -> Article:
+def page_article(content: bytes, url: str, article_id: str | None = None, content_type: str = "") -> Article:
     """The article on a web page: its main text, title, outlet and date. Raises LoadError when the page has no
     article text (a front page, a login wall, a script-only page)."""
-    html = content.decode("utf-8", errors="replace")
+    html = decoded(content, content_type)
     document, text = _extract(html, url)
     fields: dict[str, Any] = {
         "id": article_id or url_id(url),
@@ -125,9 +125,21 @@ def page_article(content: bytes, url: str, article_id: str | None = None) -> Art
     return make_article(fields, text, default_title=url)
 
 
-def main_text(content: bytes, url: str) -> str:
+def main_text(content: bytes, url: str, content_type: str = "") -> str:
     """A page's main text alone (a feed item's full text, when its summary is short); LoadError without one."""
-    return _extract(content.decode("utf-8", errors="replace"), url)[1]
+    return _extract(decoded(content, content_type), url)[1]
+
+
+def decoded(content: bytes, content_type: str = "") -> str:
+    """A page's text: in the charset its Content-Type names, else UTF-8, else Windows-1252 (what browsers assume
+    for an undeclared legacy page)."""
+    declared = [p.split("=", 1)[1].strip(" \"'") for p in content_type.split(";") if p.strip().startswith("charset=")]
+    for encoding in [*declared, "utf-8"]:
+        try:
+            return content.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return content.decode("cp1252", errors="replace")
 
 
 def _extract(html: str, url: str) -> tuple[Any, str]:

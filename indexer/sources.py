@@ -82,14 +82,15 @@ def _url_articles(url: str, fetcher: Fetcher, feed_state: FeedState | None) -> I
             def linked_text(link: str) -> str | None:
                 """A linked page's main text; the item keeps its summary when the page cannot be had."""
                 try:
-                    return main_text(fetcher.get(link).content or b"", link)
+                    page = fetcher.get(link)
+                    return main_text(page.content or b"", link, page.content_type)
                 except LoadError as exc:
                     log.debug("%s: keeping the item's summary: %s", link, exc)
                     return None
 
             yield from feed_articles(fetched.content, url, origin=url, page_text=linked_text)
         else:
-            yield LoadedArticle(page_article(fetched.content, url, url_id(url)), origin=url)
+            yield LoadedArticle(page_article(fetched.content, url, url_id(url), fetched.content_type), origin=url)
     except LoadError as exc:
         yield LoadFailure(path=url, reason=str(exc))
         return

@@ -395,3 +395,11 @@ def test_feed_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("QA_FEED_EVERY", "0s")
     with pytest.raises(ValidationError, match="at most once a second"):
         Settings()
+
+
+def test_a_page_in_a_legacy_charset_is_read_in_it(site: Site) -> None:
+    body = PAGE.format(title="Café society").replace("Downing Street", "Downing Street café").encode("iso-8859-1")
+    site.routes["/legacy"] = Route(body, content_type="text/html; charset=ISO-8859-1")
+    (item,) = list(iter_sources([f"{site.url}/legacy"]))
+    assert isinstance(item, LoadedArticle), item
+    assert item.article.title == "Café society" and "Downing Street café" in item.article.text
