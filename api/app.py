@@ -71,11 +71,15 @@ def _watch_feeds(service: NewsService) -> Callable[[], None]:
     settings = service.settings
     if not settings.feeds:
         return lambda: None
-    from qa.watching import start_watching
+    from qa.errors import QAError
+    from qa.watching import log, start_watching
 
     # Open the replica now, before the poller and the first requests could race to open it (Engine.refresh marks
     # it fresh before its first sync has opened it): the store is made if it is new, as the first poll would.
-    service.store.ensure()
-    service.health()
+    try:
+        service.store.ensure()
+        service.health()
+    except QAError as exc:  # a store that is down now: the polls say so, one line each, and go on
+        log.warning("feeds: %s", exc)
     every = settings.feed_every.total_seconds()
     return start_watching(settings.feeds, every, lambda url: service.index_paths([url], conditional=True))
