@@ -403,3 +403,32 @@ def test_a_page_in_a_legacy_charset_is_read_in_it(site: Site) -> None:
     (item,) = list(iter_sources([f"{site.url}/legacy"]))
     assert isinstance(item, LoadedArticle), item
     assert item.article.title == "Café society" and "Downing Street café" in item.article.text
+
+
+def test_qa_watch_logs_each_poll_and_stops_cleanly_on_sigterm(site: Site, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, holds_within, qa_env
+
+    site.routes["/wire.rss"] = Route(rss(ITEMS), content_type="application/rss+xml", etag='"v1"')
+    log = tmp_path / "watch.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "qa", "watch", f"{site.url}/wire.rss", f"{site.url}/down.rss", "--every", "1h"],
+            env=qa_env(tmp_path / "data"),
+            cwd=REPO,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert holds_within(120, lambda: "next try in 2h" in log.read_text()), log.read_text()
+        assert holds_within(120, lambda: "2 added" in log.read_text()), log.read_text()
+    finally:
+        process.terminate()  # SIGTERM: it stops between polls
+        code = process.wait(timeout=60)
+    text = log.read_text()
+    assert code == 0, text
+    assert f"feed {site.url}/wire.rss: 2 added, 0 updated, 0 unchanged" in text
+    assert f"feed {site.url}/down.rss: the server answered 404 Not Found; next try in 2h" in text
+    assert "Traceback" not in text and "httpx" not in text  # one line per poll: no line per request
