@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,7 +31,9 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop_watching = _watch_feeds(the_service)
         yield
+        stop_watching()
         the_service.close()
 
     app = FastAPI(
@@ -64,3 +66,22 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
         app.include_router(router)
     app.include_router(jobs.router)
     return app
+
+
+def _watch_feeds(service: NewsService) -> Callable[[], None]:
+    """Poll QA_FEEDS in the background while the app runs (as `qa watch` does); what stops it."""
+    settings = service.settings
+    if not settings.feeds:
+        return lambda: None
+    from qa.errors import QAError
+    from qa.watching import log, start_watching
+
+    # Open the replica now, before the poller and the first requests could race to open it (Engine.refresh marks
+    # it fresh before its first sync has opened it): the store is made if it is new, as the first poll would.
+    try:
+        service.store.ensure()
+        service.health()
+    except QAError as exc:  # a store that is down now: the polls say so, one line each, and go on
+        log.warning("feeds: %s", exc)
+    every = settings.feed_every.total_seconds()
+    return start_watching(settings.feeds, every, lambda url: service.index_paths([url], conditional=True))

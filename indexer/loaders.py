@@ -7,8 +7,8 @@ without extension); a jsonl line carries its own id. A file that cannot be read 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from indexer.dates import DateError, dateline_date, html_date, iso, parse_date
 from qa.domain import Article, LoadFailure
 from qa.errors import LoadError
 from qa.text import normalise_article_text
@@ -23,6 +24,7 @@ from qa.text import normalise_article_text
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
 _HTML_HIDDEN = "script, style, noscript, template, head, nav, footer, svg"
 _HTML_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption", "td", "th")
+log = logging.getLogger("indexer")  # warnings about articles that are indexed all the same (a date not read)
 
 
 @dataclass(frozen=True)
@@ -168,15 +170,15 @@ def make_article(fields: dict[str, Any], text: str, default_title: str) -> Artic
     text = normalise_article_text(text)
     if not text:
         raise LoadError("the article has no text")
-    published = fields.get("published") or fields.get("date")
-    if isinstance(published, dt.date | dt.datetime):
-        published = published.isoformat()
+    article_id = str(fields["id"]).strip()
+    published, inferred = _published(article_id, fields, text)
     try:
         return Article(
-            id=str(fields["id"]).strip(),
+            id=article_id,
             title=str(fields.get("title") or default_title).strip(),
             text=text,
-            published=str(published) if published else None,
+            published=published,
+            published_inferred=inferred,
             source=str(fields["source"]) if fields.get("source") else None,
             url=str(fields["url"]) if fields.get("url") else None,
         )
@@ -184,6 +186,29 @@ def make_article(fields: dict[str, Any], text: str, default_title: str) -> Artic
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise LoadError(f"bad article field {field}: {str(first['msg']).removeprefix('Value error, ')}") from exc
+
+
+def _published(article_id: str, fields: dict[str, Any], text: str) -> tuple[str | None, bool]:
+    """The publication time as stored (ISO 8601 with offset) and whether it was inferred from a dateline. A
+    date given but unreadable is a warning and no date: the text's dateline does not overrule what was given."""
+    given = fields.get("published") or fields.get("date")
+    if given:
+        try:
+            return iso(parse_date(given)), False
+        except DateError as exc:
+            log.warning(
+                "article '%s': the date %s; indexed without a date (write it as ISO 8601, e.g. 2022-10-20T09:30:00Z)",
+                article_id,
+                str(exc).replace(" is not a date", " is not a date this reader knows"),
+            )
+            return None, False
+    inferred = dateline_date(text)
+    return (iso(inferred), True) if inferred else (None, False)
+
+
+def html_text(content: str) -> str:
+    """The visible text of HTML (a page or a fragment, such as a feed item's summary), one block a paragraph."""
+    return _html(content)[1]
 
 
 def _front_matter(content: str) -> tuple[dict[str, Any], str]:
@@ -202,6 +227,7 @@ def _html(content: str) -> tuple[dict[str, Any], str]:
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(content)
+    published = html_date(tree)  # before the head and scripts (JSON-LD) are dropped below
     title_node = tree.css_first("title")
     title = title_node.text(strip=True) if title_node else None
     h1 = tree.css_first("h1")
@@ -214,8 +240,8 @@ def _html(content: str) -> tuple[dict[str, Any], str]:
     blocks = [n.text(separator=" ", strip=True) for n in nodes]
     if not any(blocks) and body is not None:
         blocks = [body.text(separator="\n", strip=True)]
-    meta = {"title": title or (h1.text(strip=True) if h1 else None)}
-    for name in ("published", "source", "url"):
+    meta = {"title": title or (h1.text(strip=True) if h1 else None), "published": published}
+    for name in ("source", "url"):
         tag = tree.css_first(f'meta[name="{name}"]')
         if tag is not None and tag.attributes.get("content"):
             meta[name] = tag.attributes["content"]

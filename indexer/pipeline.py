@@ -50,7 +50,9 @@ class _Plan:
 
 def content_hash(article: Article) -> str:
     """What decides whether an article changed: its text and metadata."""
-    payload = json.dumps(article.model_dump(exclude={"id"}), sort_keys=True, ensure_ascii=False)
+    # Without the inferred flag when it is not set: articles indexed before it existed keep their hashes.
+    leave_out = {"id"} if article.published_inferred else {"id", "published_inferred"}
+    payload = json.dumps(article.model_dump(exclude=leave_out), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -18,12 +18,12 @@ from qa.domain import ArticleInfo, ArticlePage, SearchFilter
 from qa.errors import InvalidInput
 
 ListOrder = Literal["id", "newest"]
-_COLUMNS = "id, title, published, source, url, chunks, content_hash, version"
+_COLUMNS = "id, title, published, source, url, chunks, content_hash, version, published_inferred"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, published TEXT, published_ts INTEGER, source TEXT, url TEXT,
     chunks INTEGER NOT NULL, content_hash TEXT NOT NULL, origin TEXT NOT NULL DEFAULT '',
-    version TEXT NOT NULL DEFAULT ''
+    version TEXT NOT NULL DEFAULT '', published_inferred INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles (COALESCE(published_ts, -1) DESC, id);
 CREATE INDEX IF NOT EXISTS articles_published ON articles (published_ts);
@@ -47,6 +47,8 @@ class Catalog:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
         if "version" not in columns:  # a catalog of a release before chunk versions: its articles had none
             self._db.execute("ALTER TABLE articles ADD COLUMN version TEXT NOT NULL DEFAULT ''")
+        if "published_inferred" not in columns:  # a catalog from before dates were inferred: none of its were
+            self._db.execute("ALTER TABLE articles ADD COLUMN published_inferred INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         """Close the database."""
@@ -176,9 +178,11 @@ class CatalogWriter:
     def put(self, info: ArticleInfo, published_ts: int | None) -> None:
         """Add or replace an article's row."""
         self._db.execute(
-            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # Columns named: a catalog migrated by ALTER TABLE may hold them in another order than a new one.
+            "INSERT OR REPLACE INTO articles (id, title, published, published_ts, source, url, chunks, content_hash,"
+            " origin, version, published_inferred) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (info.id, info.title, info.published, published_ts, info.source, info.url, info.chunks,
-             info.content_hash, info.origin, info.version),
+             info.content_hash, info.origin, info.version, int(info.published_inferred)),
         )  # fmt: skip
 
     def remove(self, article_ids: Sequence[str]) -> None:
@@ -198,11 +202,12 @@ class CatalogWriter:
 
 
 def _info(row: tuple[Any, ...]) -> ArticleInfo:
-    article_id, title, published, source, url, chunks, content_hash, version = row[:8]
+    article_id, title, published, source, url, chunks, content_hash, version, inferred = row[:9]
     return ArticleInfo(
         id=article_id,
         title=title,
         published=published,
+        published_inferred=bool(inferred),
         source=source,
         url=url,
         chunks=chunks,

@@ -105,6 +105,7 @@ class Article(BaseModel):
     published: str | None = None
     source: str | None = None
     url: str | None = None
+    published_inferred: bool = False  # the date was read from a dateline in the text, not given
 
     @field_validator("id", "title", "text", "published", "source", "url")
     @classmethod
@@ -147,6 +148,7 @@ class ArticleInfo(BaseModel):
     content_hash: str = Field(description="Changes whenever the article's text or metadata does.")
     origin: str = Field(default="", exclude=True, description="The folder it was indexed from ('api' if sent).")
     version: str = Field(default="", exclude=True, description="Names its current chunks (see qa.chunking.chunk_id).")
+    published_inferred: bool = Field(default=False, description="The date was read from a dateline, not given.")
 
 
 class ArticleText(ArticleInfo):

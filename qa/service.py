@@ -19,7 +19,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from indexer import LoadedArticle, count_articles, index_articles, iter_articles, make_article
+from indexer import FeedState, LoadedArticle, count_sources, index_articles, iter_sources, local_folders, make_article
 from indexer.pipeline import Embedded
 from qa.answering import Answerer
 from qa.cancel import CancelToken
@@ -56,7 +56,9 @@ from qa.text import slug
 Progress = Callable[[int, int], None]  # (articles read so far, articles in all)
 T = TypeVar("T")
 API_ORIGIN = "api"  # the origin of an article sent by a client, not read from a folder
-_ARTICLE_FIELDS = {"id", "title", "published", "source", "url"}  # what an article's record holds besides its text
+# what an article's record holds besides its text
+_ARTICLE_FIELDS = {"id", "title", "published", "published_inferred", "source", "url"}
+FEED_STATE = "feeds.json"  # in the data directory: what each polled feed's server said last (ETag, Last-Modified)
 BIG_WRITE_CHUNKS = 256  # an add of this many chunks or more gives the memory it freed back to the system
 
 
@@ -278,24 +280,30 @@ class NewsService:
 
     # -- articles --------------------------------------------------------------------------------------------
 
-    def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
-        """Index files and folders: new articles added, edited ones replaced, vanished files removed. The input
-        streams through a window at a time, each window written and followed by the replica before the next;
-        `progress` hears (articles read, articles in all)."""
+    def index_paths(
+        self, paths: Sequence[Path | str], progress: Progress | None = None, *, conditional: bool = False
+    ) -> IndexReport:
+        """Index files, folders, feed files and feed or page URLs: new articles added, edited ones replaced,
+        vanished files removed. The input streams through a window at a time, each window written and followed by
+        the replica before the next; `progress` hears (articles read, articles in all). `conditional` (polling)
+        sends each feed what its server said last time, and an unchanged feed gives nothing."""
         with self._writes:
             self.store.ensure()
             catalog = self.engine.refresh(force=True).catalog  # in step: it says what came from which folder
+            feed_state = FeedState(self.settings.data_dir / FEED_STATE) if conditional else None
             report = index_articles(
                 self.store,
                 self.engine.embedder,
-                iter_articles(paths),
-                folders=[p for p in paths if p.is_dir()],
+                iter_sources(paths, feed_state),
+                folders=local_folders(paths),
                 chunk_tokens=self.settings.chunk_tokens,
                 progress=progress,
                 indexed_from=catalog.indexed_from,
                 after_window=self._follow_window,
-                total=count_articles(paths) if progress else 0,
+                total=count_sources(paths) if progress else 0,
             )
+            if feed_state is not None:
+                feed_state.save()  # only now: every item of the feeds fetched is in the index
             return self._counted(report)
 
     def put_article(

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.domain import RetrievalMode
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(text: str | float | dt.timedelta) -> dt.timedelta:
+    """A polling interval: 90s, 15m, 1h, 1d, or seconds as a number; at least one second."""
+    if isinstance(text, dt.timedelta):
+        every = text
+    elif isinstance(text, int | float):
+        every = dt.timedelta(seconds=text)
+    else:
+        found = _DURATION.match(text)
+        if not found:
+            raise ValueError(f"'{text}' is not a duration; write it as 90s, 15m, 1h or 1d")
+        every = dt.timedelta(seconds=float(found[1]) * _UNIT_SECONDS[(found[2] or "s").lower()])
+    if every < dt.timedelta(seconds=1):
+        raise ValueError("poll at most once a second (e.g. 15m)")
+    return every
 
 
 class Settings(BaseSettings):
@@ -89,6 +110,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
+    # --- feeds polled by `qa serve` (as `qa watch` does) -------------------------------------------------------
+    feeds: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="RSS/Atom feed URLs (or feed files) that `qa serve` polls in the background, comma-separated.",
+    )
+    feed_every: dt.timedelta = Field(
+        default=dt.timedelta(minutes=15), description="How often each feed is polled: 90s, 15m, 1h, 1d."
+    )
+
     # --- on a network --------------------------------------------------------------------------------------
     keys_file: Path | None = Field(
         default=None, description="The API keys' SQLite file (default: DATA_DIR/keys.sqlite); share it between servers."
@@ -122,6 +152,24 @@ class Settings(BaseSettings):
     @property
     def keys_path(self) -> Path:
         return self.keys_file or self.data_dir / "keys.sqlite"
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feed_list(cls, value: object) -> object:
+        """Comma- or space-separated in the environment (URLs hold neither); a JSON list is taken too."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part for part in re.split(r"[,\s]+", text) if part]
+        return value
+
+    @field_validator("feed_every", mode="before")
+    @classmethod
+    def _every(cls, value: object) -> object:
+        return parse_every(value) if isinstance(value, str | int | float) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

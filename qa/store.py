@@ -543,6 +543,7 @@ class ChromaStore:
                 {
                     "title": w.article.title,
                     "published": w.article.published,
+                    "published_inferred": w.article.published_inferred,
                     "source": w.article.source,
                     "url": w.article.url,
                     "content_hash": w.content_hash,
@@ -748,6 +749,7 @@ def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
         id=article_id,
         title=str(meta.get("title", article_id)),
         published=meta.get("published"),
+        published_inferred=bool(meta.get("published_inferred", False)),
         source=meta.get("source"),
         url=meta.get("url"),
         chunks=int(meta.get("chunks", 0)),

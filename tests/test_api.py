@@ -168,7 +168,7 @@ def test_articles_can_be_added_read_asked_about_and_removed(http: httpx.Client) 
     assert clash.status_code == 409 and "already exists" in clash.json()["error"]["message"]
     assert http.post("/api/articles", json={**article, "id": article_id}).json()["status"] == "unchanged"
     stored = http.get(f"/api/articles/{article_id}").json()
-    assert stored["text"] == article["text"] and stored["published"] == "2022-07-22"
+    assert stored["text"] == article["text"] and stored["published"] == "2022-07-22T00:00:00+00:00"
     # A new version without a date or an outlet has none: the old ones are not kept.
     bare = {"id": article_id, "title": article["title"], "text": article["text"]}
     assert http.post("/api/articles", json=bare).json()["status"] == "updated"

@@ -69,7 +69,9 @@ def test_list_shows_the_seed_with_its_metadata(seeded_dir: Path) -> None:
     page = json.loads(done.stdout)
     assert page["total"] == 1 and page["next_cursor"] is None
     (article,) = page["articles"]
-    assert article["id"] == SEED_ID and article["published"] == "2022-02-11" and article["source"] == "TDI"
+    assert (
+        article["id"] == SEED_ID and article["published"] == "2022-02-11T00:00:00+00:00" and article["source"] == "TDI"
+    )
     assert article["chunks"] > 5
 
 

@@ -48,7 +48,7 @@ def test_each_format_loads_with_its_metadata(tmp_path: Path) -> None:
     front = articles["news/front"]
     assert (front.title, front.published, front.source, front.url) == (
         "Front matter title",
-        "2022-02-11",
+        "2022-02-11T00:00:00+00:00",
         "TDI",
         "https://example.org/a",
     )
@@ -56,7 +56,7 @@ def test_each_format_loads_with_its_metadata(tmp_path: Path) -> None:
     page = articles["page"]
     assert page.title == "Html title"
     assert page.text == "Heading\n\nFirst bold paragraph.\n\nItem"
-    assert articles["j1"].title == "Jsonl one" and articles["j1"].published == "2024-01-02"
+    assert articles["j1"].title == "Jsonl one" and articles["j1"].published == "2024-01-02T00:00:00+00:00"
     assert articles["j2"].title == "j2"
 
 

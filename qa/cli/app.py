@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from qa.cli import articles, doctor, evaluate, keys, questions, server
+from qa.cli import articles, doctor, evaluate, keys, questions, server, watch
 
 app = typer.Typer(
     add_completion=False,
@@ -17,6 +17,7 @@ app.command()(articles.index)
 app.command()(questions.ask)
 app.command("list")(articles.list_articles)
 app.command()(articles.remove)
+app.command()(watch.watch)
 app.command()(server.serve)
 app.command()(questions.chat)
 app.command()(questions.timeline)

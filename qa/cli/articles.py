@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,18 +18,26 @@ from qa.catalog import ListOrder
 from qa.cli.console import err, fail, load_settings, out, progress_bar, run
 
 if TYPE_CHECKING:
-    from qa.domain import IndexReport
+    from qa.domain import ArticleInfo, IndexReport
     from qa.service import NewsService
 
 
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files and folders: .txt, .md, .html, .jsonl")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files and folders (.txt, .md, .html, .jsonl), feed files (.xml, .rss, .atom), and http(s) URLs "
+            "of RSS/Atom feeds or article pages",
+            show_default=False,
+        ),
+    ],
 ) -> None:
     """Index articles (idempotent: unchanged articles are skipped, edited ones replaced)."""
     from qa.wiring import open_service
 
     config = load_settings()
-    report = run(lambda: index_with_progress(open_service(config), paths))
+    with warnings_shown():
+        report = run(lambda: index_with_progress(open_service(config), paths))
     print_skipped(report)
     out.print(
         f"articles: {len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
@@ -37,13 +48,33 @@ def index(
         raise typer.Exit(7)
 
 
-def index_with_progress(service: NewsService, paths: Sequence[Path], label: str = "embedding") -> IndexReport:
+def index_with_progress(service: NewsService, paths: Sequence[Path | str], label: str = "embedding") -> IndexReport:
     """`service.index_paths` with a progress bar in articles (shared by `qa index` and `qa eval --corpus`)."""
     if not err.is_terminal:  # no bar to feed: the articles need not be counted first
         return service.index_paths(paths)
     with progress_bar("articles") as bar:
         task = bar.add_task(label, total=None)
         return service.index_paths(paths, progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+
+class _WarningLine(logging.Handler):
+    """The indexer's warnings (an article indexed without the date it gave) as `warning:` lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/] {escape(record.getMessage())}")
+
+
+@contextmanager
+def warnings_shown() -> Iterator[None]:
+    """Show the indexer's warnings while indexing (and only its warnings: no info lines, no other logger's)."""
+    logger, handler = logging.getLogger("indexer"), _WarningLine(logging.WARNING)
+    logger.addHandler(handler)
+    propagates, logger.propagate = logger.propagate, False  # once, not again through a root handler
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagates
 
 
 def print_skipped(report: IndexReport) -> None:
@@ -56,7 +87,7 @@ def list_articles(
     as_json: Annotated[bool, typer.Option("--json", help="Print each page as GET /api/articles returns it")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="Articles per page")] = 20,
     cursor: Annotated[str | None, typer.Option("--cursor", help="Start where the previous page said")] = None,
-    order: Annotated[ListOrder, typer.Option("--order", help="id, or newest first")] = "id",
+    order: Annotated[ListOrder, typer.Option("--order", help="newest first, or by id")] = "newest",
     every: Annotated[bool, typer.Option("--all", help="Every article, page after page")] = False,
 ) -> None:
     """List the indexed articles, a page at a time."""
@@ -73,7 +104,7 @@ def list_articles(
         else:
             table = Table("id", "title", "published", "chunks")
             for a in page.articles:
-                table.add_row(escape(a.id), escape(a.title), a.published or "", str(a.chunks))
+                table.add_row(escape(a.id), escape(a.title), shown_date(a), str(a.chunks))
             out.print(table)
         if not every or page.next_cursor is None:
             break
@@ -81,8 +112,21 @@ def list_articles(
     if not as_json:
         out.print(f"{page.total} article(s)")
         if page.next_cursor and not every:
-            again = f"qa list --cursor {page.next_cursor}" + (" --order newest" if order == "newest" else "")
+            again = f"qa list --cursor {page.next_cursor}" + (" --order id" if order == "id" else "")
             out.print(f"[dim]next page: {again}[/]")
+
+
+def shown_date(article: ArticleInfo) -> str:
+    """An article's date for the table: ISO date and time (date alone at midnight); "~" marks one inferred from
+    a dateline; a date stored before dates were normalised is shown as it was written."""
+    if not article.published:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(article.published)
+    except ValueError:
+        return article.published
+    shown = when.date().isoformat() if when.timetz().replace(tzinfo=None) == dt.time() else when.isoformat()
+    return f"~{shown}" if article.published_inferred else shown
 
 
 def remove(ids: Annotated[list[str], typer.Argument(help="Article ids, as `qa list` shows them")]) -> None:
