@@ -63,20 +63,28 @@ class Scoped(Request):
 
 
 class TimelineQuery(BaseModel):
-    """The query of GET /api/timeline: what to follow, and the filters of a question (lists repeat the parameter)."""
+    """The query of GET /api/timeline: what to follow, a window, one outlet. Filters with lists (several outlets,
+    chosen articles) go in the body of POST /api/timeline: a query string cannot say what is a list."""
 
     model_config = ConfigDict(extra="forbid")
     q: str = Field(min_length=1, max_length=2000, description="What to follow.", examples=["Cyclone Orla death toll"])
     since: Moment | None = Field(default=None, description="Published at or after this (ISO 8601).")
     until: Until | None = Field(default=None, description="Published before this (a bare date: up to its end).")
-    source: list[str] | None = Field(default=None, description="Only these outlets (repeat the parameter).")
-    article: list[str] | None = Field(default=None, description="Only these article ids (repeat the parameter).")
+    source: str | None = Field(default=None, description="Only this outlet.")
     as_of: AsOf | None = Field(default=None, description='Read "last month" as of this time (default now).')
 
     def within(self) -> SearchFilter | None:
         """The filter the parameters make (None when none is given)."""
-        found = SearchFilter(article_ids=self.article, sources=self.source, since=self.since, until=self.until)
+        sources = [self.source] if self.source is not None else None
+        found = SearchFilter(sources=sources, since=self.since, until=self.until)
         return None if found.is_empty else found
+
+
+class TimelineRequest(Scoped):
+    """The body of POST /api/timeline: what to follow, with every filter a question takes."""
+
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=2000, examples=["Cyclone Orla death toll"])
 
 
 class AskRequest(Scoped):

@@ -214,6 +214,12 @@ def test_the_timeline_over_http_and_from_the_cli(http: httpx.Client, data_dir: P
     found = http.get("/api/timeline", params={"q": "Kessel Strait Bridge cost", "until": "2025-08-01"}).json()
     assert [d["day"] for d in found["days"]] == sorted(d["day"] for d in found["days"])
     assert found["days"] and all(d["day"] < "2025-08-02" for d in found["days"])
+    one_outlet = http.get("/api/timeline", params={"q": "Cyclone Orla death toll", "source": "Harbor Wire"}).json()
+    assert all(c["source"] == "Harbor Wire" for d in one_outlet["days"] for c in d["citations"])
+    chosen = ["orla-06", "orla-07"]
+    body = {"query": "Cyclone Orla death toll", "article_ids": chosen, "sources": SOURCES[:2]}
+    posted = http.post("/api/timeline", json=body).json()
+    assert posted["days"] and {c["article_id"] for d in posted["days"] for c in d["citations"]} <= set(chosen)
     bad = http.get("/api/timeline", params={"q": "bridge", "since": "soon"})
     assert bad.status_code == 422 and "since" in bad.json()["error"]["message"]
     assert http.get("/api/sources").json() == SOURCES

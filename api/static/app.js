@@ -560,16 +560,6 @@
 
   // ---- the timeline under an answer that asks how something developed ---------------------------------------
 
-  function timelinePath(query, filters) {
-    const params = new URLSearchParams({ q: query });
-    if (filters.since) params.set("since", filters.since);
-    if (filters.until) params.set("until", filters.until);
-    if (filters.as_of) params.set("as_of", filters.as_of);
-    for (const name of filters.sources || []) params.append("source", name);
-    for (const id of filters.article_ids || []) params.append("article", id);
-    return `/api/timeline?${params}`;
-  }
-
   /** Fetch the timeline of `query` under the question's filters and show it in the answer's bubble. A failure is
    *  a note in the bubble, not a page error: the answer itself stands. */
   async function showTimeline(bubble, query, filters) {
@@ -580,7 +570,8 @@
     bubble.append(section);
     if (stick) scrollToEnd(true);
     try {
-      const timeline = await getJSON(timelinePath(query, filters));
+      // POST: the body carries the question's filters as they are (lists included), the same fields as a question
+      const timeline = await sendJSON("POST", "/api/timeline", { query, ...filters });
       if (!timeline.days?.length) status.textContent = "No dated reports match this question.";
       else status.replaceWith(timelineList(timeline.days));
     } catch (err) {
