@@ -23,8 +23,10 @@ def index(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders: .txt, .md, .html, .jsonl")],
 ) -> None:
     """Index articles (idempotent: unchanged articles are skipped, edited ones replaced)."""
+    from qa.service import limit_malloc_arenas
     from qa.wiring import open_service
 
+    limit_malloc_arenas()  # before the store, the model and the writer start their threads
     config = load_settings()
     report = run(lambda: index_with_progress(open_service(config), paths))
     print_skipped(report)
