@@ -85,6 +85,10 @@ class MiniLMEmbedder:
             ort.GraphOptimizationLevel.ORT_ENABLE_ALL if self._optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         )
         options.log_severity_level = 3
+        # A memory pattern is planned per input shape and served as one block of the arena, which grows to the
+        # largest such block: with batches of every shape (indexing), peak memory of the model alone measured
+        # 479 MiB with patterns and 409 MiB without, for 1,500 short chunks in windows of 256.
+        options.enable_mem_pattern = False
         return ort.InferenceSession(
             str(self._model_path or _default_model_path()), options, providers=["CPUExecutionProvider"]
         )

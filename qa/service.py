@@ -476,8 +476,10 @@ class NewsService:
         return report
 
     def _follow_window(self) -> None:
-        """A long run keeps the replica in step window by window: each catch-up reads one window back."""
+        """A long run keeps the replica in step window by window: each catch-up reads one window back. The C
+        heap's free memory goes back to the system after each window: a long run's peak follows the window."""
         self.engine.refresh(force=True)
+        _give_back_memory()
 
 
 def _give_back_memory() -> None:
@@ -485,6 +487,17 @@ def _give_back_memory() -> None:
     process 130 MB larger for good). Nothing where the C library is not glibc."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Let glibc keep at most `arenas` heaps for this process's threads (call before the threads start). By default
+    it keeps up to eight per core, each holding on to the memory its threads freed: indexing 20,000 articles ended
+    at 419 MiB with the default and 316 MiB with two (store and replica only, no model). Nothing elsewhere."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas)
+
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
 
 
 def _resolved(answer: Answer, message: str, query: str) -> ResolvedAnswer:

@@ -38,3 +38,8 @@ def test_span_vectors_pool_the_tokens_of_each_sentence(embedder: MiniLMEmbedder)
     assert span_vectors[0][0] @ first > span_vectors[0][0] @ second
     assert span_vectors[0][1] @ second > span_vectors[0][1] @ first
     assert float(vectors[0] @ span_vectors[0][0]) > 0.5
+
+
+def test_the_model_plans_no_memory_pattern_per_shape(embedder: MiniLMEmbedder) -> None:
+    # Indexing runs batches of every shape: a pattern per shape grew the arena to the largest (bench/memory.py).
+    assert embedder.session.get_session_options().enable_mem_pattern is False
