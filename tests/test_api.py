@@ -315,6 +315,24 @@ def test_twenty_clients_for_a_minute_while_articles_change(server: LiveServer) -
     assert all(count > 0 for count in counts), counts
 
 
+def test_stop_words_posted_over_the_only_article_break_no_question(seeded_copy: Path) -> None:
+    """Issue 10's first finding as reported: posted over an existing id, only stop words are left to index (the
+    BM25 build failed: this POST and every later question were a 500; checked on 0a101f3^)."""
+    live = LiveServer(seeded_copy)
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            (article,) = client.get("/api/articles").json()["articles"]
+            posted = client.post("/api/articles", json={"id": article["id"], "title": "0", "text": "t-A"})
+            assert posted.status_code == 200, posted.text
+            asked = client.post("/api/ask", json={"question": TRUSS})
+            assert asked.status_code == 200 and asked.json()["abstained"], asked.text
+            assert client.post("/api/chat", json={"message": TRUSS}).status_code == 200
+            completion = {"model": "newsqa", "messages": [{"role": "user", "content": TRUSS}]}
+            assert client.post("/v1/chat/completions", json=completion).status_code == 200
+    finally:
+        live.stop()
+
+
 def test_an_article_of_stop_words_breaks_no_question(http: httpx.Client) -> None:
     """Issue 10's first finding: such an article made every later question a 500 (the BM25 build failed)."""
     assert http.post("/api/articles", json={"id": "stop-words", "title": "0", "text": "t-A"}).status_code == 201
