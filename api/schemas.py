@@ -56,10 +56,9 @@ class Scoped(Request):
         "against it, and only articles published by then are read.",
     )
 
-    def within(self) -> SearchFilter | None:
-        """The filter the fields make (None when none is given)."""
-        found = SearchFilter(article_ids=self.article_ids, sources=self.sources, since=self.since, until=self.until)
-        return None if found.is_empty else found
+    def within(self) -> SearchFilter:
+        """The filter the fields make (an empty one lets every article through: NewsService.check_filter)."""
+        return SearchFilter(article_ids=self.article_ids, sources=self.sources, since=self.since, until=self.until)
 
 
 class TimelineQuery(BaseModel):
@@ -73,11 +72,10 @@ class TimelineQuery(BaseModel):
     source: str | None = Field(default=None, description="Only this outlet.")
     as_of: AsOf | None = Field(default=None, description='Read "last month" as of this time (default now).')
 
-    def within(self) -> SearchFilter | None:
-        """The filter the parameters make (None when none is given)."""
+    def within(self) -> SearchFilter:
+        """The filter the parameters make (an empty one lets every article through)."""
         sources = [self.source] if self.source is not None else None
-        found = SearchFilter(sources=sources, since=self.since, until=self.until)
-        return None if found.is_empty else found
+        return SearchFilter(sources=sources, since=self.since, until=self.until)
 
 
 class TimelineRequest(Scoped):

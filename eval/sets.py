@@ -29,10 +29,9 @@ class EvalItem(BaseModel):
     sources: list[str] | None = Field(default=None, description="Only articles from these outlets.")
     kind: str | None = Field(default=None, description="A label to break figures down by (e.g. 'relative').")
 
-    def within(self) -> SearchFilter | None:
-        """The item's filter, None when it has none."""
-        found = SearchFilter(sources=self.sources, since=self.since, until=self.until)
-        return None if found.is_empty else found
+    def within(self) -> SearchFilter:
+        """The item's filter (an empty one lets every article through)."""
+        return SearchFilter(sources=self.sources, since=self.since, until=self.until)
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalItem:

@@ -50,7 +50,7 @@ def scope(
         since=_moment("--since", since, Moment),
         until=_moment("--until", until, Until),
     )
-    return Scope(None if within.is_empty else within, _moment("--as-of", as_of, AsOf))
+    return Scope(within, _moment("--as-of", as_of, AsOf))
 
 
 def _moment(option: str, value: str | None, kind: Any) -> dt.datetime | None:
