@@ -4,7 +4,9 @@ Sources, most trusted first: an explicit field (front matter or JSON Lines `publ
 published/updated), an HTML page's metadata (`article:published_time`, `<meta name="published|date">`, JSON-LD
 `datePublished`, `<time datetime>`), and as a last resort a dateline at the top of the text ("LONDON, Oct. 20, 2022
 (Reuters) -"), which is marked as inferred. A time without a zone is taken as UTC. A date that lacks its day or
-its year is not completed from today's: unknown stays unknown.
+its year is not completed from today's: unknown stays unknown. The one completion made is from the article's own
+address: news sites file stories under /2025/ or /2025/03/03/, so a dateline without its year ("LISBURG, March 3
+(Pennant Sports) -") takes the year of its URL, and a URL with a whole date dates an article that has nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from dateutil import parser as date_parser
 from dateutil import tz
@@ -44,6 +47,13 @@ _DATELINE = re.compile(
     rf"^\s*(?:[A-Z][A-Za-z .'’-]{{1,40}},\s*)?{_WEEKDAY}(?P<date>{_DATE})"
     rf"(?:\s*\([^)\n]{{1,40}}\))?\s*(?:[-–—:|.]|\n|$)"
 )
+# The same without a year ("LISBURG, March 3 (Pennant Sports) -"): read only with a year from the article's URL.
+_PARTIAL_DATELINE = re.compile(
+    rf"^\s*(?:[A-Z][A-Za-z .'’-]{{1,40}},\s*)?{_WEEKDAY}(?P<date>{_MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{_MONTH})"
+    rf"(?:\s*\([^)\n]{{1,40}}\))?\s*(?:[-–—:|]|\n|$)"
+)
+# A year, optionally with month and day, as a path segment of a news URL: /2025/, /2025/03/03/, /2025/3/3/.
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})/(?:(\d{1,2})/(?:(\d{1,2})/)?)?")
 # RFC 822 as feeds write it, with a numeric or universal zone: the standard library reads it fifty times faster.
 _RFC822 = re.compile(
     r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s+(?:[+-]\d{4}|GMT|UTC?|Z)$"
@@ -92,16 +102,39 @@ def iso(when: dt.datetime) -> str:
     return _aware(when).isoformat(timespec="seconds")
 
 
-def dateline_date(text: str) -> dt.datetime | None:
+def dateline_date(text: str, url: str | None = None) -> dt.datetime | None:
     """The date of a dateline that opens the text ("LONDON, Oct. 20, 2022 (Reuters) -", "20 October 2022 -",
-    "Monday 20 October 2022"), or None when the text does not open with one."""
-    found = _DATELINE.match(text[:200])
+    "Monday 20 October 2022"), or None when the text does not open with one. With the article's URL, a dateline
+    without its year takes the URL's year, and a URL with a whole date stands in for a missing dateline."""
+    head = text[:200]
+    if found := _DATELINE.match(head):
+        try:
+            return _written(found["date"])
+        except DateError:
+            return None
+    year, month, day = _url_date(url)
+    if year is None:
+        return None
+    if found := _PARTIAL_DATELINE.match(head):
+        try:
+            return _written(f"{found['date']} {year}")
+        except DateError:
+            return None
+    if month is not None and day is not None:
+        try:
+            return dt.datetime(year, month, day, tzinfo=dt.UTC)
+        except ValueError:
+            return None
+    return None
+
+
+def _url_date(url: str | None) -> tuple[int | None, int | None, int | None]:
+    """The year (and month and day, when the path has them) a news URL files its article under."""
+    found = _URL_DATE.search(urlsplit(url).path) if url else None
     if not found:
-        return None
-    try:
-        return _written(found["date"])
-    except DateError:
-        return None
+        return None, None, None
+    year, month, day = found.groups()
+    return int(year), int(month) if month else None, int(day) if day else None
 
 
 def html_date(tree: LexborHTMLParser) -> str | None:

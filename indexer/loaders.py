@@ -202,7 +202,8 @@ def _published(article_id: str, fields: dict[str, Any], text: str) -> tuple[str 
                 str(exc).replace(" is not a date", " is not a date this reader knows"),
             )
             return None, False
-    inferred = dateline_date(text)
+    url = fields.get("url")
+    inferred = dateline_date(text, str(url) if url else None)
     return (iso(inferred), True) if inferred else (None, False)
 
 

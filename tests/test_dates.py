@@ -61,6 +61,34 @@ def test_a_dateline_at_the_top_gives_the_date(text: str, day: dt.date) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "url", "day"),
+    [
+        ("LISBURG, March 3 (Pennant Sports) - Rovers appointed.", "https://example.com/sport/2025/rovers", "2025-03-03"),
+        ("PORT EMMERICH, Sept 5 (Harbor Wire) - The toll rose.", "https://example.com/2025/09/orla", "2025-09-05"),
+        ("No dateline opens this text.", "https://news.example.com/2024/02/29/leap-day", "2024-02-29"),
+    ],
+)
+def test_a_dateline_or_url_without_a_year_takes_the_year_its_url_files_it_under(text: str, url: str, day: str) -> None:
+    article = make_article({"id": "a", "url": url}, text, "a")
+    assert article.published == f"{day}T00:00:00+00:00" and article.published_inferred
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        ("LISBURG, March 3 (Pennant Sports) - Rovers appointed.", None),  # no year anywhere: not guessed
+        ("LISBURG, March 3 (Pennant Sports) - Rovers appointed.", "https://example.com/rovers-appointed"),
+        ("No dateline opens this text.", "https://example.com/2025/story"),  # a year alone dates nothing
+        ("No dateline opens this text.", "https://example.com/2025/02/30/story"),  # no such day
+        ("The May 3 vote was close.", "https://example.com/2025/vote"),  # a date inside a sentence is no dateline
+    ],
+)
+def test_a_dateline_without_a_year_stays_undated_without_a_year_in_its_url(text: str, url: str | None) -> None:
+    article = make_article({"id": "a", "url": url} if url else {"id": "a"}, text, "a")
+    assert article.published is None and not article.published_inferred
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "The meeting on 20 October 2022 was long.",  # a date inside the text is not the article's
