@@ -55,6 +55,10 @@ _SHOWS: dict[AnswerType, re.Pattern[str]] = {
         re.I,
     ),
 }
+# Capitalised, yet no one's name: "Thursday" in "said on Thursday" does not answer "Who ...?".
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_MONTH_ABBREVIATIONS = "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+_CALENDAR_WORDS = frozenset(f"{_MONTHS}|{_WEEKDAYS}|{_MONTH_ABBREVIATIONS}".split("|"))
 _QUOTED = re.compile(r"[\"“‘'][^\"”’']{3,}[\"”’']")
 
 _TYPE_CUES: list[tuple[re.Pattern[str], AnswerType]] = [
@@ -123,6 +127,7 @@ class QuestionProfile:
             words = match.group().split()
             if match.start() == 0:  # the first word is capitalised anyway
                 words = words[1:]
+            words = [w for w in words if w.lower().rstrip(".") not in _CALENDAR_WORDS]
             if words:
                 candidates.append(words)
         stemmed = tokenize([" ".join(words) for words in candidates]) if candidates else []  # one call: it adds up

@@ -151,3 +151,10 @@ def test_title_pattern(sentence: str, expected: float) -> None:
 )
 def test_demand_pattern(sentence: str, expected: float) -> None:
     assert QuestionProfile.of("What did Truss demand?").type_match(sentence) == expected
+
+
+def test_a_day_or_month_is_no_name_a_who_question_wants() -> None:
+    profile = QuestionProfile.of("Who is the chief executive of Norvale Energy?")
+    assert profile.type_match("Norvale Energy reported a rise in profit on Thursday.") == 0.0
+    assert profile.type_match("Profit rose in Sept. and again in March.") == 0.0
+    assert profile.type_match("Chief executive Tomas Brekke said on Thursday that it would invest.") == 1.0
