@@ -73,7 +73,10 @@ _TYPE_CUES: list[tuple[re.Pattern[str], AnswerType]] = [
         AnswerType.DATE,
     ),
     (
-        re.compile(r"\b(how (many|much|far|large|big|tall|high)|what (percentage|number|amount|proportion))\b", re.I),
+        re.compile(
+            r"\b(how (many|much|far|large|big|tall|high)|what (percentage|number|amount|proportion|share))\b",
+            re.I,
+        ),
         AnswerType.NUMBER,
     ),
     (re.compile(r"\b(what|which) is the (name|title) of\b|\bwhat is (it|the \w+) called\b", re.I), AnswerType.TITLE),
@@ -104,7 +107,7 @@ class QuestionProfile:
     def of(cls, question: str) -> QuestionProfile:
         """Read a question."""
         (terms,) = tokenize([question])
-        named = names_in(question)
+        named = [name for name in names_in(question) if name.lower().rstrip(".") not in _CALENDAR_WORDS]
         stems = frozenset(tokenize([" ".join(named)])[0]) if named else frozenset()
         answer_type = next((kind for cue, kind in _TYPE_CUES if cue.search(question)), None)
         return cls(terms=terms, names=stems, answer_type=answer_type)

@@ -39,6 +39,13 @@ _CURRENT = re.compile(
     re.I,
 )
 
+# Questions about a state ("Who was in charge", "What was the death toll"), not an event ("Who was appointed"):
+# "on 1 March" in them means "as things stood then".
+_STATE = re.compile(
+    r"^\s*(who|what|which|where)\s+(was|were|is|are)\s+(the|a|an|in|at|its|their|his|her)\b"
+    r"|^\s*how (many|much)\b.*\b(had|has|have)\b",
+    re.I,
+)
 
 # Questions about how something developed: a timeline answers them better than one sentence.
 _DEVELOPMENT = re.compile(
@@ -81,6 +88,10 @@ def read_time(question: str, as_of: dt.datetime) -> TimeReading:
         if bounds is None:
             continue
         query = _without(question, found)
+        if window is _on and _STATE.search(query):
+            # "Who was in charge on 1 March?" asks for the state of things then: the newest report by the end of
+            # that day, not a report published on it
+            return TimeReading(None, bounds[1], found.group(0).strip(), True, query)
         # a question bound to a past window asks what was, not what is; one bound to "this week" or "since
         # March" still reaches to now and may ask for the latest
         reaches_now = bounds[1] is None or bounds[1] >= as_of

@@ -22,7 +22,7 @@ def day(text: str) -> dt.datetime:
         ("What did the mayor say yesterday?", "2025-11-13", "2025-11-14", "yesterday", "What did the mayor say?"),
         ("What happened this week in Lisburg?", "2025-11-08", None, "this week", "What happened in Lisburg?"),
         ("What did the club announce two weeks ago?", "2025-10-28", "2025-11-04", "two weeks ago", None),
-        ("What was the rate in February?", "2025-02-01", "2025-03-01", "in February", "What was the rate?"),
+        ("What did the bank decide in February?", "2025-02-01", "2025-03-01", "in February", None),
         # a month still to come this year is last year's
         ("What was agreed in December?", "2024-12-01", "2025-01-01", "in December", None),
         ("What happened on 14 March?", "2025-03-14", "2025-03-15", "on 14 March", None),
@@ -74,3 +74,21 @@ def test_questions_without_a_relative_date_have_no_window(question: str) -> None
 )
 def test_questions_about_the_current_state_want_the_newest_report(question: str, latest: bool) -> None:
     assert read_time(question, AS_OF).latest is latest
+
+
+@pytest.mark.parametrize(
+    ("question", "until", "query"),
+    [
+        ("Who was in charge of Lisburg Rovers on 1 March 2025?", "2025-03-02", "Who was in charge of Lisburg Rovers?"),
+        ("What was the rate in February?", "2025-03-01", "What was the rate?"),
+        ("How many people had died in September?", "2025-10-01", "How many people had died?"),
+    ],
+)
+def test_a_state_on_a_date_is_the_newest_report_by_then(question: str, until: str, query: str) -> None:
+    reading = read_time(question, AS_OF)
+    assert (reading.since, reading.until, reading.latest, reading.query) == (None, day(until), True, query)
+
+
+def test_an_event_on_a_date_keeps_to_reports_of_that_day() -> None:
+    reading = read_time("Who was appointed on 1 March 2025?", AS_OF)
+    assert (reading.since, reading.until, reading.latest) == (day("2025-03-01"), day("2025-03-02"), False)
