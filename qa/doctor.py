@@ -172,4 +172,13 @@ class Doctor:
 
 
 def _listed(info: ArticleInfo) -> tuple[object, ...]:
-    return (info.title, info.published, info.source, info.url, info.chunks, info.content_hash, info.version)
+    return (
+        info.title,
+        info.published,
+        info.published_inferred,
+        info.source,
+        info.url,
+        info.chunks,
+        info.content_hash,
+        info.version,
+    )

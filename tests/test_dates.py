@@ -63,7 +63,7 @@ def test_a_dateline_at_the_top_gives_the_date(text: str, day: dt.date) -> None:
 @pytest.mark.parametrize(
     ("text", "url", "day"),
     [
-        ("LISBURG, March 3 (Pennant Sports) - Rovers appointed.", "https://example.com/sport/2025/rovers", "2025-03-03"),
+        ("LISBURG, March 3 (Pennant Sports) - Rovers appointed.", "https://example.com/s/2025/rovers", "2025-03-03"),
         ("PORT EMMERICH, Sept 5 (Harbor Wire) - The toll rose.", "https://example.com/2025/09/orla", "2025-09-05"),
         ("No dateline opens this text.", "https://news.example.com/2024/02/29/leap-day", "2024-02-29"),
     ],

@@ -108,6 +108,18 @@ def test_doctor_finds_a_catalog_that_differs_from_the_store_and_rebuilds_it(seed
     assert [(a["id"], a["chunks"]) for a in listed["articles"]] == [(SEED_ID, 16)]
 
 
+def test_doctor_finds_a_date_the_catalog_marks_inferred_when_the_record_gives_it(seeded_copy: Path) -> None:
+    catalog = seeded_copy / "replica" / "articles" / "catalog.sqlite3"
+    with sqlite3.connect(catalog) as db:  # the date shown as read from a dateline, though the article gives it
+        db.execute("UPDATE articles SET published_inferred = 1")
+    found = run_qa_in(seeded_copy, "doctor")
+    assert found.returncode == 1 and f"catalog differs: {SEED_ID}: differs" in found.stdout, found.stdout
+    fixed = run_qa_in(seeded_copy, "doctor", "--fix")
+    assert fixed.returncode == 0 and "fixed 1 of 1" in fixed.stdout, fixed.stdout
+    listed = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
+    assert [a["published_inferred"] for a in listed["articles"]] == [False]
+
+
 def test_doctor_before_anything_is_indexed_says_so_in_one_line(tmp_path: Path) -> None:
     done = run_qa_in(tmp_path / "empty", "doctor")
     assert done.returncode == 3 and "Traceback" not in done.stderr
