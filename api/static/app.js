@@ -112,10 +112,14 @@
     429: "Too many questions at once. Wait a moment, then try again.",
     413: "That is too long to send. Shorten it and try again.",
     500: "Something went wrong on the server. Try again in a moment.",
-    502: "The answering service sent a reply that could not be used. Try again in a moment.",
+    502: "The answering service failed to answer. Try again in a moment.",
     503: "The answering service is not available right now. Try again in a moment.",
     504: "The answer took too long. Try again in a moment.",
   };
+
+  // the status each kind of failure has before a stream starts, for the same failure once it has
+  const STREAM_ERROR_STATUS = { ModelError: 502, ModelUnavailable: 503, StoreUnavailable: 503, RateLimited: 429,
+    InvalidInput: 422 };
 
   /** A message fit for a reader: server-side failures in plain words; a refusal of the reader's own input keeps
    *  the server's explanation, less any sentence that names a setting or a command. */
@@ -653,7 +657,6 @@
 
   async function ask(message) {
     if (current) return;
-    clearErrors();
     const controller = new AbortController();
     const mine = { controller };
     current = mine;
@@ -674,6 +677,8 @@
           continue;
         }
         if (event === "session") {
+          // the errors shown stay until the server takes the question: the same one again counts, not stacks
+          if (!started) clearErrors();
           started = true;
           session.id = payload.session_id;
           showUnderstood(userBubble, message, payload.query);
@@ -688,7 +693,8 @@
           // not awaited: the next question need not wait for the timeline
           if (payload.timeline) showTimeline(answer.bubble, payload.query || message, filters);
         } else if (event === "error") {
-          throw new ApiError(SERVER_TROUBLE[500]); // its message is for the server's log, not the reader
+          const status = STREAM_ERROR_STATUS[payload.error?.type] || 500;
+          throw new ApiError(readerMessage(status, payload.error?.message), status);
         }
       }
       if (!reply) throw new ApiError("The answer was cut off before it was complete.");
@@ -1058,14 +1064,16 @@
     });
   }
 
-  /** Under the marker, inside the bubble's width (the bubble is the positioned ancestor). */
+  /** Below the answer's text (never over it: the other markers stay in reach of a pointer), as near the marker as
+   *  the bubble's width allows (the bubble is the positioned ancestor). */
   function placePreview(button, bubble) {
     const box = bubble.getBoundingClientRect();
     const at = button.getBoundingClientRect();
+    const text = bubble.querySelector(".message-text")?.getBoundingClientRect() || at;
     const width = preview.offsetWidth;
     const left = Math.max(8, Math.min(at.left - box.left - 16, box.width - width - 8));
     preview.style.left = `${left}px`;
-    preview.style.top = `${at.bottom - box.top + 6}px`;
+    preview.style.top = `${Math.max(at.bottom, text.bottom) - box.top + 6}px`;
   }
 
   function hidePreview() {
