@@ -141,6 +141,17 @@ def test_sources_are_one_card_per_article_and_do_not_repeat_the_answer(page: Pag
     screenshot(page, "answer-sources.png")
 
 
+def test_a_card_names_the_other_outlets_carrying_the_same_quote(page: Page) -> None:
+    def syndicate(reply: dict[str, Any]) -> None:
+        copy = {"article_id": "wire/1", "title": "Truss in Moscow", "source": "Harbor Wire", "start": 0, "end": 10}
+        reply["citations"][0]["copies"] = [copy, {**copy, "article_id": "wire/2"}]
+
+    edit_done(page, syndicate)
+    card = ask(page, TRUSS).locator(".source-card")
+    expect(card).to_have_count(1)
+    expect(card.locator(".copies-label")).to_have_text("Also carried by Harbor Wire")  # each outlet once
+
+
 def test_a_marker_previews_its_passage_on_hover_and_copies_the_quote_with_its_citation(page: Page) -> None:
     expected = api(page, "POST", "/api/ask", {"question": TRUSS})
     first = expected["citations"][0]
