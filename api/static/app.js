@@ -219,7 +219,11 @@
       const error = await errorFrom(response);
       if (response.status !== 401) throw error;
       if (key) forgetKey(); // the stored key was refused: do not send it again
-      if (!(await askForKey(error.message))) throw error;
+      // the server's reason names the header to send: the dialog says it in a reader's words
+      const reason = key
+        ? "That API key is not valid or was revoked. Enter another one."
+        : "This server needs an API key. Ask its operator for one, then enter it here.";
+      if (!(await askForKey(reason))) throw error;
     }
   }
 
