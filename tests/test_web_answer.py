@@ -269,6 +269,26 @@ def test_markdown_answers_are_built_as_nodes_and_their_markers_still_work(page: 
     screenshot(page, "answer-markdown.png")
 
 
+def test_an_extractive_answer_is_shown_verbatim_not_as_markdown(page: Page) -> None:
+    """A quote is the article's text: its asterisks are the article's, not formatting."""
+    text = (
+        "Lisburg, 3 March 2025. The port authority met on Monday to set the harbour toll for the coming year.\n\n"
+        "The harbour toll is *not* raised this year, the port authority said. Ferries run as before."
+    )
+    title = "Harbour toll unchanged in Lisburg"
+    api(page, "POST", "/api/articles", {"id": "verbatim/toll", "title": title, "text": text})
+    question = "What did the port authority say about the harbour toll?"
+    try:
+        expected = api(page, "POST", "/api/ask", {"question": question})
+        assert expected["backend"] == "extractive" and "*not*" in expected["answer"], expected
+        bubble = ask(page, question)
+        expect(bubble.locator(".message-text")).to_contain_text("*not* raised")
+        expect(bubble.locator(".message-text em")).to_have_count(0)
+        expect(bubble.locator(".message-text .cite").first).to_be_enabled()
+    finally:
+        api(page, "DELETE", "/api/articles/verbatim%2Ftoll")
+
+
 def test_the_short_answer_comes_first_and_bold_inside_its_quote(page: Page) -> None:
     expected = api(page, "POST", "/api/ask", {"question": TRUSS})
     cited = expected["citations"][1]

@@ -375,6 +375,7 @@
     ui.messages.append(bubble);
     scrollToEnd(true);
     let answer = "";
+    let verbatim = false; // an extractive answer: quotes shown exactly as the articles have them, not as Markdown
     const view = {
       bubble,
       append(piece) {
@@ -385,7 +386,7 @@
         answer = value;
         const stick = nearBottom();
         hidePreview();
-        renderAnswer(text, value, citations, streaming, shortOf.get(bubble));
+        renderAnswer(text, value, citations, streaming, shortOf.get(bubble), verbatim);
         if (stick) scrollToEnd(true);
       },
       setCitations(citations) {
@@ -407,6 +408,7 @@
         const short = reply.abstained ? null : shortAnswerOf(reply);
         shortOf.set(bubble, short);
         if (short) text.before(shortAnswerLine(short));
+        verbatim = reply.backend === "extractive";
         view.render(reply.answer, reply.citations || []);
         const when = whenLine(reply);
         if (when) text.after(when);
@@ -465,7 +467,7 @@
 
   /** The answer text as simple Markdown (built as nodes, never HTML) with its [n] markers as buttons (disabled
    *  until the citations are known); the short answer, when there is one, in bold inside its quote. */
-  function renderAnswer(container, value, citations, streaming, short) {
+  function renderAnswer(container, value, citations, streaming, short, verbatim = false) {
     const byN = new Map((citations || []).map((c) => [c.n, c]));
     const marker = (n) => {
       const citation = byN.get(n);
@@ -483,8 +485,22 @@
         },
       });
     };
-    container.replaceChildren(window.NewsQAMarkdown.render(value, marker));
+    container.replaceChildren(verbatim ? plainText(value, marker) : window.NewsQAMarkdown.render(value, marker));
     if (short && !streaming) boldInAnswer(container, short);
+  }
+
+  /** Text as it is, in a paragraph, with its [n] markers made by `marker` (a quote's "*" or "#" is the article's). */
+  function plainText(value, marker) {
+    const p = el("p");
+    let last = 0;
+    for (const match of value.matchAll(MARKER)) {
+      const node = marker(Number(match[1]));
+      if (!node) continue;
+      p.append(value.slice(last, match.index), node);
+      last = match.index + match[0].length;
+    }
+    p.append(value.slice(last));
+    return p;
   }
 
   /** The short answer of a reply when it holds together: its citation is there and its text is inside the quote. */
