@@ -183,6 +183,7 @@ def test_the_page_asks_for_a_key_and_uses_it(browser: Browser, server: LiveServe
         dialog = page.locator("#key-dialog")
         expect(dialog).to_be_visible()
         expect(page.locator("#key-reason")).to_contain_text("API key")
+        expect(page.locator("#key-reason")).not_to_contain_text("Bearer")  # the header's name is for programs
         page.fill("#key-input", "qa-wrong")
         page.click("#key-use")
         expect(page.locator("#key-reason")).to_contain_text("not valid")  # asked again, with the server's reason

@@ -80,9 +80,9 @@ def test_an_outlet_keeps_every_source_to_it_and_survives_a_new_conversation(page
     expect(summary).to_contain_text("Harbor Wire")
 
     bubble = ask(page, CEO)
-    outlets = bubble.locator(".citations li .citation-source")
+    outlets = bubble.locator(".source-card .citation-source")
     expect(outlets.first).to_be_visible()
-    expect(outlets).to_have_count(bubble.locator(".citations li").count())
+    expect(outlets).to_have_count(bubble.locator(".source-card").count())
     assert set(outlets.all_text_contents()) == {"Harbor Wire"}
 
     page.click("#new-conversation")
@@ -104,7 +104,7 @@ def test_an_as_of_date_changes_the_answer(page: Page) -> None:
     after = ask(page, CEO)
     expect(after.locator(".message-text")).to_contain_text("Okonjo")
     # the older report of his appointment is shown beside the newest one, and marked as such
-    earlier = after.locator(".citations li.earlier")
+    earlier = after.locator(".source-card.earlier")
     expect(earlier.first.locator(".earlier-label")).to_have_text("Earlier reporting")
 
 
@@ -124,9 +124,12 @@ def test_source_cards_show_the_outlet_and_the_date(page: Page, server: LiveServe
     assert expected and all(c["published"] and c["source"] for c in expected)
 
     bubble = ask(page, question)
-    cards = bubble.locator(".citations li")
-    expect(cards).to_have_count(len(expected))
-    for card, citation in zip(cards.all(), expected, strict=True):
+    # a card per article, its title once, whatever the number of its quotes
+    cards = bubble.locator(".source-card")
+    expect(cards).to_have_count(len({c["article_id"] for c in expected}))
+    for citation in expected:
+        card = cards.filter(has=page.locator(f'.card-quotes li[data-n="{citation["n"]}"]'))
+        expect(card).to_have_count(1)
         expect(card.locator(".citation-title")).to_have_text(citation["title"])
         expect(card.locator(".citation-source")).to_have_text(citation["source"])
         expect(card.locator("time.citation-date")).to_have_attribute("datetime", citation["published"][:10])

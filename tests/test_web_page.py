@@ -113,7 +113,11 @@ def test_streamed_answer_with_citation_opens_the_article_with_the_passage_marked
     assert page.evaluate("window.__sawTyping"), "no typing state was shown while the answer streamed"
 
     first_quote = expected["citations"][0]["quote"]
-    expect(bubble.locator(".citations li").first.locator(".citation-quote")).to_have_text(first_quote)
+    # the answer quotes it in full; its source card points at it by its opening words instead of repeating it
+    expect(bubble.locator(".message-text")).to_contain_text(first_quote)
+    card_quote = bubble.locator('.source-card .card-quotes li[data-n="1"] .citation-quote')
+    expect(card_quote).to_have_text(" ".join(first_quote.split()[:8]) + "…")
+    expect(card_quote).to_have_class("citation-quote in-answer")
     cite = bubble.locator(".cite").first
     expect(cite).to_have_text("[1]")
     cite.click()

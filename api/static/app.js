@@ -30,6 +30,7 @@
     panelWarning: $("panel-warning"),
     panelBody: $("panel-body"),
     panelClose: $("panel-close"),
+    panelStatus: $("panel-status"),
     apiKey: $("api-key"),
     keyDialog: $("key-dialog"),
     keyForm: $("key-form"),
@@ -103,18 +104,48 @@
     }
   }
 
-  const UNREACHABLE = "Cannot reach the server. Check that it is running (qa serve), then try again.";
+  const UNREACHABLE = "Cannot reach the server. Check your connection, then try again.";
+
+  // What a reader is told when the server fails on its side: its own message is for the operator (it names
+  // settings and commands), so the page says what happened in a reader's words instead.
+  const SERVER_TROUBLE = {
+    429: "Too many questions at once. Wait a moment, then try again.",
+    413: "That is too long to send. Shorten it and try again.",
+    500: "Something went wrong on the server. Try again in a moment.",
+    502: "The answering service failed to answer. Try again in a moment.",
+    503: "The answering service is not available right now. Try again in a moment.",
+    504: "The answer took too long. Try again in a moment.",
+  };
+
+  // the status each kind of failure has before a stream starts, for the same failure once it has
+  const STREAM_ERROR_STATUS = { ModelError: 502, ModelUnavailable: 503, StoreUnavailable: 503, RateLimited: 429,
+    InvalidInput: 422 };
+
+  /** A message fit for a reader: server-side failures in plain words; a refusal of the reader's own input keeps
+   *  the server's explanation, less any sentence that names a setting or a command. */
+  function readerMessage(status, message) {
+    if (SERVER_TROUBLE[status]) return SERVER_TROUBLE[status];
+    if (status >= 500) return SERVER_TROUBLE[500];
+    const operator = /\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\bqa [a-z]+\b|`|--[a-z]/;
+    const kept = String(message || "")
+      .replace(/\s*\([^()]*\)/g, (aside) => (operator.test(aside) ? "" : aside)) // "(QA_MAX_QUESTION_CHARS)"
+      .split(/(?<=[.!?])\s+/)
+      .filter((sentence) => !operator.test(sentence))
+      .join(" ")
+      .trim();
+    return kept || "The server could not do that. Try again in a moment.";
+  }
 
   async function errorFrom(response) {
-    let message = `The server answered ${response.status} ${response.statusText}`.trim() + ".";
+    let message = "";
     try {
       const body = await response.json();
       if (body && body.error && typeof body.error.message === "string") message = body.error.message;
       else if (body && typeof body.detail === "string") message = body.detail;
     } catch {
-      // not JSON: keep the status line
+      // not JSON: the status says enough
     }
-    return new ApiError(message, response.status);
+    return new ApiError(readerMessage(response.status, message), response.status);
   }
 
   // ---- the API key, when the server needs one ----------------------------------------------------------
@@ -188,7 +219,11 @@
       const error = await errorFrom(response);
       if (response.status !== 401) throw error;
       if (key) forgetKey(); // the stored key was refused: do not send it again
-      if (!(await askForKey(error.message))) throw error;
+      // the server's reason names the header to send: the dialog says it in a reader's words
+      const reason = key
+        ? "That API key is not valid or was revoked. Enter another one."
+        : "This server needs an API key. Ask its operator for one, then enter it here.";
+      if (!(await askForKey(reason))) throw error;
     }
   }
 
@@ -240,11 +275,26 @@
 
   // ---- alerts and status -----------------------------------------------------------------------------------
 
-  function showError(message) {
+  /** An error banner, newest first. The same message again does not stack a second banner: the one shown moves to
+   *  the top and counts the times. `retry`, when given, is offered as a Retry button. */
+  function showError(message, retry) {
+    const same = [...ui.alerts.children].find((node) => node.dataset.message === message);
+    if (same) same.remove();
+    const times = same ? Number(same.dataset.times) + 1 : 1;
     const close = el("button", { className: "icon-button", text: "×", attrs: { type: "button", "aria-label": "Dismiss" } });
-    const item = el("div", { className: "alert" }, el("span", { className: "alert-text", text: message }), close);
+    const item = el("div", { className: "alert", attrs: { "data-message": message, "data-times": times } },
+      el("span", { className: "alert-text", text: message }),
+      times > 1 ? el("span", { className: "alert-count", text: `(${times} times)` }) : null);
+    if (retry) {
+      const again = el("button", { className: "button secondary alert-retry", text: "Retry", attrs: { type: "button" } });
+      again.addEventListener("click", () => {
+        item.remove();
+        retry();
+      });
+      item.append(again);
+    }
+    item.append(close);
     close.addEventListener("click", () => item.remove());
-    // the newest error first; keep a few
     ui.alerts.prepend(item);
     while (ui.alerts.children.length > 3) ui.alerts.lastElementChild.remove();
   }
@@ -280,6 +330,7 @@
 
   /** The citations of each assistant bubble, for its [n] markers and its source list. */
   const citationsOf = new WeakMap();
+  const shortOf = new WeakMap(); // each assistant bubble's short answer (with its citation), when it has one
   let current = null; // {controller} while an answer streams
 
   function nearBottom() {
@@ -324,6 +375,7 @@
     ui.messages.append(bubble);
     scrollToEnd(true);
     let answer = "";
+    let verbatim = false; // an extractive answer: quotes shown exactly as the articles have them, not as Markdown
     const view = {
       bubble,
       append(piece) {
@@ -333,7 +385,8 @@
       render(value, citations, streaming = false) {
         answer = value;
         const stick = nearBottom();
-        renderAnswer(text, value, citations, streaming);
+        hidePreview();
+        renderAnswer(text, value, citations, streaming, shortOf.get(bubble), verbatim);
         if (stick) scrollToEnd(true);
       },
       setCitations(citations) {
@@ -349,7 +402,13 @@
         if (reply.abstained) {
           bubble.classList.add("abstained");
           bubble.prepend(el("p", { className: "abstain-label", text: "No answer in the articles" }));
+        } else {
+          supportLabel(bubble, reply.support_label, reply.support);
         }
+        const short = reply.abstained ? null : shortAnswerOf(reply);
+        shortOf.set(bubble, short);
+        if (short) text.before(shortAnswerLine(short));
+        verbatim = reply.backend === "extractive";
         view.render(reply.answer, reply.citations || []);
         const when = whenLine(reply);
         if (when) text.after(when);
@@ -359,15 +418,21 @@
           const note = `${unchecked} sentence${unchecked > 1 ? "s" : ""} the model wrote ${unchecked > 1 ? "were" : "was"} left out: the cited passages do not support ${unchecked > 1 ? "them" : "it"}.`;
           bubble.append(el("p", { className: "unsupported-note", text: note }));
         }
-        renderSources(bubble, reply.citations || [], reply.abstained);
+        renderSources(bubble, reply.citations || [], reply.abstained, reply.answer);
         if (stick) scrollToEnd(true);
       },
-      fail(message) {
+      fail(message, retry) {
         bubble.classList.remove("typing");
         bubble.classList.add("failed");
         typing.remove();
         typingLabel.remove();
-        bubble.append(el("p", { className: "failed-label", text: message }));
+        const label = el("p", { className: "failed-label", text: message });
+        if (retry) {
+          const again = el("button", { className: "button secondary retry", text: "Retry", attrs: { type: "button" } });
+          again.addEventListener("click", retry);
+          label.append(" ", again);
+        }
+        bubble.append(label);
       },
     };
     return view;
@@ -400,32 +465,103 @@
     return span;
   }
 
-  /** The answer text with its [n] markers as buttons (disabled until the citations are known). */
-  function renderAnswer(container, value, citations, streaming) {
+  /** The answer text as simple Markdown (built as nodes, never HTML) with its [n] markers as buttons (disabled
+   *  until the citations are known); the short answer, when there is one, in bold inside its quote. */
+  function renderAnswer(container, value, citations, streaming, short, verbatim = false) {
     const byN = new Map((citations || []).map((c) => [c.n, c]));
-    const parts = [];
-    let last = 0;
-    for (const match of value.matchAll(MARKER)) {
-      const n = Number(match[1]);
+    const marker = (n) => {
       const citation = byN.get(n);
-      if (!citation && !streaming) continue; // an unmatched "[n]" stays plain text
-      if (match.index > last) parts.push(document.createTextNode(value.slice(last, match.index)));
-      const button = el("button", {
+      if (!citation && !streaming) return null; // an unmatched "[n]" stays plain text
+      return el("button", {
         className: "cite",
         text: `[${n}]`,
         attrs: {
           type: "button",
           "data-n": n,
           "aria-label": citation ? `Source ${n}: ${citation.title}` : `Source ${n}`,
-          title: citation ? citation.title : null,
+          "aria-expanded": citation ? "false" : null,
+          "aria-controls": citation ? "cite-preview" : null,
           disabled: !citation,
         },
       });
-      parts.push(button);
+    };
+    container.replaceChildren(verbatim ? plainText(value, marker) : window.NewsQAMarkdown.render(value, marker));
+    if (short && !streaming) boldInAnswer(container, short);
+  }
+
+  /** Text as it is, in a paragraph, with its [n] markers made by `marker` (a quote's "*" or "#" is the article's). */
+  function plainText(value, marker) {
+    const p = el("p");
+    let last = 0;
+    for (const match of value.matchAll(MARKER)) {
+      const node = marker(Number(match[1]));
+      if (!node) continue;
+      p.append(value.slice(last, match.index), node);
       last = match.index + match[0].length;
     }
-    if (last < value.length) parts.push(document.createTextNode(value.slice(last)));
-    container.replaceChildren(...parts);
+    p.append(value.slice(last));
+    return p;
+  }
+
+  /** The short answer of a reply when it holds together: its citation is there and its text is inside the quote. */
+  function shortAnswerOf(reply) {
+    const short = reply.short_answer;
+    if (!short || typeof short.text !== "string" || !short.text) return null;
+    const citation = (reply.citations || []).find((c) => c.n === short.citation);
+    if (!citation || !citation.quote.includes(short.text)) return null;
+    return { ...short, quote: citation };
+  }
+
+  /** The short answer, first and bold, with the marker of its source. */
+  function shortAnswerLine(short) {
+    const cite = el("button", {
+      className: "cite",
+      text: `[${short.citation}]`,
+      attrs: {
+        type: "button",
+        "data-n": short.citation,
+        "aria-label": `Source ${short.citation}: ${short.quote.title}`,
+        "aria-expanded": "false",
+        "aria-controls": "cite-preview",
+      },
+    });
+    return el("p", { className: "short-answer", attrs: { "data-testid": "short-answer" } },
+      el("span", { className: "visually-hidden", text: "Short answer: " }),
+      el("strong", { text: short.text }), " ", cite);
+  }
+
+  /** Bold the short answer where the answer quotes it: in the text just before its first [n] marker. */
+  function boldInAnswer(container, short) {
+    const button = container.querySelector(`button.cite[data-n="${short.citation}"]`);
+    if (!button) return;
+    const texts = [];
+    const walker = document.createTreeWalker(container, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (button.compareDocumentPosition(node) & Node.DOCUMENT_POSITION_FOLLOWING) break;
+      texts.push(node);
+    }
+    for (const node of texts.reverse()) {
+      const at = node.data.lastIndexOf(short.text);
+      if (at < 0) continue;
+      const middle = node.splitText(at);
+      middle.splitText(short.text.length);
+      middle.replaceWith(el("strong", { className: "short-in-quote", text: short.text }));
+      return;
+    }
+  }
+
+  /** How well the answer is supported, shown on the bubble: a weak one asks the reader to check the sources. */
+  function supportLabel(bubble, label, support) {
+    if (label !== "weak" && label !== "strong") return;
+    bubble.classList.add(label);
+    bubble.dataset.support = label;
+    const percent = Number.isFinite(support) ? ` (${Math.round(support * 100)}%)` : "";
+    const words = label === "weak" ? "Weak match – check the sources" : "Strong match";
+    bubble.prepend(el("p", {
+      className: `support-label ${label}`,
+      text: words,
+      attrs: { title: `How well the quoted passages support this answer${percent}` },
+    }));
   }
 
   /** A date as a <time> element (machine-readable day, readable text), or null when there is none. */
@@ -434,31 +570,79 @@
     return day ? el("time", { className, text: formatDate(day), attrs: { datetime: day } }) : null;
   }
 
-  /** Where a quote comes from: its title, outlet and date, on one line. */
-  function citedFrom(c) {
-    const line = el("span", { className: "citation-from" }, el("span", { className: "citation-title", text: c.title }));
-    if (c.source) line.append(el("span", { className: "citation-source", text: c.source }));
-    const when = timeElement(c.published, "citation-date");
-    if (when) line.append(when);
-    return line;
+  /** The words of a quote the answer already shows, squeezed of spacing (the answer may wrap lines). */
+  const squeeze = (value) => String(value).replace(/\s+/g, " ").trim();
+
+  /** The opening words of a quote ("According to Liz Truss, Russia must…"): how a card points at a quote the
+   *  answer already shows in full, so the card does not repeat it. */
+  function opening(quote, words = 8) {
+    const all = squeeze(quote).split(" ");
+    return all.length <= words ? all.join(" ") : `${all.slice(0, words).join(" ")}…`;
   }
 
-  function renderSources(bubble, citations, abstained) {
+  /** One quote of a source card: its [n], then the quote (in full unless the answer shows it word for word),
+   *  the short answer in bold inside it. */
+  function quoteButton(c, answerText, short) {
+    const shown = answerText.includes(squeeze(c.quote));
+    const quote = el("q", { className: shown ? "citation-quote in-answer" : "citation-quote" });
+    if (shown) {
+      quote.textContent = opening(c.quote);
+    } else if (short && short.citation === c.n) {
+      const at = c.quote.indexOf(short.text);
+      quote.append(c.quote.slice(0, at), el("strong", { className: "short-in-quote", text: short.text }),
+        c.quote.slice(at + short.text.length));
+    } else {
+      quote.textContent = c.quote;
+    }
+    return el("button", {
+      className: "citation-open",
+      attrs: {
+        type: "button",
+        "data-n": c.n,
+        "aria-label": shown ? `Source ${c.n}, quoted in the answer: show it in its article` : null,
+        title: "Show this passage in its article",
+      },
+    },
+    el("span", { className: "citation-n", text: `[${c.n}]` }),
+    quote,
+    shown ? el("span", { className: "in-answer-note", text: "quoted above" }) : null);
+  }
+
+  /** The citations grouped by article, in the order of their first [n]. */
+  function byArticle(citations) {
+    const groups = new Map();
+    for (const c of citations) {
+      if (!groups.has(c.article_id)) groups.set(c.article_id, []);
+      groups.get(c.article_id).push(c);
+    }
+    return [...groups.values()];
+  }
+
+  /** The sources under an answer: a card per article (outlet, date, title once, then its quotes). */
+  function renderSources(bubble, citations, abstained, answerText) {
     bubble.querySelector(".sources")?.remove();
     if (!citations.length) return;
+    const answered = squeeze(String(answerText || "").replace(MARKER, " "));
+    const short = shortOf.get(bubble);
     const list = el("ol", { className: "citations" });
-    for (const c of citations) {
+    for (const group of byArticle(citations)) {
+      const first = group[0];
       // an older article's account, shown beside the newest one's: say so, or it reads as the current state
-      const label = c.earlier ? el("span", { className: "earlier-label", text: "Earlier reporting" }) : null;
-      const open = el("button", {
-        className: "citation-open",
-        attrs: { type: "button", "data-n": c.n, title: "Show this passage in its article" },
-      },
-      el("span", { className: "citation-n", text: `[${c.n}]` }),
-      label,
-      el("q", { className: "citation-quote", text: c.quote }),
-      citedFrom(c));
-      list.append(el("li", { className: c.earlier ? "earlier" : "", attrs: { "data-n": c.n } }, open));
+      const earlier = group.some((c) => c.earlier);
+      const head = el("p", { className: "citation-from" });
+      if (first.source) head.append(el("span", { className: "citation-source", text: first.source }));
+      const when = timeElement(first.published, "citation-date");
+      if (when) head.append(when);
+      if (earlier) head.append(el("span", { className: "earlier-label", text: "Earlier reporting" }));
+      const copies = [...new Set(group.flatMap((c) => (c.copies || []).map((copy) => copy.source)).filter(Boolean))]
+        .filter((name) => name !== first.source);
+      const quotes = el("ul", { className: "card-quotes" },
+        ...group.map((c) => el("li", { attrs: { "data-n": c.n } }, quoteButton(c, answered, short))));
+      list.append(el("li", { className: earlier ? "source-card earlier" : "source-card", attrs: { "data-article": first.article_id } },
+        head,
+        el("p", { className: "citation-title", text: first.title }),
+        quotes,
+        copies.length ? el("p", { className: "copies-label", text: `Also carried by ${copies.join(", ")}` }) : null));
     }
     const heading = abstained ? "Closest passages (they do not answer the question)" : "Sources";
     bubble.append(el("section", { className: "sources" }, el("h3", { text: heading }), list));
@@ -493,7 +677,6 @@
 
   async function ask(message) {
     if (current) return;
-    clearErrors();
     const controller = new AbortController();
     const mine = { controller };
     current = mine;
@@ -514,6 +697,8 @@
           continue;
         }
         if (event === "session") {
+          // the errors shown stay until the server takes the question: the same one again counts, not stacks
+          if (!started) clearErrors();
           started = true;
           session.id = payload.session_id;
           showUnderstood(userBubble, message, payload.query);
@@ -528,24 +713,34 @@
           // not awaited: the next question need not wait for the timeline
           if (payload.timeline) showTimeline(answer.bubble, payload.query || message, filters);
         } else if (event === "error") {
-          throw new ApiError(payload.error?.message || "The server failed while answering.");
+          const status = STREAM_ERROR_STATUS[payload.error?.type] || 500;
+          throw new ApiError(readerMessage(status, payload.error?.message), status);
         }
       }
-      if (!reply) throw new ApiError("The answer was cut off before it was complete. Please ask again.");
+      if (!reply) throw new ApiError("The answer was cut off before it was complete.");
     } catch (err) {
       if (err && err.name === "AbortError") {
         answer.fail("Stopped.");
       } else {
-        const lost = "The connection to the server was lost while answering. Please ask again.";
-        showError(err instanceof ApiError ? err.message : started ? lost : UNREACHABLE);
+        const lost = "The connection to the server was lost while answering.";
+        // a refusal of the question itself (4xx but a rate limit) will not go better the same way: no Retry
+        const refused = err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429;
+        const again = () => {
+          userBubble.remove();
+          answer.bubble.remove();
+          if (ui.question.value === message) ui.question.value = "";
+          ask(message);
+        };
         if (!started) {
-          // the server refused the question: nothing was recorded, so give it back to edit
+          // nothing was recorded: give the question back to edit (or Retry it as it was)
+          showError(err instanceof ApiError ? err.message : UNREACHABLE, refused ? null : again);
           userBubble.remove();
           answer.bubble.remove();
           if (!ui.question.value) ui.question.value = message;
           ui.emptyState.hidden = ui.messages.querySelector(".message") !== null;
         } else {
-          answer.fail("The answer could not be completed.");
+          showError(err instanceof ApiError ? err.message : lost);
+          answer.fail("The answer could not be completed.", again);
         }
       }
     } finally {
@@ -702,6 +897,7 @@
     ui.panelTitle.textContent = citation ? citation.title : "Loading…";
     ui.panelMeta.textContent = "Loading the article…";
     ui.panelWarning.hidden = true;
+    ui.panelStatus.textContent = "";
     ui.panelBody.replaceChildren();
     markActive(opener);
     try {
@@ -743,6 +939,8 @@
       );
       ui.panelTitle.focus({ preventScroll: true });
       mark.scrollIntoView({ block: "center" });
+      // the title takes focus; a screen reader hears the highlighted passage too
+      ui.panelStatus.textContent = `Highlighted passage: ${mark.textContent}`;
     } catch (err) {
       if (token !== panelRequest) return;
       ui.panelMeta.textContent = "";
@@ -775,6 +973,166 @@
     if (panelOpener && panelOpener.isConnected) panelOpener.focus();
     panelOpener = null;
   }
+
+  // ---- the preview of a [n] marker ------------------------------------------------------------------------------
+  // Shown on hover and on keyboard focus: the quote with a sentence either side, outlet, date, links, and "copy quote
+  // with citation". One preview at a time, placed right after its marker so Tab moves from the marker into it.
+
+  const preview = el("span", {
+    className: "cite-preview",
+    attrs: { id: "cite-preview", role: "group", "data-testid": "cite-preview" },
+  });
+  preview.hidden = true;
+  let previewFor = null; // the marker whose preview is shown
+  let previewTimer = 0;
+  let previewToken = 0;
+
+  // the end of a sentence: its stop (and a closing quote or bracket), then space; or a line break (a title line)
+  const SENTENCE_END = /[.!?…]['"”’)\]]*\s+|\n\s*/g;
+
+  /** The sentence before and after the quote (each at most ~240 characters), from the article's text. */
+  function around(before, after) {
+    const prior = before.replace(/\s+$/, "");
+    let from = 0;
+    for (const m of prior.matchAll(SENTENCE_END)) if (m.index + m[0].length < prior.length) from = m.index + m[0].length;
+    SENTENCE_END.lastIndex = 0;
+    const next = SENTENCE_END.exec(after.replace(/^\s+/, "") + " ");
+    const tail = after.replace(/^\s+/, "");
+    const clip = (value, end) => (value.length > 240 ? (end ? `${value.slice(0, 240)}…` : `…${value.slice(-240)}`) : value);
+    return {
+      before: clip(prior.slice(from), false),
+      after: clip(next ? tail.slice(0, next.index + next[0].length).trim() : tail, true),
+    };
+  }
+
+  /** "“quote” — Outlet, “Title”, 11 Feb 2022. https://…": what "copy quote with citation" puts on the clipboard. */
+  function quoteWithCitation(c, article) {
+    const parts = [article?.source || c.source, `“${article?.title || c.title}”`, formatDate(article?.published || c.published)]
+      .filter(Boolean);
+    const url = article?.url && /^https?:\/\//i.test(article.url) ? ` ${article.url}` : "";
+    return `“${squeeze(c.quote)}” — ${parts.join(", ")}.${url}`;
+  }
+
+  async function copyQuote(c, article, status) {
+    const text = quoteWithCitation(c, article);
+    try {
+      await navigator.clipboard.writeText(text);
+      status.textContent = "Copied the quote with its citation.";
+      status.dataset.kind = "ok";
+    } catch {
+      status.textContent = "Your browser did not allow copying. Select the quote and copy it instead.";
+      status.dataset.kind = "error";
+    }
+  }
+
+  let dismissed = null; // the marker whose preview Escape closed: focus going back to it does not reopen it
+
+  function showPreview(button, focused = false) {
+    clearTimeout(previewTimer);
+    if (button.disabled || previewFor === button || (focused && dismissed === button)) return;
+    dismissed = null;
+    const bubble = button.closest(".message.assistant");
+    const c = (citationsOf.get(bubble) || []).find((x) => x.n === Number(button.dataset.n));
+    if (!c) return;
+    hidePreview();
+    previewFor = button;
+    button.setAttribute("aria-expanded", "true");
+    const token = ++previewToken;
+    const passage = el("span", { className: "preview-passage" }, el("mark", { className: "preview-quote", text: c.quote }));
+    const meta = el("span", { className: "preview-meta" });
+    if (c.source) meta.append(el("span", { className: "preview-source", text: c.source }));
+    const when = timeElement(c.published);
+    if (when) meta.append(c.source ? " · " : "", when);
+    const status = el("span", { className: "preview-status", attrs: { role: "status" } });
+    const read = el("button", { className: "link-button", text: "Read in the article", attrs: { type: "button" } });
+    read.addEventListener("click", () => {
+      hidePreview();
+      openArticle(c.article_id, c, button);
+    });
+    const copy = el("button", { className: "button secondary preview-copy", text: "Copy quote with citation", attrs: { type: "button" } });
+    let article = null;
+    copy.addEventListener("click", () => copyQuote(c, article, status));
+    const actions = el("span", { className: "preview-actions" }, read, copy);
+    preview.replaceChildren(
+      el("span", { className: "preview-title", text: `[${c.n}] ${c.title}` }), meta, passage, actions, status);
+    preview.setAttribute("aria-label", `Source ${c.n} preview`);
+    button.after(preview);
+    preview.hidden = false;
+    placePreview(button, bubble);
+    loadArticle(c.article_id).then((loaded) => {
+      if (token !== previewToken) return;
+      article = loaded;
+      const points = Array.from(loaded.text);
+      const spot = locate(points, c);
+      if (spot) {
+        const context = around(points.slice(0, spot.start).join(""), points.slice(spot.end).join(""));
+        passage.replaceChildren(
+          context.before ? el("span", { className: "preview-context", text: `${context.before} ` }) : "",
+          el("mark", { className: "preview-quote", text: points.slice(spot.start, spot.end).join("") }),
+          context.after ? el("span", { className: "preview-context", text: ` ${context.after}` }) : "");
+      }
+      if (loaded.url && /^https?:\/\//i.test(loaded.url)) {
+        actions.insertBefore(el("a", {
+          className: "preview-link",
+          text: "Original article",
+          attrs: { href: loaded.url, target: "_blank", rel: "noopener noreferrer" },
+        }), copy);
+      }
+      placePreview(button, bubble);
+    }).catch(() => {
+      // the quote alone: the citation carries it, and the panel says why the article is missing when opened
+    });
+  }
+
+  /** Below the answer's text (never over it: the other markers stay in reach of a pointer), as near the marker as
+   *  the bubble's width allows (the bubble is the positioned ancestor). */
+  function placePreview(button, bubble) {
+    const box = bubble.getBoundingClientRect();
+    const at = button.getBoundingClientRect();
+    const text = bubble.querySelector(".message-text")?.getBoundingClientRect() || at;
+    const width = preview.offsetWidth;
+    const left = Math.max(8, Math.min(at.left - box.left - 16, box.width - width - 8));
+    preview.style.left = `${left}px`;
+    preview.style.top = `${Math.max(at.bottom, text.bottom) - box.top + 6}px`;
+  }
+
+  function hidePreview() {
+    clearTimeout(previewTimer);
+    previewToken++;
+    if (!previewFor) return;
+    previewFor.setAttribute("aria-expanded", "false");
+    previewFor = null;
+    preview.hidden = true;
+    preview.remove();
+  }
+
+  /** Hide a little later, so the pointer can travel from the marker into the preview. */
+  function hidePreviewSoon() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(hidePreview, 300);
+  }
+
+  ui.messages.addEventListener("mouseover", (event) => {
+    const cite = event.target.closest("button.cite");
+    if (cite) showPreview(cite);
+    else if (event.target.closest(".cite-preview")) clearTimeout(previewTimer);
+  });
+  ui.messages.addEventListener("mouseout", (event) => {
+    const from = event.target.closest("button.cite, .cite-preview");
+    const to = event.relatedTarget && event.relatedTarget.closest?.("button.cite, .cite-preview");
+    if (from && previewFor && !(to === previewFor || to === preview) && preview !== document.activeElement
+        && !preview.contains(document.activeElement) && previewFor !== document.activeElement) hidePreviewSoon();
+  });
+  ui.messages.addEventListener("focusin", (event) => {
+    const cite = event.target.closest("button.cite");
+    if (cite) showPreview(cite, true);
+    else if (event.target.closest(".cite-preview")) clearTimeout(previewTimer);
+  });
+  ui.messages.addEventListener("focusout", (event) => {
+    if (event.target === dismissed) dismissed = null;
+    const to = event.relatedTarget;
+    if (previewFor && !(to && (to === previewFor || preview.contains(to)))) hidePreviewSoon();
+  });
 
   // ---- the article list and the add form --------------------------------------------------------------------
 
@@ -1016,6 +1374,7 @@
       ui.askForm.requestSubmit();
       return;
     }
+    hidePreview(); // the article opens beside it: the panel shows the passage
     const bubble = target.closest(".message.assistant");
     const n = Number(target.dataset.n);
     const citation = (citationsOf.get(bubble) || []).find((c) => c.n === n);
@@ -1033,7 +1392,17 @@
   ui.moreArticles.addEventListener("click", () => refreshArticles(true));
   ui.panelClose.addEventListener("click", closePanel);
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !ui.panel.hidden) closePanel();
+    if (event.key !== "Escape") return;
+    const active = document.activeElement;
+    if (previewFor && (active === previewFor || preview.contains(active))) {
+      const marker = previewFor;
+      hidePreview();
+      dismissed = marker;
+      marker.focus({ preventScroll: true });
+    } else {
+      hidePreview();
+      if (!ui.panel.hidden) closePanel();
+    }
   });
   ui.addForm.addEventListener("submit", addArticle);
   for (const field of [ui.filterSince, ui.filterUntil, ui.filterSource, ui.filterAsOf]) {
