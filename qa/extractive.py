@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.answering import AnswerResult, abstention, pieces_of
 from qa.chunking import chunk_id
@@ -60,9 +60,10 @@ class ExtractiveAnswerer:
         ranked = self.score_sentences(question, hits)
         chosen = self.choose(question, ranked)
         support = self.support(question, hits, chosen)
+        signals = _signals(question, hits, ranked, support)
         if support < self.threshold:
-            return abstention(passages, support, self.name)
-        return _compose(chosen, titles, support, self.name)
+            return replace(abstention(passages, support, self.name), signals=signals)
+        return replace(_compose(with_antecedents(chosen), titles, support, self.name), signals=signals)
 
     def stream(
         self, question: QuestionEvidence, hits: Sequence[Hit], passages: Sequence[Passage]
@@ -152,6 +153,55 @@ def _with_continuations(
     return extended
 
 
+def _signals(
+    question: QuestionEvidence, hits: Sequence[Hit], ranked: Sequence[ScoredSentence], support: float
+) -> dict[str, float]:
+    """What qa.support calibrates: the evidence score, the best sentence's score and lead over the next, its answer
+    type fit, the question's names in its passage, and whether dense and keyword search agree on that passage."""
+    if not ranked:
+        return {"raw": support}
+    best = ranked[0]
+    hit = next(h for h in hits if h.chunk.id == best.chunk.id)
+    by_dense = max(hits, key=lambda h: h.cosine).chunk.id
+    by_keyword = max(hits, key=lambda h: h.keyword).chunk.id
+    return {
+        "raw": round(support, 4),
+        "best": round(best.score, 4),
+        "margin": round(best.score - ranked[1].score, 4) if len(ranked) > 1 else round(best.score, 4),
+        "type_fit": question.profile.type_match(best.text),
+        "names": round(hit.evidence.names, 4),
+        "agree": ((by_dense == best.chunk.id) + (by_keyword == best.chunk.id)) / 2,
+    }
+
+
+def with_antecedents(chosen: list[ScoredSentence]) -> list[ScoredSentence]:
+    """Each chosen sentence that leans on the one before it ("She further added...", "In this regard...") with
+    that sentence too, so the answer reads on its own: still the article's words, one contiguous quote. Only
+    inside the chunk (chunks do not overlap; a chunk's first sentence keeps its opening as it is)."""
+    taken = {_place(s) for s in chosen}
+    extended = list(chosen)
+    for sentence in chosen:
+        if sentence.index == 0 or not leans_on_before(sentence.text):
+            continue
+        place = (sentence.chunk.id, sentence.index - 1)
+        if place in taken:
+            continue
+        start, end = sentence.chunk.sentences[sentence.index - 1]
+        text = sentence.chunk.text[start - sentence.chunk.start : end - sentence.chunk.start]
+        if not reads_as_sentence(text):  # a heading or a caption names nothing the sentence needs
+            continue
+        extended.append(
+            ScoredSentence(sentence.chunk, sentence.passage_rank, sentence.index - 1, start, end, text, 0.0)
+        )
+        taken.add(place)
+    return extended
+
+
+def leans_on_before(sentence: str) -> bool:
+    """Whether a sentence opens with a word that points back ("She", "This", "However,", "In this regard")."""
+    return bool(_LEANS.match(sentence.lstrip(" \t\n\"'“‘(")))
+
+
 def _place(sentence: ScoredSentence) -> tuple[str, int]:
     return sentence.chunk.id, sentence.index
 
@@ -166,6 +216,19 @@ def _next_place(sentence: ScoredSentence) -> tuple[str, int]:
 _CONTINUES = re.compile(
     r"^(?:(?:but|and|however|so|yet|if|then|still|moreover)\b[\s,]*)?"
     r"(?:she|he|they|it|this|that|these|those|such)\b",
+    re.IGNORECASE,
+)
+
+
+# Openings that need the sentence before them: a pronoun or demonstrative subject, or a connective saying the
+# sentence follows from something said earlier. "It" is left out ("It is expected that..." usually stands alone),
+# and so are connectives that only add ("Furthermore", "But", "Also"): the sentence still reads on its own, and
+# every sentence added costs words.
+_LEANS = re.compile(
+    r"^(?:however|accordingly|consequently|therefore|thus|hence|instead|nevertheless|nonetheless|"
+    r"in (?:this|that|the same) (?:regard|respect|case|context|vein)|as a result|for (?:this|that) reason|"
+    r"in response|to (?:this|that) end|the latter|the former|she|he|they|those|such|his|her|their|"
+    r"(?:this|these)(?!\s+(?:year|week|month|morning|afternoon|evening|time|season)s?\b))\b",
     re.IGNORECASE,
 )
 

