@@ -59,6 +59,7 @@ def ask_all() -> list[dict[str, Any]]:
                         "group": group,
                         "abstained": answer.abstained,
                         "correct": correct,
+                        "words": metrics.answer_words(answer.answer),
                         "signals": answer.signals,
                     }
                 )
