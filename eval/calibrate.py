@@ -74,6 +74,22 @@ def matrix(records: Sequence[dict[str, Any]]) -> np.ndarray:
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = L2) -> np.ndarray:
+    """Intercept and weights of an L2-regularised logistic regression with no negative weight: a signal that
+    fits with a negative weight is dropped (weight 0) and the rest refitted. Every signal is one where more means
+    better evidence, so the support must never fall when one rises (a negative weight only fits collinearity)."""
+    kept = list(range(x.shape[1]))
+    while True:
+        beta = _newton(x[:, kept], y, l2)
+        negative = [column for column, w in zip(kept, beta[1:], strict=True) if w < 0]
+        if not negative:
+            full = np.zeros(x.shape[1] + 1)
+            full[0] = beta[0]
+            full[[c + 1 for c in kept]] = beta[1:]
+            return full
+        kept.remove(min(negative, key=lambda c: beta[1 + kept.index(c)]))  # the most negative goes first
+
+
+def _newton(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
     """Intercept and weights of an L2-regularised logistic regression (Newton's method)."""
     design = np.hstack([np.ones((len(x), 1)), x])
     beta = np.zeros(design.shape[1])
