@@ -399,7 +399,8 @@ def test_a_sentence_that_reads_on_its_own_is_quoted_alone() -> None:
 
 
 def test_a_leaning_sentence_opening_its_chunk_or_after_a_heading_stays_as_it_is() -> None:
-    first = one_chunk_answer([1.0, 0.0], C1[1:] + ["Lavrov refused."], "He said troops stay. Lavrov refused.")
+    opening = ["He said troops stay.", "Lavrov refused."]
+    first = one_chunk_answer([1.0, 0.0], opening, " ".join(opening))
     assert first.answer == "He said troops stay. [1]"  # nothing before it in its chunk: no text is invented
     headed = "Remarks of Sergey Lavrov\nHe said troops stay."
     after_heading = one_chunk_answer([0.0, 1.0], ["Remarks of Sergey Lavrov", "He said troops stay."], headed)
