@@ -156,22 +156,34 @@ def _with_continuations(
 def _signals(
     question: QuestionEvidence, hits: Sequence[Hit], ranked: Sequence[ScoredSentence], support: float
 ) -> dict[str, float]:
-    """What qa.support calibrates: the evidence score, the best sentence's score and lead over the next, its answer
-    type fit, the question's names in its passage, and whether dense and keyword search agree on that passage."""
+    """What qa.support calibrates (each one where more means better evidence): the evidence score; the best
+    sentence's score, meaning and terms; its lead over the next sentence and over the best of another passage; how
+    few sentences come close to it; its answer type fit; the question's names in its passage; whether dense and
+    keyword search agree on that passage; and how far the best passage leads the next."""
     if not ranked:
         return {"raw": support}
     best = ranked[0]
     hit = next(h for h in hits if h.chunk.id == best.chunk.id)
     by_dense = max(hits, key=lambda h: h.cosine).chunk.id
     by_keyword = max(hits, key=lambda h: h.keyword).chunk.id
-    return {
-        "raw": round(support, 4),
-        "best": round(best.score, 4),
-        "margin": round(best.score - ranked[1].score, 4) if len(ranked) > 1 else round(best.score, 4),
+    elsewhere = next((s.score for s in ranked if s.chunk.id != best.chunk.id), 0.0)
+    close = sum(s.score >= SECOND_SENTENCE_SHARE * best.score for s in ranked[1:])
+    scores = sorted((h.score for h in hits), reverse=True)
+    lead = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
+    figures = {
+        "raw": support,
+        "best": best.score,
+        "dense": float(hit.evidence.dense[best.index]),
+        "lexical": float(hit.evidence.lexical[best.index]),
+        "margin": best.score - ranked[1].score if len(ranked) > 1 else best.score,
+        "margin_other": best.score - elsewhere,
+        "alone": 1.0 / (1.0 + close),
         "type_fit": question.profile.type_match(best.text),
-        "names": round(hit.evidence.names, 4),
+        "names": hit.evidence.names,
         "agree": ((by_dense == best.chunk.id) + (by_keyword == best.chunk.id)) / 2,
+        "passage_lead": lead,
     }
+    return {name: round(value, 4) for name, value in figures.items()}
 
 
 def with_antecedents(chosen: list[ScoredSentence]) -> list[ScoredSentence]:

@@ -15,16 +15,29 @@ from typing import Literal
 
 SupportLabel = Literal["strong", "weak", "abstained"]
 
-# The signals, in the order of the coefficients:
-# raw: the answerer's evidence score (best sentence's cosine + its passage's term coverage; 0 when a strict answer
-#   type is missing); best: the best sentence's score; margin: how far it leads the next sentence; type_fit: whether
-#   it shows the answer type the question wants (0, 0.5 when no type, 1); names: share of the question's names in
-#   its passage; agree: 1 when that passage ranks first by both the dense and the keyword score, 0.5 by one of them.
-SIGNALS = ("raw", "best", "margin", "type_fit", "names", "agree")
+# The signals, in the order of the weights (see qa.extractive._signals): the evidence score (best sentence's cosine +
+# its passage's term coverage, 0 when a strict answer type is missing); the best sentence's score, cosine and term
+# share; its lead over the next sentence and over the best sentence of another passage; 1 / (1 + the sentences
+# within SECOND_SENTENCE_SHARE of it); its answer type fit (0, 0.5 when no type is wanted, 1); the share of the
+# question's names in its passage; 1 when that passage ranks first by both dense and keyword score, 0.5 by one;
+# how far the best passage's score leads the next (share of the best).
+SIGNALS = (
+    "raw",
+    "best",
+    "dense",
+    "lexical",
+    "margin",
+    "margin_other",
+    "alone",
+    "type_fit",
+    "names",
+    "agree",
+    "passage_lead",
+)
 
-# Fitted by `python -m eval.calibrate --write` (see that module): intercept, then one weight per signal.
+# Fitted by `python -m eval.calibrate` (see that module): intercept, then one weight per signal.
 INTERCEPT = 0.0
-WEIGHTS = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+WEIGHTS = (0.0,) * len(SIGNALS)
 STRONG = 0.8  # support at or above which an answer is labelled strong (chosen by the same command)
 
 

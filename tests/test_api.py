@@ -89,7 +89,10 @@ def test_the_cli_the_api_and_the_openai_endpoint_return_the_same_answer(
         "timeline",
         "backend",
         "elapsed_ms",
+        "support",
+        "support_label",
     }
+    assert cli["support_label"] == "strong" and 0.0 < cli["support"] <= 1.0
     assert _without_timing(cli) == _without_timing(api) == _without_timing(via_openai)
     assert "troops withdraw" in api["answer"] and api["sentences"]
     chat = http.post("/api/chat", json={"message": TRUSS}).json()
