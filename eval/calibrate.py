@@ -2,10 +2,11 @@
 
 Every question of the shipped sets (seed, XQuAD-en, dated) is asked once; each answered question gives the
 answerer's signals (qa.support.SIGNALS) and whether the answer was right. A logistic regression (L2-regularised,
-fitted by Newton's method: seven coefficients need no library) is fitted on K-1 folds and scored on the K-th; the
-strong threshold is chosen on the K-1 folds too (the lowest on the grid whose strong answers are right at least
-TARGET of the time in every set). The held-out figures are pooled over the folds. Folds group XQuAD-en by article
-(its questions on one article are alike) and the other sets by question.
+non-negative weights, fitted by Newton's method: a dozen coefficients need no library) is fitted on K-1 folds and
+scored on the K-th; the strong threshold is chosen on the K-1 folds too (the lowest on the grid whose strong
+answers are right at least TARGET of the time in the seed set and in XQuAD-en, the sets the goal names). The
+held-out figures are pooled over the folds. Folds group XQuAD-en by article (its questions on one article are
+alike) and the other sets by question.
 
 Run: .venv/bin/python -m eval.calibrate [--folds 5] [--signals FILE]   (indexes the three sets; several minutes)
 `--signals FILE` keeps the asked questions' signals in FILE (read back instead of asking again when it exists).
@@ -26,7 +27,7 @@ import numpy as np
 from eval import metrics
 from eval.sets import load_sets
 from qa.settings import Settings
-from qa.support import SIGNALS
+from qa.support import SIGNALS, features
 from qa.wiring import open_service
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,8 +36,9 @@ SETS = {  # name -> (questions, corpus)
     "xquad": (REPO / "eval/xquad_en/qa.jsonl", REPO / "eval/xquad_en/corpus.jsonl"),
     "dated": (REPO / "eval/dated/questions.jsonl", REPO / "eval/dated/articles"),
 }
-L2 = 1.0  # ridge penalty on the weights (not the intercept): keeps them stable on the small seed set
-TARGET = 0.96  # strong answers must be right this often on the training folds (the goal is 0.95 held out)
+GOAL_SETS = ("seed", "xquad")  # the sets issue 12 sets the strong-accuracy goal on (dated is fitted and reported)
+L2 = 0.01  # a light ridge penalty on the weights (not the intercept): keeps Newton's steps finite
+TARGET = 0.965  # strong answers must be right this often on the training folds (the goal is 0.95 held out)
 GRID = [round(0.5 + 0.01 * n, 2) for n in range(50)]
 
 
@@ -69,8 +71,8 @@ def ask_all() -> list[dict[str, Any]]:
 
 
 def matrix(records: Sequence[dict[str, Any]]) -> np.ndarray:
-    """The signals as rows, in SIGNALS order."""
-    return np.array([[float(r["signals"].get(s, 0.0)) for s in SIGNALS] for r in records]).reshape(-1, len(SIGNALS))
+    """The model's inputs (qa.support.features of the signals) as rows, in SIGNALS order."""
+    return np.array([features(r["signals"]) for r in records]).reshape(-1, len(SIGNALS))
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = L2) -> np.ndarray:
@@ -111,15 +113,16 @@ def predict(beta: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(beta[0] + x @ beta[1:], -60, 60))))
 
 
-def choose_threshold(records: Sequence[dict[str, Any]], support: np.ndarray) -> float:
-    """The lowest threshold on GRID whose strong answers are right at least TARGET of the time in every set."""
+def choose_threshold(records: Sequence[dict[str, Any]], support: np.ndarray, target: float = TARGET) -> float:
+    """The lowest threshold on GRID whose strong answers are right at least TARGET of the time in each of the
+    GOAL_SETS."""
     for threshold in GRID:
         ok = True
-        for name in SETS:
+        for name in GOAL_SETS:
             strong = [
                 r["correct"] for r, s in zip(records, support, strict=True) if r["set"] == name and s >= threshold
             ]
-            if strong and sum(strong) / len(strong) < TARGET:
+            if strong and sum(strong) / len(strong) < target:
                 ok = False
         if ok:
             return threshold
