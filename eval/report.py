@@ -14,12 +14,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from eval.metrics import answer_words
-from eval.runner import DEPTH, LABELS, QuestionResult, VariantRun, figure
+from eval.runner import DEPTH, LABELS, SUPPORT_BANDS, QuestionResult, VariantRun, figure
 from qa.errors import InvalidInput
 
 FAILURES_SHOWN = 20
 _CLIP = 300  # characters of an answer or a quote shown in the terminal; the HTML report shows them whole
 _TEMPLATES = Path(__file__).parent / "templates"
+RELIABILITY_BINS = 10
 
 
 def summary_table(runs: Sequence[VariantRun], title: str) -> Table:
@@ -34,7 +35,15 @@ def summary_table(runs: Sequence[VariantRun], title: str) -> Table:
         table.add_row(
             f"accuracy ({kind})", *(figure("accuracy", run.summary.accuracy_by_kind.get(kind)) for run in runs)
         )
+    for band in SUPPORT_BANDS:
+        table.add_row(f"{band}: answers (accuracy)", *(band_figure(run, band) for run in runs))
     return table
+
+
+def band_figure(run: VariantRun, band: str) -> str:
+    """'41 (0.976)': how many answers carry a support label and their accuracy."""
+    counted = run.summary.support_bands.get(band)
+    return "n/a" if counted is None else f"{counted.answers} ({figure('accuracy', counted.accuracy)})"
 
 
 def print_failures(console: Console, run: VariantRun, limit: int = FAILURES_SHOWN) -> None:
@@ -73,6 +82,7 @@ def write_html(directory: Path, runs: Sequence[VariantRun], default: str, sets: 
         default=default,
         plots=_plots(runs),
         expected=expected,
+        bands=SUPPORT_BANDS,
     )
     path = directory / "index.html"
     try:
@@ -96,7 +106,37 @@ def _plots(runs: Sequence[VariantRun]) -> dict[str, str]:
         "hit@k curve": _hit_curve(plt, runs),
         "latency": _histogram(plt, latencies, "ms", "questions", "Latency per question"),
         "answer length": _histogram(plt, words, "words", "answers", "Answer length (answered questions)"),
+        "reliability": _reliability(plt, runs),
     }
+
+
+def _reliability(plt: Any, runs: Sequence[VariantRun], bins: int = RELIABILITY_BINS) -> str:
+    """Predicted support (binned) against the share of those answers that were right, one line a run; the
+    diagonal is perfect calibration. Abstentions are left out: they predict nothing about an answer."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    for run in runs:
+        points = reliability_points(
+            [(r.answer.support, r.correct) for r in run.results if not r.answer.abstained], bins
+        )
+        ax.plot([p for p, _, _ in points], [o for _, o, _ in points], marker="o", label=run.name)
+        for predicted, observed, count in points:
+            ax.annotate(str(count), (predicted, observed), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set(xlabel="predicted support (bin mean)", ylabel="observed accuracy", xlim=(0, 1), ylim=(0, 1.02))
+    ax.set_title("Support reliability (answered questions; n per point)")
+    return _finish(fig, ax, plt)
+
+
+def reliability_points(answers: Sequence[tuple[float, bool]], bins: int) -> list[tuple[float, float, int]]:
+    """(mean predicted support, observed accuracy, answers) for each non-empty bin of equal width over 0..1."""
+    points = []
+    for n in range(bins):
+        inside = [(s, ok) for s, ok in answers if n / bins <= s < (n + 1) / bins or (n == bins - 1 and s == 1.0)]
+        if inside:
+            points.append(
+                (sum(s for s, _ in inside) / len(inside), sum(ok for _, ok in inside) / len(inside), len(inside))
+            )
+    return points
 
 
 def _hit_curve(plt: Any, runs: Sequence[VariantRun]) -> str:

@@ -15,6 +15,7 @@ from qa.domain import Answer, RetrievalMode
 from qa.errors import NotFound, QAError
 from qa.service import NewsService
 
+SUPPORT_BANDS = ("strong", "weak", "abstained")
 DEPTH = 10  # retrieval is judged on the first 10 passages (hit@k curve, MRR@10)
 
 Ask = Callable[[EvalItem], Answer]
@@ -52,8 +53,17 @@ class QuestionResult:
             "citations": [c.model_dump(mode="json") for c in self.answer.citations],
             "hit_rank": self.hit_rank,
             "pass": self.correct,
+            "support": self.answer.support,
+            "support_label": self.answer.support_label,
             "latency_ms": round(self.latency_ms, 2),
         }
+
+
+class Band(BaseModel):
+    """The answers of one support label and how many of them were right."""
+
+    answers: int
+    accuracy: float | None
 
 
 class Summary(BaseModel):
@@ -81,6 +91,8 @@ class Summary(BaseModel):
     latency_p95_ms: float | None
     failed: int
     accuracy_by_kind: dict[str, float] = {}  # items' `kind` label -> accuracy (sets that label their items)
+    strong_accuracy: float | None = None  # accuracy of the answers labelled strong (qa.support)
+    support_bands: dict[str, Band] = {}  # support label (strong, weak, abstained) -> its answers and accuracy
 
 
 @dataclass(frozen=True)
@@ -218,7 +230,15 @@ def summarise(results: Sequence[QuestionResult], top_k: int) -> Summary:
             kind: metrics.mean([r.correct for r in results if r.item.kind == kind]) or 0.0
             for kind in sorted({r.item.kind for r in results if r.item.kind})
         },
+        strong_accuracy=metrics.mean([r.correct for r in results if r.answer.support_label == "strong"]),
+        support_bands=_bands(results),
     )
+
+
+def _bands(results: Sequence[QuestionResult]) -> dict[str, Band]:
+    """Per support label: how many answers carry it and how many of those were right."""
+    right = {band: [r.correct for r in results if r.answer.support_label == band] for band in SUPPORT_BANDS}
+    return {band: Band(answers=len(rows), accuracy=metrics.mean(rows)) for band, rows in right.items()}
 
 
 def _ask(ask: Ask, item: EvalItem) -> Answer:
@@ -249,6 +269,7 @@ LABELS: dict[str, str] = {
     "latency_p50_ms": "latency p50 ms",
     "latency_p95_ms": "latency p95 ms",
     "failed": "failed",
+    "strong_accuracy": "accuracy (strong)",
 }
 
 

@@ -26,6 +26,7 @@ class AnswerResult:
     support: float
     sentences: list[AnswerSentence] = field(default_factory=list)
     backend: str = ""
+    signals: dict[str, float] = field(default_factory=dict)  # what qa.support calibrates (extractive answers)
 
 
 class Answerer(Protocol):

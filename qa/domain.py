@@ -323,6 +323,15 @@ class Answer(BaseModel):
     )
     backend: str = "extractive"
     elapsed_ms: float = 0.0
+    support: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="How well the answer is supported: roughly the chance it is right."
+    )
+    support_label: Literal["strong", "weak", "abstained"] = Field(
+        default="abstained", description="strong; weak (check the sources); abstained (the articles do not say)."
+    )
+    signals: dict[str, float] = Field(
+        default_factory=dict, exclude=True, description="The answerer's signals support was computed from."
+    )
 
 
 class ResolvedAnswer(Answer):

@@ -20,6 +20,7 @@ from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
 from qa.store import ChromaStore, is_current
+from qa.support import assess
 from qa.telemetry import Running, count_answer, stage, traced
 from qa.text import NOT_TEXT, has_lone_surrogate
 from qa.timeline import TIMELINE_PASSAGES, timeline_days
@@ -224,6 +225,8 @@ def _set_copies_aside(hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
 
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:
     count_answer(result.abstained)
+    checked = [s.supported for s in result.sentences]
+    support, label = assess(result.signals, sum(checked) / len(checked) if checked else 0.0, result.abstained)
     citations = dated_citations(result.citations, found.infos or {}, [*found.passages, *(found.copies or [])])
     return Answer(
         question=found.asked or found.question.question,
@@ -236,5 +239,8 @@ def _answer(found: Retrieved, result: AnswerResult) -> Answer:
         time=found.scope,
         timeline=asks_how_it_developed(found.asked or found.question.question),
         backend=result.backend,
+        support=support,
+        support_label=label,
+        signals=result.signals,
         elapsed_ms=round((time.perf_counter() - found.began) * 1000, 2),
     )

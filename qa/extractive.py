@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.answering import AnswerResult, abstention, pieces_of
 from qa.chunking import chunk_id
@@ -60,9 +60,10 @@ class ExtractiveAnswerer:
         ranked = self.score_sentences(question, hits)
         chosen = self.choose(question, ranked)
         support = self.support(question, hits, chosen)
+        signals = _signals(question, hits, ranked, support)
         if support < self.threshold:
-            return abstention(passages, support, self.name)
-        return _compose(chosen, titles, support, self.name)
+            return replace(abstention(passages, support, self.name), signals=signals)
+        return replace(_compose(with_antecedents(chosen), titles, support, self.name), signals=signals)
 
     def stream(
         self, question: QuestionEvidence, hits: Sequence[Hit], passages: Sequence[Passage]
@@ -152,6 +153,67 @@ def _with_continuations(
     return extended
 
 
+def _signals(
+    question: QuestionEvidence, hits: Sequence[Hit], ranked: Sequence[ScoredSentence], support: float
+) -> dict[str, float]:
+    """What qa.support calibrates (each one where more means better evidence): the evidence score; the best
+    sentence's score, meaning and terms; its lead over the next sentence and over the best of another passage; how
+    few sentences come close to it; its answer type fit; the question's names in its passage; whether dense and
+    keyword search agree on that passage; and how far the best passage leads the next."""
+    if not ranked:
+        return {"raw": support}
+    best = ranked[0]
+    hit = next(h for h in hits if h.chunk.id == best.chunk.id)
+    by_dense = max(hits, key=lambda h: h.cosine).chunk.id
+    by_keyword = max(hits, key=lambda h: h.keyword).chunk.id
+    elsewhere = next((s.score for s in ranked if s.chunk.id != best.chunk.id), 0.0)
+    close = sum(s.score >= SECOND_SENTENCE_SHARE * best.score for s in ranked[1:])
+    scores = sorted((h.score for h in hits), reverse=True)
+    lead = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
+    figures = {
+        "raw": support,
+        "best": best.score,
+        "dense": float(hit.evidence.dense[best.index]),
+        "lexical": float(hit.evidence.lexical[best.index]),
+        "margin": best.score - ranked[1].score if len(ranked) > 1 else best.score,
+        "margin_other": best.score - elsewhere,
+        "alone": 1.0 / (1.0 + close),
+        "type_fit": question.profile.type_match(best.text),
+        "names": hit.evidence.names,
+        "agree": ((by_dense == best.chunk.id) + (by_keyword == best.chunk.id)) / 2,
+        "passage_lead": lead,
+    }
+    return {name: round(value, 4) for name, value in figures.items()}
+
+
+def with_antecedents(chosen: list[ScoredSentence]) -> list[ScoredSentence]:
+    """Each chosen sentence that leans on the one before it ("She further added...", "In this regard...") with
+    that sentence too, so the answer reads on its own: still the article's words, one contiguous quote. Only
+    inside the chunk (chunks do not overlap; a chunk's first sentence keeps its opening as it is)."""
+    taken = {_place(s) for s in chosen}
+    extended = list(chosen)
+    for sentence in chosen:
+        if sentence.index == 0 or not leans_on_before(sentence.text):
+            continue
+        place = (sentence.chunk.id, sentence.index - 1)
+        if place in taken:
+            continue
+        start, end = sentence.chunk.sentences[sentence.index - 1]
+        text = sentence.chunk.text[start - sentence.chunk.start : end - sentence.chunk.start]
+        if not reads_as_sentence(text):  # a heading or a caption names nothing the sentence needs
+            continue
+        extended.append(
+            ScoredSentence(sentence.chunk, sentence.passage_rank, sentence.index - 1, start, end, text, 0.0)
+        )
+        taken.add(place)
+    return extended
+
+
+def leans_on_before(sentence: str) -> bool:
+    """Whether a sentence opens with a word that points back ("She", "This", "However,", "In this regard")."""
+    return bool(_LEANS.match(sentence.lstrip(" \t\n\"'“‘(")))
+
+
 def _place(sentence: ScoredSentence) -> tuple[str, int]:
     return sentence.chunk.id, sentence.index
 
@@ -166,6 +228,19 @@ def _next_place(sentence: ScoredSentence) -> tuple[str, int]:
 _CONTINUES = re.compile(
     r"^(?:(?:but|and|however|so|yet|if|then|still|moreover)\b[\s,]*)?"
     r"(?:she|he|they|it|this|that|these|those|such)\b",
+    re.IGNORECASE,
+)
+
+
+# Openings that need the sentence before them: a pronoun or demonstrative subject, or a connective saying the
+# sentence follows from something said earlier. "It" is left out ("It is expected that..." usually stands alone),
+# and so are connectives that only add ("Furthermore", "But", "Also"): the sentence still reads on its own, and
+# every sentence added costs words.
+_LEANS = re.compile(
+    r"^(?:however|accordingly|consequently|therefore|thus|hence|instead|nevertheless|nonetheless|"
+    r"in (?:this|that|the same) (?:regard|respect|case|context|vein)|as a result|for (?:this|that) reason|"
+    r"in response|to (?:this|that) end|the latter|the former|she|he|they|those|such|his|her|their|"
+    r"(?:this|these)(?!\s+(?:year|week|month|morning|afternoon|evening|time|season)s?\b))\b",
     re.IGNORECASE,
 )
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
+from qa.support import STRONG
 from tests.conftest import SEED_ID, LiveServer, run_qa_in
 
 TRUSS = "What did Truss demand?"
@@ -89,11 +90,33 @@ def test_the_cli_the_api_and_the_openai_endpoint_return_the_same_answer(
         "timeline",
         "backend",
         "elapsed_ms",
+        "support",
+        "support_label",
     }
+    assert cli["support_label"] == ("strong" if cli["support"] >= STRONG else "weak") and 0.0 < cli["support"] <= 1
     assert _without_timing(cli) == _without_timing(api) == _without_timing(via_openai)
     assert "troops withdraw" in api["answer"] and api["sentences"]
     chat = http.post("/api/chat", json={"message": TRUSS}).json()
     assert _without_timing(chat) == {**_without_timing(api), "query": TRUSS, "session_id": chat["session_id"]}
+
+
+def test_an_answer_the_articles_do_not_hold_is_labelled_weak_in_every_shell(
+    server: LiveServer, data_dir: Path, http: httpx.Client
+) -> None:
+    # The article says where and when Lavrov and Truss met, not when he will visit London: the answerer does not
+    # abstain (the passage is close), but the label must not read like a sure answer.
+    unanswered, answered = "When will Lavrov visit London?", "In which city were the Lavrov–Truss talks held?"
+    api = http.post("/api/ask", json={"question": unanswered}).json()
+    assert not api["abstained"] and api["support_label"] == "weak" and 0 < api["support"] < STRONG
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
+    completion = client.chat.completions.create(model="newsqa", messages=[{"role": "user", "content": unanswered}])
+    assert (completion.model_extra or {})["support_label"] == "weak"
+    weak = run_qa_in(data_dir, "ask", unanswered)
+    assert weak.returncode == 0 and "weak match - check the sources" in weak.stdout
+    sure = http.post("/api/ask", json={"question": answered}).json()
+    assert sure["support_label"] == "strong" and "Moscow" in sure["answer"]
+    strong = run_qa_in(data_dir, "ask", answered)
+    assert "strong match" in strong.stdout and "weak match" not in strong.stdout
 
 
 def test_openai_sdk_streams_the_answer_and_lists_models(server: LiveServer) -> None:

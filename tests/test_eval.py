@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from eval import metrics
+from eval.report import reliability_points
 from eval.runner import ArticleTexts, Gate, Summary, run_variant, service_variants
 from eval.sets import load_sets
 from qa.errors import InvalidInput
@@ -190,6 +191,14 @@ def test_run_variant_measures_real_answers(seeded_copy: Path, tmp_path: Path) ->
     assert summary.hit_curve == sorted(summary.hit_curve)  # hit@k never falls as k grows
 
 
+def test_reliability_points_bin_the_predictions_and_count_the_right_ones() -> None:
+    answers = [(0.05, False), (0.15, False), (0.12, True), (0.95, True), (1.0, True), (0.91, False)]
+    points = reliability_points(answers, bins=10)
+    assert [count for _, _, count in points] == [1, 2, 3]  # empty bins are left out; 1.0 falls in the last bin
+    assert [observed for _, observed, _ in points] == pytest.approx([0.0, 0.5, 2 / 3])
+    assert [predicted for predicted, _, _ in points] == pytest.approx([0.05, 0.135, (0.95 + 1.0 + 0.91) / 3])
+
+
 # -- `qa eval` ----------------------------------------------------------------------------------------------
 
 
@@ -210,6 +219,14 @@ def test_eval_seed_set_with_corpus_as_json(tmp_path: Path) -> None:
     for result in results:
         assert result.keys() >= RESULT_KEYS
         assert result["hit_rank"] is None or 1 <= result["hit_rank"] <= 10
+    bands = summary["support_bands"]  # every answer in one band; each band's accuracy from its own answers
+    assert sum(band["answers"] for band in bands.values()) == 54
+    assert bands["abstained"]["answers"] == summary["abstained"]
+    for label, band in bands.items():
+        passed = [r["pass"] for r in results if r["support_label"] == label]
+        assert band["answers"] == len(passed) and band["accuracy"] == pytest.approx(sum(passed) / len(passed))
+    assert summary["strong_accuracy"] == bands["strong"]["accuracy"]
+    assert all((r["support_label"] == "abstained") == r["abstained"] for r in results)
     assert not unused.exists() or not any(unused.iterdir())  # --corpus leaves the configured store alone
     assert not list(scratch.glob("qa-eval-*"))  # and removes its temporary store
 
@@ -232,9 +249,10 @@ def test_report_is_self_contained_and_escaped(seeded_dir: Path, tmp_path: Path) 
     )
     done = run_qa_in(seeded_dir, "eval", str(small), "--report", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
-    assert "hit@1" in done.stdout  # the summary table is still printed
+    assert "hit@1" in done.stdout and "strong: answers (accuracy)" in done.stdout  # the table is still printed
     page = (tmp_path / "out" / "index.html").read_text("utf-8")
     assert "<img" in page or "<svg" in page
+    assert 'alt="reliability"' in page and "Accuracy by support" in page
     assert "What did &lt;b&gt;Truss&lt;/b&gt; demand &amp; why?" in page
     assert "<b>Truss</b>" not in page
 

@@ -79,6 +79,7 @@ def test_a_supported_answer_keeps_its_checked_citations(fake: FakeOpenAI, seeded
     assert not answer["abstained"] and answer["backend"] == "openai:fake-model"
     assert "sovereignty of Ukraine. [1]" in answer["answer"] and "troops withdraw. [2]" in answer["answer"]
     assert all(s["supported"] and not s["dropped"] for s in answer["sentences"])
+    assert (answer["support"], answer["support_label"]) == (1.0, "strong"), "every sentence checked out"
     article = json.loads(run_qa_in(seeded_dir, "list", "--json").stdout)["articles"][0]
     assert article["id"] == SEED_ID
     quotes = [c["quote"] for c in answer["citations"]]
@@ -111,6 +112,8 @@ def test_unsupported_citations_are_dropped_and_reported(fake: FakeOpenAI, seeded
     assert not unknown["supported"] and unknown["dropped"] == [9], "there is no passage 9"
     assert "40,000" not in answer["answer"] and "Lavrov agreed" not in answer["answer"]
     assert answer["answer"] == "Truss said Russia must respect the sovereignty of Ukraine. [1]"
+    # one sentence of the three the model wrote checked out: a weak answer, whatever the kept one says
+    assert answer["support"] == pytest.approx(1 / 3, abs=1e-4) and answer["support_label"] == "weak"
 
 
 def unsupported_reply(body: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ SEED_GATES = {
     "--min-abstain-recall": "1.0",
     "--min-abstain-precision": "0.85",
     "--max-median-words": "40",
+    "--min-strong-accuracy": "0.95",
 }
 XQUAD_GATES = {
     "--min-hit1": "0.95",
@@ -27,6 +28,7 @@ XQUAD_GATES = {
     "--min-validity": "1.0",
     "--min-support": "1.0",
     "--max-median-words": "40",
+    "--min-strong-accuracy": "0.95",
 }
 
 DATED_GATES = {
@@ -46,12 +48,16 @@ def _gate(tmp_path: Path, qa_set: str, corpus: str, gates: dict[str, str], *extr
 def test_seed_set_meets_its_gates(tmp_path: Path) -> None:
     summary = _gate(tmp_path, str(REPO / "eval" / "seed_qa.jsonl"), str(REPO / "seeds"), SEED_GATES)
     assert summary["questions"] >= 30
+    assert summary["support_bands"]["strong"]["answers"] >= 5  # the strong band is not empty (a vacuous gate)
 
 
 def test_xquad_meets_its_gates(tmp_path: Path) -> None:
     xquad = REPO / "eval" / "xquad_en"
     summary = _gate(tmp_path, str(xquad / "qa.jsonl"), str(xquad / "corpus.jsonl"), XQUAD_GATES)
     assert summary["questions"] == 1190
+    bands = summary["support_bands"]
+    assert bands["strong"]["answers"] >= 400  # about half the answers are labelled strong
+    assert bands["weak"]["accuracy"] < summary["strong_accuracy"]  # the label separates right from wrong
 
 
 def test_dated_set_meets_its_gates_and_time_awareness_pays(tmp_path: Path) -> None:

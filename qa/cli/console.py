@@ -16,6 +16,7 @@ from rich.markup import escape
 from qa.domain import Answer, TimeScope
 from qa.errors import EMPTY_QUESTION, UNKNOWN_ARTICLE, UNKNOWN_SESSION, NotIndexed, QAError
 from qa.settings import Settings
+from qa.support import LABEL_TEXT
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -92,6 +93,9 @@ def print_answer(answer: Answer, as_json: bool) -> None:
         return
     out.print(f"[bold]Q:[/] {escape(answer.question)}")
     out.print(("[yellow]" if answer.abstained else "") + escape(answer.answer) + ("[/]" if answer.abstained else ""))
+    if not answer.abstained:  # an abstention says so in its text already
+        colour = "green" if answer.support_label == "strong" else "yellow"
+        out.print(f"[{colour}]{LABEL_TEXT[answer.support_label]}[/] [dim](support {answer.support:.2f})[/]")
     when = [answer.reported or ""] + ([describe_time(answer.time)] if answer.time else [])
     if any(when):
         out.print(f"[dim]{escape(' · '.join(w for w in when if w))}[/]")

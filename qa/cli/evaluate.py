@@ -49,6 +49,7 @@ def evaluate(
     min_abstain_recall: Annotated[float | None, _gate("abstention recall")] = None,
     min_abstain_precision: Annotated[float | None, _gate("abstention precision")] = None,
     max_median_words: Annotated[float | None, _gate("the median answer length in words", ceiling=True)] = None,
+    min_strong_accuracy: Annotated[float | None, _gate("the accuracy of the answers labelled strong")] = None,
 ) -> None:
     """Measure retrieval, answers, citations, abstention and latency over evaluation sets."""
     from eval.runner import Gate
@@ -66,6 +67,7 @@ def evaluate(
             ("abstain_recall", min_abstain_recall, False),
             ("abstain_precision", min_abstain_precision, False),
             ("median_words", max_median_words, True),
+            ("strong_accuracy", min_strong_accuracy, False),
         )
         if threshold is not None
     ]

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from qa.answering import ABSTAIN_TEXT
+from qa.answering import ABSTAIN_TEXT, AnswerResult
 from qa.chunking import chunk_id
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.extractive import (
@@ -21,6 +21,7 @@ from qa.extractive import (
     WORD_BUDGET,
     ExtractiveAnswerer,
     ScoredSentence,
+    leans_on_before,
 )
 from qa.retrieval import Hit
 from qa.store import StoredChunk
@@ -351,3 +352,56 @@ def test_articles_read_in_the_order_of_their_best_passage() -> None:
     assert result.answer == "Truss demanded a ceasefire. [1] Lavrov must reply. [2]"
     texts = {"zulu": zulu, "alpha": alpha}
     assert all(c.quote == texts[c.article_id][c.start : c.end] for c in result.citations)
+
+
+# -- readable openings -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "leans"),
+    [
+        ("She further added that Kremlin needs to follow the agreement.", True),
+        ("He said troops stay.", True),
+        ("In this regard, Sergey Lavrov emphasized the response.", True),
+        ("Accordingly, Sergey Lavrov discussed the law.", True),
+        ("However, Russia does not want this.", True),
+        ("This is the only way.", True),
+        ("“She said no,” the aide recalled.", True),
+        ("Truss demanded a ceasefire.", False),
+        ("This year the talks failed.", False),  # "this" of a time, not of something said before
+        ("It is expected to rain.", False),
+        ("Furthermore, the minister pointed out a letter.", False),  # adds; reads on its own
+        ("Shell said profits rose.", False),  # "She" inside a word
+        ("Heather Knight led the talks.", False),
+    ],
+)
+def test_openings_that_lean_on_the_sentence_before(sentence: str, leans: bool) -> None:
+    assert leans_on_before(sentence) is leans
+
+
+def one_chunk_answer(dense: list[float], sentences: list[str], article: str) -> AnswerResult:
+    """The answer when one chunk of these sentences is the only hit, its best sentence the `dense` maximum."""
+    chunk = make_chunk(article, sentences)
+    hit = make_hit(chunk, 1.0, dense=dense, lexical=dense)
+    return ExtractiveAnswerer(threshold=0.0, max_sentences=1).answer(question(DEMAND), [hit], [])
+
+
+def test_a_leaning_answer_sentence_is_quoted_with_the_sentence_before_it() -> None:
+    result = one_chunk_answer([0.1, 1.0, 0.0], C0, ARTICLE)  # the best: "She said Russia must withdraw."
+    assert result.answer == "Truss demanded a ceasefire. She said Russia must withdraw. [1]"
+    (citation,) = result.citations
+    assert citation.quote == ARTICLE[citation.start : citation.end] == " ".join(C0[:2])  # one verbatim quote
+
+
+def test_a_sentence_that_reads_on_its_own_is_quoted_alone() -> None:
+    result = one_chunk_answer([0.0, 0.1, 1.0], C0, ARTICLE)  # "Talks continue."
+    assert result.answer == "Talks continue. [1]"
+
+
+def test_a_leaning_sentence_opening_its_chunk_or_after_a_heading_stays_as_it_is() -> None:
+    opening = ["He said troops stay.", "Lavrov refused."]
+    first = one_chunk_answer([1.0, 0.0], opening, " ".join(opening))
+    assert first.answer == "He said troops stay. [1]"  # nothing before it in its chunk: no text is invented
+    headed = "Remarks of Sergey Lavrov\nHe said troops stay."
+    after_heading = one_chunk_answer([0.0, 1.0], ["Remarks of Sergey Lavrov", "He said troops stay."], headed)
+    assert after_heading.answer == "He said troops stay. [1]"
