@@ -104,9 +104,9 @@ def list_articles(
         if as_json:
             out.print(json.dumps(page.model_dump(), ensure_ascii=False), markup=False)
         else:
-            table = Table("id", "title", "published", "chunks")
+            table = Table("id", "title", "published", "chunks", "also in")
             for a in page.articles:
-                table.add_row(escape(a.id), escape(a.title), shown_date(a), str(a.chunks))
+                table.add_row(escape(a.id), escape(a.title), shown_date(a), str(a.chunks), also_in(a))
             out.print(table)
         if not every or page.next_cursor is None:
             break
@@ -142,3 +142,8 @@ def remove(ids: Annotated[list[str], typer.Argument(help="Article ids, as `qa li
     missing = [i for i in ids if i not in removed]
     if missing:
         raise fail(f"no article with id {', '.join(map(repr, missing))}; see: qa list", 4)
+
+
+def also_in(article: ArticleInfo) -> str:
+    """The other outlets carrying the article's story (a syndicated copy): 'also in: X, Y'; empty when none."""
+    return escape("also in: " + ", ".join(article.story_outlets)) if article.story_outlets else ""
