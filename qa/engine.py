@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.answering import Answerer, AnswerResult, pieces_of
+from qa.copies import set_copies_aside
 from qa.domain import Answer, ArticleInfo, Passage, RetrievalMode, SearchFilter, Timeline, TimeScope
 from qa.embedder import Embedder
 from qa.errors import EMPTY_QUESTION, InvalidInput
@@ -20,7 +21,6 @@ from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
 from qa.store import ChromaStore, is_current
-from qa.stories import near_equal
 from qa.telemetry import Running, count_answer, stage, traced
 from qa.text import NOT_TEXT, has_lone_surrogate
 from qa.timeline import TIMELINE_PASSAGES, timeline_days
@@ -41,7 +41,7 @@ class Retrieved:
     asked: str = ""  # the question as asked (retrieval reads it without its relative date: see qa.when)
     scope: TimeScope | None = None
     infos: dict[str, ArticleInfo] | None = None
-    copies: list[Passage] | None = None  # passages that repeat a better one word for word (syndicated copies)
+    copies: list[Passage] | None = None  # passages that repeat better ones (syndicated copies: see qa.copies)
 
 
 class Engine:
@@ -135,7 +135,7 @@ class Engine:
         infos = replica.catalog.infos(sorted({hit.chunk.article_id for hit in hits}))
         # Only the chunks an article's record names are cited: a write in progress (or killed) leaves others.
         hits = [hit for hit in hits if is_current(hit.chunk, infos.get(hit.chunk.article_id))]
-        hits, copies = _set_copies_aside(hits, infos)
+        hits, copies = set_copies_aside(hits, infos)
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
         scope = time_scope(reading, now, windowed)
         passages = to_passages(hits[:wanted], titles)
@@ -208,36 +208,6 @@ class Engine:
             raise
         finally:
             ask.finish(failure)
-
-
-def _set_copies_aside(hits: list[Hit], infos: dict[str, ArticleInfo]) -> tuple[list[Hit], list[Hit]]:
-    """The hits without those that repeat a better hit (another outlet's copy of a wire story would take a second
-    place among the few passages an answer reads), and those copies. A hit repeats another when its text is the
-    same word for word, or when both articles carry the same story (qa.stories) and the texts differ in a few
-    words only (a dateline, a credit, a word changed)."""
-    kept: list[Hit] = []
-    copies: list[Hit] = []
-    seen: set[str] = set()
-    for hit in hits:
-        text = " ".join(hit.chunk.text.split())
-        story = _story(hit, infos)
-        repeats = text in seen or (
-            story is not None
-            and any(
-                _story(other, infos) == story
-                and other.chunk.article_id != hit.chunk.article_id
-                and near_equal(other.chunk.text, hit.chunk.text)
-                for other in kept
-            )
-        )
-        (copies if repeats else kept).append(hit)
-        seen.add(text)
-    return kept, copies
-
-
-def _story(hit: Hit, infos: dict[str, ArticleInfo]) -> str | None:
-    info = infos.get(hit.chunk.article_id)
-    return info.story_id if info is not None else None
 
 
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:

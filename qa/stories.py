@@ -125,11 +125,14 @@ def word_ratio(a: str, b: str) -> float:
 
 
 def best_match(quote: str, text: str, spans: Sequence[tuple[int, int]], offset: int) -> tuple[int, int] | None:
-    """The span (offsets as given) of the sentence of `text` most like `quote`, when near-equal; `text` starts at
-    `offset` in the article the spans point into."""
+    """The span (offsets as given) of the run of sentences of `text` most like `quote`, when near-equal; `text`
+    starts at `offset` in the article the spans point into. A quote may hold several sentences."""
     best, found = NEAR_EQUAL, None
-    for start, end in spans:
-        ratio = word_ratio(quote, text[start - offset : end - offset])
-        if ratio >= best:
-            best, found = ratio, (start, end)
+    for first, (start, _) in enumerate(spans):
+        for end in (end for _, end in spans[first:]):
+            if end - start > 1.5 * len(quote) + 40:
+                break  # longer runs only get less alike
+            ratio = word_ratio(quote, text[start - offset : end - offset])
+            if ratio >= best:
+                best, found = ratio, (start, end)
     return found

@@ -1,0 +1,197 @@
+"""Syndicated copies (issue 11, item 6): the same story republished by several outlets with a few words changed is
+one story, recognised at ingest; answers cite it once with its copies; listings show the other outlets."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa import stories
+from qa.domain import ArticleDraft, ArticleInfo
+from qa.service import NewsService
+from qa.settings import Settings
+from qa.wiring import open_service
+from tests.conftest import LiveServer, run_qa_in
+
+WIRE = """\
+The Port of Kessel will close its eastern container terminal for eleven weeks from 4 May while engineers replace \
+the quay cranes, the harbour authority said on Monday. Shipping lines have been told to divert about 40 vessels \
+a week to the western terminal, which will extend its opening hours to cover the loss.
+
+Harbour master Ilse Varga said the cranes, installed in 1987, had become too slow for the largest ships now \
+calling at Kessel. The replacement will cost 96 million crowns, paid from the authority's reserves.
+
+Hauliers warned of queues on the coast road. The authority said it would publish a booking system for lorries \
+by the end of April.
+"""
+# Another outlet's copy: a dateline, two words changed in the cranes sentence, the last sentence trimmed, a credit.
+COPY = """\
+KESSEL, March 9 (Harbor Wire) - The Port of Kessel will close its eastern container terminal for eleven weeks \
+from 4 May while engineers replace the quay cranes, the harbour authority said on Monday. Shipping lines have \
+been told to divert about 40 vessels a week to the western terminal, which will extend its opening hours to \
+cover the loss.
+
+Harbour master Ilse Varga said the old cranes, installed in 1987, had grown too slow for the largest ships now \
+calling at Kessel. The replacement will cost 96 million crowns, paid from the authority's reserves.
+
+Hauliers warned of queues on the coast road. (Reporting by Harbor Wire)
+"""
+OTHER = """\
+Lisburg's city council voted on Tuesday to turn the old tram depot into a public library, ending a six-year \
+dispute over the site. The library will open in 2028 and hold about 200,000 books, the council said.
+
+Councillor Mara Ost said the building's iron roof would be kept. Opponents had wanted the depot sold to a \
+developer to pay for road repairs.
+"""
+QUESTION = "Why are the quay cranes at the Port of Kessel being replaced?"
+
+
+def md(title: str, source: str, text: str) -> str:
+    return f'---\ntitle: "{title}"\npublished: "2025-03-09T10:00:00+00:00"\nsource: "{source}"\n---\n{text}'
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the wire story and an unrelated article, then (indexed later) another outlet's copy."""
+    root = tmp_path_factory.mktemp("stories")
+    articles = root / "articles"
+    articles.mkdir()
+    (articles / "kessel-wire.md").write_text(md("Kessel port to shut eastern terminal", "Harbor Wire", WIRE))
+    (articles / "library.md").write_text(md("Tram depot becomes library", "The Lisburg Ledger", OTHER))
+    service = open_service(Settings(data_dir=root / "data"))
+    try:
+        service.index_paths([articles])
+        draft = ArticleDraft(
+            id="kessel-herald", title="Eastern terminal closing for crane work", text=COPY, source="Coastline Herald"
+        )
+        service.put_article(draft)
+    finally:
+        service.close()
+    return root
+
+
+@pytest.fixture
+def data_dir(indexed: Path, tmp_path: Path) -> Path:
+    """A private copy (tests here write)."""
+    shutil.copytree(indexed, tmp_path / "copy")
+    return tmp_path / "copy" / "data"
+
+
+@pytest.fixture
+def service(data_dir: Path) -> Iterator[NewsService]:
+    opened = open_service(Settings(data_dir=data_dir))
+    yield opened
+    opened.close()
+
+
+def listing(service: NewsService) -> dict[str, ArticleInfo]:
+    return {a.id: a for a in service.list_articles(limit=100).articles}
+
+
+def test_near_copies_are_one_story_and_an_unrelated_article_is_not(service: NewsService) -> None:
+    assert stories.similarity(stories.signature(WIRE), stories.signature(COPY)) >= stories.THRESHOLD
+    listed = listing(service)
+    wire, copy, other = listed["kessel-wire"], listed["kessel-herald"], listed["library"]
+    assert wire.story_id == copy.story_id == "kessel-wire", "named after the first-indexed article"
+    assert wire.story_outlets == ["Coastline Herald"] and copy.story_outlets == ["Harbor Wire"]
+    assert other.story_id is None and other.story_outlets == []
+    assert [a.id for a in service.story_of("kessel-herald")] == ["kessel-wire", "kessel-herald"]
+    assert service.story_of("library") == []
+
+
+def test_an_answer_cites_the_story_once_with_its_copy(service: NewsService) -> None:
+    answer = service.ask(QUESTION, depth=10)
+    assert not answer.abstained, answer
+    # the copy's passages (a dateline and two words apart, cut at other places) are set aside or trimmed: the
+    # answer reads each sentence of the story once
+    read = [
+        (p.article_id, p.text[s - p.start : e - p.start])
+        for p in answer.passages
+        if p.article_id in {"kessel-wire", "kessel-herald"}
+        for s, e in p.sentences
+    ]
+    assert {article_id for article_id, _ in read} == {"kessel-wire", "kessel-herald"}, "each keeps what is its own"
+    twice = [(a, b) for i, (x, a) in enumerate(read) for y, b in read[i + 1 :] if x != y and stories.near_equal(a, b)]
+    assert not twice, twice
+    cited = [c for c in answer.citations if c.article_id in {"kessel-wire", "kessel-herald"}]
+    assert cited and all(c.copies for c in cited), answer.citations
+    for citation in cited:
+        for copy in citation.copies:
+            assert {copy.article_id, citation.article_id} == {"kessel-wire", "kessel-herald"}
+            assert copy.source in {"Harbor Wire", "Coastline Herald"} and copy.source != citation.source
+            shown = service.get_article(copy.article_id).text[copy.start : copy.end]
+            assert shown == citation.quote if copy.exact else stories.near_equal(shown, citation.quote)
+    quotes = [" ".join(stories.words(c.quote)) for c in answer.citations]
+    assert not any(stories.near_equal(a, b) for i, a in enumerate(quotes) for b in quotes[i + 1 :])
+
+
+def test_a_quote_changed_in_the_copy_is_a_near_copy_with_its_own_offsets(service: NewsService) -> None:
+    answer = service.ask("How old are the quay cranes at Kessel, according to Ilse Varga?")
+    cited = [c for c in answer.citations if "1987" in c.quote]
+    assert cited, answer.citations
+    near = [copy for c in cited for copy in c.copies if not copy.exact]
+    assert near, "the copy's sentence reads 'the old cranes ... had grown too slow'"
+    text = service.get_article(near[0].article_id).text[near[0].start : near[0].end]
+    assert "1987" in text and text not in {c.quote for c in cited}
+
+
+def test_removing_the_first_article_elects_another_and_the_last_copy_stands_alone(service: NewsService) -> None:
+    third = COPY.replace("KESSEL, March 9 (Harbor Wire) - ", "").replace("grown", "become")
+    service.put_article(ArticleDraft(id="kessel-courier", title="Crane swap", text=third, source="Meridian Courier"))
+    assert {listing(service)[i].story_id for i in ("kessel-wire", "kessel-herald", "kessel-courier")} == {
+        "kessel-wire"
+    }
+    service.remove_article("kessel-wire")
+    listed = listing(service)
+    assert listed["kessel-herald"].story_id == listed["kessel-courier"].story_id == "kessel-herald"
+    assert listed["kessel-herald"].story_outlets == ["Meridian Courier"]
+    service.remove_article("kessel-herald")
+    alone = listing(service)["kessel-courier"]
+    assert alone.story_id is None and alone.story_outlets == []
+
+
+def test_replacing_an_article_with_other_text_takes_it_out_of_the_story(service: NewsService) -> None:
+    service.put_article(ArticleDraft(id="kessel-herald", title="Library", text=OTHER[::-1], source="Coastline Herald"))
+    listed = listing(service)
+    assert listed["kessel-herald"].story_id is None and listed["kessel-wire"].story_id is None
+
+
+def test_indexing_again_and_rebuilding_the_catalog_change_nothing(service: NewsService, data_dir: Path) -> None:
+    before = listing(service)
+    report = service.index_paths([data_dir.parent / "articles"])
+    assert sorted(report.unchanged) == ["kessel-wire", "library"] and not report.changed
+    assert listing(service) == before
+    service.engine.replica.rebuild()  # from the store alone: the same stories, the same ids
+    assert listing(service) == before
+
+
+def test_the_api_and_the_cli_show_the_other_outlets(data_dir: Path) -> None:
+    done = run_qa_in(data_dir, "list")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if "kessel-wire" in line)
+    assert "also in: Coastline Herald" in row
+    assert "also in" not in next(line for line in done.stdout.splitlines() if "library" in line)
+    live = LiveServer(data_dir)
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as http:
+            listed = {a["id"]: a for a in http.get("/api/articles").json()["articles"]}
+            assert listed["kessel-herald"]["story_id"] == "kessel-wire"
+            assert listed["kessel-herald"]["story_outlets"] == ["Harbor Wire"]
+            assert listed["library"]["story_id"] is None and listed["library"]["story_outlets"] == []
+            one = http.get("/api/articles/kessel-wire").json()
+            assert one["story_id"] == "kessel-wire" and one["story_outlets"] == ["Coastline Herald"]
+            assert "minhash" not in one and "indexed_at" not in one
+    finally:
+        live.stop()
+
+
+def test_short_or_unrelated_texts_are_not_copies() -> None:
+    assert stories.signature("Markets closed higher on Friday.") == b""
+    assert stories.band_keys(b"") == []
+    assert stories.similarity(stories.signature(WIRE), stories.signature(OTHER)) < stories.THRESHOLD
+    assert stories.decode(stories.encode(stories.signature(WIRE))) == stories.signature(WIRE)
+    assert stories.decode("not base64!") == b""
