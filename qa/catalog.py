@@ -159,7 +159,7 @@ class Catalog:
         """The articles carrying the same story as this one, first-indexed first (none when it stands alone)."""
         sql = (
             f"SELECT {_COLUMNS} FROM articles WHERE story_id IS NOT NULL"
-            " AND story_id = (SELECT story_id FROM articles WHERE id = ?) ORDER BY indexed_at, id"
+            f" AND story_id = (SELECT story_id FROM articles WHERE id = ?) ORDER BY {_order()}, id"
         )
         return self._with_outlets([_info(row) for row in self._query(sql, [article_id])])
 
@@ -276,31 +276,32 @@ class CatalogWriter:
             seen.update(group)
             if not group:
                 continue  # removed
-            leader = min(group, key=lambda i: (group[i], i)) if len(group) > 1 else None
+            leader = min(group, key=lambda i: (*group[i], i)) if len(group) > 1 else None
             for part in _parts(sorted(group)):
                 self._db.execute(
                     f"UPDATE articles SET story_id = ? WHERE id IN ({','.join('?' * len(part))}) AND story_id IS NOT ?",
                     [leader, *part, leader],
                 )
 
-    def _linked(self, seed: str) -> dict[str, float]:
+    def _linked(self, seed: str) -> dict[str, tuple[float, int]]:
         """The articles linked to `seed` by near-duplicate text, directly or through others, with when each was
-        first indexed (empty when `seed` is not in the catalog)."""
-        row = self._db.execute("SELECT minhash, indexed_at FROM articles WHERE id = ?", [seed]).fetchone()
+        first indexed and published (articles indexed together: the first published leads); empty when `seed`
+        is not in the catalog."""
+        row = self._db.execute(f"SELECT minhash, {_order()} FROM articles WHERE id = ?", [seed]).fetchone()
         if row is None:
             return {}
-        group, pending = {seed: float(row[1])}, [(seed, bytes(row[0]))]
+        group, pending = {seed: (float(row[1]), int(row[2]))}, [(seed, bytes(row[0]))]
         while pending:
             article_id, signature = pending.pop()
             candidates = self._db.execute(
-                "SELECT DISTINCT a.id, a.minhash, a.indexed_at FROM story_bands mine"
+                f"SELECT DISTINCT a.id, a.minhash, {_order('a.')} FROM story_bands mine"
                 " JOIN story_bands theirs ON theirs.band = mine.band AND theirs.key = mine.key"
                 " JOIN articles a ON a.id = theirs.article_id WHERE mine.article_id = ? AND theirs.article_id != ?",
                 [article_id, article_id],
             ).fetchall()
-            for other, other_signature, indexed_at in candidates:
+            for other, other_signature, indexed_at, published_ts in candidates:
                 if other not in group and stories.similarity(signature, bytes(other_signature)) >= stories.THRESHOLD:
-                    group[str(other)] = float(indexed_at)
+                    group[str(other)] = (float(indexed_at), int(published_ts))
                     pending.append((str(other), bytes(other_signature)))
         return group
 
@@ -325,6 +326,11 @@ def _info(row: tuple[Any, ...]) -> ArticleInfo:
         version=version,
         story_id=story_id,
     )
+
+
+def _order(table: str = "") -> str:
+    """Who leads a story: the first indexed; of articles indexed together, the first published."""
+    return f"{table}indexed_at, COALESCE({table}published_ts, 9223372036854775807)"
 
 
 def _other_outlets(info: ArticleInfo, members: list[tuple[str, str | None]]) -> list[str]:

@@ -426,6 +426,12 @@ class NewsService:
             return []
         return self.engine.refresh().catalog.story_of(article_id)
 
+    def stories(self, limit: int = 20, cursor: str | None = None) -> tuple[list[list[ArticleInfo]], str | None]:
+        """A page of the stories several articles carry (each first-indexed first), and where the next starts."""
+        if not self.store.exists():
+            return [], None
+        return self.engine.refresh().catalog.stories(limit, cursor)
+
     def _with_story(self, info: ArticleInfo) -> ArticleInfo:
         """The record with its story and the other outlets carrying it, as the catalog has them (see qa.stories)."""
         listed = self.engine.refresh().catalog.infos([info.id]).get(info.id)

@@ -4,6 +4,7 @@ one story, recognised at ingest; answers cite it once with its copies; listings 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,6 +168,33 @@ def test_indexing_again_and_rebuilding_the_catalog_change_nothing(service: NewsS
     assert listing(service) == before
     service.engine.replica.rebuild()  # from the store alone: the same stories, the same ids
     assert listing(service) == before
+
+
+def test_an_index_from_before_stories_gets_them(data_dir: Path) -> None:
+    """A catalog without the story columns and article records without signatures (as an older release wrote
+    them): the catalog is built again, and the signatures computed from the stored text."""
+    opened = open_service(Settings(data_dir=data_dir))
+    try:
+        before = listing(opened)
+        opened.store.ensure()
+        records = opened.store._articles  # the records as an older release wrote them: no signature
+        records.update(ids=list(before), metadatas=[{"minhash": None, "indexed_at": None}] * len(before))
+        assert all(info.minhash is None for info in opened.store.article_infos(list(before)).values())
+    finally:
+        opened.close()
+    (catalog_file,) = data_dir.rglob("catalog.sqlite3")
+    with sqlite3.connect(catalog_file) as db:
+        for column in ("story_id", "indexed_at", "minhash"):
+            db.execute("DROP INDEX IF EXISTS articles_story")
+            db.execute(f"ALTER TABLE articles DROP COLUMN {column}")
+        db.execute("DROP TABLE story_bands")
+    reopened = open_service(Settings(data_dir=data_dir))
+    try:
+        after = listing(reopened)
+        assert after["kessel-wire"].story_id == after["kessel-herald"].story_id is not None
+        assert after["kessel-herald"].story_outlets == ["Harbor Wire"] and after["library"].story_id is None
+    finally:
+        reopened.close()
 
 
 def test_the_api_and_the_cli_show_the_other_outlets(data_dir: Path) -> None:
