@@ -151,9 +151,10 @@ class Replica:
 
     def _signature(self, info: ArticleInfo) -> bytes:
         """The article's MinHash signature: the one its record carries, or (a record written before signatures
-        were) one computed from its stored text."""
-        if info.minhash is not None:
-            return stories.decode(info.minhash)
+        were, or with other parameters) one computed from its stored text."""
+        signature = stories.decode(info.minhash)
+        if signature is not None:
+            return signature
         try:
             _, text = self.store.get_article(info.id)
         except NotFound:  # removed since its record was read: the next record of the change log drops it

@@ -32,9 +32,17 @@ SHINGLE_WORDS = 3
 # edited copies: bench/stories.py); separate reports of the same event by different outlets stay below 0.3,
 # and follow-ups that reuse a paragraph below 0.5 (the dated set's highest pair of different stories: 0.21).
 THRESHOLD = 0.5
+CANDIDATES = 0.3  # the similarity LSH is tuned to find; candidates are then held to THRESHOLD
 MIN_SHINGLES = 10  # shorter texts (a one-line brief, a caption) coincide without being the same story
 NEAR_EQUAL = 0.8  # word-level similarity (difflib ratio) from which two passages or sentences are the same text
 _WORDS = re.compile(r"\w+")
+SIGNATURE = f"minhash-w{SHINGLE_WORDS}-p{NUM_PERM}-s{SEED}-{SCHEME}"  # signatures made otherwise are made again
+
+
+def grouping() -> str:
+    """How stories are found: a catalog grouped otherwise is built again (qa/catalog.py)."""
+    count, rows = bands()
+    return f"{SIGNATURE}-b{count}x{rows}-t{THRESHOLD}"
 
 
 def words(text: str) -> list[str]:
@@ -67,17 +75,20 @@ def signature(text: str) -> bytes:
 
 
 def encode(sig: bytes) -> str:
-    """A signature as text (Chroma keeps it in an article record's metadata)."""
-    return base64.b64encode(sig).decode("ascii")
+    """A signature as text (Chroma keeps it in an article record's metadata), tagged with how it was made."""
+    return f"{SIGNATURE}:{base64.b64encode(sig).decode('ascii')}"
 
 
-def decode(text: str | None) -> bytes:
-    """Inverse of `encode` (empty for a record without one, or one this program cannot read)."""
+def decode(text: str | None) -> bytes | None:
+    """Inverse of `encode`; None for a record without one, or one made otherwise (its text must be read again)."""
+    tag, _, encoded = (text or "").partition(":")
+    if tag != SIGNATURE:
+        return None
     try:
-        sig = base64.b64decode(text or "", validate=True)
+        sig = base64.b64decode(encoded, validate=True)
     except ValueError:
-        return b""
-    return sig if len(sig) == 4 * NUM_PERM else b""
+        return None
+    return sig if len(sig) in (0, 4 * NUM_PERM) else None
 
 
 def similarity(a: bytes, b: bytes) -> float:
@@ -89,9 +100,10 @@ def similarity(a: bytes, b: bytes) -> float:
 
 @cache
 def bands() -> tuple[int, int]:
-    """(bands, rows per band): datasketch's choice for THRESHOLD with NUM_PERM values, weighing false positives
-    (confirmed away below) and false negatives (copies missed) equally."""
-    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
+    """(bands, rows per band): datasketch's choice for CANDIDATES with NUM_PERM values (37 x 3). Chosen below
+    THRESHOLD on purpose: a pair at Jaccard 0.5 becomes a candidate with probability 0.993 (0.55 with bands
+    chosen for 0.5 itself), and a candidate that is not a copy costs one comparison of two signatures."""
+    lsh = MinHashLSH(threshold=CANDIDATES, num_perm=NUM_PERM)
     return int(lsh.b), int(lsh.r)
 
 

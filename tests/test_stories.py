@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from qa import stories
+from qa.catalog import Catalog
 from qa.domain import ArticleDraft, ArticleInfo
 from qa.service import NewsService
 from qa.settings import Settings
@@ -143,9 +144,7 @@ def test_a_quote_changed_in_the_copy_is_a_near_copy_with_its_own_offsets(service
 def test_removing_the_first_article_elects_another_and_the_last_copy_stands_alone(service: NewsService) -> None:
     third = COPY.replace("KESSEL, March 9 (Harbor Wire) - ", "").replace("grown", "become")
     service.put_article(ArticleDraft(id="kessel-courier", title="Crane swap", text=third, source="Meridian Courier"))
-    assert {listing(service)[i].story_id for i in ("kessel-wire", "kessel-herald", "kessel-courier")} == {
-        "kessel-wire"
-    }
+    assert {listing(service)[i].story_id for i in ("kessel-wire", "kessel-herald", "kessel-courier")} == {"kessel-wire"}
     service.remove_article("kessel-wire")
     listed = listing(service)
     assert listed["kessel-herald"].story_id == listed["kessel-courier"].story_id == "kessel-herald"
@@ -222,4 +221,48 @@ def test_short_or_unrelated_texts_are_not_copies() -> None:
     assert stories.band_keys(b"") == []
     assert stories.similarity(stories.signature(WIRE), stories.signature(OTHER)) < stories.THRESHOLD
     assert stories.decode(stories.encode(stories.signature(WIRE))) == stories.signature(WIRE)
-    assert stories.decode("not base64!") == b""
+    assert stories.decode("not base64!") is None, "read again from the text"
+    assert stories.decode(stories.encode(b"")) == b"", "too short, and known to be"
+    assert stories.decode("minhash-w5-p256-s1-affine32:AAAA") is None, "made otherwise: made again"
+
+
+def _put(catalog: Catalog, article_id: str, text: str, indexed_at: float) -> None:
+    info = ArticleInfo(id=article_id, title=article_id, chunks=1, content_hash="h", indexed_at=indexed_at)
+    with catalog.transaction() as writer:
+        writer.put(info, None, stories.signature(text))
+
+
+def _stories(catalog: Catalog) -> dict[str, str | None]:
+    return {a.id: a.story_id for a in catalog.page(100).articles}
+
+
+def test_a_story_linked_through_one_article_splits_when_it_goes(tmp_path: Path) -> None:
+    """A ~ B and B ~ C (Jaccard 0.6) but not A ~ C (0.33): one story while B is there, none without it."""
+    vocabulary = [f"w{n}" for n in range(300)]
+    a, b, c = (" ".join(vocabulary[start : start + 200]) for start in (0, 50, 100))
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    for n, (article_id, text) in enumerate([("a", a), ("c", c), ("b", b)]):
+        _put(catalog, article_id, text, float(n))
+    assert _stories(catalog) == {"a": "a", "b": "a", "c": "a"}
+    with catalog.transaction() as writer:
+        writer.remove(["b"])
+    assert _stories(catalog) == {"a": None, "c": None}
+    _put(catalog, "b", b, 5.0)
+    assert _stories(catalog) == {"a": "a", "b": "a", "c": "a"}
+    with catalog.transaction() as writer:
+        writer.remove(["a"])
+    assert _stories(catalog) == {"b": "c", "c": "c"}, "the first indexed of those left"
+    catalog.close()
+
+
+def test_a_catalog_grouped_with_other_parameters_is_built_again(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    with catalog.transaction() as writer:
+        writer.set_state(7, "store")
+    assert catalog.state() == (7, "store")
+    catalog.close()
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+        db.execute("UPDATE state SET value = 'minhash-w5-p64' WHERE key = 'stories'")
+    reopened = Catalog(tmp_path / "catalog.sqlite3")
+    assert reopened.state() == (-1, None), "the replica builds it again from the store"
+    reopened.close()
