@@ -56,9 +56,10 @@ class Catalog:
             self._db.execute("ALTER TABLE articles ADD COLUMN version TEXT NOT NULL DEFAULT ''")
         if "published_inferred" not in columns:  # a catalog from before dates were inferred: none of its were
             self._db.execute("ALTER TABLE articles ADD COLUMN published_inferred INTEGER NOT NULL DEFAULT 0")
-        if "story_id" not in columns:  # a catalog from before stories (its state has no grouping: built again)
+        if "story_id" not in columns:  # a catalog from before stories: its rows have no signatures, so the replica
             for column in ("story_id TEXT", "indexed_at REAL NOT NULL DEFAULT 0", "minhash BLOB NOT NULL DEFAULT x''"):
                 self._db.execute(f"ALTER TABLE articles ADD COLUMN {column}")
+            self._db.execute("DELETE FROM state")  # builds it again from the store (qa/replica.py)
         self._db.execute(_STORY_INDEX)
         grouping = self._db.execute("SELECT value FROM state WHERE key = 'stories'").fetchone()
         if grouping is None or grouping[0] != stories.grouping():  # band keys made otherwise find nothing:
