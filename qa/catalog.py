@@ -1,6 +1,9 @@
 """The article catalog: one row per article in SQLite, for listing a page in order, resolving a filter to the
 articles (and so the chunks) it lets through, and finding what was indexed from a folder, without reading every
-article from the store. Derived from the store and kept in step by the replica (qa/replica.py)."""
+article from the store; and the stories several outlets carry (syndicated copies, qa/stories.py): each article's
+MinHash signature and LSH band keys, and its story id, worked out again in the same transaction as any change
+of its row, so that the stories always match the rows. Derived from the store (an article's record carries its
+signature) and kept in step by the replica (qa/replica.py)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,11 @@ estimates the Jaccard similarity of two articles from NUM_PERM numbers each. Loc
 candidates without comparing an article with every other: the signature is cut into bands, and two articles whose
 signatures agree on a whole band are candidates (datasketch chooses the bands and rows for the threshold). The
 catalog keeps the band keys in a table (qa/catalog.py), so that adding an article costs a few indexed look-ups,
-whatever the size of the archive; candidates are then confirmed by their estimated similarity.
+whatever the size of the archive; candidates are then confirmed by their estimated similarity. Not datasketch's
+MinHashLSH storage: it persists only in Redis or Cassandra (servers this product does not run), and in memory it
+would be filled from every article at each start. In the catalog, the band keys and story ids change in the same
+SQLite transaction as the article's row, and are built again with it from the store's records, which carry the
+signatures (computed once, when the article is written: qa/store.py).
 
 Passages and quotes of copies are compared word by word (difflib): a wire story's sentences survive syndication
 with a dateline, a credit or a word changed.
