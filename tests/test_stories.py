@@ -202,6 +202,10 @@ def test_the_api_and_the_cli_show_the_other_outlets(data_dir: Path) -> None:
     row = next(line for line in done.stdout.splitlines() if "kessel-wire" in line)
     assert "also in: Coastline Herald" in row
     assert "also in" not in next(line for line in done.stdout.splitlines() if "library" in line)
+    by_story = run_qa_in(data_dir, "list", "--stories")
+    assert by_story.returncode == 0, by_story.stderr
+    (row,) = [line for line in by_story.stdout.splitlines() if "kessel-wire" in line]
+    assert "Harbor Wire, Coastline Herald" in row and "kessel-wire, kessel-herald" in row and "library" not in row
     live = LiveServer(data_dir)
     try:
         with httpx.Client(base_url=live.url, timeout=30) as http:
