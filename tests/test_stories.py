@@ -216,6 +216,15 @@ def test_the_api_and_the_cli_show_the_other_outlets(data_dir: Path) -> None:
             one = http.get("/api/articles/kessel-wire").json()
             assert one["story_id"] == "kessel-wire" and one["story_outlets"] == ["Coastline Herald"]
             assert "minhash" not in one and "indexed_at" not in one
+            text = COPY.removeprefix("KESSEL, March 9 (Harbor Wire) - ")
+            third = {"id": "kessel-courier", "title": "Crane swap", "text": text, "source": "Meridian Courier"}
+            added = http.post("/api/articles", json=third)
+            assert added.status_code == 201, added.text
+            assert added.json()["article"]["story_id"] == "kessel-wire"
+            assert added.json()["article"]["story_outlets"] == ["Coastline Herald", "Harbor Wire"]
+            assert http.delete("/api/articles/kessel-wire").status_code == 200
+            herald = http.get("/api/articles/kessel-herald").json()
+            assert herald["story_id"] == "kessel-herald" and herald["story_outlets"] == ["Meridian Courier"]
     finally:
         live.stop()
 
