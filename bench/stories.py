@@ -8,7 +8,8 @@ the 48 XQuAD-en contexts (eval/xquad_en) and the seed. Prints
 - the same for edited copies of every article of 60 words or more, made as outlets make them: a dateline put in
   front, a credit line after, the last sentence trimmed, a few words changed; and the share a catalog finds;
 - the time qa.stories takes per article (signature and band keys) and per catalog insert (rows, band keys,
-  stories regrouped), at two catalog sizes: adding one article must not cost more in a bigger catalog.
+  stories regrouped), at two catalog sizes: adding one article must not cost more in a bigger catalog;
+- the time to build a catalog of 10,000 articles at once, stories and all (a replica's rebuild).
 """
 
 from __future__ import annotations
@@ -95,6 +96,26 @@ def catalog_insert_ms(size: int, texts: list[str], rng: random.Random) -> float:
         return elapsed
 
 
+def rebuild_seconds(size: int, texts: list[str], rng: random.Random) -> float:
+    """Seconds to build a catalog of `size` articles in one transaction, stories and all (a replica's rebuild:
+    qa doctor --fix, or a catalog from an older release), signatures made beforehand (they come with the records)."""
+    vocabulary = sorted({w for t in texts for w in t.split()})
+    made = [" ".join(rng.choices(vocabulary, k=300)) for _ in range(size // 2)]
+    signatures = [stories.signature(t) for t in made] + [stories.signature(syndicated(t, rng)) for t in made]
+    with tempfile.TemporaryDirectory() as folder:
+        catalog = Catalog(Path(folder) / "catalog.sqlite3")
+        began = time.perf_counter()
+        with catalog.transaction() as writer:
+            for n, signature in enumerate(signatures):
+                info = ArticleInfo(id=f"a{n:07d}", title="t", chunks=1, content_hash="h", indexed_at=float(n))
+                writer.put(info, None, signature)
+        elapsed = time.perf_counter() - began
+        grouped = sum(1 for page in catalog.all_infos() for info in page if info.story_id)
+        catalog.close()
+    print(f"catalog rebuilt with {size:,} articles (half of them copies): {elapsed:.1f} s, {grouped:,} in stories")
+    return elapsed
+
+
 def main() -> None:
     rng = random.Random(7)
     texts = corpus()
@@ -131,6 +152,7 @@ def main() -> None:
     print(f"signature + band keys: {cost:.2f} ms per article ({words:.0f} words on average)")
     for size in (1_000, 10_000):
         print(f"catalog put + regroup, catalog of {size:,}: {catalog_insert_ms(size, sample, rng):.2f} ms per article")
+    rebuild_seconds(10_000, sample, rng)
 
 
 if __name__ == "__main__":
