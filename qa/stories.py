@@ -132,10 +132,15 @@ def near_equal(a: str, b: str, at_least: float = NEAR_EQUAL) -> bool:
 
 
 def word_ratio(a: str, b: str) -> float:
-    """difflib's similarity of the two texts' word sequences (1.0: the same words in the same order)."""
+    """difflib's similarity of the two texts' word sequences (1.0: the same words in the same order); 0 when
+    one says a number the other does not and the other one says one the first does not: "the toll rose to 27"
+    and "the toll rose to 41" are an update, not a copy (while a dateline only adds numbers)."""
     left, right = words(a), words(b)
     if not left or not right:
         return 1.0 if left == right else 0.0
+    numbers = [{w for w in side if any(c.isdigit() for c in w)} for side in (left, right)]
+    if not (numbers[0] <= numbers[1] or numbers[1] <= numbers[0]):
+        return 0.0
     matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)
     if matcher.real_quick_ratio() < NEAR_EQUAL or matcher.quick_ratio() < NEAR_EQUAL:
         return matcher.quick_ratio()  # an upper bound below the bar: no need for the exact figure

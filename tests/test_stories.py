@@ -279,3 +279,11 @@ def test_a_catalog_grouped_with_other_parameters_is_built_again(tmp_path: Path) 
     reopened = Catalog(tmp_path / "catalog.sqlite3")
     assert reopened.state() == (-1, None), "the replica builds it again from the store"
     reopened.close()
+
+
+def test_an_update_that_changes_a_number_is_not_a_copy() -> None:
+    """Wire updates keep the text and change the figures: the newer figure must not be set aside as a copy."""
+    old = "The number of people killed by Cyclone Orla rose to 27 on Saturday, the interior ministry said."
+    assert not stories.near_equal(old, old.replace("27 on Saturday", "41 on Sunday"))
+    assert stories.near_equal(old, "LOWMARK, Sept 6 (Harbor Wire) - " + old), "a dateline only adds numbers"
+    assert stories.near_equal(old, old.replace("rose", "climbed"))
