@@ -1,6 +1,9 @@
 """The article catalog: one row per article in SQLite, for listing a page in order, resolving a filter to the
 articles (and so the chunks) it lets through, and finding what was indexed from a folder, without reading every
-article from the store. Derived from the store and kept in step by the replica (qa/replica.py)."""
+article from the store; and the stories several outlets carry (syndicated copies, qa/stories.py): each article's
+MinHash signature and LSH band keys, and its story id, worked out again in the same transaction as any change
+of its row, so that the stories always match the rows. Derived from the store (an article's record carries its
+signature) and kept in step by the replica (qa/replica.py)."""
 
 from __future__ import annotations
 
@@ -13,24 +16,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from qa import stories
 from qa.chunking import chunk_id
 from qa.domain import ArticleInfo, ArticlePage, SearchFilter
 from qa.errors import InvalidInput
 
 ListOrder = Literal["id", "newest"]
-_COLUMNS = "id, title, published, source, url, chunks, content_hash, version, published_inferred"
+_COLUMNS = "id, title, published, source, url, chunks, content_hash, version, published_inferred, story_id"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, published TEXT, published_ts INTEGER, source TEXT, url TEXT,
     chunks INTEGER NOT NULL, content_hash TEXT NOT NULL, origin TEXT NOT NULL DEFAULT '',
-    version TEXT NOT NULL DEFAULT '', published_inferred INTEGER NOT NULL DEFAULT 0
+    version TEXT NOT NULL DEFAULT '', published_inferred INTEGER NOT NULL DEFAULT 0,
+    story_id TEXT, indexed_at REAL NOT NULL DEFAULT 0, minhash BLOB NOT NULL DEFAULT x''
 );
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles (COALESCE(published_ts, -1) DESC, id);
 CREATE INDEX IF NOT EXISTS articles_published ON articles (published_ts);
 CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
 CREATE INDEX IF NOT EXISTS articles_origin ON articles (origin);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS story_bands (
+    band INTEGER NOT NULL, key INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (band, key, article_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS story_bands_article ON story_bands (article_id);
 """
+_STORY_INDEX = "CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id) WHERE story_id IS NOT NULL"
 _SQL_VARIABLES = 900  # SQLite's limit on parameters per statement is 999 on older builds
 
 
@@ -49,6 +59,15 @@ class Catalog:
             self._db.execute("ALTER TABLE articles ADD COLUMN version TEXT NOT NULL DEFAULT ''")
         if "published_inferred" not in columns:  # a catalog from before dates were inferred: none of its were
             self._db.execute("ALTER TABLE articles ADD COLUMN published_inferred INTEGER NOT NULL DEFAULT 0")
+        if "story_id" not in columns:  # a catalog from before stories: its rows have no signatures, so the replica
+            for column in ("story_id TEXT", "indexed_at REAL NOT NULL DEFAULT 0", "minhash BLOB NOT NULL DEFAULT x''"):
+                self._db.execute(f"ALTER TABLE articles ADD COLUMN {column}")
+            self._db.execute("DELETE FROM state")  # builds it again from the store (qa/replica.py)
+        self._db.execute(_STORY_INDEX)
+        grouping = self._db.execute("SELECT value FROM state WHERE key = 'stories'").fetchone()
+        if grouping is None or grouping[0] != stories.grouping():  # band keys made otherwise find nothing:
+            self._db.execute("DELETE FROM state")  # the replica builds the catalog again (qa/replica.py)
+            self._db.execute("INSERT INTO state VALUES ('stories', ?)", [stories.grouping()])
 
     def close(self) -> None:
         """Close the database."""
@@ -67,7 +86,9 @@ class Catalog:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield CatalogWriter(self._db)
+                writer = CatalogWriter(self._db)
+                yield writer
+                writer.regroup()  # in the same transaction: the stories always match the rows
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -95,7 +116,7 @@ class Catalog:
         rows = self._query(
             f"SELECT {_COLUMNS}, COALESCE(published_ts, -1) FROM articles {where} {sort} LIMIT ?", [*args, limit + 1]
         )
-        articles = [_info(row) for row in rows[:limit]]
+        articles = self._with_outlets([_info(row) for row in rows[:limit]])
         last = rows[limit - 1] if len(rows) > limit else None
         next_cursor = _encode_cursor(str(last[0]), int(last[-1])) if last else None
         return ArticlePage(articles=articles, total=self.count(), next_cursor=next_cursor)
@@ -116,7 +137,7 @@ class Catalog:
         for part in _parts(article_ids):
             rows = self._query(f"SELECT {_COLUMNS} FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
             found.update((str(row[0]), _info(row)) for row in rows)
-        return found
+        return {info.id: info for info in self._with_outlets(list(found.values()))}
 
     def indexed_from(self, origins: Sequence[str]) -> dict[str, str]:
         """Article id -> origin, for the articles indexed from these folders."""
@@ -140,6 +161,36 @@ class Catalog:
     def sources(self) -> list[str]:
         """The outlets the articles come from, sorted."""
         return [str(row[0]) for row in self._query("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL")]
+
+    def story_of(self, article_id: str) -> list[ArticleInfo]:
+        """The articles carrying the same story as this one, first-indexed first (none when it stands alone)."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM articles WHERE story_id IS NOT NULL"
+            f" AND story_id = (SELECT story_id FROM articles WHERE id = ?) ORDER BY {_order()}, id"
+        )
+        return self._with_outlets([_info(row) for row in self._query(sql, [article_id])])
+
+    def stories(self, limit: int, cursor: str | None = None) -> tuple[list[list[ArticleInfo]], str | None]:
+        """`limit` stories carried by several articles, by story id, from `cursor` on; and the next cursor."""
+        sql = "SELECT DISTINCT story_id FROM articles WHERE story_id IS NOT NULL AND story_id > ? ORDER BY 1 LIMIT ?"
+        ids = [str(row[0]) for row in self._query(sql, [cursor or "", limit + 1])]
+        groups = [self.story_of(story_id) for story_id in ids[:limit]]
+        return groups, ids[limit - 1] if len(ids) > limit else None
+
+    def _with_outlets(self, infos: list[ArticleInfo]) -> list[ArticleInfo]:
+        """The articles with the other outlets carrying their story (one query for the page)."""
+        story_ids = sorted({info.story_id for info in infos if info.story_id})
+        members: dict[str, list[tuple[str, str | None]]] = {}
+        for part in _parts(story_ids):
+            sql = f"SELECT story_id, id, source FROM articles WHERE story_id IN ({','.join('?' * len(part))})"
+            for story_id, article_id, source in self._query(sql, part):
+                members.setdefault(str(story_id), []).append((str(article_id), source))
+        return [
+            info.model_copy(update={"story_outlets": _other_outlets(info, members[info.story_id])})
+            if info.story_id in members
+            else info
+            for info in infos
+        ]
 
     def _matching(self, within: SearchFilter) -> list[tuple[str, int, str]]:
         clauses: list[str] = []
@@ -174,25 +225,92 @@ class CatalogWriter:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._touched: dict[str, None] = {}  # articles put or removed: their stories are worked out again
+        self._old_stories: set[str] = set()  # the stories they were in (a removal may split one or end it)
 
-    def put(self, info: ArticleInfo, published_ts: int | None) -> None:
-        """Add or replace an article's row."""
+    def put(self, info: ArticleInfo, published_ts: int | None, signature: bytes = b"") -> None:
+        """Add or replace an article's row with its MinHash signature (see qa.stories) and its band keys."""
+        self._forget([info.id])
         self._db.execute(
             # Columns named: a catalog migrated by ALTER TABLE may hold them in another order than a new one.
             "INSERT OR REPLACE INTO articles (id, title, published, published_ts, source, url, chunks, content_hash,"
-            " origin, version, published_inferred) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " origin, version, published_inferred, indexed_at, minhash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (info.id, info.title, info.published, published_ts, info.source, info.url, info.chunks,
-             info.content_hash, info.origin, info.version, int(info.published_inferred)),
+             info.content_hash, info.origin, info.version, int(info.published_inferred), info.indexed_at, signature),
         )  # fmt: skip
+        self._db.executemany(
+            "INSERT OR IGNORE INTO story_bands VALUES (?, ?, ?)",
+            [(band, key, info.id) for band, key in stories.band_keys(signature)],
+        )
 
     def remove(self, article_ids: Sequence[str]) -> None:
         """Drop these articles' rows."""
+        self._forget(article_ids)
         for part in _parts(article_ids):
             self._db.execute(f"DELETE FROM articles WHERE id IN ({','.join('?' * len(part))})", list(part))
 
     def clear(self) -> None:
         """Drop every row (before a rebuild)."""
         self._db.execute("DELETE FROM articles")
+        self._db.execute("DELETE FROM story_bands")
+        self._touched.clear()
+        self._old_stories.clear()
+
+    def _forget(self, article_ids: Sequence[str]) -> None:
+        """Note the articles' stories before their rows change, and drop their band keys."""
+        for part in _parts(article_ids):
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT story_id FROM articles WHERE id IN ({marks}) AND story_id IS NOT NULL"
+            self._old_stories.update(str(row[0]) for row in self._db.execute(sql, part))
+            self._db.execute(f"DELETE FROM story_bands WHERE article_id IN ({marks})", part)
+        self._touched.update(dict.fromkeys(article_ids))
+
+    def regroup(self) -> None:
+        """Work the stories out again around the articles put or removed: each group of articles linked by
+        near-duplicate text (see qa.stories) is one story, named after its first-indexed article. Costs the
+        size of the stories involved, never the catalog's."""
+        seeds = list(self._touched)
+        for part in _parts(sorted(self._old_stories)):
+            sql = f"SELECT id FROM articles WHERE story_id IN ({','.join('?' * len(part))})"
+            seeds += [str(row[0]) for row in self._db.execute(sql, part)]
+        self._touched.clear()
+        self._old_stories.clear()
+        seen: set[str] = set()
+        for seed in seeds:
+            if seed in seen:
+                continue
+            group = self._linked(seed)
+            seen.update(group)
+            if not group:
+                continue  # removed
+            leader = min(group, key=lambda i: (*group[i], i)) if len(group) > 1 else None
+            for part in _parts(sorted(group)):
+                self._db.execute(
+                    f"UPDATE articles SET story_id = ? WHERE id IN ({','.join('?' * len(part))}) AND story_id IS NOT ?",
+                    [leader, *part, leader],
+                )
+
+    def _linked(self, seed: str) -> dict[str, tuple[float, int]]:
+        """The articles linked to `seed` by near-duplicate text, directly or through others, with when each was
+        first indexed and published (articles indexed together: the first published leads); empty when `seed`
+        is not in the catalog."""
+        row = self._db.execute(f"SELECT minhash, {_order()} FROM articles WHERE id = ?", [seed]).fetchone()
+        if row is None:
+            return {}
+        group, pending = {seed: (float(row[1]), int(row[2]))}, [(seed, bytes(row[0]))]
+        while pending:
+            article_id, signature = pending.pop()
+            candidates = self._db.execute(
+                f"SELECT DISTINCT a.id, a.minhash, {_order('a.')} FROM story_bands mine"
+                " JOIN story_bands theirs ON theirs.band = mine.band AND theirs.key = mine.key"
+                " JOIN articles a ON a.id = theirs.article_id WHERE mine.article_id = ? AND theirs.article_id != ?",
+                [article_id, article_id],
+            ).fetchall()
+            for other, other_signature, indexed_at, published_ts in candidates:
+                if other not in group and stories.similarity(signature, bytes(other_signature)) >= stories.THRESHOLD:
+                    group[str(other)] = (float(indexed_at), int(published_ts))
+                    pending.append((str(other), bytes(other_signature)))
+        return group
 
     def set_state(self, applied: int, identity: str) -> None:
         """Record how far along the change log of which store the catalog is."""
@@ -202,7 +320,7 @@ class CatalogWriter:
 
 
 def _info(row: tuple[Any, ...]) -> ArticleInfo:
-    article_id, title, published, source, url, chunks, content_hash, version, inferred = row[:9]
+    article_id, title, published, source, url, chunks, content_hash, version, inferred, story_id = row[:10]
     return ArticleInfo(
         id=article_id,
         title=title,
@@ -213,7 +331,18 @@ def _info(row: tuple[Any, ...]) -> ArticleInfo:
         chunks=chunks,
         content_hash=content_hash,
         version=version,
+        story_id=story_id,
     )
+
+
+def _order(table: str = "") -> str:
+    """Who leads a story: the first indexed; of articles indexed together, the first published."""
+    return f"{table}indexed_at, COALESCE({table}published_ts, 9223372036854775807)"
+
+
+def _other_outlets(info: ArticleInfo, members: list[tuple[str, str | None]]) -> list[str]:
+    """The outlets of the story's other articles, but for the article's own."""
+    return sorted({s for i, s in members if i != info.id and s and s != info.source})
 
 
 def _parts(values: Sequence[str]) -> Iterator[list[str]]:

@@ -149,6 +149,18 @@ class ArticleInfo(BaseModel):
     origin: str = Field(default="", exclude=True, description="The folder it was indexed from ('api' if sent).")
     version: str = Field(default="", exclude=True, description="Names its current chunks (see qa.chunking.chunk_id).")
     published_inferred: bool = Field(default=False, description="The date was read from a dateline, not given.")
+    story_id: str | None = Field(
+        default=None,
+        description="Articles carrying the same story (near-duplicate text: a syndicated copy) share it: the id of "
+        "the story's first-indexed article. None for an article that stands alone.",
+    )
+    story_outlets: list[str] = Field(
+        default_factory=list, description="The other outlets carrying the same story (empty when it stands alone)."
+    )
+    indexed_at: float = Field(default=0.0, exclude=True, description="When first indexed: elects a story's id.")
+    minhash: str | None = Field(
+        default=None, exclude=True, description="The text's MinHash signature (qa.stories); None: not computed."
+    )
 
 
 class ArticleText(ArticleInfo):
@@ -239,7 +251,7 @@ class Passage(BaseModel):
 
 
 class Copy(BaseModel):
-    """Where else a quote appears word for word: another outlet's copy of the same story."""
+    """Where else a quote appears: another outlet's copy of the same story."""
 
     article_id: str
     title: str
@@ -247,6 +259,9 @@ class Copy(BaseModel):
     published: str | None = None
     start: int
     end: int
+    exact: bool = Field(
+        default=True, description="The copy's sentence is the quote word for word (else it differs in a few words)."
+    )
 
 
 class Citation(BaseModel):

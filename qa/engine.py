@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.answering import Answerer, AnswerResult, pieces_of
+from qa.copies import set_copies_aside
 from qa.domain import Answer, ArticleInfo, Passage, RetrievalMode, SearchFilter, Timeline, TimeScope
 from qa.embedder import Embedder
 from qa.errors import EMPTY_QUESTION, InvalidInput
@@ -41,7 +42,7 @@ class Retrieved:
     asked: str = ""  # the question as asked (retrieval reads it without its relative date: see qa.when)
     scope: TimeScope | None = None
     infos: dict[str, ArticleInfo] | None = None
-    copies: list[Passage] | None = None  # passages that repeat a better one word for word (syndicated copies)
+    copies: list[Passage] | None = None  # passages that repeat better ones (syndicated copies: see qa.copies)
 
 
 class Engine:
@@ -135,7 +136,7 @@ class Engine:
         infos = replica.catalog.infos(sorted({hit.chunk.article_id for hit in hits}))
         # Only the chunks an article's record names are cited: a write in progress (or killed) leaves others.
         hits = [hit for hit in hits if is_current(hit.chunk, infos.get(hit.chunk.article_id))]
-        hits, copies = _set_copies_aside(hits)
+        hits, copies = set_copies_aside(hits, infos)
         titles = {i: (a.title, a.published, a.source) for i, a in infos.items()}
         scope = time_scope(reading, now, windowed)
         passages = to_passages(hits[:wanted], titles)
@@ -208,19 +209,6 @@ class Engine:
             raise
         finally:
             ask.finish(failure)
-
-
-def _set_copies_aside(hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
-    """The hits without those whose text repeats a better hit's word for word (another outlet's copy of a wire
-    story would take a second place among the few passages an answer reads), and those copies."""
-    kept: list[Hit] = []
-    copies: list[Hit] = []
-    seen: set[str] = set()
-    for hit in hits:
-        text = " ".join(hit.chunk.text.split())
-        (copies if text in seen else kept).append(hit)
-        seen.add(text)
-    return kept, copies
 
 
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:

@@ -17,6 +17,7 @@ from qa.domain import ArticleInfo, Citation, Copy, Passage, SearchFilter, TimeSc
 from qa.evidence import QuestionEvidence
 from qa.replica import published_timestamp
 from qa.retrieval import Hit
+from qa.stories import best_match
 from qa.when import TimeReading
 
 MIN_COPY_CHARS = 40  # shorter quotes ("He declined to comment.") recur without being the same story
@@ -107,32 +108,41 @@ def dated_citations(
     citations: list[Citation], infos: dict[str, ArticleInfo], passages: Sequence[Passage] = ()
 ) -> list[Citation]:
     """The citations with their article's publication time and outlet, and the other articles among `passages`
-    that hold the same quote word for word (syndicated copies)."""
+    that hold the same quote (syndicated copies: word for word, or nearly in an article of the same story)."""
     dated = []
     for citation in citations:
         info = infos.get(citation.article_id)
-        update: dict[str, object] = {"copies": _copies(citation, passages)}
+        story = info.story_id if info is not None else None
+        update: dict[str, object] = {"copies": _copies(citation, passages, story, infos)}
         if info is not None:
             update |= {"published": info.published, "source": info.source}
         dated.append(citation.model_copy(update=update))
     return dated
 
 
-def _copies(citation: Citation, passages: Sequence[Passage]) -> list[Copy]:
+def _copies(
+    citation: Citation, passages: Sequence[Passage], story: str | None, infos: dict[str, ArticleInfo]
+) -> list[Copy]:
     found: dict[str, Copy] = {}
+    if len(citation.quote) < MIN_COPY_CHARS:
+        return []
     for passage in passages:
         if passage.article_id == citation.article_id or passage.article_id in found:
             continue
         at = passage.text.find(citation.quote)
-        if at >= 0 and len(citation.quote) >= MIN_COPY_CHARS:
-            start = passage.start + at
+        span = (passage.start + at, passage.start + at + len(citation.quote)) if at >= 0 else None
+        other = infos.get(passage.article_id)
+        if span is None and story is not None and other is not None and other.story_id == story:
+            span = best_match(citation.quote, passage.text, passage.sentences, passage.start)
+        if span is not None:
             found[passage.article_id] = Copy(
                 article_id=passage.article_id,
                 title=passage.title,
                 source=passage.source,
                 published=passage.published,
-                start=start,
-                end=start + len(citation.quote),
+                start=span[0],
+                end=span[1],
+                exact=at >= 0,
             )
     return list(found.values())
 

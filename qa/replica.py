@@ -20,9 +20,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from qa import stories
 from qa.catalog import Catalog
 from qa.chunking import keyword_text
 from qa.domain import ArticleInfo
+from qa.errors import NotFound
 from qa.keyword import KeywordDoc, KeywordIndex, KeywordWriter
 from qa.store import ChromaStore, StoredChunk, is_current
 
@@ -123,10 +125,11 @@ class Replica:
             for info in infos.values():
                 chunks = self.store.chunks_of(info, with_embeddings=False)
                 keyword.add([_keyword_doc(info, c.id, keyword_text(c.text, c.heading)) for c in chunks])
+        signatures = {i: self._signature(info) for i, info in infos.items()}
         with self.catalog.transaction() as catalog:
             catalog.remove([i for i in article_ids if i not in infos])
             for info in infos.values():
-                catalog.put(info, published_timestamp(info.published))
+                catalog.put(info, published_timestamp(info.published), signatures[info.id])
 
     def _rebuild(self, length: int) -> None:
         """Build from the whole store: the change-log length is read first, so that whatever is written during
@@ -139,12 +142,24 @@ class Replica:
             for page in self.store.all_article_infos():
                 for info in page:
                     infos[info.id] = info
-                    catalog.put(info, published_timestamp(info.published))
+                    catalog.put(info, published_timestamp(info.published), self._signature(info))
         with self.keyword.writing(bulk=True) as keyword:
             for chunks in self.store.all_chunks():
                 _add_known(keyword, infos, chunks)
         with self.catalog.transaction() as catalog:
             catalog.set_state(length, self.store.identity)
+
+    def _signature(self, info: ArticleInfo) -> bytes:
+        """The article's MinHash signature: the one its record carries, or (a record written before signatures
+        were, or with other parameters) one computed from its stored text."""
+        signature = stories.decode(info.minhash)
+        if signature is not None:
+            return signature
+        try:
+            _, text = self.store.get_article(info.id)
+        except NotFound:  # removed since its record was read: the next record of the change log drops it
+            return b""
+        return stories.signature(text)
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:

@@ -325,7 +325,7 @@ class NewsService:
                 embedded=embedded,
                 embed_step=self.settings.embed_batch_size,
             )
-            info = self.store.article_infos([article.id])[article.id]
+            info = self._with_story(self.store.article_infos([article.id])[article.id])
         if report.chunks_embedded >= BIG_WRITE_CHUNKS:
             _give_back_memory()
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
@@ -418,7 +418,26 @@ class NewsService:
     def get_article(self, article_id: str) -> ArticleText:
         """An article's record and stored text."""
         info, text = self.store.get_article(article_id)
-        return ArticleText(**info.model_dump(), text=text)
+        return ArticleText(**self._with_story(info).model_dump(), text=text)
+
+    def story_of(self, article_id: str) -> list[ArticleInfo]:
+        """The articles carrying the same story as this one, first-indexed first (empty when it stands alone)."""
+        if not self.store.exists():
+            return []
+        return self.engine.refresh().catalog.story_of(article_id)
+
+    def stories(self, limit: int = 20, cursor: str | None = None) -> tuple[list[list[ArticleInfo]], str | None]:
+        """A page of the stories several articles carry (each first-indexed first), and where the next starts."""
+        if not self.store.exists():
+            return [], None
+        return self.engine.refresh().catalog.stories(limit, cursor)
+
+    def _with_story(self, info: ArticleInfo) -> ArticleInfo:
+        """The record with its story and the other outlets carrying it, as the catalog has them (see qa.stories)."""
+        listed = self.engine.refresh().catalog.infos([info.id]).get(info.id)
+        if listed is None:
+            return info
+        return info.model_copy(update={"story_id": listed.story_id, "story_outlets": listed.story_outlets})
 
     def health(self) -> Health:
         """Counts, embedder and backend; reading them proves the store answers."""

@@ -42,6 +42,7 @@ import httpx
 import numpy as np
 from chromadb.errors import InternalError
 
+from qa import stories
 from qa.chunking import chunk_id, chunk_version
 from qa.domain import Article, ArticleInfo, Chunk
 from qa.errors import UNKNOWN_ARTICLE, ConfigError, EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
@@ -534,6 +535,7 @@ class ChromaStore:
                     for article_id, version, c, h, _, sv in page
                 ],
             )
+        now = time.time()
         self._articles.upsert(
             ids=ids,
             embeddings=[_ARTICLE_PLACEHOLDER] * len(writes),
@@ -550,6 +552,10 @@ class ChromaStore:
                     "chunks": len(w.chunks),
                     "version": version,
                     "origin": w.origin,
+                    # syndicated copies are recognised by it (qa.stories); a replaced article keeps its first
+                    # indexing time, which elects a story's id
+                    "minhash": stories.encode(stories.signature(w.article.text)),
+                    "indexed_at": _first_indexed(current.get(w.article.id), now),
                 }
                 for w, version in zip(writes, versions, strict=True)
             ],
@@ -756,7 +762,14 @@ def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
         content_hash=str(meta.get("content_hash", "")),
         origin=str(meta.get("origin", "")),
         version=str(meta.get("version", "")),
+        indexed_at=float(meta.get("indexed_at", 0.0)),
+        minhash=meta.get("minhash"),
     )
+
+
+def _first_indexed(info: ArticleInfo | None, now: float) -> float:
+    """When an article was first indexed: now for a new one (or one written before this was recorded)."""
+    return info.indexed_at if info is not None and info.indexed_at > 0 else now
 
 
 def _held(info: ArticleInfo | None) -> Held | None:

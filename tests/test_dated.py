@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import OpenAI
 
+from qa import stories
 from qa.domain import Answer, SearchFilter
 from qa.service import NewsService
 from qa.settings import Settings
@@ -245,4 +246,5 @@ def test_a_syndicated_copy_is_cited_once_with_its_outlets(service: NewsService) 
     for citation in copied:
         for copy in citation.copies:
             assert copy.article_id != citation.article_id and copy.source != citation.source
-            assert service.get_article(copy.article_id).text[copy.start : copy.end] == citation.quote
+            shown = service.get_article(copy.article_id).text[copy.start : copy.end]
+            assert shown == citation.quote if copy.exact else stories.near_equal(shown, citation.quote)

@@ -91,6 +91,9 @@ def list_articles(
     cursor: Annotated[str | None, typer.Option("--cursor", help="Start where the previous page said")] = None,
     order: Annotated[ListOrder, typer.Option("--order", help="newest first, or by id")] = "newest",
     every: Annotated[bool, typer.Option("--all", help="Every article, page after page")] = False,
+    by_story: Annotated[
+        bool, typer.Option("--stories", help="One row per story carried by several outlets (syndicated copies)")
+    ] = False,
 ) -> None:
     """List the indexed articles, a page at a time."""
     from rich.table import Table
@@ -99,14 +102,17 @@ def list_articles(
 
     config = load_settings()
     service = run(lambda: open_service(config))
+    if by_story:
+        list_stories(service, limit, cursor, every, as_json)
+        return
     page = run(partial(service.list_articles, limit, cursor, order))
     while True:
         if as_json:
             out.print(json.dumps(page.model_dump(), ensure_ascii=False), markup=False)
         else:
-            table = Table("id", "title", "published", "chunks")
+            table = Table("id", "title", "published", "chunks", "also in")
             for a in page.articles:
-                table.add_row(escape(a.id), escape(a.title), shown_date(a), str(a.chunks))
+                table.add_row(escape(a.id), escape(a.title), shown_date(a), str(a.chunks), also_in(a))
             out.print(table)
         if not every or page.next_cursor is None:
             break
@@ -142,3 +148,30 @@ def remove(ids: Annotated[list[str], typer.Argument(help="Article ids, as `qa li
     missing = [i for i in ids if i not in removed]
     if missing:
         raise fail(f"no article with id {', '.join(map(repr, missing))}; see: qa list", 4)
+
+
+def also_in(article: ArticleInfo) -> str:
+    """The other outlets carrying the article's story (a syndicated copy): 'also in: X, Y'; empty when none."""
+    return escape("also in: " + ", ".join(article.story_outlets)) if article.story_outlets else ""
+
+
+def list_stories(service: NewsService, limit: int, cursor: str | None, every: bool, as_json: bool) -> None:
+    """`qa list --stories`: each story several articles carry, with its outlets and articles, first-indexed first."""
+    from rich.table import Table
+
+    groups, after = run(partial(service.stories, limit, cursor))
+    while True:
+        if as_json:
+            rows = [{"story_id": g[0].story_id, "articles": [a.model_dump() for a in g]} for g in groups]
+            out.print(json.dumps({"stories": rows, "next_cursor": after}, ensure_ascii=False), markup=False)
+        else:
+            table = Table("story", "outlets", "articles")
+            for group in groups:
+                outlets = ", ".join(dict.fromkeys(a.source or "?" for a in group))
+                table.add_row(escape(group[0].story_id or ""), escape(outlets), escape(", ".join(a.id for a in group)))
+            out.print(table)
+        if not every or after is None:
+            break
+        groups, after = run(partial(service.stories, limit, after))
+    if after and not every and not as_json:
+        out.print(f"[dim]next page: qa list --stories --cursor {after}[/]")

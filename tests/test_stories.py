@@ -1,0 +1,289 @@
+"""Syndicated copies (issue 11, item 6): the same story republished by several outlets with a few words changed is
+one story, recognised at ingest; answers cite it once with its copies; listings show the other outlets."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa import stories
+from qa.catalog import Catalog
+from qa.domain import ArticleDraft, ArticleInfo
+from qa.service import NewsService
+from qa.settings import Settings
+from qa.wiring import open_service
+from tests.conftest import LiveServer, run_qa_in
+
+WIRE = """\
+The Port of Kessel will close its eastern container terminal for eleven weeks from 4 May while engineers replace \
+the quay cranes, the harbour authority said on Monday. Shipping lines have been told to divert about 40 vessels \
+a week to the western terminal, which will extend its opening hours to cover the loss.
+
+Harbour master Ilse Varga said the cranes, installed in 1987, had become too slow for the largest ships now \
+calling at Kessel. The replacement will cost 96 million crowns, paid from the authority's reserves.
+
+Hauliers warned of queues on the coast road. The authority said it would publish a booking system for lorries \
+by the end of April.
+"""
+# Another outlet's copy: a dateline, two words changed in the cranes sentence, the last sentence trimmed, a credit.
+COPY = """\
+KESSEL, March 9 (Harbor Wire) - The Port of Kessel will close its eastern container terminal for eleven weeks \
+from 4 May while engineers replace the quay cranes, the harbour authority said on Monday. Shipping lines have \
+been told to divert about 40 vessels a week to the western terminal, which will extend its opening hours to \
+cover the loss.
+
+Harbour master Ilse Varga said the old cranes, installed in 1987, had grown too slow for the largest ships now \
+calling at Kessel. The replacement will cost 96 million crowns, paid from the authority's reserves.
+
+Hauliers warned of queues on the coast road. (Reporting by Harbor Wire)
+"""
+OTHER = """\
+Lisburg's city council voted on Tuesday to turn the old tram depot into a public library, ending a six-year \
+dispute over the site. The library will open in 2028 and hold about 200,000 books, the council said.
+
+Councillor Mara Ost said the building's iron roof would be kept. Opponents had wanted the depot sold to a \
+developer to pay for road repairs.
+"""
+QUESTION = "Why are the quay cranes at the Port of Kessel being replaced?"
+
+
+def md(title: str, source: str, text: str) -> str:
+    return f'---\ntitle: "{title}"\npublished: "2025-03-09T10:00:00+00:00"\nsource: "{source}"\n---\n{text}'
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the wire story and an unrelated article, then (indexed later) another outlet's copy."""
+    root = tmp_path_factory.mktemp("stories")
+    articles = root / "articles"
+    articles.mkdir()
+    (articles / "kessel-wire.md").write_text(md("Kessel port to shut eastern terminal", "Harbor Wire", WIRE))
+    (articles / "library.md").write_text(md("Tram depot becomes library", "The Lisburg Ledger", OTHER))
+    service = open_service(Settings(data_dir=root / "data"))
+    try:
+        service.index_paths([articles])
+        draft = ArticleDraft(
+            id="kessel-herald", title="Eastern terminal closing for crane work", text=COPY, source="Coastline Herald"
+        )
+        service.put_article(draft)
+    finally:
+        service.close()
+    return root
+
+
+@pytest.fixture
+def data_dir(indexed: Path, tmp_path: Path) -> Path:
+    """A private copy (tests here write)."""
+    shutil.copytree(indexed, tmp_path / "copy")
+    return tmp_path / "copy" / "data"
+
+
+@pytest.fixture
+def service(data_dir: Path) -> Iterator[NewsService]:
+    opened = open_service(Settings(data_dir=data_dir))
+    yield opened
+    opened.close()
+
+
+def listing(service: NewsService) -> dict[str, ArticleInfo]:
+    return {a.id: a for a in service.list_articles(limit=100).articles}
+
+
+def test_near_copies_are_one_story_and_an_unrelated_article_is_not(service: NewsService) -> None:
+    assert stories.similarity(stories.signature(WIRE), stories.signature(COPY)) >= stories.THRESHOLD
+    listed = listing(service)
+    wire, copy, other = listed["kessel-wire"], listed["kessel-herald"], listed["library"]
+    assert wire.story_id == copy.story_id == "kessel-wire", "named after the first-indexed article"
+    assert wire.story_outlets == ["Coastline Herald"] and copy.story_outlets == ["Harbor Wire"]
+    assert other.story_id is None and other.story_outlets == []
+    assert [a.id for a in service.story_of("kessel-herald")] == ["kessel-wire", "kessel-herald"]
+    assert service.story_of("library") == []
+
+
+def test_an_answer_cites_the_story_once_with_its_copy(service: NewsService) -> None:
+    answer = service.ask(QUESTION, depth=10)
+    assert not answer.abstained, answer
+    # the copy's passages (a dateline and two words apart, cut at other places) are set aside or trimmed: the
+    # answer reads each sentence of the story once
+    read = [
+        (p.article_id, p.text[s - p.start : e - p.start])
+        for p in answer.passages
+        if p.article_id in {"kessel-wire", "kessel-herald"}
+        for s, e in p.sentences
+    ]
+    assert {article_id for article_id, _ in read} == {"kessel-wire", "kessel-herald"}, "each keeps what is its own"
+    twice = [(a, b) for i, (x, a) in enumerate(read) for y, b in read[i + 1 :] if x != y and stories.near_equal(a, b)]
+    assert not twice, twice
+    cited = [c for c in answer.citations if c.article_id in {"kessel-wire", "kessel-herald"}]
+    assert cited and all(c.copies for c in cited), answer.citations
+    for citation in cited:
+        for copy in citation.copies:
+            assert {copy.article_id, citation.article_id} == {"kessel-wire", "kessel-herald"}
+            assert copy.source in {"Harbor Wire", "Coastline Herald"} and copy.source != citation.source
+            shown = service.get_article(copy.article_id).text[copy.start : copy.end]
+            assert shown == citation.quote if copy.exact else stories.near_equal(shown, citation.quote)
+    quotes = [" ".join(stories.words(c.quote)) for c in answer.citations]
+    assert not any(stories.near_equal(a, b) for i, a in enumerate(quotes) for b in quotes[i + 1 :])
+
+
+def test_a_quote_changed_in_the_copy_is_a_near_copy_with_its_own_offsets(service: NewsService) -> None:
+    answer = service.ask("How old are the quay cranes at Kessel, according to Ilse Varga?")
+    cited = [c for c in answer.citations if "1987" in c.quote]
+    assert cited, answer.citations
+    near = [copy for c in cited for copy in c.copies if not copy.exact]
+    assert near, "the copy's sentence reads 'the old cranes ... had grown too slow'"
+    text = service.get_article(near[0].article_id).text[near[0].start : near[0].end]
+    assert "1987" in text and text not in {c.quote for c in cited}
+
+
+def test_removing_the_first_article_elects_another_and_the_last_copy_stands_alone(service: NewsService) -> None:
+    third = COPY.replace("KESSEL, March 9 (Harbor Wire) - ", "").replace("grown", "become")
+    service.put_article(ArticleDraft(id="kessel-courier", title="Crane swap", text=third, source="Meridian Courier"))
+    assert {listing(service)[i].story_id for i in ("kessel-wire", "kessel-herald", "kessel-courier")} == {"kessel-wire"}
+    service.remove_article("kessel-wire")
+    listed = listing(service)
+    assert listed["kessel-herald"].story_id == listed["kessel-courier"].story_id == "kessel-herald"
+    assert listed["kessel-herald"].story_outlets == ["Meridian Courier"]
+    service.remove_article("kessel-herald")
+    alone = listing(service)["kessel-courier"]
+    assert alone.story_id is None and alone.story_outlets == []
+
+
+def test_replacing_an_article_with_other_text_takes_it_out_of_the_story(service: NewsService) -> None:
+    service.put_article(ArticleDraft(id="kessel-herald", title="Library", text=OTHER[::-1], source="Coastline Herald"))
+    listed = listing(service)
+    assert listed["kessel-herald"].story_id is None and listed["kessel-wire"].story_id is None
+
+
+def test_indexing_again_and_rebuilding_the_catalog_change_nothing(service: NewsService, data_dir: Path) -> None:
+    before = listing(service)
+    report = service.index_paths([data_dir.parent / "articles"])
+    assert sorted(report.unchanged) == ["kessel-wire", "library"] and not report.changed
+    assert listing(service) == before
+    service.engine.replica.rebuild()  # from the store alone: the same stories, the same ids
+    assert listing(service) == before
+
+
+def test_an_index_from_before_stories_gets_them(data_dir: Path) -> None:
+    """A catalog without the story columns and article records without signatures (as an older release wrote
+    them): the catalog is built again, and the signatures computed from the stored text."""
+    opened = open_service(Settings(data_dir=data_dir))
+    try:
+        before = listing(opened)
+        opened.store.ensure()
+        records = opened.store._articles  # the records as an older release wrote them: no signature
+        records.update(ids=list(before), metadatas=[{"minhash": None, "indexed_at": None}] * len(before))
+        assert all(info.minhash is None for info in opened.store.article_infos(list(before)).values())
+    finally:
+        opened.close()
+    (catalog_file,) = data_dir.rglob("catalog.sqlite3")
+    with sqlite3.connect(catalog_file) as db:
+        for column in ("story_id", "indexed_at", "minhash"):
+            db.execute("DROP INDEX IF EXISTS articles_story")
+            db.execute(f"ALTER TABLE articles DROP COLUMN {column}")
+        db.execute("DROP TABLE story_bands")
+    reopened = open_service(Settings(data_dir=data_dir))
+    try:
+        after = listing(reopened)
+        assert after["kessel-wire"].story_id == after["kessel-herald"].story_id is not None
+        assert after["kessel-herald"].story_outlets == ["Harbor Wire"] and after["library"].story_id is None
+    finally:
+        reopened.close()
+
+
+def test_the_api_and_the_cli_show_the_other_outlets(data_dir: Path) -> None:
+    done = run_qa_in(data_dir, "list")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if "kessel-wire" in line)
+    assert "also in: Coastline Herald" in row
+    assert "also in" not in next(line for line in done.stdout.splitlines() if "library" in line)
+    by_story = run_qa_in(data_dir, "list", "--stories")
+    assert by_story.returncode == 0, by_story.stderr
+    (row,) = [line for line in by_story.stdout.splitlines() if "kessel-wire" in line]
+    assert "Harbor Wire, Coastline Herald" in row and "kessel-wire, kessel-herald" in row and "library" not in row
+    live = LiveServer(data_dir)
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as http:
+            listed = {a["id"]: a for a in http.get("/api/articles").json()["articles"]}
+            assert listed["kessel-herald"]["story_id"] == "kessel-wire"
+            assert listed["kessel-herald"]["story_outlets"] == ["Harbor Wire"]
+            assert listed["library"]["story_id"] is None and listed["library"]["story_outlets"] == []
+            one = http.get("/api/articles/kessel-wire").json()
+            assert one["story_id"] == "kessel-wire" and one["story_outlets"] == ["Coastline Herald"]
+            assert "minhash" not in one and "indexed_at" not in one
+            text = COPY.removeprefix("KESSEL, March 9 (Harbor Wire) - ")
+            third = {"id": "kessel-courier", "title": "Crane swap", "text": text, "source": "Meridian Courier"}
+            added = http.post("/api/articles", json=third)
+            assert added.status_code == 201, added.text
+            assert added.json()["article"]["story_id"] == "kessel-wire"
+            assert added.json()["article"]["story_outlets"] == ["Coastline Herald", "Harbor Wire"]
+            assert http.delete("/api/articles/kessel-wire").status_code == 200
+            herald = http.get("/api/articles/kessel-herald").json()
+            assert herald["story_id"] == "kessel-herald" and herald["story_outlets"] == ["Meridian Courier"]
+    finally:
+        live.stop()
+
+
+def test_short_or_unrelated_texts_are_not_copies() -> None:
+    assert stories.signature("Markets closed higher on Friday.") == b""
+    assert stories.band_keys(b"") == []
+    assert stories.similarity(stories.signature(WIRE), stories.signature(OTHER)) < stories.THRESHOLD
+    assert stories.decode(stories.encode(stories.signature(WIRE))) == stories.signature(WIRE)
+    assert stories.decode("not base64!") is None, "read again from the text"
+    assert stories.decode(stories.encode(b"")) == b"", "too short, and known to be"
+    assert stories.decode("minhash-w5-p256-s1-affine32:AAAA") is None, "made otherwise: made again"
+
+
+def _put(catalog: Catalog, article_id: str, text: str, indexed_at: float) -> None:
+    info = ArticleInfo(id=article_id, title=article_id, chunks=1, content_hash="h", indexed_at=indexed_at)
+    with catalog.transaction() as writer:
+        writer.put(info, None, stories.signature(text))
+
+
+def _stories(catalog: Catalog) -> dict[str, str | None]:
+    return {a.id: a.story_id for a in catalog.page(100).articles}
+
+
+def test_a_story_linked_through_one_article_splits_when_it_goes(tmp_path: Path) -> None:
+    """A ~ B and B ~ C (Jaccard 0.6) but not A ~ C (0.33): one story while B is there, none without it."""
+    vocabulary = [f"w{n}" for n in range(300)]
+    a, b, c = (" ".join(vocabulary[start : start + 200]) for start in (0, 50, 100))
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    for n, (article_id, text) in enumerate([("a", a), ("c", c), ("b", b)]):
+        _put(catalog, article_id, text, float(n))
+    assert _stories(catalog) == {"a": "a", "b": "a", "c": "a"}
+    with catalog.transaction() as writer:
+        writer.remove(["b"])
+    assert _stories(catalog) == {"a": None, "c": None}
+    _put(catalog, "b", b, 5.0)
+    assert _stories(catalog) == {"a": "a", "b": "a", "c": "a"}
+    with catalog.transaction() as writer:
+        writer.remove(["a"])
+    assert _stories(catalog) == {"b": "c", "c": "c"}, "the first indexed of those left"
+    catalog.close()
+
+
+def test_a_catalog_grouped_with_other_parameters_is_built_again(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    with catalog.transaction() as writer:
+        writer.set_state(7, "store")
+    assert catalog.state() == (7, "store")
+    catalog.close()
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+        db.execute("UPDATE state SET value = 'minhash-w5-p64' WHERE key = 'stories'")
+    reopened = Catalog(tmp_path / "catalog.sqlite3")
+    assert reopened.state() == (-1, None), "the replica builds it again from the store"
+    reopened.close()
+
+
+def test_an_update_that_changes_a_number_is_not_a_copy() -> None:
+    """Wire updates keep the text and change the figures: the newer figure must not be set aside as a copy."""
+    old = "The number of people killed by Cyclone Orla rose to 27 on Saturday, the interior ministry said."
+    assert not stories.near_equal(old, old.replace("27 on Saturday", "41 on Sunday"))
+    assert stories.near_equal(old, "LOWMARK, Sept 6 (Harbor Wire) - " + old), "a dateline only adds numbers"
+    assert stories.near_equal(old, old.replace("rose", "climbed"))
