@@ -99,7 +99,9 @@ class SessionStore:
         """A new, empty session."""
         session_id = uuid.uuid4().hex
         with self._lock:
-            self._db.execute("INSERT INTO sessions VALUES (?, ?)", (session_id, dt.datetime.now(dt.UTC).isoformat()))
+            self._db.execute(
+                "INSERT INTO sessions (id, created_at) VALUES (?, ?)", (session_id, dt.datetime.now(dt.UTC).isoformat())
+            )
         return session_id
 
     def history(self, session_id: str) -> list[Turn]:
