@@ -257,6 +257,7 @@
           "one, or keep both?";
         ui.duplicate.hidden = false;
         ui.status.textContent = "";
+        busy(false); // a disabled button cannot take the focus
         ui.replace.focus();
         return;
       }
