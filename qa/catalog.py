@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,7 @@ CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
 CREATE INDEX IF NOT EXISTS articles_origin ON articles (origin);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_LIKE_SPECIAL = re.compile(r"[\\%_]")  # what LIKE reads as a pattern, escaped to be taken as it is
 _SQL_VARIABLES = 900  # SQLite's limit on parameters per statement is 999 on older builds
 
 
@@ -236,13 +238,20 @@ def _filter_clauses(within: SearchFilter) -> tuple[list[str], list[Any]]:
 
 def _match_clauses(match: ArticleMatch) -> tuple[list[str], list[Any]]:
     clauses, args = _filter_clauses(match.within) if match.within is not None else ([], [])
+    # SQLite's own NOCASE and LIKE know only ASCII case: they serve an ASCII query (a scan in C, 20 times faster);
+    # Python's casefold, registered on the connection, serves the rest ("élysée" finds "ÉLYSÉE")
     if match.title is not None:
-        clauses.append("casefold(title) = ?")
-        args.append(match.title.strip().casefold())
+        title = match.title.strip()
+        clauses.append("title = ? COLLATE NOCASE" if title.isascii() else "casefold(title) = ?")
+        args.append(title if title.isascii() else title.casefold())
     if match.search is not None:
-        # casefold (Python's, registered on the connection): SQLite's LIKE and lower() know only ASCII case
-        either = ["instr(casefold(title), ?) > 0"]
-        args.append(match.search.strip().casefold())
+        search = match.search.strip()
+        if search.isascii():
+            either = ["title LIKE ? ESCAPE '\\'"]
+            args.append("%" + _LIKE_SPECIAL.sub(r"\\\g<0>", search) + "%")
+        else:
+            either = ["instr(casefold(title), ?) > 0"]
+            args.append(search.casefold())
         ids = list(dict.fromkeys(match.text_ids))[: _SQL_VARIABLES - len(args)]
         if ids:
             either.append(f"id IN ({','.join('?' * len(ids))})")

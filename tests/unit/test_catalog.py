@@ -123,3 +123,17 @@ def test_a_chunk_id_names_its_article_in_either_layout() -> None:
     ids = _articles_of([chunk_id("news/a", 3, "v1"), chunk_id("b", 0)])
     assert "news/a" in ids
     assert "b" in ids
+
+
+def test_a_search_takes_percent_and_underscore_as_they_are(tmp_path: Path) -> None:
+    from qa.catalog import ArticleMatch
+
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    with catalog.transaction() as writer:
+        titles = [("p", "Rate cut to 4.50% eases"), ("q", "Rate cut to 4.5 eases"), ("u", "snake_case")]
+        for article_id, title in titles:
+            writer.put(ArticleInfo(id=article_id, title=title, chunks=1, content_hash=article_id), None)
+    assert [a.id for a in catalog.page(10, match=ArticleMatch(search="4.50% EASES")).articles] == ["p"]
+    assert [a.id for a in catalog.page(10, match=ArticleMatch(search="%")).articles] == ["p"]
+    assert [a.id for a in catalog.page(10, match=ArticleMatch(search="e_c")).articles] == ["u"]
+    assert catalog.page(10, match=ArticleMatch(search="e_c")).total == 1
