@@ -139,7 +139,8 @@ class SessionStore:
                 " (SELECT json_extract(f.turn, '$.content') FROM turns f WHERE f.session_id = s.id AND f.position = 0)"
                 " FROM sessions s LEFT JOIN turns t ON t.session_id = s.id GROUP BY s.id"
                 " HAVING COUNT(t.position) > 0 OR s.name IS NOT NULL"
-                " ORDER BY COALESCE(MAX(json_extract(t.turn, '$.created_at')), s.created_at) DESC, s.id LIMIT ?",
+                # the last turn's rowid, not its time: times are to the second, and rowids grow with every insert
+                " ORDER BY COALESCE(MAX(t.rowid), 0) DESC, s.created_at DESC, s.id LIMIT ?",
                 (limit,),
             ).fetchall()
         return [

@@ -185,18 +185,23 @@ def test_add_dialog_by_keyboard_a_duplicate_title_kept_both_then_removed_and_und
 
     # remove the copy: the confirmation is where the list is, with Undo under the keyboard focus
     page.fill("#library-q", VALDRA)
+    matching = call(server, "GET", "/api/articles?" + urllib.parse.urlencode({"q": VALDRA}))["total"]
+    expect(page.locator("#article-count")).to_have_text(str(matching))  # the search has come back
     item = page.locator(f'#articles li[data-id="{copy["id"]}"]')
     page.once("dialog", lambda dialog: dialog.accept())
     item.get_by_role("button", name="Remove").click()
     expect(item).to_have_count(0)
-    toast = page.locator("#library-toast")
+    toast = page.locator(f'#articles li.toast-row[data-removed="{copy["id"]}"]')  # where the row was
     expect(toast).to_contain_text("Removed")
     undo = toast.get_by_role("button", name="Undo")
     expect(undo).to_be_focused()
+    expect(undo).to_have_accessible_description(f"Removed “{VALDRA.upper()}”.")
     assert call(server, "GET", "/api/articles?" + urllib.parse.urlencode({"title": VALDRA}))["total"] == 1
     page.keyboard.press("Enter")
-    expect(toast).to_contain_text("Restored")
-    expect(item).to_have_count(1)
+    expect(page.locator("#library-toast")).to_contain_text("Restored")
+    expect(item).to_have_count(1)  # back in its place, under the focus
+    expect(item.locator(".open-article")).to_be_focused()
+    expect(toast).to_have_count(0)
     restored = call(server, "GET", f"/api/articles/{urllib.parse.quote(copy['id'], safe='')}")
     assert restored["source"] == "Test wire"
     assert restored["text"] == "A second account of the rate cut: the board voted six to one."

@@ -198,8 +198,8 @@ def test_add_an_article_ask_about_it_and_remove_it(page: Page) -> None:
     page.once("dialog", lambda dialog: dialog.accept())
     item.get_by_role("button", name="Remove").click()
     expect(item).to_have_count(0)
-    expect(page.locator("#library-toast")).to_contain_text("Removed")
-    expect(page.locator("#articles li")).to_have_count(1)
+    expect(page.locator("#articles li.toast-row")).to_contain_text("Removed")  # in the removed row's place
+    expect(page.locator("#articles li.article-item")).to_have_count(1)
 
 
 def test_the_article_list_comes_a_page_at_a_time(page: Page, server: Server) -> None:

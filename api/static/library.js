@@ -38,6 +38,7 @@
   let nextCursor = null;
   let total = 0;
   let searchTimer = 0;
+  let toasts = 0; // numbers the messages' ids
 
   // ---- the list ---------------------------------------------------------------------------------------------
 
@@ -145,17 +146,26 @@
       text: "×",
       attrs: { type: "button", "aria-label": "Dismiss the message" },
     });
+    const textId = `toast-${++toasts}`;
     const note = el("div", { className: "toast", attrs: { "data-testid": "toast" } },
-      el("span", { className: "toast-text", text: message }));
+      el("span", { className: "toast-text", text: message, attrs: { id: textId } }));
     if (action) {
-      const button = el("button", { className: "link-button toast-action", text: action.label, attrs: { type: "button" } });
+      // the focus lands on the action: it says what it undoes
+      const button = el("button", {
+        className: "link-button toast-action",
+        text: action.label,
+        attrs: { type: "button", "aria-describedby": textId },
+      });
       button.addEventListener("click", () => action.run(button));
       note.append(button);
     }
     note.append(close);
     close.addEventListener("click", () => {
-      note.remove();
-      ui.addOpen.focus();
+      const row = place.closest("li.toast-row");
+      const next = row?.nextElementSibling?.querySelector("button") || ui.addOpen;
+      if (row) row.remove();
+      else note.remove();
+      next.focus();
     });
     place.replaceChildren(note);
     return note;
@@ -175,34 +185,44 @@
       toast(ui.toast, `Could not remove “${article.title}”: ${err.message}`);
       return;
     }
-    // the row goes; the confirmation takes its place in the list's area, with Undo under the reader's focus
+    // the confirmation takes the row's place, where the reader is looking, with Undo under the keyboard focus
     const item = button.closest("li");
-    const next = item?.nextElementSibling?.querySelector(".open-article");
-    item?.remove();
     shown = shown.filter((a) => a.id !== article.id);
     total = Math.max(total - 1, 0);
     render([]);
-    const note = toast(ui.toast, `Removed “${article.title}”.`, { label: "Undo", run: (undo) => restore(saved, undo) });
-    const undo = note.querySelector(".toast-action");
-    (undo || next)?.focus();
+    const place = el("li", { className: "toast-row", attrs: { "data-removed": article.id } });
+    item.replaceWith(place);
+    const note = toast(place, `Removed “${article.title}”.`, {
+      label: "Undo",
+      run: (undo) => restore(saved, undo, place),
+    });
+    note.querySelector(".toast-action").focus();
     await qa.articlesChanged(article.id);
   }
 
-  /** Put a removed article back as it was: same id, title, text, outlet, URL and (unless inferred) date. */
-  async function restore(saved, button) {
+  /** Put a removed article back as it was (same id, title, text, outlet, URL and, unless inferred, date), in the
+   *  place its row had. */
+  async function restore(saved, button, place) {
     button.disabled = true;
     const body = { id: saved.id, title: saved.title, text: saved.text };
     for (const name of ["source", "url"]) if (saved[name]) body[name] = saved[name];
     if (saved.published && !saved.published_inferred) body.published = saved.published;
     try {
-      await sendJSON("POST", "/api/articles", body);
+      const result = await sendJSON("POST", "/api/articles", body);
+      const back = row(result.article);
+      place.replaceWith(back);
+      shown.push(result.article);
+      total += 1;
+      render([]);
+      back.querySelector(".open-article").focus();
       toast(ui.toast, `Restored “${saved.title}”.`);
-      ui.addOpen.focus();
-      await refresh();
       await qa.articlesChanged();
     } catch (err) {
       button.disabled = false;
-      toast(ui.toast, `Could not restore “${saved.title}”: ${err.message}`, { label: "Try again", run: (b) => restore(saved, b) });
+      toast(place, `Could not restore “${saved.title}”: ${err.message}`, {
+        label: "Try again",
+        run: (again) => restore(saved, again, place),
+      });
     }
   }
 

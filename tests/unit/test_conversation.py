@@ -212,3 +212,14 @@ def test_an_empty_session_is_not_listed_and_deleting_it_twice_is_not_found(sessi
     sessions.delete(session)
     with pytest.raises(NotFound):
         sessions.delete(session)
+
+
+def test_conversations_are_listed_by_their_latest_turn_even_within_a_second(sessions: SessionStore) -> None:
+    # turn times are to the second: the order must not rest on them
+    first, second = sessions.create(), sessions.create()
+    sessions.append(first, TRUSS)
+    sessions.append(second, TRUSS)
+    assert [c.session_id for c in sessions.conversations(10)] == [second, first]
+    sessions.append(first, TRUSS)
+    assert [c.session_id for c in sessions.conversations(10)] == [first, second]
+    assert sessions.conversations(10)[0].questions == 2
