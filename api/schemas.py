@@ -88,8 +88,8 @@ class ArticleQuery(BaseModel):
     q: str | None = Field(
         default=None,
         max_length=500,
-        description="Only articles whose title holds this (any case), or whose text the keyword index matches it in "
-        "(the articles of its best 200 passages).",
+        description="Only articles whose title holds this (any case), or one of whose passages holds every word of "
+        "it (the best 200 passages).",
         examples=["Truss"],
     )
     title: str | None = Field(

@@ -62,7 +62,7 @@ API_ORIGIN = "api"  # the origin of an article sent by a client, not read from a
 _ARTICLE_FIELDS = {"id", "title", "published", "published_inferred", "source", "url"}
 FEED_STATE = "feeds.json"  # in the data directory: what each polled feed's server said last (ETag, Last-Modified)
 NAME_CHARS = 200  # the longest name a conversation can be given
-TEXT_MATCHES = 200  # chunks the keyword index proposes for a search of the article list (BM25, best first)
+TEXT_MATCHES = 200  # passages holding every word of a search of the article list, best first (BM25)
 BIG_WRITE_CHUNKS = 256  # an add of this many chunks or more gives the memory it freed back to the system
 
 
@@ -447,8 +447,8 @@ class NewsService:
         title: str | None = None,
     ) -> ArticlePage:
         """A page of the indexed articles in `order` (by id, or newest first), with the total; only those `within`
-        lets through (outlets, window), those whose title holds `search` or whose text the keyword index matches
-        it in (its best TEXT_MATCHES chunks), those titled exactly `title` (any case)."""
+        lets through (outlets, window), those whose title holds `search` or one of whose passages holds every word
+        of it (the keyword index's best TEXT_MATCHES), those titled exactly `title` (any case)."""
         within = self.check_filter(within)
         search = search.strip() if search and search.strip() else None
         if not self.store.exists():
@@ -456,7 +456,7 @@ class NewsService:
         replica = self.engine.refresh()
         if within is None and search is None and title is None:
             return replica.catalog.page(limit, cursor, order)
-        text_ids = _articles_of(c for c, _ in replica.keyword.search(search, TEXT_MATCHES, within)) if search else []
+        text_ids = _articles_of(replica.keyword.containing_all(search, TEXT_MATCHES, within)) if search else []
         match = ArticleMatch(within=within, search=search, text_ids=text_ids, title=title)
         return replica.catalog.page(limit, cursor, order, match)
 
