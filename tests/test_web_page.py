@@ -186,7 +186,7 @@ def test_add_an_article_ask_about_it_and_remove_it(page: Page) -> None:
     page.click("#add-article button[type=submit]")
     expect(page.locator("#add-dialog")).to_be_hidden()
     expect(page.locator("#library-toast")).to_contain_text("Added")  # beside the button the reader used
-    item = page.locator("#articles li", has_text=GRAIN_TITLE)
+    item = page.locator("#articles li.article-item", has_text=GRAIN_TITLE)
     expect(item).to_be_visible()
     expect(item).to_contain_text("Test wire")
     expect(page.locator("#add-title")).to_have_value("")

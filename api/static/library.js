@@ -197,7 +197,7 @@
       run: (undo) => restore(saved, undo, place),
     });
     note.querySelector(".toast-action").focus();
-    await qa.articlesChanged(article.id);
+    await written(article.id);
   }
 
   /** Put a removed article back as it was (same id, title, text, outlet, URL and, unless inferred, date), in the
@@ -216,7 +216,7 @@
       render([]);
       back.querySelector(".open-article").focus();
       toast(ui.toast, `Restored “${saved.title}”.`);
-      await qa.articlesChanged();
+      await written();
     } catch (err) {
       button.disabled = false;
       toast(place, `Could not restore “${saved.title}”: ${err.message}`, {
@@ -304,7 +304,7 @@
     closeAdd();
     toast(ui.toast, messages[result.status] || `Saved “${title}”.`);
     await refresh();
-    await qa.articlesChanged();
+    await written();
   }
 
   function failed(err) {
@@ -366,6 +366,14 @@
   }
 
   // ---- the outlet choice -------------------------------------------------------------------------------------
+
+  /** After a write: the question filter's outlets (app.js), then the library's. In turn, not at once: the server
+   *  brings its view up to date on the first request after a write, and one sent alongside can be answered from
+   *  the view before. */
+  async function written(removedId) {
+    await qa.articlesChanged(removedId);
+    await refreshOutlets();
+  }
 
   async function refreshOutlets() {
     try {
