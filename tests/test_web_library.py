@@ -345,3 +345,26 @@ def test_the_library_and_the_conversations_fit_a_phone(phone: Page) -> None:
     conversations.scroll_into_view_if_needed()
     expect(conversation(phone, current_session(phone))).to_be_visible()
     conversations.screenshot(path=str(ARTIFACTS / "conversations-phone.png"))
+
+
+def test_a_big_article_added_in_the_background_is_followed_to_the_end(browser: Browser, seeded_copy: Path) -> None:
+    # a server that adds anything over 50 characters as a background job (202): the page follows the job
+    live = LiveServer(seeded_copy, QA_BACKGROUND_ADD_CHARS="50")
+    try:
+        context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
+        context.set_default_timeout(60_000)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(live.url + "/")
+        expect(page.locator("#articles li.article-item")).to_have_count(1)
+        page.click("#add-open")
+        page.fill("#add-title", "Ferry strike ends")
+        page.fill("#add-text", "The ferry workers ended their strike on Monday after a pay deal. " * 20)
+        page.click("#add-submit")
+        expect(page.locator("#library-toast")).to_contain_text("Added “Ferry strike ends”")
+        expect(page.locator("#articles li.article-item", has_text="Ferry strike ends")).to_have_count(1)
+        context.close()
+        assert not errors, errors
+    finally:
+        live.stop()

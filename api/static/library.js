@@ -292,7 +292,39 @@
   /** Index the draft; close the dialog and confirm beside the button that opened it. */
   async function save(body) {
     busy(true, "Indexing…");
-    const result = await sendJSON("POST", "/api/articles", body);
+    const sent = await sendJSON("POST", "/api/articles", body);
+    if (sent.state) {
+      // a big article is added in the background (202 and a job): the dialog closes, the toast follows the job
+      ui.form.reset();
+      closeAdd();
+      const result = await followJob(sent, body.title);
+      if (result) await afterSave(result);
+      return;
+    }
+    ui.form.reset();
+    closeAdd();
+    await afterSave(sent);
+  }
+
+  const JOB_POLL_MS = 1000;
+
+  /** Follow a background addition until it ends; its result (ArticleWrite), or null when it failed. */
+  async function followJob(job, title) {
+    for (;;) {
+      if (job.state === "done") return job.result;
+      if (job.state === "failed" || job.state === "cancelled") {
+        toast(ui.toast, `Could not add “${title}”: ${job.error?.message || job.state}`);
+        return null;
+      }
+      const progress = job.chunks_total ? ` (${job.chunks_done} of ${job.chunks_total} passages)` : "";
+      toast(ui.toast, `Adding “${title}” in the background${progress}…`);
+      await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
+      job = await getJSON(`/api/jobs/${encodeURIComponent(job.id)}`);
+    }
+  }
+
+  /** Confirm an addition beside the button that opened the dialog, and show the list as it is now. */
+  async function afterSave(result) {
     const title = result.article.title;
     const chunks = plural(result.chunks_embedded, "chunk", "chunks");
     const messages = {
@@ -300,8 +332,6 @@
       updated: `Replaced “${title}” (${chunks} indexed).`,
       unchanged: `“${title}” was already indexed; nothing changed.`,
     };
-    ui.form.reset();
-    closeAdd();
     toast(ui.toast, messages[result.status] || `Saved “${title}”.`);
     await refresh();
     await written();
