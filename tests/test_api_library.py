@@ -218,3 +218,16 @@ def test_conversation_mistakes_get_a_4xx_saying_what_is_wrong(
     response = http.request(method, path, json=body)
     assert response.status_code == status, response.text
     assert phrase in response.json()["error"]["message"]
+
+
+def test_a_wrong_method_is_told_the_methods_of_that_path_alone(http: httpx.Client) -> None:
+    session = _conversation(http, MAYOR)
+    export = http.request("OPTIONS", f"/api/chat/{session}/export")
+    assert export.status_code == 405
+    assert export.headers["allow"] == "GET"
+    conversation = http.request("PUT", f"/api/chat/{session}")
+    assert conversation.status_code == 405
+    assert conversation.headers["allow"] == "DELETE, GET, PATCH"
+    article = http.request("PUT", "/api/articles/nested/id")  # an article id may hold "/"
+    assert article.status_code == 405
+    assert article.headers["allow"] == "DELETE, GET"

@@ -66,7 +66,7 @@ def delete(session_id: str, service: Service) -> Removed:
     return Removed(removed=session_id)
 
 
-@router.get("/{session_id}/export", response_class=PlainTextResponse, responses=MARKDOWN)
+@router.get("/{session_id}/export", response_model=None, responses=MARKDOWN)
 def export(session_id: str, service: Service) -> PlainTextResponse:
     """The conversation as Markdown: each question and answer, the quotes as footnotes with outlet, title, date."""
     info, markdown = service.export_conversation(session_id)
