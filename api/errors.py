@@ -97,11 +97,16 @@ def _methods_at(request: Request) -> list[str]:
     paths: dict[str, dict[str, object]] = request.app.openapi().get("paths", {})
     if path in paths:
         return sorted(method.upper() for method in paths[path])
-    methods: set[str] = set()
-    for template, operations in paths.items():
-        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", ".+", re.escape(template)), path):
-            methods |= {method.upper() for method in operations}
-    return sorted(methods)
+    # a parameter is one path segment, unless no template matches so (an article id with "/" in it): the methods of
+    # /api/chat/{session_id} are not those of /api/chat/{session_id}/export
+    for segment in ("[^/]+", ".+"):
+        methods: set[str] = set()
+        for template, operations in paths.items():
+            if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", segment, re.escape(template)), path):
+                methods |= {method.upper() for method in operations}
+        if methods:
+            return sorted(methods)
+    return []
 
 
 class BodyLimit:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qa.catalog import ListOrder
 from qa.domain import AsOf, Moment, SearchFilter, Until
 from qa.text import NOT_TEXT, has_lone_surrogate
 
@@ -78,6 +79,32 @@ class TimelineQuery(BaseModel):
         return SearchFilter(sources=sources, since=self.since, until=self.until)
 
 
+class ArticleQuery(BaseModel):
+    """The query of GET /api/articles: a page, its order, and which articles (a search, an outlet, a window)."""
+
+    limit: int = Field(default=20, ge=1, le=200, description="Articles on the page.")
+    cursor: str | None = Field(default=None, max_length=2000, description="`next_cursor` of the previous page.")
+    order: ListOrder = Field(default="id", description="By id, or newest first.")
+    q: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Only articles whose title holds this (any case), or one of whose passages holds every word of "
+        "it (the best 200 passages).",
+        examples=["Truss"],
+    )
+    title: str | None = Field(
+        default=None, min_length=1, max_length=500, description="Only articles titled exactly this (any case)."
+    )
+    source: str | None = Field(default=None, description="Only this outlet.")
+    since: Moment | None = Field(default=None, description="Published at or after this (ISO 8601).")
+    until: Until | None = Field(default=None, description="Published before this (a bare date: up to its end).")
+
+    def within(self) -> SearchFilter:
+        """The filter the parameters make (an empty one lets every article through)."""
+        sources = [self.source] if self.source is not None else None
+        return SearchFilter(sources=sources, since=self.since, until=self.until)
+
+
 class TimelineRequest(Scoped):
     """The body of POST /api/timeline: what to follow, with every filter a question takes."""
 
@@ -96,6 +123,11 @@ class ChatRequest(Scoped):
     model_config = ConfigDict(extra="forbid")
     session_id: str | None = Field(default=None, description="Leave out to start a new conversation.")
     message: str = Field(examples=["What did Truss demand?"])
+
+
+class RenameRequest(Request):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="The conversation's new name.", examples=["Grain"])
 
 
 class Removed(BaseModel):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from qa.domain import Turn
+from qa.domain import ConversationInfo, Turn
 from qa.errors import UNKNOWN_SESSION, InvalidInput, NotFound
 from qa.text import NAME_RUN, QUESTION_WORDS, names_in
 
@@ -91,12 +91,17 @@ class SessionStore:
             "turn TEXT NOT NULL, PRIMARY KEY (session_id, position))"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, created_at TEXT NOT NULL)")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+        if "name" not in columns:  # a database from before conversations could be named
+            self._db.execute("ALTER TABLE sessions ADD COLUMN name TEXT")
 
     def create(self) -> str:
         """A new, empty session."""
         session_id = uuid.uuid4().hex
         with self._lock:
-            self._db.execute("INSERT INTO sessions VALUES (?, ?)", (session_id, dt.datetime.now(dt.UTC).isoformat()))
+            self._db.execute(
+                "INSERT INTO sessions (id, created_at) VALUES (?, ?)", (session_id, dt.datetime.now(dt.UTC).isoformat())
+            )
         return session_id
 
     def history(self, session_id: str) -> list[Turn]:
@@ -124,9 +129,86 @@ class SessionStore:
                 self._db.execute("ROLLBACK")
                 raise
 
+    def conversations(self, limit: int) -> list[ConversationInfo]:
+        """The conversations with at least one turn (or a name), the most recently active first."""
+        with self._lock:
+            rows = self._db.execute(
+                # a turn's JSON holds its time; the first turn is the first question
+                "SELECT s.id, s.name, s.created_at, COALESCE(SUM(json_extract(t.turn, '$.role') = 'user'), 0),"
+                " MAX(json_extract(t.turn, '$.created_at')),"
+                " (SELECT json_extract(f.turn, '$.content') FROM turns f WHERE f.session_id = s.id AND f.position = 0)"
+                " FROM sessions s LEFT JOIN turns t ON t.session_id = s.id GROUP BY s.id"
+                " HAVING COUNT(t.position) > 0 OR s.name IS NOT NULL"
+                # the last turn's rowid, not its time: times are to the second, and rowids grow with every insert
+                " ORDER BY COALESCE(MAX(t.rowid), 0) DESC, s.created_at DESC, s.id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            ConversationInfo(
+                session_id=session_id,
+                title=name or _title_of(first or ""),
+                named=name is not None,
+                created_at=created,
+                updated_at=updated or created,
+                questions=questions,
+            )
+            for session_id, name, created, questions, updated, first in rows
+        ]
+
+    def info(self, session_id: str) -> ConversationInfo:
+        """One conversation's title and times (NotFound for an unknown id)."""
+        with self._lock:
+            row = self._db.execute("SELECT name, created_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No chat session '{session_id}'.", UNKNOWN_SESSION)
+        name, created = row
+        turns = self.history(session_id)
+        return ConversationInfo(
+            session_id=session_id,
+            title=name or _title_of(next((t.content for t in turns if t.role == "user"), "")),
+            named=name is not None,
+            created_at=created,
+            updated_at=turns[-1].created_at if turns else created,
+            questions=sum(t.role == "user" for t in turns),
+        )
+
+    def rename(self, session_id: str, name: str | None) -> None:
+        """Give a conversation a name (None: back to its first question)."""
+        with self._lock:
+            if not self._db.execute("UPDATE sessions SET name = ? WHERE id = ?", (name, session_id)).rowcount:
+                raise NotFound(f"No chat session '{session_id}'.", UNKNOWN_SESSION)
+
+    def delete(self, session_id: str) -> None:
+        """Delete a conversation and its turns, at once."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
+                self._db.execute("DELETE FROM turns WHERE session_id = ?", (session_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if not gone:
+            raise NotFound(f"No chat session '{session_id}'.", UNKNOWN_SESSION)
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+
+TITLE_CHARS = 80  # a conversation's title made from its first question is cut to this
+
+
+def _title_of(question: str) -> str:
+    """A title from a first question: its first line, cut at a word near TITLE_CHARS; a placeholder if empty."""
+    line = " ".join(question.split())
+    if not line:
+        return "New conversation"
+    if len(line) <= TITLE_CHARS:
+        return line
+    cut = line[:TITLE_CHARS].rsplit(" ", 1)[0]
+    return f"{cut}…"
 
 
 def history_from_messages(messages: Sequence[tuple[str, str]]) -> tuple[list[Turn], str]:

@@ -382,6 +382,17 @@ class ChatHistory(BaseModel):
     turns: list[Turn]
 
 
+class ConversationInfo(BaseModel):
+    """A stored conversation in a list: its title (its name, or its first question) and when it was active."""
+
+    session_id: str
+    title: str
+    named: bool = Field(description="The title is a name given to it, not its first question.")
+    created_at: str
+    updated_at: str = Field(description="When its last turn was recorded.")
+    questions: int
+
+
 class ReadinessCheck(BaseModel):
     """One thing a ready service needs, and how it stands."""
 

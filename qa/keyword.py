@@ -116,6 +116,19 @@ class KeywordIndex:
         scored.sort(key=lambda hit: -hit[1])
         return scored[:n]
 
+    def containing_all(self, text: str, n: int, within: SearchFilter | None = None) -> list[str]:
+        """The ids of up to `n` chunks holding every term of `text` (as the tokenizer stems them), best first by
+        tantivy's BM25: a search of the article list, where "bank of valdra" must not list every article that
+        names Valdra."""
+        (terms,) = tokenize([text])
+        if not terms or n <= 0:
+            return []
+        every = self._query([(tantivy.Occur.Must, self._term("body", t)) for t in dict.fromkeys(terms)])
+        scope = self._filter(within)
+        query = self._query([(tantivy.Occur.Must, every), (tantivy.Occur.Must, scope)]) if scope else every
+        searcher = self._searcher
+        return [searcher.doc(address)["chunk_id"][0] for _, address in searcher.search(query, n, count=False).hits]
+
     def _bm25(self, terms: list[str], body: list[str], idf: dict[str, float]) -> float:
         """bm25s's Lucene variant: a term asked twice counts twice."""
         counts = Counter(body)

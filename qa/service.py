@@ -12,7 +12,7 @@ import contextlib
 import ctypes
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
@@ -23,7 +23,7 @@ from indexer import FeedState, LoadedArticle, count_sources, index_articles, ite
 from indexer.pipeline import Embedded
 from qa.answering import Answerer
 from qa.cancel import CancelToken
-from qa.catalog import ListOrder
+from qa.catalog import ArticleMatch, ListOrder
 from qa.conversation import FollowUpResolver, SessionStore, history_from_messages
 from qa.domain import (
     Answer,
@@ -35,6 +35,7 @@ from qa.domain import (
     ArticleWrite,
     ChatAnswer,
     ChatHistory,
+    ConversationInfo,
     Health,
     IndexReport,
     Readiness,
@@ -48,6 +49,7 @@ from qa.domain import (
 )
 from qa.engine import Engine, Retrieved
 from qa.errors import UNKNOWN_ARTICLE, Conflict, InvalidInput, NotFound
+from qa.export import conversation_markdown
 from qa.jobs import Job, JobRunner
 from qa.settings import Settings
 from qa.store import ChromaStore
@@ -59,6 +61,8 @@ API_ORIGIN = "api"  # the origin of an article sent by a client, not read from a
 # what an article's record holds besides its text
 _ARTICLE_FIELDS = {"id", "title", "published", "published_inferred", "source", "url"}
 FEED_STATE = "feeds.json"  # in the data directory: what each polled feed's server said last (ETag, Last-Modified)
+NAME_CHARS = 200  # the longest name a conversation can be given
+TEXT_MATCHES = 200  # passages holding every word of a search of the article list, best first (BM25)
 BIG_WRITE_CHUNKS = 256  # an add of this many chunks or more gives the memory it freed back to the system
 
 
@@ -221,6 +225,29 @@ class NewsService:
     def history(self, session_id: str) -> ChatHistory:
         """The turns of a stored conversation."""
         return ChatHistory(session_id=session_id, turns=self.sessions.history(session_id))
+
+    def conversations(self, limit: int = 100) -> list[ConversationInfo]:
+        """The stored conversations, the most recently active first, each titled by its name or first question."""
+        return self.sessions.conversations(limit)
+
+    def rename_conversation(self, session_id: str, name: str) -> ConversationInfo:
+        """Name a conversation (InvalidInput for an empty name or one over NAME_CHARS characters)."""
+        name = " ".join(name.split())
+        if not name:
+            raise InvalidInput("Give the conversation a name with at least one letter, digit or sign.")
+        if len(name) > NAME_CHARS:
+            raise InvalidInput(f"A conversation's name is at most {NAME_CHARS} characters; this one has {len(name)}.")
+        self.sessions.rename(session_id, name)
+        return self.sessions.info(session_id)
+
+    def delete_conversation(self, session_id: str) -> None:
+        """Delete a stored conversation (NotFound for an unknown one)."""
+        self.sessions.delete(session_id)
+
+    def export_conversation(self, session_id: str) -> tuple[ConversationInfo, str]:
+        """A conversation and its Markdown: questions, answers, and the quotes as footnotes with outlet, title, date."""
+        info = self.sessions.info(session_id)
+        return info, conversation_markdown(info, self.sessions.history(session_id))
 
     def complete(
         self,
@@ -409,11 +436,29 @@ class NewsService:
         if not self.remove_articles([article_id]):
             raise NotFound(f"No article with id '{article_id}'.", UNKNOWN_ARTICLE)
 
-    def list_articles(self, limit: int = 20, cursor: str | None = None, order: ListOrder = "id") -> ArticlePage:
-        """A page of the indexed articles in `order` (by id, or newest first), with the total."""
+    def list_articles(
+        self,
+        limit: int = 20,
+        cursor: str | None = None,
+        order: ListOrder = "id",
+        *,
+        within: SearchFilter | None = None,
+        search: str | None = None,
+        title: str | None = None,
+    ) -> ArticlePage:
+        """A page of the indexed articles in `order` (by id, or newest first), with the total; only those `within`
+        lets through (outlets, window), those whose title holds `search` or one of whose passages holds every word
+        of it (the keyword index's best TEXT_MATCHES), those titled exactly `title` (any case)."""
+        within = self.check_filter(within)
+        search = search.strip() if search and search.strip() else None
         if not self.store.exists():
             return ArticlePage(articles=[], total=0)
-        return self.engine.refresh().catalog.page(limit, cursor, order)
+        replica = self.engine.refresh()
+        if within is None and search is None and title is None:
+            return replica.catalog.page(limit, cursor, order)
+        text_ids = _articles_of(replica.keyword.containing_all(search, TEXT_MATCHES, within)) if search else []
+        match = ArticleMatch(within=within, search=search, text_ids=text_ids, title=title)
+        return replica.catalog.page(limit, cursor, order, match)
 
     def get_article(self, article_id: str) -> ArticleText:
         """An article's record and stored text."""
@@ -499,6 +544,18 @@ class NewsService:
         heap's free memory goes back to the system after each window: a long run's peak follows the window."""
         self.engine.refresh(force=True)
         _give_back_memory()
+
+
+def _articles_of(chunk_ids: Iterable[str]) -> list[str]:
+    """The article ids a chunk id may belong to: "ID::VERSION::N" (or "ID::N" in an index written before versions).
+    Both readings are kept; the catalog knows only real ids, so the wrong one matches nothing."""
+    found: dict[str, None] = {}
+    for chunk in chunk_ids:
+        parts = chunk.split("::")
+        for cut in (1, 2):
+            if len(parts) > cut:
+                found["::".join(parts[:-cut])] = None
+    return list(found)
 
 
 def _give_back_memory() -> None:

@@ -181,13 +181,16 @@ def test_a_conversation_the_server_forgot_starts_afresh(page: Page) -> None:
 
 
 def test_add_an_article_ask_about_it_and_remove_it(page: Page) -> None:
+    page.click("#add-open")  # "Add an article" opens the form in a dialog
+    expect(page.locator("#add-dialog")).to_be_visible()
     page.fill("#add-title", GRAIN_TITLE)
     page.fill("#add-date", "2022-07-22")
     page.fill("#add-source", "Test wire")
     page.fill("#add-text", GRAIN_TEXT)
     page.click("#add-article button[type=submit]")
-    expect(page.locator("#add-status")).to_contain_text("Added")
-    item = page.locator("#articles li", has_text=GRAIN_TITLE)
+    expect(page.locator("#add-dialog")).to_be_hidden()
+    expect(page.locator("#library-toast")).to_contain_text("Added")  # beside the button the reader used
+    item = page.locator("#articles li.article-item", has_text=GRAIN_TITLE)
     expect(item).to_be_visible()
     expect(item).to_contain_text("Test wire")
     expect(page.locator("#add-title")).to_have_value("")
@@ -199,8 +202,8 @@ def test_add_an_article_ask_about_it_and_remove_it(page: Page) -> None:
     page.once("dialog", lambda dialog: dialog.accept())
     item.get_by_role("button", name="Remove").click()
     expect(item).to_have_count(0)
-    expect(page.locator("#add-status")).to_contain_text("Removed")
-    expect(page.locator("#articles li")).to_have_count(1)
+    expect(page.locator("#articles li.toast-row")).to_contain_text("Removed")  # in the removed row's place
+    expect(page.locator("#articles li.article-item")).to_have_count(1)
 
 
 def test_the_article_list_comes_a_page_at_a_time(page: Page, server: Server) -> None:

@@ -13,10 +13,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Service
-from api.schemas import Removed
+from api.schemas import ArticleQuery, Removed
 from api.security import REFUSALS, Reader, Writer
 from qa.cancel import CancelToken
-from qa.catalog import ListOrder
 from qa.domain import ArticleDraft, ArticlePage, ArticleText, ArticleWrite
 from qa.jobs import STOPPING, Job
 
@@ -35,14 +34,13 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("", dependencies=[Reader])
-def list_articles(
-    service: Service,
-    limit: Annotated[int, Query(ge=1, le=200, description="Articles on the page.")] = 20,
-    cursor: Annotated[str | None, Query(max_length=2000, description="`next_cursor` of the previous page.")] = None,
-    order: Annotated[ListOrder, Query(description="By id, or newest first.")] = "id",
-) -> ArticlePage:
-    """A page of the indexed articles, with the total and the cursor of the next page."""
-    return service.list_articles(limit, cursor, order)
+def list_articles(service: Service, query: Annotated[ArticleQuery, Query()]) -> ArticlePage:
+    """A page of the indexed articles, with the total (of those matching) and the cursor of the next page; `q`
+    searches titles and text, `source`, `since` and `until` filter as a question's fields do, `title` finds an
+    article by its exact title (a duplicate's check)."""
+    return service.list_articles(
+        query.limit, query.cursor, query.order, within=query.within(), search=query.q, title=query.title
+    )
 
 
 @router.get("/{article_id:path}", dependencies=[Reader])

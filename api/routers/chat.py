@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse
 
 from api import sse
 from api.deps import Service
-from api.schemas import ChatRequest
+from api.schemas import ChatRequest, Removed, RenameRequest
 from api.security import REFUSALS, Reader
-from qa.domain import ChatAnswer, ChatHistory
+from qa.domain import ChatAnswer, ChatHistory, ConversationInfo
 from qa.service import ChatStream
+from qa.text import slug
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[Reader], responses=REFUSALS)
+MARKDOWN: dict[int | str, dict[str, Any]] = {200: {"content": {"text/markdown": {}}, "description": "Markdown"}}
 EVENT_STREAM: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}, "description": "Events"}}
 
 
@@ -36,10 +39,43 @@ def chat_stream(body: ChatRequest, service: Service) -> EventSourceResponse:
     )
 
 
+@router.get("")
+def conversations(
+    service: Service, limit: Annotated[int, Query(ge=1, le=500, description="Conversations to list.")] = 100
+) -> list[ConversationInfo]:
+    """The stored conversations, the most recently active first; each titled by its name or its first question."""
+    return service.conversations(limit)
+
+
 @router.get("/{session_id}")
 def history(session_id: str, service: Service) -> ChatHistory:
     """The turns of a conversation, oldest first."""
     return service.history(session_id)
+
+
+@router.patch("/{session_id}")
+def rename(session_id: str, body: RenameRequest, service: Service) -> ConversationInfo:
+    """Name a conversation (1 to 200 characters; spaces at the ends do not count)."""
+    return service.rename_conversation(session_id, body.name)
+
+
+@router.delete("/{session_id}")
+def delete(session_id: str, service: Service) -> Removed:
+    """Delete a conversation and its turns."""
+    service.delete_conversation(session_id)
+    return Removed(removed=session_id)
+
+
+@router.get("/{session_id}/export", response_model=None, responses=MARKDOWN)
+def export(session_id: str, service: Service) -> PlainTextResponse:
+    """The conversation as Markdown: each question and answer, the quotes as footnotes with outlet, title, date."""
+    info, markdown = service.export_conversation(session_id)
+    name = slug(info.title)[:60] or "conversation"
+    return PlainTextResponse(
+        markdown,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.md"'},
+    )
 
 
 def _events(stream: ChatStream) -> Iterator[bytes]:

@@ -15,14 +15,6 @@
     question: $("question"),
     ask: $("ask"),
     newConversation: $("new-conversation"),
-    articles: $("articles"),
-    articlesEmpty: $("articles-empty"),
-    pickHint: $("pick-hint"),
-    articleCount: $("article-count"),
-    moreArticles: $("more-articles"),
-    addForm: $("add-article"),
-    addSubmit: $("add-submit"),
-    addStatus: $("add-status"),
     panel: $("article-panel"),
     panelPassage: $("panel-passage"),
     panelTitle: $("panel-title"),
@@ -301,11 +293,6 @@
 
   function clearErrors() {
     ui.alerts.replaceChildren();
-  }
-
-  function setStatus(node, message, kind = "ok") {
-    node.textContent = message;
-    node.dataset.kind = kind;
   }
 
   // ---- the conversation -------------------------------------------------------------------------------------
@@ -710,6 +697,7 @@
           reply = payload;
           if (payload.session_id) session.id = payload.session_id;
           answer.finish(payload);
+          conversationChanged(); // the conversation list shows the new turn
           // not awaited: the next question need not wait for the timeline
           if (payload.timeline) showTimeline(answer.bubble, payload.query || message, filters);
         } else if (event === "error") {
@@ -842,6 +830,7 @@
     ui.question.value = "";
     autoGrow();
     ui.question.focus();
+    conversationChanged();
   }
 
   function autoGrow() {
@@ -1134,128 +1123,6 @@
     if (previewFor && !(to && (to === previewFor || preview.contains(to)))) hidePreviewSoon();
   });
 
-  // ---- the article list and the add form --------------------------------------------------------------------
-
-  let articleRequest = 0;
-  const ARTICLE_PAGE = 50; // the server sends the list a page at a time, newest first
-  let shownArticles = [];
-  let nextArticles = null; // the cursor of the next page, null at the end
-
-  function articlesPage(cursor) {
-    const query = new URLSearchParams({ order: "newest", limit: String(ARTICLE_PAGE) });
-    if (cursor) query.set("cursor", cursor);
-    return getJSON(`/api/articles?${query}`);
-  }
-
-  async function refreshArticles(more = false) {
-    const token = ++articleRequest;
-    ui.articles.setAttribute("aria-busy", "true");
-    ui.moreArticles.disabled = true;
-    try {
-      const page = await articlesPage(more ? nextArticles : null);
-      if (token !== articleRequest) return;
-      if (!more) articleCache.clear();
-      shownArticles = more ? shownArticles.concat(page.articles) : page.articles;
-      nextArticles = page.next_cursor;
-      renderArticles(shownArticles, page.total);
-    } catch (err) {
-      if (token === articleRequest) showError(`Could not load the article list: ${err.message}`);
-    } finally {
-      if (token === articleRequest) {
-        ui.articles.setAttribute("aria-busy", "false");
-        ui.moreArticles.disabled = false;
-      }
-    }
-  }
-
-  function renderArticles(articles, total) {
-    ui.articleCount.textContent = total ? String(total) : "";
-    ui.articlesEmpty.hidden = total > 0;
-    ui.pickHint.hidden = !total;
-    ui.moreArticles.hidden = !nextArticles;
-    ui.moreArticles.textContent = `Show more (${total - articles.length} left)`;
-    ui.articles.replaceChildren(...articles.map((article) => {
-      const open = el("button", {
-        className: "open-article",
-        text: article.title,
-        attrs: { type: "button", title: "Read the article" },
-      });
-      open.addEventListener("click", () => openArticle(article.id, null, open));
-      const meta = [formatDate(article.published), article.source, plural(article.chunks, "chunk", "chunks")]
-        .filter(Boolean)
-        .join(" · ");
-      const remove = el("button", {
-        className: "remove",
-        text: "Remove",
-        attrs: { type: "button", "aria-label": `Remove “${article.title}”` },
-      });
-      remove.addEventListener("click", () => removeArticle(article, remove));
-      return el("li", { className: "article-item", attrs: { "data-id": article.id } },
-        pickBox(article),
-        el("div", { className: "article-info" }, open, el("span", { className: "article-meta", text: meta })),
-        remove);
-    }));
-  }
-
-  /** The article list, then the outlets: in turn, not at once. After a write the server brings its view up to
-   *  date on the first request, and one sent alongside can still be answered from the view before (a list that
-   *  still shows a removed article). */
-  async function refreshLists() {
-    await refreshArticles();
-    await refreshOutlets();
-  }
-
-  async function removeArticle(article, button) {
-    if (!window.confirm(`Remove “${article.title}” from the index?\nAnswers will no longer quote it.`)) return;
-    button.disabled = true;
-    try {
-      await sendJSON("DELETE", articlePath(article.id));
-      setStatus(ui.addStatus, `Removed “${article.title}”.`);
-      if (panelArticleId === article.id) closePanel();
-      if (picked.delete(article.id)) filtersChanged(); // a removed article cannot answer: do not ask it
-    } catch (err) {
-      showError(`Could not remove “${article.title}”: ${err.message}`);
-      button.disabled = false;
-    }
-    await refreshLists(); // the outlets may have changed too
-  }
-
-  async function addArticle(event) {
-    event.preventDefault();
-    clearErrors();
-    const form = ui.addForm;
-    const value = (name) => form.elements[name].value.trim();
-    const body = { title: value("title"), text: form.elements.text.value };
-    if (!body.title || !body.text.trim()) {
-      showError("An article needs a title and some text.");
-      (body.title ? form.elements.text : form.elements.title).focus();
-      return;
-    }
-    for (const name of ["published", "source", "url"]) if (value(name)) body[name] = value(name);
-    ui.addSubmit.disabled = true;
-    form.setAttribute("aria-busy", "true");
-    setStatus(ui.addStatus, "Indexing…", "busy");
-    try {
-      const result = await sendJSON("POST", "/api/articles", body);
-      const title = result.article.title;
-      const chunks = plural(result.chunks_embedded, "chunk", "chunks");
-      const messages = {
-        added: `Added “${title}” (${chunks} indexed).`,
-        updated: `Updated “${title}” (${chunks} re-indexed).`,
-        unchanged: `“${title}” was already indexed; nothing changed.`,
-      };
-      setStatus(ui.addStatus, messages[result.status] || `Saved “${title}”.`);
-      form.reset();
-    } catch (err) {
-      setStatus(ui.addStatus, "", "error");
-      showError(`Could not add the article: ${err.message}`);
-    } finally {
-      ui.addSubmit.disabled = false;
-      form.setAttribute("aria-busy", "false");
-    }
-    await refreshLists(); // the outlets may have changed too
-  }
-
   // ---- filters for the questions ---------------------------------------------------------------------------
   // Read from the fields when a question is sent; they are not part of a conversation, so they survive a new one.
 
@@ -1298,28 +1165,13 @@
 
   function clearSelection() {
     picked.clear();
-    for (const box of ui.articles.querySelectorAll("input.pick")) box.checked = false;
+    for (const box of document.querySelectorAll("#articles input.pick")) box.checked = false;
     filtersChanged();
   }
 
   function clearFilters() {
     for (const field of [ui.filterSince, ui.filterUntil, ui.filterSource, ui.filterAsOf]) field.value = "";
     clearSelection();
-  }
-
-  /** The checkbox of an article row: ask only the ticked articles. */
-  function pickBox(article) {
-    const box = el("input", {
-      className: "pick",
-      attrs: { type: "checkbox", "aria-label": `Select “${article.title}”` },
-    });
-    box.checked = picked.has(article.id);
-    box.addEventListener("change", () => {
-      if (box.checked) picked.add(article.id);
-      else picked.delete(article.id);
-      filtersChanged();
-    });
-    return box;
   }
 
   let outletRequest = 0;
@@ -1389,7 +1241,6 @@
     ui.apiKey.hidden = true;
     ui.keyInput.value = "";
   });
-  ui.moreArticles.addEventListener("click", () => refreshArticles(true));
   ui.panelClose.addEventListener("click", closePanel);
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
@@ -1404,7 +1255,6 @@
       if (!ui.panel.hidden) closePanel();
     }
   });
-  ui.addForm.addEventListener("submit", addArticle);
   for (const field of [ui.filterSince, ui.filterUntil, ui.filterSource, ui.filterAsOf]) {
     field.addEventListener("input", filtersChanged);
     field.addEventListener("change", filtersChanged);
@@ -1415,10 +1265,48 @@
   });
   ui.clearSelection.addEventListener("click", () => {
     clearSelection();
-    ui.articles.querySelector("input.pick")?.focus(); // the button hides itself: keep focus in the list
+    document.querySelector("#articles input.pick")?.focus(); // the button hides itself: keep focus in the list
+  });
+
+  // ---- hooks for the article library (library.js) and the conversation list (conversations.js) ----------------
+  // They load after this file. The page tells them a conversation changed with a "newsqa:conversation" event.
+
+  const conversationChanged = () => document.dispatchEvent(new CustomEvent("newsqa:conversation"));
+
+  /** Show a stored conversation in place of the current one (which stays stored). */
+  async function loadConversation(id) {
+    newConversation();
+    session.id = id;
+    await restoreConversation();
+    conversationChanged();
+  }
+
+  window.NewsQA = Object.freeze({
+    el, formatDate, plural, articlePath, request, getJSON, sendJSON, ApiError, showError,
+    openArticle: (id, opener) => openArticle(id, null, opener, "Article"),
+    /** "Ask only these articles": whether an article is ticked, and ticking it. */
+    isPicked: (id) => picked.has(id),
+    pick(id, on) {
+      if (on) picked.add(id);
+      else picked.delete(id);
+      filtersChanged();
+    },
+    /** After articles came or went: the outlets may have changed; a removed article cannot answer or stay open. */
+    articlesChanged(removedId) {
+      if (removedId === undefined) articleCache.clear(); // an article may have been replaced: read it again
+      else {
+        articleCache.delete(removedId);
+        if (panelArticleId === removedId) closePanel();
+        if (picked.delete(removedId)) filtersChanged();
+      }
+      return refreshOutlets();
+    },
+    currentConversation: () => session.id,
+    loadConversation,
+    newConversation,
   });
 
   filtersChanged(); // the browser may have restored the fields' values (a reload): show what questions will carry
-  refreshLists();
+  refreshOutlets();
   restoreConversation();
 })();

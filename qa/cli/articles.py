@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shlex
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -16,6 +17,7 @@ from rich.markup import escape
 
 from qa.catalog import ListOrder
 from qa.cli.console import err, fail, load_settings, out, progress_bar, run
+from qa.cli.scope import Since, UntilOption, scope
 
 if TYPE_CHECKING:
     from qa.domain import ArticleInfo, IndexReport
@@ -94,18 +96,26 @@ def list_articles(
     by_story: Annotated[
         bool, typer.Option("--stories", help="One row per story carried by several outlets (syndicated copies)")
     ] = False,
+    search: Annotated[
+        str | None, typer.Option("--search", help="Only articles whose title or text holds this", show_default=False)
+    ] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only this outlet", show_default=False)] = None,
+    since: Since = None,
+    until: UntilOption = None,
 ) -> None:
-    """List the indexed articles, a page at a time."""
+    """List the indexed articles, a page at a time; search their titles and text, filter by outlet and date."""
     from rich.table import Table
 
     from qa.wiring import open_service
 
+    within = scope(since, until, [source] if source is not None else None, None, None).within
     config = load_settings()
     service = run(lambda: open_service(config))
     if by_story:
         list_stories(service, limit, cursor, every, as_json)
         return
-    page = run(partial(service.list_articles, limit, cursor, order))
+    listing = partial(service.list_articles, within=within, search=search)
+    page = run(partial(listing, limit, cursor, order))
     while True:
         if as_json:
             out.print(json.dumps(page.model_dump(), ensure_ascii=False), markup=False)
@@ -116,12 +126,14 @@ def list_articles(
             out.print(table)
         if not every or page.next_cursor is None:
             break
-        page = run(partial(service.list_articles, limit, page.next_cursor, order))
+        page = run(partial(listing, limit, page.next_cursor, order))
     if not as_json:
         out.print(f"{page.total} article(s)")
         if page.next_cursor and not every:
+            options = {"--search": search, "--source": source, "--since": since, "--until": until}
             again = f"qa list --cursor {page.next_cursor}" + (" --order id" if order == "id" else "")
-            out.print(f"[dim]next page: {again}[/]")
+            again += "".join(f" {name} {shlex.quote(value)}" for name, value in options.items() if value is not None)
+            out.print(f"[dim]next page: {escape(again)}[/]")
 
 
 def shown_date(article: ArticleInfo) -> str:

@@ -100,3 +100,40 @@ def test_a_failed_transaction_changes_nothing(catalog: Catalog) -> None:
 )
 def test_publication_times(published: str | None, expected: int | None) -> None:
     assert published_timestamp(published) == expected
+
+
+def test_a_search_matches_titles_in_any_case_beyond_ascii(tmp_path: Path) -> None:
+    from qa.catalog import ArticleMatch
+
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    with catalog.transaction() as writer:
+        for article_id, title in [("e", "ÉLYSÉE talks resume"), ("f", "Weather"), ("g", "weather warning")]:
+            writer.put(ArticleInfo(id=article_id, title=title, chunks=1, content_hash=article_id), None)
+    found = catalog.page(10, match=ArticleMatch(search="élysée"))
+    assert [a.id for a in found.articles] == ["e"]
+    assert found.total == 1
+    assert [a.id for a in catalog.page(10, match=ArticleMatch(search="x", text_ids=["f"])).articles] == ["f"]
+    assert [a.id for a in catalog.page(10, match=ArticleMatch(title="WEATHER")).articles] == ["f"]
+
+
+def test_a_chunk_id_names_its_article_in_either_layout() -> None:
+    from qa.chunking import chunk_id
+    from qa.service import _articles_of
+
+    ids = _articles_of([chunk_id("news/a", 3, "v1"), chunk_id("b", 0)])
+    assert "news/a" in ids
+    assert "b" in ids
+
+
+def test_a_search_takes_percent_and_underscore_as_they_are(tmp_path: Path) -> None:
+    from qa.catalog import ArticleMatch
+
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    with catalog.transaction() as writer:
+        titles = [("p", "Rate cut to 4.50% eases"), ("q", "Rate cut to 4.5 eases"), ("u", "snake_case")]
+        for article_id, title in titles:
+            writer.put(ArticleInfo(id=article_id, title=title, chunks=1, content_hash=article_id), None)
+    assert [a.id for a in catalog.page(10, match=ArticleMatch(search="4.50% EASES")).articles] == ["p"]
+    assert [a.id for a in catalog.page(10, match=ArticleMatch(search="%")).articles] == ["p"]
+    assert [a.id for a in catalog.page(10, match=ArticleMatch(search="e_c")).articles] == ["u"]
+    assert catalog.page(10, match=ArticleMatch(search="e_c")).total == 1

@@ -172,3 +172,54 @@ def test_an_unknown_session_is_not_found(sessions: SessionStore) -> None:
         sessions.history("no-such-session")
     assert caught.value.code == UNKNOWN_SESSION
     assert "no-such-session" in str(caught.value)
+
+
+# -- the conversation list ---------------------------------------------------------------------------------------
+
+
+def test_a_session_database_from_before_names_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "sessions.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, created_at TEXT NOT NULL)")
+    old.execute("CREATE TABLE turns (session_id TEXT NOT NULL, position INTEGER NOT NULL, turn TEXT NOT NULL)")
+    old.execute("INSERT INTO sessions VALUES ('old', '2025-01-01T00:00:00+00:00')")
+    old.execute("INSERT INTO turns VALUES ('old', 0, ?)", (TRUSS[0].model_dump_json(),))
+    old.commit()
+    old.close()
+    store = SessionStore(path)
+    assert [c.title for c in store.conversations(10)] == ["What did Truss demand?"]
+    store.rename("old", "Truss")
+    assert store.info("old").title == "Truss"
+    assert store.create()  # a new session still goes in beside the migrated one
+    store.close()
+
+
+def test_a_long_first_question_is_cut_at_a_word_for_the_title(sessions: SessionStore) -> None:
+    session = sessions.create()
+    question = "What did " + "the foreign secretary say " * 10 + "?"
+    sessions.append(session, [Turn(role="user", content=question)])
+    (listed,) = sessions.conversations(10)
+    assert listed.title.endswith("…")
+    assert len(listed.title) <= 81
+    assert question.startswith(listed.title[:-1])
+
+
+def test_an_empty_session_is_not_listed_and_deleting_it_twice_is_not_found(sessions: SessionStore) -> None:
+    session = sessions.create()
+    assert sessions.conversations(10) == []
+    sessions.delete(session)
+    with pytest.raises(NotFound):
+        sessions.delete(session)
+
+
+def test_conversations_are_listed_by_their_latest_turn_even_within_a_second(sessions: SessionStore) -> None:
+    # turn times are to the second: the order must not rest on them
+    first, second = sessions.create(), sessions.create()
+    sessions.append(first, TRUSS)
+    sessions.append(second, TRUSS)
+    assert [c.session_id for c in sessions.conversations(10)] == [second, first]
+    sessions.append(first, TRUSS)
+    assert [c.session_id for c in sessions.conversations(10)] == [first, second]
+    assert sessions.conversations(10)[0].questions == 2

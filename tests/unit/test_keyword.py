@@ -107,3 +107,19 @@ def test_an_index_changed_in_place_scores_as_one_built_from_its_chunks(tmp_path:
     for question in ("troops tanks", "Which troops withdraw?", "grain exports", "Lavrov"):
         assert index.search(question, 5) == fresh.search(question, 5), question
     assert [c for c, _ in index.search("troops tanks", 5)] == ["a::0"]
+
+
+def test_containing_all_finds_only_chunks_with_every_word(tmp_path: Path) -> None:
+    index = KeywordIndex(tmp_path / "keyword")
+    with index.writing() as writer:
+        writer.add(
+            [
+                KeywordDoc("a::0", "a", "The Bank of Valdra cut its rate."),
+                KeywordDoc("b::0", "b", "Valdra's storm season began early."),
+                KeywordDoc("c::0", "c", "The bank raised its fees.", source="Wire"),
+            ]
+        )
+    assert index.containing_all("bank of Valdra", 10) == ["a::0"]
+    assert sorted(index.containing_all("banks", 10)) == ["a::0", "c::0"]  # stemmed as questions are
+    assert index.containing_all("bank", 10, SearchFilter(sources=["Wire"])) == ["c::0"]
+    assert index.containing_all("of the", 10) == []  # stop words alone ask for nothing

@@ -1,0 +1,68 @@
+"""A stored conversation as Markdown: each question, each answer, and the quotes as footnotes.
+
+An answer's `[n]` markers become footnote references numbered across the whole conversation (every answer has
+its own [1]); each footnote gives the quote with its outlet, title and date, so the file stands on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import partial
+
+from qa.domain import Citation, ConversationInfo, Turn
+
+_MARKER = re.compile(r"\[(\d+)\]")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def conversation_markdown(info: ConversationInfo, turns: Sequence[Turn]) -> str:
+    """The conversation as a Markdown document (a title, then question and answer by turn, footnotes last)."""
+    lines = [f"# {_escape(info.title)}", "", f"*Exported conversation, started {info.created_at[:10]}.*", ""]
+    footnotes: list[str] = []
+    for turn in turns:
+        if turn.role == "user":
+            lines += [f"**Question:** {_escape(_one_line(turn.content))}", ""]
+            continue
+        numbers: dict[int, int] = {}  # this answer's n -> its footnote number
+        for citation in turn.citations:
+            footnotes.append(_footnote(len(footnotes) + 1, citation))
+            numbers[citation.n] = len(footnotes)
+        label = "**Answer (no answer in the articles):**" if turn.abstained else "**Answer:**"
+        text = _MARKER.sub(partial(_reference, numbers=numbers), _escape_keeping_markers(turn.content))
+        lines += [f"{label} {text}", ""]
+        unreferenced = [numbers[c.n] for c in turn.citations if f"[{c.n}]" not in turn.content]
+        if unreferenced:
+            lines += ["Sources: " + " ".join(f"[^{k}]" for k in unreferenced), ""]
+    if footnotes:
+        lines += footnotes
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _reference(match: re.Match[str], numbers: dict[int, int]) -> str:
+    k = numbers.get(int(match.group(1)))
+    return f"[^{k}]" if k is not None else match.group(0)
+
+
+def _footnote(k: int, citation: Citation) -> str:
+    """`[^k]: "quote" (Outlet, *Title*, 2022-02-11)`: one line, whatever the quote holds."""
+    where = [citation.source, f"*{_escape(citation.title)}*", (citation.published or "")[:10]]
+    return f'[^{k}]: "{_escape(_one_line(citation.quote))}" ({", ".join(w for w in where if w)})'
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _escape(text: str) -> str:
+    """Text shown as it is, not read as Markdown (a quote with `*` or `[1]` in it)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _escape_keeping_markers(text: str) -> str:
+    """Escape an answer's text, but leave its `[n]` markers to become footnote references."""
+    pieces, last = [], 0
+    for match in _MARKER.finditer(text):
+        pieces += [_escape(text[last : match.start()]), match.group(0)]
+        last = match.end()
+    return "".join([*pieces, _escape(text[last:])])
