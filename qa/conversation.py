@@ -94,20 +94,23 @@ class SessionStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
         if "name" not in columns:  # a database from before conversations could be named
             self._db.execute("ALTER TABLE sessions ADD COLUMN name TEXT")
+        if "owner" not in columns:  # ...or had owners: its conversations stay with anonymous callers
+            self._db.execute("ALTER TABLE sessions ADD COLUMN owner TEXT")
 
-    def create(self) -> str:
-        """A new, empty session."""
+    def create(self, owner: str | None = None) -> str:
+        """A new, empty session, seen only by `owner` (an API key's id; None: callers without a key)."""
         session_id = uuid.uuid4().hex
         with self._lock:
             self._db.execute(
-                "INSERT INTO sessions (id, created_at) VALUES (?, ?)", (session_id, dt.datetime.now(dt.UTC).isoformat())
+                "INSERT INTO sessions (id, created_at, owner) VALUES (?, ?, ?)",
+                (session_id, dt.datetime.now(dt.UTC).isoformat(), owner),
             )
         return session_id
 
-    def history(self, session_id: str) -> list[Turn]:
-        """The turns of a session, oldest first."""
+    def history(self, session_id: str, owner: str | None = None) -> list[Turn]:
+        """The turns of a session, oldest first (NotFound for an unknown id or another owner's session)."""
         with self._lock:
-            if self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+            if self._db.execute(f"SELECT 1 FROM sessions WHERE {_OWNED}", (session_id, owner)).fetchone() is None:
                 raise NotFound(f"No chat session '{session_id}'.", UNKNOWN_SESSION)
             rows = self._db.execute(
                 "SELECT turn FROM turns WHERE session_id = ? ORDER BY position", (session_id,)
@@ -129,19 +132,19 @@ class SessionStore:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def conversations(self, limit: int) -> list[ConversationInfo]:
-        """The conversations with at least one turn (or a name), the most recently active first."""
+    def conversations(self, limit: int, owner: str | None = None) -> list[ConversationInfo]:
+        """The owner's conversations with at least one turn (or a name), the most recently active first."""
         with self._lock:
             rows = self._db.execute(
                 # a turn's JSON holds its time; the first turn is the first question
                 "SELECT s.id, s.name, s.created_at, COALESCE(SUM(json_extract(t.turn, '$.role') = 'user'), 0),"
                 " MAX(json_extract(t.turn, '$.created_at')),"
                 " (SELECT json_extract(f.turn, '$.content') FROM turns f WHERE f.session_id = s.id AND f.position = 0)"
-                " FROM sessions s LEFT JOIN turns t ON t.session_id = s.id GROUP BY s.id"
+                " FROM sessions s LEFT JOIN turns t ON t.session_id = s.id WHERE s.owner IS ? GROUP BY s.id"
                 " HAVING COUNT(t.position) > 0 OR s.name IS NOT NULL"
                 # the last turn's rowid, not its time: times are to the second, and rowids grow with every insert
                 " ORDER BY COALESCE(MAX(t.rowid), 0) DESC, s.created_at DESC, s.id LIMIT ?",
-                (limit,),
+                (owner, limit),
             ).fetchall()
         return [
             ConversationInfo(
@@ -155,14 +158,16 @@ class SessionStore:
             for session_id, name, created, questions, updated, first in rows
         ]
 
-    def info(self, session_id: str) -> ConversationInfo:
-        """One conversation's title and times (NotFound for an unknown id)."""
+    def info(self, session_id: str, owner: str | None = None) -> ConversationInfo:
+        """One conversation's title and times (NotFound for an unknown id or another owner's)."""
         with self._lock:
-            row = self._db.execute("SELECT name, created_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            row = self._db.execute(
+                f"SELECT name, created_at FROM sessions WHERE {_OWNED}", (session_id, owner)
+            ).fetchone()
         if row is None:
             raise NotFound(f"No chat session '{session_id}'.", UNKNOWN_SESSION)
         name, created = row
-        turns = self.history(session_id)
+        turns = self.history(session_id, owner)
         return ConversationInfo(
             session_id=session_id,
             title=name or _title_of(next((t.content for t in turns if t.role == "user"), "")),
@@ -172,19 +177,20 @@ class SessionStore:
             questions=sum(t.role == "user" for t in turns),
         )
 
-    def rename(self, session_id: str, name: str | None) -> None:
+    def rename(self, session_id: str, name: str | None, owner: str | None = None) -> None:
         """Give a conversation a name (None: back to its first question)."""
         with self._lock:
-            if not self._db.execute("UPDATE sessions SET name = ? WHERE id = ?", (name, session_id)).rowcount:
+            if not self._db.execute(f"UPDATE sessions SET name = ? WHERE {_OWNED}", (name, session_id, owner)).rowcount:
                 raise NotFound(f"No chat session '{session_id}'.", UNKNOWN_SESSION)
 
-    def delete(self, session_id: str) -> None:
+    def delete(self, session_id: str, owner: str | None = None) -> None:
         """Delete a conversation and its turns, at once."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                gone = self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
-                self._db.execute("DELETE FROM turns WHERE session_id = ?", (session_id,))
+                gone = self._db.execute(f"DELETE FROM sessions WHERE {_OWNED}", (session_id, owner)).rowcount
+                if gone:
+                    self._db.execute("DELETE FROM turns WHERE session_id = ?", (session_id,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -197,6 +203,9 @@ class SessionStore:
         self._db.close()
 
 
+# A session is its owner's alone: another key's call finds nothing there, as if the id did not exist. `IS`, not `=`:
+# callers without a key (a server on loopback with no keys) own the sessions whose owner is NULL.
+_OWNED = "id = ? AND owner IS ?"
 TITLE_CHARS = 80  # a conversation's title made from its first question is cut to this
 
 

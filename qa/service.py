@@ -198,10 +198,12 @@ class NewsService:
         *,
         within: SearchFilter | None = None,
         as_of: dt.datetime | None = None,
+        owner: str | None = None,
     ) -> ChatAnswer:
-        """Answer a message in its conversation (a new one without `session_id`) and record both turns."""
+        """Answer a message in its conversation (a new one without `session_id`) and record both turns. A
+        conversation belongs to `owner` (an API key's id; None: callers without a key): no one else reaches it."""
         within = self.check_filter(within)
-        session_id, query = self._prepare_turn(session_id, message)
+        session_id, query = self._prepare_turn(session_id, message, owner)
         return self._record(session_id, message, query, self.engine.ask(query, within=within, as_of=as_of))
 
     def chat_stream(
@@ -211,10 +213,11 @@ class NewsService:
         *,
         within: SearchFilter | None = None,
         as_of: dt.datetime | None = None,
+        owner: str | None = None,
     ) -> ChatStream:
         """Like `chat`, with the answer's text in pieces first; errors are raised before anything is streamed."""
         within = self.check_filter(within)
-        session_id, query = self._prepare_turn(session_id, message)
+        session_id, query = self._prepare_turn(session_id, message, owner)
 
         def pieces() -> Iterator[str | ChatAnswer]:
             for item in self.engine.stream(query, within=within, as_of=as_of):
@@ -222,32 +225,33 @@ class NewsService:
 
         return ChatStream(session_id, query, _primed(pieces()))
 
-    def history(self, session_id: str) -> ChatHistory:
+    def history(self, session_id: str, owner: str | None = None) -> ChatHistory:
         """The turns of a stored conversation."""
-        return ChatHistory(session_id=session_id, turns=self.sessions.history(session_id))
+        return ChatHistory(session_id=session_id, turns=self.sessions.history(session_id, owner))
 
-    def conversations(self, limit: int = 100) -> list[ConversationInfo]:
-        """The stored conversations, the most recently active first, each titled by its name or first question."""
-        return self.sessions.conversations(limit)
+    def conversations(self, limit: int = 100, owner: str | None = None) -> list[ConversationInfo]:
+        """The owner's stored conversations, the most recently active first, each titled by its name or first
+        question."""
+        return self.sessions.conversations(limit, owner)
 
-    def rename_conversation(self, session_id: str, name: str) -> ConversationInfo:
+    def rename_conversation(self, session_id: str, name: str, owner: str | None = None) -> ConversationInfo:
         """Name a conversation (InvalidInput for an empty name or one over NAME_CHARS characters)."""
         name = " ".join(name.split())
         if not name:
             raise InvalidInput("Give the conversation a name with at least one letter, digit or sign.")
         if len(name) > NAME_CHARS:
             raise InvalidInput(f"A conversation's name is at most {NAME_CHARS} characters; this one has {len(name)}.")
-        self.sessions.rename(session_id, name)
-        return self.sessions.info(session_id)
+        self.sessions.rename(session_id, name, owner)
+        return self.sessions.info(session_id, owner)
 
-    def delete_conversation(self, session_id: str) -> None:
+    def delete_conversation(self, session_id: str, owner: str | None = None) -> None:
         """Delete a stored conversation (NotFound for an unknown one)."""
-        self.sessions.delete(session_id)
+        self.sessions.delete(session_id, owner)
 
-    def export_conversation(self, session_id: str) -> tuple[ConversationInfo, str]:
+    def export_conversation(self, session_id: str, owner: str | None = None) -> tuple[ConversationInfo, str]:
         """A conversation and its Markdown: questions, answers, and the quotes as footnotes with outlet, title, date."""
-        info = self.sessions.info(session_id)
-        return info, conversation_markdown(info, self.sessions.history(session_id))
+        info = self.sessions.info(session_id, owner)
+        return info, conversation_markdown(info, self.sessions.history(session_id, owner))
 
     def complete(
         self,
@@ -282,11 +286,11 @@ class NewsService:
                 self._sessions = SessionStore(self.settings.data_dir / "sessions.sqlite3")
             return self._sessions
 
-    def _prepare_turn(self, session_id: str | None, message: str) -> tuple[str, str]:
+    def _prepare_turn(self, session_id: str | None, message: str, owner: str | None) -> tuple[str, str]:
         message = self.engine.validate(message)
-        history = self.sessions.history(session_id) if session_id else []
+        history = self.sessions.history(session_id, owner) if session_id else []
         query = self.engine.validate(self.resolver.resolve(history, message))
-        return session_id or self.sessions.create(), query
+        return session_id or self.sessions.create(owner), query
 
     def _record(self, session_id: str, message: str, query: str, answer: Answer) -> ChatAnswer:
         reply = ChatAnswer(**_resolved(answer, message, query).model_dump(), session_id=session_id)

@@ -77,6 +77,26 @@ def test_scopes_read_asks_and_chats_write_also_adds_and_removes(server: LiveServ
         assert writer.post("/api/ask", json={"question": TRUSS}).status_code == 200  # write includes read
 
 
+def test_a_conversation_is_its_keys_alone(server: LiveServer, keys: dict[str, str]) -> None:
+    """Another key can neither list, read, continue, rename, export nor delete it: to it, the id does not exist."""
+    with _client(server, keys["read"]) as owner, _client(server, keys["write"]) as other:
+        session_id = owner.post("/api/chat", json={"message": TRUSS}).json()["session_id"]
+        assert session_id in [c["session_id"] for c in owner.get("/api/chat").json()]
+        assert session_id not in [c["session_id"] for c in other.get("/api/chat").json()]
+        for refused in (
+            other.get(f"/api/chat/{session_id}"),
+            other.post("/api/chat", json={"message": "And then?", "session_id": session_id}),
+            other.patch(f"/api/chat/{session_id}", json={"name": "Taken over"}),
+            other.get(f"/api/chat/{session_id}/export"),
+            other.delete(f"/api/chat/{session_id}"),
+        ):
+            assert refused.status_code == 404, refused.text
+            assert f"No chat session '{session_id}'" in refused.json()["error"]["message"]
+        kept = owner.get(f"/api/chat/{session_id}").json()
+        assert [t["role"] for t in kept["turns"]] == ["user", "assistant"]  # the other key's calls changed nothing
+        assert owner.delete(f"/api/chat/{session_id}").status_code == 200
+
+
 def test_the_openai_client_authenticates_with_api_key(server: LiveServer, keys: dict[str, str]) -> None:
     good = openai.OpenAI(base_url=f"{server.url}/v1", api_key=keys["read"], max_retries=0)
     reply = good.chat.completions.create(model="newsqa", messages=[{"role": "user", "content": TRUSS}])
