@@ -19,6 +19,7 @@ from qa.recency import LATEST_POOL, answer_newest_first, dated_citations, report
 from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
+from qa.span import short_answer
 from qa.store import ChromaStore, is_current
 from qa.telemetry import Running, count_answer, stage, traced
 from qa.text import NOT_TEXT, has_lone_surrogate
@@ -225,8 +226,9 @@ def _set_copies_aside(hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:
     count_answer(result.abstained)
     citations = dated_citations(result.citations, found.infos or {}, [*found.passages, *(found.copies or [])])
+    asked = found.asked or found.question.question
     return Answer(
-        question=found.asked or found.question.question,
+        question=asked,
         answer=result.answer,
         abstained=result.abstained,
         citations=citations,
@@ -234,7 +236,8 @@ def _answer(found: Retrieved, result: AnswerResult) -> Answer:
         passages=found.passages,
         reported=None if result.abstained else reported(citations),
         time=found.scope,
-        timeline=asks_how_it_developed(found.asked or found.question.question),
+        timeline=asks_how_it_developed(asked),
         backend=result.backend,
+        short_answer=short_answer(asked, citations, result.abstained),
         elapsed_ms=round((time.perf_counter() - found.began) * 1000, 2),
     )
