@@ -4,8 +4,9 @@ The engine answers every XQuAD-en question as `qa ask` does; each answer's cited
 spans (qa.span.candidates) and their features. XQuAD's articles are sorted by id and split in two: the even ones
 (half A) fit the weights, the odd ones (half B) are never looked at while fitting and report how the picker does
 on questions it was not fitted on. A second fold fits on B and reports A, so both halves get a held-out figure.
-The fit is a listwise softmax regression (the probability of the spans that match a gold answer exactly, under a
-softmax over a question's candidates), with an L2 penalty, by plain gradient descent: deterministic.
+The fit is a listwise softmax regression (a softmax over a question's candidates; the target weighs each candidate
+by its token F1 against the gold answers, so exact spans count most and overlapping ones some), with an L2
+penalty, by plain gradient descent: deterministic.
 
 Run: .venv/bin/python -m eval.fit_span [--cache FILE] [--write]
    (indexes XQuAD-en into a temporary directory and asks its 1,190 questions: a few minutes; `--cache` keeps the
@@ -78,28 +79,30 @@ def collect(cache: Path | None) -> list[Asked]:
 
 @dataclass(frozen=True)
 class Question:
-    """A question's candidates as a feature matrix, which of them match a gold answer, and the gold answers."""
+    """A question's candidates as a feature matrix and each one's token F1 against the gold answers."""
 
     asked: Asked
     candidates: list[span.Candidate]
     features: np.ndarray
-    positive: np.ndarray
+    f1: np.ndarray
 
 
-def featurise(rows: Sequence[Asked], names: list[str]) -> list[Question]:
-    """Each question's candidates and features (in the order of `names`)."""
+def featurise(rows: Sequence[Asked]) -> tuple[list[str], list[Question]]:
+    """The feature names, and each question's candidates and features (in the order of the names)."""
+    found_all = [span.candidates(row.question, row.citations, row.abstained) for row in rows]
+    names = sorted({name for found in found_all for c in found for name in c.features})
     questions = []
-    for row in rows:
-        found = span.candidates(row.question, row.citations, row.abstained)
+    for row, found in zip(rows, found_all, strict=True):
         features = np.array([[c.features.get(n, 0.0) for n in names] for c in found]).reshape(-1, len(names))
-        positive = np.array([exact_match(c.text, row.answers) for c in found], dtype=bool)
-        questions.append(Question(row, found, features, positive))
-    return questions
+        f1 = np.array([token_f1(c.text, row.answers) for c in found])
+        questions.append(Question(row, found, features, f1))
+    return names, questions
 
 
 def fit(questions: Sequence[Question], width: int) -> np.ndarray:
-    """Weights that maximise the softmax probability of the exactly matching spans (questions with one)."""
-    usable = [q for q in questions if q.positive.any()]
+    """Weights under which a question's softmax over its candidates leans to those with a high token F1
+    (questions with a candidate that overlaps a gold answer at all)."""
+    usable = [q for q in questions if len(q.f1) and q.f1.max() > 0]
     weights = np.zeros(width)
     for _ in range(STEPS):
         gradient = L2 * weights
@@ -107,7 +110,7 @@ def fit(questions: Sequence[Question], width: int) -> np.ndarray:
             scores = q.features @ weights
             p = np.exp(scores - scores.max())
             p /= p.sum()
-            target = np.where(q.positive, p, 0.0)
+            target = p * q.f1
             target /= target.sum()
             gradient += q.features.T @ (p - target) / len(usable)
         weights -= RATE * gradient
@@ -146,10 +149,7 @@ def main() -> None:
     rows = collect(args.cache)
     articles = sorted({row.article for row in rows})
     half_a = {a for n, a in enumerate(articles) if n % 2 == 0}
-    names = sorted(
-        {name for row in rows[:200] for c in span.candidates(row.question, row.citations) for name in c.features}
-    )
-    questions = featurise(rows, names)
+    names, questions = featurise(rows)
     a = [q for q in questions if q.asked.article in half_a]
     b = [q for q in questions if q.asked.article not in half_a]
     shipped = np.array([span.WEIGHTS.get(n, 0.0) for n in names])
