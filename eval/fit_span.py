@@ -1,4 +1,4 @@
-"""Fit the short-answer picker's weights (qa/span.py WEIGHTS) on half of XQuAD-en and report the other half.
+"""Fit the short-answer picker's weights (qa/assets/span_weights.json) on half of XQuAD-en and report the other half.
 
 The engine answers every XQuAD-en question as `qa ask` does; each answer's cited sentences give the candidate
 spans (qa.span.candidates) and their features. XQuAD's articles are sorted by id and split in two: the even ones
@@ -11,14 +11,13 @@ withdrew" for "three months".)
 
 Run: .venv/bin/python -m eval.fit_span [--cache FILE] [--write]
    (indexes XQuAD-en into a temporary directory and asks its 1,190 questions: a few minutes; `--cache` keeps the
-   answers for a rerun; `--write` writes half A's weights into qa/span.py)
+   answers for a rerun; `--write` writes half A's weights to qa/assets/span_weights.json)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,23 +127,15 @@ def score(questions: Sequence[Question], weights: np.ndarray) -> tuple[float, fl
 
 
 def write_weights(names: list[str], weights: np.ndarray) -> None:
-    """Replace the WEIGHTS block of qa/span.py with these weights."""
-    path = REPO / "qa" / "span.py"
-    block = "".join(f'    "{n}": {w:.4f},\n' for n, w in zip(names, weights, strict=True))
-    text = re.sub(
-        r"(WEIGHTS: dict\[str, float\] = \{\n).*?(\n\})",
-        lambda m: m.group(1) + block.rstrip("\n") + m.group(2),
-        path.read_text(encoding="utf-8"),
-        count=1,
-        flags=re.S,
-    )
-    path.write_text(text, encoding="utf-8")
+    """Write these weights to qa/assets/span_weights.json (features weighing nothing are left out)."""
+    fitted = {n: round(float(w), 4) for n, w in zip(names, weights, strict=True) if round(float(w), 4) != 0.0}
+    (REPO / "qa" / "assets" / "span_weights.json").write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, help="keep the engine's answers here (reused when it exists)")
-    parser.add_argument("--write", action="store_true", help="write half A's weights into qa/span.py")
+    parser.add_argument("--write", action="store_true", help="write half A's weights to qa/assets/span_weights.json")
     args = parser.parse_args()
     rows = collect(args.cache)
     articles = sorted({row.article for row in rows})

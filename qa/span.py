@@ -8,16 +8,18 @@ by a linear function of a few features (answer-type fit, distance to the questio
 how much of the question the sentence holds, length, capitals, the words around the span) and the best one is the
 short answer. Questions that want a reason, a manner or a demand get no span: their answer is the sentence.
 
-The weights (WEIGHTS) were fitted by eval/fit_span.py on one half of XQuAD-en's articles; the other half reports
-how the picker does on questions it was not fitted on.
+The weights (WEIGHTS, in qa/assets/span_weights.json) were fitted by eval/fit_span.py on one half of XQuAD-en's
+articles (CC BY-SA 4.0); the other half reports how the picker does on questions it was not fitted on.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 from qa.domain import Citation, ShortAnswer
 from qa.question import AnswerType, QuestionProfile
@@ -25,102 +27,22 @@ from qa.text import sentence_spans, tokenize
 
 MAX_TOKENS = 8  # longer spans are sentences, not facts
 
-# Feature weights (see FEATURES); written by `python -m eval.fit_span --write`.
-WEIGHTS: dict[str, float] = {
-    "after_asked": 0.3640,
-    "after_comma": 0.3502,
-    "after_preposition": 0.5015,
-    "average": -0.6998,
-    "before_asked": 0.2559,
-    "before_break": 1.2705,
-    "best_sentence": 0.9391,
-    "capitals": 0.2049,
-    "clause_held": 1.5179,
-    "cut": -2.1633,
-    "date": -1.3510,
-    "first_citation": 0.1912,
-    "fit": 1.5514,
-    "head_inside": 0.4013,
-    "held": 0.6318,
-    "left_window": 0.6953,
-    "length": -1.3719,
-    "lower_words": -1.5577,
-    "near_head": 0.6866,
-    "nearest": -0.8836,
-    "numbers": 1.2429,
-    "overlap": -1.9970,
-    "quoted": 0.9428,
-    "right_window": 0.6605,
-    "single": -1.2221,
-    "strongest_citation": 0.1705,
-    "the": -0.2463,
-    "untyped_numbers": -0.3186,
-    "wh_what_capitals": 0.2498,
-    "wh_what_lower": -0.2498,
-    "wh_where_capitals": 0.1139,
-    "wh_who_capitals": 0.9143,
-}
+# The fitted weight of each feature (a feature without one weighs 0); written by `python -m eval.fit_span --write`.
+WEIGHTS: dict[str, float] = json.loads((resources.files("qa") / "assets" / "span_weights.json").read_text("utf-8"))
 
 _NO_SPAN = re.compile(r"^\s*(why|how (?!many|much|long|old|far|large|big|tall|high|often))\b", re.I)
 _TOKEN = re.compile(r"[$£€]?\d[\d,.:–-]*\d%?|[$£€]?\d%?|\w+(?:[-'’]\w+)*|[^\w\s]")
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
-_NUMBER_WORDS = frozenset(
-    [
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-        "hundred",
-        "thousand",
-        "million",
-        "billion",
-        "trillion",
-        "dozen",
-        "half",
-        "quarter",
-        "twice",
-        "once",
-    ]
-)
-_MONTHS = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ]
-)
+_NUMBER_WORDS = frozenset({
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+    "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
+    "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion", "trillion", "dozen", "half",
+    "quarter", "twice", "once",
+})  # fmt: skip
+_MONTHS = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "december",
+})  # fmt: skip
 _UNITS = re.compile(
     r"^(percent|per|cent|%|million|billion|thousand|hundred|trillion|years?|months?|weeks?|days?|hours?|minutes?"
     r"|seconds?|decades?|centuries|century|miles?|km|kilometres?|kilometers?|metres?|meters?|feet|foot|inches"
@@ -129,127 +51,37 @@ _UNITS = re.compile(
 )
 _SCALE = frozenset({"percent", "%", "million", "billion", "trillion", "thousand", "hundred"})  # part of a quantity
 # Words a span neither starts nor ends with (articles may start it: SQuAD's normalisation drops them anyway).
-_FUNCTION = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "to",
-        "from",
-        "with",
-        "and",
-        "or",
-        "but",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "has",
-        "have",
-        "had",
-        "do",
-        "does",
-        "did",
-        "that",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "what",
-        "when",
-        "where",
-        "why",
-        "how",
-        "this",
-        "these",
-        "those",
-        "it",
-        "its",
-        "their",
-        "his",
-        "her",
-        "he",
-        "she",
-        "they",
-        "we",
-        "i",
-        "you",
-        "not",
-        "no",
-        "so",
-        "than",
-        "then",
-        "there",
-        "here",
-        "also",
-        "only",
-        "just",
-        "very",
-        "more",
-        "most",
-        "such",
-        "into",
-        "onto",
-        "over",
-        "under",
-        "about",
-        "after",
-        "before",
-        "during",
-        "between",
-        "through",
-        "while",
-        "since",
-        "until",
-        "would",
-        "will",
-        "can",
-        "could",
-        "should",
-        "may",
-        "might",
-        "must",
-        "shall",
-    ]
-)
-_PREPOSITIONS = frozenset(
-    [
-        "in",
-        "at",
-        "on",
-        "by",
-        "of",
-        "from",
-        "to",
-        "for",
-        "as",
-        "with",
-        "into",
-        "during",
-        "since",
-        "until",
-        "after",
-        "before",
-    ]
-)
+_FUNCTION = frozenset({
+    "a", "an", "the", "of", "in", "on", "at", "by", "for", "to", "from", "with", "and", "or", "but", "as", "is", "are",
+    "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "that", "which", "who", "whom",
+    "whose", "what", "when", "where", "why", "how", "this", "these", "those", "it", "its", "their", "his", "her", "he",
+    "she", "they", "we", "i", "you", "not", "no", "so", "than", "then", "there", "here", "also", "only", "just",
+    "very", "more", "most", "such", "into", "onto", "over", "under", "about", "after", "before", "during", "between",
+    "through", "while", "since", "until", "would", "will", "can", "could", "should", "may", "might", "must", "shall",
+    "against", "if", "without", "within", "among", "towards", "toward", "upon", "per", "via", "like", "unlike",
+    "because", "although", "though", "whether", "both", "either", "neither", "each", "every", "all", "any", "some",
+    "many", "much", "other", "another", "said", "says", "say", "need", "needs",
+})  # fmt: skip
+_PREPOSITIONS = frozenset({
+    "in", "at", "on", "by", "of", "from", "to", "for", "as", "with", "into", "during", "since", "until", "after",
+    "before",
+})  # fmt: skip
 _PUNCT = re.compile(r"^[^\w$£€%]+$")
 _ORDINAL = re.compile(r"^\d+(st|nd|rd|th)$", re.I)
 _QUOTES = frozenset("\"“”‘’'")
-_GENERIC_HEADS = frozenset(
-    ["type", "kind", "name", "form", "sort", "part", "example", "term", "word", "way", "thing", "one"]
-)
+# "What type of protest?": the noun after "what" that says nothing of the answer's kind
+_GENERIC_HEADS = frozenset({
+    "type", "kind", "name", "form", "sort", "part", "example", "term", "word", "way", "thing", "one",
+})  # fmt: skip
 _CLAUSE_BREAKS = frozenset(",;:()—–")
 WINDOW = 3  # tokens either side of a span whose question words count
+_WH_GROUP = {"who": "who", "whom": "who", "whose": "who", "what": "what", "which": "what", "where": "where"}
+# Words just before or after a span that say what it is ("called X", "by X", "X, which"), learnt per question kind
+_CUES = frozenset({
+    "by", "in", "at", "on", "of", "from", "to", "for", "as", "with", "called", "named", "known", "was", "is", "were",
+    "are", "the", "a", "an", "and", ",", ".", "(", ")", "'s", "’s", "that", "which", "who", "than", "include",
+    "including", "such",
+})  # fmt: skip
 _WH = ("who", "where", "what", "which", "when", "whose", "whom")
 
 
@@ -413,6 +245,11 @@ def _spans(
                 "wh_what_lower": (1 - capitals) * (asked.wh in ("what", "which")),
                 "untyped_numbers": numbers * (kind is None),
             }
+            group = _WH_GROUP.get(asked.wh, "other") if kind is None else kind.value
+            if before is not None and before.lower in _CUES:
+                features[f"prev_{before.lower}_{group}"] = 1.0
+            if after is not None and after.lower in _CUES:
+                features[f"next_{after.lower}_{group}"] = 1.0
             first, last = span[0], span[-1]
             text = citation.quote[first.start : last.end]
             start = citation.start + first.start
