@@ -236,9 +236,12 @@ def test_eval_seed_set_with_corpus_as_json(tmp_path: Path) -> None:
 
 def test_compare_and_failed_gate_exit_1(seeded_dir: Path, tmp_path: Path) -> None:
     small = write_set(tmp_path / "small.jsonl", *seed_items("s01", "s02", "u01"))
-    done = run_qa_in(seeded_dir, "eval", str(small), "--compare", "--json", "--min-hit1", "1.01")
+    done = run_qa_in(
+        seeded_dir, "eval", str(small), "--compare", "--json", "--min-hit1", "1.01", "--min-short-f1", "1.01"
+    )
     assert done.returncode == 1
     assert "hit@1" in done.stderr and "< required 1.01" in done.stderr
+    assert "short answer F1" in done.stderr
     report = json.loads(done.stdout)
     assert report["default"] == "hybrid"
     assert set(report["summary"]) == set(report["results"]) == {"dense", "bm25", "hybrid"}
