@@ -8,6 +8,8 @@ that the answer "two." is found in "two of which".
 from __future__ import annotations
 
 import re
+import string
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -90,6 +92,39 @@ def supported(quotes: Sequence[str], answers: Sequence[str], evidence: str | Non
 def citation_valid(quote: str, start: int, end: int, article_text: str) -> bool:
     """Whether the quote is exactly the article's text at [start:end] (no folding: offsets must be exact)."""
     return 0 <= start <= end <= len(article_text) and article_text[start:end] == quote
+
+
+# -- short answers (SQuAD v1.1's official scoring) ----------------------------------------------------------
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def squad_normalise(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles (a, an, the), single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str | None, golds: Sequence[str]) -> float:
+    """1.0 when the normalised prediction equals a normalised gold answer; 0.0 for no prediction."""
+    if prediction is None or not golds:
+        return 0.0
+    return float(any(squad_normalise(prediction) == squad_normalise(gold) for gold in golds))
+
+
+def token_f1(prediction: str | None, golds: Sequence[str]) -> float:
+    """The best token-overlap F1 of the normalised prediction against a gold answer; 0.0 for no prediction."""
+    if prediction is None:
+        return 0.0
+    return max((_f1(squad_normalise(prediction).split(), squad_normalise(g).split()) for g in golds), default=0.0)
+
+
+def _f1(predicted: list[str], gold: list[str]) -> float:
+    common = sum((Counter(predicted) & Counter(gold)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
 
 
 # -- abstention --------------------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class QuestionResult:
     correct: bool
     supported: bool | None  # judged only for correct answers to answerable questions
     valid_citations: int
+    short_em: float | None = None  # the short answer against the gold answers (answerable questions only)
+    short_f1: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The per-question record of `qa eval --json`."""
@@ -51,6 +53,7 @@ class QuestionResult:
             "answer": self.answer.answer,
             "abstained": self.answer.abstained,
             "citations": [c.model_dump(mode="json") for c in self.answer.citations],
+            "short_answer": self.answer.short_answer.model_dump() if self.answer.short_answer else None,
             "hit_rank": self.hit_rank,
             "pass": self.correct,
             "support": self.answer.support,
@@ -90,6 +93,8 @@ class Summary(BaseModel):
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     failed: int
+    short_em: float | None = None  # short answers: SQuAD exact match and token F1, over answerable questions
+    short_f1: float | None = None
     accuracy_by_kind: dict[str, float] = {}  # items' `kind` label -> accuracy (sets that label their items)
     strong_accuracy: float | None = None  # accuracy of the answers labelled strong (qa.support)
     support_bands: dict[str, Band] = {}  # support label (strong, weak, abstained) -> its answers and accuracy
@@ -176,6 +181,8 @@ def measure(item: EvalItem, answer: Answer, latency_ms: float, texts: ArticleTex
     ]
     correct = metrics.answer_correct(answer.answer, answer.abstained, item.answers, item.unanswerable)
     quotes = [c.quote for c in answer.citations]
+    short = answer.short_answer.text if answer.short_answer else None
+    answerable = not item.unanswerable
     return QuestionResult(
         item=item,
         answer=answer,
@@ -188,6 +195,8 @@ def measure(item: EvalItem, answer: Answer, latency_ms: float, texts: ArticleTex
         valid_citations=sum(
             metrics.citation_valid(c.quote, c.start, c.end, texts.get(c.article_id) or "") for c in answer.citations
         ),
+        short_em=metrics.exact_match(short, item.answers) if answerable else None,
+        short_f1=metrics.token_f1(short, item.answers) if answerable else None,
     )
 
 
@@ -226,6 +235,8 @@ def summarise(results: Sequence[QuestionResult], top_k: int) -> Summary:
         latency_p50_ms=metrics.percentile(latencies, 50),
         latency_p95_ms=metrics.percentile(latencies, 95),
         failed=sum(not r.correct for r in results),
+        short_em=metrics.mean([r.short_em for r in answerable if r.short_em is not None]),
+        short_f1=metrics.mean([r.short_f1 for r in answerable if r.short_f1 is not None]),
         accuracy_by_kind={
             kind: metrics.mean([r.correct for r in results if r.item.kind == kind]) or 0.0
             for kind in sorted({r.item.kind for r in results if r.item.kind})
@@ -260,6 +271,8 @@ LABELS: dict[str, str] = {
     "answerable_accuracy": "accuracy (answerable)",
     "support": "citation support",
     "validity": "citation validity",
+    "short_em": "short answer EM",
+    "short_f1": "short answer F1",
     "citations": "citations",
     "abstained": "abstained",
     "abstain_precision": "abstain precision",

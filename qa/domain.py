@@ -320,6 +320,15 @@ class AnswerSentence(BaseModel):
     supported: bool
 
 
+class ShortAnswer(BaseModel):
+    """The exact fact: the span of one cited quote that answers the question (see qa.span)."""
+
+    text: str
+    citation: int = Field(description="The n of the citation whose quote holds it.")
+    start: int = Field(description="Offset into the article's text: article.text[start:end] == text.")
+    end: int
+
+
 class Answer(BaseModel):
     """What every shell prints or returns for one question."""
 
@@ -346,6 +355,9 @@ class Answer(BaseModel):
     )
     signals: dict[str, float] = Field(
         default_factory=dict, exclude=True, description="The answerer's signals support was computed from."
+    )
+    short_answer: ShortAnswer | None = Field(
+        default=None, description="The span of a cited quote that answers the question; none when none is pinned."
     )
 
 

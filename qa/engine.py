@@ -20,6 +20,7 @@ from qa.recency import LATEST_POOL, answer_newest_first, dated_citations, report
 from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
+from qa.span import short_answer
 from qa.store import ChromaStore, is_current
 from qa.support import assess
 from qa.telemetry import Running, count_answer, stage, traced
@@ -216,8 +217,9 @@ def _answer(found: Retrieved, result: AnswerResult) -> Answer:
     checked = [s.supported for s in result.sentences]
     support, label = assess(result.signals, sum(checked) / len(checked) if checked else 0.0, result.abstained)
     citations = dated_citations(result.citations, found.infos or {}, [*found.passages, *(found.copies or [])])
+    asked = found.asked or found.question.question
     return Answer(
-        question=found.asked or found.question.question,
+        question=asked,
         answer=result.answer,
         abstained=result.abstained,
         citations=citations,
@@ -225,10 +227,11 @@ def _answer(found: Retrieved, result: AnswerResult) -> Answer:
         passages=found.passages,
         reported=None if result.abstained else reported(citations),
         time=found.scope,
-        timeline=asks_how_it_developed(found.asked or found.question.question),
+        timeline=asks_how_it_developed(asked),
         backend=result.backend,
         support=support,
         support_label=label,
         signals=result.signals,
+        short_answer=short_answer(asked, citations, result.abstained),
         elapsed_ms=round((time.perf_counter() - found.began) * 1000, 2),
     )

@@ -92,8 +92,10 @@ def test_the_cli_the_api_and_the_openai_endpoint_return_the_same_answer(
         "elapsed_ms",
         "support",
         "support_label",
+        "short_answer",
     }
     assert cli["support_label"] == ("strong" if cli["support"] >= STRONG else "weak") and 0.0 < cli["support"] <= 1
+    assert cli["short_answer"] is None  # a demand is a clause: no span is pinned
     assert _without_timing(cli) == _without_timing(api) == _without_timing(via_openai)
     assert "troops withdraw" in api["answer"] and api["sentences"]
     chat = http.post("/api/chat", json={"message": TRUSS}).json()
@@ -117,6 +119,35 @@ def test_an_answer_the_articles_do_not_hold_is_labelled_weak_in_every_shell(
     assert sure["support_label"] == "strong" and "Moscow" in sure["answer"]
     strong = run_qa_in(data_dir, "ask", answered)
     assert "strong match" in strong.stdout and "weak match" not in strong.stdout
+
+
+def test_the_short_answer_indexes_the_article_from_the_cli_the_api_and_the_openai_endpoint(
+    server: LiveServer, data_dir: Path, http: httpx.Client
+) -> None:
+    question = "When did Moscow get a written reply from Washington and the alliance?"
+    text = http.get(f"/api/articles/{SEED_ID}").json()["text"]
+    cli = json.loads(run_qa_in(data_dir, "ask", "--json", question).stdout)
+    api = http.post("/api/ask", json={"question": question}).json()
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
+    completion = client.chat.completions.create(model="newsqa", messages=[{"role": "user", "content": question}])
+    stream = client.chat.completions.create(
+        model="newsqa", messages=[{"role": "user", "content": question}], stream=True
+    )
+    chunks = list(stream)
+    shorts = [
+        cli["short_answer"],
+        api["short_answer"],
+        completion.model_extra["short_answer"],
+        chunks[-1].model_extra["short_answer"],  # beside the answer on the last chunk of a stream
+    ]
+    assert shorts[0] is not None and shorts[0]["text"] == "26 January 2022"
+    assert all(short == shorts[0] for short in shorts)
+    short = shorts[0]
+    assert text[short["start"] : short["end"]] == short["text"]  # offsets into the article, not the quote
+    cited = next(c for c in api["citations"] if c["n"] == short["citation"])
+    assert cited["start"] <= short["start"] < short["end"] <= cited["end"]
+    plain = run_qa_in(data_dir, "ask", question).stdout.splitlines()
+    assert plain[1] == f"26 January 2022 [{short['citation']}]", plain[:3]  # printed first, before the sentences
 
 
 def test_openai_sdk_streams_the_answer_and_lists_models(server: LiveServer) -> None:

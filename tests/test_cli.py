@@ -178,3 +178,14 @@ def test_serve_on_a_port_in_use_is_one_error_line(run_qa: RunQA) -> None:
         port = taken.getsockname()[1]
         result = run_qa("serve", "--port", str(port))
     _assert_clean_error(result, 6, "cannot listen on")
+
+
+def test_chat_prints_the_short_answer_first(seeded_dir: Path) -> None:
+    done = run_qa_in(
+        seeded_dir, "chat", stdin="When did Moscow get a written reply from Washington and the alliance?\n"
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    question = next(i for i, line in enumerate(lines) if "Q: When did Moscow" in line)
+    assert re.fullmatch(r"26 January 2022 \[\d\]", lines[question + 1]), lines[question : question + 3]
+    assert "26 January 2022." in lines[question + 2]  # then the answer's sentences

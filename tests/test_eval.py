@@ -97,6 +97,19 @@ def test_supported_and_citation_valid() -> None:
     assert not metrics.citation_valid("", 20, 20, text)
 
 
+def test_short_answers_are_scored_as_squad_scores_them() -> None:
+    assert metrics.squad_normalise("The  Panthers' defense, an NFL team!") == "panthers defense nfl team"
+    assert metrics.exact_match("the 308", ["308"]) == 1.0  # articles and case do not count
+    assert metrics.exact_match("308 points", ["308"]) == 0.0
+    assert metrics.exact_match("Denver", ["Carolina", "denver."]) == 1.0  # the best gold answer counts
+    assert metrics.exact_match(None, ["308"]) == 0.0  # no span pinned scores nothing
+    assert metrics.token_f1("308 points", ["308"]) == pytest.approx(2 / 3)  # precision 1/2, recall 1
+    assert metrics.token_f1("Santa Clara, California", ["Levi's Stadium", "Santa Clara"]) == pytest.approx(0.8)
+    assert metrics.token_f1("Moscow", ["London"]) == 0.0
+    assert metrics.token_f1(None, ["308"]) == 0.0
+    assert metrics.token_f1("the", ["a"]) == 0.0  # nothing left after normalisation is no overlap
+
+
 def test_abstention_precision_and_recall() -> None:
     abstained = [True, True, False, False]
     unanswerable = [True, False, True, False]
@@ -189,6 +202,11 @@ def test_run_variant_measures_real_answers(seeded_copy: Path, tmp_path: Path) ->
     assert summary.validity == 1.0
     assert summary.citations == sum(len(r.answer.citations) for r in run.results)
     assert summary.hit_curve == sorted(summary.hit_curve)  # hit@k never falls as k grows
+    # short answers are scored over the answerable questions only: s01 wants a demand (no span), s02 a date
+    assert run.results[2].short_em is None and run.results[0].answer.short_answer is None
+    assert run.results[1].answer.short_answer is not None
+    assert summary.short_em == (run.results[0].short_em + run.results[1].short_em) / 2
+    assert summary.short_f1 == (run.results[0].short_f1 + run.results[1].short_f1) / 2
 
 
 def test_reliability_points_bin_the_predictions_and_count_the_right_ones() -> None:
@@ -227,15 +245,20 @@ def test_eval_seed_set_with_corpus_as_json(tmp_path: Path) -> None:
         assert band["answers"] == len(passed) and band["accuracy"] == pytest.approx(sum(passed) / len(passed))
     assert summary["strong_accuracy"] == bands["strong"]["accuracy"]
     assert all((r["support_label"] == "abstained") == r["abstained"] for r in results)
+    assert 0.0 <= summary["short_em"] <= summary["short_f1"] <= 1.0
+    assert any(r["short_answer"] for r in results) and all("short_answer" in r for r in results)
     assert not unused.exists() or not any(unused.iterdir())  # --corpus leaves the configured store alone
     assert not list(scratch.glob("qa-eval-*"))  # and removes its temporary store
 
 
 def test_compare_and_failed_gate_exit_1(seeded_dir: Path, tmp_path: Path) -> None:
     small = write_set(tmp_path / "small.jsonl", *seed_items("s01", "s02", "u01"))
-    done = run_qa_in(seeded_dir, "eval", str(small), "--compare", "--json", "--min-hit1", "1.01")
+    done = run_qa_in(
+        seeded_dir, "eval", str(small), "--compare", "--json", "--min-hit1", "1.01", "--min-short-f1", "1.01"
+    )
     assert done.returncode == 1
     assert "hit@1" in done.stderr and "< required 1.01" in done.stderr
+    assert "short answer F1" in done.stderr
     report = json.loads(done.stdout)
     assert report["default"] == "hybrid"
     assert set(report["summary"]) == set(report["results"]) == {"dense", "bm25", "hybrid"}

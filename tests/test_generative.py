@@ -34,6 +34,9 @@ def fresh_script(fake: FakeOpenAI) -> None:
     fake.reset()
 
 
+RECEIVED = "Russia received a written response from US and NATO on 26 January 2022"
+
+
 def llm_env(fake: FakeOpenAI, **extra: str) -> dict[str, str]:
     """The settings a user with an OpenAI-compatible server sets."""
     return {
@@ -91,6 +94,18 @@ def test_a_supported_answer_keeps_its_checked_citations(fake: FakeOpenAI, seeded
     system, user = request.body["messages"]
     assert system["role"] == "system" and "not instructions" in system["content"]
     assert user["role"] == "user" and '<passage n="1"' in user["content"] and TRUSS in user["content"]
+
+
+def test_a_generative_answer_gets_its_short_answer_from_a_cited_quote(fake: FakeOpenAI, seeded_dir: Path) -> None:
+    fake.reply_by(lambda body: f"Moscow received the written reply on 26 January 2022 [{number_of(body, RECEIVED)}].")
+    code, answer, err = ask_json(seeded_dir, fake, "When did Moscow get a written reply from Washington?")
+    assert code == 0, err
+    short = answer["short_answer"]
+    assert short is not None and short["text"] == "26 January 2022"
+    cited = next(c for c in answer["citations"] if c["n"] == short["citation"])
+    assert RECEIVED in cited["quote"]  # pinned in the quote, not in the model's own words
+    assert cited["start"] <= short["start"] < short["end"] <= cited["end"]
+    assert cited["quote"][short["start"] - cited["start"] : short["end"] - cited["start"]] == short["text"]
 
 
 def test_unsupported_citations_are_dropped_and_reported(fake: FakeOpenAI, seeded_dir: Path) -> None:

@@ -92,6 +92,8 @@ def print_answer(answer: Answer, as_json: bool) -> None:
         out.print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False), markup=False, soft_wrap=True)
         return
     out.print(f"[bold]Q:[/] {escape(answer.question)}")
+    if answer.short_answer is not None:  # the exact fact first, then the sentences it stands in
+        out.print(f"[bold green]{escape(answer.short_answer.text)}[/] [bold cyan][{answer.short_answer.citation}][/]")
     out.print(("[yellow]" if answer.abstained else "") + escape(answer.answer) + ("[/]" if answer.abstained else ""))
     if not answer.abstained:  # an abstention says so in its text already
         colour = "green" if answer.support_label == "strong" else "yellow"

@@ -50,6 +50,8 @@ def evaluate(
     min_abstain_precision: Annotated[float | None, _gate("abstention precision")] = None,
     max_median_words: Annotated[float | None, _gate("the median answer length in words", ceiling=True)] = None,
     min_strong_accuracy: Annotated[float | None, _gate("the accuracy of the answers labelled strong")] = None,
+    min_short_em: Annotated[float | None, _gate("the short answers' exact match")] = None,
+    min_short_f1: Annotated[float | None, _gate("the short answers' token F1")] = None,
 ) -> None:
     """Measure retrieval, answers, citations, abstention and latency over evaluation sets."""
     from eval.runner import Gate
@@ -68,6 +70,8 @@ def evaluate(
             ("abstain_precision", min_abstain_precision, False),
             ("median_words", max_median_words, True),
             ("strong_accuracy", min_strong_accuracy, False),
+            ("short_em", min_short_em, False),
+            ("short_f1", min_short_f1, False),
         )
         if threshold is not None
     ]

@@ -1,0 +1,338 @@
+"""The exact fact: the short span of a cited quote that answers the question ("308", "10 February 2022").
+
+No reader model ships in a package here, so this is classic feature-based span selection (the SQuAD paper's
+sliding-window and distance baselines, with answer-type checks): every short run of words in the cited sentences
+is a candidate; candidates that start or end on a function word, cross a clause break, are made of the question's
+own words only or do not fit the answer type the question wants (a date, a number) are dropped; the rest are scored
+by a linear function of a few features (answer-type fit, distance to the question's words matched in the sentence,
+how much of the question the sentence holds, length, capitals, the words around the span) and the best one is the
+short answer. Questions that want a reason, a manner or a demand get no span: their answer is the sentence.
+
+The weights (WEIGHTS, in qa/assets/span_weights.json) were fitted by eval/fit_span.py on one half of XQuAD-en's
+articles (CC BY-SA 4.0); the other half reports how the picker does on questions it was not fitted on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from qa.domain import Citation, ShortAnswer
+from qa.question import AnswerType, QuestionProfile
+from qa.text import sentence_spans, tokenize
+
+MAX_TOKENS = 8  # longer spans are sentences, not facts
+
+# The fitted weight of each feature (a feature without one weighs 0); written by `python -m eval.fit_span --write`.
+WEIGHTS: dict[str, float] = json.loads((resources.files("qa") / "assets" / "span_weights.json").read_text("utf-8"))
+
+_NO_SPAN = re.compile(r"^\s*(why|how (?!many|much|long|old|far|large|big|tall|high|often))\b", re.I)
+_TOKEN = re.compile(r"[$£€]?\d[\d,.:–-]*\d%?|[$£€]?\d%?|\w+(?:[-'’]\w+)*|[^\w\s]")
+_WORD = re.compile(r"\w+(?:[-'’]\w+)*")
+_NUMBER_WORDS = frozenset({
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+    "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
+    "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion", "trillion", "dozen", "half",
+    "quarter", "twice", "once",
+})  # fmt: skip
+_MONTHS = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "december",
+})  # fmt: skip
+_UNITS = re.compile(
+    r"^(percent|per|cent|%|million|billion|thousand|hundred|trillion|years?|months?|weeks?|days?|hours?|minutes?"
+    r"|seconds?|decades?|centuries|century|miles?|km|kilometres?|kilometers?|metres?|meters?|feet|foot|inches"
+    r"|pounds?|dollars?|euros?|tons?|tonnes?|acres?|square|degrees?|mph|kg|people|points?)$",
+    re.I,
+)
+_SCALE = frozenset({"percent", "%", "million", "billion", "trillion", "thousand", "hundred"})  # part of a quantity
+# Words a span neither starts nor ends with (articles may start it: SQuAD's normalisation drops them anyway).
+_FUNCTION = frozenset({
+    "a", "an", "the", "of", "in", "on", "at", "by", "for", "to", "from", "with", "and", "or", "but", "as", "is", "are",
+    "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "that", "which", "who", "whom",
+    "whose", "what", "when", "where", "why", "how", "this", "these", "those", "it", "its", "their", "his", "her", "he",
+    "she", "they", "we", "i", "you", "not", "no", "so", "than", "then", "there", "here", "also", "only", "just",
+    "very", "more", "most", "such", "into", "onto", "over", "under", "about", "after", "before", "during", "between",
+    "through", "while", "since", "until", "would", "will", "can", "could", "should", "may", "might", "must", "shall",
+    "against", "if", "without", "within", "among", "towards", "toward", "upon", "per", "via", "like", "unlike",
+    "because", "although", "though", "whether", "both", "either", "neither", "each", "every", "all", "any", "some",
+    "many", "much", "other", "another", "said", "says", "say", "need", "needs",
+})  # fmt: skip
+_PREPOSITIONS = frozenset({
+    "in", "at", "on", "by", "of", "from", "to", "for", "as", "with", "into", "during", "since", "until", "after",
+    "before",
+})  # fmt: skip
+_PUNCT = re.compile(r"^[^\w$£€%]+$")
+_ORDINAL = re.compile(r"^\d+(st|nd|rd|th)$", re.I)
+_QUOTES = frozenset("\"“”‘’'")
+# "What type of protest?": the noun after "what" that says nothing of the answer's kind
+_GENERIC_HEADS = frozenset({
+    "type", "kind", "name", "form", "sort", "part", "example", "term", "word", "way", "thing", "one",
+})  # fmt: skip
+_CLAUSE_BREAKS = frozenset(",;:()—–")
+WINDOW = 3  # tokens either side of a span whose question words count
+_WH_GROUP = {"who": "who", "whom": "who", "whose": "who", "what": "what", "which": "what", "where": "where"}
+# Words just before or after a span that say what it is ("called X", "by X", "X, which"), learnt per question kind
+_CUES = frozenset({
+    "by", "in", "at", "on", "of", "from", "to", "for", "as", "with", "called", "named", "known", "was", "is", "were",
+    "are", "the", "a", "an", "and", ",", ".", "(", ")", "'s", "’s", "that", "which", "who", "than", "include",
+    "including", "such",
+})  # fmt: skip
+_WH = ("who", "where", "what", "which", "when", "whose", "whom")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word, number or punctuation mark of a cited sentence."""
+
+    text: str
+    start: int  # offset into the quote
+    end: int
+    stem: str  # '' for a stop word or punctuation
+    lower: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A span that could answer, with its features and its place."""
+
+    features: dict[str, float]
+    citation: int
+    start: int  # offsets into the article
+    end: int
+    text: str
+
+    @property
+    def score(self) -> float:
+        """The linear score under WEIGHTS."""
+        return sum(WEIGHTS.get(name, 0.0) * value for name, value in self.features.items())
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the picker reads of a question."""
+
+    profile: QuestionProfile
+    words: frozenset[str]  # lower-cased words as asked
+    wh: str  # the question word ("who", "what"...), '' if none
+    head: str  # the stem of the noun after "what"/"which" ("architect" of "which German architect"), '' if none
+
+    @classmethod
+    def of(cls, question: str) -> Asked:
+        """Read a question."""
+        words = [w.lower() for w in _WORD.findall(question)]
+        wh = next((w for w in words if w in _WH), "")
+        head = ""
+        if wh in ("what", "which") and words.index(wh) + 1 < len(words):
+            following = [w for w in words[words.index(wh) + 1 :] if w not in _FUNCTION and w not in _GENERIC_HEADS]
+            following = following[:1]
+            head = (tokenize(following)[0] or [""])[0] if following else ""
+        return cls(QuestionProfile.of(question), frozenset(words), wh, head)
+
+
+def short_answer(question: str, citations: Sequence[Citation], abstained: bool = False) -> ShortAnswer | None:
+    """The span of one cited quote that answers the question, or None when none can be pinned (an abstention,
+    a "why" or "how" question, a demand, or no candidate that fits)."""
+    best = max(candidates(question, citations, abstained), key=lambda c: c.score, default=None)
+    if best is None:
+        return None
+    return ShortAnswer(text=best.text, citation=best.citation, start=best.start, end=best.end)
+
+
+def candidates(question: str, citations: Sequence[Citation], abstained: bool = False) -> list[Candidate]:
+    """Every admissible span of the cited sentences, with its features (none for questions without a span)."""
+    if abstained or not citations or _NO_SPAN.search(question):
+        return []
+    asked = Asked.of(question)
+    if asked.profile.answer_type is AnswerType.DEMAND or not asked.profile.terms:
+        return []
+    found: list[Candidate] = []
+    sentences = [(c, start, end) for c in citations for start, end in sentence_spans(c.quote)]
+    tokenised = [_tokens(c.quote[start:end], start) for c, start, end in sentences]
+    terms = set(asked.profile.terms)
+    helds = [len({t.stem for t in tokens if t.stem in terms}) / len(terms) for tokens in tokenised]
+    top = max(helds, default=0.0)
+    strongest = max(citations, key=lambda c: c.score).n
+    for (citation, _, _), tokens, held in zip(sentences, tokenised, helds, strict=True):
+        found.extend(_spans(tokens, asked, citation, held, held >= top, citation.n == strongest))
+    return found
+
+
+def _tokens(sentence: str, offset: int) -> list[Token]:
+    """The sentence's words, numbers and punctuation marks, with their stems and offsets into the quote."""
+    found = [(m.group(), m.start() + offset, m.end() + offset) for m in _TOKEN.finditer(sentence)]
+    stems = tokenize([text for text, _, _ in found]) if found else []
+    return [
+        Token(text, start, end, stem[0] if stem else "", text.lower())
+        for (text, start, end), stem in zip(found, stems, strict=True)
+    ]
+
+
+def _spans(
+    tokens: list[Token], asked: Asked, citation: Citation, held: float, best: bool, strongest: bool
+) -> list[Candidate]:
+    """Every admissible span of one sentence, with its features."""
+    terms = set(asked.profile.terms)
+    clause = [0]  # the clause (between commas, semicolons, brackets, dashes) each token stands in
+    for t in tokens[1:]:
+        clause.append(clause[-1] + (t.text in _CLAUSE_BREAKS))
+    asked_at = [bool(t.stem) and t.stem in terms for t in tokens]
+    by_clause: dict[int, set[str]] = {}
+    for t, c, is_asked in zip(tokens, clause, asked_at, strict=True):
+        if is_asked:
+            by_clause.setdefault(c, set()).add(t.stem)
+    kind = asked.profile.answer_type
+    matched = [i for i, t in enumerate(tokens) if t.stem and t.stem in terms]
+    heads = [i for i, t in enumerate(tokens) if asked.head and t.stem == asked.head]
+    found = []
+    for i in range(len(tokens)):
+        for j in range(i + 1, min(i + MAX_TOKENS, len(tokens)) + 1):
+            span = tokens[i:j]
+            if not _admissible(span) or (i == 0 and j < len(tokens) and tokens[j].text == ","):
+                continue  # a sentence's opening word or phrase before a comma: "However,", "Accordingly,"
+            fit = _type_fit(span, kind, i == 0)
+            if fit <= 0:
+                continue
+            asked_words = [
+                t for t in span if ((t.stem and t.stem in terms) or t.lower in asked.words) and t.lower not in _SCALE
+            ]
+            overlap = len(asked_words) / len(span)
+            if overlap >= 1:
+                continue
+            nearest, average = _distance(i, j, matched, len(tokens))
+            content = [t for t in span if t.lower not in _FUNCTION and not _PUNCT.match(t.text)]
+            capitals = sum(_capitalised(t) for t in content if not (i == 0 and t is span[0])) / len(content)
+            numbers = sum(_is_number(t) for t in content) / len(content)
+            before = tokens[i - 1] if i > 0 else None
+            after = tokens[j] if j < len(tokens) else None
+            features = {
+                "fit": fit,
+                "held": held,
+                "best_sentence": float(best),
+                "first_citation": float(citation.n == 1),
+                "strongest_citation": float(strongest),
+                "clause_held": len(by_clause.get(clause[i], set())) / len(terms),
+                "left_window": sum(asked_at[max(0, i - WINDOW) : i]) / WINDOW,
+                "right_window": sum(asked_at[j : j + WINDOW]) / WINDOW,
+                "nearest": nearest,
+                "average": average,
+                "overlap": overlap,
+                "cut": _cuts(tokens, i, j, kind),
+                "length": math.log(len(span)),
+                "single": float(len(span) == 1),
+                "capitals": capitals,
+                "numbers": numbers,
+                "date": float(_is_date(span)),
+                "lower_words": sum(t.text.islower() for t in content) / len(content),
+                "the": float(span[0].lower == "the"),
+                "after_preposition": float(before is not None and before.lower in _PREPOSITIONS),
+                "after_comma": float(before is not None and before.text == ","),
+                "before_break": float(after is None or _PUNCT.match(after.text) is not None),
+                "after_asked": float(before is not None and bool(before.stem) and before.stem in terms),
+                "before_asked": float(after is not None and bool(after.stem) and after.stem in terms),
+                "quoted": float(
+                    before is not None and before.text in _QUOTES and after is not None and after.text in _QUOTES
+                ),
+                "near_head": float(any(min(abs(h - i), abs(h - j + 1)) <= 2 for h in heads)),
+                "head_inside": float(any(i <= h < j for h in heads)),
+                "wh_who_capitals": capitals * (asked.wh in ("who", "whom", "whose")),
+                "wh_where_capitals": capitals * (asked.wh == "where"),
+                "wh_what_capitals": capitals * (asked.wh in ("what", "which")),
+                "wh_what_lower": (1 - capitals) * (asked.wh in ("what", "which")),
+                "untyped_numbers": numbers * (kind is None),
+            }
+            group = _WH_GROUP.get(asked.wh, "other") if kind is None else kind.value
+            if before is not None and before.lower in _CUES:
+                features[f"prev_{before.lower}_{group}"] = 1.0
+            if after is not None and after.lower in _CUES:
+                features[f"next_{after.lower}_{group}"] = 1.0
+            first, last = span[0], span[-1]
+            text = citation.quote[first.start : last.end]
+            start = citation.start + first.start
+            found.append(Candidate(features, citation.n, start, start + len(text), text))
+    return found
+
+
+def _admissible(span: list[Token]) -> bool:
+    """A span that reads as a phrase: no function word or punctuation at its ends, no clause break inside."""
+    first, last = span[0], span[-1]
+    if (first.lower in _FUNCTION and first.lower != "the") or last.lower in _FUNCTION:
+        return False
+    if _PUNCT.match(first.text) or _PUNCT.match(last.text):
+        return False
+    inner = [t.text for t in span[1:-1]]
+    if any(p in inner for p in (";", ":", "(", ")", '"', "“", "”", "—", "–", ".")):
+        return False
+    # a comma only inside a date ("February 7, 2016")
+    return not ("," in inner and not _is_date(span))
+
+
+def _is_number(token: Token) -> bool:
+    return token.text[:1].isdigit() or token.text[:1] in "$£€" or token.lower in _NUMBER_WORDS
+
+
+def _is_date(span: list[Token]) -> bool:
+    """A year, a month, a century or a decade."""
+    return any(
+        t.lower in _MONTHS or re.fullmatch(r"[12]\d{3}s?|\d{3}0s", t.text) or t.lower in {"century", "centuries"}
+        for t in span
+    )
+
+
+def _capitalised(token: Token) -> bool:
+    return token.text[:1].isupper()
+
+
+def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool) -> float:
+    """How well the span is the kind of thing asked for: 1 fits, 0 does not (dropped), between for maybe."""
+    content = [t for t in span if t.lower not in _FUNCTION and not _PUNCT.match(t.text)]
+    if not content:
+        return 0.0
+    if kind is AnswerType.DATE:
+        return 1.0 if _is_date(span) else 0.0
+    if kind in (AnswerType.NUMBER, AnswerType.AGE):
+        if not _is_number(span[0]):
+            return 0.0
+        # the number, or the number and its unit ("308", "$1.2 billion", "45 percent")
+        return 1.0 if all(_is_number(t) or _UNITS.match(t.text) or t.text in {",", "."} for t in span[1:]) else 0.5
+    if kind is AnswerType.DURATION:
+        if not _is_number(span[0]):
+            return 0.0
+        return 1.0 if any(_UNITS.match(t.text) for t in span[1:]) else 0.3
+    if kind is AnswerType.NAME or kind is AnswerType.TITLE:
+        names = [t for t in content if _capitalised(t) and not (at_start and t is span[0])]
+        return 1.0 if len(names) == len(content) else (0.3 if names else 0.1)
+    return 0.5  # an untyped question ("what", "which"): any phrase
+
+
+def _part_of(token: Token, kind: AnswerType | None) -> bool:
+    """Whether the token would belong to a date, number or name of this kind standing next to it."""
+    if kind is AnswerType.DATE:
+        return _is_number(token) or token.lower in _MONTHS or _ORDINAL.match(token.text) is not None
+    if kind in (AnswerType.NUMBER, AnswerType.AGE, AnswerType.DURATION):
+        return _is_number(token) or token.lower in _SCALE
+    return _capitalised(token) and token.lower not in _FUNCTION
+
+
+def _cuts(tokens: list[Token], i: int, j: int, kind: AnswerType | None) -> float:
+    """1 when the span leaves a part of its date, number or name just outside it, else 0."""
+    if not any(_part_of(t, kind) for t in tokens[i:j]):
+        return 0.0
+    before = i > 1 and _part_of(tokens[i - 1], kind)  # the sentence's first word is capitalised anyway
+    after = j < len(tokens) and _part_of(tokens[j], kind)
+    return float(before or after)
+
+
+def _distance(i: int, j: int, matched: list[int], length: int) -> tuple[float, float]:
+    """How far the span [i, j) stands from the question's words matched in its sentence: the nearest one and the
+    mean over all, each 0 (next to it) to about 1 (across a long sentence); 1 when the sentence holds none."""
+    outside = [m for m in matched if m < i or m >= j]
+    if not outside:
+        return 1.0, 1.0
+    gaps = [i - m if m < i else m - j + 1 for m in outside]
+    scale = max(8.0, length / 2)
+    return min(gaps) / scale, sum(gaps) / len(gaps) / scale

@@ -1,0 +1,102 @@
+"""qa/span.py: the short answer pinned inside a cited quote, on hand-written sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.domain import Citation
+from qa.span import short_answer
+
+PREAMBLE = "An opening paragraph that no citation quotes.\n\n"
+
+
+def cited(*quotes: str) -> tuple[str, list[Citation]]:
+    """An article made of a preamble and these quotes (one paragraph each), and a citation of each."""
+    article, citations = PREAMBLE, []
+    for n, quote in enumerate(quotes, start=1):
+        start = len(article)
+        article += quote + "\n\n"
+        citations.append(
+            Citation(n=n, article_id="a1", title="T", quote=quote, start=start, end=start + len(quote), score=1.0)
+        )
+    return article, citations
+
+
+@pytest.mark.parametrize(
+    ("question", "quotes", "expected"),
+    [
+        (
+            "How many points did the Panthers defense surrender?",
+            ["The Panthers defense gave up just 308 points, ranking sixth in the league."],
+            "308",
+        ),
+        (
+            "On which day did Lavrov and Truss meet?",
+            ["The foreign ministers talked for hours. The meeting of Lavrov and Truss took place on 10 February 2022."],
+            "10 February 2022",
+        ),
+        ("When was the bridge opened?", ["The bridge was opened to traffic in 1937 after four years of work."], "1937"),
+        (
+            "Who succeeded Smith as chairman of the board?",
+            ["Smith retired in May, and the board named Maria Lopez as its new chairman."],
+            "Maria Lopez",
+        ),
+        (
+            "What percentage of the vote did the party win?",
+            ["The party won 42 percent of the vote in the northern districts."],
+            "42 percent",
+        ),
+        (
+            "How long did the siege last?",
+            ["The city held out, and the siege lasted three months before the army withdrew."],
+            "three months",
+        ),
+        (
+            "In which city were the talks held?",
+            ["The ministers arrived on Monday. The talks were held in Moscow at the foreign ministry."],
+            "Moscow",
+        ),
+    ],
+)
+def test_picks_the_span_that_answers(question: str, quotes: list[str], expected: str) -> None:
+    article, citations = cited(*quotes)
+    span = short_answer(question, citations)
+    assert span is not None and span.text == expected
+    assert article[span.start : span.end] == span.text  # offsets index the article, not the quote
+    quote = citations[span.citation - 1]
+    assert quote.start <= span.start < span.end <= quote.end
+
+
+def test_the_span_comes_from_the_quote_that_answers() -> None:
+    article, citations = cited("Talks went on all day in the capital.", "The treaty was signed in 1921 by both sides.")
+    span = short_answer("In what year was the treaty signed?", citations)
+    assert span is not None and (span.text, span.citation) == ("1921", 2)
+    assert article[span.start : span.end] == "1921"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why did the talks fail?",  # a reason: the sentence is the answer
+        "How did Lavrov respond?",  # a manner
+        "What did Truss demand?",  # a demand is a clause, not a span
+    ],
+)
+def test_no_span_for_reasons_manners_and_demands(question: str) -> None:
+    _, citations = cited("Truss demanded that Russia withdraw its troops, and Lavrov refused in 2022.")
+    assert short_answer(question, citations) is None
+
+
+def test_no_span_when_nothing_fits_the_wanted_type_or_the_answer_abstained() -> None:
+    _, citations = cited("The ministers talked for hours about the situation at the border.")
+    assert short_answer("When did the ministers talk?", citations) is None  # no date in the quote
+    assert short_answer("How many soldiers were at the border?", citations) is None  # no number
+    _, dated = cited("The meeting took place on 10 February 2022.")
+    assert short_answer("When did the meeting take place?", dated, abstained=True) is None
+    assert short_answer("When did the meeting take place?", []) is None
+
+
+def test_a_span_is_never_only_the_questions_own_words() -> None:
+    _, citations = cited("Lavrov met Truss in Moscow.")
+    span = short_answer("Who did Lavrov meet in Moscow?", citations)
+    assert span is not None and span.text == "Truss"
