@@ -2,9 +2,9 @@
 copying a quote with its citation, Markdown, the short answer and the support label, errors in a reader's words,
 Retry, banners that do not stack, an axe-core accessibility check in light and dark, and a phone's width.
 
-Needs Debian's Chromium at /usr/bin/chromium. Screenshots go to test-artifacts/. The fields other branches add to
-an answer (`short_answer`, `support`, `support_label`; see the shared contract) are added here to the real server's
-reply on its way to the page, so the page's side is tested on its own.
+Needs Debian's Chromium at /usr/bin/chromium. Screenshots go to test-artifacts/. The short answer and the support
+labels are the engine's own; a few tests edit the server's reply on its way to the page to reach states the seed
+article does not produce (a weak label on a given answer, a short answer outside its quote, a model's Markdown).
 """
 
 from __future__ import annotations
@@ -290,29 +290,22 @@ def test_an_extractive_answer_is_shown_verbatim_not_as_markdown(page: Page) -> N
 
 
 def test_the_short_answer_comes_first_and_bold_inside_its_quote(page: Page) -> None:
-    expected = api(page, "POST", "/api/ask", {"question": TRUSS})
-    cited = expected["citations"][1]
-    fact = "troops withdraw"
-    start = cited["start"] + cited["quote"].index(fact)
-
-    def add(reply: dict[str, Any]) -> None:
-        reply["short_answer"] = {"text": fact, "citation": cited["n"], "start": start, "end": start + len(fact)}
-        reply["support"], reply["support_label"] = 0.97, "strong"
-
-    edit_done(page, add)
-    bubble = ask(page, TRUSS)
+    """The engine's own short answer (qa/span.py), as the server sends it."""
+    question = "When did Moscow get a written reply from Washington and the alliance?"
+    expected = api(page, "POST", "/api/ask", {"question": question})
+    fact = expected["short_answer"]["text"]
+    assert fact == "26 January 2022"
+    bubble = ask(page, question)
     short = bubble.locator(".short-answer")
     expect(short.locator("strong")).to_have_text(fact)
-    expect(short.locator(".cite")).to_have_text(f"[{cited['n']}]")
+    expect(short.locator(".cite")).to_have_text(f"[{expected['short_answer']['citation']}]")
     # first: before the answer text, below only the support label
     shown = "b => [...b.children].filter(e => e.offsetParent && !e.matches('.visually-hidden')).map(e => e.className)"
     order = bubble.evaluate(shown)
-    assert order[:3] == ["support-label strong", "short-answer", "message-text"], order
-    bold = bubble.locator(".message-text strong.short-in-quote")
-    expect(bold).to_have_text(fact)
-    # the bold span sits in the sentence the [n] marker closes
+    assert order[1:3] == ["short-answer", "message-text"] and order[0].startswith("support-label"), order
+    expect(bubble.locator(".message-text strong.short-in-quote")).to_have_text(fact)
+    cited = next(c for c in expected["citations"] if c["n"] == expected["short_answer"]["citation"])
     expect(bubble.locator(".message-text")).to_contain_text(cited["quote"])
-    expect(bubble.locator(".support-label.strong")).to_have_text("Strong match")
 
 
 def test_a_short_answer_that_is_not_in_its_quote_is_not_shown(page: Page) -> None:
