@@ -385,6 +385,17 @@ class Turn(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     abstained: bool = False
     created_at: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    # A user turn keeps the filters it was asked with, an assistant turn what a reader saw beside its text, so that
+    # a conversation opened again shows the same (turns stored before these fields have their defaults).
+    within: SearchFilter | None = Field(default=None, description="For a user turn: the filters it was asked with.")
+    as_of: dt.datetime | None = Field(default=None, description="For a user turn: the as_of it was asked with.")
+    short_answer: ShortAnswer | None = None
+    support: float | None = Field(default=None, description="For an assistant turn: see Answer.support.")
+    support_label: Literal["strong", "weak", "abstained"] | None = None
+    backend: str | None = None
+    reported: str | None = None
+    time: TimeScope | None = None
+    timeline: bool = False
 
 
 class ChatHistory(BaseModel):

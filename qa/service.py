@@ -204,7 +204,10 @@ class NewsService:
         conversation belongs to `owner` (an API key's id; None: callers without a key): no one else reaches it."""
         within = self.check_filter(within)
         session_id, query = self._prepare_turn(session_id, message, owner)
-        return self._record(session_id, message, query, self.engine.ask(query, within=within, as_of=as_of))
+        answer = self.engine.ask(query, within=within, as_of=as_of)
+        return self._record(
+            session_id, Turn(role="user", content=message, query=query, within=within, as_of=as_of), answer
+        )
 
     def chat_stream(
         self,
@@ -221,7 +224,8 @@ class NewsService:
 
         def pieces() -> Iterator[str | ChatAnswer]:
             for item in self.engine.stream(query, within=within, as_of=as_of):
-                yield self._record(session_id, message, query, item) if isinstance(item, Answer) else item
+                asked = Turn(role="user", content=message, query=query, within=within, as_of=as_of)
+                yield self._record(session_id, asked, item) if isinstance(item, Answer) else item
 
         return ChatStream(session_id, query, _primed(pieces()))
 
@@ -292,16 +296,25 @@ class NewsService:
         query = self.engine.validate(self.resolver.resolve(history, message))
         return session_id or self.sessions.create(owner), query
 
-    def _record(self, session_id: str, message: str, query: str, answer: Answer) -> ChatAnswer:
-        reply = ChatAnswer(**_resolved(answer, message, query).model_dump(), session_id=session_id)
+    def _record(self, session_id: str, asked: Turn, answer: Answer) -> ChatAnswer:
+        """Store the question's turn and the answer's, and give the answer as the conversation's reply."""
+        query = asked.query or asked.content
+        reply = ChatAnswer(**_resolved(answer, asked.content, query).model_dump(), session_id=session_id)
         reply.passages = answer.passages
-        self.sessions.append(
-            session_id,
-            [
-                Turn(role="user", content=message, query=query),
-                Turn(role="assistant", content=reply.answer, citations=reply.citations, abstained=reply.abstained),
-            ],
+        said = Turn(
+            role="assistant",
+            content=reply.answer,
+            citations=reply.citations,
+            abstained=reply.abstained,
+            short_answer=reply.short_answer,
+            support=reply.support,
+            support_label=reply.support_label,
+            backend=reply.backend,
+            reported=reply.reported,
+            time=reply.time,
+            timeline=reply.timeline,
         )
+        self.sessions.append(session_id, [asked, said])
         return reply
 
     def _resolve_messages(self, messages: Sequence[tuple[str, str]]) -> tuple[str, str]:

@@ -199,3 +199,21 @@ def test_a_from_date_after_the_to_date_shows_the_server_message_and_the_form_rec
     bubble = ask(page, "Who is the mayor of Lisburg?")
     expect(bubble.locator(".citations li").first).to_be_visible()
     expect(alert.locator(".alert")).to_have_count(0)
+
+
+def test_a_conversation_opened_again_shows_its_timeline_under_the_same_filters(page: Page) -> None:
+    """A reload restores the stored turns with what the reader saw: the support label, the dates, the timeline, and
+    the timeline still follows the filters the question was asked with (here: nothing after 8 September)."""
+    page.fill("#filter-until", "2025-09-08")
+    asked = ask(page, "How did the Cyclone Orla death toll develop?")
+    expect(asked.locator(".timeline")).to_have_attribute("aria-busy", "false")
+    label = asked.locator(".support-label").text_content()
+    days_before = [d.get_attribute("datetime") for d in asked.locator(".timeline-day time").all()]
+    assert days_before and max(d or "" for d in days_before) <= "2025-09-08", days_before
+    page.fill("#filter-until", "")  # the restored timeline must not take the fields' filters of now
+    page.reload()
+    restored = page.locator(".message.assistant").last
+    expect(restored.locator(".timeline")).to_have_attribute("aria-busy", "false")
+    expect(restored.locator(".support-label")).to_have_text(label or "")
+    days_after = [d.get_attribute("datetime") for d in restored.locator(".timeline-day time").all()]
+    assert days_after == days_before

@@ -790,15 +790,32 @@
     return open;
   }
 
-  // A restored turn has no timeline: the stored conversation does not record whether its question asked how
-  // something developed, nor the filters it was asked with.
-  function renderTurn(turn) {
+  /** The filters a stored question was asked with, in the API's field names (as activeFilters gives them). */
+  function storedFilters(turn) {
+    const filters = {};
+    for (const [name, value] of Object.entries(turn?.within || {})) if (value !== null) filters[name] = value;
+    if (turn?.as_of) filters.as_of = turn.as_of;
+    return filters;
+  }
+
+  // A stored turn keeps what the reader saw: the short answer, the support label, the dates, and whether the
+  // question asked how something developed (its timeline is fetched again, under the filters it was asked with).
+  function renderTurn(turn, asked) {
     if (turn.role === "user") {
       const bubble = addUserMessage(turn.content);
       showUnderstood(bubble, turn.content, turn.query);
     } else {
       const view = addAssistantMessage();
-      view.finish({ answer: turn.content, citations: turn.citations || [], abstained: turn.abstained });
+      view.finish({ ...turn, answer: turn.content, citations: turn.citations || [] });
+      if (turn.timeline && asked) showTimeline(view.bubble, asked.query || asked.content, storedFilters(asked));
+    }
+  }
+
+  function renderTurns(turns) {
+    let asked = null;
+    for (const turn of turns || []) {
+      renderTurn(turn, asked);
+      asked = turn.role === "user" ? turn : null;
     }
   }
 
@@ -808,7 +825,7 @@
     setBusy(true);
     try {
       const history = await getJSON(`/api/chat/${encodeURIComponent(id)}`);
-      for (const turn of history.turns || []) renderTurn(turn);
+      renderTurns(history.turns);
       scrollToEnd(true);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) session.id = null;
