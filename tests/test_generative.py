@@ -408,3 +408,31 @@ def test_the_page_shows_the_model_list_and_paragraphs(
         expect(bubble.locator(".unsupported-note")).to_contain_text("1 sentence the model wrote was left out")
     finally:
         context.close()
+
+
+def test_the_export_opens_each_answer_with_its_short_answer_and_weak_label(
+    fake: FakeOpenAI, llm_server: LiveServer
+) -> None:
+    """A strong answer with a short answer, then a weak one laid out as a list: the export shows what the page
+    shows (the short answer bold and first, the weak label, the model's list)."""
+    with httpx.Client(base_url=llm_server.url, timeout=30) as client:
+        fake.reply_by(
+            lambda body: f"Moscow received the written reply on 26 January 2022 [{number_of(body, RECEIVED)}]."
+        )
+        first = client.post("/api/chat", json={"message": "When did Moscow get a written reply from Washington?"})
+        session = first.json()["session_id"]
+        # the follow-up is first rewritten by the model (as itself), then answered
+        fake.reply_by(lambda body: TRUSS if "Last question:" in prompt_text(body) else markdown_reply(body))
+        second = client.post("/api/chat", json={"message": TRUSS, "session_id": session}).json()
+        turns = client.get(f"/api/chat/{session}").json()["turns"]
+        markdown = client.get(f"/api/chat/{session}/export").text
+    assert first.json()["support_label"] == "strong" and second["support_label"] == "weak"
+    assert turns[1]["short_answer"]["text"] == "26 January 2022" and turns[3]["support_label"] == "weak"
+    heads = [line for line in markdown.splitlines() if line.startswith("**Answer")]
+    assert heads == ["**Answer:** **26 January 2022**", "**Answer:** *(Weak match – check the sources)*"], heads
+    after = markdown.split(heads[1], 1)[1]
+    assert (
+        "\n- She said the world must see troops withdraw. [^3]\n- Truss said Russia must respect the **sovereignty**"
+        in after
+    )
+    assert "ban on gas" not in markdown
