@@ -187,6 +187,23 @@ def test_a_marker_previews_its_passage_on_hover_and_copies_the_quote_with_its_ci
     expect(page.locator("#panel-status")).to_have_text(f"Highlighted passage: {first['quote']}")
 
 
+def test_each_quote_of_a_source_card_copies_with_its_citation_by_keyboard(page: Page) -> None:
+    expected = api(page, "POST", "/api/ask", {"question": TRUSS})
+    second = expected["citations"][1]
+    card = ask(page, TRUSS).locator(".source-card").first
+    expect(card.get_by_role("button", name="Copy quote with citation")).to_have_count(2)  # one per quote
+    # from the quote, the next stop is its copy button; Enter copies without a pointer
+    card.locator(f'.card-quotes li[data-n="{second["n"]}"] .citation-open').focus()
+    page.keyboard.press("Tab")
+    copy = card.get_by_role("button", name=f"Copy quote with citation [{second['n']}]")
+    expect(copy).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(card.locator(".card-status")).to_have_text("Copied the quote with its citation.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f"“{second['quote']}” — TDI, “{second['title']}”, 11 Feb 2022.", copied
+    screenshot(page, "answer-card-copy.png")
+
+
 def test_a_marker_previews_on_keyboard_focus_and_the_preview_is_reachable_by_keyboard(page: Page) -> None:
     bubble = ask(page, TRUSS)
     second = bubble.locator(".message-text .cite").nth(1)

@@ -595,6 +595,21 @@
     shown ? el("span", { className: "in-answer-note", text: "quoted above" }) : null);
   }
 
+  /** A source card's "Copy quote with citation" for one of its quotes (as the [n] preview has): the article is
+   *  fetched for its link, and the quote is copied without it when the article cannot be had. */
+  function cardCopy(c, status) {
+    const copy = el("button", {
+      className: "link-button card-copy",
+      text: "Copy quote with citation",
+      attrs: { type: "button", "aria-label": `Copy quote with citation [${c.n}]` },
+    });
+    copy.addEventListener("click", async () => {
+      const article = await loadArticle(c.article_id).catch(() => null);
+      await copyQuote(c, article, status);
+    });
+    return copy;
+  }
+
   /** The citations grouped by article, in the order of their first [n]. */
   function byArticle(citations) {
     const groups = new Map();
@@ -623,13 +638,15 @@
       if (earlier) head.append(el("span", { className: "earlier-label", text: "Earlier reporting" }));
       const copies = [...new Set(group.flatMap((c) => (c.copies || []).map((copy) => copy.source)).filter(Boolean))]
         .filter((name) => name !== first.source);
+      const status = el("p", { className: "preview-status card-status", attrs: { role: "status" } });
       const quotes = el("ul", { className: "card-quotes" },
-        ...group.map((c) => el("li", { attrs: { "data-n": c.n } }, quoteButton(c, answered, short))));
+        ...group.map((c) => el("li", { attrs: { "data-n": c.n } }, quoteButton(c, answered, short), cardCopy(c, status))));
       list.append(el("li", { className: earlier ? "source-card earlier" : "source-card", attrs: { "data-article": first.article_id } },
         head,
         el("p", { className: "citation-title", text: first.title }),
         quotes,
-        copies.length ? el("p", { className: "copies-label", text: `Also carried by ${copies.join(", ")}` }) : null));
+        copies.length ? el("p", { className: "copies-label", text: `Also carried by ${copies.join(", ")}` }) : null,
+        status));
     }
     const heading = abstained ? "Closest passages (they do not answer the question)" : "Sources";
     bubble.append(el("section", { className: "sources" }, el("h3", { text: heading }), list));
