@@ -583,3 +583,44 @@ def test_a_phone_shows_the_question_box_answer_and_sources_without_sideways_scro
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_a_phone_folds_the_filters_behind_a_button_whose_line_says_what_is_active(
+    browser: Browser, server: LiveServer
+) -> None:
+    context, page, errors = open_page(browser, server.url, viewport=PHONE)
+    try:
+        filters, toggle = page.locator("#filters"), page.locator("#filters-toggle")
+        expect(page.locator("#filter-source option")).to_have_count(2)  # the outlets are known
+        expect(toggle).to_have_attribute("aria-expanded", "false")
+        expect(toggle).to_have_text("Filters none active")
+        expect(page.locator("#filter-fields")).to_be_hidden()
+        folded = filters.bounding_box()
+        assert folded is not None and folded["height"] <= 60, folded  # a button's height, not ~150 px of fields
+        assert serious_violations(page) == []
+        # by keyboard: Tab to the button, Enter opens it, the fields follow it
+        toggle.focus()
+        page.keyboard.press("Enter")
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        expect(page.locator("#filter-source")).to_be_visible()
+        page.keyboard.press("Tab")
+        expect(page.locator("#filter-since")).to_be_focused()
+        page.select_option("#filter-source", "TDI")
+        page.fill("#filter-as-of", "2022-03-01")
+        assert serious_violations(page) == []
+        toggle.click()
+        expect(page.locator("#filter-fields")).to_be_hidden()
+        # folded again, it says what is active
+        expect(toggle).to_have_text("Filters 2 active")
+        expect(page.locator("#filter-summary")).to_be_visible()
+        expect(page.locator("#filter-summary-text")).to_have_text("Questions use: TDI · as of 1 Mar 2022")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        screenshot(page, "filters-phone.png")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_at_desktop_width_the_filters_show_without_a_button(page: Page) -> None:
+    expect(page.locator("#filters-toggle")).to_be_hidden()
+    expect(page.locator("#filter-source")).to_be_visible()

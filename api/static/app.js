@@ -38,6 +38,9 @@
     filterSummary: $("filter-summary"),
     filterSummaryText: $("filter-summary-text"),
     clearFilters: $("clear-filters"),
+    filters: $("filters"),
+    filtersToggle: $("filters-toggle"),
+    filtersCount: $("filters-count"),
     selection: $("selection"),
     selectionCount: $("selection-count"),
     clearSelection: $("clear-selection"),
@@ -1175,6 +1178,11 @@
 
   /** The active filters in words, e.g. "Harbor Wire · published 1 May 2025 – 31 May 2025 · as of 1 Feb 2025". */
   function describeFilters(filters) {
+    return filterParts(filters).join(" · ");
+  }
+
+  /** The active filters in words, one part each. */
+  function filterParts(filters) {
     const parts = [];
     if (filters.sources) parts.push(filters.sources.join(", "));
     const since = formatDate(filters.since);
@@ -1186,15 +1194,25 @@
       parts.push(`only ${plural(filters.article_ids.length, "selected article", "selected articles")}`);
     }
     if (filters.as_of) parts.push(`as of ${formatDate(filters.as_of)}`);
-    return parts.join(" · ");
+    return parts;
   }
 
   function filtersChanged() {
-    const words = describeFilters(activeFilters());
+    const filters = activeFilters();
+    const active = filterParts(filters).length;
+    ui.filtersCount.textContent = active ? `${active} active` : "none active";
+    const words = describeFilters(filters);
     ui.filterSummaryText.textContent = words ? `Questions use: ${words}` : "";
     ui.filterSummary.hidden = !words;
     ui.selection.hidden = picked.size === 0;
     ui.selectionCount.textContent = `${plural(picked.size, "article", "articles")} selected`;
+  }
+
+  /** A phone's "Filters" button: show or fold away the fields (the summary line under it stays). */
+  function toggleFilters() {
+    const open = !ui.filters.classList.contains("open");
+    ui.filters.classList.toggle("open", open);
+    ui.filtersToggle.setAttribute("aria-expanded", String(open));
   }
 
   function clearSelection() {
@@ -1293,6 +1311,7 @@
     field.addEventListener("input", filtersChanged);
     field.addEventListener("change", filtersChanged);
   }
+  ui.filtersToggle.addEventListener("click", toggleFilters);
   ui.clearFilters.addEventListener("click", () => {
     clearFilters();
     ui.question.focus();
