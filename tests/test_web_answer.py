@@ -286,8 +286,12 @@ def test_markdown_answers_are_built_as_nodes_and_their_markers_still_work(page: 
     screenshot(page, "answer-markdown.png")
 
 
-def test_an_extractive_answer_is_shown_verbatim_not_as_markdown(page: Page) -> None:
-    """A quote is the article's text: its asterisks are the article's, not formatting."""
+@pytest.mark.parametrize("fallback", [False, True], ids=["extractive", "fallback"])
+def test_an_extractive_answer_is_shown_verbatim_not_as_markdown(page: Page, fallback: bool) -> None:
+    """A quote is the article's text: its asterisks are the article's, not formatting. So too when the extractive
+    answerer stood in for a model that failed (its backend says "extractive (fallback: ...)")."""
+    if fallback:
+        edit_done(page, lambda r: r.update(backend="extractive (fallback: The server at 127.0.0.1 answered 503)"))
     text = (
         "Lisburg, 3 March 2025. The port authority met on Monday to set the harbour toll for the coming year.\n\n"
         "The harbour toll is *not* raised this year, the port authority said. Ferries run as before."

@@ -398,7 +398,8 @@
         const short = reply.abstained ? null : shortAnswerOf(reply);
         shortOf.set(bubble, short);
         if (short) text.before(shortAnswerLine(short));
-        verbatim = reply.backend === "extractive";
+        // "extractive (fallback: …)" too: the model failed and the quotes answered
+        verbatim = String(reply.backend || "").startsWith("extractive");
         view.render(reply.answer, reply.citations || []);
         const when = whenLine(reply);
         if (when) text.after(when);
