@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -68,8 +68,8 @@ class Claim:
 
     text: str
     cited: list[int]
-    start: int = 0
-    end: int = 0
+    start: int = field(default=0, compare=False)  # where, not what: two claims alike are equal wherever they are
+    end: int = field(default=0, compare=False)
 
 
 # What opens a Markdown block line: a list item, a heading or a quote (possibly nested: "> - ").
