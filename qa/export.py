@@ -1,7 +1,10 @@
 """A stored conversation as Markdown: each question, each answer, and the quotes as footnotes.
 
 An answer's `[n]` markers become footnote references numbered across the whole conversation (every answer has
-its own [1]); each footnote gives the quote with its outlet, title and date, so the file stands on its own.
+its own [1]); each footnote gives the quote with its outlet, title and date, so the file stands on its own. An
+answer opens with its short answer in bold and, when its support is weak, says so as the page does. A model's
+answer keeps its Markdown (its lists and paragraphs, as the page shows them); an extractive answer is quoted text
+and is escaped, so that an article's `*` or `#` stays a character.
 """
 
 from __future__ import annotations
@@ -28,15 +31,36 @@ def conversation_markdown(info: ConversationInfo, turns: Sequence[Turn]) -> str:
         for citation in turn.citations:
             footnotes.append(_footnote(len(footnotes) + 1, citation))
             numbers[citation.n] = len(footnotes)
-        label = "**Answer (no answer in the articles):**" if turn.abstained else "**Answer:**"
-        text = _MARKER.sub(partial(_reference, numbers=numbers), _escape_keeping_markers(turn.content))
-        lines += [f"{label} {text}", ""]
+        text = _MARKER.sub(partial(_reference, numbers=numbers), _answer_text(turn))
+        lines += [_answer_head(turn), "", text, ""]
         unreferenced = [numbers[c.n] for c in turn.citations if f"[{c.n}]" not in turn.content]
         if unreferenced:
             lines += ["Sources: " + " ".join(f"[^{k}]" for k in unreferenced), ""]
     if footnotes:
         lines += footnotes
     return "\n".join(lines).rstrip() + "\n"
+
+
+WEAK_LABEL = "Weak match – check the sources"  # the page's words for a weak answer
+
+
+def _answer_head(turn: Turn) -> str:
+    """`**Answer:**`, then the short answer in bold and the weak label when there are."""
+    if turn.abstained:
+        return "**Answer (no answer in the articles):**"
+    head = ["**Answer:**"]
+    if turn.short_answer is not None:
+        head.append(f"**{_escape(_one_line(turn.short_answer.text))}**")
+    if turn.support_label == "weak":
+        head.append(f"*({WEAK_LABEL})*")
+    return " ".join(head)
+
+
+def _answer_text(turn: Turn) -> str:
+    """The answer's Markdown: a model's as it wrote it (only HTML made text), a quoting answer's escaped."""
+    if turn.backend and not turn.backend.startswith("extractive"):
+        return turn.content.replace("<", "\\<")
+    return _escape_keeping_markers(turn.content)
 
 
 def _reference(match: re.Match[str], numbers: dict[int, int]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,27 +63,71 @@ def _attribute(text: str) -> str:
 
 @dataclass(frozen=True)
 class Claim:
-    """A sentence of the model's reply with the passage numbers it cites."""
+    """A sentence of the model's reply with the passage numbers it cites, and where its source is in the reply
+    (after any list, heading or quote marker that opens its line)."""
 
     text: str
     cited: list[int]
+    start: int = field(default=0, compare=False)  # where, not what: two claims alike are equal wherever they are
+    end: int = field(default=0, compare=False)
+
+
+# What opens a Markdown block line: a list item, a heading or a quote (possibly nested: "> - ").
+_BLOCK_MARK = re.compile(r"(?:(?:[-*+]|\d{1,9}[.)]|#{1,6}|>)[ \t]+)+")
+# Emphasis and code delimiters: layout, not words, so a claim is checked without them.
+_EMPHASIS = re.compile(r"(?<!\w)[*_]+|[*_]+(?!\w)|`")
 
 
 def split_claims(reply: str) -> list[Claim]:
-    """Sentences of a reply with their [n] markers; markers that open a sentence belong to the one before."""
+    """Sentences of a reply with their [n] markers; markers that open a sentence belong to the one before. A
+    sentence never crosses a line, and a line's list, heading or quote marker is layout, not part of it."""
     claims: list[Claim] = []
     for start, end in sentence_spans(reply):
-        sentence = reply[start:end]
-        leading = re.match(r"^(\s*\[\d{1,3}\])+", sentence)
+        if not reply[reply.rfind("\n", 0, start) + 1 : start].strip():  # the first sentence of its line
+            mark = _BLOCK_MARK.match(reply + " ", start)
+            if mark and mark.end() >= end:
+                continue  # the line's marker alone ("1." split off as a sentence)
+            start = mark.end() if mark else start
+        leading = re.match(r"^(\s*\[\d{1,3}\])+", reply[start:end])
         if leading and claims:
             moved = [int(n) for n in _MARKER.findall(leading.group())]
-            claims[-1] = Claim(claims[-1].text, list(dict.fromkeys(claims[-1].cited + moved)))
-            sentence = sentence[leading.end() :]
+            last = claims[-1]
+            claims[-1] = Claim(last.text, list(dict.fromkeys(last.cited + moved)), last.start, last.end)
+            start += leading.end()
+        sentence = reply[start:end]
         cited = [int(n) for n in _MARKER.findall(sentence)]
-        text = " ".join(_MARKER.sub("", sentence).split())
+        text = " ".join(_EMPHASIS.sub("", _MARKER.sub("", sentence)).split())
         if text.strip(" .!?"):
-            claims.append(Claim(text, list(dict.fromkeys(cited))))
+            claims.append(Claim(text, list(dict.fromkeys(cited)), start, end))
     return claims
+
+
+_GAP_MARKER = re.compile(r"[ \t]*\[\d{1,3}\]")  # a marker between sentences (never takes a line break with it)
+_DROPPED = "\x00"  # stands where a sentence was left out, until its line is tidied
+_BARE_LINE = re.compile(r"[\s*_`>#+\-.)\d]*")  # what is left of a line whose every sentence was left out
+
+
+def laid_out(reply: str, claims: Sequence[Claim], texts: Sequence[str | None]) -> str:
+    """The reply with its layout (lines, paragraphs, list and quote markers, emphasis) kept and each claim's
+    source replaced by its text (None: left out). A line left with nothing of its own goes, so a list keeps its
+    other items and stays one list; blank lines never pile up."""
+    out, last = [], 0
+    for claim, text in zip(claims, texts, strict=True):
+        out.append(_GAP_MARKER.sub("", reply[last : claim.start]))
+        out.append(_DROPPED if text is None else text)
+        last = claim.end
+    out.append(_GAP_MARKER.sub("", reply[last:]))
+    lines: list[str] = []
+    for line in "".join(out).splitlines():
+        if _DROPPED in line:
+            line = line.replace(_DROPPED, "")
+            if _BARE_LINE.fullmatch(line):
+                continue
+            line = re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", line)  # where a sentence inside the line was
+        line = line.rstrip()
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    return "\n".join(lines).strip("\n")
 
 
 class CitationChecker:
@@ -180,7 +224,8 @@ class GenerativeAnswerer:
         checked = self.checker.check(split_claims(reply), hits)
         numbers: dict[tuple[int, int], int] = {}  # (passage n, sentence index) -> citation number
         citations: list[Citation] = []
-        sentences, parts = [], []
+        sentences: list[AnswerSentence] = []
+        texts: list[str | None] = []  # each claim as the answer shows it, None when it is left out
         for claim, kept, dropped in checked:
             marks = []
             for n, index in kept:
@@ -190,13 +235,14 @@ class GenerativeAnswerer:
                 marks.append(numbers[(n, index)])
             marks = list(dict.fromkeys(marks))
             sentences.append(AnswerSentence(text=claim.text, citations=marks, dropped=dropped, supported=bool(marks)))
-            if marks:
-                parts.append(claim.text + " " + "".join(f"[{m}]" for m in marks))
+            source = _MARKER.sub("", reply[claim.start : claim.end]).rstrip()
+            texts.append(source + " " + "".join(f"[{m}]" for m in marks) if marks else None)
         support = sum(s.supported for s in sentences) / len(sentences) if sentences else 0.0
-        if not parts:
+        if not any(texts):
             result = abstention(passages, support, self.name)
             return AnswerResult(result.answer, result.citations, True, support, sentences, self.name)
-        return AnswerResult(" ".join(parts), citations, False, support, sentences, self.name)
+        answer = laid_out(reply, [claim for claim, _, _ in checked], texts)
+        return AnswerResult(answer, citations, False, support, sentences, self.name)
 
 
 def _quote(n: int, passage: Passage, hit: Hit, index: int) -> Citation:

@@ -182,9 +182,15 @@ def test_a_conversation_exports_as_markdown_with_footnoted_quotes(http: httpx.Cl
         assert citation["source"] in line
         assert citation["published"][:10] in line
         assert citation["title"].split()[0] in line
-    answer_line = next(li for li in markdown.splitlines() if li.startswith("**Answer"))
+    answer_line = _answer_texts(markdown)[0]
     assert "[^1]" in answer_line
     assert not re.search(r"\[\d+\]", answer_line), "the answer's own [n] markers became footnote references"
+
+
+def _answer_texts(markdown: str) -> list[str]:
+    """The text of each answer in an export: the block after its `**Answer...` line."""
+    blocks = markdown.split("\n\n")
+    return [blocks[i + 1] for i, block in enumerate(blocks[:-1]) if block.startswith("**Answer")]
 
 
 def test_footnotes_are_numbered_across_the_whole_conversation(http: httpx.Client) -> None:
@@ -193,7 +199,7 @@ def test_footnotes_are_numbered_across_the_whole_conversation(http: httpx.Client
     quotes = len(turns[1]["citations"]) + len(turns[3]["citations"])
     markdown = http.get(f"/api/chat/{session}/export").text
     assert len(re.findall(r"^\[\^\d+\]: ", markdown, re.M)) == quotes
-    second_answer = [li for li in markdown.splitlines() if li.startswith("**Answer")][1]
+    second_answer = _answer_texts(markdown)[1]
     assert f"[^{len(turns[1]['citations']) + 1}]" in second_answer
 
 

@@ -340,3 +340,99 @@ def test_eval_compare_puts_both_backends_side_by_side(fake: FakeOpenAI, tmp_path
     summary = json.loads(done.stdout)["summary"]
     assert {"hybrid", "extractive"} <= set(summary)
     assert summary["hybrid"]["accuracy"] == 1.0 and summary["extractive"]["accuracy"] == 1.0
+
+
+GAS = "Truss demanded a ban on gas."
+
+
+def markdown_reply(body: dict[str, Any]) -> str:
+    """A model answer laid out as Markdown: a paragraph, a bulleted list whose first item holds a sentence its
+    passage does not state, and a second paragraph."""
+    n = number_of(body, SOVEREIGNTY)
+    return (
+        f"Truss said Russia must respect the sovereignty of Ukraine [{n}].\n\n"
+        f"- She said the world must see troops withdraw [{n}]. {GAS[:-1]} [{n}].\n"
+        f"- Truss said Russia must respect the **sovereignty** of Ukraine [{n}].\n\n"
+        f"She said the world must see troops withdraw [{n}]."
+    )
+
+
+def without_markers(text: str) -> str:
+    return re.sub(r" ?\[\d+\]", "", text)
+
+
+def test_the_model_layout_survives_the_citation_check(fake: FakeOpenAI, llm_server: LiveServer) -> None:
+    fake.reply_by(markdown_reply)
+    with httpx.Client(base_url=llm_server.url, timeout=30) as client:
+        asked = client.post("/api/ask", json={"question": TRUSS}).json()
+        with client.stream("POST", "/api/chat/stream", json={"message": TRUSS}) as response:
+            lines = [line for line in response.iter_lines() if line.startswith(("event:", "data:"))]
+    events = list(zip(lines[::2], lines[1::2], strict=True))
+    streamed = "".join(json.loads(d[5:])["text"] for e, d in events if e == "event: delta")
+    done = json.loads(events[-1][1][5:])
+    assert asked["answer"] == done["answer"]
+    assert asked["answer"] == (
+        "Truss said Russia must respect the sovereignty of Ukraine. [1]\n\n"
+        "- She said the world must see troops withdraw. [2]\n"
+        "- Truss said Russia must respect the **sovereignty** of Ukraine. [1]\n\n"
+        "She said the world must see troops withdraw. [2]"
+    ), asked["answer"]
+    # what streamed is the model's text; the final answer is the same layout without the sentence that failed
+    assert without_markers(done["answer"]) == without_markers(streamed).replace(" " + GAS, "")
+    sentences = done["sentences"]
+    assert [s["supported"] for s in sentences] == [True, True, False, True, True]
+    assert sentences[2]["text"] == GAS and sentences[2]["dropped"]
+    assert sentences[3]["text"] == "Truss said Russia must respect the sovereignty of Ukraine."  # no list mark, no **
+
+
+def test_the_page_shows_the_model_list_and_paragraphs(
+    fake: FakeOpenAI, llm_server: LiveServer, browser: Browser
+) -> None:
+    fake.reply_by(markdown_reply)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(llm_server.url + "/")
+        page.fill("#question", TRUSS)
+        page.click("#ask")
+        bubble = page.locator(".message.assistant").last
+        expect(bubble).not_to_contain_class("typing", timeout=15_000)
+        text = bubble.locator(".message-text")
+        expect(text.locator(":scope > p")).to_have_count(2)
+        items = text.locator(":scope > ul > li")
+        expect(items).to_have_count(2)  # still one list: its first item lost a sentence, not its place
+        expect(items.first).to_have_text("She said the world must see troops withdraw. [2]")
+        expect(items.nth(1).locator("strong")).to_have_text("sovereignty")
+        expect(items.locator(".cite:enabled")).to_have_count(2)
+        expect(bubble).not_to_contain_text("ban on gas")
+        expect(bubble.locator(".unsupported-note")).to_contain_text("1 sentence the model wrote was left out")
+    finally:
+        context.close()
+
+
+def test_the_export_opens_each_answer_with_its_short_answer_and_weak_label(
+    fake: FakeOpenAI, llm_server: LiveServer
+) -> None:
+    """A strong answer with a short answer, then a weak one laid out as a list: the export shows what the page
+    shows (the short answer bold and first, the weak label, the model's list)."""
+    with httpx.Client(base_url=llm_server.url, timeout=30) as client:
+        fake.reply_by(
+            lambda body: f"Moscow received the written reply on 26 January 2022 [{number_of(body, RECEIVED)}]."
+        )
+        first = client.post("/api/chat", json={"message": "When did Moscow get a written reply from Washington?"})
+        session = first.json()["session_id"]
+        # the follow-up is first rewritten by the model (as itself), then answered
+        fake.reply_by(lambda body: TRUSS if "Last question:" in prompt_text(body) else markdown_reply(body))
+        second = client.post("/api/chat", json={"message": TRUSS, "session_id": session}).json()
+        turns = client.get(f"/api/chat/{session}").json()["turns"]
+        markdown = client.get(f"/api/chat/{session}/export").text
+    assert first.json()["support_label"] == "strong" and second["support_label"] == "weak"
+    assert turns[1]["short_answer"]["text"] == "26 January 2022" and turns[3]["support_label"] == "weak"
+    heads = [line for line in markdown.splitlines() if line.startswith("**Answer")]
+    assert heads == ["**Answer:** **26 January 2022**", "**Answer:** *(Weak match – check the sources)*"], heads
+    after = markdown.split(heads[1], 1)[1]
+    assert (
+        "\n- She said the world must see troops withdraw. [^3]\n- Truss said Russia must respect the **sovereignty**"
+        in after
+    )
+    assert "ban on gas" not in markdown

@@ -187,6 +187,23 @@ def test_a_marker_previews_its_passage_on_hover_and_copies_the_quote_with_its_ci
     expect(page.locator("#panel-status")).to_have_text(f"Highlighted passage: {first['quote']}")
 
 
+def test_each_quote_of_a_source_card_copies_with_its_citation_by_keyboard(page: Page) -> None:
+    expected = api(page, "POST", "/api/ask", {"question": TRUSS})
+    second = expected["citations"][1]
+    card = ask(page, TRUSS).locator(".source-card").first
+    expect(card.get_by_role("button", name="Copy quote with citation")).to_have_count(2)  # one per quote
+    # from the quote, the next stop is its copy button; Enter copies without a pointer
+    card.locator(f'.card-quotes li[data-n="{second["n"]}"] .citation-open').focus()
+    page.keyboard.press("Tab")
+    copy = card.get_by_role("button", name=f"Copy quote with citation [{second['n']}]")
+    expect(copy).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(card.locator(".card-status")).to_have_text("Copied the quote with its citation.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f"“{second['quote']}” — TDI, “{second['title']}”, 11 Feb 2022.", copied
+    screenshot(page, "answer-card-copy.png")
+
+
 def test_a_marker_previews_on_keyboard_focus_and_the_preview_is_reachable_by_keyboard(page: Page) -> None:
     bubble = ask(page, TRUSS)
     second = bubble.locator(".message-text .cite").nth(1)
@@ -269,8 +286,12 @@ def test_markdown_answers_are_built_as_nodes_and_their_markers_still_work(page: 
     screenshot(page, "answer-markdown.png")
 
 
-def test_an_extractive_answer_is_shown_verbatim_not_as_markdown(page: Page) -> None:
-    """A quote is the article's text: its asterisks are the article's, not formatting."""
+@pytest.mark.parametrize("fallback", [False, True], ids=["extractive", "fallback"])
+def test_an_extractive_answer_is_shown_verbatim_not_as_markdown(page: Page, fallback: bool) -> None:
+    """A quote is the article's text: its asterisks are the article's, not formatting. So too when the extractive
+    answerer stood in for a model that failed (its backend says "extractive (fallback: ...)")."""
+    if fallback:
+        edit_done(page, lambda r: r.update(backend="extractive (fallback: The server at 127.0.0.1 answered 503)"))
     text = (
         "Lisburg, 3 March 2025. The port authority met on Monday to set the harbour toll for the coming year.\n\n"
         "The harbour toll is *not* raised this year, the port authority said. Ferries run as before."
@@ -566,3 +587,44 @@ def test_a_phone_shows_the_question_box_answer_and_sources_without_sideways_scro
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_a_phone_folds_the_filters_behind_a_button_whose_line_says_what_is_active(
+    browser: Browser, server: LiveServer
+) -> None:
+    context, page, errors = open_page(browser, server.url, viewport=PHONE)
+    try:
+        filters, toggle = page.locator("#filters"), page.locator("#filters-toggle")
+        expect(page.locator("#filter-source option")).to_have_count(2)  # the outlets are known
+        expect(toggle).to_have_attribute("aria-expanded", "false")
+        expect(toggle).to_have_text("Filters none active")
+        expect(page.locator("#filter-fields")).to_be_hidden()
+        folded = filters.bounding_box()
+        assert folded is not None and folded["height"] <= 60, folded  # a button's height, not ~150 px of fields
+        assert serious_violations(page) == []
+        # by keyboard: Tab to the button, Enter opens it, the fields follow it
+        toggle.focus()
+        page.keyboard.press("Enter")
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        expect(page.locator("#filter-source")).to_be_visible()
+        page.keyboard.press("Tab")
+        expect(page.locator("#filter-since")).to_be_focused()
+        page.select_option("#filter-source", "TDI")
+        page.fill("#filter-as-of", "2022-03-01")
+        assert serious_violations(page) == []
+        toggle.click()
+        expect(page.locator("#filter-fields")).to_be_hidden()
+        # folded again, it says what is active
+        expect(toggle).to_have_text("Filters 2 active")
+        expect(page.locator("#filter-summary")).to_be_visible()
+        expect(page.locator("#filter-summary-text")).to_have_text("Questions use: TDI · as of 1 Mar 2022")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        screenshot(page, "filters-phone.png")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_at_desktop_width_the_filters_show_without_a_button(page: Page) -> None:
+    expect(page.locator("#filters-toggle")).to_be_hidden()
+    expect(page.locator("#filter-source")).to_be_visible()

@@ -38,6 +38,9 @@
     filterSummary: $("filter-summary"),
     filterSummaryText: $("filter-summary-text"),
     clearFilters: $("clear-filters"),
+    filters: $("filters"),
+    filtersToggle: $("filters-toggle"),
+    filtersCount: $("filters-count"),
     selection: $("selection"),
     selectionCount: $("selection-count"),
     clearSelection: $("clear-selection"),
@@ -395,7 +398,8 @@
         const short = reply.abstained ? null : shortAnswerOf(reply);
         shortOf.set(bubble, short);
         if (short) text.before(shortAnswerLine(short));
-        verbatim = reply.backend === "extractive";
+        // "extractive (fallback: …)" too: the model failed and the quotes answered
+        verbatim = String(reply.backend || "").startsWith("extractive");
         view.render(reply.answer, reply.citations || []);
         const when = whenLine(reply);
         if (when) text.after(when);
@@ -595,6 +599,21 @@
     shown ? el("span", { className: "in-answer-note", text: "quoted above" }) : null);
   }
 
+  /** A source card's "Copy quote with citation" for one of its quotes (as the [n] preview has): the article is
+   *  fetched for its link, and the quote is copied without it when the article cannot be had. */
+  function cardCopy(c, status) {
+    const copy = el("button", {
+      className: "link-button card-copy",
+      text: "Copy quote with citation",
+      attrs: { type: "button", "aria-label": `Copy quote with citation [${c.n}]` },
+    });
+    copy.addEventListener("click", async () => {
+      const article = await loadArticle(c.article_id).catch(() => null);
+      await copyQuote(c, article, status);
+    });
+    return copy;
+  }
+
   /** The citations grouped by article, in the order of their first [n]. */
   function byArticle(citations) {
     const groups = new Map();
@@ -623,13 +642,15 @@
       if (earlier) head.append(el("span", { className: "earlier-label", text: "Earlier reporting" }));
       const copies = [...new Set(group.flatMap((c) => (c.copies || []).map((copy) => copy.source)).filter(Boolean))]
         .filter((name) => name !== first.source);
+      const status = el("p", { className: "preview-status card-status", attrs: { role: "status" } });
       const quotes = el("ul", { className: "card-quotes" },
-        ...group.map((c) => el("li", { attrs: { "data-n": c.n } }, quoteButton(c, answered, short))));
+        ...group.map((c) => el("li", { attrs: { "data-n": c.n } }, quoteButton(c, answered, short), cardCopy(c, status))));
       list.append(el("li", { className: earlier ? "source-card earlier" : "source-card", attrs: { "data-article": first.article_id } },
         head,
         el("p", { className: "citation-title", text: first.title }),
         quotes,
-        copies.length ? el("p", { className: "copies-label", text: `Also carried by ${copies.join(", ")}` }) : null));
+        copies.length ? el("p", { className: "copies-label", text: `Also carried by ${copies.join(", ")}` }) : null,
+        status));
     }
     const heading = abstained ? "Closest passages (they do not answer the question)" : "Sources";
     bubble.append(el("section", { className: "sources" }, el("h3", { text: heading }), list));
@@ -1158,6 +1179,11 @@
 
   /** The active filters in words, e.g. "Harbor Wire · published 1 May 2025 – 31 May 2025 · as of 1 Feb 2025". */
   function describeFilters(filters) {
+    return filterParts(filters).join(" · ");
+  }
+
+  /** The active filters in words, one part each. */
+  function filterParts(filters) {
     const parts = [];
     if (filters.sources) parts.push(filters.sources.join(", "));
     const since = formatDate(filters.since);
@@ -1169,15 +1195,25 @@
       parts.push(`only ${plural(filters.article_ids.length, "selected article", "selected articles")}`);
     }
     if (filters.as_of) parts.push(`as of ${formatDate(filters.as_of)}`);
-    return parts.join(" · ");
+    return parts;
   }
 
   function filtersChanged() {
-    const words = describeFilters(activeFilters());
+    const filters = activeFilters();
+    const active = filterParts(filters).length;
+    ui.filtersCount.textContent = active ? `${active} active` : "none active";
+    const words = describeFilters(filters);
     ui.filterSummaryText.textContent = words ? `Questions use: ${words}` : "";
     ui.filterSummary.hidden = !words;
     ui.selection.hidden = picked.size === 0;
     ui.selectionCount.textContent = `${plural(picked.size, "article", "articles")} selected`;
+  }
+
+  /** A phone's "Filters" button: show or fold away the fields (the summary line under it stays). */
+  function toggleFilters() {
+    const open = !ui.filters.classList.contains("open");
+    ui.filters.classList.toggle("open", open);
+    ui.filtersToggle.setAttribute("aria-expanded", String(open));
   }
 
   function clearSelection() {
@@ -1276,6 +1312,7 @@
     field.addEventListener("input", filtersChanged);
     field.addEventListener("change", filtersChanged);
   }
+  ui.filtersToggle.addEventListener("click", toggleFilters);
   ui.clearFilters.addEventListener("click", () => {
     clearFilters();
     ui.question.focus();
