@@ -34,7 +34,7 @@ XQUAD_GATES = {
 }
 
 DATED_GATES = {
-    "--min-accuracy": "0.6",
+    "--min-accuracy": "0.66",  # measured 0.70
     "--min-validity": "1.0",
     "--min-support": "1.0",
 }
@@ -68,3 +68,4 @@ def test_dated_set_meets_its_gates_and_time_awareness_pays(tmp_path: Path) -> No
     aware, blind = summary["hybrid"], summary["time-blind"]
     assert aware["questions"] >= 48
     assert aware["accuracy"] >= blind["accuracy"] + 0.1, (aware["accuracy"], blind["accuracy"])
+    assert aware["hit_at_5"] >= 0.9  # the dateline-only articles are dated (their year from their URL)
