@@ -36,11 +36,11 @@ def write_feed(path: Path, articles: int, seed: int = 0) -> None:
             feed.write(json.dumps(record) + "\n")
 
 
-def index_run(feed: Path, data_dir: Path) -> dict[str, float]:
-    """`qa index FEED` in a fresh process: wall seconds, peak MiB, chunks embedded."""
+def index_run(feed: Path, data_dir: Path, python: str = sys.executable) -> dict[str, float]:
+    """`qa index FEED` in a fresh process of `python` (a checkout's): wall seconds, peak MiB, chunks embedded."""
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "qa", "index", str(feed)],
+        [python, "-m", "qa", "index", str(feed)],
         env={"QA_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
