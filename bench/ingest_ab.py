@@ -30,7 +30,9 @@ def main() -> None:
     args = parser.parse_args()
     pythons = {"A": args.a, "B": sys.executable}
     walls: dict[str, list[float]] = {"A": [], "B": []}
+    cpus: dict[str, list[float]] = {"A": [], "B": []}
     bares: list[float] = []
+    bare_cpus: list[float] = []
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.keep or Path(scratch)
         tmp.mkdir(parents=True, exist_ok=True)
@@ -42,17 +44,32 @@ def main() -> None:
             for side in order:
                 result = ingest.index_run(feed, Path(tmp) / f"data-{side}-{run}", pythons[side])
                 walls[side].append(result["wall_s"])
-                row[f"{side}_wall_s"], row["chunks"] = result["wall_s"], result["chunks"]
-            bares.append(ingest.bare_model(feed))
-            row["bare_s"] = bares[-1]
+                cpus[side].append(result["cpu_s"])
+                row[f"{side}_wall_s"], row[f"{side}_cpu_s"], row["chunks"] = (
+                    result["wall_s"],
+                    result["cpu_s"],
+                    result["chunks"],
+                )
+            bare_wall, bare_cpu = ingest.bare_model_times(feed)
+            bares.append(bare_wall)
+            bare_cpus.append(bare_cpu)
+            row["bare_s"], row["bare_cpu_s"] = bare_wall, bare_cpu
             print(json.dumps({run: row}), flush=True)
     bare = statistics.median(bares)
     summary = {
         side: {"median_wall_s": statistics.median(w), "share_of_bare": bare / statistics.median(w)}
         for side, w in walls.items()
     }
+    bare_cpu = statistics.median(bare_cpus)
+    for side, times in cpus.items():
+        summary[side]["median_cpu_s"] = statistics.median(times)
+        summary[side]["cpu_share_of_bare"] = bare_cpu / statistics.median(times)
     summary["bare_median_s"] = bare  # type: ignore[assignment]
+    summary["bare_median_cpu_s"] = bare_cpu  # type: ignore[assignment]
     summary["B_over_A_median_of_pairs"] = statistics.median(b / a for a, b in zip(walls["A"], walls["B"], strict=True))  # type: ignore[assignment]
+    summary["B_over_A_cpu_median_of_pairs"] = statistics.median(
+        b / a for a, b in zip(cpus["A"], cpus["B"], strict=True)
+    )  # type: ignore[assignment]
     print(json.dumps(summary, indent=2))
 
 
