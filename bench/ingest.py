@@ -36,11 +36,11 @@ def write_feed(path: Path, articles: int, seed: int = 0) -> None:
             feed.write(json.dumps(record) + "\n")
 
 
-def index_run(feed: Path, data_dir: Path) -> dict[str, float]:
-    """`qa index FEED` in a fresh process: wall seconds, peak MiB, chunks embedded."""
+def index_run(feed: Path, data_dir: Path, python: str = sys.executable) -> dict[str, float]:
+    """`qa index FEED` in a fresh process of `python` (a checkout's): wall seconds, peak MiB, chunks embedded."""
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "qa", "index", str(feed)],
+        [python, "-m", "qa", "index", str(feed)],
         env={"QA_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -54,11 +54,18 @@ def index_run(feed: Path, data_dir: Path) -> dict[str, float]:
     if process.returncode:
         raise RuntimeError(f"qa index failed ({process.returncode}): {output}")
     embedded = int(output.split("(")[1].split(" embedded")[0])
-    return {"wall_s": wall, "peak_mib": usage.ru_maxrss / 1024, "chunks": embedded}
+    cpu = usage.ru_utime + usage.ru_stime  # less moved than wall time by other work on a shared machine
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mib": usage.ru_maxrss / 1024, "chunks": embedded}
 
 
 def bare_model(feed: Path) -> float:
     """Seconds the bare model takes to embed what indexing the feed embeds."""
+    return bare_model_times(feed)[0]
+
+
+def bare_model_times(feed: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (every thread of this process) the bare model takes to embed what indexing the feed
+    embeds: the texts in one call, as the model is best used (sorted by length across all of them)."""
     from indexer import iter_articles
     from indexer.pipeline import plan_chunks
     from qa.chunking import indexed_text
@@ -71,9 +78,9 @@ def bare_model(feed: Path) -> float:
         for c in plan_chunks(item.article, embedder, 256)  # type: ignore[union-attr]
     ]
     embedder.embed(texts[:32])
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     embedder.embed(texts)
-    return time.perf_counter() - began
+    return time.perf_counter() - began, time.process_time() - cpu
 
 
 def main() -> None:

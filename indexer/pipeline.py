@@ -196,25 +196,24 @@ def _embed(
     cancel: CancelToken | None,
     embedded: Embedded | None,
 ) -> list[ArticleToWrite]:
-    """Embed every chunk of the window that has no reusable vector, `step` chunks at a time (shortest first, so
-    that a batch's texts are of a length), looking at `cancel` before each step: the articles to write."""
-    pending = sorted(
-        ((p, c) for p in plans for c in p.chunks if c.position not in p.reused),
-        key=lambda pair: len(pair[1].text) + len(pair[1].context),
-    )
+    """Embed every chunk of the window that has no reusable vector, `step` chunks at a time (fewest word pieces
+    first, so that a batch's texts are of a length), looking at `cancel` before each step: the articles to write."""
+    chunks = [(p, c, *indexed_text(c.text, c.context)) for p in plans for c in p.chunks if c.position not in p.reused]
+    # Sorted by word pieces, not characters: a batch is padded to its longest text, and characters order texts
+    # of a length badly (on 1,358 news chunks: 5.7% of the model's input was padding sorted by characters,
+    # 2.4% by word pieces, 0.6% for the bare model sorting all of them at once).
+    lengths = [embedder.count_tokens(text) for _, _, text, _ in chunks]
+    pending = [chunks[i] for i in sorted(range(len(chunks)), key=lengths.__getitem__)]
     fresh: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     for begin in range(0, len(pending), step):
         if cancel is not None:
             cancel.check()
         part = pending[begin : begin + step]
-        texts, spans = [], []
-        for _, chunk in part:
-            text, offset = indexed_text(chunk.text, chunk.context)
-            texts.append(text)
-            spans.append([(s - chunk.start + offset, e - chunk.start + offset) for s, e in chunk.sentences])
+        texts = [text for _, _, text, _ in part]
+        spans = [[(s - c.start + offset, e - c.start + offset) for s, e in c.sentences] for _, c, _, offset in part]
         with stage("embed", "index"):
             vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
-        for (plan, chunk), vector, sentences in zip(part, vectors, sentence_vectors, strict=True):
+        for (plan, chunk, _, _), vector, sentences in zip(part, vectors, sentence_vectors, strict=True):
             # float16, as the store keeps them: half the memory of a big article's sentence vectors
             fresh[(id(plan), chunk.position)] = (vector, sentences.astype(np.float16))
         if embedded is not None:

@@ -26,7 +26,7 @@ from qa.chunking import keyword_text
 from qa.domain import ArticleInfo
 from qa.errors import NotFound
 from qa.keyword import KeywordDoc, KeywordIndex, KeywordWriter
-from qa.store import ChromaStore, StoredChunk, is_current
+from qa.store import ChromaStore, StoredChunk, current_chunk_ids, is_current
 
 _ARTICLES_PER_STEP = 200  # articles re-read from the store per step of a catch-up
 
@@ -119,11 +119,15 @@ class Replica:
     def _apply(self, article_ids: Sequence[str]) -> None:
         """Make these articles in the replica what they are in the store now (present, replaced or gone)."""
         infos = self.store.article_infos(article_ids)
+        # Every article's chunks in one read of the store: a read per article cost more than the reading (a
+        # window of 300 short articles is 300 calls into Chroma, beside the model on the same two cores).
+        wanted = [c for info in infos.values() for c in current_chunk_ids(info)]
+        stored = self.store.get_chunks(wanted) if wanted else {}  # Chroma refuses a read of no ids
         with self.keyword.writing() as keyword:
             for article_id in article_ids:
                 keyword.remove_article(article_id)
             for info in infos.values():
-                chunks = self.store.chunks_of(info, with_embeddings=False)
+                chunks = sorted((stored[c] for c in current_chunk_ids(info) if c in stored), key=lambda c: c.position)
                 keyword.add([_keyword_doc(info, c.id, keyword_text(c.text, c.heading)) for c in chunks])
         signatures = {i: self._signature(info) for i, info in infos.items()}
         with self.catalog.transaction() as catalog:

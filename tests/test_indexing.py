@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from indexer import index_articles, load_paths
+from indexer.loaders import LoadedArticle
+from qa.domain import Article
 from qa.embedder import MiniLMEmbedder
 from qa.errors import ConfigError, EmbedderMismatch
 from qa.replica import Replica
@@ -225,3 +227,34 @@ def test_a_feed_streams_through_in_windows_each_logged_and_followed(
     assert store.change_count() == 6, "one batch a window, logged before and after"
     again = index_articles(store, embedder, iter_articles([feed]))
     assert len(again.unchanged) == 100 and again.chunks_embedded == 0 and store.change_count() == 6
+
+
+class _Recording(MiniLMEmbedder):
+    """The real model, remembering the texts of each call in the order it was given them."""
+
+    def __init__(self, model: MiniLMEmbedder) -> None:
+        self.__dict__.update(model.__dict__)  # the same loaded session and tokenizer
+        self.calls: list[list[str]] = []
+
+    def embed_with_spans(self, texts, spans):  # type: ignore[no-untyped-def]
+        self.calls.append(list(texts))
+        return super().embed_with_spans(texts, spans)
+
+
+def test_a_window_is_embedded_in_order_of_word_pieces(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    """A batch is padded to its longest text: the model gets the window's chunks in order of their word pieces.
+    Characters order them badly: a long rare word is many word pieces in few characters."""
+    rare = "Pneumonoultramicroscopicsilicovolcanoconiosis hyperparathyroidism"
+    plain = "The cat sat on the mat and it was a very good day for all of us here"
+    articles = [
+        LoadedArticle(Article(id=f"a{n}", title="T", text=(rare if n % 2 else plain) + f" {n}."), origin="test")
+        for n in range(40)
+    ]
+    recording = _Recording(embedder)
+    store = open_store(Settings(data_dir=tmp_path / "data"), recording)
+    report = index_articles(store, recording, articles, embed_step=8)
+    assert report.chunks_embedded == 40 and len(recording.calls) == 5
+    pieces = [recording.count_tokens(text) for call in recording.calls for text in call]
+    assert pieces == sorted(pieces), pieces
+    characters = [len(text) for call in recording.calls for text in call]
+    assert characters != sorted(characters), "the texts do not tell word pieces from characters"

@@ -5,13 +5,14 @@ A real Chroma in a temporary directory, synthetic vectors (the model is not need
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qa.chunking import chunk_id
-from qa.domain import Article, ArticleInfo, Chunk
+from qa.domain import Article, Chunk
 from qa.embedder import DIMENSION, MODEL_ID
 from qa.replica import Replica
 from qa.settings import Settings
@@ -69,13 +70,13 @@ def test_catching_up_reads_only_the_articles_that_changed(
     first.sync()
     second.sync()
     read: list[str] = []
-    original = ChromaStore.chunks_of
+    original = ChromaStore.get_chunks
 
-    def recording(self: ChromaStore, info: ArticleInfo, *args: object, **kwargs: object) -> object:
-        read.append(info.id)
-        return original(self, info, *args, **kwargs)  # type: ignore[arg-type]
+    def recording(self: ChromaStore, ids: Sequence[str], *args: object, **kwargs: object) -> object:
+        read.extend(dict.fromkeys(i.split("::")[0] for i in ids))  # the articles whose chunks are read
+        return original(self, ids, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ChromaStore, "chunks_of", recording)
+    monkeypatch.setattr(ChromaStore, "get_chunks", recording)
     _write(store, "grain", "Delegations met in Istanbul.\n\nThey agreed to reopen the port of Odesa.")
     with store.batch():
         store.remove_articles(["old-3"])
@@ -88,6 +89,32 @@ def test_catching_up_reads_only_the_articles_that_changed(
     read.clear()
     second.sync()
     assert read == [], "nothing changed: one count, nothing read"
+
+
+def test_catching_up_reads_a_batch_of_articles_in_one_read(
+    store: ChromaStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window of `qa index` is one batch of many articles: the replica reads their chunks back in one call
+    into the store, not one per article (the calls cost more than the reading beside the model)."""
+    replica = Replica(store, tmp_path / "b")
+    replica.sync()
+    calls: list[list[str]] = []
+    original = ChromaStore.get_chunks
+
+    def recording(self: ChromaStore, ids: Sequence[str], *args: object, **kwargs: object) -> object:
+        calls.append(sorted({i.split("::")[0] for i in ids}))
+        return original(self, ids, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ChromaStore, "get_chunks", recording)
+    names = ["alpha", "beta", "gamma"]
+    with store.batch():  # the outer batch logs the three as one change
+        for name in names:
+            _write(store, name, f"The {name} delegation met in Istanbul.\n\nIt agreed to reopen port {name}.")
+    replica.sync()
+    assert calls == [names]
+    found = {c.split("::")[0] for c, _ in replica.keyword.search("delegation Istanbul", 5)}
+    assert found == set(names)
+    assert replica.catalog.count() == 23
 
 
 def test_two_processes_sharing_a_directory_take_turns_and_see_each_others_work(
