@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from tests.conftest import REPO, LiveServer
+from tests.conftest import LiveServer
 from tests.fake_openai import FakeOpenAI
 from tests.test_generative import KEY, SOVEREIGNTY, llm_env, number_of
+from tests.web import ask, screenshot
 
-ARTIFACTS = REPO / "test-artifacts"
 TIMEOUT_MS = 15_000
 TRUSS = "What did Truss demand?"
 PHONE = {"width": 390, "height": 844}
@@ -62,23 +62,6 @@ def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
     yield page
     context.close()
     assert not errors, f"script errors on the page: {errors}"
-
-
-def ask(page: Page, question: str) -> Locator:
-    """Ask through the form; the newest assistant bubble, once its answer is complete."""
-    before = page.locator(".message.assistant").count()
-    page.fill("#question", question)
-    page.click("#ask")
-    bubble = page.locator(".message.assistant").nth(before)
-    expect(bubble).to_be_visible()
-    expect(bubble).not_to_contain_class("typing")
-    expect(page.locator("#ask")).to_be_enabled()
-    return bubble
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def api(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

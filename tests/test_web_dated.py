@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import LiveServer
+from tests.web import ask
 
 TIMEOUT_MS = 15_000
 CEO = "Who is the chief executive of Norvale Energy?"
@@ -60,18 +61,6 @@ def ask_api(server: LiveServer, body: dict[str, Any]) -> dict[str, Any]:
     with urllib.request.urlopen(request, timeout=30) as response:
         answer: dict[str, Any] = json.loads(response.read())
         return answer
-
-
-def ask(page: Page, question: str) -> Locator:
-    """Ask through the form; the newest assistant bubble, once its answer is complete."""
-    before = page.locator(".message.assistant").count()
-    page.fill("#question", question)
-    page.click("#ask")
-    bubble = page.locator(".message.assistant").nth(before)
-    expect(bubble).to_be_visible()
-    expect(bubble).not_to_contain_class("typing")
-    expect(page.locator("#ask")).to_be_enabled()
-    return bubble
 
 
 def test_an_outlet_keeps_every_source_to_it_and_survives_a_new_conversation(page: Page) -> None:

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.conftest import REPO, LiveServer
+from tests.conftest import LiveServer
+from tests.web import ARTIFACTS, ask, screenshot
 
-ARTIFACTS = REPO / "test-artifacts"
 TIMEOUT_MS = 20_000
 VALDRA = "Bank of Valdra cuts main rate to 4.50% as inflation eases"
 MAYOR = "Who is the mayor of Lisburg?"
@@ -81,21 +81,6 @@ def phone(browser: Browser, server: LiveServer) -> Iterator[Page]:
 
 def rows(page: Page) -> Locator:
     return page.locator("#articles li.article-item")
-
-
-def ask(page: Page, question: str) -> Locator:
-    before = page.locator(".message.assistant").count()
-    page.fill("#question", question)
-    page.click("#ask")
-    bubble = page.locator(".message.assistant").nth(before)
-    expect(bubble).not_to_contain_class("typing")
-    expect(page.locator("#ask")).to_be_enabled()
-    return bubble
-
-
-def screenshot(page: Page, name: str, full: bool = False) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=full)
 
 
 def no_sideways_scroll(page: Page) -> None:

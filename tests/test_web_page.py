@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import REPO, LiveServer
+from tests.conftest import LiveServer
+from tests.web import ask, screenshot
 
-ARTIFACTS = REPO / "test-artifacts"
 TIMEOUT_MS = 15_000
 
 GRAIN_TITLE = "Grain deal talks in Istanbul"
@@ -81,23 +81,6 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
     assert not errors, f"script errors on the page: {errors}"
 
 
-def _ask(page: Page, question: str):
-    """Ask through the form; the newest assistant bubble, once its answer is complete."""
-    before = page.locator(".message.assistant").count()
-    page.fill("#question", question)
-    page.click("#ask")
-    bubble = page.locator(".message.assistant").nth(before)
-    expect(bubble).to_be_visible()
-    expect(bubble).not_to_contain_class("typing")
-    expect(page.locator("#ask")).to_be_enabled()
-    return bubble
-
-
-def _screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
-
-
 def test_streamed_answer_with_citation_opens_the_article_with_the_passage_marked(page: Page, server: Server) -> None:
     expected = server.call("POST", "/api/ask", {"question": "What did Truss demand?"})
     assert expected["citations"], expected
@@ -130,7 +113,7 @@ def test_streamed_answer_with_citation_opens_the_article_with_the_passage_marked
     expect(mark).to_be_in_viewport()
     assert mark.text_content() == first_quote
     assert page.evaluate("[window.scrollX, window.scrollY]") == [0, 0], "the page itself scrolled"
-    _screenshot(page, "chat.png")
+    screenshot(page, "chat.png")
 
     # the citation list opens the other passage; Escape closes the panel
     if len(expected["citations"]) > 1:
@@ -141,18 +124,18 @@ def test_streamed_answer_with_citation_opens_the_article_with_the_passage_marked
 
 
 def test_follow_up_continues_the_conversation(page: Page) -> None:
-    _ask(page, "What did Truss demand?")
+    ask(page, "What did Truss demand?")
     session_id = page.evaluate("sessionStorage.getItem('newsqa.session_id')")
     assert session_id
 
-    follow_up = _ask(page, "And how did Lavrov respond?")
+    follow_up = ask(page, "And how did Lavrov respond?")
     expect(follow_up).to_contain_text("Lavrov")
     expect(follow_up.locator(".cite").first).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('newsqa.session_id')") == session_id
     expect(page.locator(".message.user .understood")).to_have_count(0)  # "And how…" → "How…" is no news
 
     # a pronoun is resolved from the conversation, and the page says how it was understood
-    _ask(page, "What else did he say?")
+    ask(page, "What else did he say?")
     expect(page.locator(".message.user").last.locator(".understood")).to_contain_text("(Lavrov)")
 
     # the conversation survives a reload (same tab session), and "New conversation" starts afresh
@@ -165,7 +148,7 @@ def test_follow_up_continues_the_conversation(page: Page) -> None:
 
 
 def test_an_abstained_answer_is_marked_as_such(page: Page) -> None:
-    bubble = _ask(page, "What is the recipe for banana bread?")
+    bubble = ask(page, "What is the recipe for banana bread?")
     expect(bubble).to_contain_class("abstained")
     expect(bubble.locator(".abstain-label")).to_be_visible()
     expect(bubble.locator(".sources h3")).to_contain_text("do not answer")
@@ -173,7 +156,7 @@ def test_an_abstained_answer_is_marked_as_such(page: Page) -> None:
 
 def test_a_conversation_the_server_forgot_starts_afresh(page: Page) -> None:
     page.evaluate("sessionStorage.setItem('newsqa.session_id', 'no-such-session')")
-    answer = _ask(page, "What did Truss demand?")
+    answer = ask(page, "What did Truss demand?")
     expect(answer).to_contain_text("troops withdraw")
     expect(page.locator(".notice")).to_contain_text("no longer on the server")
     expect(page.locator("#alerts .alert")).to_have_count(0)
@@ -195,9 +178,9 @@ def test_add_an_article_ask_about_it_and_remove_it(page: Page) -> None:
     expect(item).to_contain_text("Test wire")
     expect(page.locator("#add-title")).to_have_value("")
 
-    answer = _ask(page, "Which port was reopened for grain exports?")
+    answer = ask(page, "Which port was reopened for grain exports?")
     expect(answer).to_contain_text("Odesa")
-    _screenshot(page, "articles.png")
+    screenshot(page, "articles.png")
 
     page.once("dialog", lambda dialog: dialog.accept())
     item.get_by_role("button", name="Remove").click()
@@ -259,7 +242,7 @@ def test_offsets_past_non_bmp_characters_mark_exactly_the_quote(page: Page, serv
         expected = server.call("POST", "/api/ask", {"question": "How much corn did the Razoni carry?"})
         quote = expected["citations"][0]["quote"]
         assert "🚢" in quote and expected["citations"][0]["article_id"] == "emoji/razoni"
-        answer = _ask(page, "How much corn did the Razoni carry?")
+        answer = ask(page, "How much corn did the Razoni carry?")
         answer.locator(".cite").first.click()
         mark = page.locator("#article-panel mark")
         expect(mark).to_be_visible()
@@ -277,13 +260,13 @@ def test_a_refused_question_shows_the_server_message_and_the_form_recovers(page:
     alert = page.locator("#alerts")
     expect(alert).to_contain_text("the limit is 2,000")
     expect(alert.locator(".alert")).to_have_count(1)
-    _screenshot(page, "error.png")
+    screenshot(page, "error.png")
     expect(page.locator("#ask")).to_be_enabled()
     expect(page.locator("#question")).to_be_editable()
     expect(page.locator("#question")).to_have_value(long_question)  # given back to edit
     expect(page.locator(".message")).to_have_count(0)  # nothing half-done left in the log
 
-    answer = _ask(page, "What did Truss demand?")
+    answer = ask(page, "What did Truss demand?")
     expect(answer).to_contain_text("troops withdraw")
     expect(alert.locator(".alert")).to_have_count(0)
 
