@@ -1,12 +1,12 @@
 """Index articles as they stream in: a window at a time, chunk, embed only what changed, write the window to the
 store in one batch (logged in the change log), then let the caller bring what it derives from the store in step.
 
-Memory is bounded by the window, not by the input: a JSON Lines file of 100,000 articles streams through. Inside
-a window, chunks are embedded a step (`embed_step` chunks) at a time, so the model's memory is bounded by its
-batch whatever the size of an article; what one article costs beyond that is its text, its chunks and their
-vectors (a 5 MB article: see bench/memory.py). A run that is stopped keeps every window it wrote; running it
+Memory is bounded by the window, not by the input: a JSON Lines file of 100,000 articles streams through. A
+window's chunks go to the model in one call, which runs them in batches of bounded size, so the model's memory is
+bounded by its batch whatever the size of an article; what one article costs beyond that is its text, its chunks
+and their vectors (a 5 MB article: see bench/memory.py). A run that is stopped keeps every window it wrote; running it
 again skips them (their content hashes match) and embeds only the rest. A run cancelled through its token stops
-between two steps, before the window being embedded is written.
+between two batches of the model, before the window being embedded is written.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ Embedded = Callable[[int, int], None]  # (chunks of the window embedded so far, 
 HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
 WINDOW_CHUNKS = 256  # chunks embedded and written per step: bounded memory, batches still long enough to sort
 WINDOW_ARTICLES = 512  # ...and articles read per step, whether or not they changed
-EMBED_STEP = 32  # chunks embedded between two looks at the cancel token (about 2 s of the model on 2 cores)
 
 
 @dataclass
@@ -71,14 +70,13 @@ def index_articles(
     rewrite: bool = False,
     cancel: CancelToken | None = None,
     embedded: Embedded | None = None,
-    embed_step: int = EMBED_STEP,
 ) -> IndexReport:
     """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`
     (`indexed_from` tells which articles came from which folders). `after_window` runs after each window is
     written (the service brings its replica in step there); `total` is the number of articles to expect.
     `rewrite` writes unchanged articles too (qa doctor --fix rebuilds damaged ones from their stored text).
-    `cancel` is looked at between embedding steps: once set, the run stops (Cancelled) before writing the window
-    it was embedding, and a write already under way finishes. `embedded` hears the window's progress.
+    `cancel` is looked at after each batch of the model: once set, the run stops (Cancelled) before writing the
+    window it was embedding, and a write already under way finishes. `embedded` hears the window's progress.
 
     Idempotent: the same input twice embeds nothing and changes no count the second time.
     """
@@ -104,7 +102,7 @@ def index_articles(
                         report.unchanged.append(article.id)
                     else:
                         plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
-            writes = _embed(embedder, plans, report, embed_step, cancel, embedded) if plans else []
+            writes = _embed(embedder, plans, report, cancel, embedded) if plans else []
             if writes and (release := getattr(embedder, "release_memory", None)) is not None:
                 release()  # the model's working memory is not needed while the window is written (the local model)
             if cancel is not None:
@@ -192,32 +190,32 @@ def _embed(
     embedder: Embedder,
     plans: list[_Plan],
     report: IndexReport,
-    step: int,
     cancel: CancelToken | None,
     embedded: Embedded | None,
 ) -> list[ArticleToWrite]:
-    """Embed every chunk of the window that has no reusable vector, `step` chunks at a time (fewest word pieces
-    first, so that a batch's texts are of a length), looking at `cancel` before each step: the articles to write."""
-    chunks = [(p, c, *indexed_text(c.text, c.context)) for p in plans for c in p.chunks if c.position not in p.reused]
-    # Sorted by word pieces, not characters: a batch is padded to its longest text, and characters order texts
-    # of a length badly (on 1,358 news chunks: 5.7% of the model's input was padding sorted by characters,
-    # 2.4% by word pieces, 0.6% for the bare model sorting all of them at once).
-    lengths = [embedder.count_tokens(text) for _, _, text, _ in chunks]
-    pending = [chunks[i] for i in sorted(range(len(chunks)), key=lengths.__getitem__)]
-    fresh: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-    for begin in range(0, len(pending), step):
-        if cancel is not None:
-            cancel.check()
-        part = pending[begin : begin + step]
-        texts = [text for _, _, text, _ in part]
-        spans = [[(s - c.start + offset, e - c.start + offset) for s, e in c.sentences] for _, c, _, offset in part]
-        with stage("embed", "index"):
-            vectors, sentence_vectors = embedder.embed_with_spans(texts, spans)
-        for (plan, chunk, _, _), vector, sentences in zip(part, vectors, sentence_vectors, strict=True):
-            # float16, as the store keeps them: half the memory of a big article's sentence vectors
-            fresh[(id(plan), chunk.position)] = (vector, sentences.astype(np.float16))
+    """Embed every chunk of the window that has no reusable vector, in one call: the model batches them in order
+    of word pieces across the whole window (a batch is padded to its longest text), and `cancel` is looked at
+    after each batch. The articles to write."""
+    pending = [(p, c, *indexed_text(c.text, c.context)) for p in plans for c in p.chunks if c.position not in p.reused]
+    texts = [text for _, _, text, _ in pending]
+    spans = [[(s - c.start + offset, e - c.start + offset) for s, e in c.sentences] for _, c, _, offset in pending]
+
+    def after_batch(done: int) -> None:
         if embedded is not None:
-            embedded(begin + len(part), len(pending))
+            embedded(done, len(pending))
+        if cancel is not None and done < len(pending):
+            cancel.check()
+
+    vectors: np.ndarray | list[np.ndarray] = []
+    sentence_vectors: list[np.ndarray] = []
+    if pending:  # every chunk's vector may be reused
+        with stage("embed", "index"):
+            vectors, sentence_vectors = embedder.embed_with_spans(texts, spans, after_batch)
+    fresh: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {
+        # float16, as the store keeps them: half the memory of a big article's sentence vectors
+        (id(plan), chunk.position): (vector, sentences.astype(np.float16))
+        for (plan, chunk, _, _), vector, sentences in zip(pending, vectors, sentence_vectors, strict=True)
+    }
     writes = []
     for plan in plans:
         pairs = [plan.reused.get(c.position) or fresh[(id(plan), c.position)] for c in plan.chunks]

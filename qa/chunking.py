@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from functools import cache
 
 from qa.domain import Chunk
 from qa.text import is_heading, paragraph_spans, sentence_spans
@@ -51,6 +52,7 @@ def chunk_version(content_hash: str) -> str:
 
 def chunk_article(article_id: str, text: str, count_tokens: Callable[[str], int], max_tokens: int) -> list[Chunk]:
     """Split an article into chunks of whole sentences, each at most `max_tokens` word pieces where possible."""
+    count_tokens = cache(count_tokens)  # a paragraph is counted to see whether it fits, then again as a piece
     sentences = sentence_spans(text)
     # Sentences are in order and never overlap: those inside a paragraph are one run, found by bisection (a scan
     # of every sentence for every paragraph took minutes on a 5 MB article).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -21,6 +21,7 @@ MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
 MAX_BATCH_TOKENS = 2048
 
 Span = tuple[int, int]
+AfterBatch = Callable[[int], None]  # hears the number of texts embedded so far, after each batch of the model
 
 
 def _default_model_path() -> Path:
@@ -48,9 +49,10 @@ class Embedder(Protocol):
         ...
 
     def embed_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Vectors for each text and for each character span (sentence) inside it."""
+        """Vectors for each text and for each character span (sentence) inside it; `after_batch` is called after
+        each batch (it may raise, to stop between two batches)."""
         ...
 
 
@@ -112,11 +114,13 @@ class MiniLMEmbedder:
         return vectors
 
     def embed_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Vectors for each text and, from the same forward pass, for each character span inside it.
 
         A span's vector is the mean of the contextual token states it covers: sentence vectors at no extra cost.
+        Give it many texts at once: they are batched in order of word pieces across all of them, and a batch is
+        padded to its longest text. `after_batch` hears how many texts are done after each batch.
         """
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         span_out: list[np.ndarray] = [np.zeros((len(s), DIMENSION), dtype=np.float32) for s in spans]
@@ -125,6 +129,7 @@ class MiniLMEmbedder:
         encodings = self.tokenizer.encode_batch(list(texts))
         # Sorting by length keeps each batch's padding (pure waste) small.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        done = 0
         for batch in self._batches(order, encodings):
             states, mask = self._forward([encodings[i] for i in batch])
             pooled = (states * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
@@ -132,6 +137,9 @@ class MiniLMEmbedder:
             for row, i in enumerate(batch):
                 if spans[i]:
                     span_out[i] = _pool_spans(states[row], encodings[i], spans[i])
+            done += len(batch)
+            if after_batch is not None:
+                after_batch(done)
         return _normalise(out), [_normalise(v) for v in span_out]
 
     def _batches(self, order: list[int], encodings: list[Encoding]) -> Iterator[list[int]]:

@@ -16,7 +16,7 @@ import numpy as np
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from qa.embedder import MiniLMEmbedder, Span
+from qa.embedder import AfterBatch, MiniLMEmbedder, Span
 from qa.errors import ModelError, ModelUnavailable
 from qa.settings import Settings
 
@@ -173,13 +173,16 @@ class OpenAIEmbedder:
         return normalised
 
     def embed_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Vectors for each text and for each of its spans, embedded as texts of their own."""
+        """Vectors for each text and for each of its spans, embedded as texts of their own; `after_batch` hears
+        of the whole call at its end (the server's batches mix texts and spans)."""
         pieces = [text[s:e] for text, text_spans in zip(texts, spans, strict=True) for s, e in text_spans]
         vectors = self.embed([*texts, *pieces])
         span_vectors, offset = [], len(texts)
         for text_spans in spans:
             span_vectors.append(vectors[offset : offset + len(text_spans)])
             offset += len(text_spans)
+        if after_batch is not None:
+            after_batch(len(texts))
         return vectors[: len(texts)], span_vectors

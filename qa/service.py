@@ -354,8 +354,8 @@ class NewsService:
         self, draft: ArticleDraft, cancel: CancelToken | None = None, embedded: Embedded | None = None
     ) -> ArticleWrite:
         """Add an article, or replace the one with its id. Without an id, one is derived from the title, and a
-        clash with another article is refused rather than replacing it. `cancel` stops it between embedding
-        steps, before anything is written (Cancelled); `embedded` hears (chunks embedded, chunks to embed)."""
+        clash with another article is refused rather than replacing it. `cancel` stops it between batches of
+        the model, before anything is written (Cancelled); `embedded` hears (chunks embedded, chunks to embed)."""
         article = self._article_of(draft)
         with self._writing(cancel):  # the clash check and the write are one step: two clients cannot both pass it
             self._refuse_clash(draft, article.id)
@@ -367,7 +367,6 @@ class NewsService:
                 after_window=self.engine.invalidate,
                 cancel=cancel,
                 embedded=embedded,
-                embed_step=self.settings.embed_batch_size,
             )
             info = self._with_story(self.store.article_infos([article.id])[article.id])
         if report.chunks_embedded >= BIG_WRITE_CHUNKS:

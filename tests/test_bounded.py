@@ -104,7 +104,8 @@ def test_an_add_cancelled_between_steps_stores_nothing(service: NewsService) -> 
         token = CancelToken()
         with pytest.raises(Cancelled):
             service.put_article(draft, cancel=token, embedded=cancel_after_the_first_step)
-        assert steps == [(service.settings.embed_batch_size, steps[0][1])] and steps[0][1] > 40
+        # one batch of the model was heard, then the run stopped
+        assert len(steps) == 1 and 0 < steps[0][0] <= service.settings.embed_batch_size < 40 < steps[0][1]
     assert service.get_article("a").content_hash == first.article.content_hash
     assert service.get_article("a").text == long_text(3000, "first")
     with pytest.raises(NotFound):

@@ -230,20 +230,27 @@ def test_a_feed_streams_through_in_windows_each_logged_and_followed(
 
 
 class _Recording(MiniLMEmbedder):
-    """The real model, remembering the texts of each call in the order it was given them."""
+    """The real model, remembering each call's texts and the texts of each batch it ran, in order."""
 
     def __init__(self, model: MiniLMEmbedder) -> None:
         self.__dict__.update(model.__dict__)  # the same loaded session and tokenizer
         self.calls: list[list[str]] = []
+        self.batches: list[list[int]] = []  # word pieces of each text of each batch of those calls
 
-    def embed_with_spans(self, texts, spans):  # type: ignore[no-untyped-def]
+    def embed_with_spans(self, texts, spans, after_batch=None):  # type: ignore[no-untyped-def]
         self.calls.append(list(texts))
-        return super().embed_with_spans(texts, spans)
+        return super().embed_with_spans(texts, spans, after_batch)
+
+    def _forward(self, encodings, options=None):  # type: ignore[no-untyped-def]
+        if options is None:  # not the pass that gives memory back after a window (it reads an empty text)
+            self.batches.append([len(e.ids) for e in encodings])
+        return super()._forward(encodings, options)
 
 
 def test_a_window_is_embedded_in_order_of_word_pieces(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
-    """A batch is padded to its longest text: the model gets the window's chunks in order of their word pieces.
-    Characters order them badly: a long rare word is many word pieces in few characters."""
+    """A batch is padded to its longest text: the model gets the whole window's chunks in one call and runs them
+    in order of their word pieces. Characters order them badly: a long rare word is many word pieces in few
+    characters."""
     rare = "Pneumonoultramicroscopicsilicovolcanoconiosis hyperparathyroidism"
     plain = "The cat sat on the mat and it was a very good day for all of us here"
     articles = [
@@ -251,10 +258,12 @@ def test_a_window_is_embedded_in_order_of_word_pieces(tmp_path: Path, embedder: 
         for n in range(40)
     ]
     recording = _Recording(embedder)
+    recording.batch_size = 8
     store = open_store(Settings(data_dir=tmp_path / "data"), recording)
-    report = index_articles(store, recording, articles, embed_step=8)
-    assert report.chunks_embedded == 40 and len(recording.calls) == 5
-    pieces = [recording.count_tokens(text) for call in recording.calls for text in call]
+    report = index_articles(store, recording, articles)
+    assert report.chunks_embedded == 40 and len(recording.calls) == 1, "one window, one call"
+    assert len(recording.batches) == 5
+    pieces = [n for batch in recording.batches for n in batch]
     assert pieces == sorted(pieces), pieces
-    characters = [len(text) for call in recording.calls for text in call]
-    assert characters != sorted(characters), "the texts do not tell word pieces from characters"
+    characters = sorted(recording.calls[0], key=recording.count_tokens)
+    assert [len(text) for text in characters] != sorted(len(text) for text in characters)
