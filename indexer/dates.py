@@ -23,6 +23,9 @@ from urllib.parse import urlsplit
 from dateutil import parser as date_parser
 from dateutil import tz
 
+from qa.dateline import DATELINE as _DATELINE
+from qa.dateline import PARTIAL_DATELINE as _PARTIAL_DATELINE
+
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser
 
@@ -38,20 +41,6 @@ _ZONES = {
 # Two defaults that differ in every part: a part the text lacks shows up as a difference between the two parses.
 _DEFAULT_A = dt.datetime(1901, 1, 1)
 _DEFAULT_B = dt.datetime(1902, 2, 2)
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
-_WEEKDAY = r"(?:(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)[a-z]*\.?,?\s+)?"
-_DATE = rf"(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}})"
-# Where a dateline's date is: at the very start, after an optional upper-case place ("LONDON,") and weekday,
-# and followed by what ends a dateline (an agency in brackets, a dash, a colon, a full stop or the line's end).
-_DATELINE = re.compile(
-    rf"^\s*(?:[A-Z][A-Za-z .'’-]{{1,40}},\s*)?{_WEEKDAY}(?P<date>{_DATE})"
-    rf"(?:\s*\([^)\n]{{1,40}}\))?\s*(?:[-–—:|.]|\n|$)"
-)
-# The same without a year ("LISBURG, March 3 (Pennant Sports) -"): read only with a year from the article's URL.
-_PARTIAL_DATELINE = re.compile(
-    rf"^\s*(?:[A-Z][A-Za-z .'’-]{{1,40}},\s*)?{_WEEKDAY}(?P<date>{_MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{_MONTH})"
-    rf"(?:\s*\([^)\n]{{1,40}}\))?\s*(?:[-–—:|]|\n|$)"
-)
 # A year, optionally with month and day, as a path segment of a news URL: /2025/, /2025/03/03/, /2025/3/3/.
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})/(?:(\d{1,2})/(?:(\d{1,2})/)?)?")
 # RFC 822 as feeds write it, with a numeric or universal zone: the standard library reads it fifty times faster.

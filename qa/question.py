@@ -95,6 +95,17 @@ _TYPE_CUES: list[tuple[re.Pattern[str], AnswerType]] = [
 ]
 
 
+# A question about the report's own date, not about a date in it: "What is the dateline of this report?", "When
+# was this article published?". Its answer is the dateline the report opens with.
+_OWN_DATE = re.compile(
+    r"\bdateline\b"
+    r"|\b(?:date|day) of (?:this|the) (?:report|article|story|piece)\b"
+    r"|\bwhen (?:was|is) (?:this|the) (?:report|article|story|piece)\b"
+    r"(?: \w+)? (?:published|filed|written|dated|from)\b",
+    re.I,
+)
+
+
 @dataclass(frozen=True)
 class QuestionProfile:
     """A question's stemmed terms, the stemmed names it mentions, and the answer type it wants."""
@@ -102,6 +113,7 @@ class QuestionProfile:
     terms: list[str]
     names: frozenset[str]
     answer_type: AnswerType | None
+    asks_own_date: bool = False  # the report's own date (its dateline), not a date the report tells of
 
     @classmethod
     def of(cls, question: str) -> QuestionProfile:
@@ -109,8 +121,9 @@ class QuestionProfile:
         (terms,) = tokenize([question])
         named = [name for name in names_in(question) if name.lower().rstrip(".") not in _CALENDAR_WORDS]
         stems = frozenset(tokenize([" ".join(named)])[0]) if named else frozenset()
-        answer_type = next((kind for cue, kind in _TYPE_CUES if cue.search(question)), None)
-        return cls(terms=terms, names=stems, answer_type=answer_type)
+        own_date = bool(_OWN_DATE.search(question))
+        answer_type = AnswerType.DATE if own_date else next((k for cue, k in _TYPE_CUES if cue.search(question)), None)
+        return cls(terms=terms, names=stems, answer_type=answer_type, asks_own_date=own_date)
 
     def type_match(self, sentence: str) -> float:
         """1 when the sentence shows the wanted answer type, 0 when it does not, 0.5 when no type is wanted."""

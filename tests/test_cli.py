@@ -189,3 +189,12 @@ def test_chat_prints_the_short_answer_first(seeded_dir: Path) -> None:
     question = next(i for i, line in enumerate(lines) if "Q: When did Moscow" in line)
     assert re.fullmatch(r"26 January 2022 \[\d\]", lines[question + 1]), lines[question : question + 3]
     assert "26 January 2022." in lines[question + 2]  # then the answer's sentences
+
+
+def test_the_reports_own_date_is_quoted_from_its_dateline(seeded_dir: Path) -> None:
+    done = run_qa_in(seeded_dir, "ask", "--json", "What is the dateline date of this report?")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert not answer["abstained"] and answer["support_label"] == "strong"
+    assert answer["citations"][0]["quote"].startswith("Moscow, 11 February 2022 (TDI):")
+    assert answer["short_answer"]["text"] == "11 February 2022"

@@ -405,3 +405,33 @@ def test_a_leaning_sentence_opening_its_chunk_or_after_a_heading_stays_as_it_is(
     headed = "Remarks of Sergey Lavrov\nHe said troops stay."
     after_heading = one_chunk_answer([0.0, 1.0], ["Remarks of Sergey Lavrov", "He said troops stay."], headed)
     assert after_heading.answer == "He said troops stay. [1]"
+
+
+# -- the report's own date -------------------------------------------------------------------------------------
+
+DATELINED = "LISBURG, March 3 (Pennant Sports) - Rovers appointed a manager. He starts on Monday.\n\nMore words here."
+
+
+def test_a_question_about_the_reports_date_is_answered_with_its_dateline() -> None:
+    first, second = "LISBURG, March 3 (Pennant Sports) - Rovers appointed a manager.", "He starts on Monday."
+    opening = make_chunk(DATELINED, [first, second])
+    later = make_chunk(DATELINED, ["More words here."], position=1)
+    hits = [make_hit(later, 1.0, [0.9], [0.9]), make_hit(opening, 0.5, [0.1, 0.1], [0.0, 0.0])]
+    passages = [passage_of(h, "Rovers", rank) for rank, h in enumerate(hits, start=1)]
+    result = ExtractiveAnswerer(threshold=1.6, max_sentences=3).answer(
+        question("What is the dateline of this report?"), hits, passages
+    )
+    assert not result.abstained
+    assert result.answer == "LISBURG, March 3 (Pennant Sports) - Rovers appointed a manager. [1]"
+    assert (result.citations[0].start, result.citations[0].end) == (0, DATELINED.index(" He starts"))
+    assert result.signals == {}  # nothing to calibrate: the citation check vouches for a quoted dateline
+
+
+def test_without_an_opening_dateline_the_reports_date_question_is_answered_as_any_other() -> None:
+    chunk = make_chunk(ARTICLE, C0)  # the article opens "Kyiv, 10 February." (no year, no dash): no dateline
+    hits = [make_hit(chunk, 1.0, [0.1, 0.1, 0.1], [0.0, 0.0, 0.0], coverage=0.1)]
+    passages = [passage_of(hits[0], "Truss", 1)]
+    result = ExtractiveAnswerer(threshold=1.6, max_sentences=3).answer(
+        question("When was this article published?"), hits, passages
+    )
+    assert result.abstained and result.answer == ABSTAIN_TEXT

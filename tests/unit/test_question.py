@@ -158,3 +158,23 @@ def test_a_day_or_month_is_no_name_a_who_question_wants() -> None:
     assert profile.type_match("Norvale Energy reported a rise in profit on Thursday.") == 0.0
     assert profile.type_match("Profit rose in Sept. and again in March.") == 0.0
     assert profile.type_match("Chief executive Tomas Brekke said on Thursday that it would invest.") == 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "own"),
+    [
+        ("What is the dateline date of this report?", True),
+        ("What is the dateline of the story?", True),
+        ("When was this article published?", True),
+        ("When was the report first filed?", True),
+        ("What is the date of this report?", True),
+        ("When did the meeting take place?", False),  # a date the report tells of
+        ("What date did the report give for the vote?", False),
+        ("Who published the report?", False),
+    ],
+)
+def test_a_question_about_the_reports_own_date(question: str, own: bool) -> None:
+    profile = QuestionProfile.of(question)
+    assert profile.asks_own_date is own
+    if own:
+        assert profile.answer_type is AnswerType.DATE
