@@ -175,14 +175,20 @@ class OpenAIEmbedder:
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Vectors for each text and for each of its spans, embedded as texts of their own; `after_batch` hears
-        of the whole call at its end (the server's batches mix texts and spans)."""
-        pieces = [text[s:e] for text, text_spans in zip(texts, spans, strict=True) for s, e in text_spans]
-        vectors = self.embed([*texts, *pieces])
-        span_vectors, offset = [], len(texts)
-        for text_spans in spans:
-            span_vectors.append(vectors[offset : offset + len(text_spans)])
-            offset += len(text_spans)
-        if after_batch is not None:
-            after_batch(len(texts))
-        return vectors[: len(texts)], span_vectors
+        """Vectors for each text and for each of its spans, embedded as texts of their own, `batch_size` texts
+        (with their spans) a step; `after_batch` hears after each step how many texts are done."""
+        vectors: list[np.ndarray] = []
+        span_vectors: list[np.ndarray] = []
+        for begin in range(0, len(texts), self.batch_size):
+            step = range(begin, min(len(texts), begin + self.batch_size))
+            pieces = [texts[i][s:e] for i in step for s, e in spans[i]]
+            embedded = self.embed([*(texts[i] for i in step), *pieces])
+            vectors.append(embedded[: len(step)])
+            offset = len(step)
+            for i in step:
+                span_vectors.append(embedded[offset : offset + len(spans[i])])
+                offset += len(spans[i])
+            if after_batch is not None:
+                after_batch(step.stop)
+        whole = np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+        return whole, span_vectors

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from openai import OpenAI
 from playwright.sync_api import Browser, expect
@@ -436,3 +437,21 @@ def test_the_export_opens_each_answer_with_its_short_answer_and_weak_label(
         in after
     )
     assert "ban on gas" not in markdown
+
+
+def test_remote_embeddings_come_a_step_at_a_time_and_each_step_is_heard(fake: FakeOpenAI) -> None:
+    """A big article embedded by the server can be cancelled between steps (the indexer looks after each)."""
+    from qa.openai_backend import OpenAIEmbedder
+    from qa.settings import Settings
+
+    settings = Settings(embed="openai", embed_model="text-embedding-3-small", openai_base_url=fake.base_url)
+    embedder = OpenAIEmbedder(OpenAI(base_url=fake.base_url, api_key=KEY), settings, batch_size=2)
+    texts = [f"Sentence {n} of five. And a second one about {n}." for n in range(5)]
+    spans = [[(0, text.index(".") + 1), (text.index(".") + 2, len(text))] for text in texts]
+    heard: list[int] = []
+    vectors, sentence_vectors = embedder.embed_with_spans(texts, spans, heard.append)
+    assert heard == [2, 4, 5]
+    assert vectors.shape[0] == 5 and [len(v) for v in sentence_vectors] == [2] * 5
+    assert np.allclose(vectors, embedder.embed(texts), atol=1e-6)  # the same vectors as one call gives
+    pieces = [text[s:e] for text, text_spans in zip(texts, spans, strict=True) for s, e in text_spans]
+    assert np.allclose(np.concatenate(sentence_vectors), embedder.embed(pieces), atol=1e-6)
