@@ -206,11 +206,8 @@ def _embed(
         if cancel is not None and done < len(pending):
             cancel.check()
 
-    vectors: np.ndarray | list[np.ndarray] = []
-    sentence_vectors: list[np.ndarray] = []
-    if pending:  # every chunk's vector may be reused
-        with stage("embed", "index"):
-            vectors, sentence_vectors = embedder.embed_with_spans(texts, spans, after_batch)
+    with stage("embed", "index"):  # nothing, when every chunk's vector is reused
+        vectors, sentence_vectors = embedder.embed_with_spans(texts, spans, after_batch)
     fresh: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {
         # float16, as the store keeps them: half the memory of a big article's sentence vectors
         (id(plan), chunk.position): (vector, sentences.astype(np.float16))

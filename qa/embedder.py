@@ -51,8 +51,8 @@ class Embedder(Protocol):
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Vectors for each text and for each character span (sentence) inside it; `after_batch` is called after
-        each batch (it may raise, to stop between two batches)."""
+        """Vectors for each text and for each character span (sentence) inside it (none for no texts);
+        `after_batch` is called after each batch (it may raise, to stop between two batches)."""
         ...
 
 

@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.conftest import SEED_ID, SEEDS, LiveServer, free_port, run_qa_in
 from tests.fake_openai import FakeOpenAI, prompt_text
+from tests.web import ask
 
 KEY = "sk-test"
 TRUSS = "What did Truss demand?"
@@ -161,8 +162,7 @@ def test_the_page_says_which_model_sentences_were_left_out(
     try:
         page = context.new_page()
         page.goto(llm_server.url + "/")
-        page.fill("#question", TRUSS)
-        page.click("#ask")
+        ask(page, TRUSS, timeout=15_000)
         note = page.locator(".message.assistant .unsupported-note")
         expect(note).to_have_text(
             "1 sentence the model wrote was left out: the cited passages do not support it.", timeout=15_000
@@ -394,10 +394,7 @@ def test_the_page_shows_the_model_list_and_paragraphs(
     try:
         page = context.new_page()
         page.goto(llm_server.url + "/")
-        page.fill("#question", TRUSS)
-        page.click("#ask")
-        bubble = page.locator(".message.assistant").last
-        expect(bubble).not_to_contain_class("typing", timeout=15_000)
+        bubble = ask(page, TRUSS, timeout=15_000)
         text = bubble.locator(".message-text")
         expect(text.locator(":scope > p")).to_have_count(2)
         items = text.locator(":scope > ul > li")

@@ -197,6 +197,20 @@ def test_an_index_written_by_a_newer_version_is_refused(tmp_path: Path, embedder
         open_store(settings, embedder).require()
 
 
+def test_a_new_date_alone_reuses_every_vector(tmp_path: Path, corpus: Path, embedder: MiniLMEmbedder) -> None:
+    """The article changed, none of its chunks' texts did: it is written again without the model."""
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data), embedder)
+    first = _index(store, embedder, corpus, data)
+    seed = corpus / f"{SEED_ID}.md"
+    seed.write_text(seed.read_text(encoding="utf-8").replace("2022-02-11", "2022-02-12", 1), encoding="utf-8")
+    report = _index(store, embedder, corpus, data)
+    assert report.updated == [SEED_ID] and report.chunks_embedded == 0
+    assert report.chunks_reused == store.article_infos([SEED_ID])[SEED_ID].chunks > 0
+    assert store.get_article(SEED_ID)[0].published.startswith("2022-02-12")
+    assert first.chunks_total == report.chunks_total
+
+
 def test_a_feed_streams_through_in_windows_each_logged_and_followed(
     tmp_path: Path, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,15 +9,16 @@ from tests.conftest import REPO
 ARTIFACTS = REPO / "test-artifacts"
 
 
-def ask(page: Page, question: str) -> Locator:
-    """Ask through the form; the newest assistant bubble, once its answer is complete."""
+def ask(page: Page, question: str, timeout: float | None = None) -> Locator:
+    """Ask through the form; the newest assistant bubble, once its answer is complete (waiting up to `timeout`
+    ms for each step, playwright's default when None)."""
     before = page.locator(".message.assistant").count()
     page.fill("#question", question)
     page.click("#ask")
     bubble = page.locator(".message.assistant").nth(before)
-    expect(bubble).to_be_visible()
-    expect(bubble).not_to_contain_class("typing")
-    expect(page.locator("#ask")).to_be_enabled()
+    expect(bubble).to_be_visible(timeout=timeout)
+    expect(bubble).not_to_contain_class("typing", timeout=timeout)
+    expect(page.locator("#ask")).to_be_enabled(timeout=timeout)
     return bubble
 
 
