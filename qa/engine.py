@@ -126,7 +126,7 @@ class Engine:
         question = reading.query if windowed else asked
         with stage("embed"):
             vector = self.embedder.embed([question])[0]
-        evidence = QuestionEvidence(question, vector, replica.keyword.idf)
+        evidence = QuestionEvidence(question, vector, replica.keyword.idf, dated=windowed)
         candidates = max(self.settings.candidates, top_k, depth)
         retriever = HybridRetriever(self.store, replica.keyword, candidates, replica.catalog.chunk_total)
         allowed = replica.catalog.chunk_ids(within)

@@ -42,10 +42,10 @@ class SentenceEvidence:
 class QuestionEvidence:
     """A question read once (terms with their idf, names, answer type), measured against passages."""
 
-    def __init__(self, question: str, vector: np.ndarray, idf: Callable[[str], float]) -> None:
+    def __init__(self, question: str, vector: np.ndarray, idf: Callable[[str], float], dated: bool = False) -> None:
         self.question = question
         self.vector = vector
-        self.profile = QuestionProfile.of(question)
+        self.profile = QuestionProfile.of(question, dated)  # dated: its date became the time window
         self.weights = {term: idf(term) for term in set(self.profile.terms)}
         self.total = sum(self.weights.values())
 

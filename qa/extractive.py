@@ -16,7 +16,7 @@ from qa.chunking import chunk_id
 from qa.dateline import opens_with_dateline
 from qa.domain import AnswerSentence, Citation, Passage
 from qa.evidence import QuestionEvidence
-from qa.question import AnswerType, QuestionProfile
+from qa.question import LEAVES_POST, AnswerType, QuestionProfile
 from qa.retrieval import Hit
 from qa.store import StoredChunk
 from qa.text import reads_as_sentence
@@ -26,6 +26,7 @@ from qa.text import reads_as_sentence
 # "he"), the names the question is about, the answer type the question wants, and its passage's retrieval rank.
 W_DENSE, W_LEXICAL, W_TYPE, W_PASSAGE = 0.4, 0.35, 0.15, 0.1
 W_NAMES = 0.3  # share of the score a sentence loses when it mentions none of the question's names
+W_LEFT_POST = 0.5  # share a sentence loses when the question asks who holds a post and it tells of someone leaving
 # Types whose absence means "not answered here"; a name or a demand can hide behind "she" or "the minister".
 STRICT_TYPES = frozenset({AnswerType.DATE, AnswerType.DURATION, AnswerType.AGE, AnswerType.NUMBER, AnswerType.TITLE})
 SECOND_SENTENCE_SHARE = 0.85  # another sentence joins the answer when it scores this close to the best
@@ -129,6 +130,8 @@ class ExtractiveAnswerer:
                     + W_TYPE * question.profile.type_match(text)
                     + W_PASSAGE * hit.score / top
                 ) * (1.0 - W_NAMES + W_NAMES * evidence.names)  # a passage about someone else: not the answer
+                if question.profile.asks_holder and LEAVES_POST.search(text):
+                    score *= 1.0 - W_LEFT_POST
                 scored.append(ScoredSentence(hit.chunk, rank, index, start, end, text, score))
         scored.sort(key=lambda s: -s.score)
         return scored

@@ -43,6 +43,8 @@ _MONTHS = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
     "december",
 })  # fmt: skip
+_WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
+_CALENDAR = _MONTHS | _WEEKDAYS
 _UNITS = re.compile(
     r"^(percent|per|cent|%|million|billion|thousand|hundred|trillion|years?|months?|weeks?|days?|hours?|minutes?"
     r"|seconds?|decades?|centuries|century|miles?|km|kilometres?|kilometers?|metres?|meters?|feet|foot|inches"
@@ -145,6 +147,7 @@ def short_answer(question: str, citations: Sequence[Citation], abstained: bool =
 
 def candidates(question: str, citations: Sequence[Citation], abstained: bool = False) -> list[Candidate]:
     """Every admissible span of the cited sentences, with its features (none for questions without a span)."""
+    citations = [c for c in citations if not c.earlier]  # the fact is the answer's, not earlier reporting's
     if abstained or not citations or _NO_SPAN.search(question):
         return []
     asked = Asked.of(question)
@@ -304,7 +307,9 @@ def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool) -> flo
             return 0.0
         return 1.0 if any(_UNITS.match(t.text) for t in span[1:]) else 0.3
     if kind is AnswerType.NAME or kind is AnswerType.TITLE:
-        names = [t for t in content if _capitalised(t) and not (at_start and t is span[0])]
+        if all(t.lower in _CALENDAR for t in content):
+            return 0.0  # "Sunday" in "said on Sunday" is capitalised but names no one
+        names = [t for t in content if _capitalised(t) and not (at_start and t is span[0]) and t.lower not in _CALENDAR]
         return 1.0 if len(names) == len(content) else (0.3 if names else 0.1)
     return 0.5  # an untyped question ("what", "which"): any phrase
 

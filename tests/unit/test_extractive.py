@@ -435,3 +435,18 @@ def test_without_an_opening_dateline_the_reports_date_question_is_answered_as_an
         question("When was this article published?"), hits, passages
     )
     assert result.abstained and result.answer == ABSTAIN_TEXT
+
+
+def test_who_holds_a_post_is_not_answered_by_who_left_it() -> None:
+    """ "Who is the mayor?" over "Voss resigned as mayor... Renn became acting mayor": the sentence about the
+    one who left loses to the one about who took over, though it scores higher on its own."""
+    left, took_over = "Helena Voss resigned as mayor of Lisburg on Tuesday.", "Tobias Renn became acting mayor."
+    article = f"{left} {took_over}"
+    hit = make_hit(make_chunk(article, [left, took_over], "mayor"), 1.0, dense=[0.7, 0.5], lexical=[0.8, 0.5])
+    answerer = ExtractiveAnswerer(threshold=0.0, max_sentences=1)
+
+    as_holder = answerer.score_sentences(question("Who is the mayor of Lisburg?"), [hit])
+    assert as_holder[0].text == took_over
+    # the same sentences for a question that is not about holding the post keep their order
+    as_event = answerer.score_sentences(question("Who announced a decision about the mayor of Lisburg?"), [hit])
+    assert as_event[0].text == left

@@ -178,3 +178,28 @@ def test_a_question_about_the_reports_own_date(question: str, own: bool) -> None
     assert profile.asks_own_date is own
     if own:
         assert profile.answer_type is AnswerType.DATE
+
+
+@pytest.mark.parametrize(
+    ("question", "holder"),
+    [
+        ("Who is the mayor of Lisburg?", True),
+        ("Who is in charge of Lisburg Rovers?", True),
+        ("Who was the chief executive of Norvale Energy on 1 March?", True),
+        ("Who now runs Norvale Energy?", True),
+        ("Who leads the party?", True),
+        ("Who resigned as mayor?", False),  # asks about the one who left
+        ("Who was the chief executive of Norvale Energy?", False),  # no date: history, not a post held then
+        ("Who had been in charge before Reyes?", False),
+        ("Who won the election?", False),  # an event, not a post
+        ("What is the mayor's plan?", False),
+    ],
+)
+def test_a_question_about_who_holds_a_post(question: str, holder: bool) -> None:
+    assert QuestionProfile.of(question).asks_holder is holder
+
+
+def test_a_question_whose_date_became_its_window_asks_who_held_the_post_then() -> None:
+    """ "Who was in charge of the club on 1 March?" reaches the answerer as "Who was in charge of the club?"."""
+    assert QuestionProfile.of("Who was in charge of Lisburg Rovers?").asks_holder is False
+    assert QuestionProfile.of("Who was in charge of Lisburg Rovers?", dated=True).asks_holder is True

@@ -100,3 +100,24 @@ def test_a_span_is_never_only_the_questions_own_words() -> None:
     _, citations = cited("Lavrov met Truss in Moscow.")
     span = short_answer("Who did Lavrov meet in Moscow?", citations)
     assert span is not None and span.text == "Truss"
+
+
+def test_a_weekday_names_no_one() -> None:
+    """ "Who is the mayor?" over "Helena Voss resigned as mayor on Tuesday": a day is no one's name."""
+    _, citations = cited("The city said that Tobias Renn became acting mayor of Lisburg on Tuesday.")
+    found = short_answer("Who is the mayor of Lisburg?", citations)
+    assert found is not None and found.text == "Tobias Renn"
+    _, citations = cited("The mayor of Lisburg resigned on Tuesday.")
+    found = short_answer("Who is the mayor of Lisburg?", citations)
+    assert found is None or found.text != "Tuesday"
+
+
+def test_the_fact_is_the_answers_own_not_earlier_reportings() -> None:
+    _, (answer, earlier) = cited(
+        "The club said it would name a new manager soon.", "Anneli Sorvik took charge of Norvale Energy."
+    )
+    earlier = earlier.model_copy(update={"earlier": True})
+    found = short_answer("Who is in charge of Lisburg Rovers?", [answer, earlier])
+    assert found is None or found.citation == 1
+    found = short_answer("Who is in charge of Lisburg Rovers?", [answer, earlier.model_copy(update={"earlier": False})])
+    assert found is not None and found.citation == 2
