@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 NUM_PERM = 128  # the estimate's standard error at Jaccard 0.8 is sqrt(0.8 * 0.2 / 128) = 0.035
 SEED = 1  # seed and scheme fixed for good: signatures written to the index must stay comparable with later ones
@@ -39,6 +38,12 @@ SHINGLE_WORDS = 3
 # found (higher, the usual 0.8, finds fewer still); 0.5 keeps a wide margin over different articles and finds 93.
 THRESHOLD = 0.5
 CANDIDATES = 0.3  # the similarity LSH is tuned to find; candidates are then held to THRESHOLD
+# (bands, rows per band): datasketch's choice for CANDIDATES with NUM_PERM values, written down because choosing
+# them integrates with scipy, whose import alone is 0.35 s of every process that opens a catalog (a cold `qa ask`);
+# tests/test_stories.py checks that datasketch still chooses these. Chosen below THRESHOLD on purpose: a pair at
+# Jaccard 0.5 becomes a candidate with probability 0.993 (0.55 with bands chosen for 0.5 itself), and a candidate
+# that is not a copy costs one comparison of two signatures.
+BANDS, ROWS = 37, 3
 MIN_SHINGLES = 10  # shorter texts (a one-line brief, a caption) coincide without being the same story
 NEAR_EQUAL = 0.8  # word-level similarity (difflib ratio) from which two passages or sentences are the same text
 _WORDS = re.compile(r"\w+")
@@ -47,8 +52,7 @@ SIGNATURE = f"minhash-w{SHINGLE_WORDS}-p{NUM_PERM}-s{SEED}-{SCHEME}"  # signatur
 
 def grouping() -> str:
     """How stories are found: a catalog grouped otherwise is built again (qa/catalog.py)."""
-    count, rows = bands()
-    return f"{SIGNATURE}-b{count}x{rows}-t{THRESHOLD}"
+    return f"{SIGNATURE}-b{BANDS}x{ROWS}-t{THRESHOLD}"
 
 
 def words(text: str) -> list[str]:
@@ -65,6 +69,8 @@ def shingles(text: str) -> set[bytes]:
 @cache
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
     """datasketch draws its hash permutations on every MinHash made; drawn once here (same seed, same values)."""
+    from datasketch import MinHash  # imported where used: its package pulls in scipy (see BANDS)
+
     permutations: tuple[np.ndarray, np.ndarray] = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
     return permutations
 
@@ -74,6 +80,8 @@ def signature(text: str) -> bytes:
     found = shingles(text)
     if len(found) < MIN_SHINGLES:
         return b""
+    from datasketch import MinHash
+
     minhash = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=_permutations(), scheme=SCHEME)
     minhash.update_batch(list(found))
     # the affine32 scheme's values are 32-bit: 4 bytes each lose nothing
@@ -104,25 +112,15 @@ def similarity(a: bytes, b: bytes) -> float:
     return float(np.mean(np.frombuffer(a, dtype="<u4") == np.frombuffer(b, dtype="<u4")))
 
 
-@cache
-def bands() -> tuple[int, int]:
-    """(bands, rows per band): datasketch's choice for CANDIDATES with NUM_PERM values (37 x 3). Chosen below
-    THRESHOLD on purpose: a pair at Jaccard 0.5 becomes a candidate with probability 0.993 (0.55 with bands
-    chosen for 0.5 itself), and a candidate that is not a copy costs one comparison of two signatures."""
-    lsh = MinHashLSH(threshold=CANDIDATES, num_perm=NUM_PERM)
-    return int(lsh.b), int(lsh.r)
-
-
 def band_keys(sig: bytes) -> list[tuple[int, int]]:
     """(band, key) pairs: articles that share any pair are candidates. A key is a 63-bit hash of the band's values
     (an SQLite integer); a collision only adds a candidate, which `similarity` then turns away."""
     if not sig:
         return []
-    count, rows = bands()
-    width = 4 * rows
+    width = 4 * ROWS
     return [
         (band, int.from_bytes(hashlib.blake2b(sig[band * width : (band + 1) * width], digest_size=8).digest()) >> 1)
-        for band in range(count)
+        for band in range(BANDS)
     ]
 
 

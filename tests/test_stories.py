@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -287,3 +289,22 @@ def test_an_update_that_changes_a_number_is_not_a_copy() -> None:
     assert not stories.near_equal(old, old.replace("27 on Saturday", "41 on Sunday"))
     assert stories.near_equal(old, "LOWMARK, Sept 6 (Harbor Wire) - " + old), "a dateline only adds numbers"
     assert stories.near_equal(old, old.replace("rose", "climbed"))
+
+
+def test_the_written_down_bands_are_the_ones_datasketch_chooses() -> None:
+    """BANDS x ROWS stand in for datasketch's choice (which needs scipy): they must not drift apart."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=stories.CANDIDATES, num_perm=stories.NUM_PERM)
+    assert (lsh.b, lsh.r) == (stories.BANDS, stories.ROWS)
+
+
+def test_opening_a_catalog_imports_neither_datasketch_nor_scipy(tmp_path: Path) -> None:
+    """A process that only answers (a cold `qa ask`) opens the catalog; MinHash is for indexing."""
+    code = (
+        "import sys; from pathlib import Path; from qa.catalog import Catalog; "
+        f"Catalog(Path({str(tmp_path / 'catalog.sqlite3')!r})).close(); "
+        "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
