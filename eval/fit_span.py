@@ -27,7 +27,7 @@ import numpy as np
 
 from eval.metrics import exact_match, token_f1
 from qa import span
-from qa.domain import Citation
+from qa.domain import AnswerSentence, Citation
 from qa.settings import Settings
 from qa.wiring import open_service
 
@@ -47,6 +47,7 @@ class Asked:
     article: str
     citations: list[Citation]
     abstained: bool
+    sentences: list[AnswerSentence]  # the answer's own, as the product hands them to the picker
 
 
 def collect(cache: Path | None) -> list[Asked]:
@@ -71,6 +72,7 @@ def collect(cache: Path | None) -> list[Asked]:
             article=row["item"]["article_ids"][0],
             citations=[Citation(**c) for c in row["answer"]["citations"]],
             abstained=row["answer"]["abstained"],
+            sentences=[AnswerSentence(**s) for s in row["answer"]["sentences"]],
         )
         for row in rows
         if not row["item"].get("unanswerable")
@@ -89,7 +91,7 @@ class Question:
 
 def featurise(rows: Sequence[Asked]) -> tuple[list[str], list[Question]]:
     """The feature names, and each question's candidates and features (in the order of the names)."""
-    found_all = [span.candidates(row.question, row.citations, row.abstained) for row in rows]
+    found_all = [span.candidates(row.question, row.citations, row.abstained, row.sentences) for row in rows]
     names = sorted({name for found in found_all for c in found for name in c.features})
     questions = []
     for row, found in zip(rows, found_all, strict=True):

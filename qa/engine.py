@@ -232,6 +232,6 @@ def _answer(found: Retrieved, result: AnswerResult) -> Answer:
         support=support,
         support_label=label,
         signals=result.signals,
-        short_answer=short_answer(asked, citations, result.abstained),
+        short_answer=short_answer(asked, citations, result.abstained, result.sentences),
         elapsed_ms=round((time.perf_counter() - found.began) * 1000, 2),
     )

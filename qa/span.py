@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from qa.domain import Citation, ShortAnswer
+from qa.domain import AnswerSentence, Citation, ShortAnswer
 from qa.question import AnswerType, QuestionProfile
 from qa.text import sentence_spans, tokenize
 
@@ -136,17 +136,26 @@ class Asked:
         return cls(QuestionProfile.of(question), frozenset(words), wh, head)
 
 
-def short_answer(question: str, citations: Sequence[Citation], abstained: bool = False) -> ShortAnswer | None:
+def short_answer(
+    question: str,
+    citations: Sequence[Citation],
+    abstained: bool = False,
+    sentences: Sequence[AnswerSentence] = (),
+) -> ShortAnswer | None:
     """The span of one cited quote that answers the question, or None when none can be pinned (an abstention,
-    a "why" or "how" question, a demand, or no candidate that fits)."""
-    best = max(candidates(question, citations, abstained), key=lambda c: c.score, default=None)
+    a "why" or "how" question, a demand, or no candidate that fits). `sentences`: the answer's own, when they are
+    the quotes' sentences word for word (an extractive answer), so the quotes need not be split again."""
+    best = max(candidates(question, citations, abstained, sentences), key=lambda c: c.score, default=None)
     if best is None:
         return None
     return ShortAnswer(text=best.text, citation=best.citation, start=best.start, end=best.end)
 
 
-def candidates(question: str, citations: Sequence[Citation], abstained: bool = False) -> list[Candidate]:
-    """Every admissible span of the cited sentences, with its features (none for questions without a span)."""
+def candidates(
+    question: str, citations: Sequence[Citation], abstained: bool = False, told: Sequence[AnswerSentence] = ()
+) -> list[Candidate]:
+    """Every admissible span of the cited sentences, with its features (none for questions without a span).
+    `told`: the answer's sentences (see short_answer)."""
     citations = [c for c in citations if not c.earlier]  # the fact is the answer's, not earlier reporting's
     if abstained or not citations or _NO_SPAN.search(question):
         return []
@@ -154,7 +163,7 @@ def candidates(question: str, citations: Sequence[Citation], abstained: bool = F
     if asked.profile.answer_type is AnswerType.DEMAND or not asked.profile.terms:
         return []
     found: list[Candidate] = []
-    sentences = [(c, start, end) for c in citations for start, end in sentence_spans(c.quote)]
+    sentences = [(c, start, end) for c in citations for start, end in _quote_sentences(c, told)]
     tokenised = [_tokens(c.quote[start:end], start) for c, start, end in sentences]
     terms = set(asked.profile.terms)
     helds = [len({t.stem for t in tokens if t.stem in terms}) / len(terms) for tokens in tokenised]
@@ -163,6 +172,25 @@ def candidates(question: str, citations: Sequence[Citation], abstained: bool = F
     for (citation, _, _), tokens, held in zip(sentences, tokenised, helds, strict=True):
         found.extend(_spans(tokens, asked, citation, held, held >= top, citation.n == strongest))
     return found
+
+
+def _quote_sentences(citation: Citation, told: Sequence[AnswerSentence]) -> list[tuple[int, int]]:
+    """The quote's sentences (offsets into it): the answer's own sentences citing it when together they make up
+    the quote, else the sentence splitter's. The splitter's model loads in about 0.9 s, which a process that asks
+    one question (a cold `qa ask`) would pay for every typed question."""
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for sentence in told:
+        if citation.n not in sentence.citations:
+            continue
+        found = citation.quote.find(sentence.text, at)
+        if found < 0 or citation.quote[at:found].strip():
+            return sentence_spans(citation.quote)
+        spans.append((found, found + len(sentence.text)))
+        at = found + len(sentence.text)
+    if not spans or citation.quote[at:].strip():
+        return sentence_spans(citation.quote)
+    return spans
 
 
 def _tokens(sentence: str, offset: int) -> list[Token]:

@@ -121,3 +121,23 @@ def test_the_fact_is_the_answers_own_not_earlier_reportings() -> None:
     assert found is None or found.citation == 1
     found = short_answer("Who is in charge of Lisburg Rovers?", [answer, earlier.model_copy(update={"earlier": False})])
     assert found is not None and found.citation == 2
+
+
+def test_an_extractive_answers_own_sentences_spare_splitting_its_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sentence splitter's model takes about a second to load: a cold `qa ask` must not need it when the
+    answer's sentences are its quotes word for word. A model's own words still get the quote split."""
+    from qa import span
+    from qa.domain import AnswerSentence
+
+    first, second = "The ministers arrived on Monday.", "The talks were held in Moscow at the foreign ministry."
+    _, citations = cited(f"{first} {second}")
+    told = [AnswerSentence(text=t, citations=[1], supported=True) for t in (first, second)]
+    split: list[str] = []
+    monkeypatch.setattr(span, "sentence_spans", lambda text: split.append(text) or [(0, len(text))])
+
+    found = short_answer("In which city were the talks held?", citations, sentences=told)
+    assert found is not None and found.text == "Moscow"
+    assert split == []
+    model_words = [AnswerSentence(text="They met in Moscow.", citations=[1], supported=True)]
+    short_answer("In which city were the talks held?", citations, sentences=model_words)
+    assert split == [citations[0].quote]
