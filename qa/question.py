@@ -118,12 +118,13 @@ _HOLDER = re.compile(
 )
 _ON_A_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b\d{{4}}\b", re.I)
 # Telling of someone leaving a post, or of a post held until then: "Voss resigned as mayor", "Rovers sacked manager
-# Gavin Prost", "Prost had been in charge since 2023". Not "former": lists of people name former office-holders
-# as who they are ("former President José María Figueres").
+# Gavin Prost", "Prost had been in charge since 2023". Not the words that mean something else as often: "sacks"
+# (a football statistic), "fired" (a shot), "dismissed" (a claim), "former" (lists name former office-holders as
+# who they are: "former President José María Figueres").
 LEAVES_POST = re.compile(
-    r"\b(?:resign(?:s|ed|ing)?|sack(?:s|ed|ing)?|fired|dismiss(?:es|ed)|oust(?:s|ed)|quit(?:s)?|retire[sd]?"
-    r"|step(?:s|ped|ping)? down|left (?:office|the (?:club|company|post|job|role|board))|had been"
-    r"|was (?:replaced|removed|impeached|forced out))\b",
+    r"\b(?:resign(?:s|ed|ing)?|sacked|sacking|ousted|quit(?:s)?|retire[sd]?|step(?:s|ped|ping)? down"
+    r"|left (?:office|the (?:club|company|post|job|role|board))|had been"
+    r"|(?:was|were|been|being) (?:fired|dismissed|removed|replaced|impeached|forced out))\b",
     re.I,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.question import AnswerType, QuestionProfile
+from qa.question import LEAVES_POST, AnswerType, QuestionProfile
 
 
 def test_profile_reads_stemmed_terms_and_names() -> None:
@@ -203,3 +203,20 @@ def test_a_question_whose_date_became_its_window_asks_who_held_the_post_then() -
     """ "Who was in charge of the club on 1 March?" reaches the answerer as "Who was in charge of the club?"."""
     assert QuestionProfile.of("Who was in charge of Lisburg Rovers?").asks_holder is False
     assert QuestionProfile.of("Who was in charge of Lisburg Rovers?", dated=True).asks_holder is True
+
+
+@pytest.mark.parametrize(
+    ("sentence", "leaves"),
+    [
+        ("Helena Voss resigned as mayor of Lisburg on Tuesday.", True),
+        ("Lisburg Rovers sacked manager Gavin Prost on Monday.", True),
+        ("Prost, 49, had been in charge since July 2023.", True),
+        ("The chairman was replaced by his deputy.", True),
+        ("Kawann Short led the team in sacks with 11.", False),  # a football statistic
+        ("Police fired tear gas at the crowd.", False),
+        ("The minister dismissed the claims as nonsense.", False),
+        ("Former President Jose Maria Figueres studied there.", False),
+    ],
+)
+def test_what_tells_of_someone_leaving_a_post(sentence: str, leaves: bool) -> None:
+    assert bool(LEAVES_POST.search(sentence)) is leaves
