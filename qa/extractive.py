@@ -16,7 +16,8 @@ from qa.chunking import chunk_id
 from qa.dateline import opens_with_dateline
 from qa.domain import AnswerSentence, Citation, Passage
 from qa.evidence import QuestionEvidence
-from qa.question import LEAVES_POST, AnswerType, QuestionProfile
+from qa.posts import LEAVES_POST
+from qa.question import AnswerType, QuestionProfile
 from qa.retrieval import Hit
 from qa.store import StoredChunk
 from qa.text import reads_as_sentence

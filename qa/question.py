@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from qa.posts import asks_who_holds_a_post, post_asked
 from qa.text import NAME_RUN, names_in, tokenize
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -106,38 +107,6 @@ _OWN_DATE = re.compile(
 )
 
 
-# A question about who holds a post or leads something: "Who is the mayor of Lisburg?", "Who is in charge of the
-# club?", "Who runs Norvale Energy now?", or who held it on a date ("Who was in charge on 1 March 2025?"). A
-# sentence telling of someone leaving the post does not answer it. "Who was the first director?" without a date
-# asks about history, where leaving a post says nothing against the answer.
-_HOLDER = re.compile(
-    r"^\s*who\s+(?:(?P<past>was|were)|is|are|'s)\s+(?:now\s+|currently\s+|still\s+)?"
-    r"(?:the|in charge|at the head|heading|leading|running)\b"
-    r"|^\s*who\s+(?:now\s+|currently\s+)?(?:leads|runs|heads|manages|chairs|governs|coaches)\b",
-    re.I,
-)
-_ON_A_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b\d{{4}}\b", re.I)
-# Telling of someone leaving a post, or of a post held until then: "Voss resigned as mayor", "Rovers sacked manager
-# Gavin Prost", "Prost had been in charge since 2023". Not the words that mean something else as often: "sacks"
-# (a football statistic), "fired" (a shot), "dismissed" (a claim), "former" (lists name former office-holders as
-# who they are: "former President José María Figueres").
-LEAVES_POST = re.compile(
-    r"\b(?:resign(?:s|ed|ing)?|sacked|sacking|ousted|quit(?:s)?|retire[sd]?|step(?:s|ped|ping)? down"
-    r"|left (?:office|the (?:club|company|post|job|role|board))|had been"
-    r"|(?:was|were|been|being) (?:fired|dismissed|removed|replaced|impeached|forced out))\b",
-    re.I,
-)
-
-
-def asks_who_holds_a_post(question: str, dated: bool = False) -> bool:
-    """Whether the question asks who holds (or held on a date) a post, and not who left it. `dated`: the
-    question's date was read as its time window and taken out of its text."""
-    found = _HOLDER.search(question)
-    if found is None or LEAVES_POST.search(question):
-        return False
-    return not found.group("past") or dated or bool(_ON_A_DATE.search(question))
-
-
 @dataclass(frozen=True)
 class QuestionProfile:
     """A question's stemmed terms, the stemmed names it mentions, and the answer type it wants."""
@@ -147,6 +116,7 @@ class QuestionProfile:
     answer_type: AnswerType | None
     asks_own_date: bool = False  # the report's own date (its dateline), not a date the report tells of
     asks_holder: bool = False  # who holds a post now (not who left it): "Who is the mayor?"
+    post: str | None = None  # the post such a question names ("mayor"), if it names one
 
     @classmethod
     def of(cls, question: str, dated: bool = False) -> QuestionProfile:
@@ -157,7 +127,15 @@ class QuestionProfile:
         own_date = bool(_OWN_DATE.search(question))
         answer_type = AnswerType.DATE if own_date else next((k for cue, k in _TYPE_CUES if cue.search(question)), None)
         holder = asks_who_holds_a_post(question, dated)
-        return cls(terms=terms, names=stems, answer_type=answer_type, asks_own_date=own_date, asks_holder=holder)
+        post = post_asked(question, dated) if holder else None
+        return cls(
+            terms=terms,
+            names=stems,
+            answer_type=answer_type,
+            asks_own_date=own_date,
+            asks_holder=holder,
+            post=post,
+        )
 
     def type_match(self, sentence: str) -> float:
         """1 when the sentence shows the wanted answer type, 0 when it does not, 0.5 when no type is wanted."""

@@ -15,6 +15,7 @@ from dataclasses import replace
 from qa.answering import Answerer, AnswerResult
 from qa.domain import ArticleInfo, Citation, Copy, Passage, SearchFilter, TimeScope
 from qa.evidence import QuestionEvidence
+from qa.posts import names_holder
 from qa.replica import published_timestamp
 from qa.retrieval import Hit
 from qa.stories import best_match
@@ -66,11 +67,17 @@ def answer_newest_first(
     )
     if len({when[i] for i in dated}) < 2:
         return None
+    post = question.profile.post
+    answers = []
     for article_id in dated[:NEWEST_TRIES]:
         lead = _answer_from(answerer, question, hits, passages, article_id.__eq__)
         if lead is not None and not lead.abstained:
-            older = _answer_from(answerer, question, hits, passages, _older_than(when, when[article_id] or 0))
-            return _with_earlier(lead, older)
+            answers.append((article_id, lead))
+    # "Who is the mayor?": the newest answer naming someone as mayor, not a newer one about the race for mayor
+    holders = [(i, lead) for i, lead in answers if post is not None and names_holder(lead.answer, post)]
+    for article_id, lead in holders or answers:
+        older = _answer_from(answerer, question, hits, passages, _older_than(when, when[article_id] or 0))
+        return _with_earlier(lead, older)
     return None
 
 

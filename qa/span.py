@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from qa.domain import AnswerSentence, Citation, ShortAnswer
+from qa.posts import LEAVES_POST
 from qa.question import AnswerType, QuestionProfile
 from qa.text import sentence_spans, tokenize
 
@@ -45,6 +46,7 @@ _MONTHS = frozenset({
 })  # fmt: skip
 _WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
 _CALENDAR = _MONTHS | _WEEKDAYS
+_POSSESSIVE = re.compile(r"['’]s$")  # "Thursday's deadline"
 _UNITS = re.compile(
     r"^(percent|per|cent|%|million|billion|thousand|hundred|trillion|years?|months?|weeks?|days?|hours?|minutes?"
     r"|seconds?|decades?|centuries|century|miles?|km|kilometres?|kilometers?|metres?|meters?|feet|foot|inches"
@@ -164,6 +166,9 @@ def candidates(
         return []
     found: list[Candidate] = []
     sentences = [(c, start, end) for c in citations for start, end in _quote_sentences(c, told)]
+    if asked.profile.asks_holder:  # "Who is the mayor?": not the one the answer says resigned
+        staying = [(c, start, end) for c, start, end in sentences if not LEAVES_POST.search(c.quote[start:end])]
+        sentences = staying or sentences
     tokenised = [_tokens(c.quote[start:end], start) for c, start, end in sentences]
     terms = set(asked.profile.terms)
     helds = [len({t.stem for t in tokens if t.stem in terms}) / len(terms) for tokens in tokenised]
@@ -335,9 +340,13 @@ def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool) -> flo
             return 0.0
         return 1.0 if any(_UNITS.match(t.text) for t in span[1:]) else 0.3
     if kind is AnswerType.NAME or kind is AnswerType.TITLE:
-        if all(t.lower in _CALENDAR for t in content):
+        if all(_POSSESSIVE.sub("", t.lower) in _CALENDAR for t in content):
             return 0.0  # "Sunday" in "said on Sunday" is capitalised but names no one
-        names = [t for t in content if _capitalised(t) and not (at_start and t is span[0]) and t.lower not in _CALENDAR]
+        names = [
+            t
+            for t in content
+            if _capitalised(t) and not (at_start and t is span[0]) and _POSSESSIVE.sub("", t.lower) not in _CALENDAR
+        ]
         return 1.0 if len(names) == len(content) else (0.3 if names else 0.1)
     return 0.5  # an untyped question ("what", "which"): any phrase
 

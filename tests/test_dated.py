@@ -109,6 +109,23 @@ def test_the_newest_report_leads_and_an_older_one_is_earlier_reporting(service: 
     assert min(published_of(c.published) for c in lead) > max(published_of(c.published) for c in earlier)
 
 
+@pytest.mark.parametrize(
+    ("as_of", "holder", "not_holder"),
+    [
+        # the newest article is about the race for mayor; the older one names the mayor in office
+        (dt.datetime(2025, 5, 1, 12, tzinfo=dt.UTC), "Arnold Fenwick", "Dunleavy"),
+        # the newest article tells of the mayor resigning, then of her deputy taking over
+        (dt.datetime(2025, 11, 1, 12, tzinfo=dt.UTC), "Tobias Renn", None),
+    ],
+)
+def test_who_holds_a_post_is_answered_by_who_holds_it(
+    service: NewsService, as_of: dt.datetime, holder: str, not_holder: str | None
+) -> None:
+    answer = service.ask("Who is the mayor of Lisburg?", as_of=as_of)
+    assert answer.short_answer is not None and answer.short_answer.text == holder, answer.answer
+    assert not_holder is None or not_holder not in answer.answer
+
+
 def published_of(text: str | None) -> dt.datetime:
     assert text is not None
     return dt.datetime.fromisoformat(text)

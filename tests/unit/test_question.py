@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.question import LEAVES_POST, AnswerType, QuestionProfile
+from qa.posts import LEAVES_POST
+from qa.question import AnswerType, QuestionProfile
 
 
 def test_profile_reads_stemmed_terms_and_names() -> None:

@@ -141,3 +141,18 @@ def test_an_extractive_answers_own_sentences_spare_splitting_its_quotes(monkeypa
     model_words = [AnswerSentence(text="They met in Moscow.", citations=[1], supported=True)]
     short_answer("In which city were the talks held?", citations, sentences=model_words)
     assert split == [citations[0].quote]
+
+
+def test_who_holds_a_post_is_not_pinned_on_the_one_who_left_it() -> None:
+    _, citations = cited(
+        "Helena Voss resigned as mayor of Lisburg on Tuesday.",
+        "Deputy Mayor Tobias Renn became acting mayor with immediate effect.",
+    )
+    found = short_answer("Who is the mayor of Lisburg?", citations)
+    assert found is not None and found.text == "Tobias Renn"
+
+
+def test_a_weekday_with_an_apostrophe_names_no_one_either() -> None:
+    _, citations = cited("Candidates registered by Thursday's deadline to succeed Mayor Arnold Fenwick.")
+    found = short_answer("Who is the mayor of Lisburg?", citations)
+    assert found is not None and found.text == "Arnold Fenwick"
