@@ -67,8 +67,9 @@ _TYPE_CUES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"\bhow long\b|\bfor how many (minutes|hours|days|weeks|months|years)\b", re.I), AnswerType.DURATION),
     (
         re.compile(
-            r"^\s*(?:(?:on|in|by|from|since|until|at)\s+)?"
-            r"(?:when|(?:what|which) (?:year|date|day|month|century|decade))\b",
+            r"^\s*(?:(?:on|in|by|from|since|until|at|during)\s+)?"
+            r"(?:when|(?:what|which) (?:year|date|day|month|century|decade))\b"
+            r"|\b(?:in|during) (?:what|which) (?:year|month|century|decade)\b",  # "... published in what year?"
             re.I,
         ),
         AnswerType.DATE,

@@ -32,7 +32,14 @@ MAX_TOKENS = 8  # longer spans are sentences, not facts
 WEIGHTS: dict[str, float] = json.loads((resources.files("qa") / "assets" / "span_weights.json").read_text("utf-8"))
 
 _NO_SPAN = re.compile(r"^\s*(why|how (?!many|much|long|old|far|large|big|tall|high|often))\b", re.I)
-_TOKEN = re.compile(r"[$£€]?\d[\d,.:–-]*\d%?|[$£€]?\d%?|\w+(?:[-'’]\w+)*|[^\w\s]")
+# A word, number or mark. A number keeps its currency and a scale glued to it ("£30m", "$2bn"); initials and
+# abbreviated titles keep their full stops ("U.S.", "Nicholas E. Golovin", "Dr. Smith"), or a name would be cut
+# at its initial (a full stop inside a span ends it).
+_TOKEN = re.compile(
+    r"[$£€]?\d(?:[\d,.:–-]*\d)?%?(?:bn|tn|m|k|km|kg)?(?![\w])"
+    r"|(?:[A-Z]\.){2,}|[A-Z]\.(?=\s+[A-Z])|(?:Dr|Mr|Mrs|Ms|St|Jr|Sr|Prof|Gen|Col|Lt|Sgt|Rev|Mt|Ft)\.(?=\s+[A-Z])"
+    r"|\w+(?:[-'’]\w+)*|[^\w\s]"
+)
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
 _NUMBER_WORDS = frozenset({
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",

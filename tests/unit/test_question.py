@@ -32,6 +32,8 @@ def test_profile_without_names_has_an_empty_set() -> None:
         ("Who demanded a ceasefire?", AnswerType.NAME),  # "who" is read before "demand"
         ("When did the talks end?", AnswerType.DATE),
         ("In what year did the war start?", AnswerType.DATE),
+        ("Hutton published his theories in what year?", AnswerType.DATE),
+        ("During what decade did the campus change?", AnswerType.DATE),
         ("How many troops crossed the border?", AnswerType.NUMBER),
         ("What percentage of voters agreed?", AnswerType.NUMBER),
         ("How long did the siege last?", AnswerType.DURATION),

@@ -156,3 +156,25 @@ def test_a_weekday_with_an_apostrophe_names_no_one_either() -> None:
     _, citations = cited("Candidates registered by Thursday's deadline to succeed Mayor Arnold Fenwick.")
     found = short_answer("Who is the mayor of Lisburg?", citations)
     assert found is not None and found.text == "Arnold Fenwick"
+
+
+@pytest.mark.parametrize(
+    ("question", "quote", "expected"),
+    [
+        (
+            "Who led the committee?",
+            "The committee was led by Nicholas E. Golovin, a NASA engineer.",
+            "Nicholas E. Golovin",
+        ),
+        (
+            "Who is the boulevard named after?",
+            "The boulevard is named after M. Theo Kearney, a farmer.",
+            "M. Theo Kearney",
+        ),
+        ("How much were the annual carriage fees?", "The annual carriage fees rose to £30m for the channels.", "£30m"),
+    ],
+)
+def test_initials_and_a_glued_scale_stay_in_the_span(question: str, quote: str, expected: str) -> None:
+    _, citations = cited(quote)
+    found = short_answer(question, citations)
+    assert found is not None and found.text == expected
