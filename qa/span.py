@@ -53,6 +53,7 @@ _MONTHS = frozenset({
 })  # fmt: skip
 _WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
 _CALENDAR = _MONTHS | _WEEKDAYS
+_NAME_PARTICLES = frozenset({"de", "da", "di", "del", "du", "van", "von", "der", "den", "la", "le", "al", "bin", "ibn"})
 _POSSESSIVE = re.compile(r"['’]s$")  # "Thursday's deadline"
 _UNITS = re.compile(
     r"^(percent|per|cent|%|million|billion|thousand|hundred|trillion|years?|months?|weeks?|days?|hours?|minutes?"
@@ -93,6 +94,17 @@ _CUES = frozenset({
     "are", "the", "a", "an", "and", ",", ".", "(", ")", "'s", "’s", "that", "which", "who", "than", "include",
     "including", "such",
 })  # fmt: skip
+# Words that stand before a name without being part of it ("Mayor Tobias Renn", "President Barack Obama")
+_TITLES = frozenset({
+    "mayor", "deputy", "acting", "president", "vice", "governor", "minister", "prime", "chancellor", "secretary",
+    "senator", "sen", "rep", "representative", "congressman", "congresswoman", "judge", "justice", "chief", "general",
+    "gen", "colonel", "col", "captain", "capt", "lieutenant", "lt", "sergeant", "sgt", "admiral", "commander", "king",
+    "queen", "prince", "princess", "sir", "dame", "lord", "lady", "pope", "bishop", "archbishop", "cardinal", "father",
+    "rev", "reverend", "dr", "doctor", "mr", "mrs", "ms", "miss", "prof", "professor", "coach", "manager", "chairman",
+    "chairwoman", "chair", "director", "executive", "officer", "economist", "inspector", "detective",
+    "ambassador", "envoy", "spokesman", "spokeswoman", "saint", "st",
+})  # fmt: skip
+_WHO = re.compile(r"^\s*(?:who|whom|whose)\b", re.I)
 _WH = ("who", "where", "what", "which", "when", "whose", "whom")
 
 
@@ -154,10 +166,30 @@ def short_answer(
     """The span of one cited quote that answers the question, or None when none can be pinned (an abstention,
     a "why" or "how" question, a demand, or no candidate that fits). `sentences`: the answer's own, when they are
     the quotes' sentences word for word (an extractive answer), so the quotes need not be split again."""
-    best = max(candidates(question, citations, abstained, sentences), key=lambda c: c.score, default=None)
+    found = candidates(question, citations, abstained, sentences)
+    best = max(found, key=lambda c: c.score, default=None)
     if best is None:
         return None
+    best = _fullest_name(question, best, found)
     return ShortAnswer(text=best.text, citation=best.citation, start=best.start, end=best.end)
+
+
+def _fullest_name(question: str, best: Candidate, found: Sequence[Candidate]) -> Candidate:
+    """Someone's name as the quotes give it in full: "Thomas Piketty" for "Piketty" when the quotes say both
+    (news and encyclopaedias name a person in full once, then by surname). Only for "who" questions, and only
+    a first name or two before it: "Germany" does not become "Friedrich Ratzel of Germany", nor "Renn"
+    "Mayor Tobias Renn"."""
+    if not _WHO.match(question) or not all(w[:1].isupper() for w in best.text.split()):
+        return best
+    fuller = []
+    for candidate in found:
+        head, _, tail = candidate.text.rpartition(" " + best.text)
+        words = head.split()
+        if tail or not 0 < len(words) <= 2 or candidate.features["cut"]:
+            continue
+        if all(w[:1].isupper() and w.lower().rstrip(".") not in _FUNCTION | _TITLES for w in words):
+            fuller.append(candidate)
+    return max(fuller, key=lambda c: len(c.text), default=best)
 
 
 def candidates(
@@ -248,7 +280,10 @@ def _spans(
                 continue
             nearest, average = _distance(i, j, matched, len(tokens))
             content = [t for t in span if t.lower not in _FUNCTION and not _PUNCT.match(t.text)]
-            capitals = sum(_capitalised(t) for t in content if not (i == 0 and t is span[0])) / len(content)
+            particles = _particles(span)
+            capitals = sum(_capitalised(t) or t in particles for t in content if not (i == 0 and t is span[0])) / len(
+                content
+            )
             numbers = sum(_is_number(t) for t in content) / len(content)
             before = tokens[i - 1] if i > 0 else None
             after = tokens[j] if j < len(tokens) else None
@@ -270,7 +305,7 @@ def _spans(
                 "capitals": capitals,
                 "numbers": numbers,
                 "date": float(_is_date(span)),
-                "lower_words": sum(t.text.islower() for t in content) / len(content),
+                "lower_words": sum(t.text.islower() and t not in particles for t in content) / len(content),
                 "the": float(span[0].lower == "the"),
                 "after_preposition": float(before is not None and before.lower in _PREPOSITIONS),
                 "after_comma": float(before is not None and before.text == ","),
@@ -326,6 +361,13 @@ def _is_date(span: list[Token]) -> bool:
     )
 
 
+def _particles(span: list[Token]) -> list[Token]:
+    """The particles inside a name ("de" of "Lothar de Maizière", "van" of "Ludwig van Beethoven"): part of it."""
+    if not (_capitalised(span[0]) and _capitalised(span[-1])):
+        return []
+    return [t for t in span[1:-1] if t.lower in _NAME_PARTICLES]
+
+
 def _capitalised(token: Token) -> bool:
     return token.text[:1].isupper()
 
@@ -354,6 +396,7 @@ def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool) -> flo
             for t in content
             if _capitalised(t) and not (at_start and t is span[0]) and _POSSESSIVE.sub("", t.lower) not in _CALENDAR
         ]
+        names += _particles(span)
         return 1.0 if len(names) == len(content) else (0.3 if names else 0.1)
     return 0.5  # an untyped question ("what", "which"): any phrase
 

@@ -178,3 +178,21 @@ def test_initials_and_a_glued_scale_stay_in_the_span(question: str, quote: str, 
     _, citations = cited(quote)
     found = short_answer(question, citations)
     assert found is not None and found.text == expected
+
+
+def test_a_person_is_named_in_full_when_the_quotes_give_the_full_name() -> None:
+    _, citations = cited(
+        "The plan was drawn up by the architect Eero Saarinen in 1955.",
+        "Saarinen was assigned to design a second master plan, which the board adopted.",
+    )
+    found = short_answer("Who was assigned to design a second master plan?", citations)
+    assert found is not None and found.text == "Eero Saarinen"
+    _, citations = cited("The team travelled to Germany, where Friedrich Ratzel of Germany had taught.")
+    found = short_answer("Where did the team travel?", citations)
+    assert found is not None and found.text == "Germany"  # not a "who" question: no name is made fuller
+
+
+def test_a_particle_is_part_of_a_name() -> None:
+    _, citations = cited("The last prime minister of the republic, Lothar de Maizière, is a lawyer.")
+    found = short_answer("Who was the last prime minister of the republic?", citations)
+    assert found is not None and found.text == "Lothar de Maizière"
