@@ -16,6 +16,7 @@ from qa.chunking import chunk_id
 from qa.dateline import opens_with_dateline
 from qa.domain import AnswerSentence, Citation, Passage
 from qa.evidence import QuestionEvidence
+from qa.outcome import reports_only_open
 from qa.posts import LEAVES_POST
 from qa.question import AnswerType, QuestionProfile
 from qa.retrieval import Hit
@@ -67,7 +68,7 @@ class ExtractiveAnswerer:
         chosen = self.choose(question, ranked)
         support = self.support(question, hits, chosen)
         signals = _signals(question, hits, ranked, support)
-        if support < self.threshold:
+        if support < self.threshold or reports_only_open(question.question, (s.text for s in chosen)):
             return replace(abstention(passages, support, self.name), signals=signals)
         return replace(_compose(with_antecedents(chosen), titles, support, self.name), signals=signals)
 

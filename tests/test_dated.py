@@ -147,6 +147,14 @@ def test_a_window_nothing_was_published_in_abstains(service: NewsService) -> Non
     assert answer.abstained and not answer.citations
 
 
+def test_an_outcome_not_yet_reported_is_not_answered_with_the_race(service: NewsService) -> None:
+    """Before the vote the articles tell of polls; after it, of the winner."""
+    before = service.ask("Who won the Lisburg mayoral election?", as_of=dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
+    assert before.abstained, before.answer
+    after = service.ask("Who won the Lisburg mayoral election?", as_of=dt.datetime(2025, 6, 20, tzinfo=dt.UTC))
+    assert not after.abstained and "Voss" in after.answer
+
+
 def test_an_archive_without_dates_ignores_relative_dates(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
     articles.mkdir()
