@@ -55,25 +55,48 @@ _POST = re.compile(
 _STARTS_POST = r"(?:acting|interim|caretaker|new|permanent|deputy|the|its|their)\s+"
 
 
+# "Who is in charge of the club?", "Who runs Norvale Energy?": a post is asked for, but not named.
+_ANY_POST_ASKED = re.compile(
+    r"^\s*who\s+(?:(?:is|are|'s|was|were)\s+(?:now\s+|currently\s+|still\s+)?"
+    r"(?:in charge|at the head|heading|leading|running)|(?:now\s+|currently\s+)?(?:leads|runs|heads|manages))\b",
+    re.I,
+)
+ANY_POST = "*"  # the post of a question that asks who is in charge without naming one
+# The posts a sentence can name someone in when the question names none
+_POSTS = (
+    "manager|coach|head coach|caretaker manager|chief executive|chief executive officer|ceo|chairman|chairwoman"
+    "|chair|president|leader|head|boss|director|director general|mayor|governor|prime minister|chancellor"
+    "|secretary general|editor|captain|commander|principal"
+)
+
+
 def post_asked(question: str, dated: bool = False) -> str | None:
-    """The post a question about who holds one names ("mayor", "chief executive"), or None (see
-    asks_who_holds_a_post for `dated`)."""
-    found = _POST.search(question)
-    if found is None or not asks_who_holds_a_post(question, dated):
+    """The post a question about who holds one names ("mayor", "chief executive"), ANY_POST when it asks who is
+    in charge without naming one, or None (see asks_who_holds_a_post for `dated`)."""
+    if not asks_who_holds_a_post(question, dated):
         return None
-    return found.group("post").lower()
+    found = _POST.search(question)
+    if found is not None:
+        return found.group("post").lower()
+    return ANY_POST if _ANY_POST_ASKED.search(question) else None
 
 
 def names_holder(text: str, post: str) -> bool:
     """Whether the text names someone in the post: "Mayor Arnold Fenwick", "Chief executive Tomas Brekke",
     "Voss was sworn in as mayor", "Renn became acting mayor", "appointed Stefan Aaltonen as manager",
-    "Ilse Marwood, the governor". A post named without anyone in it ("the race for mayor") is not."""
-    role = r"\s+".join(re.escape(word) for word in post.split())
+    "Ilse Marwood, the governor"; for ANY_POST also "Reyes will take charge" and "under Stefan Aaltonen". A post
+    named without anyone in it ("the race for mayor") is not."""
+    role = _POSTS if post == ANY_POST else r"\s+".join(re.escape(word) for word in post.split())
     name = NAME_RUN.pattern
-    patterns = (
-        rf"(?i:\b{role})\s+{name}",  # the post as a title before the name
-        rf"{name}(?:\s+\w+){{0,4}}?\s+(?i:as|became|becomes|named|appointed|elected)\s+(?i:{_STARTS_POST})*(?i:{role})\b",
-        rf"{name},\s+(?i:{_STARTS_POST})*(?i:{role})\b",  # the post in apposition
-        rf"(?i:appointed|named|elected)\s+{name}\s+(?i:as)\s+(?i:{_STARTS_POST})*(?i:{role})\b",
+    patterns: tuple[str, ...] = (
+        rf"(?i:\b(?:{role}))\s+{name}",  # the post as a title before the name
+        rf"{name}(?:\s+\w+){{0,4}}?\s+(?i:as|became|becomes|named|appointed|elected)\s+(?i:{_STARTS_POST})*(?i:(?:{role}))\b",
+        rf"{name},\s+(?i:{_STARTS_POST})*(?i:(?:{role}))\b",  # the post in apposition
+        rf"(?i:appointed|named|elected)\s+{name}\s+(?i:as)\s+(?i:{_STARTS_POST})*(?i:(?:{role}))\b",
     )
+    if post == ANY_POST:  # who is in charge, told without a post's name
+        patterns += (
+            rf"{name}(?:,[^,]{{1,40}},)?\s+(?i:will take|took|takes|has taken|is in|was in) charge\b",
+            rf"(?i:\bunder)\s+{name}",  # "19 points from 11 games under Stefan Aaltonen"
+        )
     return any(re.search(pattern, text) for pattern in patterns)

@@ -126,6 +126,12 @@ def test_who_holds_a_post_is_answered_by_who_holds_it(
     assert not_holder is None or not_holder not in answer.answer
 
 
+def test_who_is_in_charge_is_answered_by_whoever_the_reports_put_in_charge(service: NewsService) -> None:
+    """The newest report (the season's last match) names no one in charge; the older one names the manager."""
+    answer = service.ask("Who is in charge of Lisburg Rovers?", as_of=dt.datetime(2025, 7, 1, tzinfo=dt.UTC))
+    assert "Aaltonen" in answer.answer, answer.answer
+
+
 def published_of(text: str | None) -> dt.datetime:
     assert text is not None
     return dt.datetime.fromisoformat(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.posts import names_holder, post_asked
+from qa.posts import ANY_POST, names_holder, post_asked
 
 
 @pytest.mark.parametrize(
@@ -13,7 +13,8 @@ from qa.posts import names_holder, post_asked
         ("Who is the mayor of Lisburg?", "mayor"),
         ("Who is the chief executive of Norvale Energy?", "chief executive"),
         ("Who is the UK Foreign Secretary?", "uk foreign secretary"),
-        ("Who is in charge of Lisburg Rovers?", None),  # no post named: any will do
+        ("Who is in charge of Lisburg Rovers?", ANY_POST),  # no post named: any will do
+        ("Who runs Norvale Energy?", ANY_POST),
         ("Who resigned as mayor of Lisburg?", None),
         ("Who was the first director of the museum?", None),  # history, not who holds it
     ],
@@ -38,6 +39,10 @@ def test_the_post_a_question_asks_about(question: str, post: str | None) -> None
         ("Marek Dunleavy leads the race for mayor of Lisburg, a poll showed.", "mayor", False),
         ("Voss has overtaken Dunleavy in the race to become mayor.", "mayor", False),
         ("Chief executive Tomas Brekke said the utility would invest.", "mayor", False),  # another post
+        ("Assistant coach Colm Reyes will take charge as caretaker manager.", ANY_POST, True),
+        ("Rovers took 19 points from 11 games under Stefan Aaltonen.", ANY_POST, True),
+        ("Rovers avoided relegation on Sunday, beating Aldhaven Athletic 2-0.", ANY_POST, False),
+        ("The rules were changed under Article 5 of the treaty.", "mayor", False),
     ],
 )
 def test_who_a_sentence_names_in_the_post(sentence: str, post: str, named: bool) -> None:
