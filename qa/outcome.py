@@ -2,10 +2,11 @@
 
 "Who won the mayoral election?" asked before the vote finds "Voss leads the race for mayor"; "What was the final
 death toll?" asked while rescuers search finds "the toll rose to 12"; "Who is the permanent chief executive?"
-finds "Sorvik was named interim chief executive". Each sentence is about the right story and scores well, yet
-none tells the outcome asked for: the articles do not say yet. Rules, not a model: the question asks for a
-settled outcome by its words ("won", "final", "permanent"), and an answer whose every sentence reports the
-matter as open ("leads", "interim", "rose to", "so far") and none as settled ("won", "elected", "final") does not
+finds "Sorvik was named interim chief executive"; "Whom did Rovers appoint as permanent manager?" finds "Rovers
+sacked manager Gavin Prost". Each sentence is about the right story and scores well, yet none tells the outcome
+asked for: the articles do not say yet. Rules, not a model: the question asks for a settled outcome by its words
+("won", "final", "permanent"), and an answer whose every sentence reports the matter as open ("leads",
+"interim", "rose to", "so far", someone leaving a post) and none as settled ("won", "elected", "final") does not
 answer it.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+from qa.posts import LEAVES_POST
 
 # Asks how something ended. Not "confirmed" or "official": "confirmed deaths" are a count so far.
 ASKS_SETTLED = re.compile(
@@ -38,4 +41,6 @@ def reports_only_open(question: str, sentences: Iterable[str]) -> bool:
     if not ASKS_SETTLED.search(question):
         return False
     texts = list(sentences)
-    return bool(texts) and all(STILL_OPEN.search(t) and not SETTLED.search(t) for t in texts)
+    # a post someone left, with no one named in it, is open too: "Rovers sacked manager Gavin Prost" does not
+    # say whom they appointed
+    return bool(texts) and all((STILL_OPEN.search(t) or LEAVES_POST.search(t)) and not SETTLED.search(t) for t in texts)

@@ -17,6 +17,11 @@ from qa.outcome import reports_only_open
             ["Sorvik, who took charge as interim chief executive, is a cautious numbers person."],
             True,
         ),
+        (
+            "Who did Rovers appoint as permanent manager?",
+            ["Lisburg Rovers sacked manager Gavin Prost on Monday after a home defeat."],
+            True,
+        ),
         # the outcome is told: the sentence may answer
         ("Who won the mayoral election?", ["Voss won the election with 52.3% of the vote."], False),
         ("Who won Super Bowl 50?", ["The Denver Broncos defeated the Carolina Panthers 24-10."], False),
