@@ -68,17 +68,22 @@ def answer_newest_first(
     if len({when[i] for i in dated}) < 2:
         return None
     post = question.profile.post
-    answers = []
+    chosen: tuple[str, AnswerResult] | None = None
     for article_id in dated[:NEWEST_TRIES]:
         lead = _answer_from(answerer, question, hits, passages, article_id.__eq__)
-        if lead is not None and not lead.abstained:
-            answers.append((article_id, lead))
-    # "Who is the mayor?": the newest answer naming someone as mayor, not a newer one about the race for mayor
-    holders = [(i, lead) for i, lead in answers if post is not None and names_holder(lead.answer, post)]
-    for article_id, lead in holders or answers:
-        older = _answer_from(answerer, question, hits, passages, _older_than(when, when[article_id] or 0))
-        return _with_earlier(lead, older)
-    return None
+        if lead is None or lead.abstained:
+            continue
+        chosen = chosen or (article_id, lead)
+        # "Who is the mayor?": the newest answer naming someone as mayor, not a newer one about the race for
+        # mayor; older articles are asked (one answer each) only while none has
+        if post is None or names_holder(lead.answer, post):
+            chosen = (article_id, lead)
+            break
+    if chosen is None:
+        return None
+    article_id, lead = chosen
+    older = _answer_from(answerer, question, hits, passages, _older_than(when, when[article_id] or 0))
+    return _with_earlier(lead, older)
 
 
 def _older_than(when: dict[str, int | None], cutoff: int) -> Callable[[str], bool]:
