@@ -53,8 +53,6 @@ _POST = re.compile(
     re.I,
 )
 _STARTS_POST = r"(?:acting|interim|caretaker|new|permanent|deputy|the|its|their)\s+"
-
-
 # "Who is in charge of the club?", "Who runs Norvale Energy?": a post is asked for, but not named.
 _ANY_POST_ASKED = re.compile(
     r"^\s*who\s+(?:(?:is|are|'s|was|were)\s+(?:now\s+|currently\s+|still\s+)?"
@@ -90,7 +88,9 @@ def names_holder(text: str, post: str) -> bool:
     name = NAME_RUN.pattern
     patterns: tuple[str, ...] = (
         rf"(?i:\b(?:{role}))\s+{name}",  # the post as a title before the name
-        rf"{name}(?:\s+\w+){{0,4}}?\s+(?i:as|became|becomes|named|appointed|elected)\s+(?i:{_STARTS_POST})*(?i:(?:{role}))\b",
+        # "Voss was sworn in as mayor", "Renn became acting mayor"
+        rf"{name}(?:\s+\w+){{0,4}}?\s+(?i:as|became|becomes|named|appointed|elected)\s+"
+        rf"(?i:{_STARTS_POST})*(?i:(?:{role}))\b",
         rf"{name},\s+(?i:{_STARTS_POST})*(?i:(?:{role}))\b",  # the post in apposition
         rf"(?i:appointed|named|elected)\s+{name}\s+(?i:as)\s+(?i:{_STARTS_POST})*(?i:(?:{role}))\b",
     )

@@ -171,7 +171,7 @@ def test_a_weekday_with_an_apostrophe_names_no_one_either() -> None:
             "The boulevard is named after M. Theo Kearney, a farmer.",
             "M. Theo Kearney",
         ),
-        ("How much were the annual carriage fees?", "The annual carriage fees rose to £30m for the channels.", "£30m"),
+        ("How much were the carriage fees?", "The carriage fees rose to £30m for the channels.", "£30m"),
     ],
 )
 def test_initials_and_a_glued_scale_stay_in_the_span(question: str, quote: str, expected: str) -> None:
