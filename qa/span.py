@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from qa.domain import AnswerSentence, Citation, ShortAnswer
@@ -104,6 +104,7 @@ _TITLES = frozenset({
     "chairwoman", "chair", "director", "executive", "officer", "economist", "inspector", "detective",
     "ambassador", "envoy", "spokesman", "spokeswoman", "saint", "st",
 })  # fmt: skip
+_WHOSE = re.compile(r"^\s*whose\b", re.I)
 _WHO = re.compile(r"^\s*(?:who|whom|whose)\b", re.I)
 _WH = ("who", "where", "what", "which", "when", "whose", "whom")
 
@@ -171,7 +172,17 @@ def short_answer(
     if best is None:
         return None
     best = _fullest_name(question, best, found)
+    if _WHO.match(question) and not _WHOSE.match(question):
+        best = _without_possessive(best)
     return ShortAnswer(text=best.text, citation=best.citation, start=best.start, end=best.end)
+
+
+def _without_possessive(best: Candidate) -> Candidate:
+    """ "Stefan Aaltonen" of "Stefan Aaltonen's side": "who" asks for the person ("whose" keeps the "'s")."""
+    trimmed = _POSSESSIVE.sub("", best.text)
+    if trimmed == best.text or not trimmed:
+        return best
+    return replace(best, text=trimmed, end=best.start + len(trimmed))
 
 
 def _fullest_name(question: str, best: Candidate, found: Sequence[Candidate]) -> Candidate:
@@ -281,9 +292,11 @@ def _spans(
             nearest, average = _distance(i, j, matched, len(tokens))
             content = [t for t in span if t.lower not in _FUNCTION and not _PUNCT.match(t.text)]
             particles = _particles(span)
-            capitals = sum(_capitalised(t) or t in particles for t in content if not (i == 0 and t is span[0])) / len(
-                content
-            )
+            capitals = sum(
+                _capitalised(t) or t in particles
+                for t in content
+                if not (i == 0 and t is span[0] and not _opens_a_name(span))
+            ) / len(content)
             numbers = sum(_is_number(t) for t in content) / len(content)
             before = tokens[i - 1] if i > 0 else None
             after = tokens[j] if j < len(tokens) else None
@@ -368,6 +381,12 @@ def _particles(span: list[Token]) -> list[Token]:
     return [t for t in span[1:-1] if t.lower in _NAME_PARTICLES]
 
 
+def _opens_a_name(span: list[Token]) -> bool:
+    """Whether a span at a sentence's start opens with a name of two or more capitalised words ("Helena Voss
+    won..."): its first word is then a name's, not capitalised only for opening the sentence."""
+    return len(span) > 1 and _capitalised(span[1]) and span[0].lower not in _FUNCTION | _TITLES
+
+
 def _capitalised(token: Token) -> bool:
     return token.text[:1].isupper()
 
@@ -389,12 +408,14 @@ def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool) -> flo
             return 0.0
         return 1.0 if any(_UNITS.match(t.text) for t in span[1:]) else 0.3
     if kind is AnswerType.NAME or kind is AnswerType.TITLE:
-        if all(_POSSESSIVE.sub("", t.lower) in _CALENDAR for t in content):
-            return 0.0  # "Sunday" in "said on Sunday" is capitalised but names no one
+        if all(_POSSESSIVE.sub("", t.lower) in _CALENDAR or _is_number(t) for t in content):
+            return 0.0  # "Sunday" in "said on Sunday" is capitalised but names no one, nor does "3.50%"
         names = [
             t
             for t in content
-            if _capitalised(t) and not (at_start and t is span[0]) and _POSSESSIVE.sub("", t.lower) not in _CALENDAR
+            if _capitalised(t)
+            and not (at_start and t is span[0] and not _opens_a_name(span))
+            and _POSSESSIVE.sub("", t.lower) not in _CALENDAR
         ]
         names += _particles(span)
         return 1.0 if len(names) == len(content) else (0.3 if names else 0.1)

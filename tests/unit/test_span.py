@@ -196,3 +196,15 @@ def test_a_particle_is_part_of_a_name() -> None:
     _, citations = cited("The last prime minister of the republic, Lothar de Maizière, is a lawyer.")
     found = short_answer("Who was the last prime minister of the republic?", citations)
     assert found is not None and found.text == "Lothar de Maizière"
+
+
+def test_who_is_answered_with_a_person_not_a_number_or_a_possessive() -> None:
+    _, citations = cited("The bank left its main rate at 3.50% on Thursday.")
+    found = short_answer("Who is the governor of the bank?", citations)
+    assert found is None or found.text != "3.50% on Thursday"
+    _, citations = cited("Rovers took 19 points from 11 games under Stefan Aaltonen's leadership.")
+    found = short_answer("Who leads the club?", citations)
+    assert found is not None and found.text == "Stefan Aaltonen"
+    _, citations = cited("The wall of Hadrian's army still stands in places.")
+    found = short_answer("Whose army built the wall?", citations)
+    assert found is None or found.text != "Hadrian"  # "whose" asks for the possessive
