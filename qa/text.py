@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -122,10 +124,27 @@ def _after_openers(text: str, start: int) -> int:
 # -- sentences and blocks -------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _scipy_stats_hidden() -> Iterator[None]:
+    """Import nltk as if scipy were not installed, which nltk supports: it imports scipy.stats (0.7 s, most of
+    its import time) only for two collocation scores, and falls back when the import fails. The sentence
+    splitter needs neither. Nothing changes when scipy.stats is already imported."""
+    if "scipy.stats" in sys.modules:
+        yield
+        return
+    sys.modules["scipy.stats"] = None  # type: ignore[assignment]  # None in sys.modules: the import fails
+    try:
+        yield
+    finally:
+        if sys.modules.get("scipy.stats") is None:
+            del sys.modules["scipy.stats"]
+
+
 @cache
 def _punkt() -> Any:
     """nltk's Punkt sentence model, from the copy that llama-index ships (nothing is downloaded)."""
-    import nltk
+    with _scipy_stats_hidden():
+        import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 
     spec = importlib.util.find_spec("llama_index.core")

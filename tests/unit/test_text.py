@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from qa.text import (
@@ -194,3 +197,16 @@ def test_normalise_article_text_unifies_line_endings_and_blank_lines() -> None:
 
 def test_normalise_article_text_composes_unicode() -> None:
     assert normalise_article_text("Cafe\u0301") == "Caf\u00e9"
+
+
+def test_the_sentence_splitter_loads_without_scipy_stats_and_leaves_it_importable() -> None:
+    """nltk imports scipy.stats (most of its 0.9 s import) only for collocation scores; the splitter is loaded
+    without it, in a fresh process, and a later import of scipy.stats still works."""
+    code = (
+        "import sys; from qa.text import sentence_spans; "
+        "spans = sentence_spans('Mr. Putin met Dr. Smith on Monday. They talked.'); "
+        "hidden = 'scipy.stats' not in sys.modules; import scipy.stats; "
+        "print(spans, hidden, callable(scipy.stats.fisher_exact))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[(0, 34), (35, 47)] True True"
