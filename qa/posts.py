@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from qa.text import NAME_RUN
+from qa.text import MONTHS, NAME_RUN
 
 # A question about who holds a post or leads something: "Who is the mayor of Lisburg?", "Who is in charge of the
 # club?", "Who runs Norvale Energy now?", or who held it on a date ("Who was in charge on 1 March 2025?"). A
@@ -22,8 +22,7 @@ _HOLDER = re.compile(
     r"|^\s*who\s+(?:now\s+|currently\s+)?(?:leads|runs|heads|manages|chairs|governs|coaches)\b",
     re.I,
 )
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_ON_A_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b\d{{4}}\b", re.I)
+_ON_A_DATE = re.compile(rf"\b(?:{'|'.join(MONTHS)})\b|\b\d{{4}}\b", re.I)
 # Telling of someone leaving a post, or of a post held until then: "Voss resigned as mayor", "Rovers sacked manager
 # Gavin Prost", "Prost had been in charge since 2023". Not the words that mean something else as often: "sacks"
 # (a football statistic), "fired" (a shot), "dismissed" (a claim), "former" (lists name former office-holders as
@@ -53,13 +52,9 @@ _POST = re.compile(
     re.I,
 )
 _STARTS_POST = r"(?:acting|interim|caretaker|new|permanent|deputy|the|its|their)\s+"
-# "Who is in charge of the club?", "Who runs Norvale Energy?": a post is asked for, but not named.
-_ANY_POST_ASKED = re.compile(
-    r"^\s*who\s+(?:(?:is|are|'s|was|were)\s+(?:now\s+|currently\s+|still\s+)?"
-    r"(?:in charge|at the head|heading|leading|running)|(?:now\s+|currently\s+)?(?:leads|runs|heads|manages))\b",
-    re.I,
-)
-ANY_POST = "*"  # the post of a question that asks who is in charge without naming one
+# the post of a question that asks who holds one without naming it: "Who is in charge of the club?", "Who runs
+# Norvale Energy?"
+ANY_POST = "*"
 # The posts a sentence can name someone in when the question names none
 _POSTS = (
     "manager|coach|head coach|caretaker manager|chief executive|chief executive officer|ceo|chairman|chairwoman"
@@ -71,12 +66,13 @@ _POSTS = (
 def post_asked(question: str, dated: bool = False) -> str | None:
     """The post a question about who holds one names ("mayor", "chief executive"), ANY_POST when it asks who is
     in charge without naming one, or None (see asks_who_holds_a_post for `dated`)."""
-    if not asks_who_holds_a_post(question, dated):
-        return None
+    return post_named(question) if asks_who_holds_a_post(question, dated) else None
+
+
+def post_named(question: str) -> str:
+    """The post named by a question already known to ask who holds one (see post_asked)."""
     found = _POST.search(question)
-    if found is not None:
-        return found.group("post").lower()
-    return ANY_POST if _ANY_POST_ASKED.search(question) else None
+    return found.group("post").lower() if found is not None else ANY_POST
 
 
 def names_holder(text: str, post: str) -> bool:

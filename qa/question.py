@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from qa.posts import asks_who_holds_a_post, post_asked
-from qa.text import NAME_RUN, names_in, tokenize
+from qa.posts import asks_who_holds_a_post, post_named
+from qa.text import MONTHS, NAME_RUN, WEEKDAYS, names_in, tokenize
 
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_MONTHS = "|".join(MONTHS)
 _NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|million|billion"
 _TIME_UNITS = "seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century"
 _NUMBER = rf"(?:\d[\d,.]*|{_NUMBER_WORDS}|several|few|many)"
@@ -57,9 +57,8 @@ _SHOWS: dict[AnswerType, re.Pattern[str]] = {
     ),
 }
 # Capitalised, yet no one's name: "Thursday" in "said on Thursday" does not answer "Who ...?".
-_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-_MONTH_ABBREVIATIONS = "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
-_CALENDAR_WORDS = frozenset(f"{_MONTHS}|{_WEEKDAYS}|{_MONTH_ABBREVIATIONS}".split("|"))
+_MONTH_ABBREVIATIONS = ("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
+_CALENDAR_WORDS = frozenset(MONTHS + WEEKDAYS + _MONTH_ABBREVIATIONS)
 _QUOTED = re.compile(r"[\"“‘'][^\"”’']{3,}[\"”’']")
 
 _TYPE_CUES: list[tuple[re.Pattern[str], AnswerType]] = [
@@ -128,7 +127,7 @@ class QuestionProfile:
         own_date = bool(_OWN_DATE.search(question))
         answer_type = AnswerType.DATE if own_date else next((k for cue, k in _TYPE_CUES if cue.search(question)), None)
         holder = asks_who_holds_a_post(question, dated)
-        post = post_asked(question, dated) if holder else None
+        post = post_named(question) if holder else None
         return cls(
             terms=terms,
             names=stems,

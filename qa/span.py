@@ -24,7 +24,7 @@ from importlib import resources
 from qa.domain import AnswerSentence, Citation, ShortAnswer
 from qa.posts import LEAVES_POST
 from qa.question import AnswerType, QuestionProfile
-from qa.text import sentence_spans, tokenize
+from qa.text import MONTHS, WEEKDAYS, sentence_spans, tokenize
 
 MAX_TOKENS = 8  # longer spans are sentences, not facts
 
@@ -47,12 +47,8 @@ _NUMBER_WORDS = frozenset({
     "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion", "trillion", "dozen", "half",
     "quarter", "twice", "once",
 })  # fmt: skip
-_MONTHS = frozenset({
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
-    "december",
-})  # fmt: skip
-_WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
-_CALENDAR = _MONTHS | _WEEKDAYS
+_MONTHS = frozenset(MONTHS)
+_CALENDAR = _MONTHS | frozenset(WEEKDAYS)
 _NAME_PARTICLES = frozenset({"de", "da", "di", "del", "du", "van", "von", "der", "den", "la", "le", "al", "bin", "ibn"})
 _POSSESSIVE = re.compile(r"['’]s$")  # "Thursday's deadline"
 _UNITS = re.compile(
@@ -387,6 +383,11 @@ def _opens_a_name(span: list[Token]) -> bool:
     return len(span) > 1 and _capitalised(span[1]) and span[0].lower not in _FUNCTION | _TITLES
 
 
+def _is_calendar(token: Token) -> bool:
+    """A weekday or a month, with or without a possessive ("Thursday's deadline")."""
+    return _POSSESSIVE.sub("", token.lower) in _CALENDAR
+
+
 def _capitalised(token: Token) -> bool:
     return token.text[:1].isupper()
 
@@ -408,14 +409,12 @@ def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool) -> flo
             return 0.0
         return 1.0 if any(_UNITS.match(t.text) for t in span[1:]) else 0.3
     if kind is AnswerType.NAME or kind is AnswerType.TITLE:
-        if all(_POSSESSIVE.sub("", t.lower) in _CALENDAR or _is_number(t) for t in content):
+        if all(_is_calendar(t) or _is_number(t) for t in content):
             return 0.0  # "Sunday" in "said on Sunday" is capitalised but names no one, nor does "3.50%"
         names = [
             t
             for t in content
-            if _capitalised(t)
-            and not (at_start and t is span[0] and not _opens_a_name(span))
-            and _POSSESSIVE.sub("", t.lower) not in _CALENDAR
+            if _capitalised(t) and not (at_start and t is span[0] and not _opens_a_name(span)) and not _is_calendar(t)
         ]
         names += _particles(span)
         return 1.0 if len(names) == len(content) else (0.3 if names else 0.1)

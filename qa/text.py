@@ -26,6 +26,13 @@ NAME = re.compile(_NAME_WORD)
 NAME_RUN = re.compile(rf"{_NAME_WORD}(?:\s+(?:of\s+|the\s+|de\s+|der\s+|von\s+)*{_NAME_WORD})*")
 _OPENERS = "\"'“‘(["
 
+# The calendar's words: capitalised in English, yet no one's name ("said on Thursday", "in March").
+MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "december",
+)  # fmt: skip
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 # Words that open or glue a question: capitalised, they are still not names, and a passage need not hold them.
 QUESTION_WORDS = frozenset({
     "what", "who", "whom", "whose", "when", "where", "which", "why", "how", "did", "does", "do", "is", "are", "was",

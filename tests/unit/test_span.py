@@ -56,6 +56,63 @@ def cited(*quotes: str) -> tuple[str, list[Citation]]:
             ["The ministers arrived on Monday. The talks were held in Moscow at the foreign ministry."],
             "Moscow",
         ),
+        # a day is no one's name, with or without an apostrophe
+        (
+            "Who is the mayor of Lisburg?",
+            ["The city said that Tobias Renn became acting mayor of Lisburg on Tuesday."],
+            "Tobias Renn",
+        ),
+        (
+            "Who is the mayor of Lisburg?",
+            ["Candidates registered by Thursday's deadline to succeed Mayor Arnold Fenwick."],
+            "Arnold Fenwick",
+        ),
+        # who holds a post: not the one the answer says left it
+        (
+            "Who is the mayor of Lisburg?",
+            [
+                "Helena Voss resigned as mayor of Lisburg on Tuesday.",
+                "Deputy Mayor Tobias Renn became acting mayor with immediate effect.",
+            ],
+            "Tobias Renn",
+        ),
+        # initials, abbreviated titles and a glued scale stay in the span
+        (
+            "Who led the committee?",
+            ["The committee was led by Nicholas E. Golovin, a NASA engineer."],
+            "Nicholas E. Golovin",
+        ),
+        (
+            "Who is the boulevard named after?",
+            ["The boulevard is named after M. Theo Kearney, a farmer."],
+            "M. Theo Kearney",
+        ),
+        ("How much were the carriage fees?", ["The carriage fees rose to £30m for the channels."], "£30m"),
+        # a person named in full when the quotes give the full name; only for "who"
+        (
+            "Who was assigned to design a second master plan?",
+            [
+                "The plan was drawn up by the architect Eero Saarinen in 1955.",
+                "Saarinen was assigned to design a second master plan, which the board adopted.",
+            ],
+            "Eero Saarinen",
+        ),
+        (
+            "Where did the team travel?",
+            ["The team travelled to Germany, where Friedrich Ratzel of Germany had taught."],
+            "Germany",
+        ),
+        # a particle is part of a name; "who" wants the person, not a possessive
+        (
+            "Who was the last prime minister of the republic?",
+            ["The last prime minister of the republic, Lothar de Maizière, is a lawyer."],
+            "Lothar de Maizière",
+        ),
+        (
+            "Who leads the club?",
+            ["Rovers took 19 points from 11 games under Stefan Aaltonen's leadership."],
+            "Stefan Aaltonen",
+        ),
     ],
 )
 def test_picks_the_span_that_answers(question: str, quotes: list[str], expected: str) -> None:
@@ -102,16 +159,6 @@ def test_a_span_is_never_only_the_questions_own_words() -> None:
     assert span is not None and span.text == "Truss"
 
 
-def test_a_weekday_names_no_one() -> None:
-    """ "Who is the mayor?" over "Helena Voss resigned as mayor on Tuesday": a day is no one's name."""
-    _, citations = cited("The city said that Tobias Renn became acting mayor of Lisburg on Tuesday.")
-    found = short_answer("Who is the mayor of Lisburg?", citations)
-    assert found is not None and found.text == "Tobias Renn"
-    _, citations = cited("The mayor of Lisburg resigned on Tuesday.")
-    found = short_answer("Who is the mayor of Lisburg?", citations)
-    assert found is None or found.text != "Tuesday"
-
-
 def test_the_fact_is_the_answers_own_not_earlier_reportings() -> None:
     _, (answer, earlier) = cited(
         "The club said it would name a new manager soon.", "Anneli Sorvik took charge of Norvale Energy."
@@ -143,68 +190,15 @@ def test_an_extractive_answers_own_sentences_spare_splitting_its_quotes(monkeypa
     assert split == [citations[0].quote]
 
 
-def test_who_holds_a_post_is_not_pinned_on_the_one_who_left_it() -> None:
-    _, citations = cited(
-        "Helena Voss resigned as mayor of Lisburg on Tuesday.",
-        "Deputy Mayor Tobias Renn became acting mayor with immediate effect.",
-    )
-    found = short_answer("Who is the mayor of Lisburg?", citations)
-    assert found is not None and found.text == "Tobias Renn"
-
-
-def test_a_weekday_with_an_apostrophe_names_no_one_either() -> None:
-    _, citations = cited("Candidates registered by Thursday's deadline to succeed Mayor Arnold Fenwick.")
-    found = short_answer("Who is the mayor of Lisburg?", citations)
-    assert found is not None and found.text == "Arnold Fenwick"
-
-
 @pytest.mark.parametrize(
-    ("question", "quote", "expected"),
+    ("question", "quote", "never"),
     [
-        (
-            "Who led the committee?",
-            "The committee was led by Nicholas E. Golovin, a NASA engineer.",
-            "Nicholas E. Golovin",
-        ),
-        (
-            "Who is the boulevard named after?",
-            "The boulevard is named after M. Theo Kearney, a farmer.",
-            "M. Theo Kearney",
-        ),
-        ("How much were the carriage fees?", "The carriage fees rose to £30m for the channels.", "£30m"),
+        ("Who is the mayor of Lisburg?", "The mayor of Lisburg resigned on Tuesday.", "Tuesday"),
+        ("Who is the governor of the bank?", "The bank left its main rate at 3.50% on Thursday.", "3.50% on Thursday"),
+        ("Whose army built the wall?", "The wall of Hadrian's army still stands in places.", "Hadrian"),  # whose: 's
     ],
 )
-def test_initials_and_a_glued_scale_stay_in_the_span(question: str, quote: str, expected: str) -> None:
+def test_never_picks_what_cannot_answer(question: str, quote: str, never: str) -> None:
     _, citations = cited(quote)
     found = short_answer(question, citations)
-    assert found is not None and found.text == expected
-
-
-def test_a_person_is_named_in_full_when_the_quotes_give_the_full_name() -> None:
-    _, citations = cited(
-        "The plan was drawn up by the architect Eero Saarinen in 1955.",
-        "Saarinen was assigned to design a second master plan, which the board adopted.",
-    )
-    found = short_answer("Who was assigned to design a second master plan?", citations)
-    assert found is not None and found.text == "Eero Saarinen"
-    _, citations = cited("The team travelled to Germany, where Friedrich Ratzel of Germany had taught.")
-    found = short_answer("Where did the team travel?", citations)
-    assert found is not None and found.text == "Germany"  # not a "who" question: no name is made fuller
-
-
-def test_a_particle_is_part_of_a_name() -> None:
-    _, citations = cited("The last prime minister of the republic, Lothar de Maizière, is a lawyer.")
-    found = short_answer("Who was the last prime minister of the republic?", citations)
-    assert found is not None and found.text == "Lothar de Maizière"
-
-
-def test_who_is_answered_with_a_person_not_a_number_or_a_possessive() -> None:
-    _, citations = cited("The bank left its main rate at 3.50% on Thursday.")
-    found = short_answer("Who is the governor of the bank?", citations)
-    assert found is None or found.text != "3.50% on Thursday"
-    _, citations = cited("Rovers took 19 points from 11 games under Stefan Aaltonen's leadership.")
-    found = short_answer("Who leads the club?", citations)
-    assert found is not None and found.text == "Stefan Aaltonen"
-    _, citations = cited("The wall of Hadrian's army still stands in places.")
-    found = short_answer("Whose army built the wall?", citations)
-    assert found is None or found.text != "Hadrian"  # "whose" asks for the possessive
+    assert found is None or found.text != never
