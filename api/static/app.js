@@ -213,6 +213,9 @@
       if (response.ok) return response;
       const error = await errorFrom(response);
       if (response.status !== 401) throw error;
+      // several requests go out at once: one refused with an old key may come back after the reader entered a
+      // new one, which it must neither forget nor ask for again
+      if (storedKey() && storedKey() !== key) continue;
       if (key) forgetKey(); // the stored key was refused: do not send it again
       // the server's reason names the header to send: the dialog says it in a reader's words
       const reason = key
