@@ -49,11 +49,16 @@ from qa.errors import UNKNOWN_ARTICLE, ConfigError, EmbedderMismatch, NotFound, 
 
 # 1: article records carried the mean of their chunk vectors (nothing read them). 2: a placeholder instead.
 # 3: chunk ids may carry their article's content version (a release that reads up to 2 would not find them, so it
-# is told to upgrade); what schema 2 wrote is read as it is.
-SCHEMA = 3
+# is told to upgrade); what schema 2 wrote is read as it is. 4: a chunk's text is in its metadata ("text"), not in
+# Chroma's documents: Chroma builds a full-text (trigram) index of every document, which nothing here reads (the
+# keyword index is the replica's) and which costs CPU in writes that hold the interpreter (the model's thread
+# waits). Article records keep their text as documents: their metadata is read alone, and often. What schema 3
+# wrote is read as it is.
+SCHEMA = 4
 # Chroma wants a vector with every record; article records are read by id only, so one number does.
 _ARTICLE_PLACEHOLDER = [1.0]
-_ARTICLES = {1: "_articles", 2: "_articles_v2", 3: "_articles_v2"}  # the article collection's name, by schema
+# the article collection's name, by schema
+_ARTICLES = {1: "_articles", 2: "_articles_v2", 3: "_articles_v2", 4: "_articles_v2"}
 _NO_VECTORS = np.zeros((0, 0), dtype=np.float32)
 _PAGE = 1000
 # Records per call of a write or a read by id. Chroma's local client holds the GIL for a whole call (an upsert of
@@ -525,10 +530,10 @@ class ChromaStore:
             self._chunks.upsert(
                 ids=[chunk_id(article_id, c.position, version) for article_id, version, c, _, _, _ in page],
                 embeddings=np.asarray([v for _, _, _, _, v, _ in page], dtype=np.float32),
-                documents=[c.text for _, _, c, _, _, _ in page],
                 metadatas=[
                     {
                         "article_id": article_id,
+                        "text": c.text,
                         "version": version,
                         "position": c.position,
                         "start": c.start,
@@ -547,8 +552,8 @@ class ChromaStore:
             self._articles.upsert(
                 ids=[w.article.id for w, _ in page_writes],
                 embeddings=[_ARTICLE_PLACEHOLDER] * len(page_writes),
-                documents=[w.article.text for w, _ in page_writes],
                 # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
+                documents=[w.article.text for w, _ in page_writes],
                 metadatas=[
                     {
                         "title": w.article.title,
@@ -654,14 +659,14 @@ class ChromaStore:
     # -- helpers -------------------------------------------------------------------------------------------
 
     def _stored(
-        self, chunk_id: str, text: str, meta: dict[str, Any], embedding: Any, vectors: bool = True
+        self, chunk_id: str, document: str | None, meta: dict[str, Any], embedding: Any, vectors: bool = True
     ) -> StoredChunk:
         start = int(meta["start"])
         return StoredChunk(
             id=chunk_id,
             article_id=str(meta["article_id"]),
             position=int(meta["position"]),
-            text=text,
+            text=_text(meta, document),
             start=start,
             end=int(meta["end"]),
             content_hash=str(meta.get("content_hash", "")),
@@ -743,6 +748,12 @@ def _migrate_articles(client: Any, old: str, new: str, existing: set[str]) -> No
             embeddings=[_ARTICLE_PLACEHOLDER] * len(got["ids"]),
         )
         offset += len(got["ids"])
+
+
+def _text(meta: dict[str, Any], document: str | None) -> str:
+    """A chunk's text: in its metadata since schema 4, in its document before."""
+    text = meta.get("text", document)
+    return "" if text is None else str(text)
 
 
 def _read(operation: Callable[..., T], **kwargs: Any) -> T:

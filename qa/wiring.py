@@ -22,15 +22,17 @@ from qa.store import ChromaStore, LocalFiles
 from qa.telemetry import configure_tracing
 
 
-def build_embedder(settings: Settings, fast_start: bool = False) -> Embedder:
+def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = False) -> Embedder:
     """The configured embedder: the packaged MiniLM, or an OpenAI-compatible embeddings endpoint.
 
-    `fast_start` skips the model's graph optimisation: for processes that embed a question or two."""
+    `fast_start` skips the model's graph optimisation: for processes that embed a question or two. `bulk` suits
+    processes that embed many texts and answer no question (`qa index`, `qa watch`): the model's threads do not
+    busy-wait between operations."""
     if settings.embed == "openai":
         from qa.openai_backend import OpenAIEmbedder, make_client
 
         return OpenAIEmbedder(make_client(settings), settings)
-    return MiniLMEmbedder(batch_size=settings.embed_batch_size, optimize=not fast_start)
+    return MiniLMEmbedder(batch_size=settings.embed_batch_size, optimize=not fast_start, spin=not bulk)
 
 
 def build_extractive(settings: Settings) -> ExtractiveAnswerer:
@@ -123,10 +125,11 @@ def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
     return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where, local_files(settings))
 
 
-def open_service(settings: Settings, fast_start: bool = False) -> NewsService:
-    """The service every shell calls. `fast_start` suits a process that asks a question or two (`qa ask`)."""
+def open_service(settings: Settings, fast_start: bool = False, bulk: bool = False) -> NewsService:
+    """The service every shell calls. `fast_start` suits a process that asks a question or two (`qa ask`), `bulk`
+    one that indexes and answers nothing (`qa index`, `qa watch`)."""
     configure_tracing(settings.otel_exporter)  # before anything is traced; a no-op unless an exporter is set
-    service = _assemble(settings, fast_start)
+    service = _assemble(settings, fast_start, bulk)
     service.store.recover(wait=False)  # a write a killed process left unfinished is finished now
     return service
 
@@ -139,8 +142,8 @@ def open_doctor(settings: Settings) -> Doctor:
     return Doctor(service.store, service.engine.replica, service.rewrite_articles)
 
 
-def _assemble(settings: Settings, fast_start: bool = False) -> NewsService:
-    embedder = build_embedder(settings, fast_start)
+def _assemble(settings: Settings, fast_start: bool = False, bulk: bool = False) -> NewsService:
+    embedder = build_embedder(settings, fast_start, bulk)
     store = open_store(settings, embedder)
     replica = Replica(store, settings.data_dir / "replica" / settings.collection)
     # The keyword cache of earlier releases, rebuilt from every chunk on every write: the replica replaces it.

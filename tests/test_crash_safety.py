@@ -135,7 +135,7 @@ def fork() -> Any:
 @pytest.fixture
 def shared_embedder(monkeypatch: pytest.MonkeyPatch, embedder: MiniLMEmbedder) -> None:
     """Services opened in this process embed with the session's model (the children load their own)."""
-    monkeypatch.setattr("qa.wiring.build_embedder", lambda settings, fast_start=False: embedder)
+    monkeypatch.setattr("qa.wiring.build_embedder", lambda settings, fast_start=False, bulk=False: embedder)
 
 
 def _write_folder(folder: Path, articles: list[dict[str, str]]) -> None:
@@ -173,12 +173,12 @@ def _snapshot(data_dir: Path, embedder: MiniLMEmbedder) -> Snapshot:
         i: (d, {k: v for k, v in m.items() if k != "indexed_at"})
         for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
     }
-    got = client.get_collection("articles_chunks").get(include=["documents", "metadatas", "embeddings"])
+    got = client.get_collection("articles_chunks").get(include=["metadatas", "embeddings"])
     chunks = {}
-    for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True):
+    for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True):
         meta = dict(m)
         sentences = decode_vectors(meta.pop("sentence_vectors"), embedder.dimension)
-        chunks[i] = (d, meta, np.asarray(e, dtype=np.float32), sentences)
+        chunks[i] = (meta.pop("text"), meta, np.asarray(e, dtype=np.float32), sentences)
     journal = client.get_collection("articles_journal").count() if "articles_journal" in names else 0
     replica = Replica(store, data_dir / "replica" / "articles")
     try:

@@ -17,6 +17,7 @@ from typing import Any
 import chromadb
 from chromadb.config import Settings as ChromaSettings
 
+from qa.store import SCHEMA
 from tests.conftest import SEED_ID, SEEDS, run_qa_in
 
 
@@ -38,15 +39,13 @@ def _damage(data_dir: Path) -> None:
     ids = _seed_chunk_ids(collections)
     # Offsets that disagree: a chunk's text is no longer the article's text at its offsets.
     vector = chunks.get(ids=[ids[1]], include=["embeddings"])["embeddings"]  # given: Chroma would embed the text
-    chunks.update(ids=[ids[1]], documents=["Text that is nowhere in the article."], embeddings=vector)
+    chunks.update(ids=[ids[1]], metadatas=[{"text": "Text that is nowhere in the article."}], embeddings=vector)
     # A missing chunk.
     chunks.delete(ids=[ids[3]])
     # An orphan: a chunk of an article that has no record.
-    got = chunks.get(ids=[ids[0]], include=["documents", "metadatas", "embeddings"])
+    got = chunks.get(ids=[ids[0]], include=["metadatas", "embeddings"])
     meta = {**got["metadatas"][0], "article_id": "ghost", "version": "0123456789ab", "position": 0}
-    chunks.add(
-        ids=["ghost::0123456789ab::0"], documents=got["documents"], metadatas=[meta], embeddings=got["embeddings"]
-    )
+    chunks.add(ids=["ghost::0123456789ab::0"], metadatas=[meta], embeddings=got["embeddings"])
     # An unfinished write: the journal names a write of "ferry" that never finished.
     journal = collections["articles_journal"]
     payload = json.dumps([["ferry", None, ["fedcba987654", 1]]])
@@ -128,16 +127,16 @@ def test_doctor_before_anything_is_indexed_says_so_in_one_line(tmp_path: Path) -
 
 def _to_the_layout_before_versions(data_dir: Path) -> None:
     """Rewrite a data directory as releases before chunk versions wrote it: chunk ids `article::position`, no
-    version in any metadata, no version column in the catalog, no journal."""
+    version in any metadata, chunk text as Chroma documents, no version column in the catalog, no journal."""
     client = _client(data_dir)
     chunks = client.get_collection("articles_chunks", embedding_function=None)
     articles = client.get_collection("articles_articles_v2", embedding_function=None)
-    got = chunks.get(include=["documents", "metadatas", "embeddings"])
-    metas = [{k: v for k, v in m.items() if k != "version"} for m in got["metadatas"]]
+    got = chunks.get(include=["metadatas", "embeddings"])
+    metas = [{k: v for k, v in m.items() if k not in ("version", "text")} for m in got["metadatas"]]
     chunks.delete(ids=got["ids"])
     chunks.add(
         ids=[f"{m['article_id']}::{m['position']}" for m in metas],
-        documents=got["documents"],
+        documents=[str(m["text"]) for m in got["metadatas"]],
         metadatas=metas,
         embeddings=got["embeddings"],
     )
@@ -181,4 +180,5 @@ def test_a_data_directory_from_before_chunk_versions_is_read_checked_and_written
     meta = subprocess.run(
         [sys.executable, "-c", read, str(seeded_copy / "chroma"), "articles_chunks"], capture_output=True, text=True
     )
-    assert "'schema': 3" in meta.stdout, meta.stdout + meta.stderr  # read anew: this process's view is of before
+    # read anew: this process's view is of before
+    assert f"'schema': {SCHEMA}" in meta.stdout, meta.stdout + meta.stderr

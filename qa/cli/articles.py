@@ -41,7 +41,7 @@ def index(
     limit_malloc_arenas()  # before the store, the model and the writer start their threads
     config = load_settings()
     with warnings_shown():
-        report = run(lambda: index_with_progress(open_service(config), paths))
+        report = run(lambda: index_with_progress(open_service(config, bulk=True), paths))
     print_skipped(report)
     out.print(
         f"articles: {len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "

@@ -37,7 +37,7 @@ def watch(
     except ValueError as exc:
         raise fail(f"--every: {exc}", 2) from None
     configure_logging(config.log_format, config.log_level)
-    service = run(lambda: open_service(config))
+    service = run(lambda: open_service(config, bulk=True))
     stop = threading.Event()
 
     def stop_now(signum: int, frame: FrameType | None) -> None:
