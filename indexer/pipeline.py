@@ -98,8 +98,9 @@ def index_articles(
         planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite)
         while planned is not None:
             window, plans = planned
+            heard = _heard_in_window(embedded, progress, read, len(window), total)
             read += len(window)
-            writes = _embed(embedder, plans, report, cancel, embedded) if plans else []
+            writes = _embed(embedder, plans, report, cancel, heard) if plans else []
             if writes and (release := getattr(embedder, "release_memory", None)) is not None:
                 release()  # the model's working memory is not needed while the window is written (the local model)
             if cancel is not None:
@@ -121,6 +122,23 @@ def index_articles(
             after_window()
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _heard_in_window(
+    embedded: Embedded | None, progress: Progress | None, before: int, size: int, total: int
+) -> Embedded | None:
+    """What hears each batch of a window's model run: `embedded` as it is, and `progress` in articles, as the share
+    of the window's chunks embedded (a window of 512 chunks takes some 14 s: the bar moves meanwhile)."""
+    if progress is None:
+        return embedded
+
+    def heard(done: int, of: int) -> None:
+        if embedded is not None:
+            embedded(done, of)
+        if done < of:  # the window's end is reported once it is embedded, with the articles it skipped
+            progress(before + size * done // of, max(total, before + size))
+
+    return heard
 
 
 def _plan_next(

@@ -236,8 +236,9 @@ def test_a_feed_streams_through_in_windows_each_logged_and_followed(
         after_window=follow, total=100,
     )  # fmt: skip
     assert len(report.added) == 100 and report.chunks_embedded == 100
-    assert seen == [(40, 100), (80, 100), (100, 100)], "progress in articles, a window at a time"
-    assert followed == [40, 80, 100], "each window was written and followed before the next was read"
+    # in articles: after each batch of the model (32 chunks, one an article here), as the share of its window done
+    assert seen == [(32, 100), (40, 100), (72, 100), (80, 100), (100, 100)], "progress in articles, batch by batch"
+    assert followed == [40, 80, 100], "each window was written and followed, one after the other"
     assert store.change_count() == 6, "one batch a window, logged before and after"
     again = index_articles(store, embedder, iter_articles([feed]))
     assert len(again.unchanged) == 100 and again.chunks_embedded == 0 and store.change_count() == 6
