@@ -56,6 +56,9 @@ _SHOWS: dict[AnswerType, re.Pattern[str]] = {
         re.I,
     ),
 }
+# A question asking for a share is answered by a percentage ("38% support"), not by any number ("March 25").
+_ASKS_SHARE = re.compile(r"\b(what|which) (percentage|percent|proportion|share)\b|\bhow many percent\b", re.I)
+_SHOWS_SHARE = re.compile(r"\d\s?%|\b(percent|per cent|percentage points?)\b", re.I)
 # Capitalised, yet no one's name: "Thursday" in "said on Thursday" does not answer "Who ...?".
 _MONTH_ABBREVIATIONS = ("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
 _CALENDAR_WORDS = frozenset(MONTHS + WEEKDAYS + _MONTH_ABBREVIATIONS)
@@ -117,6 +120,7 @@ class QuestionProfile:
     asks_own_date: bool = False  # the report's own date (its dateline), not a date the report tells of
     asks_holder: bool = False  # who holds a post now (not who left it): "Who is the mayor?"
     post: str | None = None  # the post such a question names ("mayor"), if it names one
+    asks_share: bool = False  # a percentage: "What share did Dunleavy have?"
 
     @classmethod
     def of(cls, question: str, dated: bool = False) -> QuestionProfile:
@@ -135,6 +139,7 @@ class QuestionProfile:
             asks_own_date=own_date,
             asks_holder=holder,
             post=post,
+            asks_share=answer_type is AnswerType.NUMBER and bool(_ASKS_SHARE.search(question)),
         )
 
     def type_match(self, sentence: str) -> float:
@@ -145,7 +150,8 @@ class QuestionProfile:
             return float(bool(self._new_names(sentence)))
         if self.answer_type is AnswerType.TITLE:
             return float(bool(_QUOTED.search(sentence)) or any(len(run) > 1 for run in self._new_names(sentence)))
-        return float(bool(_SHOWS[self.answer_type].search(sentence)))
+        shows = _SHOWS_SHARE if self.asks_share else _SHOWS[self.answer_type]
+        return float(bool(shows.search(sentence)))
 
     def _new_names(self, sentence: str) -> list[list[str]]:
         """Capitalised runs (not at the sentence start) that do not contain a name the question already gives."""

@@ -223,3 +223,21 @@ def test_a_question_whose_date_became_its_window_asks_who_held_the_post_then() -
 )
 def test_what_tells_of_someone_leaving_a_post(sentence: str, leaves: bool) -> None:
     assert bool(LEAVES_POST.search(sentence)) is leaves
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Dunleavy has 38% support.", 1.0),
+        ("Dunleavy has 38 % support.", 1.0),
+        ("Eleven percent of voters were undecided.", 1.0),
+        ("The margin of error is three percentage points.", 1.0),
+        ("The poll was carried out between March 20 and March 25.", 0.0),  # a number, not a share
+        ("Dunleavy leads the race, a poll of 1,020 voters said.", 0.0),
+    ],
+)
+def test_a_share_wants_a_percentage_not_any_number(sentence: str, expected: float) -> None:
+    profile = QuestionProfile.of("What share did Dunleavy have in the poll?")
+    assert profile.answer_type is AnswerType.NUMBER and profile.asks_share
+    assert profile.type_match(sentence) == expected
+    assert QuestionProfile.of("How many voters did the poll ask?").type_match(sentence) == 1.0  # any number does
