@@ -282,3 +282,31 @@ def test_a_window_is_embedded_in_order_of_word_pieces(tmp_path: Path, embedder: 
     assert pieces == sorted(pieces), pieces
     characters = sorted(recording.calls[0], key=recording.count_tokens)
     assert [len(text) for text in characters] != sorted(len(text) for text in characters)
+
+
+def test_qa_index_runs_the_model_without_busy_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`qa index` opens the service in bulk: the model's threads do not spin between operations (they held a core
+    the store's writes needed). Other processes keep them spinning: a question is embedded sooner."""
+    from typer.testing import CliRunner
+
+    from qa import wiring
+    from qa.cli import app
+
+    opened: list[MiniLMEmbedder] = []
+    build = wiring.build_embedder
+
+    def recorded(settings: Settings, fast_start: bool = False, bulk: bool = False) -> MiniLMEmbedder:
+        embedder = build(settings, fast_start, bulk)
+        assert isinstance(embedder, MiniLMEmbedder)
+        opened.append(embedder)
+        return embedder
+
+    monkeypatch.setattr(wiring, "build_embedder", recorded)
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    done = CliRunner().invoke(app, ["index", str(SEEDS)])
+    assert done.exit_code == 0, done.output
+    options = opened[-1].session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    serving = build(Settings(data_dir=tmp_path / "data")).session.get_session_options()  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="allow_spinning"):  # not set: onnxruntime's default, spinning
+        serving.get_session_config_entry("session.intra_op.allow_spinning")
