@@ -95,11 +95,22 @@ def index_articles(
     # (Planning on the writer's thread, beside the model, measured slower still: the model lost a core.)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer:
         writing: Future[None] | None = None
-        planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite)
+        loading: Future[None] | None = None
+
+        def load_model() -> None:
+            """Once something is to be embedded, the model loads (0.3 s; onnxruntime lets go of the GIL) beside the
+            rest of the first window's chunking; a run with nothing to embed never loads it."""
+            nonlocal loading
+            if loading is None and (load := getattr(embedder, "load", None)) is not None:
+                loading = writer.submit(carry(load))
+
+        planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model)
         while planned is not None:
             window, plans = planned
             heard = _heard_in_window(embedded, progress, read, len(window), total)
             read += len(window)
+            if loading is not None:
+                loading.result()  # loaded before its first batch (a failure to load is raised here)
             writes = _embed(embedder, plans, report, cancel, heard) if plans else []
             if writes and (release := getattr(embedder, "release_memory", None)) is not None:
                 release()  # the model's working memory is not needed while the window is written (the local model)
@@ -108,7 +119,7 @@ def index_articles(
             if writing is not None:
                 writing.result()  # one write in flight at a time, and its failure stops the run here
                 writing = None
-            planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite)
+            planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model)
             if writes:
                 writing = writer.submit(carry(_write), store, writes, after_window)
             if progress:
@@ -148,9 +159,10 @@ def _plan_next(
     report: IndexReport,
     chunk_tokens: int,
     rewrite: bool,
+    changed: Callable[[], object],
 ) -> tuple[list[LoadedArticle], list[_Plan]] | None:
     """The next window, and what changed in it with its chunks (None when the input is done); unchanged articles
-    go to the report."""
+    go to the report. `changed` hears each changed article before it is chunked."""
     window = next(windows, None)
     if window is None:
         return None
@@ -164,6 +176,7 @@ def _plan_next(
             if known is not None and known.content_hash == digest and not rewrite:
                 report.unchanged.append(article.id)
             else:
+                changed()
                 plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
         return window, plans
 

@@ -104,6 +104,11 @@ class MiniLMEmbedder:
             str(self._model_path or _default_model_path()), options, providers=["CPUExecutionProvider"]
         )
 
+    def load(self) -> None:
+        """Load the model now, rather than at the first batch: onnxruntime lets go of the GIL while it loads, so
+        indexing loads it beside the first window's reading and chunking."""
+        _ = self.session
+
     @staticmethod
     def tokenizer_only() -> Tokenizer:
         """The model's tokenizer alone (to size chunks for another embedder)."""

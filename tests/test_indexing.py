@@ -69,6 +69,9 @@ def test_indexing_twice_embeds_nothing_and_changes_no_count(
     assert second.chunks_embedded == 0 and second.chunks_total == first.chunks_total
     assert _snapshot(store) == before
     assert store.change_count() == generation, "an unchanged run writes nothing"
+    fresh = MiniLMEmbedder()
+    assert _index(store, fresh, corpus, tmp_path / "data").chunks_embedded == 0
+    assert "session" not in vars(fresh), "a run with nothing to embed never loads the model"
 
 
 def test_an_edited_article_replaces_its_chunks_and_reuses_unchanged_vectors(
