@@ -63,14 +63,9 @@ _POSTS = (
 )
 
 
-def post_asked(question: str, dated: bool = False) -> str | None:
-    """The post a question about who holds one names ("mayor", "chief executive"), ANY_POST when it asks who is
-    in charge without naming one, or None (see asks_who_holds_a_post for `dated`)."""
-    return post_named(question) if asks_who_holds_a_post(question, dated) else None
-
-
 def post_named(question: str) -> str:
-    """The post named by a question already known to ask who holds one (see post_asked)."""
+    """The post named by a question already known to ask who holds one (asks_who_holds_a_post): "mayor",
+    "chief executive", or ANY_POST when it asks who is in charge without naming one."""
     found = _POST.search(question)
     return found.group("post").lower() if found is not None else ANY_POST
 

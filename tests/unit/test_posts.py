@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.posts import ANY_POST, names_holder, post_asked
+from qa.posts import ANY_POST, names_holder
+from qa.question import QuestionProfile
 
 
 @pytest.mark.parametrize(
@@ -20,7 +21,7 @@ from qa.posts import ANY_POST, names_holder, post_asked
     ],
 )
 def test_the_post_a_question_asks_about(question: str, post: str | None) -> None:
-    assert post_asked(question) == post
+    assert QuestionProfile.of(question).post == post
 
 
 @pytest.mark.parametrize(
