@@ -55,7 +55,7 @@ bench: $(VENV)/.installed-test
 SIZES ?= 10000,100000,1000000
 bench-scale: $(VENV)/.installed-test
 	$(BIN)/python bench/scale.py --sizes $(SIZES) --modes local,server
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --runs 3
 
 # 50 clients for 60 s (ask, chat, stream, /v1) with keys on and a writer adding and removing an article each second.
 bench-load: $(VENV)/.installed-test

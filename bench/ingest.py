@@ -4,7 +4,8 @@ For each size, a JSON Lines file of articles made of sentences of the shipped se
 `qa index` in a fresh process (the real model, a fresh data directory): wall time, peak memory (the process's
 maximum resident set), chunks embedded. The bare model then embeds the very texts that run embedded (title and
 chunk, as `qa index` feeds them) in one process, for the share of its throughput that indexing keeps. Peak memory
-that stays flat while the file grows is what streaming means.
+that stays flat while the file grows is what streaming means. With `--runs N`, each size is measured N times,
+`qa index` and the bare model alternating, and the median of the N shares is reported with the lowest and highest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,22 +86,48 @@ def bare_model_times(feed: Path) -> tuple[float, float]:
     return time.perf_counter() - began, time.process_time() - cpu
 
 
+def measure(feed: Path, data_dirs: Path, runs: int) -> dict[str, object]:
+    """`runs` pairs of a `qa index` run and the bare model on the same texts, each pair's order alternating: this
+    machine's speed drifts by several per cent within minutes, so each pair's share is taken in the same minutes,
+    and the median over the pairs is the figure. Each row, then the summary."""
+    rows = []
+    for number in range(runs):
+        row: dict[str, float] = {}
+        for step in ("index", "bare") if number % 2 == 0 else ("bare", "index"):
+            if step == "index":
+                row.update(index_run(feed, data_dirs / f"data-{number}"))
+            else:
+                row["bare_s"] = bare_model(feed)
+        row["chunks_per_s"] = row["chunks"] / row["wall_s"]
+        row["bare_model_chunks_per_s"] = row["chunks"] / row["bare_s"]
+        row["share_of_bare"] = row["bare_s"] / row["wall_s"]
+        rows.append(row)
+        print(json.dumps({"run": number + 1, **row}), flush=True)
+    shares = [row["share_of_bare"] for row in rows]
+    return {
+        "runs": runs,
+        "chunks": rows[0]["chunks"],
+        "median_wall_s": statistics.median(row["wall_s"] for row in rows),
+        "median_bare_s": statistics.median(row["bare_s"] for row in rows),
+        "median_share_of_bare": statistics.median(shares),
+        "lowest_share": min(shares),
+        "highest_share": max(shares),
+        "peak_mib": max(row["peak_mib"] for row in rows),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500,2000", help="articles per file, comma-separated")
+    parser.add_argument("--runs", type=int, default=1, help="pairs of runs per size (the median share is reported)")
     args = parser.parse_args()
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             feed = Path(tmp) / "feed.jsonl"
             write_feed(feed, size)
-            run = index_run(feed, Path(tmp) / "data")
-            bare = bare_model(feed)
-            run["chunks_per_s"] = run["chunks"] / run["wall_s"]
-            run["bare_model_chunks_per_s"] = run["chunks"] / bare
-            run["share_of_bare"] = bare / run["wall_s"]
-            results[size] = run
-            print(json.dumps({size: run}), flush=True)
+            results[size] = measure(feed, Path(tmp), args.runs)
+            print(json.dumps({size: results[size]}), flush=True)
     print(json.dumps(results, indent=2))
 
 
