@@ -552,8 +552,8 @@ class ChromaStore:
             self._articles.upsert(
                 ids=[w.article.id for w, _ in page_writes],
                 embeddings=[_ARTICLE_PLACEHOLDER] * len(page_writes),
-                # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
                 documents=[w.article.text for w, _ in page_writes],
+                # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
                 metadatas=[
                     {
                         "title": w.article.title,
