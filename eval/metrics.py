@@ -31,10 +31,15 @@ def contains(haystack: str, needle: str) -> bool:
 
     An empty needle never matches.
     """
+    return contains_folded(fold(haystack), needle)
+
+
+def contains_folded(folded_haystack: str, needle: str) -> bool:
+    """`contains` for a haystack already folded: one article searched for many answers is folded once."""
     needle = fold(needle).strip(_EDGE)
     if not needle:
         return False
-    return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", fold(haystack)) is not None
+    return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", folded_haystack) is not None
 
 
 # -- retrieval ---------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import pytest
 from eval import metrics
 from eval.report import reliability_points
 from eval.runner import ArticleTexts, Gate, Summary, run_variant, service_variants
-from eval.sets import load_sets
+from eval.sets import EvalItem, load_sets
+from eval.withheld import half_of, withheld_items
 from qa.errors import InvalidInput
 from qa.settings import Settings
 from qa.wiring import open_service
@@ -302,3 +303,61 @@ def test_nothing_indexed_is_the_engines_error(tmp_path: Path) -> None:
     assert done.returncode == 3
     assert "Nothing is indexed" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- questions asked without their articles (--withhold) ----------------------------------------------------
+
+
+def _ids_in_half(half: int, count: int) -> list[str]:
+    """`count` article ids that fall in `half`."""
+    return [i for i in (f"art-{n}" for n in range(200)) if half_of(i) == half][:count]
+
+
+def test_withheld_items_ask_each_question_of_the_other_half_only_where_its_answer_is_absent() -> None:
+    (a1, a2), (b1, b2) = _ids_in_half(0, 2), _ids_in_half(1, 2)
+    texts = {a1: "Truss demanded a withdrawal.", a2: "Lavrov spoke.", b1: "The talks ended.", b2: "Truss left."}
+    items = [
+        EvalItem(id="q1", question="What did Truss demand?", answers=["a withdrawal"], article_ids=[a1]),
+        EvalItem(id="q2", question="Who left?", answers=["Truss"], article_ids=[b2]),  # "Truss" is in a1 too
+        EvalItem(id="q3", question="Who spoke?", answers=["Lavrov"], article_ids=[a2, b1]),  # both halves
+        EvalItem(id="q4", question="What ended?", answers=["the talks"], article_ids=[b1]),
+        EvalItem(id="u1", question="Gas prices?", unanswerable=True),
+        EvalItem(id="q5", question="Who?", answers=["x"], evidence="x"),  # no article_ids: nothing to withhold
+    ]
+    withheld = withheld_items(items, [a1, a2, b1, b2], texts.get)
+    assert [(item.id, sorted(others)) for item, others in withheld] == [("q1", [b1, b2]), ("q4", [a1, a2])]
+    for item, _ in withheld:
+        assert item.unanswerable and not item.answers and not item.article_ids
+    assert withheld_items(items, [a1, a2], texts.get) == []  # one half empty: nowhere to ask, and q4's article
+    # is not indexed at all
+    assert half_of("art-7") == half_of("art-7") and {half_of(f"x{n}") for n in range(20)} == {0, 1}
+
+
+def test_withhold_asks_of_the_other_half_and_reports_it_beside_the_run(dated_dir: Path, tmp_path: Path) -> None:
+    questions = [json.loads(line) for line in (REPO / "eval/dated/questions.jsonl").read_text("utf-8").splitlines()]
+    small = write_set(tmp_path / "dated.jsonl", *questions[:12])  # current-state questions, each with its articles
+    done = run_qa_in(dated_dir, "eval", str(small), "--withhold", "--json", "--min-withheld-abstain", "0")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["summary"]["questions"] == 12  # the run itself, as without --withhold
+    withheld = report["withheld"]
+    asked = {r["id"]: r for r in withheld["results"]}
+    assert asked and withheld["summary"]["unanswerable"] == withheld["summary"]["questions"] == len(asked)
+    own = {q["id"]: q.get("article_ids") for q in questions}
+    for question_id, result in asked.items():
+        half = half_of(own[question_id][0])
+        cited = {c["article_id"] for c in result["citations"]}
+        assert cited and all(half_of(article_id) != half for article_id in cited), (question_id, cited)
+        assert result["pass"] == result["abstained"]
+    assert withheld["summary"]["abstain_recall"] == pytest.approx(
+        sum(r["abstained"] for r in asked.values()) / len(asked)
+    )
+
+
+def test_withhold_errors_say_what_to_do(seeded_dir: Path, tmp_path: Path) -> None:
+    small = write_set(tmp_path / "small.jsonl", *seed_items("s01", "s02"))
+    one_article = run_qa_in(seeded_dir, "eval", str(small), "--withhold")
+    assert one_article.returncode == 2
+    assert "at least two indexed articles" in one_article.stderr and "Traceback" not in one_article.stderr
+    no_run = run_qa_in(seeded_dir, "eval", str(small), "--min-withheld-abstain", "0.5")
+    assert no_run.returncode == 2 and "add --withhold" in no_run.stderr

@@ -40,6 +40,14 @@ def evaluate(
     top_k: Annotated[
         int | None, typer.Option("--top-k", min=1, max=50, help="Passages the answer reads (default QA_TOP_K)")
     ] = None,
+    withhold: Annotated[
+        bool,
+        typer.Option(
+            "--withhold",
+            help="Also ask each answerable question without the articles that answer it (the indexed articles in "
+            "two halves, each question asked of the other): the right reply is to abstain",
+        ),
+    ] = False,
     min_hit1: Annotated[float | None, _gate("hit@1")] = None,
     min_hit5: Annotated[float | None, _gate("hit@5")] = None,
     min_mrr: Annotated[float | None, _gate("MRR@10")] = None,
@@ -52,6 +60,9 @@ def evaluate(
     min_strong_accuracy: Annotated[float | None, _gate("the accuracy of the answers labelled strong")] = None,
     min_short_em: Annotated[float | None, _gate("the short answers' exact match")] = None,
     min_short_f1: Annotated[float | None, _gate("the short answers' token F1")] = None,
+    min_withheld_abstain: Annotated[
+        float | None, _gate("the share of questions asked without their articles that abstain (needs --withhold)")
+    ] = None,
 ) -> None:
     """Measure retrieval, answers, citations, abstention and latency over evaluation sets."""
     from eval.runner import Gate
@@ -75,6 +86,9 @@ def evaluate(
         )
         if threshold is not None
     ]
+    if min_withheld_abstain is not None and not withhold:
+        err.print("error: --min-withheld-abstain gates the --withhold run: add --withhold")
+        raise typer.Exit(2)
     config = load_settings()
     with user_errors():
         from eval.sets import load_sets
@@ -83,10 +97,14 @@ def evaluate(
         with _service(config, corpus or []) as service:
             modes = list(RETRIEVAL_MODES) if compare else [config.retrieval]
             runs = _run(config, service, items, modes, top_k or config.top_k, compare_backends=compare)
+            withheld = _run_withheld(service, items, top_k or config.top_k) if withhold else None
     default = next(run for run in runs if run.name == config.retrieval)
+    if withheld is not None:
+        runs.append(withheld)
 
     if as_json:
-        out.print(json.dumps(_json(runs, default, compare), ensure_ascii=False), markup=False, soft_wrap=True)
+        document = _json(runs, default, compare, withheld)
+        out.print(json.dumps(document, ensure_ascii=False), markup=False, soft_wrap=True)
     else:
         from eval.report import print_failures, summary_table
 
@@ -98,6 +116,8 @@ def evaluate(
         path = run(lambda: write_html(report, runs, default.name, [str(f) for f in files]))
         err.print(f"report: {path}")
     failures = [message for gate in gates if (message := gate.failure(default.summary))]
+    if withheld is not None and min_withheld_abstain is not None:
+        failures += [m for m in [Gate("abstain_recall", min_withheld_abstain).failure(withheld.summary)] if m]
     for message in failures:
         err.print(f"[bold red]gate failed:[/] {message}")
     if failures:
@@ -154,10 +174,41 @@ def _run(
     return runs
 
 
-def _json(runs: Sequence[VariantRun], default: VariantRun, compare: bool) -> dict[str, object]:
-    """{"summary", "results"}; with --compare both keyed by variant name, plus the default's name."""
+def _run_withheld(service: NewsService, items: Sequence[EvalItem], top_k: int) -> VariantRun:
+    """The answerable questions asked without their articles (see eval.withheld), with a progress bar."""
+    from eval.runner import ArticleTexts, run_variant
+    from eval.withheld import indexed_ids, withheld_items, withheld_variant
+    from qa.errors import InvalidInput
+
+    texts = ArticleTexts(service)
+    withheld = withheld_items(items, indexed_ids(service), texts.get)
+    if not withheld:
+        raise InvalidInput(
+            "--withhold found no question to ask without its articles: it needs answerable questions with "
+            "article_ids, and at least two indexed articles whose halves do not both hold the answers."
+        )
+    asked = [item for item, _ in withheld]
+    with progress_bar("questions") as bar:
+        task = bar.add_task("withheld", total=len(asked))
+        return run_variant(withheld_variant(service, top_k, withheld), asked, texts, top_k, partial(bar.advance, task))
+
+
+def _json(
+    runs: Sequence[VariantRun], default: VariantRun, compare: bool, withheld: VariantRun | None = None
+) -> dict[str, object]:
+    """{"summary", "results"} (and "withheld", with --withhold); with --compare both keyed by variant name (the
+    withheld run among them), plus the default's name."""
     if not compare:
-        return {"summary": default.summary.model_dump(), "results": [r.to_json() for r in default.results]}
+        document: dict[str, object] = {
+            "summary": default.summary.model_dump(),
+            "results": [r.to_json() for r in default.results],
+        }
+        if withheld is not None:
+            document["withheld"] = {
+                "summary": withheld.summary.model_dump(),
+                "results": [r.to_json() for r in withheld.results],
+            }
+        return document
     return {
         "default": default.name,
         "summary": {run.name: run.summary.model_dump() for run in runs},
