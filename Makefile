@@ -63,7 +63,7 @@ bench-load: $(VENV)/.installed-test
 
 eval: $(VENV)/.installed-test
 	$(BIN)/qa eval eval/seed_qa.jsonl --corpus seeds --report eval/reports/seed
-	$(BIN)/qa eval eval/xquad_en/qa.jsonl --corpus eval/xquad_en/corpus.jsonl --report eval/reports/xquad
+	$(BIN)/qa eval eval/xquad_en/qa.jsonl --corpus eval/xquad_en/corpus.jsonl --withhold --report eval/reports/xquad
 
 clean:
 	rm -rf $(VENV) .qa-data

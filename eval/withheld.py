@@ -52,17 +52,21 @@ def withheld_items(
     halves: tuple[list[str], list[str]] = ([], [])
     for article_id in article_ids:
         halves[half_of(article_id)].append(article_id)
-    folded = {article_id: fold(text_of(article_id) or "") for article_id in article_ids}
+    # Each half's texts folded and joined once: a question's answers are looked for in one string, not in every
+    # article (a line break is not a space after folding, so no answer is found across two articles).
+    texts = tuple("\n\n".join(fold(text_of(article_id) or "") for article_id in half) for half in halves)
+    indexed = set(article_ids)
     withheld = []
     for item in items:
-        if item.unanswerable or not item.article_ids or not all(a in folded for a in item.article_ids):
+        if item.unanswerable or not item.article_ids or not indexed.issuperset(item.article_ids):
             continue  # nothing to withhold, or its articles are not indexed (it says nothing about withholding)
         sides = {half_of(article_id) for article_id in item.article_ids}
         if len(sides) != 1:
             continue
-        others = halves[1 - sides.pop()]
-        if not others or any(metrics.contains_folded(folded[o], answer) for o in others for answer in item.answers):
+        other = 1 - sides.pop()
+        if not halves[other] or any(metrics.contains_folded(texts[other], answer) for answer in item.answers):
             continue
+        others = halves[other]
         asked: dict[str, object] = {"answers": [], "evidence": None, "article_ids": [], "unanswerable": True}
         withheld.append((item.model_copy(update=asked), others))
     return withheld

@@ -184,8 +184,9 @@ def _run_withheld(service: NewsService, items: Sequence[EvalItem], top_k: int) -
     withheld = withheld_items(items, indexed_ids(service), texts.get)
     if not withheld:
         raise InvalidInput(
-            "--withhold found no question to ask without its articles: it needs answerable questions with "
-            "article_ids, and at least two indexed articles whose halves do not both hold the answers."
+            "--withhold found no question to ask without its articles. It needs answerable questions with "
+            "article_ids over at least two indexed articles (a question is left out when the other half of the "
+            "articles holds its answer too)."
         )
     asked = [item for item, _ in withheld]
     with progress_bar("questions") as bar:
