@@ -66,9 +66,8 @@ def withheld_items(
         other = 1 - sides.pop()
         if not halves[other] or any(metrics.contains_folded(texts[other], answer) for answer in item.answers):
             continue
-        others = halves[other]
         asked: dict[str, object] = {"answers": [], "evidence": None, "article_ids": [], "unanswerable": True}
-        withheld.append((item.model_copy(update=asked), others))
+        withheld.append((item.model_copy(update=asked), halves[other]))
     return withheld
 
 

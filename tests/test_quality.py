@@ -41,25 +41,23 @@ DATED_GATES = {
 
 
 def _gate(tmp_path: Path, qa_set: str, corpus: str, gates: dict[str, str], *extra: str) -> dict:
+    """`qa eval --json` of the set with these gates; the whole report (its "summary", and "withheld" if asked)."""
     args = [arg for pair in gates.items() for arg in pair]
     done = run_qa_in(tmp_path / "data", "eval", qa_set, "--corpus", corpus, "--json", *args, *extra)
     assert done.returncode == 0, f"a quality gate failed:\n{done.stderr}"
-    return json.loads(done.stdout)["summary"]
+    return json.loads(done.stdout)
 
 
 def test_seed_set_meets_its_gates(tmp_path: Path) -> None:
-    summary = _gate(tmp_path, str(REPO / "eval" / "seed_qa.jsonl"), str(REPO / "seeds"), SEED_GATES)
+    summary = _gate(tmp_path, str(REPO / "eval" / "seed_qa.jsonl"), str(REPO / "seeds"), SEED_GATES)["summary"]
     assert summary["questions"] >= 30
     assert summary["support_bands"]["strong"]["answers"] >= 5  # the strong band is not empty (a vacuous gate)
 
 
 def test_xquad_meets_its_gates(tmp_path: Path) -> None:
     xquad = REPO / "eval" / "xquad_en"
-    args = [arg for pair in XQUAD_GATES.items() for arg in pair]
-    command = ["eval", str(xquad / "qa.jsonl"), "--corpus", str(xquad / "corpus.jsonl"), "--json", *args]
-    done = run_qa_in(tmp_path / "data", *command, "--withhold", "--min-withheld-abstain", "0.72")  # measured 0.751
-    assert done.returncode == 0, f"a quality gate failed:\n{done.stderr}"
-    report = json.loads(done.stdout)
+    withhold = ("--withhold", "--min-withheld-abstain", "0.72")  # measured 0.751
+    report = _gate(tmp_path, str(xquad / "qa.jsonl"), str(xquad / "corpus.jsonl"), XQUAD_GATES, *withhold)
     summary = report["summary"]
     assert summary["questions"] == 1190
     bands = summary["support_bands"]
@@ -74,8 +72,8 @@ def test_xquad_meets_its_gates(tmp_path: Path) -> None:
 
 def test_dated_set_meets_its_gates_and_time_awareness_pays(tmp_path: Path) -> None:
     dated = REPO / "eval" / "dated"
-    summary = _gate(tmp_path, str(dated / "questions.jsonl"), str(dated / "articles"), DATED_GATES, "--compare")
-    aware, blind = summary["hybrid"], summary["time-blind"]
+    report = _gate(tmp_path, str(dated / "questions.jsonl"), str(dated / "articles"), DATED_GATES, "--compare")
+    aware, blind = report["summary"]["hybrid"], report["summary"]["time-blind"]
     assert aware["questions"] >= 48
     assert aware["accuracy"] >= blind["accuracy"] + 0.1, (aware["accuracy"], blind["accuracy"])
     assert aware["hit_at_5"] >= 0.9  # the dateline-only articles are dated (their year from their URL)

@@ -115,9 +115,10 @@ def evaluate(
 
         path = run(lambda: write_html(report, runs, default.name, [str(f) for f in files]))
         err.print(f"report: {path}")
-    failures = [message for gate in gates if (message := gate.failure(default.summary))]
+    checks = [("", gate, default.summary) for gate in gates]
     if withheld is not None and min_withheld_abstain is not None:
-        failures += [m for m in [Gate("abstain_recall", min_withheld_abstain).failure(withheld.summary)] if m]
+        checks.append(("withheld: ", Gate("abstain_recall", min_withheld_abstain), withheld.summary))
+    failures = [run_name + message for run_name, gate, summary in checks if (message := gate.failure(summary))]
     for message in failures:
         err.print(f"[bold red]gate failed:[/] {message}")
     if failures:
