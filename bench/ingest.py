@@ -67,14 +67,14 @@ def bare_model(feed: Path) -> float:
 
 def bare_model_times(feed: Path) -> tuple[float, float]:
     """Wall and CPU seconds (every thread of this process) the bare model takes to embed what indexing the feed
-    embeds: the texts in one call, as the model is best used (sorted by length across all of them, its threads not
-    busy-waiting: 51.9 s against 52.7 s with them on 500 articles)."""
+    embeds: the texts in one call, as the model is best used (sorted by length across all of them, one-thread lanes
+    side by side as `qa index` runs them: see qa.embedder.MAX_LANES)."""
     from indexer import iter_articles
     from indexer.pipeline import plan_chunks
     from qa.chunking import indexed_text
-    from qa.embedder import MiniLMEmbedder
+    from qa.embedder import MiniLMEmbedder, bulk_lanes
 
-    embedder = MiniLMEmbedder(spin=False)
+    embedder = MiniLMEmbedder(spin=False, lanes=bulk_lanes())  # as `qa index` runs it
     texts = [
         indexed_text(c.text, c.context)[0]
         for item in iter_articles([feed])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import queue
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -16,9 +20,16 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2 (int8 onnx)"
 DIMENSION = 384
 MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
 # Word pieces per forward pass (texts x longest text). onnxruntime's memory arena keeps, for the life of the
-# process, the memory of the largest batch it ran: 32 texts of 256 tokens took 760 MB; 2,048 tokens (8 such texts,
-# or 32 short ones) take about 140 MB at the same throughput (measured on this model, 2 cores).
-MAX_BATCH_TOKENS = 2048
+# process, the memory of the largest batch it ran: 32 texts of 256 tokens took 760 MB. Small batches are also the
+# fastest (their activations stay in the CPU's caches): 500 articles' chunks took 40.4 s at 2,048 word pieces,
+# 35.8 s at 1,024 and 34.6 s at 512 on one session; 37.1, 33.4 and 30.0 s on two lanes; 256 was no faster.
+MAX_BATCH_TOKENS = 512
+
+# Bulk embedding runs one-thread sessions side by side, a batch each, rather than one session whose threads share
+# every batch: 500 articles' chunks took 30.0 s against 34.6 s on 2 cores (batches of MAX_BATCH_TOKENS), and a
+# core taken by other work (the store's writes) slows one lane instead of stalling both threads of every
+# operation. Each lane keeps its own working memory (its arena): at most MAX_LANES.
+MAX_LANES = 4
 
 Span = tuple[int, int]
 AfterBatch = Callable[[int], None]  # hears the number of texts embedded so far, after each batch of the model
@@ -70,9 +81,11 @@ class MiniLMEmbedder:
         optimize: bool = True,
         max_batch_tokens: int = MAX_BATCH_TOKENS,
         spin: bool = True,
+        lanes: int = 1,
     ) -> None:
         """`spin`: the model's second thread busy-waits for work between operations, which makes a question
-        answered about 1 ms sooner; bulk indexing turns it off (see `session`)."""
+        answered about 1 ms sooner; bulk indexing turns it off (see `session`). `lanes` > 1: that many one-thread
+        sessions embed batches side by side (bulk indexing: see MAX_LANES); 1: one session uses every core."""
         self.tokenizer = self.tokenizer_only()
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.batch_size = batch_size
@@ -80,11 +93,30 @@ class MiniLMEmbedder:
         self._model_path = model_path
         self._optimize = optimize
         self._spin = spin
+        self.lanes = max(1, lanes)
 
     @cached_property
+    def sessions(self) -> list[ort.InferenceSession]:
+        """The model, loaded on first use (`qa list` and `qa remove` never pay for it): one session on every core,
+        or one one-thread session per lane."""
+        if self.lanes == 1:
+            return [self._new_session(threads=0)]
+        return [self._new_session(threads=1) for _ in range(self.lanes)]
+
+    @property
     def session(self) -> ort.InferenceSession:
-        """The model, loaded on first use: `qa list` and `qa remove` never pay for it."""
+        """The session that embeds a single batch (a question)."""
+        return self.sessions[0]
+
+    @cached_property
+    def _lane_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self.lanes, thread_name_prefix="model-lane")
+
+    def _new_session(self, threads: int) -> ort.InferenceSession:
+        """A session of the model; `threads` 0 is onnxruntime's default (one per core)."""
         options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = threads
         # Graph optimisation costs ~0.1 s at load and buys ~7% throughput (same vectors to 1e-7): worth it for
         # indexing and serving, not for a one-question process.
         options.graph_optimization_level = (
@@ -95,7 +127,7 @@ class MiniLMEmbedder:
         # largest such block: with batches of every shape (indexing), peak memory of the model alone measured
         # 479 MiB with patterns and 409 MiB without, for 1,500 short chunks in windows of 256.
         options.enable_mem_pattern = False
-        if not self._spin:
+        if not self._spin and threads != 1:
             # Between two batches the busy-waiting thread holds a core the store's write and the chunking need: on
             # 500 articles, `qa index` took 59 s without it and 64 s with it, and the bare model itself 51.9 s
             # against 52.7 s (96 CPU-s against 105).
@@ -107,7 +139,7 @@ class MiniLMEmbedder:
     def load(self) -> None:
         """Load the model now, rather than at the first batch: onnxruntime lets go of the GIL while it loads, so
         indexing loads it beside the first window's reading and chunking."""
-        _ = self.session
+        _ = self.sessions
 
     @staticmethod
     def tokenizer_only() -> Tokenizer:
@@ -144,17 +176,65 @@ class MiniLMEmbedder:
         # Sorting by length keeps each batch's padding (pure waste) small.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         done = 0
-        for batch in self._batches(order, encodings):
-            states, mask = self._forward([encodings[i] for i in batch])
-            pooled = (states * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        batches = list(self._batches(order, encodings))
+        for batch, (pooled, pooled_spans) in self._embedded_batches(batches, encodings, spans):
             out[batch] = pooled
-            for row, i in enumerate(batch):
-                if spans[i]:
-                    span_out[i] = _pool_spans(states[row], encodings[i], spans[i])
+            for i, vectors in pooled_spans.items():
+                span_out[i] = vectors
             done += len(batch)
             if after_batch is not None:
                 after_batch(done)
         return _normalise(out), [_normalise(v) for v in span_out]
+
+    def _embedded_batches(
+        self, batches: list[list[int]], encodings: list[Encoding], spans: Sequence[Sequence[Span]]
+    ) -> Iterator[tuple[list[int], _Pooled]]:
+        """Each batch with its pooled vectors, in order. With lanes, the batches run side by side, one per lane and
+        one more waiting, so that no lane waits while the caller handles a result; a caller that stops (its
+        `after_batch` raised) cancels what has not started and waits for what has."""
+        if len(self.sessions) == 1 or len(batches) == 1:
+            for batch in batches:
+                yield batch, self._pool_batch(self.session, batch, encodings, spans)
+            return
+        idle: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
+        for session in self.sessions:
+            idle.put(session)
+
+        def run(batch: list[int]) -> _Pooled:
+            session = idle.get()
+            try:
+                return self._pool_batch(session, batch, encodings, spans)
+            finally:
+                idle.put(session)
+
+        waiting = iter(batches)
+        running: deque[tuple[list[int], Future[_Pooled]]] = deque()
+        try:
+            for batch in waiting:
+                running.append((batch, self._lane_pool.submit(run, batch)))
+                if len(running) > self.lanes:
+                    first, result = running.popleft()
+                    yield first, result.result()
+            while running:
+                first, result = running.popleft()
+                yield first, result.result()
+        finally:
+            for _, result in running:
+                result.cancel()
+            wait([result for _, result in running])
+
+    def _pool_batch(
+        self,
+        session: ort.InferenceSession,
+        batch: list[int],
+        encodings: list[Encoding],
+        spans: Sequence[Sequence[Span]],
+    ) -> _Pooled:
+        """One forward pass: each text's mean-pooled vector, and its spans' vectors (by text) where it has spans."""
+        states, mask = self._forward([encodings[i] for i in batch], session=session)
+        pooled = (states * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        by_text = {i: _pool_spans(states[row], encodings[i], spans[i]) for row, i in enumerate(batch) if spans[i]}
+        return pooled, by_text
 
     def _batches(self, order: list[int], encodings: list[Encoding]) -> Iterator[list[int]]:
         """Runs of `order` (shortest first) of at most `batch_size` texts and `max_batch_tokens` padded tokens:
@@ -170,15 +250,19 @@ class MiniLMEmbedder:
             yield batch
 
     def release_memory(self) -> None:
-        """Give back the working memory the model keeps from its largest batch (onnxruntime's arena, about 175 MB
+        """Give back the working memory the model keeps from its largest batch (onnxruntime's arena, about 35 MB
         at MAX_BATCH_TOKENS), for a pause in embedding such as a window's write; the next batch takes it again."""
-        if "session" in self.__dict__:  # a model never loaded holds nothing
+        if "sessions" in self.__dict__:  # a model never loaded holds nothing
             shrink = ort.RunOptions()
             shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-            self._forward([self.tokenizer.encode("")], shrink)
+            for session in self.sessions:
+                self._forward([self.tokenizer.encode("")], shrink, session)
 
     def _forward(
-        self, encodings: list[Encoding], options: ort.RunOptions | None = None
+        self,
+        encodings: list[Encoding],
+        options: ort.RunOptions | None = None,
+        session: ort.InferenceSession | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
@@ -186,12 +270,20 @@ class MiniLMEmbedder:
         for row, enc in enumerate(encodings):
             ids[row, : len(enc.ids)] = enc.ids
             mask[row, : len(enc.ids)] = 1
-        (states,) = self.session.run(
+        (states,) = (session or self.session).run(
             ["last_hidden_state"],
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             options,
         )
         return states, mask.astype(np.float32)
+
+
+_Pooled = tuple[np.ndarray, dict[int, np.ndarray]]  # a batch's text vectors, and span vectors by text
+
+
+def bulk_lanes() -> int:
+    """Lanes for bulk embedding on this machine: one per core the process may use, at most MAX_LANES."""
+    return max(1, min(MAX_LANES, len(os.sched_getaffinity(0))))
 
 
 def _pool_spans(states: np.ndarray, encoding: Encoding, spans: Sequence[Span]) -> np.ndarray:

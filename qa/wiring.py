@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from qa.answering import Answerer, FallbackAnswerer
 from qa.conversation import CarryOverResolver, FollowUpResolver
 from qa.doctor import Doctor
-from qa.embedder import Embedder, MiniLMEmbedder
+from qa.embedder import Embedder, MiniLMEmbedder, bulk_lanes
 from qa.engine import Engine
 from qa.errors import StoreUnavailable
 from qa.extractive import ExtractiveAnswerer
@@ -27,12 +27,17 @@ def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = Fa
 
     `fast_start` skips the model's graph optimisation: for processes that embed a question or two. `bulk` suits
     processes that embed many texts and answer no question (`qa index`, `qa watch`): the model's threads do not
-    busy-wait between operations."""
+    busy-wait between operations, and batches run side by side, one a core."""
     if settings.embed == "openai":
         from qa.openai_backend import OpenAIEmbedder, make_client
 
         return OpenAIEmbedder(make_client(settings), settings)
-    return MiniLMEmbedder(batch_size=settings.embed_batch_size, optimize=not fast_start, spin=not bulk)
+    return MiniLMEmbedder(
+        batch_size=settings.embed_batch_size,
+        optimize=not fast_start,
+        spin=not bulk,
+        lanes=bulk_lanes() if bulk else 1,
+    )
 
 
 def build_extractive(settings: Settings) -> ExtractiveAnswerer:

@@ -48,9 +48,9 @@ def test_a_forward_pass_is_bounded_in_tokens_not_only_in_texts(embedder: MiniLME
     shapes: list[tuple[int, int]] = []
     forward = embedder._forward
 
-    def recording(encodings):  # the real forward pass, its shape noted
+    def recording(encodings, options=None, session=None):  # the real forward pass, its shape noted
         shapes.append((len(encodings), max(len(e.ids) for e in encodings)))
-        return forward(encodings)
+        return forward(encodings, options, session)
 
     embedder._forward = recording  # type: ignore[method-assign]
     try:
@@ -73,7 +73,9 @@ def test_the_model_gives_its_working_memory_back_between_windows(embedder: MiniL
     before = embedder.embed(texts)
     holding = _resident_mib()
     embedder.release_memory()
-    assert _resident_mib() < holding - 50  # the arena's ~175 MB, less what the allocator keeps
+    assert (
+        _resident_mib() < holding - 15
+    )  # the arena's ~35 MB (at 512 word pieces a batch), less what the allocator keeps
     assert np.array_equal(embedder.embed(texts), before)  # and the model works as before
 
 
@@ -298,7 +300,7 @@ def test_an_add_whose_client_leaves_is_cancelled(seeded_copy: Path) -> None:
 
 
 def test_sigterm_stops_the_server_while_adds_run(seeded_copy: Path) -> None:
-    live = LiveServer(seeded_copy, QA_BACKGROUND_ADD_CHARS="150000")
+    live = LiveServer(seeded_copy, QA_BACKGROUND_ADD_CHARS="600000")
     answers: list[object] = []
 
     def post(body: dict) -> None:
@@ -308,11 +310,11 @@ def test_sigterm_stops_the_server_while_adds_run(seeded_copy: Path) -> None:
             answers.append(exc)
 
     try:
-        synchronous = threading.Thread(target=post, args=({"id": "sync", "title": "S", "text": long_text(120_000)},))
+        synchronous = threading.Thread(target=post, args=({"id": "sync", "title": "S", "text": long_text(400_000)},))
         synchronous.start()
         time.sleep(1)
         job = httpx.post(
-            f"{live.url}/api/articles", json={"id": "job", "title": "J", "text": long_text(400_000)}, timeout=60
+            f"{live.url}/api/articles", json={"id": "job", "title": "J", "text": long_text(700_000)}, timeout=60
         )
         assert job.status_code == 202  # waits for the write lock behind the synchronous add
         time.sleep(2)

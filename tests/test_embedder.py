@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+import time
 
+import numpy as np
+import pytest
+
+from qa.cancel import Cancelled
 from qa.embedder import DIMENSION, MiniLMEmbedder
 
 
@@ -43,3 +47,57 @@ def test_span_vectors_pool_the_tokens_of_each_sentence(embedder: MiniLMEmbedder)
 def test_the_model_plans_no_memory_pattern_per_shape(embedder: MiniLMEmbedder) -> None:
     # Indexing runs batches of every shape: a pattern per shape grew the arena to the largest (bench/memory.py).
     assert embedder.session.get_session_options().enable_mem_pattern is False
+
+
+# -- lanes: one-thread sessions side by side (bulk indexing) ----------------------------------------------------
+
+
+def _texts_and_spans(count: int) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    texts = [f"Report {n}: the ministers met in Moscow for {n} hours. " * (1 + n % 7) for n in range(count)]
+    return texts, [[(0, 12), (12, len(t))] if n % 3 else [] for n, t in enumerate(texts)]
+
+
+def test_lanes_give_the_same_vectors_in_the_same_order(embedder: MiniLMEmbedder) -> None:
+    """Batches run side by side on one-thread sessions, and each result lands in its text's row."""
+    laned = MiniLMEmbedder(spin=False, lanes=2)
+    texts, spans = _texts_and_spans(60)  # several batches of several widths
+    heard: list[int] = []
+    vectors, span_vectors = laned.embed_with_spans(texts, spans, heard.append)
+    expected, expected_spans = embedder.embed_with_spans(texts, spans)
+    assert len(laned.sessions) == 2
+    assert all(s.get_session_options().intra_op_num_threads == 1 for s in laned.sessions)
+    assert np.allclose(vectors, expected, atol=1e-5)
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(span_vectors, expected_spans, strict=True))
+    assert [v.shape[0] for v in span_vectors] == [len(s) for s in spans]
+    assert len(heard) > 2 and heard == sorted(heard) and heard[-1] == len(texts)
+
+
+def test_a_caller_that_stops_between_batches_stops_the_lanes(embedder: MiniLMEmbedder) -> None:
+    """`after_batch` raising (a cancelled add) ends the run there, no batch left running; the model works after."""
+    laned = MiniLMEmbedder(spin=False, lanes=2)
+    texts, spans = _texts_and_spans(60)
+    ran: list[int] = []
+    forward = laned._forward
+
+    def counted(encodings, options=None, session=None):  # type: ignore[no-untyped-def]
+        ran.append(len(encodings))
+        return forward(encodings, options, session)
+
+    laned._forward = counted  # type: ignore[method-assign]
+    laned.embed_with_spans(texts, spans)
+    batches, ran[:] = len(ran), []
+    heard: list[int] = []
+
+    def stop_at_the_second(done: int) -> None:
+        heard.append(done)
+        if len(heard) == 2:
+            raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        laned.embed_with_spans(texts, spans, stop_at_the_second)
+    finished = len(ran)
+    assert batches > 6 and len(heard) == 2
+    assert finished <= 2 + laned.lanes + 1  # the two heard, and what was under way or queued for the lanes
+    time.sleep(0.2)
+    assert len(ran) == finished  # nothing started once the call returned
+    assert np.allclose(laned.embed(texts[:3]), embedder.embed(texts[:3]), atol=1e-5)

@@ -13,7 +13,7 @@ import pytest
 from indexer import index_articles, load_paths
 from indexer.loaders import LoadedArticle
 from qa.domain import Article
-from qa.embedder import MiniLMEmbedder
+from qa.embedder import MiniLMEmbedder, bulk_lanes
 from qa.errors import ConfigError, EmbedderMismatch
 from qa.replica import Replica
 from qa.settings import Settings
@@ -259,10 +259,10 @@ class _Recording(MiniLMEmbedder):
         self.calls.append(list(texts))
         return super().embed_with_spans(texts, spans, after_batch)
 
-    def _forward(self, encodings, options=None):  # type: ignore[no-untyped-def]
+    def _forward(self, encodings, options=None, session=None):  # type: ignore[no-untyped-def]
         if options is None:  # not the pass that gives memory back after a window (it reads an empty text)
             self.batches.append([len(e.ids) for e in encodings])
-        return super()._forward(encodings, options)
+        return super()._forward(encodings, options, session)
 
 
 def test_a_window_is_embedded_in_order_of_word_pieces(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
@@ -287,9 +287,10 @@ def test_a_window_is_embedded_in_order_of_word_pieces(tmp_path: Path, embedder: 
     assert [len(text) for text in characters] != sorted(len(text) for text in characters)
 
 
-def test_qa_index_runs_the_model_without_busy_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`qa index` opens the service in bulk: the model's threads do not spin between operations (they held a core
-    the store's writes needed). Other processes keep them spinning: a question is embedded sooner."""
+def test_qa_index_runs_the_model_in_lanes_without_busy_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`qa index` opens the service in bulk: one-thread sessions run batches side by side, one a core, and no
+    thread spins between operations (they held a core the store's writes needed). Other processes keep one session
+    on every core, spinning: a question is embedded sooner."""
     from typer.testing import CliRunner
 
     from qa import wiring
@@ -308,8 +309,12 @@ def test_qa_index_runs_the_model_without_busy_waiting(tmp_path: Path, monkeypatc
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
     done = CliRunner().invoke(app, ["index", str(SEEDS)])
     assert done.exit_code == 0, done.output
-    options = opened[-1].session.get_session_options()
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    bulk = opened[-1]
+    assert bulk.lanes == bulk_lanes() and len(bulk.sessions) == bulk.lanes
+    if bulk.lanes > 1:  # one thread a session: nothing to spin
+        assert all(s.get_session_options().intra_op_num_threads == 1 for s in bulk.sessions)
+    else:  # a one-core machine: one session, told not to spin
+        assert bulk.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     serving = build(Settings(data_dir=tmp_path / "data")).session.get_session_options()  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError, match="allow_spinning"):  # not set: onnxruntime's default, spinning
         serving.get_session_config_entry("session.intra_op.allow_spinning")
