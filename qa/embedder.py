@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import queue
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import closing
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -179,18 +180,20 @@ class MiniLMEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         done = 0
         batches = list(self._batches(order, encodings))
-        for batch, (pooled, pooled_spans) in self._embedded_batches(batches, encodings, spans):
-            out[batch] = pooled
-            for i, vectors in pooled_spans.items():
-                span_out[i] = vectors
-            done += len(batch)
-            if after_batch is not None:
-                after_batch(done)
+        # closed on the way out, whatever `after_batch` raised: the lanes stop before this call returns
+        with closing(self._embedded_batches(batches, encodings, spans)) as embedded:
+            for batch, (pooled, pooled_spans) in embedded:
+                out[batch] = pooled
+                for i, vectors in pooled_spans.items():
+                    span_out[i] = vectors
+                done += len(batch)
+                if after_batch is not None:
+                    after_batch(done)
         return _normalise(out), [_normalise(v) for v in span_out]
 
     def _embedded_batches(
         self, batches: list[list[int]], encodings: list[Encoding], spans: Sequence[Sequence[Span]]
-    ) -> Iterator[tuple[list[int], _Pooled]]:
+    ) -> Generator[tuple[list[int], _Pooled], None, None]:
         """Each batch with its pooled vectors, in order. With lanes, the batches run side by side, one per lane and
         one more waiting, so that no lane waits while the caller handles a result; a caller that stops (its
         `after_batch` raised) cancels what has not started and waits for what has."""
