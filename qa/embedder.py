@@ -108,7 +108,7 @@ class MiniLMEmbedder:
 
     @property
     def session(self) -> ort.InferenceSession:
-        """The session that embeds a single batch (a question)."""
+        """The first session: the only one without lanes, and the one a single batch (a question) runs on."""
         return self.sessions[0]
 
     @cached_property
@@ -212,10 +212,9 @@ class MiniLMEmbedder:
             finally:
                 idle.put(session)
 
-        waiting = iter(batches)
         running: deque[tuple[list[int], Future[_Pooled]]] = deque()
         try:
-            for batch in waiting:
+            for batch in batches:
                 running.append((batch, self._lane_pool.submit(run, batch)))
                 if len(running) > self.lanes:
                     first, result = running.popleft()
