@@ -21,7 +21,7 @@ from qa.posts import LEAVES_POST
 from qa.question import AnswerType, QuestionProfile
 from qa.retrieval import Hit
 from qa.store import StoredChunk
-from qa.text import reads_as_sentence
+from qa.text import reads_as_sentence, tokenize
 
 # Weights of a sentence's score: meaning (cosine of its contextual vector), the question's terms it holds
 # (idf-weighted; terms of the sentence before it and of its heading count half, a cheap stand-in for "she" and
@@ -31,6 +31,8 @@ W_NAMES = 0.3  # share of the score a sentence loses when it mentions none of th
 W_LEFT_POST = 0.5  # share a sentence loses when the question asks who holds a post and it tells of someone leaving
 # Types whose absence means "not answered here"; a name or a demand can hide behind "she" or "the minister".
 STRICT_TYPES = frozenset({AnswerType.DATE, AnswerType.DURATION, AnswerType.AGE, AnswerType.NUMBER, AnswerType.TITLE})
+# A number or a date is told exactly by its cue; a title's cue (capitalised words) is too loose to stand for one.
+PRECISE_TYPES = STRICT_TYPES - {AnswerType.TITLE}
 SECOND_SENTENCE_SHARE = 0.85  # another sentence joins the answer when it scores this close to the best
 WORD_BUDGET = 60  # ...and only while the answer stays within this many words
 CONTINUATION_SHARE = 0.6  # a follow-on sentence joins when it scores at least this share of the best
@@ -97,7 +99,8 @@ class ExtractiveAnswerer:
                 said.add(" ".join(candidate.text.split()))  # more sentences only while the answer stays short
                 chosen.append(candidate)
                 words += len(candidate.text.split())
-        return _with_continuations(chosen, ranked, question.profile)
+        typed = _typed_companion(chosen, ranked, question.profile, WORD_BUDGET - words)
+        return _with_continuations(chosen + typed, ranked, question.profile)
 
     @staticmethod
     def support(question: QuestionEvidence, hits: Sequence[Hit], chosen: Sequence[ScoredSentence]) -> float:
@@ -171,6 +174,29 @@ def _with_continuations(
             extended.append(follower)
             taken.add(_place(follower))
     return extended
+
+
+def _typed_companion(
+    chosen: list[ScoredSentence], ranked: list[ScoredSentence], profile: QuestionProfile, words_left: int
+) -> list[ScoredSentence]:
+    """For a question wanting a number or a date that no chosen sentence shows: the best sentence of the same
+    article that shows one and names someone or something the question names, when it fits the word budget.
+    "What share did Dunleavy have in the poll?": the poll's lead sentence ranks first ("Dunleavy leads the race"),
+    "Dunleavy has 38% support" further down. Without it the answer is unsupported and abstains; a number from
+    another article, or from a sentence about something else ("The meeting took place on 10 February"), is not
+    taken for the answer."""
+    if profile.answer_type not in PRECISE_TYPES or any(profile.type_match(s.text) for s in chosen):
+        return []
+    best = ranked[0]
+    for candidate in ranked[1:]:
+        if (
+            candidate.chunk.article_id == best.chunk.article_id
+            and profile.type_match(candidate.text)
+            and profile.names & set(tokenize([candidate.text])[0])
+            and len(candidate.text.split()) <= words_left
+        ):
+            return [candidate]
+    return []
 
 
 def _signals(

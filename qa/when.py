@@ -88,9 +88,9 @@ def read_time(question: str, as_of: dt.datetime) -> TimeReading:
         if bounds is None:
             continue
         query = _without(question, found)
-        if window is _on and _STATE.search(query):
-            # "Who was in charge on 1 March?" asks for the state of things then: the newest report by the end of
-            # that day, not a report published on it
+        if window is _as_at or (window is _on and _STATE.search(query)):
+            # "Who was in charge on 1 March?" (or "as of 1 March") asks for the state of things then: the newest
+            # report by the end of that day, not a report published on it
             return TimeReading(None, bounds[1], found.group(0).strip(), True, query)
         # a question bound to a past window asks what was, not what is; one bound to "this week" or "since
         # March" still reaches to now and may ask for the latest
@@ -230,6 +230,11 @@ def _on(found: re.Match[str], as_of: dt.datetime) -> Bounds | None:
     return _span(*parsed) if parsed else None
 
 
+def _as_at(found: re.Match[str], as_of: dt.datetime) -> Bounds | None:
+    """ "as of 1 March": the day itself; read_time takes it as the state of things by its end."""
+    return _on(found, as_of)
+
+
 def _rule(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])", re.I)
 
@@ -243,5 +248,7 @@ _RULES = [
     (_rule(r"last\s+(?P<unit>week|month|year)"), _last),
     (_rule(rf"since\s+(?:the\s+)?(?:start\s+of\s+|beginning\s+of\s+)?(?P<date>{_DATE})"), _since),
     (_rule(rf"(?:before|until|prior\s+to)\s+(?P<date>{_DATE})"), _before),
-    (_rule(rf"(?:on|in|during|throughout)\s+(?:early\s+|late\s+|mid-?)?(?P<date>{_DATE})"), _on),
+    (_rule(rf"as\s+of\s+(?P<date>{_DATE})"), _as_at),
+    # "the poll of 28 March 2025" names the day as "on" does
+    (_rule(rf"(?:on|in|during|throughout|of)\s+(?:early\s+|late\s+|mid-?)?(?P<date>{_DATE})"), _on),
 ]  # fmt: skip

@@ -181,6 +181,41 @@ def test_max_sentences_caps_the_close_sentences(max_sentences: int, expected: li
     assert [s.chunk.id for s in ExtractiveAnswerer(0.5, max_sentences).choose(question(DEMAND), ranked)] == expected
 
 
+POLL = (
+    "Marek Dunleavy leads the race for mayor, a poll showed on Friday. The poll was held in March. "
+    "Dunleavy has 38% support. Voss has 34%."
+)
+SHARE = "What share did Marek Dunleavy have in the poll?"
+
+
+def poll_ranked(article: str = POLL, article_id: str = "a") -> list[ScoredSentence]:
+    """The poll's sentences, best first as listed; the figures rank low."""
+    sentences = re.findall(r"[^.]+[.]", article)
+    chunk = make_chunk(article, [t.strip() for t in sentences], article_id=article_id)
+    return [scored(chunk, i, 1.0 - i / 5) for i in range(len(sentences))]
+
+
+def test_a_question_wanting_a_number_gets_the_articles_best_sentence_showing_one_about_its_subject() -> None:
+    chosen = ExtractiveAnswerer(0.5, 3).choose(question(SHARE), poll_ranked())
+    assert [s.text for s in chosen] == ["Marek Dunleavy leads the race for mayor, a poll showed on Friday.",
+                                        "Dunleavy has 38% support."]  # fmt: skip
+    assert ExtractiveAnswerer.support(question(SHARE), [], chosen[:1]) == 0.0  # without it: unsupported
+
+
+def test_no_number_is_taken_from_a_sentence_about_something_else_or_from_another_article() -> None:
+    about_else = poll_ranked(POLL.replace("Dunleavy has", "The party has").replace("Voss has", "Turnout is"))
+    assert len(ExtractiveAnswerer(0.5, 3).choose(question(SHARE), about_else)) == 1
+    lead = poll_ranked()[:1]
+    other = poll_ranked(POLL.replace("a poll", "a survey"), article_id="b")[2:3]
+    assert other[0].text == "Dunleavy has 38% support."
+    assert len(ExtractiveAnswerer(0.5, 3).choose(question(SHARE), lead + other)) == 1
+
+
+def test_a_question_not_wanting_a_number_gets_no_figure_added() -> None:
+    chosen = ExtractiveAnswerer(0.5, 3).choose(question("Who leads the race for mayor?"), poll_ranked())
+    assert len(chosen) == 1
+
+
 def test_nothing_to_choose_from() -> None:
     assert ExtractiveAnswerer(0.5, 3).choose(question(DEMAND), []) == []
 

@@ -89,6 +89,21 @@ def test_a_state_on_a_date_is_the_newest_report_by_then(question: str, until: st
     assert (reading.since, reading.until, reading.latest, reading.query) == (None, day(until), True, query)
 
 
+def test_a_poll_of_a_date_keeps_to_reports_of_that_day() -> None:
+    reading = read_time("What share did Dunleavy have in the poll of 28 March 2025?", AS_OF)
+    assert (reading.since, reading.until, reading.query) == (
+        day("2025-03-28"),
+        day("2025-03-29"),
+        "What share did Dunleavy have in the poll?",
+    )
+
+
+def test_as_of_a_date_asks_for_the_state_of_things_then() -> None:
+    reading = read_time("Who led Lisburg Rovers as of 1 March 2025?", AS_OF)
+    assert (reading.since, reading.until, reading.latest) == (None, day("2025-03-02"), True)
+    assert reading.query == "Who led Lisburg Rovers?"
+
+
 def test_an_event_on_a_date_keeps_to_reports_of_that_day() -> None:
     reading = read_time("Who was appointed on 1 March 2025?", AS_OF)
     assert (reading.since, reading.until, reading.latest) == (day("2025-03-01"), day("2025-03-02"), False)
