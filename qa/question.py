@@ -59,6 +59,19 @@ _SHOWS: dict[AnswerType, re.Pattern[str]] = {
 # A question asking for a share is answered by a percentage ("38% support"), not by any number ("March 25").
 _ASKS_SHARE = re.compile(r"\b(what|which) (percentage|percent|proportion|share)\b|\bhow many percent\b", re.I)
 _SHOWS_SHARE = re.compile(r"\d\s?%|\b(percent|per cent|percentage points?)\b", re.I)
+# A question about what something costs is answered by an amount of money ("1.71 billion crowns"), not by any
+# number ("184 metres").
+_ASKS_MONEY = re.compile(
+    r"\bhow much\b.*\b(cost|costs|costing|pay|pays|paid|spend|spends|spent|price|priced|charge|charges|charged"
+    r"|fee|fees|worth|money|budget|salary|invest|invested|raise|raised)\b",
+    re.I,
+)
+_SHOWS_MONEY = re.compile(
+    r"[$£€¥₹]|\b(dollars?|euros?|pounds?( sterling)?|yen|yuan|renminbi|rupees?|francs?|marks|crowns|kronor|kroner"
+    r"|krona|krone|pesos?|roubles?|rubles?|cents?|pence|shillings?|dinars?|riyals?|lira|lire|won|rand|guilders?"
+    r"|usd|eur|gbp)\b",
+    re.I,
+)
 # Capitalised, yet no one's name: "Thursday" in "said on Thursday" does not answer "Who ...?".
 _MONTH_ABBREVIATIONS = ("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
 _CALENDAR_WORDS = frozenset(MONTHS + WEEKDAYS + _MONTH_ABBREVIATIONS)
@@ -121,6 +134,7 @@ class QuestionProfile:
     asks_holder: bool = False  # who holds a post now (not who left it): "Who is the mayor?"
     post: str | None = None  # the post such a question names ("mayor"), if it names one
     asks_share: bool = False  # a percentage: "What share did Dunleavy have?"
+    asks_money: bool = False  # an amount of money: "How much will the bridge cost?"
 
     @classmethod
     def of(cls, question: str, dated: bool = False) -> QuestionProfile:
@@ -140,6 +154,7 @@ class QuestionProfile:
             asks_holder=holder,
             post=post,
             asks_share=answer_type is AnswerType.NUMBER and bool(_ASKS_SHARE.search(question)),
+            asks_money=answer_type is AnswerType.NUMBER and bool(_ASKS_MONEY.search(question)),
         )
 
     def type_match(self, sentence: str) -> float:
@@ -150,7 +165,7 @@ class QuestionProfile:
             return float(bool(self._new_names(sentence)))
         if self.answer_type is AnswerType.TITLE:
             return float(bool(_QUOTED.search(sentence)) or any(len(run) > 1 for run in self._new_names(sentence)))
-        shows = _SHOWS_SHARE if self.asks_share else _SHOWS[self.answer_type]
+        shows = _SHOWS_SHARE if self.asks_share else _SHOWS_MONEY if self.asks_money else _SHOWS[self.answer_type]
         return float(bool(shows.search(sentence)))
 
     def _new_names(self, sentence: str) -> list[list[str]]:

@@ -27,7 +27,7 @@ NEWEST_TRIES = 3  # articles tried newest first before the usual answer over all
 # An article takes part only when its best passage scores at least this share of the best passage's score, so that a
 # newer article that merely mentions the question's subject does not outrank the one that answers it (chosen by
 # 5-fold cross-validation on eval/dated: python -m eval.kfold_dated).
-RELEVANT_SHARE = 0.7
+RELEVANT_SHARE = 0.6
 
 
 def scoped(within: SearchFilter | None, since: dt.datetime | None, until: dt.datetime | None) -> SearchFilter | None:

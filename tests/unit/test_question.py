@@ -241,3 +241,20 @@ def test_a_share_wants_a_percentage_not_any_number(sentence: str, expected: floa
     assert profile.answer_type is AnswerType.NUMBER and profile.asks_share
     assert profile.type_match(sentence) == expected
     assert QuestionProfile.of("How many voters did the poll ask?").type_match(sentence) == 1.0  # any number does
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The project remained on track at a cost of 1.71 billion crowns.", 1.0),
+        ("DuMont would have received $5 million in cash.", 1.0),
+        ("The bill came to 40 million euros.", 1.0),
+        ("The last pylon reached its full height of 184 metres.", 0.0),  # a number, not an amount of money
+        ("The bridge will open in September 2027.", 0.0),
+    ],
+)
+def test_a_cost_wants_an_amount_of_money_not_any_number(sentence: str, expected: float) -> None:
+    profile = QuestionProfile.of("How much is the Kessel Strait Bridge expected to cost?")
+    assert profile.answer_type is AnswerType.NUMBER and profile.asks_money
+    assert profile.type_match(sentence) == expected
+    assert QuestionProfile.of("How much steel does the bridge need?").type_match(sentence) == 1.0  # any number does
