@@ -441,3 +441,17 @@ class Health(BaseModel):
     chunks: int
     embedder: str
     backend: str
+
+
+def published_timestamp(published: str | None) -> int | None:
+    """An article's publication time in seconds since the epoch (UTC when no zone is given); None when unknown or
+    not an ISO date."""
+    if not published:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(published.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp())

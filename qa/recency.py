@@ -13,10 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from qa.answering import Answerer, AnswerResult
-from qa.domain import ArticleInfo, Citation, Copy, Passage, SearchFilter, TimeScope
+from qa.domain import ArticleInfo, Citation, Copy, Passage, SearchFilter, TimeScope, published_timestamp
 from qa.evidence import QuestionEvidence
 from qa.posts import names_holder
-from qa.replica import published_timestamp
 from qa.retrieval import Hit
 from qa.stories import best_match
 from qa.when import TimeReading

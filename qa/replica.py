@@ -13,7 +13,6 @@ idempotent: an article's chunks are always replaced whole).
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import threading
 from collections.abc import Iterator, Sequence
@@ -23,7 +22,7 @@ from pathlib import Path
 from qa import stories
 from qa.catalog import Catalog
 from qa.chunking import keyword_text
-from qa.domain import ArticleInfo
+from qa.domain import ArticleInfo, published_timestamp
 from qa.errors import NotFound
 from qa.keyword import KeywordDoc, KeywordIndex, KeywordWriter
 from qa.store import ChromaStore, StoredChunk, current_chunk_ids, is_current
@@ -184,17 +183,3 @@ def _add_known(keyword: KeywordWriter, infos: dict[str, ArticleInfo], chunks: li
     """Index the chunks their article's record names (any other is left by a write in progress or killed)."""
     current = [c for c in chunks if is_current(c, infos.get(c.article_id))]
     keyword.add([_keyword_doc(infos[c.article_id], c.id, keyword_text(c.text, c.heading)) for c in current])
-
-
-def published_timestamp(published: str | None) -> int | None:
-    """An article's publication time in seconds since the epoch (UTC when no zone is given); None when unknown or
-    not an ISO date."""
-    if not published:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(published.strip())
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp())

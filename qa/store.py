@@ -44,7 +44,7 @@ from chromadb.errors import InternalError
 
 from qa import stories
 from qa.chunking import chunk_id, chunk_version
-from qa.domain import Article, ArticleInfo, Chunk
+from qa.domain import Article, ArticleInfo, Chunk, published_timestamp
 from qa.errors import UNKNOWN_ARTICLE, ConfigError, EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
 
 # 1: article records carried the mean of their chunk vectors (nothing read them). 2: a placeholder instead.
@@ -520,6 +520,8 @@ class ChromaStore:
                 for w, version in zip(writes, versions, strict=True)
             ]
         )
+        # the publication time as a number, so that a Chroma `where` can take a window of dates (absent: unknown)
+        dates = {w.article.id: _dated(w.article.published) for w in writes}
         rows = [
             (w.article.id, version, c, h, v, sv)
             for w, version in zip(writes, versions, strict=True)
@@ -543,6 +545,7 @@ class ChromaStore:
                         "sentences": json.dumps([[s - c.start, e - c.start] for s, e in c.sentences]),
                         "sentence_vectors": encode_vectors(sv),
                     }
+                    | dates[article_id]
                     for article_id, version, c, h, _, sv in page
                 ],
             )
@@ -570,6 +573,7 @@ class ChromaStore:
                         "minhash": stories.encode(stories.signature(w.article.text)),
                         "indexed_at": _first_indexed(current.get(w.article.id), now),
                     }
+                    | dates[w.article.id]
                     for w, version in page_writes
                 ],
             )
@@ -784,6 +788,11 @@ def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
         indexed_at=float(meta.get("indexed_at", 0.0)),
         minhash=meta.get("minhash"),
     )
+
+
+def _dated(published: str | None) -> dict[str, int | None]:
+    """`published_at` (seconds since the epoch, UTC) for a record's metadata; None removes an earlier version's."""
+    return {"published_at": published_timestamp(published)}
 
 
 def _first_indexed(info: ArticleInfo | None, now: float) -> float:

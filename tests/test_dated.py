@@ -91,6 +91,23 @@ def test_nothing_published_after_as_of_is_cited(service: NewsService, question: 
     assert all(when <= moment for when in published(answer))
 
 
+def test_chroma_can_filter_chunks_and_records_by_publication_time(service: NewsService) -> None:
+    since, until = dt.datetime(2025, 9, 1, tzinfo=dt.UTC), dt.datetime(2025, 10, 1, tzinfo=dt.UTC)
+    window = {
+        "$and": [{"published_at": {"$gte": int(since.timestamp())}}, {"published_at": {"$lt": int(until.timestamp())}}]
+    }
+    infos = [info for page in service.engine.store.all_article_infos() for info in page]
+    inside = {i.id: i for i in infos if i.published and since <= dt.datetime.fromisoformat(i.published) < until}
+    assert 0 < len(inside) < len(infos)
+    store = service.engine.store  # Chroma itself, as a user of the Chroma server would ask it
+    chunks = store._chunks.get(where=window, include=["metadatas"])
+    records = store._articles.get(where=window, include=[])
+    assert set(records["ids"]) == set(inside)
+    assert sorted(m["article_id"] for m in chunks["metadatas"]) == sorted(
+        i.id for i in inside.values() for _ in range(i.chunks)
+    )
+
+
 def test_the_answer_depends_on_when_the_question_is_asked(service: NewsService) -> None:
     early = service.ask(CEO, as_of=dt.datetime(2025, 2, 1, tzinfo=dt.UTC))
     late = service.ask(CEO, as_of=dt.datetime(2025, 9, 1, tzinfo=dt.UTC))

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from qa.catalog import Catalog
-from qa.domain import ArticleInfo, SearchFilter
+from qa.domain import ArticleInfo, SearchFilter, published_timestamp
 from qa.errors import InvalidInput
-from qa.replica import published_timestamp
 
 ROWS = [  # id, published, source, chunks, origin
     ("b", "2022-02-10", "Wire", 2, "/news"),
