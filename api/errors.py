@@ -17,8 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.observability import HEADER
 from qa.errors import (
     EMPTY_QUESTION,
+    EMPTY_WINDOW,
     UNKNOWN_ARTICLE,
+    UNKNOWN_FILTER_ARTICLE,
     UNKNOWN_SESSION,
+    UNKNOWN_SOURCE,
+    InvalidInput,
     NotIndexed,
     QAError,
     RateLimited,
@@ -34,7 +38,13 @@ HINTS = {
     NotIndexed.default_code: "Add an article first: POST /api/articles.",
     UNKNOWN_ARTICLE: "GET /api/articles lists the ids.",
     UNKNOWN_SESSION: "Leave session_id out to start a new conversation.",
+    EMPTY_WINDOW: 'Give "until" a later time than "since", e.g. {"since": "2025-03-01", "until": "2025-04-01"}.',
+    UNKNOWN_SOURCE: 'The field "sources" takes outlets as GET /api/sources lists them.',
+    UNKNOWN_FILTER_ARTICLE: 'The field "article_ids" takes ids as GET /api/articles lists them.',
 }
+# Fields that take a time: a bad one is answered with what works.
+_TIME_FIELDS = ("since", "until", "as_of")
+_TIME_EXAMPLE = "give ISO 8601, e.g. 2025-03-01 or 2025-03-01T09:30+01:00."
 
 
 def error_body(message: str, kind: str) -> dict[str, Any]:
@@ -75,7 +85,9 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
         message = str(first.get("msg", "")).removeprefix("Value error, ")
-        return error_response(422, f"{where}: {message}", "invalid_request")
+        if where.rsplit(".", 1)[-1] in _TIME_FIELDS and "ISO 8601" not in message:
+            message = f"{message.rstrip('.')}; {_TIME_EXAMPLE}"
+        return error_response(422, f"{where}: {message}", InvalidInput.__name__)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

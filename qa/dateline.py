@@ -24,6 +24,18 @@ PARTIAL_DATELINE = re.compile(
 )
 
 
+# A place and an agency without a date ("AMBERY (Gazette Three) -"): a byline, not part of what the report says.
+_CREDIT_LINE = re.compile(r"^\s*[A-Z][A-Z .'’-]{1,40}\s*\([A-Z][^)\n]{0,39}\)\s*[-–—:]")
+
+
+def dateline_length(text: str) -> int:
+    """How many characters the text's opening dateline (or place-and-agency credit) takes, with the dash or colon
+    after it; 0 when it opens with none."""
+    head = text[:200]
+    found = DATELINE.match(head) or PARTIAL_DATELINE.match(head) or _CREDIT_LINE.match(head)
+    return found.end() if found else 0
+
+
 def opens_with_dateline(text: str) -> bool:
     """Whether the text opens with a dateline, with or without its year."""
     head = text[:200]

@@ -100,6 +100,9 @@ class LoadError(QAError):
 EMPTY_QUESTION = "empty_question"
 UNKNOWN_ARTICLE = "unknown_article"
 UNKNOWN_SESSION = "unknown_session"
+EMPTY_WINDOW = "empty_window"  # a date filter that ends where or before it starts
+UNKNOWN_SOURCE = "unknown_source"  # a source filter naming an outlet no article has
+UNKNOWN_FILTER_ARTICLE = "unknown_filter_article"  # an article filter naming an id no article has
 
 
 class Unauthenticated(QAError):

@@ -81,13 +81,17 @@ def answer_newest_first(
     if chosen is None:
         return None
     article_id, lead = chosen
-    older = _answer_from(answerer, question, hits, passages, _older_than(when, when[article_id] or 0))
+    # earlier reporting of the same thing: among the articles that took part, not any older passage retrieved
+    taking_part = set(dated)
+    older = _answer_from(
+        answerer, question, hits, passages, _older_than(when, when[article_id] or 0, taking_part.__contains__)
+    )
     return _with_earlier(lead, older)
 
 
-def _older_than(when: dict[str, int | None], cutoff: int) -> Callable[[str], bool]:
-    """Whether an article (by id) was published before `cutoff` (undated ones are not)."""
-    return lambda article_id: (when.get(article_id) or cutoff) < cutoff
+def _older_than(when: dict[str, int | None], cutoff: int, among: Callable[[str], bool]) -> Callable[[str], bool]:
+    """Whether an article (by id) was published before `cutoff` (undated ones are not) and is `among` those asked."""
+    return lambda article_id: among(article_id) and (when.get(article_id) or cutoff) < cutoff
 
 
 def _answer_from(
@@ -104,11 +108,12 @@ def _answer_from(
 
 
 def _with_earlier(lead: AnswerResult, older: AnswerResult | None) -> AnswerResult:
-    """The lead answer, plus the older answer's first quote as an earlier-reporting citation (when it says
-    something other than the lead's quotes)."""
+    """The lead answer, plus the older answer's best quote as an earlier-reporting citation (when it says
+    something other than the lead's quotes). Best, not first: an answer's quotes read in article order, and the
+    one that answers ("two people remained missing") may come after the scene-setting one."""
     if older is None or older.abstained or not older.citations:
         return lead
-    first = older.citations[0]
+    first = max(older.citations, key=lambda c: c.score)
     if any(first.quote == c.quote for c in lead.citations):
         return lead
     earlier = first.model_copy(update={"n": len(lead.citations) + 1, "earlier": True})
@@ -159,10 +164,11 @@ def _copies(
 
 
 def reported(citations: Sequence[Citation]) -> str | None:
-    """'as of 20 Oct 2022': the newest date the answer's own quotes (not earlier reporting) were published."""
-    stamps = [published_timestamp(c.published) for c in citations if not c.earlier]
-    dated = [s for s in stamps if s is not None]
-    if not dated:
+    """'as of 20 Oct 2022': the newest date the answer's own quotes (not earlier reporting) were published, the
+    day as that article gives it (its own time zone), as its citation shows it."""
+    stamped = [(stamp, c.published) for c in citations if not c.earlier and (stamp := published_timestamp(c.published))]
+    if not stamped:
         return None
-    newest = dt.datetime.fromtimestamp(max(dated), dt.UTC)
+    _, published = max(stamped)
+    newest = dt.datetime.fromisoformat(str(published).strip())
     return f"as of {newest.day} {newest:%b %Y}"

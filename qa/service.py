@@ -48,7 +48,15 @@ from qa.domain import (
     WriteStatus,
 )
 from qa.engine import Engine, Retrieved
-from qa.errors import UNKNOWN_ARTICLE, Conflict, InvalidInput, NotFound
+from qa.errors import (
+    EMPTY_WINDOW,
+    UNKNOWN_ARTICLE,
+    UNKNOWN_FILTER_ARTICLE,
+    UNKNOWN_SOURCE,
+    Conflict,
+    InvalidInput,
+    NotFound,
+)
 from qa.export import conversation_markdown
 from qa.jobs import Job, JobRunner
 from qa.settings import Settings
@@ -166,23 +174,31 @@ class NewsService:
         return sorted(self.engine.refresh().catalog.sources())
 
     def check_filter(self, within: SearchFilter | None) -> SearchFilter | None:
-        """The filter, or an InvalidInput that says how to fix it: an empty window, an outlet no article has."""
+        """The filter, or an InvalidInput that says how to fix it: an empty window, an outlet or an article id no
+        article has (each shell names its own field in a hint: qa/cli/console.py, api/errors.py)."""
         if within is None or within.is_empty:
             return None
         if within.since is not None and within.until is not None and within.until <= within.since:
             raise InvalidInput(
-                f"until ({within.until.isoformat()}) is not after since ({within.since.isoformat()}): give a window "
-                "whose end follows its start, e.g. since 2025-03-01 and until 2025-04-01."
+                f"The date window is empty: it starts at {_readable(within.since)} but ends before "
+                f"{_readable(within.until)}.",
+                EMPTY_WINDOW,
             )
+        catalog = self.engine.refresh().catalog
         if within.sources is not None:
-            known = self.engine.refresh().catalog.sources()
+            known = catalog.sources()
             unknown = [s for s in within.sources if s not in known]
             if unknown:
                 listed = ", ".join(repr(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
                 raise InvalidInput(
                     f"No article comes from the source {unknown[0]!r}. "
-                    + (f"The sources are: {listed}." if known else "No article has a source yet.")
+                    + (f"The sources are: {listed}." if known else "No article has a source yet."),
+                    UNKNOWN_SOURCE,
                 )
+        if within.article_ids is not None:
+            missing = sorted(set(within.article_ids) - set(catalog.infos(within.article_ids)))
+            if missing:
+                raise InvalidInput(f"No article has the id {missing[0]!r}.", UNKNOWN_FILTER_ARTICLE)
         return within
 
     def retrieve(self, question: str, *, top_k: int | None = None, mode: RetrievalMode | None = None) -> Retrieved:
@@ -605,3 +621,10 @@ def _primed(items: Iterator[T]) -> Iterator[T]:
     reached) raises to the caller instead of in the middle of a stream."""
     first = next(items)
     return chain([first], items)
+
+
+def _readable(moment: dt.datetime) -> str:
+    """A window's bound as a person would write it: the day alone at midnight, else to the minute."""
+    if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+        return moment.date().isoformat()
+    return moment.isoformat(timespec="minutes")

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 
+from qa.dateline import dateline_length
 from qa.domain import AnswerSentence, Citation, ShortAnswer
 from qa.posts import LEAVES_POST
 from qa.question import AnswerType, QuestionProfile
-from qa.text import MONTHS, WEEKDAYS, sentence_spans, tokenize
+from qa.text import MONTHS, NUMBER_WORDS, WEEKDAYS, sentence_spans, tokenize
 
 MAX_TOKENS = 8  # longer spans are sentences, not facts
 
@@ -41,12 +42,6 @@ _TOKEN = re.compile(
     r"|\w+(?:[-'’]\w+)*|[^\w\s]"
 )
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
-_NUMBER_WORDS = frozenset({
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
-    "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
-    "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion", "trillion", "dozen", "half",
-    "quarter", "twice", "once",
-})  # fmt: skip
 _MONTHS = frozenset(MONTHS)
 _CALENDAR = _MONTHS | frozenset(WEEKDAYS)
 _NAME_PARTICLES = frozenset({"de", "da", "di", "del", "du", "van", "von", "der", "den", "la", "le", "al", "bin", "ibn"})
@@ -216,6 +211,11 @@ def candidates(
         staying = [(c, start, end) for c, start, end in sentences if not LEAVES_POST.search(c.quote[start:end])]
         sentences = staying or sentences
     tokenised = [_tokens(c.quote[start:end], start) for c, start, end in sentences]
+    if not asked.profile.asks_own_date:  # "AMBERY, Oct 2 (Wire One) -" is no answer to "How many...?"
+        tokenised = [
+            [t for t in tokens if t.start >= start + dateline_length(c.quote[start:end])]
+            for (c, start, end), tokens in zip(sentences, tokenised, strict=True)
+        ]
     terms = set(asked.profile.terms)
     helds = [len({t.stem for t in tokens if t.stem in terms}) / len(terms) for tokens in tokenised]
     top = max(helds, default=0.0)
@@ -359,7 +359,7 @@ def _admissible(span: list[Token]) -> bool:
 
 
 def _is_number(token: Token) -> bool:
-    return token.text[:1].isdigit() or token.text[:1] in "$£€" or token.lower in _NUMBER_WORDS
+    return token.text[:1].isdigit() or token.text[:1] in "$£€" or token.lower in NUMBER_WORDS
 
 
 def _is_date(span: list[Token]) -> bool:

@@ -26,6 +26,8 @@ from functools import cache
 
 import numpy as np
 
+from qa.text import NUMBER_WORDS
+
 NUM_PERM = 128  # the estimate's standard error at Jaccard 0.8 is sqrt(0.8 * 0.2 / 128) = 0.035
 SEED = 1  # seed and scheme fixed for good: signatures written to the index must stay comparable with later ones
 SCHEME = "affine32"  # datasketch 2's default, named: values of another scheme cannot be compared with these
@@ -132,11 +134,12 @@ def near_equal(a: str, b: str, at_least: float = NEAR_EQUAL) -> bool:
 def word_ratio(a: str, b: str) -> float:
     """difflib's similarity of the two texts' word sequences (1.0: the same words in the same order); 0 when
     one says a number the other does not and the other one says one the first does not: "the toll rose to 27"
-    and "the toll rose to 41" are an update, not a copy (while a dateline only adds numbers)."""
+    and "the toll rose to 41" are an update, not a copy (while a dateline only adds numbers); so are "two people
+    remained missing" and "five people were missing"."""
     left, right = words(a), words(b)
     if not left or not right:
         return 1.0 if left == right else 0.0
-    numbers = [{w for w in side if any(c.isdigit() for c in w)} for side in (left, right)]
+    numbers = [{w for w in side if w in NUMBER_WORDS or any(c.isdigit() for c in w)} for side in (left, right)]
     if not (numbers[0] <= numbers[1] or numbers[1] <= numbers[0]):
         return 0.0
     matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)

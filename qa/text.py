@@ -32,6 +32,13 @@ MONTHS = (
     "december",
 )  # fmt: skip
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Numbers in words: "five people were missing" states a figure as "5 people" does.
+NUMBER_WORDS = frozenset({
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+    "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
+    "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion", "trillion", "dozen", "half",
+    "quarter", "twice", "once",
+})  # fmt: skip
 
 # Words that open or glue a question: capitalised, they are still not names, and a passage need not hold them.
 QUESTION_WORDS = frozenset({

@@ -34,4 +34,4 @@ def test_a_bad_filter_is_one_error_line(dated_dir: Path) -> None:
     assert done.stderr.startswith("error: No article comes from the source 'No Such Outlet'")
     assert "Traceback" not in done.stderr
     late = run_qa_in(dated_dir, "list", "--since", "2025-06-01", "--until", "2025-03-01")
-    assert late.returncode == 2 and "is not after since" in late.stderr
+    assert late.returncode == 2 and "The date window is empty" in late.stderr

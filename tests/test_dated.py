@@ -141,6 +141,18 @@ def test_who_holds_a_post_is_answered_by_who_holds_it(
     answer = service.ask("Who is the mayor of Lisburg?", as_of=as_of)
     assert answer.short_answer is not None and answer.short_answer.text == holder, answer.answer
     assert not_holder is None or not_holder not in answer.answer
+    # earlier reporting is of the same thing: not the oldest passage retrieved (Norvale's interim chief executive)
+    assert all(c.article_id.startswith("mayor-") for c in answer.citations), [c.article_id for c in answer.citations]
+
+
+def test_the_answer_says_the_day_its_newest_report_gives_and_points_a_terminal_to_the_timeline(
+    data_dir: Path,
+) -> None:
+    done = run_qa_in(data_dir, "ask", "Who won the mayoral election?", "--article", "mayor-04")
+    assert done.returncode == 0, done.stderr  # published 2025-06-09T01:20+02:00: 8 June in UTC, 9 June there
+    assert "as of 9 Jun 2025" in done.stdout and "Harbor Wire, 9 Jun 2025" in done.stdout
+    developed = run_qa_in(data_dir, "ask", "How did the death toll of Cyclone Orla change?", "--as-of", "2025-10-01")
+    assert 'qa timeline "How did the death toll of Cyclone Orla change?"' in developed.stdout
 
 
 def test_who_is_in_charge_is_answered_by_whoever_the_reports_put_in_charge(service: NewsService) -> None:
@@ -214,15 +226,62 @@ def test_the_openai_endpoint_takes_the_same_fields(server: LiveServer) -> None:
 @pytest.mark.parametrize(
     ("body", "phrase"),
     [
-        ({"question": CEO, "since": "2025-05-01", "until": "2025-04-01"}, "is not after since"),
-        ({"question": CEO, "sources": ["Daily Nothing"]}, "No article comes from the source 'Daily Nothing'"),
+        ({"question": CEO, "since": "2025-05-01", "until": "2025-04-01"}, "The date window is empty"),
+        ({"question": CEO, "sources": ["Daily Nothing"]}, 'The field "sources" takes outlets'),
+        ({"question": CEO, "article_ids": ["no-such-id"]}, 'The field "article_ids" takes ids'),
         ({"question": CEO, "since": "1 Marhc"}, "since"),
+        ({"question": CEO, "since": "2025-13-45"}, "e.g. 2025-03-01"),
         ({"question": CEO, "as_of": "yesterday"}, "as_of"),
     ],
 )
 def test_bad_filters_are_a_422_that_names_the_field(http: httpx.Client, body: dict[str, object], phrase: str) -> None:
-    response = http.post("/api/ask", json=body)
-    assert response.status_code == 422 and phrase in response.json()["error"]["message"]
+    for path, sent in [("/api/ask", body), ("/api/chat", {**body, "message": body["question"]})]:
+        response = http.post(path, json={k: v for k, v in sent.items() if path == "/api/ask" or k != "question"})
+        assert response.status_code == 422 and phrase in response.json()["error"]["message"]
+        assert response.json()["error"]["type"] == "InvalidInput"  # a bad field, whoever read it
+
+
+def test_qa_chat_refuses_a_filter_no_question_can_pass_before_it_starts(data_dir: Path) -> None:
+    for args in (["--since", "2025-06-01", "--until", "2025-01-01"], ["--source", "Daily Planet"]):
+        done = run_qa_in(data_dir, "chat", *args, stdin="Who is the mayor?\nexit\n")
+        assert done.returncode == 2 and done.stderr.startswith("error: ") and "you>" not in done.stdout
+
+
+FLOOD = """---
+title: "{title}"
+published: "{published}"
+source: "{source}"
+---
+{dateline}The Tarsel river burst its banks on Wednesday, flooding {homes} homes in the town of Ambery and forcing the \
+evacuation of a hospital, the regional fire service said. Water levels peaked at 6.2 metres shortly after noon, the \
+highest since records began in 1921. Officials said {missing} and that army engineers were building temporary \
+barriers along the eastern embankment. Rail services between Ambery and the capital were suspended.
+"""
+
+
+def test_a_newer_report_with_its_figures_in_words_leads_and_is_no_copy(tmp_path: Path) -> None:
+    """Syndicated copies are near-equal; an update that changes "two" to "five" is news, not a copy."""
+    articles = tmp_path / "flood"
+    articles.mkdir()
+    for name, fields in {
+        "wire-1": ("Tarsel floods Ambery", "2025-10-01T10:00:00+02:00", "Wire One", "AMBERY, Oct 1 (Wire One) - ",
+                   "more than four hundred", "two people were missing"),
+        "gazette": ("Ambery flood: two missing", "2025-10-01T15:00:00+02:00", "Gazette Three",
+                    "AMBERY (Gazette Three) - ", "over four hundred", "two people remained missing"),
+        "wire-2": ("Ambery flood update", "2025-10-02T09:00:00+02:00", "Wire One", "AMBERY, Oct 2 (Wire One) - ",
+                   "more than six hundred", "five people were missing"),
+    }.items():  # fmt: skip
+        keys = ("title", "published", "source", "dateline", "homes", "missing")
+        (articles / f"{name}.md").write_text(FLOOD.format(**dict(zip(keys, fields, strict=True))), encoding="utf-8")
+    data = tmp_path / "data"
+    assert run_qa_in(data, "index", str(articles)).returncode == 0
+    done = run_qa_in(data, "ask", "How many people are still missing after the Ambery flood?", "--as-of", "2025-10-05")
+    assert done.returncode == 0, done.stderr
+    short, answer = done.stdout.splitlines()[1:3]
+    assert short.startswith("five ") and "five people were missing" in answer  # not "2" from "Oct 2"
+    earlier = done.stdout.split("earlier reporting:")[1]
+    assert "two people remained missing" in earlier and "two people" not in answer  # its answering quote
+    assert "also, nearly word for word: Wire One (wire-1)" in earlier  # the copy, not claimed word for word
 
 
 def test_the_cli_takes_filters_and_refuses_bad_ones(data_dir: Path) -> None:
@@ -230,8 +289,9 @@ def test_the_cli_takes_filters_and_refuses_bad_ones(data_dir: Path) -> None:
     assert done.returncode == 0 and "Harbor Wire" in done.stdout and "as of" in done.stdout
     for args, phrase in [
         (["--since", "1 Marhc"], "--since: '1 Marhc' is not a date"),
-        (["--since", "2025-05-01", "--until", "2025-04-01"], "is not after since"),
+        (["--since", "2025-05-01", "--until", "2025-04-01"], "The date window is empty"),
         (["--source", "Daily Nothing"], "The sources are: 'Coastline Herald'"),
+        (["--article", "no-such-id"], "No article has the id 'no-such-id'. --article takes an id as qa list shows it."),
     ]:
         done = run_qa_in(data_dir, "ask", CEO, *args)
         assert done.returncode == 2 and phrase in done.stderr and "Traceback" not in done.stderr

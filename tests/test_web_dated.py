@@ -179,7 +179,7 @@ def test_a_from_date_after_the_to_date_shows_the_server_message_and_the_form_rec
     page.fill("#question", "Who is the mayor of Lisburg?")
     page.click("#ask")
     alert = page.locator("#alerts")
-    expect(alert).to_contain_text("is not after since")
+    expect(alert).to_contain_text("The date window is empty")
     expect(page.locator("#ask")).to_be_enabled()
     expect(page.locator("#question")).to_have_value("Who is the mayor of Lisburg?")  # given back to edit
     expect(page.locator(".message")).to_have_count(0)

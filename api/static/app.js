@@ -121,7 +121,8 @@
   function readerMessage(status, message) {
     if (SERVER_TROUBLE[status]) return SERVER_TROUBLE[status];
     if (status >= 500) return SERVER_TROUBLE[500];
-    const operator = /\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\bqa [a-z]+\b|`|--[a-z]/;
+    // a setting, a command, a field or a route: what a program sends, not what a reader does
+    const operator = /\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\bqa [a-z]+\b|`|--[a-z]|\b(GET|POST|PUT|DELETE) \/|\{"|\bThe field "/;
     const kept = String(message || "")
       .replace(/\s*\([^()]*\)/g, (aside) => (operator.test(aside) ? "" : aside)) // "(QA_MAX_QUESTION_CHARS)"
       .split(/(?<=[.!?])\s+/)

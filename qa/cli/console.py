@@ -14,7 +14,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from qa.domain import Answer, TimeScope
-from qa.errors import EMPTY_QUESTION, UNKNOWN_ARTICLE, UNKNOWN_SESSION, NotIndexed, QAError
+from qa.errors import (
+    EMPTY_QUESTION,
+    EMPTY_WINDOW,
+    UNKNOWN_ARTICLE,
+    UNKNOWN_FILTER_ARTICLE,
+    UNKNOWN_SESSION,
+    UNKNOWN_SOURCE,
+    NotIndexed,
+    QAError,
+)
 from qa.settings import Settings
 from qa.support import LABEL_TEXT
 
@@ -31,6 +40,9 @@ HINTS = {
     NotIndexed.default_code: "Index articles first: qa index PATH",
     UNKNOWN_ARTICLE: "See the ids with: qa list",
     UNKNOWN_SESSION: "Start a new conversation: qa chat (without --session)",
+    EMPTY_WINDOW: "Give --until a later date than --since, e.g. --since 2025-03-01 --until 2025-03-31.",
+    UNKNOWN_SOURCE: "--source takes an outlet as qa list shows it.",
+    UNKNOWN_FILTER_ARTICLE: "--article takes an id as qa list shows it.",
 }
 
 
@@ -101,6 +113,8 @@ def print_answer(answer: Answer, as_json: bool) -> None:
     when = [answer.reported or ""] + ([describe_time(answer.time)] if answer.time else [])
     if any(when):
         out.print(f"[dim]{escape(' · '.join(w for w in when if w))}[/]")
+    if answer.timeline:  # the page draws one; a terminal says where to find it
+        out.print(f'[dim]how it developed, day by day: qa timeline "{escape(answer.question)}"[/]')
     if answer.citations:
         out.print()
     for citation in answer.citations:
@@ -113,9 +127,11 @@ def print_answer(answer: Answer, as_json: bool) -> None:
             + f"[dim]({escape(citation.article_id)}, chars {citation.start}-{citation.end})[/]"
         )
         out.print(f"    “{escape(citation.quote)}”")
-        if citation.copies:
-            also = ", ".join(f"{c.source or c.title} ({c.article_id})" for c in citation.copies)
-            out.print(f"    [dim]also, word for word: {escape(also)}[/]")
+        for exact, label in ((True, "also, word for word"), (False, "also, nearly word for word")):
+            copies = [c for c in citation.copies if c.exact is exact]
+            if copies:
+                also = ", ".join(f"{c.source or c.title} ({c.article_id})" for c in copies)
+                out.print(f"    [dim]{label}: {escape(also)}[/]")
     out.print()
 
 

@@ -68,6 +68,7 @@ def chat(
     asked = scope(since, until, source, article, as_of)
     config = load_settings()
     service = run(lambda: open_service(config))
+    run(lambda: service.check_filter(asked.within))  # a filter no question can pass: say so before the first
     if session is not None:
         known = session
         for turn in run(lambda: service.history(known)).turns:

@@ -202,3 +202,16 @@ def test_never_picks_what_cannot_answer(question: str, quote: str, never: str) -
     _, citations = cited(quote)
     found = short_answer(question, citations)
     assert found is None or found.text != never
+
+
+@pytest.mark.parametrize(
+    "opening",
+    ["AMBERY, Oct 2 (Wire One) - ", "LONDON, Oct. 20, 2022 (Reuters) - ", "AMBERY (Gazette Three) - "],
+)
+def test_no_short_answer_comes_from_a_dateline(opening: str) -> None:
+    quote = opening + "Officials said five people were missing."
+    citation = Citation(n=1, article_id="a", title="t", quote=quote, start=0, end=len(quote), score=1.0)
+    found = short_answer("How many people are missing?", [citation])
+    assert found is not None and found.text == "five"
+    own = short_answer("What is the dateline of this report?", [citation])
+    assert own is None or own.start < len(opening)  # the report's own date may come from it
