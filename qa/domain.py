@@ -177,6 +177,21 @@ class ArticlePage(BaseModel):
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; none at the end.")
 
 
+class Story(BaseModel):
+    """One story several articles carry (syndicated copies, near-duplicates): its outlets and its articles."""
+
+    story_id: str = Field(description="The id of the story's first-indexed article.")
+    outlets: list[str] = Field(description="The outlets carrying it, in the order their articles were indexed.")
+    articles: list[ArticleInfo]
+
+
+class StoryPage(BaseModel):
+    """One page of the stories, first-indexed first, and where the next page starts."""
+
+    stories: list[Story]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; none at the end.")
+
+
 WriteStatus = Literal["added", "updated", "unchanged"]
 
 

@@ -43,6 +43,8 @@ from qa.domain import (
     ResolvedAnswer,
     RetrievalMode,
     SearchFilter,
+    Story,
+    StoryPage,
     Timeline,
     Turn,
     WriteStatus,
@@ -503,11 +505,20 @@ class NewsService:
             return []
         return self.engine.refresh().catalog.story_of(article_id)
 
-    def stories(self, limit: int = 20, cursor: str | None = None) -> tuple[list[list[ArticleInfo]], str | None]:
+    def stories(self, limit: int = 20, cursor: str | None = None) -> StoryPage:
         """A page of the stories several articles carry (each first-indexed first), and where the next starts."""
         if not self.store.exists():
-            return [], None
-        return self.engine.refresh().catalog.stories(limit, cursor)
+            return StoryPage(stories=[])
+        groups, after = self.engine.refresh().catalog.stories(limit, cursor)
+        stories = [
+            Story(
+                story_id=group[0].story_id or group[0].id,
+                outlets=list(dict.fromkeys(a.source for a in group if a.source)),
+                articles=group,
+            )
+            for group in groups
+        ]
+        return StoryPage(stories=stories, next_cursor=after)
 
     def _with_story(self, info: ArticleInfo) -> ArticleInfo:
         """The record with its story and the other outlets carrying it, as the catalog has them (see qa.stories)."""

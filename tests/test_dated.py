@@ -4,6 +4,7 @@ through the service, the CLI, the JSON API and the OpenAI-compatible endpoint.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -356,3 +357,15 @@ def test_a_syndicated_copy_is_cited_once_with_its_outlets(service: NewsService) 
             assert copy.article_id != citation.article_id and copy.source != citation.source
             shown = service.get_article(copy.article_id).text[copy.start : copy.end]
             assert shown == citation.quote if copy.exact else stories.near_equal(shown, citation.quote)
+
+
+def test_stories_are_listed_with_their_outlets_by_the_api_and_the_cli_alike(http: httpx.Client, data_dir: Path) -> None:
+    first = http.get("/api/stories", params={"limit": 2}).json()
+    assert [s["story_id"] for s in first["stories"]] == ["mayor-04", "norvale-04"] and first["next_cursor"]
+    rest = http.get("/api/stories", params={"cursor": first["next_cursor"]}).json()
+    orla = rest["stories"][0]
+    assert (orla["story_id"], orla["outlets"]) == ("orla-04", ["Harbor Wire", "The Lisburg Ledger"])
+    assert [a["id"] for a in orla["articles"]] == ["orla-04", "orla-05"] and rest["next_cursor"] is None
+    done = run_qa_in(data_dir, "list", "--stories", "--json", "--limit", "2")
+    assert done.returncode == 0 and json.loads(done.stdout) == first
+    assert http.get("/api/stories", params={"limit": 0}).status_code == 422

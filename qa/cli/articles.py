@@ -104,7 +104,7 @@ def list_articles(
     until: UntilOption = None,
 ) -> None:
     """List the indexed articles, a page at a time; search their titles and text, filter by outlet and date."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from qa.wiring import open_service
 
@@ -120,7 +120,7 @@ def list_articles(
         if as_json:
             out.print(json.dumps(page.model_dump(), ensure_ascii=False), markup=False)
         else:
-            table = Table("id", "title", "published", "chunks", "also in")
+            table = Table("id", "title", Column("published", no_wrap=True, min_width=25), "chunks", "also in")
             for a in page.articles:
                 table.add_row(escape(a.id), escape(a.title), shown_date(a), str(a.chunks), also_in(a))
             out.print(table)
@@ -171,19 +171,18 @@ def list_stories(service: NewsService, limit: int, cursor: str | None, every: bo
     """`qa list --stories`: each story several articles carry, with its outlets and articles, first-indexed first."""
     from rich.table import Table
 
-    groups, after = run(partial(service.stories, limit, cursor))
+    page = run(partial(service.stories, limit, cursor))
     while True:
         if as_json:
-            rows = [{"story_id": g[0].story_id, "articles": [a.model_dump() for a in g]} for g in groups]
-            out.print(json.dumps({"stories": rows, "next_cursor": after}, ensure_ascii=False), markup=False)
+            out.print(json.dumps(page.model_dump(mode="json"), ensure_ascii=False), markup=False)
         else:
             table = Table("story", "outlets", "articles")
-            for group in groups:
-                outlets = ", ".join(dict.fromkeys(a.source or "?" for a in group))
-                table.add_row(escape(group[0].story_id or ""), escape(outlets), escape(", ".join(a.id for a in group)))
+            for story in page.stories:
+                outlets = ", ".join(story.outlets) or "?"
+                table.add_row(escape(story.story_id), escape(outlets), escape(", ".join(a.id for a in story.articles)))
             out.print(table)
-        if not every or after is None:
+        if not every or page.next_cursor is None:
             break
-        groups, after = run(partial(service.stories, limit, after))
-    if after and not every and not as_json:
-        out.print(f"[dim]next page: qa list --stories --cursor {after}[/]")
+        page = run(partial(service.stories, limit, page.next_cursor))
+    if page.next_cursor and not every and not as_json:
+        out.print(f"[dim]next page: qa list --stories --cursor {page.next_cursor}[/]")
