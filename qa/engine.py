@@ -171,7 +171,12 @@ class Engine:
     def timeline(self, query: str, within: SearchFilter | None = None, as_of: dt.datetime | None = None) -> Timeline:
         """The dated sentences matching `query`, oldest first, grouped by day (see qa.timeline)."""
         found = self.retrieve(query, TIMELINE_PASSAGES, within, as_of=as_of)
-        days = timeline_days(found.hits, found.infos or {})
+        infos, passages = found.infos or {}, [*found.passages, *(found.copies or [])]
+        # each entry names the other outlets that carried its sentence, as an answer's citations do
+        days = [
+            day.model_copy(update={"citations": dated_citations(day.citations, infos, passages)})
+            for day in timeline_days(found.hits, infos)
+        ]
         elapsed = round((time.perf_counter() - found.began) * 1000, 2)
         return Timeline(query=found.asked, days=days, time=found.scope, elapsed_ms=elapsed)
 

@@ -305,6 +305,9 @@ def test_a_timeline_lists_the_reports_in_order(service: NewsService) -> None:
     assert days == sorted(days) and {"2025-09-06", "2025-09-08", "2025-09-12"} <= set(days)
     quotes = [c.quote for day in found.days for c in day.citations]
     assert len(quotes) == len(set(quotes)), "a sentence syndicated word for word appears once"
+    copied = [c for day in found.days for c in day.citations if c.copies]
+    assert copied and copied[0].article_id == "orla-04", "...and names the other outlet that carried it"
+    assert [(c.article_id, c.source, c.exact) for c in copied[0].copies] == [("orla-05", "The Lisburg Ledger", True)]
     assert [c.n for day in found.days for c in day.citations] == list(range(1, len(quotes) + 1))
     texts = {a: service.get_article(a).text for a in {c.article_id for d in found.days for c in d.citations}}
     for day in found.days:

@@ -139,6 +139,7 @@ def test_a_question_about_how_a_story_developed_shows_its_timeline(page: Page) -
     day = timeline.locator(".timeline-days > li", has=page.locator("time[datetime='2025-09-06']"))
     entry = day.locator(".timeline-open").first
     expect(entry).to_contain_text("27")
+    expect(day.locator(".copies-label")).to_have_text("Also carried by The Lisburg Ledger")  # the syndicated copy
     quote = (entry.locator(".timeline-quote").text_content() or "").strip("“”")
     entry.focus()
     page.keyboard.press("Enter")

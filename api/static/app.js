@@ -812,7 +812,12 @@
       attrs: { type: "button", title: "Show this passage in its article" },
     }, el("q", { className: "timeline-quote", text: c.quote }), from);
     open.addEventListener("click", () => openArticle(c.article_id, c, open, `Timeline · ${formatDate(day)}`));
-    return open;
+    const outlets = [...new Set((c.copies || []).map((copy) => copy.source).filter(Boolean))];
+    if (!outlets.length) return open;
+    const also = el("p", { className: "copies-label", text: `Also carried by ${outlets.join(", ")}` });
+    const entry = document.createDocumentFragment();
+    entry.append(open, also);
+    return entry;
   }
 
   /** The filters a stored question was asked with, in the API's field names (as activeFilters gives them). */

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from qa.domain import Answer, TimeScope
+from qa.domain import Answer, Citation, TimeScope
 from qa.errors import (
     EMPTY_QUESTION,
     EMPTY_WINDOW,
@@ -127,12 +127,17 @@ def print_answer(answer: Answer, as_json: bool) -> None:
             + f"[dim]({escape(citation.article_id)}, chars {citation.start}-{citation.end})[/]"
         )
         out.print(f"    “{escape(citation.quote)}”")
-        for exact, label in ((True, "also, word for word"), (False, "also, nearly word for word")):
-            copies = [c for c in citation.copies if c.exact is exact]
-            if copies:
-                also = ", ".join(f"{c.source or c.title} ({c.article_id})" for c in copies)
-                out.print(f"    [dim]{label}: {escape(also)}[/]")
+        print_copies(citation, "    ")
     out.print()
+
+
+def print_copies(citation: Citation, indent: str) -> None:
+    """The other outlets that carried the quote: word for word, or nearly (a word changed, a dateline added)."""
+    for exact, label in ((True, "also, word for word"), (False, "also, nearly word for word")):
+        copies = [c for c in citation.copies if c.exact is exact]
+        if copies:
+            also = ", ".join(f"{c.source or c.title} ({c.article_id})" for c in copies)
+            out.print(f"{indent}[dim]{label}: {escape(also)}[/]")
 
 
 def day(published: str | None) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from qa.cli.console import err, load_settings, message, out, print_answer, run
+from qa.cli.console import err, load_settings, message, out, print_answer, print_copies, run
 from qa.cli.scope import Articles, AsOfOption, Since, Sources, UntilOption, scope
 from qa.domain import Answer
 from qa.errors import QAError
@@ -124,3 +124,4 @@ def timeline(
             source_name = f" — {escape(citation.source)}" if citation.source else ""
             out.print(f"  [bold cyan][{citation.n}][/] “{escape(citation.quote)}”")
             out.print(f"      [dim]{escape(citation.title)}{source_name} ({escape(citation.article_id)})[/]")
+            print_copies(citation, "      ")
