@@ -32,7 +32,13 @@ MAX_TOKENS = 8  # longer spans are sentences, not facts
 # The fitted weight of each feature (a feature without one weighs 0); written by `python -m eval.fit_span --write`.
 WEIGHTS: dict[str, float] = json.loads((resources.files("qa") / "assets" / "span_weights.json").read_text("utf-8"))
 
-_NO_SPAN = re.compile(r"^\s*(why|how (?!many|much|long|old|far|large|big|tall|high|often))\b", re.I)
+# Questions no span answers: why, how (not how many...), and yes-or-no ("Is the ceasefire still holding?": not
+# "Friday" from "was largely holding on Friday").
+_NO_SPAN = re.compile(
+    r"^\s*(why|how (?!many|much|long|old|far|large|big|tall|high|often)"
+    r"|(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b(?![^?]*\bor\b))\b",
+    re.I,
+)
 # A word, number or mark. A number keeps its currency and a scale glued to it ("£30m", "$2bn"); initials and
 # abbreviated titles keep their full stops ("U.S.", "Nicholas E. Golovin", "Dr. Smith"), or a name would be cut
 # at its initial (a full stop inside a span ends it).

@@ -215,3 +215,12 @@ def test_no_short_answer_comes_from_a_dateline(opening: str) -> None:
     assert found is not None and found.text == "five"
     own = short_answer("What is the dateline of this report?", [citation])
     assert own is None or own.start < len(opening)  # the report's own date may come from it
+
+
+def test_a_yes_or_no_question_gets_no_span() -> None:
+    quote = "Officials said five people were still missing on Friday, the monitoring mission said."
+    citation = Citation(n=1, article_id="a", title="t", quote=quote, start=0, end=len(quote), score=1.0)
+    assert short_answer("Are people still missing?", [citation]) is None  # not "Friday", not "five"
+    assert short_answer("Did the mission find the missing people?", [citation]) is None
+    found = short_answer("How many people were still missing?", [citation])
+    assert found is not None and found.text == "five"
