@@ -38,7 +38,7 @@ HINTS = {
     NotIndexed.default_code: "Add an article first: POST /api/articles.",
     UNKNOWN_ARTICLE: "GET /api/articles lists the ids.",
     UNKNOWN_SESSION: "Leave session_id out to start a new conversation.",
-    EMPTY_WINDOW: 'Give "until" a later time than "since", e.g. {"since": "2025-03-01", "until": "2025-04-01"}.',
+    EMPTY_WINDOW: 'The field "until" must be later than "since" (e.g. {"since": "2025-03-01", "until": "2025-04-01"}).',
     UNKNOWN_SOURCE: 'The field "sources" takes outlets as GET /api/sources lists them.',
     UNKNOWN_FILTER_ARTICLE: 'The field "article_ids" takes ids as GET /api/articles lists them.',
 }

@@ -227,7 +227,10 @@ def test_the_openai_endpoint_takes_the_same_fields(server: LiveServer) -> None:
 @pytest.mark.parametrize(
     ("body", "phrase"),
     [
-        ({"question": CEO, "since": "2025-05-01", "until": "2025-04-01"}, "The date window is empty"),
+        (
+            {"question": CEO, "since": "2025-05-01", "until": "2025-04-01"},
+            'ends before 2025-04-02. The field "until" must be later than "since"',
+        ),
         ({"question": CEO, "sources": ["Daily Nothing"]}, 'The field "sources" takes outlets'),
         ({"question": CEO, "article_ids": ["no-such-id"]}, 'The field "article_ids" takes ids'),
         ({"question": CEO, "since": "1 Marhc"}, "since"),
