@@ -239,9 +239,15 @@ def test_the_openai_endpoint_takes_the_same_fields(server: LiveServer) -> None:
     ],
 )
 def test_bad_filters_are_a_422_that_names_the_field(http: httpx.Client, body: dict[str, object], phrase: str) -> None:
-    for path, sent in [("/api/ask", body), ("/api/chat", {**body, "message": body["question"]})]:
-        response = http.post(path, json={k: v for k, v in sent.items() if path == "/api/ask" or k != "question"})
-        assert response.status_code == 422 and phrase in response.json()["error"]["message"]
+    fields = {k: v for k, v in body.items() if k != "question"}
+    messages = [{"role": "user", "content": body["question"]}]
+    for path, sent in [
+        ("/api/ask", body),
+        ("/api/chat", {**fields, "message": body["question"]}),
+        ("/v1/chat/completions", {**fields, "model": "newsqa", "messages": messages}),
+    ]:
+        response = http.post(path, json=sent)
+        assert response.status_code == 422 and phrase in response.json()["error"]["message"], (path, response.text)
         assert response.json()["error"]["type"] == "InvalidInput"  # a bad field, whoever read it
 
 
