@@ -521,7 +521,7 @@ class ChromaStore:
             ]
         )
         # the publication time as a number, so that a Chroma `where` can take a window of dates (absent: unknown)
-        dates = {w.article.id: _dated(w.article.published) for w in writes}
+        dates = {w.article.id: published_timestamp(w.article.published) for w in writes}
         rows = [
             (w.article.id, version, c, h, v, sv)
             for w, version in zip(writes, versions, strict=True)
@@ -545,7 +545,9 @@ class ChromaStore:
                         "sentences": json.dumps([[s - c.start, e - c.start] for s, e in c.sentences]),
                         "sentence_vectors": encode_vectors(sv),
                     }
-                    | dates[article_id]
+                    # a chunk id is new with each version of its article (the date is part of it): no old value to
+                    # remove, and a None would cost Chroma a delete per chunk
+                    | ({"published_at": dates[article_id]} if dates[article_id] is not None else {})
                     for article_id, version, c, h, _, sv in page
                 ],
             )
@@ -572,8 +574,8 @@ class ChromaStore:
                         # indexing time, which elects a story's id
                         "minhash": stories.encode(stories.signature(w.article.text)),
                         "indexed_at": _first_indexed(current.get(w.article.id), now),
+                        "published_at": dates[w.article.id],  # None removes the earlier version's
                     }
-                    | dates[w.article.id]
                     for w, version in page_writes
                 ],
             )
@@ -788,11 +790,6 @@ def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
         indexed_at=float(meta.get("indexed_at", 0.0)),
         minhash=meta.get("minhash"),
     )
-
-
-def _dated(published: str | None) -> dict[str, int | None]:
-    """`published_at` (seconds since the epoch, UTC) for a record's metadata; None removes an earlier version's."""
-    return {"published_at": published_timestamp(published)}
 
 
 def _first_indexed(info: ArticleInfo | None, now: float) -> float:
