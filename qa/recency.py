@@ -166,7 +166,11 @@ def _copies(
 def reported(citations: Sequence[Citation]) -> str | None:
     """'as of 20 Oct 2022': the newest date the answer's own quotes (not earlier reporting) were published, the
     day as that article gives it (its own time zone), as its citation shows it."""
-    stamped = [(stamp, c.published) for c in citations if not c.earlier and (stamp := published_timestamp(c.published))]
+    stamped = [
+        (stamp, c.published)
+        for c in citations
+        if not c.earlier and (stamp := published_timestamp(c.published)) is not None
+    ]
     if not stamped:
         return None
     _, published = max(stamped)
