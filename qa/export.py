@@ -10,7 +10,7 @@ and is escaped, so that an article's `*` or `#` stays a character.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 from qa.domain import Citation, ConversationInfo, Turn
@@ -19,8 +19,11 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
-def conversation_markdown(info: ConversationInfo, turns: Sequence[Turn]) -> str:
-    """The conversation as a Markdown document (a title, then question and answer by turn, footnotes last)."""
+def conversation_markdown(
+    info: ConversationInfo, turns: Sequence[Turn], urls: Mapping[str, str | None] | None = None
+) -> str:
+    """The conversation as a Markdown document (a title, then question and answer by turn, footnotes last);
+    `urls`: the cited articles' addresses by id, where known."""
     lines = [f"# {_escape(info.title)}", "", f"*Exported conversation, started {info.created_at[:10]}.*", ""]
     footnotes: list[str] = []
     for turn in turns:
@@ -29,7 +32,7 @@ def conversation_markdown(info: ConversationInfo, turns: Sequence[Turn]) -> str:
             continue
         numbers: dict[int, int] = {}  # this answer's n -> its footnote number
         for citation in turn.citations:
-            footnotes.append(_footnote(len(footnotes) + 1, citation))
+            footnotes.append(_footnote(len(footnotes) + 1, citation, (urls or {}).get(citation.article_id)))
             numbers[citation.n] = len(footnotes)
         text = _MARKER.sub(partial(_reference, numbers=numbers), _answer_text(turn))
         lines += [_answer_head(turn), "", text, ""]
@@ -68,9 +71,14 @@ def _reference(match: re.Match[str], numbers: dict[int, int]) -> str:
     return f"[^{k}]" if k is not None else match.group(0)
 
 
-def _footnote(k: int, citation: Citation) -> str:
-    """`[^k]: "quote" (Outlet, *Title*, 2022-02-11)`: one line, whatever the quote holds."""
-    where = [citation.source, f"*{_escape(citation.title)}*", (citation.published or "")[:10]]
+def _footnote(k: int, citation: Citation, url: str | None) -> str:
+    """`[^k]: "quote" (Outlet, *Title*, 2022-02-11, <https://...>)`: one line, whatever the quote holds."""
+    where = [
+        citation.source,
+        f"*{_escape(citation.title)}*",
+        (citation.published or "")[:10],
+        f"<{url}>" if url else "",
+    ]
     return f'[^{k}]: "{_escape(_one_line(citation.quote))}" ({", ".join(w for w in where if w)})'
 
 

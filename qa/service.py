@@ -271,9 +271,13 @@ class NewsService:
         self.sessions.delete(session_id, owner)
 
     def export_conversation(self, session_id: str, owner: str | None = None) -> tuple[ConversationInfo, str]:
-        """A conversation and its Markdown: questions, answers, and the quotes as footnotes with outlet, title, date."""
+        """A conversation and its Markdown: questions, answers, and the quotes as footnotes with outlet, title, date
+        and the article's URL."""
         info = self.sessions.info(session_id, owner)
-        return info, conversation_markdown(info, self.sessions.history(session_id, owner))
+        turns = self.sessions.history(session_id, owner)
+        cited = sorted({c.article_id for turn in turns for c in turn.citations})
+        urls = {i: a.url for i, a in self.engine.refresh().catalog.infos(cited).items()} if cited else {}
+        return info, conversation_markdown(info, turns, urls)
 
     def complete(
         self,

@@ -176,12 +176,14 @@ def test_a_conversation_exports_as_markdown_with_footnoted_quotes(http: httpx.Cl
     markdown = response.text
     assert markdown.startswith(f"# {MAYOR}\n")
     assert f"**Question:** {MAYOR}" in markdown
-    # every citation is a footnote with its outlet, title and date; the answer refers to them
+    # every citation is a footnote with its outlet, title, date and address; the answer refers to them
     for k, citation in enumerate(citations, start=1):
         line = next(li for li in markdown.splitlines() if li.startswith(f"[^{k}]: "))
         assert citation["source"] in line
         assert citation["published"][:10] in line
         assert citation["title"].split()[0] in line
+        url = http.get(f"/api/articles/{citation['article_id']}").json()["url"]
+        assert url and line.endswith(f", <{url}>)")
     answer_line = _answer_texts(markdown)[0]
     assert "[^1]" in answer_line
     assert not re.search(r"\[\d+\]", answer_line), "the answer's own [n] markers became footnote references"

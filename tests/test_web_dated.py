@@ -156,6 +156,17 @@ def test_a_timeline_that_fails_is_a_note_in_the_answer(page: Page) -> None:
     expect(bubble.locator(".citations li").first).to_be_visible()  # the answer itself stands
 
 
+def test_no_timeline_is_drawn_under_no_answer(page: Page) -> None:
+    # the filter leaves Cyclone Orla out: the answer abstains, and a timeline would be made of whatever came closest
+    page.fill("#filter-since", "2025-05-01")
+    page.fill("#filter-until", "2025-06-30")
+    bubble = ask(page, "How did the death toll of Cyclone Orla change?")
+    expect(bubble).to_contain_text("not answer")
+    expect(bubble.locator(".citations li").first).to_be_visible()  # the closest passages are still shown
+    page.wait_for_load_state("networkidle")  # a timeline would be requested right after the answer
+    expect(bubble.locator(".timeline")).to_have_count(0)
+
+
 def test_asking_only_the_selected_articles_cites_only_them(page: Page) -> None:
     # the unfiltered answer cites neither (it quotes the toll of 41 and later reports)
     titles = ["Orla death toll rises to 12", "Orla death toll climbs to 27 as rescuers reach cut-off villages"]

@@ -9,6 +9,7 @@ Needs Debian's Chromium at /usr/bin/chromium (playwright's own browsers are not 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.parse
 import urllib.request
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
 from tests.conftest import LiveServer
 from tests.web import ARTIFACTS, ask, screenshot
@@ -176,9 +177,17 @@ def test_add_dialog_by_keyboard_a_duplicate_title_kept_both_then_removed_and_und
     matching = call(server, "GET", "/api/articles?" + urllib.parse.urlencode({"q": VALDRA}))["total"]
     expect(page.locator("#article-count")).to_have_text(str(matching))  # the search has come back
     item = page.locator(f'#articles li[data-id="{copy["id"]}"]')
-    page.once("dialog", lambda dialog: dialog.accept())
+    dialogs: list[str] = []
+
+    def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
     item.get_by_role("button", name="Remove").click()
     expect(item).to_have_count(0)
+    page.remove_listener("dialog", refuse)
+    assert dialogs == [], "no dialog first: Undo, where the row was, is the way back"
     toast = page.locator(f'#articles li.toast-row[data-removed="{copy["id"]}"]')  # where the row was
     expect(toast).to_contain_text("Removed")
     undo = toast.get_by_role("button", name="Undo")
@@ -351,7 +360,12 @@ def test_a_big_article_added_in_the_background_is_followed_to_the_end(browser: B
         page.fill("#add-text", "The ferry workers ended their strike on Monday after a pay deal. " * 20)
         page.click("#add-submit")
         expect(page.locator("#library-toast")).to_contain_text("Added “Ferry strike ends”")
-        expect(page.locator("#articles li.article-item", has_text="Ferry strike ends")).to_have_count(1)
+        added = page.locator("#articles li.article-item", has_text="Ferry strike ends")
+        expect(added).to_have_count(1)
+        # a reader's words: passages, not the index's "chunks"
+        expect(page.locator("#library-toast")).to_contain_text(re.compile(r"\(\d+ passages? indexed\)"))
+        expect(added.locator(".article-meta")).to_contain_text(re.compile(r"\d+ passages?$"))
+        expect(page.get_by_test_id("library")).not_to_contain_text("chunk")
         context.close()
         assert not errors, errors
     finally:

@@ -723,8 +723,9 @@
           if (payload.session_id) session.id = payload.session_id;
           answer.finish(payload);
           conversationChanged(); // the conversation list shows the new turn
-          // not awaited: the next question need not wait for the timeline
-          if (payload.timeline) showTimeline(answer.bubble, payload.query || message, filters);
+          // not awaited: the next question need not wait for the timeline; none under "no answer" (what the
+          // articles do not answer, a timeline would only fill with whatever comes closest)
+          if (payload.timeline && !payload.abstained) showTimeline(answer.bubble, payload.query || message, filters);
         } else if (event === "error") {
           const status = STREAM_ERROR_STATUS[payload.error?.type] || 500;
           throw new ApiError(readerMessage(status, payload.error?.message), status);
@@ -837,7 +838,7 @@
     } else {
       const view = addAssistantMessage();
       view.finish({ ...turn, answer: turn.content, citations: turn.citations || [] });
-      if (turn.timeline && asked) showTimeline(view.bubble, asked.query || asked.content, storedFilters(asked));
+      if (turn.timeline && !turn.abstained && asked) showTimeline(view.bubble, asked.query || asked.content, storedFilters(asked));
     }
   }
 

@@ -109,7 +109,7 @@
       attrs: { type: "button", title: "Read the article" },
     });
     open.addEventListener("click", () => qa.openArticle(article.id, open));
-    const meta = [formatDate(article.published), article.source, plural(article.chunks, "chunk", "chunks")]
+    const meta = [formatDate(article.published), article.source, plural(article.chunks, "passage", "passages")]
       .filter(Boolean)
       .join(" · ");
     const info = el("div", { className: "article-info" }, open, el("span", { className: "article-meta", text: meta }));
@@ -171,10 +171,9 @@
     return note;
   }
 
-  // ---- remove, with Undo ------------------------------------------------------------------------------------------
+  // ---- remove, with Undo (no dialog first: Undo, where the row was, is the way back) ------------------------------
 
   async function removeArticle(article, button) {
-    if (!window.confirm(`Remove “${article.title}” from the index?\nAnswers will no longer quote it.`)) return;
     button.disabled = true;
     let saved;
     try {
@@ -326,10 +325,10 @@
   /** Confirm an addition beside the button that opened the dialog, and show the list as it is now. */
   async function afterSave(result) {
     const title = result.article.title;
-    const chunks = plural(result.chunks_embedded, "chunk", "chunks");
+    const passages = plural(result.chunks_embedded, "passage", "passages");
     const messages = {
-      added: `Added “${title}” (${chunks} indexed).`,
-      updated: `Replaced “${title}” (${chunks} indexed).`,
+      added: `Added “${title}” (${passages} indexed).`,
+      updated: `Replaced “${title}” (${passages} indexed).`,
       unchanged: `“${title}” was already indexed; nothing changed.`,
     };
     toast(ui.toast, messages[result.status] || `Saved “${title}”.`);
