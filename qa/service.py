@@ -186,6 +186,8 @@ class NewsService:
                 f"{_readable(within.until)}.",
                 EMPTY_WINDOW,
             )
+        if within.sources is None and within.article_ids is None:
+            return within  # a window alone needs no look at the catalog
         catalog = self.engine.refresh().catalog
         if within.sources is not None:
             known = catalog.sources()
