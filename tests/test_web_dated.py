@@ -8,6 +8,7 @@ dated evaluation set (eval/dated/articles: fictional 2025 news from five outlets
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ from tests.web import ask
 
 TIMEOUT_MS = 15_000
 CEO = "Who is the chief executive of Norvale Energy?"
+# the page's one date format: "8 Sep 2025", as the server writes "as of 8 Sep 2025"
+DAY = r"\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}"
 OUTLETS = ["Coastline Herald", "Harbor Wire", "Meridian Business Daily", "Pennant Sports", "The Lisburg Ledger"]
 
 
@@ -218,3 +221,42 @@ def test_a_conversation_opened_again_shows_its_timeline_under_the_same_filters(p
     expect(restored.locator(".support-label")).to_have_text(label or "")
     days_after = [d.get_attribute("datetime") for d in restored.locator(".timeline-day time").all()]
     assert days_after == days_before
+
+
+def test_every_date_has_one_format_whatever_the_readers_locale(browser: Browser, server: LiveServer) -> None:
+    """A reader in the US (whose browser writes "Sep 8, 2025") sees "8 Sep 2025" everywhere, as the server's own
+    words have it: the list, a source card, the preview, the timeline, the filters, the article, the server's
+    messages; the conversation list has the time too."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="en-US", timezone_id="America/New_York"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(server.url + "/")
+    day = re.compile(f"^{DAY}$")
+    expect(page.locator("#articles .article-meta").first).to_have_text(re.compile(f"^{DAY} · "))
+
+    page.fill("#filter-until", "2025-09-30")
+    expect(page.locator("#filter-summary-text")).to_have_text("Questions use: published up to 30 Sep 2025")
+    bubble = ask(page, "How did the Cyclone Orla death toll develop?")
+    expect(bubble.locator(".answer-when")).to_have_text(re.compile(f"^Reported as of {DAY}$"))
+    expect(bubble.locator("time.citation-date").first).to_have_text(day)
+    expect(bubble.locator(".timeline")).to_have_attribute("aria-busy", "false")
+    expect(bubble.locator(".timeline-day time").first).to_have_text(day)
+    bubble.locator(".message-text button.cite").first.hover()
+    expect(page.locator("#cite-preview time")).to_have_text(day)
+    expect(page.locator(".conversation-meta").first).to_have_text(
+        re.compile(f"^{DAY}, \\d{{2}}:\\d{{2}} · 1 question$")
+    )
+    bubble.locator("button.citation-open").first.click()
+    expect(page.locator("#panel-meta")).to_have_text(re.compile(f"^{DAY} · "))
+
+    # a server message's dates too (the window's end is the day after the one typed: it is left out)
+    page.click("#panel-close")
+    page.fill("#library-since", "2025-06-01")
+    page.fill("#library-until", "2025-03-01")
+    page.locator("#library-until").dispatch_event("change")
+    expect(page.locator("#library-error")).to_have_text(
+        "The date window is empty: it starts at 1 Jun 2025 but ends before 2 Mar 2025."
+    )
+    context.close()

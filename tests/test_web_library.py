@@ -115,7 +115,7 @@ def test_search_and_filters_narrow_the_list_as_the_server_does(page: Page, serve
     page.locator("#library-until").dispatch_event("change")
     # in a reader's words: the API's hint about its fields is left out
     expect(page.locator("#library-error")).to_have_text(
-        "The date window is empty: it starts at 2025-06-01 but ends before 2025-03-02."
+        "The date window is empty: it starts at 1 Jun 2025 but ends before 2 Mar 2025."
     )
     page.fill("#library-until", "")
     page.locator("#library-until").dispatch_event("change")

@@ -75,15 +75,33 @@
     return date.toISOString().slice(0, 10);
   }
 
-  /** "2022-02-11" (or an ISO date-time: its day) as a readable date in the reader's locale; anything else as it is. */
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const pad = (n) => String(n).padStart(2, "0");
+
+  /** The page's one date format, "20 Oct 2022" (as the server writes "as of 20 Oct 2022"), for an ISO date or
+   *  date-time: its day as written, the outlet's own day whatever the reader's time zone. Not the reader's locale:
+   *  the server's dates beside it would read differently. Anything else as it is. */
   function formatDate(value) {
     if (!value) return "";
-    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(isoDay(value) || "");
-    if (!match) return String(value);
-    const date = new Date(Date.UTC(+match[1], +match[2] - 1, +match[3]));
-    if (Number.isNaN(date.getTime())) return String(value);
-    return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" }).format(date);
+    const day = isoDay(value);
+    const [year, month, date] = (day || "").split("-").map(Number);
+    if (!day || !(month >= 1 && month <= 12 && date >= 1 && date <= 31)) return String(value);
+    return `${date} ${MONTHS[month - 1]} ${year}`;
   }
+
+  /** A moment of the reader's own activity (a conversation's last question), where the time matters too: in the
+   *  reader's time zone, "20 Oct 2022, 14:05". */
+  function formatMoment(value) {
+    const moment = new Date(value);
+    if (!value || Number.isNaN(moment.getTime())) return formatDate(value);
+    const day = `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())}`;
+    return `${formatDate(day)}, ${pad(moment.getHours())}:${pad(moment.getMinutes())}`;
+  }
+
+  /** The ISO dates in a server message ("starts at 2025-06-01") in the page's format; a time with one is kept. */
+  const readableDates = (message) =>
+    message.replace(/\b\d{4}-\d{2}-\d{2}(?:T(\d{2}:\d{2})(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?\b/g,
+      (stamp, time) => (time ? `${formatDate(stamp)} ${time}` : formatDate(stamp)));
 
   /** An article id as one path segment (ids may contain "/"; the server decodes %2F back). */
   const articlePath = (id) => `/api/articles/${encodeURIComponent(id)}`;
@@ -129,7 +147,7 @@
       .filter((sentence) => !operator.test(sentence))
       .join(" ")
       .trim();
-    return kept || "The server could not do that. Try again in a moment.";
+    return readableDates(kept) || "The server could not do that. Try again in a moment.";
   }
 
   async function errorFrom(response) {
@@ -1346,7 +1364,7 @@
   }
 
   window.NewsQA = Object.freeze({
-    el, formatDate, plural, articlePath, request, getJSON, sendJSON, ApiError, showError,
+    el, formatDate, formatMoment, plural, articlePath, request, getJSON, sendJSON, ApiError, showError,
     openArticle: (id, opener) => openArticle(id, null, opener, "Article"),
     /** "Ask only these articles": whether an article is ticked, and ticking it. */
     isPicked: (id) => picked.has(id),

@@ -4,7 +4,7 @@
 
 (() => {
   const qa = window.NewsQA;
-  const { el, formatDate, plural, request, getJSON, sendJSON, ApiError } = qa;
+  const { el, formatMoment, plural, request, getJSON, sendJSON, ApiError } = qa;
   const $ = (id) => document.getElementById(id);
   const ui = {
     list: $("conversations"),
@@ -52,7 +52,7 @@
       attrs: { type: "button", "aria-current": current ? "true" : null, title: "Show this conversation" },
     });
     open.addEventListener("click", () => qa.loadConversation(c.session_id));
-    const meta = [formatDate(c.updated_at), plural(c.questions, "question", "questions")].join(" · ");
+    const meta = [formatMoment(c.updated_at), plural(c.questions, "question", "questions")].join(" · ");
     const action = (label, name, run) => {
       const button = el("button", {
         className: "conversation-action",
