@@ -224,6 +224,37 @@ def test_a_duplicate_title_can_replace_the_article(page: Page, server: LiveServe
             call(server, "DELETE", f"/api/articles/{urllib.parse.quote(article['id'], safe='')}")
 
 
+def test_an_article_the_server_refuses_is_said_in_a_readers_words(page: Page, server: LiveServer) -> None:
+    page.click("#add-open")
+    status = page.locator("#add-status")
+    # a title in Cyrillic only: the server makes an article's id of the letters A to Z and digits (422)
+    page.fill("#add-title", "Новости дня")
+    page.fill("#add-text", "Короткая заметка о погоде.")
+    page.click("#add-submit")
+    expect(status).to_have_text("Give the title at least one letter from A to Z or a digit.")
+    expect(page.locator("#add-title")).to_be_focused()
+
+    # over the server's 500 characters (a browser that does not hold to the field's maxlength): the duplicate check
+    # is refused first
+    page.locator("#add-title").evaluate("(field, title) => { field.value = title; }", "Storm " * 100)
+    page.click("#add-submit")
+    expect(status).to_have_text("The title is too long: shorten it to 500 characters or fewer.")
+
+    # a title that differs from another's only in its signs gives the same id (409)
+    call(server, "POST", "/api/articles", {"title": "Harbour notice", "text": "The harbour opens at six."})
+    try:
+        page.fill("#add-title", "Harbour notice!")
+        page.fill("#add-text", "The harbour opens at seven.")
+        page.click("#add-submit")
+        expect(status).to_have_text(
+            "An article with a title very like this one is already indexed. Change the title a little."
+        )
+        expect(page.locator("#add-dialog")).to_be_visible()  # the draft is kept to change
+    finally:
+        call(server, "DELETE", "/api/articles/harbour-notice")
+    assert call(server, "GET", "/api/articles?limit=1")["total"] == 46
+
+
 def test_other_outlets_of_a_story_are_shown_when_the_server_names_them(page: Page) -> None:
     # the stories helper's field: the page shows it when the server sends it (routed here, so no server change)
     def with_outlets(route: Any) -> None:

@@ -110,10 +110,14 @@
 
   // ---- talking to the server -----------------------------------------------------------------------------
 
+  /** A failed request: `message` in a reader's words; `type` and `detail`, the server's own (for a page that turns
+   *  a refusal of its form into advice on the field at fault). */
   class ApiError extends Error {
-    constructor(message, status = 0) {
+    constructor(message, status = 0, { type = "", detail = "" } = {}) {
       super(message);
       this.status = status;
+      this.type = type;
+      this.detail = detail;
     }
   }
 
@@ -152,14 +156,16 @@
 
   async function errorFrom(response) {
     let message = "";
+    let type = "";
     try {
       const body = await response.json();
       if (body && body.error && typeof body.error.message === "string") message = body.error.message;
       else if (body && typeof body.detail === "string") message = body.detail;
+      if (body && body.error && typeof body.error.type === "string") type = body.error.type;
     } catch {
       // not JSON: the status says enough
     }
-    return new ApiError(readerMessage(response.status, message), response.status);
+    return new ApiError(readerMessage(response.status, message), response.status, { type, detail: message });
   }
 
   // ---- the API key, when the server needs one ----------------------------------------------------------

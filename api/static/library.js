@@ -337,8 +337,47 @@
   }
 
   function failed(err) {
-    ui.status.textContent = `Could not add the article: ${err.message}`;
+    const problem = draftProblem(err);
+    ui.status.textContent = problem ? problem.words : `Could not add the article: ${err.message}`;
     ui.status.dataset.kind = "error";
+    if (problem?.field) ui.form.elements[problem.field].focus(); // where the fix is to be made
+  }
+
+  // The dialog's fields as a reader calls them (the API's names never reach the page).
+  const FIELD_WORDS = { title: "title", text: "text", source: "source", url: "link", published: "date" };
+
+  /** What is wrong with the draft, in a reader's words, from the server's refusal of it ({words, field}: the field
+   *  to fix, when the refusal names one), or null when the error is not such a refusal. A 422 names the field
+   *  first ("title: String should have at most 500 characters"; "query.title" from the duplicate check). */
+  function draftProblem(err) {
+    if (!(err instanceof ApiError)) return null;
+    if (err.status === 409) {
+      // the title differs from the other article's only in case, signs or accents, or after its 80th character:
+      // both would have the same address
+      return { words: "An article with a title very like this one is already indexed. Change the title a little.",
+        field: "title" };
+    }
+    if (err.status !== 422) return null;
+    const [, named = "", why = err.detail] = /^(?:query\.)?(\w+): ([\s\S]*)$/.exec(err.detail) || [];
+    const field = FIELD_WORDS[named] ? named : null;
+    const name = FIELD_WORDS[field];
+    const longest = /at most ([\d,]+) characters?/.exec(why)?.[1];
+    let words;
+    if (field && longest) words = `The ${name} is too long: shorten it to ${longest} characters or fewer.`;
+    else if (field === "title" && /at least|blank/.test(why)) words = "Give the article a title.";
+    else if ((field === "text" && /at least|blank/.test(why)) || /\bno text\b/.test(why)) {
+      return { words: "The text is empty: paste the article's text.", field: "text" };
+    } else if (field && /surrogate|unicode|not text/i.test(why)) {
+      words = `The ${name} holds a broken character. Type or paste it again.`;
+    } else if (!field && /\btitle\b/.test(why)) {
+      // no id could be made of the title: the server makes them of the letters A to Z and digits
+      return { words: "Give the title at least one letter from A to Z or a digit.", field: "title" };
+    } else {
+      words = field
+        ? `The ${name} was not accepted. Check it, then try again.`
+        : "The article was not accepted as it is. Check its title and text, then try again.";
+    }
+    return { words, field };
   }
 
   function busy(on, message) {
