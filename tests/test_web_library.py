@@ -224,6 +224,40 @@ def test_a_duplicate_title_can_replace_the_article(page: Page, server: LiveServe
             call(server, "DELETE", f"/api/articles/{urllib.parse.quote(article['id'], safe='')}")
 
 
+def test_a_title_several_articles_share_names_each_and_replaces_the_one_chosen(page: Page, server: LiveServer) -> None:
+    title = "Ferry timetable for the winter"
+    copies = [
+        {"id": "ferry-winter", "source": "Harbor Wire", "published": "2025-10-01"},
+        {"id": "ferry-winter-2", "source": "Coastline Herald", "published": "2025-10-02"},
+    ]
+    for copy in copies:
+        call(server, "POST", "/api/articles", {**copy, "title": title, "text": f"Ferries run hourly ({copy['id']})."})
+    try:
+        page.click("#add-open")
+        page.fill("#add-title", title)
+        page.fill("#add-text", "Ferries run every two hours this winter.")
+        page.click("#add-submit")
+        expect(page.locator("#add-duplicate-text")).to_have_text(
+            f"2 articles titled “{title}” are already indexed. Replace one of them with this one, or keep them all?"
+        )
+        choices = page.locator("#add-duplicate-list label")
+        expect(choices).to_have_text(
+            [f"“{title}” — Harbor Wire, 1 Oct 2025", f"“{title}” — Coastline Herald, 2 Oct 2025"]
+        )
+        page.get_by_label(f"“{title}” — Coastline Herald, 2 Oct 2025").check()
+        expect(page.locator("#add-duplicate")).to_be_visible()  # choosing is not an edit of the draft
+        page.get_by_role("button", name="Replace the one chosen").click()
+        expect(page.locator("#library-toast")).to_contain_text(f"Replaced “{title}”")
+        texts = {c["id"]: call(server, "GET", f"/api/articles/{c['id']}")["text"] for c in copies}
+        assert texts == {
+            "ferry-winter": "Ferries run hourly (ferry-winter).",
+            "ferry-winter-2": "Ferries run every two hours this winter.",
+        }
+    finally:
+        for copy in copies:
+            call(server, "DELETE", f"/api/articles/{copy['id']}")
+
+
 def test_an_article_the_server_refuses_is_said_in_a_readers_words(page: Page, server: LiveServer) -> None:
     page.click("#add-open")
     status = page.locator("#add-status")

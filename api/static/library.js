@@ -27,6 +27,7 @@
     status: $("add-status"),
     duplicate: $("add-duplicate"),
     duplicateText: $("add-duplicate-text"),
+    duplicateList: $("add-duplicate-list"),
     replace: $("add-replace"),
     keepBoth: $("add-keep-both"),
   };
@@ -227,7 +228,8 @@
 
   // ---- add: a dialog; a title already indexed offers "replace" or "keep both" ----------------------------------
 
-  let duplicateOf = null; // the article the draft's title matches, while the reader chooses
+  const SAME_TITLE_SHOWN = 20; // articles of the same title named in the prompt (more are counted)
+  let duplicates = []; // the articles the draft's title matches, while the reader chooses
 
   function openAdd() {
     ui.status.textContent = "";
@@ -241,8 +243,39 @@
   }
 
   function hideDuplicate() {
-    duplicateOf = null;
+    duplicates = [];
     ui.duplicate.hidden = true;
+  }
+
+  /** Where and when an article with the draft's title comes from, for the reader to tell copies apart. */
+  const origin = (article) => [article.source, formatDate(article.published)].filter(Boolean).join(", ");
+
+  /** The prompt for a title already indexed: the one article, or each of several (copies kept before), to choose
+   *  which one "Replace" replaces. */
+  function showDuplicates(page) {
+    duplicates = page.articles;
+    const found = duplicates[0];
+    const several = page.total > 1;
+    ui.replace.textContent = several ? "Replace the one chosen" : "Replace it";
+    ui.keepBoth.textContent = several ? "Keep them all" : "Keep both";
+    ui.duplicateList.hidden = !several;
+    ui.duplicateList.replaceChildren(ui.duplicateList.querySelector("legend"));
+    if (!several) {
+      const where = origin(found);
+      ui.duplicateText.textContent =
+        `An article titled “${found.title}”${where ? ` (${where})` : ""} is already indexed. Replace it with this ` +
+        "one, or keep both?";
+      return;
+    }
+    const unnamed = page.total - duplicates.length;
+    ui.duplicateText.textContent = `${page.total} articles titled “${found.title}” are already indexed` +
+      `${unnamed ? ` (the first ${duplicates.length} are listed)` : ""}. Replace one of them with this one, or keep ` +
+      "them all?";
+    duplicates.forEach((article, i) => {
+      const choice = el("input", { attrs: { type: "radio", name: "replace-which", value: article.id } });
+      choice.checked = i === 0;
+      ui.duplicateList.append(el("label", {}, choice, `“${article.title}” — ${origin(article) || "no outlet or date"}`));
+    });
   }
 
   /** The draft as the API takes it, or null (and the field to fix focused) when it lacks a title or text. */
@@ -266,14 +299,10 @@
     if (!body) return;
     busy(true, "Checking the title…");
     try {
-      const same = await getJSON(`/api/articles?${new URLSearchParams({ title: body.title, limit: "1" })}`);
+      const query = new URLSearchParams({ title: body.title, limit: String(SAME_TITLE_SHOWN) });
+      const same = await getJSON(`/api/articles?${query}`);
       if (same.articles.length) {
-        const found = same.articles[0];
-        duplicateOf = found;
-        const where = [found.source, formatDate(found.published)].filter(Boolean).join(", ");
-        ui.duplicateText.textContent =
-          `An article titled “${found.title}”${where ? ` (${where})` : ""} is already indexed. Replace it with this ` +
-          "one, or keep both?";
+        showDuplicates(same);
         ui.duplicate.hidden = false;
         ui.status.textContent = "";
         busy(false); // a disabled button cannot take the focus
@@ -394,8 +423,8 @@
   /** The draft under the duplicate's id: it takes that article's place. */
   async function replaceDuplicate() {
     const body = draft();
-    if (!body || !duplicateOf) return;
-    body.id = duplicateOf.id;
+    if (!body || !duplicates.length) return;
+    body.id = ui.form.elements["replace-which"]?.value || duplicates[0].id; // one article: no choice to make
     try {
       await save(body);
     } catch (err) {
@@ -408,10 +437,10 @@
   /** The draft beside the duplicate, under the first free id "ID-2", "ID-3"… */
   async function keepBoth() {
     const body = draft();
-    if (!body || !duplicateOf) return;
+    if (!body || !duplicates.length) return;
     try {
       busy(true, "Indexing…");
-      body.id = await freeId(duplicateOf.id);
+      body.id = await freeId(duplicates[0].id);
       await save(body);
     } catch (err) {
       failed(err);
@@ -476,7 +505,9 @@
     ui.addOpen.focus(); // Escape closes it too: focus goes back where it came from
   });
   ui.form.addEventListener("submit", submitAdd);
-  ui.form.addEventListener("input", hideDuplicate); // an edited title is checked again
+  ui.form.addEventListener("input", (event) => {
+    if (!ui.duplicate.contains(event.target)) hideDuplicate(); // an edited draft is checked again
+  });
   ui.replace.addEventListener("click", replaceDuplicate);
   ui.keepBoth.addEventListener("click", keepBoth);
 
