@@ -143,6 +143,12 @@ class Catalog:
             return None
         return [chunk_id(i, p, version) for i, chunks, version in self._matching(within) for p in range(chunks)]
 
+    def admitted(self, within: SearchFilter | None) -> int | None:
+        """How many articles the filter lets through; None for no filter."""
+        if within is None or within.is_empty:
+            return None
+        return len(self._matching(within))
+
     def chunk_total(self) -> int:
         """How many chunks the articles have."""
         return int(self._query("SELECT COALESCE(SUM(chunks), 0) FROM articles")[0][0])

@@ -374,6 +374,11 @@ class Answer(BaseModel):
     short_answer: ShortAnswer | None = Field(
         default=None, description="The span of a cited quote that answers the question; none when none is pinned."
     )
+    admitted: int | None = Field(
+        default=None,
+        description="How many articles the question could read from, under its filters, a window its words name "
+        "and as_of; none when nothing narrows them. 0: no article at all (the answer abstains for that).",
+    )
 
 
 class ResolvedAnswer(Answer):
@@ -411,6 +416,7 @@ class Turn(BaseModel):
     reported: str | None = None
     time: TimeScope | None = None
     timeline: bool = False
+    admitted: int | None = None
 
 
 class ChatHistory(BaseModel):

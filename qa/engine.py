@@ -44,6 +44,7 @@ class Retrieved:
     scope: TimeScope | None = None
     infos: dict[str, ArticleInfo] | None = None
     copies: list[Passage] | None = None  # passages that repeat better ones (syndicated copies: see qa.copies)
+    admitted: int | None = None  # the articles the filters, a window the question names and as_of let through
 
 
 class Engine:
@@ -130,6 +131,7 @@ class Engine:
         candidates = max(self.settings.candidates, top_k, depth)
         retriever = HybridRetriever(self.store, replica.keyword, candidates, replica.catalog.chunk_total)
         allowed = replica.catalog.chunk_ids(within)
+        admitted = None if allowed is None else replica.catalog.admitted(within)
         # a question about the current state looks further down the list: the newest report may rank lower
         wanted = max(top_k, depth, LATEST_POOL if reading.latest else 0)
         # twice as many as wanted: syndicated copies are set aside below, and the rest must still fill the list
@@ -142,7 +144,7 @@ class Engine:
         scope = time_scope(reading, now, windowed)
         passages = to_passages(hits[:wanted], titles)
         return Retrieved(
-            evidence, hits[:wanted], passages, top_k, began, asked, scope, infos, to_passages(copies, titles)
+            evidence, hits[:wanted], passages, top_k, began, asked, scope, infos, to_passages(copies, titles), admitted
         )
 
     @traced("ask")
@@ -238,5 +240,6 @@ def _answer(found: Retrieved, result: AnswerResult) -> Answer:
         support_label=label,
         signals=result.signals,
         short_answer=short_answer(asked, citations, result.abstained, result.sentences),
+        admitted=found.admitted,
         elapsed_ms=round((time.perf_counter() - found.began) * 1000, 2),
     )

@@ -337,6 +337,7 @@ class NewsService:
             reported=reply.reported,
             time=reply.time,
             timeline=reply.timeline,
+            admitted=reply.admitted,
         )
         self.sessions.append(session_id, [asked, said])
         return reply

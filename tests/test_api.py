@@ -93,6 +93,7 @@ def test_the_cli_the_api_and_the_openai_endpoint_return_the_same_answer(
         "support",
         "support_label",
         "short_answer",
+        "admitted",
     }
     assert cli["support_label"] == ("strong" if cli["support"] >= STRONG else "weak") and 0.0 < cli["support"] <= 1
     assert cli["short_answer"] is None  # a demand is a clause: no span is pinned
@@ -100,6 +101,33 @@ def test_the_cli_the_api_and_the_openai_endpoint_return_the_same_answer(
     assert "troops withdraw" in api["answer"] and api["sentences"]
     chat = http.post("/api/chat", json={"message": TRUSS}).json()
     assert _without_timing(chat) == {**_without_timing(api), "query": TRUSS, "session_id": chat["session_id"]}
+
+
+def test_an_answer_says_how_many_articles_its_filters_let_through_in_every_shell(
+    server: LiveServer, data_dir: Path, http: httpx.Client
+) -> None:
+    # a window that holds no article abstains for that reason, and says so: a page or a terminal can tell the
+    # reader to widen the filters rather than leave them wondering what the articles lack
+    empty = {"since": "2021-03-01", "until": "2021-03-03"}
+    api = http.post("/api/ask", json={"question": TRUSS, **empty}).json()
+    assert api["abstained"] and api["admitted"] == 0 and api["citations"] == []
+    around = http.post("/api/ask", json={"question": TRUSS, "since": "2022-02-01", "until": "2022-02-28"}).json()
+    assert not around["abstained"] and around["admitted"] == 1
+    assert http.post("/api/ask", json={"question": TRUSS}).json()["admitted"] is None  # nothing narrows it
+
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
+    completion = client.chat.completions.create(
+        model="newsqa", messages=[{"role": "user", "content": TRUSS}], extra_body=empty
+    )
+    assert (completion.model_extra or {})["admitted"] == 0
+    chat = http.post("/api/chat", json={"message": TRUSS, **empty}).json()
+    assert chat["admitted"] == 0
+    assert http.get(f"/api/chat/{chat['session_id']}").json()["turns"][-1]["admitted"] == 0  # kept for a reopening
+
+    window = ["--since", empty["since"], "--until", empty["until"]]
+    assert json.loads(run_qa_in(data_dir, "ask", "--json", *window, TRUSS).stdout)["admitted"] == 0
+    said = run_qa_in(data_dir, "ask", *window, TRUSS)
+    assert said.returncode == 0 and "No article is left under the filters" in said.stdout
 
 
 def test_an_answer_the_articles_do_not_hold_is_labelled_weak_in_every_shell(

@@ -166,8 +166,33 @@ def test_no_timeline_is_drawn_under_no_answer(page: Page) -> None:
     bubble = ask(page, "How did the death toll of Cyclone Orla change?")
     expect(bubble).to_contain_text("not answer")
     expect(bubble.locator(".citations li").first).to_be_visible()  # the closest passages are still shown
+    expect(bubble.locator(".nothing-admitted")).to_have_count(0)  # the filters let articles through
     page.wait_for_load_state("networkidle")  # a timeline would be requested right after the answer
     expect(bubble.locator(".timeline")).to_have_count(0)
+
+
+def test_filters_that_leave_no_article_say_so_and_what_to_do(page: Page) -> None:
+    page.fill("#filter-since", "2021-03-01")
+    page.fill("#filter-until", "2021-03-03")
+    bubble = ask(page, "Who is the mayor of Lisburg?")
+    dates = (
+        "No article was published in the dates you chose (1 Mar 2021 – 3 Mar 2021). Widen the dates or clear the "
+        "filter."
+    )
+    expect(bubble.locator(".abstain-label")).to_have_text("No answer in the articles")
+    expect(bubble.locator(".message-text")).to_have_text(dates)  # not "the closest passages are cited below"
+
+    page.select_option("#filter-source", "Harbor Wire")
+    bubble = ask(page, "Who is the mayor of Lisburg?")
+    expect(bubble.locator(".message-text")).to_have_text(
+        "No article matches all your filters (Harbor Wire · published 1 Mar 2021 – 3 Mar 2021). Widen them or clear "
+        "the filters."
+    )
+
+    # opened again, the conversation says the same, from the filters each question was asked with
+    page.click("#clear-filters")
+    page.reload()
+    expect(page.locator(".message.assistant .message-text").first).to_have_text(dates)
 
 
 def test_asking_only_the_selected_articles_cites_only_them(page: Page) -> None:

@@ -411,7 +411,7 @@
         citationsOf.set(bubble, citations);
         view.render(answer, citations, true);
       },
-      finish(reply) {
+      finish(reply, filters = {}) {
         const stick = nearBottom();
         citationsOf.set(bubble, reply.citations || []);
         bubble.classList.remove("typing");
@@ -429,6 +429,10 @@
         // "extractive (fallback: …)" too: the model failed and the quotes answered
         verbatim = String(reply.backend || "").startsWith("extractive");
         view.render(reply.answer, reply.citations || []);
+        if (reply.abstained && reply.admitted === 0) {
+          // not the articles but the filters are why: the reader can change them
+          text.replaceChildren(el("p", { className: "nothing-admitted", text: nothingAdmitted(filters, reply.time) }));
+        }
         const when = whenLine(reply);
         if (when) text.after(when);
         const unchecked = (reply.sentences || []).filter((s) => !s.supported).length;
@@ -455,6 +459,21 @@
       },
     };
     return view;
+  }
+
+  /** Why an answer had no article to read from (its `admitted` is 0), and what to do, in the words of the filters
+   *  it was asked with and of the dates its question names. */
+  function nothingAdmitted(filters, time) {
+    const phrase = time?.phrase ? `“${time.phrase}”` : "";
+    const parts = filterParts(filters);
+    if (!parts.length) {
+      return `No article was published in the dates the question names${phrase ? ` (${phrase})` : ""}. Ask about another time.`;
+    }
+    const also = phrase ? ` and ${phrase} in the question` : "";
+    if (Object.keys(filters).every((name) => name === "since" || name === "until")) {
+      return `No article was published in the dates you chose (${datesIn(filters)})${also}. Widen the dates or clear the filter.`;
+    }
+    return `No article matches all your filters (${parts.join(" · ")})${also}. Widen them or clear the filters.`;
   }
 
   /** A muted line under an answer: how recent its reports are, and how a relative date in the question was read
@@ -745,7 +764,7 @@
         } else if (event === "done") {
           reply = payload;
           if (payload.session_id) session.id = payload.session_id;
-          answer.finish(payload);
+          answer.finish(payload, filters);
           conversationChanged(); // the conversation list shows the new turn
           // not awaited: the next question need not wait for the timeline; none under "no answer" (what the
           // articles do not answer, a timeline would only fill with whatever comes closest)
@@ -861,7 +880,7 @@
       showUnderstood(bubble, turn.content, turn.query);
     } else {
       const view = addAssistantMessage();
-      view.finish({ ...turn, answer: turn.content, citations: turn.citations || [] });
+      view.finish({ ...turn, answer: turn.content, citations: turn.citations || [] }, storedFilters(asked));
       if (turn.timeline && !turn.abstained && asked) showTimeline(view.bubble, asked.query || asked.content, storedFilters(asked));
     }
   }
@@ -1220,16 +1239,24 @@
   function filterParts(filters) {
     const parts = [];
     if (filters.sources) parts.push(filters.sources.join(", "));
-    const since = formatDate(filters.since);
-    const until = formatDate(filters.until);
-    if (since && until) parts.push(`published ${since} – ${until}`);
-    else if (since) parts.push(`published from ${since}`);
-    else if (until) parts.push(`published up to ${until}`);
+    const dates = datesIn(filters);
+    if (dates) parts.push(`published ${dates}`);
     if (filters.article_ids) {
       parts.push(`only ${plural(filters.article_ids.length, "selected article", "selected articles")}`);
     }
     if (filters.as_of) parts.push(`as of ${formatDate(filters.as_of)}`);
     return parts;
+  }
+
+  /** The publication dates of the filters: "1 May 2025 – 31 May 2025", "from 1 May 2025", "up to …", or "". A
+   *  stored question's end is the moment after its last day (midnight): that day is shown. */
+  function datesIn(filters) {
+    const since = formatDate(filters.since);
+    let until = isoDay(filters.until);
+    if (until && /T00:00(:00(\.0+)?)?(Z|[+-]00:?00)?$/.test(filters.until)) until = dayBefore(until);
+    until = formatDate(until);
+    if (since && until) return `${since} – ${until}`;
+    return since ? `from ${since}` : until ? `up to ${until}` : "";
   }
 
   function filtersChanged() {

@@ -107,6 +107,11 @@ def print_answer(answer: Answer, as_json: bool) -> None:
     if answer.short_answer is not None:  # the exact fact first, then the sentences it stands in
         out.print(f"[bold green]{escape(answer.short_answer.text)}[/] [bold cyan][{answer.short_answer.citation}][/]")
     out.print(("[yellow]" if answer.abstained else "") + escape(answer.answer) + ("[/]" if answer.abstained else ""))
+    if answer.admitted == 0:  # nothing to read from: the filters are why, not the articles
+        out.print(
+            "[yellow]No article is left under the filters (--since, --until, --source, --article, --as-of) and the "
+            "dates the question names: widen them or leave them out.[/]"
+        )
     if not answer.abstained:  # an abstention says so in its text already
         colour = "green" if answer.support_label == "strong" else "yellow"
         out.print(f"[{colour}]{LABEL_TEXT[answer.support_label]}[/] [dim](support {answer.support:.2f})[/]")
