@@ -188,6 +188,40 @@ def test_add_an_article_ask_about_it_and_remove_it(page: Page) -> None:
     expect(page.locator("#articles li.article-item")).to_have_count(1)
 
 
+def test_with_no_article_no_example_question_but_a_way_to_add_one_then_one_about_it(
+    browser: Browser, tmp_path: Path
+) -> None:
+    live = LiveServer(tmp_path / "data")  # nothing indexed
+    try:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(60_000)  # the first article loads the model
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(live.url + "/")
+        expect(page.locator("#no-articles")).to_be_visible()
+        expect(page.locator("#suggestions .suggestion")).to_have_count(0)
+
+        page.click("#no-articles-add")
+        expect(page.locator("#add-dialog")).to_be_visible()
+        page.fill("#add-title", GRAIN_TITLE)
+        page.fill("#add-text", GRAIN_TEXT)
+        page.click("#add-submit")
+        example = page.locator("#suggestions .suggestion")
+        expect(example).to_have_text([f"What does “{GRAIN_TITLE}” report?"])
+        expect(page.locator("#no-articles")).to_be_hidden()
+
+        example.click()
+        bubble = page.locator(".message.assistant")
+        expect(bubble).not_to_contain_class("typing")
+        expect(bubble).not_to_contain_class("abstained")
+        expect(bubble.locator(".citation-title").first).to_have_text(GRAIN_TITLE)
+        context.close()
+        assert not errors, errors
+    finally:
+        live.stop()
+
+
 def test_the_article_list_comes_a_page_at_a_time(page: Page, server: Server) -> None:
     ids = [f"paging/{n:02d}" for n in range(50)]  # with the seed, one more than a page
     try:

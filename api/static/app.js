@@ -11,6 +11,9 @@
     alerts: $("alerts"),
     messages: $("messages"),
     emptyState: $("empty-state"),
+    suggestions: $("suggestions"),
+    noArticles: $("no-articles"),
+    noArticlesAdd: $("no-articles-add"),
     askForm: $("ask-form"),
     question: $("question"),
     ask: $("ask"),
@@ -1309,6 +1312,39 @@
     if (ui.filterSource.value !== chosen) filtersChanged();
   }
 
+  // ---- example questions, about the newest articles indexed -------------------------------------------------------
+
+  // A title naming a time ("on February 15", "to 2029", "this week") would be read as a window of dates that the
+  // article itself may lie outside: such a question can find nothing. Left out, as anything with a digit is.
+  const TIMELY = /\d|\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sept?(ember)?|oct(ober)?|nov(ember)?|dec(ember)?|(mon|tues|wednes|thurs|fri|satur|sun)day|today|yesterday|tomorrow|tonight|week(end)?|month|year)\b/i;
+  const EXAMPLES = 3;
+  let examplesRequest = 0;
+
+  /** Up to three questions about the newest articles (one a story: copies are one), each answerable from its
+   *  article; with no article indexed, none, and a pointer to adding one. */
+  async function refreshExamples() {
+    const token = ++examplesRequest;
+    let page;
+    try {
+      page = await getJSON("/api/articles?order=newest&limit=50");
+    } catch {
+      return; // the library says why the articles cannot be had; the examples stay as they were
+    }
+    if (token !== examplesRequest) return;
+    const stories = new Set();
+    const questions = [];
+    for (const article of page.articles) {
+      const story = article.story_id || article.id;
+      if (questions.length === EXAMPLES || stories.has(story) || TIMELY.test(article.title)) continue;
+      stories.add(story);
+      questions.push(`What does “${article.title}” report?`);
+    }
+    ui.suggestions.replaceChildren(...questions.map((text) =>
+      el("button", { className: "suggestion", text, attrs: { type: "button" } })));
+    ui.suggestions.hidden = !questions.length;
+    ui.noArticles.hidden = page.total > 0;
+  }
+
   // ---- wiring ---------------------------------------------------------------------------------------------------
 
   ui.askForm.addEventListener("submit", (event) => {
@@ -1347,6 +1383,7 @@
     if (citation) openArticle(citation.article_id, citation, target);
   });
 
+  ui.noArticlesAdd.addEventListener("click", () => $("add-open").click()); // the library's dialog
   ui.newConversation.addEventListener("click", newConversation);
   ui.apiKey.hidden = !storedKey();
   ui.apiKey.addEventListener("click", () => askForKey("Enter the API key to use from now on."));
@@ -1407,14 +1444,16 @@
       filtersChanged();
     },
     /** After articles came or went: the outlets may have changed; a removed article cannot answer or stay open. */
-    articlesChanged(removedId) {
+    async articlesChanged(removedId) {
       if (removedId === undefined) articleCache.clear(); // an article may have been replaced: read it again
       else {
         articleCache.delete(removedId);
         if (panelArticleId === removedId) closePanel();
         if (picked.delete(removedId)) filtersChanged();
       }
-      return refreshOutlets();
+      // in turn, not at once (see library.js: written)
+      await refreshOutlets();
+      await refreshExamples();
     },
     currentConversation: () => session.id,
     loadConversation,
@@ -1423,5 +1462,6 @@
 
   filtersChanged(); // the browser may have restored the fields' values (a reload): show what questions will carry
   refreshOutlets();
+  refreshExamples();
   restoreConversation();
 })();
