@@ -47,6 +47,14 @@ _LIKE_SPECIAL = re.compile(r"[\\%_]")  # what LIKE reads as a pattern, escaped t
 _SQL_VARIABLES = 900  # SQLite's limit on parameters per statement is 999 on older builds
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """What a filter lets through: how many articles, and the ids of their chunks."""
+
+    articles: int
+    chunk_ids: list[str]
+
+
 class Catalog:
     """Articles in SQLite (WAL: readers never wait for the writer)."""
 
@@ -137,17 +145,12 @@ class Catalog:
         )
         return ArticlePage(articles=articles, total=total, next_cursor=next_cursor)
 
-    def chunk_ids(self, within: SearchFilter | None) -> list[str] | None:
-        """The ids of every chunk of the articles the filter lets through; None for no filter."""
+    def admitted(self, within: SearchFilter | None) -> Admitted | None:
+        """The articles the filter lets through (how many, and every chunk of theirs); None for no filter."""
         if within is None or within.is_empty:
             return None
-        return [chunk_id(i, p, version) for i, chunks, version in self._matching(within) for p in range(chunks)]
-
-    def admitted(self, within: SearchFilter | None) -> int | None:
-        """How many articles the filter lets through; None for no filter."""
-        if within is None or within.is_empty:
-            return None
-        return len(self._matching(within))
+        matching = self._matching(within)
+        return Admitted(len(matching), [chunk_id(i, p, v) for i, chunks, v in matching for p in range(chunks)])
 
     def chunk_total(self) -> int:
         """How many chunks the articles have."""

@@ -130,8 +130,8 @@ class Engine:
         evidence = QuestionEvidence(question, vector, replica.keyword.idf, dated=windowed)
         candidates = max(self.settings.candidates, top_k, depth)
         retriever = HybridRetriever(self.store, replica.keyword, candidates, replica.catalog.chunk_total)
-        allowed = replica.catalog.chunk_ids(within)
-        admitted = None if allowed is None else replica.catalog.admitted(within)
+        admitted = replica.catalog.admitted(within)
+        allowed = None if admitted is None else admitted.chunk_ids
         # a question about the current state looks further down the list: the newest report may rank lower
         wanted = max(top_k, depth, LATEST_POOL if reading.latest else 0)
         # twice as many as wanted: syndicated copies are set aside below, and the rest must still fill the list
@@ -144,7 +144,16 @@ class Engine:
         scope = time_scope(reading, now, windowed)
         passages = to_passages(hits[:wanted], titles)
         return Retrieved(
-            evidence, hits[:wanted], passages, top_k, began, asked, scope, infos, to_passages(copies, titles), admitted
+            evidence,
+            hits[:wanted],
+            passages,
+            top_k,
+            began,
+            asked,
+            scope,
+            infos,
+            to_passages(copies, titles),
+            None if admitted is None else admitted.articles,
         )
 
     @traced("ask")
