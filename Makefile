@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= What did Truss demand?
 
-.PHONY: run test lint bench bench-scale bench-load eval browser clean
+.PHONY: run test lint bench bench-scale bench-load eval reader browser clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -65,5 +65,14 @@ eval: $(VENV)/.installed-test
 	$(BIN)/qa eval eval/seed_qa.jsonl --corpus seeds --report eval/reports/seed
 	$(BIN)/qa eval eval/xquad_en/qa.jsonl --corpus eval/xquad_en/corpus.jsonl --withhold --report eval/reports/xquad
 
+# Fit the span reader again (qa/assets/reader.onnx, on half A of XQuAD-en), then the picker's weights (half A),
+# reporting half B. About 20 minutes on 2 cores.
+TRAIN := .venv-train
+reader: $(VENV)/.installed-test
+	test -x $(TRAIN)/bin/python || $(PYTHON) -m venv $(TRAIN)
+	$(TRAIN)/bin/pip install --quiet -e '.[train]'
+	$(TRAIN)/bin/python -m eval.fit_reader --half A --out qa/assets/reader.onnx
+	$(BIN)/python -m eval.fit_span --write
+
 clean:
-	rm -rf $(VENV) .qa-data
+	rm -rf $(VENV) $(TRAIN) .qa-data

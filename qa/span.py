@@ -25,12 +25,16 @@ from qa.dateline import dateline_length
 from qa.domain import AnswerSentence, Citation, ShortAnswer
 from qa.posts import LEAVES_POST
 from qa.question import AnswerType, QuestionProfile
+from qa.reader import SpanReader
 from qa.text import MONTHS, NUMBER_WORDS, WEEKDAYS, sentence_spans, tokenize
 
 MAX_TOKENS = 8  # longer spans are sentences, not facts
 
 # The fitted weight of each feature (a feature without one weighs 0); written by `python -m eval.fit_span --write`.
 WEIGHTS: dict[str, float] = json.loads((resources.files("qa") / "assets" / "span_weights.json").read_text("utf-8"))
+
+# The reader model (qa.reader), shared by every question of the process; loaded at its first short answer.
+READER = SpanReader()
 
 # Questions no span answers: why, how (not how many...), and yes-or-no ("Is the ceasefire still holding?": not
 # "Friday" from "was largely holding on Friday").
@@ -160,11 +164,13 @@ def short_answer(
     citations: Sequence[Citation],
     abstained: bool = False,
     sentences: Sequence[AnswerSentence] = (),
+    reader: SpanReader | None = READER,
 ) -> ShortAnswer | None:
     """The span of one cited quote that answers the question, or None when none can be pinned (an abstention,
     a "why" or "how" question, a demand, or no candidate that fits). `sentences`: the answer's own, when they are
-    the quotes' sentences word for word (an extractive answer), so the quotes need not be split again."""
-    found = candidates(question, citations, abstained, sentences)
+    the quotes' sentences word for word (an extractive answer), so the quotes need not be split again. `reader`:
+    the reader model whose score is one of the features (None: without it)."""
+    found = candidates(question, citations, abstained, sentences, reader)
     best = max(found, key=lambda c: c.score, default=None)
     if best is None:
         return None
@@ -201,10 +207,14 @@ def _fullest_name(question: str, best: Candidate, found: Sequence[Candidate]) ->
 
 
 def candidates(
-    question: str, citations: Sequence[Citation], abstained: bool = False, told: Sequence[AnswerSentence] = ()
+    question: str,
+    citations: Sequence[Citation],
+    abstained: bool = False,
+    told: Sequence[AnswerSentence] = (),
+    reader: SpanReader | None = None,
 ) -> list[Candidate]:
     """Every admissible span of the cited sentences, with its features (none for questions without a span).
-    `told`: the answer's sentences (see short_answer)."""
+    `told`: the answer's sentences (see short_answer); `reader`: adds the reader model's score of each span."""
     citations = [c for c in citations if not c.earlier]  # the fact is the answer's, not earlier reporting's
     if abstained or not citations or _NO_SPAN.search(question):
         return []
@@ -228,7 +238,23 @@ def candidates(
     strongest = max(citations, key=lambda c: c.score).n
     for (citation, _, _), tokens, held in zip(sentences, tokenised, helds, strict=True):
         found.extend(_spans(tokens, asked, citation, held, held >= top, citation.n == strongest))
+    if reader is not None and found:
+        _add_reader_scores(question, citations, found, reader)
     return found
+
+
+def _add_reader_scores(
+    question: str, citations: Sequence[Citation], found: Sequence[Candidate], reader: SpanReader
+) -> None:
+    """Each candidate's score under the reader model (feature "reader"), from one reading of each quote that
+    holds a candidate."""
+    holding = {c.citation for c in found}
+    quoted = [c for c in citations if c.n in holding]
+    readings = reader.read(question, [c.quote for c in quoted])
+    by_citation = {c.n: (c.start, reading) for c, reading in zip(quoted, readings, strict=True)}
+    for candidate in found:
+        at, reading = by_citation[candidate.citation]
+        candidate.features["reader"] = reading.span_score(candidate.start - at, candidate.end - at)
 
 
 def _quote_sentences(citation: Citation, told: Sequence[AnswerSentence]) -> list[tuple[int, int]]:

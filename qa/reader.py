@@ -1,0 +1,99 @@
+"""The span reader: how likely each word of a cited quote is to start or end the answer (ONNX, no torch).
+
+all-MiniLM-L6-v2 fine-tuned for extractive question answering, SQuAD-style (a start and an end score per word
+piece of "[CLS] question [SEP] quote [SEP]"), by `python -m eval.fit_reader` on the questions of half of
+XQuAD-en's articles; int8 weights in qa/assets/reader.onnx (see qa/assets/NOTICE.md). It is one feature of the
+short-answer picker (qa.span), which still decides which spans may answer at all (answer type, clause, length).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from qa.embedder import MiniLMEmbedder
+
+MAX_TOKENS = 256  # question and quote together; a longer quote is cut (its tail gets no score)
+_NO_SCORE = -30.0  # a span the reader cannot place (its words cut off): about e^-30, never its pick
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One quote as the reader read it: each of its word pieces' place in the quote, and the log-probability
+    that the answer starts or ends there."""
+
+    offsets: list[tuple[int, int]]
+    starts: np.ndarray
+    ends: np.ndarray
+
+    def span_score(self, start: int, end: int) -> float:
+        """log P(start) + log P(end) for the quote's characters [start, end)."""
+        first = next((k for k, (a, b) in enumerate(self.offsets) if a <= start < b), None)
+        last = next((k for k in range(len(self.offsets) - 1, -1, -1) if self.offsets[k][0] < end), None)
+        if first is None or last is None or last < first:
+            return _NO_SCORE
+        return float(self.starts[first] + self.ends[last])
+
+
+class SpanReader:
+    """The reader model, loaded on first use (a process that never needs a short answer never pays for it)."""
+
+    def __init__(self, model_path: Path | None = None) -> None:
+        self._model_path = model_path
+        self._loading = threading.Lock()
+
+    @cached_property
+    def _tokenizer(self) -> Tokenizer:
+        tokenizer = MiniLMEmbedder.tokenizer_only()  # the base model's vocabulary: fine-tuning kept it
+        tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+        return tokenizer
+
+    @cached_property
+    def _session(self) -> ort.InferenceSession:
+        options = ort.SessionOptions()
+        # one thread: a question's quotes are a few dozen word pieces, and a server answers several at once
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        path = self._model_path or Path(str(resources.files("qa") / "assets" / "reader.onnx"))
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def read(self, question: str, quotes: Sequence[str]) -> list[Reading]:
+        """Each quote read against the question, one at a time: the int8 model quantises a batch's activations
+        on the whole batch's range, so in a batch a quote's scores would depend on the quotes beside it (a
+        probability moved by 0.1 in a test)."""
+        with self._loading:  # two first questions at once load it once
+            tokenizer, session = self._tokenizer, self._session
+        readings = []
+        for encoding in tokenizer.encode_batch([(question, quote) for quote in quotes]):
+            ids = np.array([encoding.ids], dtype=np.int64)
+            types = np.array([encoding.type_ids], dtype=np.int64)
+            starts, ends = session.run(
+                None, {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": types}
+            )
+            quote = [k for k, sequence in enumerate(encoding.sequence_ids) if sequence == 1]
+            readings.append(
+                Reading(
+                    offsets=[encoding.offsets[k] for k in quote],
+                    starts=_log_softmax(starts[0, quote]),
+                    ends=_log_softmax(ends[0, quote]),
+                )
+            )
+        return readings
+
+
+def _log_softmax(scores: np.ndarray) -> np.ndarray:
+    """Log-probabilities over one quote's word pieces (so that scores of different quotes compare)."""
+    if not len(scores):
+        return scores
+    shifted = scores - scores.max()
+    normalised: np.ndarray = shifted - np.log(np.exp(shifted).sum())
+    return normalised

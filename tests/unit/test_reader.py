@@ -1,0 +1,69 @@
+"""qa/reader.py: the span reader model (the real int8 ONNX export) on hand-written sentences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.reader import MAX_TOKENS, Reading, SpanReader
+
+
+@pytest.fixture(scope="module")
+def reader() -> SpanReader:
+    return SpanReader()
+
+
+def best_span(reading: Reading, quote: str) -> str:
+    """The reader's own best span of a quote (start before end, at most 20 word pieces)."""
+    pairs = [
+        (reading.starts[i] + reading.ends[j], i, j)
+        for i in range(len(reading.offsets))
+        for j in range(i, min(i + 20, len(reading.offsets)))
+    ]
+    _, i, j = max(pairs)
+    return quote[reading.offsets[i][0] : reading.offsets[j][1]]
+
+
+@pytest.mark.parametrize(
+    ("question", "quote", "expected"),
+    [
+        ("Who won the race?", "After a wet start, Maria Lopez won the race in Lisbon on Sunday.", "Maria Lopez"),
+        ("Where was the race held?", "After a wet start, Maria Lopez won the race in Lisbon on Sunday.", "Lisbon"),
+        ("How many people live in the town?", "The town, founded in 1820, has 4,300 inhabitants.", "4,300"),
+    ],
+)
+def test_the_answer_scores_highest(reader: SpanReader, question: str, quote: str, expected: str) -> None:
+    (reading,) = reader.read(question, [quote])
+    assert best_span(reading, quote) == expected
+    at = quote.index(expected)
+    others = [quote.index(w) for w in ("wet", "Sunday", "1820") if w in quote and w not in expected]
+    assert all(reading.span_score(at, at + len(expected)) > reading.span_score(o, o + 3) for o in others)
+
+
+def test_scores_are_log_probabilities_over_each_quote(reader: SpanReader) -> None:
+    readings = reader.read("Who won?", ["Lopez won.", "The race in Lisbon was won by Maria Lopez after a wet start."])
+    for reading in readings:
+        assert np.isclose(np.exp(reading.starts).sum(), 1.0, atol=1e-4)
+        assert np.isclose(np.exp(reading.ends).sum(), 1.0, atol=1e-4)
+        assert len(reading.offsets) == len(reading.starts) == len(reading.ends)
+
+
+def test_quotes_read_together_score_as_read_alone(reader: SpanReader) -> None:
+    """A quote's scores do not depend on the quotes read with it (see SpanReader.read)."""
+    question = "When was the bridge opened?"
+    short = "It opened in 1937."
+    long = "The bridge, four years in the making, was opened to traffic in 1937 by the mayor."
+    together = reader.read(question, [short, long])
+    for quote, reading in zip((short, long), together, strict=True):
+        (alone,) = reader.read(question, [quote])
+        assert np.allclose(reading.starts, alone.starts) and np.allclose(reading.ends, alone.ends)
+
+
+def test_a_span_past_the_models_reach_scores_lowest(reader: SpanReader) -> None:
+    """A quote longer than the model reads is cut: a span in its tail gets the lowest score, never an error."""
+    quote = "The committee met again. " * (MAX_TOKENS // 4) + "It chose Maria Lopez."
+    (reading,) = reader.read("Whom did the committee choose?", [quote])
+    tail = quote.index("Maria Lopez")
+    head = quote.index("committee")
+    assert reading.span_score(tail, tail + len("Maria Lopez")) < reading.span_score(head, head + 9)
+    assert reader.read("Anything?", []) == []
