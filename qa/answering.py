@@ -13,6 +13,8 @@ from qa.evidence import QuestionEvidence
 from qa.retrieval import Hit
 
 ABSTAIN_TEXT = "The indexed articles do not answer this question; the closest passages are cited below."
+# with no passage to cite (filters that let no article through, an empty index): nothing is "below"
+ABSTAIN_TEXT_NOTHING_READ = "The indexed articles do not answer this question: no passage could be read for it."
 _STREAM_PIECE = re.compile(r"\S+(?:\s+\S+){0,3}\s*")
 
 
@@ -65,7 +67,8 @@ def abstention(passages: Sequence[Passage], support: float, backend: str, count:
         )
         for n, p in enumerate(passages[:count], start=1)
     ]
-    return AnswerResult(ABSTAIN_TEXT, citations, True, support, [], backend)
+    text = ABSTAIN_TEXT if citations else ABSTAIN_TEXT_NOTHING_READ
+    return AnswerResult(text, citations, True, support, [], backend)
 
 
 class FallbackAnswerer:

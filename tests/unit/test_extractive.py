@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from qa.answering import ABSTAIN_TEXT, AnswerResult
+from qa.answering import ABSTAIN_TEXT, ABSTAIN_TEXT_NOTHING_READ, AnswerResult
 from qa.chunking import chunk_id
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.extractive import (
@@ -485,3 +485,10 @@ def test_who_holds_a_post_is_not_answered_by_who_left_it() -> None:
     # the same sentences for a question that is not about holding the post keep their order
     as_event = answerer.score_sentences(question("Who announced a decision about the mayor of Lisburg?"), [hit])
     assert as_event[0].text == left
+
+
+def test_with_nothing_to_read_the_abstention_points_to_no_passage() -> None:
+    """Filters that let no article through leave nothing to cite: the text must not say "cited below"."""
+    result = ExtractiveAnswerer(threshold=1.6, max_sentences=3).answer(question(DEMAND), [], [])
+    assert result.abstained and result.citations == []
+    assert result.answer == ABSTAIN_TEXT_NOTHING_READ and "below" not in result.answer
