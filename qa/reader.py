@@ -92,7 +92,7 @@ class SpanReader:
 
 
 def _log_softmax(scores: np.ndarray) -> np.ndarray:
-    """Log-probabilities over one quote's word pieces (so that scores of different quotes compare)."""
+    """Log-probabilities over one quote's word pieces."""
     if not len(scores):
         return scores
     shifted = scores - scores.max()

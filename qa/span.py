@@ -1,15 +1,17 @@
 """The exact fact: the short span of a cited quote that answers the question ("308", "10 February 2022").
 
-No reader model ships in a package here, so this is classic feature-based span selection (the SQuAD paper's
-sliding-window and distance baselines, with answer-type checks): every short run of words in the cited sentences
-is a candidate; candidates that start or end on a function word, cross a clause break, are made of the question's
-own words only or do not fit the answer type the question wants (a date, a number) are dropped; the rest are scored
-by a linear function of a few features (answer-type fit, distance to the question's words matched in the sentence,
-how much of the question the sentence holds, length, capitals, the words around the span) and the best one is the
-short answer. Questions that want a reason, a manner or a demand get no span: their answer is the sentence.
+Every short run of words in the cited sentences is a candidate; candidates that start or end on a function word,
+cross a clause break, are made of the question's own words only or do not fit the answer type the question wants
+(a date, a number) are dropped. The rest are scored by a linear function of a few features (answer-type fit,
+distance to the question's words matched in the sentence, how much of the question the sentence holds, length,
+capitals, the words around the span: the SQuAD paper's sliding-window and distance baselines) plus the span
+reader's log-probability of the span (qa.reader, a model fine-tuned for this; weight 1.0, set, not fitted), and
+the best one is the short answer. Questions that want a reason, a manner or a demand get no span: their answer is
+the sentence.
 
-The weights (WEIGHTS, in qa/assets/span_weights.json) were fitted by eval/fit_span.py on one half of XQuAD-en's
-articles (CC BY-SA 4.0); the other half reports how the picker does on questions it was not fitted on.
+The linear weights (WEIGHTS, in qa/assets/span_weights.json) and the reader were fitted on one half of XQuAD-en's
+articles (CC BY-SA 4.0; eval/fit_span.py, eval/fit_reader.py); the other half reports how the picker does on
+questions it was not fitted on.
 """
 
 from __future__ import annotations
