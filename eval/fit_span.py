@@ -148,12 +148,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, help="keep the engine's answers here (reused when it exists)")
     parser.add_argument("--write", action="store_true", help="write half A's weights to qa/assets/span_weights.json")
-    parser.add_argument(
-        "--reader-b",
-        type=Path,
-        help="a reader fitted on half B (python -m eval.fit_reader --half B): half A is then scored the same way, "
-        "with it and weights fitted on B, for a two-fold figure over every question",
-    )
     args = parser.parse_args()
     rows = collect(args.cache)
     articles = sorted({row.article for row in rows})
@@ -168,7 +162,6 @@ def main() -> None:
     weights_a, weights_b = fit(a, len(names)), fit(b, len(names))
     em_b, f1_b = score(b, weights_a)
     em_a, f1_a = score(a, weights_b)
-    em_rb, f1_rb = score(read_b, shipped_with_reader)
     report = {
         "questions": {"A": len(a), "B": len(b)},
         "fitted_on_A_scored_on_B": {"em": round(em_b, 4), "f1": round(f1_b, 4)},
@@ -181,20 +174,9 @@ def main() -> None:
         "shipped_weights_on_B_without_the_reader": dict(
             zip(("em", "f1"), (round(x, 4) for x in score(b, shipped)), strict=True)
         ),
-        "shipped_on_B": {"em": round(em_rb, 4), "f1": round(f1_rb, 4)},
+        "shipped_on_B": dict(zip(("em", "f1"), (round(x, 4) for x in score(read_b, shipped_with_reader)), strict=True)),
         "weights_A": {n: round(float(w), 4) for n, w in zip(names, weights_a, strict=True)},
     }
-    if args.reader_b is not None:
-        mirrored_names, mirrored = featurise(rows, SpanReader(args.reader_b))
-        mirrored_a = [q for q in mirrored if q.asked.article in half_a]
-        weights_b_with_reader = np.array([dict(zip(names, weights_b, strict=True)).get(n, 0.0) for n in mirrored_names])
-        weights_b_with_reader[mirrored_names.index("reader")] = READER_WEIGHT
-        em_ra, f1_ra = score(mirrored_a, weights_b_with_reader)
-        report["with_reader_b_fitted_on_B_scored_on_A"] = {"em": round(em_ra, 4), "f1": round(f1_ra, 4)}
-        report["with_readers_two_fold_pooled"] = {
-            "em": round((em_rb * len(b) + em_ra * len(a)) / len(questions), 4),
-            "f1": round((f1_rb * len(b) + f1_ra * len(a)) / len(questions), 4),
-        }
     print(json.dumps(report, indent=2))
     if args.write:
         write_weights(names, weights_a)
