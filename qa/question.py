@@ -66,12 +66,12 @@ _ASKS_MONEY = re.compile(
     r"|fee|fees|worth|money|budget|salary|invest|invested|raise|raised)\b",
     re.I,
 )
-_SHOWS_MONEY = re.compile(
-    r"[$£€¥₹]|\b(dollars?|euros?|pounds?( sterling)?|yen|yuan|renminbi|rupees?|francs?|marks|crowns|kronor|kroner"
-    r"|krona|krone|pesos?|roubles?|rubles?|cents?|pence|shillings?|dinars?|riyals?|lira|lire|won|rand|guilders?"
-    r"|usd|eur|gbp)\b",
-    re.I,
+# Names of money, as a figure's unit ("1.71 billion crowns").
+CURRENCY_NAMES = (
+    r"dollars?|euros?|pounds?|sterling|yen|yuan|renminbi|rupees?|francs?|marks|crowns|kronor|kroner|krona|krone"
+    r"|pesos?|roubles?|rubles?|cents?|pence|shillings?|dinars?|riyals?|lira|lire|won|rand|guilders?|usd|eur|gbp"
 )
+_SHOWS_MONEY = re.compile(rf"[$£€¥₹]|\b({CURRENCY_NAMES})\b", re.I)
 # Capitalised, yet no one's name: "Thursday" in "said on Thursday" does not answer "Who ...?".
 _MONTH_ABBREVIATIONS = ("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
 _CALENDAR_WORDS = frozenset(MONTHS + WEEKDAYS + _MONTH_ABBREVIATIONS)

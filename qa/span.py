@@ -26,7 +26,7 @@ from importlib import resources
 from qa.dateline import dateline_length
 from qa.domain import AnswerSentence, Citation, ShortAnswer
 from qa.posts import LEAVES_POST
-from qa.question import AnswerType, QuestionProfile
+from qa.question import CURRENCY_NAMES, AnswerType, QuestionProfile
 from qa.reader import SpanReader
 from qa.text import MONTHS, NUMBER_WORDS, WEEKDAYS, sentence_spans, tokenize
 
@@ -62,7 +62,7 @@ _POSSESSIVE = re.compile(r"['’]s$")  # "Thursday's deadline"
 _UNITS = re.compile(
     r"^(percent|per|cent|%|million|billion|thousand|hundred|trillion|years?|months?|weeks?|days?|hours?|minutes?"
     r"|seconds?|decades?|centuries|century|miles?|km|kilometres?|kilometers?|metres?|meters?|feet|foot|inches"
-    r"|pounds?|dollars?|euros?|tons?|tonnes?|acres?|square|degrees?|mph|kg|people|points?)$",
+    rf"|{CURRENCY_NAMES}|tons?|tonnes?|acres?|square|degrees?|mph|kg|people|points?)$",
     re.I,
 )
 _SCALE = frozenset({"percent", "%", "million", "billion", "trillion", "thousand", "hundred"})  # part of a quantity
@@ -241,6 +241,10 @@ def candidates(
     strongest = max(citations, key=lambda c: c.score).n
     for (citation, _, _), tokens, held in zip(sentences, tokenised, helds, strict=True):
         found.extend(_spans(tokens, asked, citation, held, held >= top, citation.n == strongest))
+    if asked.profile.asks_money and any(c.features["fit"] == 1.0 for c in found):
+        # "1.2 billion crowns", not "1.2 billion", answers what something costs: both models preferred the bare
+        # figure (SQuAD's answers often leave the currency out), which does not say which money
+        found = [c for c in found if c.features["fit"] == 1.0]
     if reader is not None and found:
         found = _read(question, citations, found, reader)
     return found
@@ -318,6 +322,8 @@ def _spans(
             fit = _type_fit(span, kind, i == 0)
             if fit <= 0:
                 continue
+            if asked.profile.asks_money and fit == 1.0:  # an amount of money: see candidates()
+                fit = asked.profile.type_match(citation.quote[span[0].start : span[-1].end]) or 0.5
             asked_words = [
                 t for t in span if ((t.stem and t.stem in terms) or t.lower in asked.words) and t.lower not in _SCALE
             ]

@@ -88,6 +88,12 @@ def cited(*quotes: str) -> tuple[str, list[Citation]]:
             "M. Theo Kearney",
         ),
         ("How much were the carriage fees?", ["The carriage fees rose to £30m for the channels."], "£30m"),
+        # a currency named after the figure is part of the amount
+        (
+            "How much is the tunnel expected to cost?",
+            ["The ministry said the tunnel is now expected to cost 2.4 billion crowns, up from its first estimate."],
+            "2.4 billion crowns",
+        ),
         # a person named in full when the quotes give the full name; only for "who"
         (
             "Who was assigned to design a second master plan?",
