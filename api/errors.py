@@ -47,16 +47,24 @@ _TIME_FIELDS = ("since", "until", "as_of")
 _TIME_EXAMPLE = "give ISO 8601, e.g. 2025-03-01 or 2025-03-01T09:30+01:00."
 
 
-def error_body(message: str, kind: str) -> dict[str, Any]:
-    """The one error body, with the id of the request it answers (when there is one)."""
-    return {"error": {"message": message, "type": kind}, "request_id": current_request_id()}
+def error_body(message: str, kind: str, article_id: str | None = None) -> dict[str, Any]:
+    """The one error body, with the id of the request it answers (when there is one) and of the article the error
+    is about (when it names one: the article a new one's title clashes with)."""
+    error = {"message": message, "type": kind} | ({"article_id": article_id} if article_id is not None else {})
+    return {"error": error, "request_id": current_request_id()}
 
 
-def error_response(status: int, message: str, kind: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    kind: str,
+    headers: Mapping[str, str] | None = None,
+    article_id: str | None = None,
+) -> JSONResponse:
     """The one error response. It carries its X-Request-ID itself: a 500 is sent from outside the middleware."""
     request_id = current_request_id()
     every = {**(headers or {}), **({HEADER: request_id} if request_id else {})}
-    return JSONResponse(error_body(message, kind), status_code=status, headers=every or None)
+    return JSONResponse(error_body(message, kind, article_id), status_code=status, headers=every or None)
 
 
 def _headers(exc: QAError) -> dict[str, str] | None:
@@ -75,7 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(_: Request, exc: QAError) -> JSONResponse:
         hint = HINTS.get(exc.code)
         message = f"{exc} {hint}" if hint else str(exc)
-        return error_response(exc.http_status, message, type(exc).__name__, _headers(exc))
+        return error_response(exc.http_status, message, type(exc).__name__, _headers(exc), exc.article_id)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

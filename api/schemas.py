@@ -137,6 +137,11 @@ class Removed(BaseModel):
 class ErrorBody(BaseModel):
     message: str
     type: str
+    article_id: str | None = Field(
+        default=None,
+        description="The article the error is about, when it names one: on a 409 from POST /api/articles without "
+        "an id, the article whose id the title gives (send that id to replace it).",
+    )
 
 
 class ErrorOut(BaseModel):

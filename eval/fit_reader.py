@@ -46,7 +46,8 @@ class Item:
 
 
 def items(half: str) -> list[Item]:
-    """The answerable questions of one half of XQuAD-en's articles ("A": the even ones, "B": the odd ones)."""
+    """The answerable questions of one half of XQuAD-en's articles ("A": the even ones, "B": the odd ones), or of
+    both ("AB")."""
     rows = [json.loads(line) for line in (XQUAD / "qa.jsonl").open(encoding="utf-8") if line.strip()]
     corpus = {
         record["id"]: record["text"]
@@ -54,7 +55,7 @@ def items(half: str) -> list[Item]:
         if record
     }
     articles = sorted({row["article_ids"][0] for row in rows})
-    wanted = {a for n, a in enumerate(articles) if n % 2 == (0 if half == "A" else 1)}
+    wanted = {a for n, a in enumerate(articles) if "AB"[n % 2] in half}
     return [
         Item(row["question"], row["answers"][0], row["evidence"], corpus[row["article_ids"][0]])
         for row in rows
@@ -171,7 +172,9 @@ def train(half: str, out: Path, epochs: int, rate: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=("A", "B"), default="A", help="the half of XQuAD-en's articles to fit on")
+    parser.add_argument(
+        "--half", choices=("A", "B", "AB"), default="A", help="the half of XQuAD-en's articles to fit on (AB: all)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "qa" / "assets" / "reader.onnx")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--rate", type=float, default=RATE, help="peak learning rate")

@@ -12,9 +12,11 @@ withdrew" for "three months".)
 The reader model's score (qa/reader.py, fitted on half A by eval/fit_reader.py) is one more feature, with a weight
 set beforehand, not fitted: 1.0, so that a span's score is the reader's log-probability plus the linear score
 (two models' log-scores added, a product of experts). Fitting it on half A would weigh a reader that has seen
-half A's questions; half B shows how the sum does on questions neither model saw.
+half A's questions; half B shows how the sum does on questions neither model saw. With `--reader-b`, a reader
+fitted on half B scores half A, with the weights fitted on half B: the two-fold figure, with a reader, over all
+1,190 questions.
 
-Run: .venv/bin/python -m eval.fit_span [--cache FILE] [--write]
+Run: .venv/bin/python -m eval.fit_span [--cache FILE] [--write] [--reader-b PATH]
    (indexes XQuAD-en into a temporary directory and asks its 1,190 questions: a few minutes; `--cache` keeps the
    answers for a rerun; `--write` writes half A's weights to qa/assets/span_weights.json)
 """
@@ -144,10 +146,27 @@ def write_weights(names: list[str], weights: np.ndarray) -> None:
     (REPO / "qa" / "assets" / "span_weights.json").write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
 
 
+def _scored_on_a_by_half_b(
+    rows: Sequence[Asked], half_a: set[str], reader_b: SpanReader, names: list[str], weights_b: np.ndarray
+) -> tuple[float, float]:
+    """Half A scored as the shipped picker scores half B, the other way round: by the reader fitted on half B, at
+    the same fixed weight, and the linear weights fitted on half B."""
+    read_names, questions = featurise(rows, reader_b)
+    by_name = dict(zip(names, weights_b, strict=True)) | {"reader": READER_WEIGHT}
+    weights = np.array([by_name.get(n, 0.0) for n in read_names])
+    return score([q for q in questions if q.asked.article in half_a], weights)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, help="keep the engine's answers here (reused when it exists)")
     parser.add_argument("--write", action="store_true", help="write half A's weights to qa/assets/span_weights.json")
+    parser.add_argument(
+        "--reader-b",
+        type=Path,
+        help="a reader fitted on half B (python -m eval.fit_reader --half B --out PATH): adds the two-fold figure "
+        "with a reader, half A scored by the reader and the weights fitted on half B",
+    )
     args = parser.parse_args()
     rows = collect(args.cache)
     articles = sorted({row.article for row in rows})
@@ -177,6 +196,17 @@ def main() -> None:
         "shipped_on_B": dict(zip(("em", "f1"), (round(x, 4) for x in score(read_b, shipped_with_reader)), strict=True)),
         "weights_A": {n: round(float(w), 4) for n, w in zip(names, weights_a, strict=True)},
     }
+    if args.reader_b is not None:
+        em_ra, f1_ra = _scored_on_a_by_half_b(rows, half_a, SpanReader(args.reader_b), names, weights_b)
+        em_rb, f1_rb = score(read_b, shipped_with_reader)
+        report["with_the_reader_two_fold"] = {
+            "fitted_on_A_scored_on_B": {"em": round(em_rb, 4), "f1": round(f1_rb, 4)},
+            "fitted_on_B_scored_on_A": {"em": round(em_ra, 4), "f1": round(f1_ra, 4)},
+            "pooled": {
+                "em": round((em_rb * len(b) + em_ra * len(a)) / len(questions), 4),
+                "f1": round((f1_rb * len(b) + f1_ra * len(a)) / len(questions), 4),
+            },
+        }
     print(json.dumps(report, indent=2))
     if args.write:
         write_weights(names, weights_a)

@@ -11,8 +11,9 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
@@ -33,6 +34,7 @@ class LoadedArticle:
 
     article: Article
     origin: str
+    where: str = ""  # the file or address it was read from, for a message about it (a repeated id)
 
 
 def load_paths(paths: Iterable[str | Path]) -> tuple[list[LoadedArticle], list[LoadFailure]]:
@@ -56,7 +58,7 @@ def iter_articles(paths: Iterable[str | Path]) -> Iterator[LoadedArticle | LoadF
             if path.suffix.lower() == ".jsonl":
                 yield from _jsonl_articles(path, origin)
             else:
-                yield LoadedArticle(load_file(path, root)[0], origin)
+                yield LoadedArticle(load_file(path, root)[0], origin, str(path))
         except LoadError as exc:
             yield LoadFailure(path=str(path), reason=str(exc))
 
@@ -78,14 +80,24 @@ def count_articles(paths: Iterable[str | Path]) -> int:
 
 def _files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path | None]]:
     """(file, the folder its id is relative to), in a stable order; (path, None) for a path that is missing."""
+    given: set[Path] = set()  # a file named twice (`qa index a.txt a.txt`, or a folder and a file in it) is read once
+
+    def first_time(file: Path) -> bool:
+        resolved = file.resolve()
+        if resolved in given:
+            return False
+        given.add(resolved)
+        return True
+
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             yield path, None
         elif path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path)):
-                yield file, path
-        else:
+                if first_time(file):
+                    yield file, path
+        elif first_time(path):
             yield path, path.parent
 
 
@@ -127,7 +139,7 @@ def _jsonl_articles(path: Path, origin: str) -> Iterator[LoadedArticle | LoadFai
         handle.seek(0)
         for article in _jsonl_lines(_decoded(handle), path, errors):
             found += 1
-            yield LoadedArticle(article, origin)
+            yield LoadedArticle(article, origin, str(path))
     if not found and not errors:
         raise LoadError("the file is empty")
     if errors:
@@ -170,6 +182,9 @@ def make_article(fields: dict[str, Any], text: str, default_title: str) -> Artic
     text = normalise_article_text(text)
     if not text:
         raise LoadError("the article has no text")
+    if not any(character.isalnum() for character in text):
+        # zero-width spaces or punctuation alone: nothing a question could find or a quote could cite
+        raise LoadError("the article's text has no letters or digits")
     article_id = str(fields["id"]).strip()
     published, inferred = _published(article_id, fields, text)
     try:
@@ -217,10 +232,31 @@ def _front_matter(content: str) -> tuple[dict[str, Any], str]:
     import yaml
 
     try:
-        post = frontmatter.loads(content)
+        post = frontmatter.loads(content, handler=_yaml_dates_as_text())
     except yaml.YAMLError as exc:
         raise LoadError(f"the YAML front matter does not parse: {str(exc).splitlines()[0]}") from exc
     return dict(post.metadata), post.content
+
+
+@cache
+def _yaml_dates_as_text() -> Any:
+    """python-frontmatter's YAML handler on PyYAML's safe loader without its timestamp type: `published:
+    2022-02-30` stays the text it was written as, which the date reader warns about, as for any other file (PyYAML
+    raised a ValueError on it, which ended the whole run)."""
+    import yaml
+    from frontmatter.default_handlers import YAMLHandler
+
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]
+        yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, Any]]]] = {
+            first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
+
+    class DatesAsText(YAMLHandler):
+        def load(self, fm: str, **kwargs: Any) -> Any:
+            return super().load(fm, Loader=Loader, **kwargs)
+
+    return DatesAsText()
 
 
 def _html(content: str) -> tuple[dict[str, Any], str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.loaders import LoadedArticle
+from indexer.loaders import SUPPORTED, LoadedArticle
 from qa.cancel import CancelToken
 from qa.chunking import chunk_article, indexed_text, with_context
 from qa.domain import Article, ArticleInfo, Chunk, IndexReport, LoadFailure
@@ -128,7 +128,7 @@ def index_articles(
             writing.result()
     if indexed_from is not None and folders:
         with store.batch():
-            report.removed = _remove_vanished(store, indexed_from, folders, seen, report.failed)
+            _remove_vanished(store, indexed_from, folders, seen, report)
         if report.removed and after_window:
             after_window()
     report.seconds = time.perf_counter() - began
@@ -188,6 +188,18 @@ def plan_chunks(article: Article, embedder: Embedder, chunk_tokens: int) -> list
     return with_context(chunk_article(article.id, article.text, embedder.count_tokens, budget), article.title)
 
 
+def _repeated(item: LoadedArticle, first: str) -> LoadFailure:
+    """The failure of an article whose id an earlier one of the run has: which one was kept, and where."""
+    article_id = item.article.id
+    if item.where and item.where == first:
+        reason = f"the article id '{article_id}' appears twice in this file; the first was kept"
+    elif first:
+        reason = f"the article id '{article_id}' is taken by {first}, read earlier in this run; this one was skipped"
+    else:
+        reason = f"the article id '{article_id}' is taken by an article read earlier in this run; this one was skipped"
+    return LoadFailure(path=item.where or article_id, reason=reason)
+
+
 def _windows(
     articles: Iterable[LoadedArticle | LoadFailure], report: IndexReport, seen: set[str]
 ) -> Iterator[list[LoadedArticle]]:
@@ -195,16 +207,16 @@ def _windows(
     articles; failures and repeated ids go to the report."""
     window: list[LoadedArticle] = []
     size = 0
+    read_from: dict[str, str] = {}  # each id's first article: where it was read
     for item in articles:
         if isinstance(item, LoadFailure):
             report.failed.append(item)
             continue
         if item.article.id in seen:
-            report.failed.append(
-                LoadFailure(path=item.article.id, reason="another file in this run has the same article id")
-            )
+            report.failed.append(_repeated(item, read_from.get(item.article.id, "")))
             continue
         seen.add(item.article.id)
+        read_from[item.article.id] = item.where
         window.append(item)
         size += 1 + len(item.article.text) // 1000  # about 1,000 characters a chunk
         if size >= WINDOW_CHUNKS or len(window) >= WINDOW_ARTICLES:
@@ -295,15 +307,20 @@ def _remove_vanished(
     indexed_from: IndexedFrom,
     folders: Sequence[Path],
     present: set[str],
-    failures: Sequence[LoadFailure],
-) -> list[str]:
-    """Articles indexed from one of these folders whose files are gone. A folder with failures keeps everything:
-    a file that failed to load this time is not a file that was deleted."""
+    report: IndexReport,
+) -> None:
+    """Remove the articles indexed from one of these folders whose files are gone. A folder where a file failed
+    to load keeps them, listed in `report.kept`: a file that failed to load this time is not a file that was
+    deleted. A file of a type never indexed (a .docx beside the articles) is no such failure."""
     roots = {str(f.resolve()) for f in folders}
-    troubled = {root for root in roots for f in failures if Path(f.path).resolve().is_relative_to(root)}
-    vanished = [
-        article_id
-        for article_id, origin in indexed_from(sorted(roots)).items()
-        if origin not in troubled and article_id not in present
-    ]
-    return store.remove_articles(vanished) if vanished else []
+    troubled = {
+        root
+        for root in roots
+        for f in report.failed
+        if Path(f.path).suffix.lower() in SUPPORTED and Path(f.path).resolve().is_relative_to(root)
+    }
+    indexed = indexed_from(sorted(roots))
+    gone = {article_id: origin for article_id, origin in indexed.items() if article_id not in present}
+    report.kept = sorted(article_id for article_id, origin in gone.items() if origin in troubled)
+    vanished = [article_id for article_id, origin in gone.items() if origin not in troubled]
+    report.removed = store.remove_articles(vanished) if vanished else []

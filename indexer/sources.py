@@ -90,7 +90,9 @@ def _url_articles(url: str, fetcher: Fetcher, feed_state: FeedState | None) -> I
 
             yield from feed_articles(fetched.content, url, origin=url, page_text=linked_text)
         else:
-            yield LoadedArticle(page_article(fetched.content, url, url_id(url), fetched.content_type), origin=url)
+            yield LoadedArticle(
+                page_article(fetched.content, url, url_id(url), fetched.content_type), origin=url, where=url
+            )
     except LoadError as exc:
         yield LoadFailure(path=url, reason=str(exc))
         return

@@ -80,6 +80,13 @@ class SearchFilter(BaseModel):
         default=None, description="Published before (a bare date: before the end of that day; UTC when no zone)."
     )
 
+    @field_validator("article_ids", "sources")
+    @classmethod
+    def _once_each(cls, values: list[str] | None) -> list[str] | None:
+        """Each id or outlet once, in the order given: a client repeating one a thousand times asked for one
+        (Chroma refuses a lookup with repeated ids)."""
+        return None if values is None else list(dict.fromkeys(values))
+
     @property
     def is_empty(self) -> bool:
         """Whether it lets every article through."""
@@ -217,6 +224,11 @@ class IndexReport(BaseModel):
     updated: list[str] = Field(default_factory=list)
     unchanged: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
+    kept: list[str] = Field(
+        default_factory=list,
+        description="Articles indexed from a folder before and not loaded from it this time, kept because a file "
+        "there failed to load (it may be the one they came from).",
+    )
     failed: list[LoadFailure] = Field(default_factory=list)
     chunks_embedded: int = 0
     chunks_reused: int = 0

@@ -11,9 +11,10 @@ class QAError(Exception):
     http_status: int = 400
     default_code: str = "error"
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, *, article_id: str | None = None) -> None:
         super().__init__(message)
         self.code = code or self.default_code
+        self.article_id = article_id  # the article the error is about, for a client to act on (open, replace)
 
 
 class InvalidInput(QAError):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from indexer import FeedState, LoadedArticle, count_sources, index_articles, iter_sources, local_folders, make_article
+from indexer.dates import DateError, parse_date
 from indexer.pipeline import Embedded
 from qa.answering import Answerer
 from qa.cancel import CancelToken
@@ -181,11 +182,7 @@ class NewsService:
         if within is None or within.is_empty:
             return None
         if within.since is not None and within.until is not None and within.until <= within.since:
-            raise InvalidInput(
-                f"The date window is empty: it starts at {_readable(within.since)} but ends before "
-                f"{_readable(within.until)}.",
-                EMPTY_WINDOW,
-            )
+            raise InvalidInput(f"The date window is empty: {_window_words(within.since, within.until)}.", EMPTY_WINDOW)
         if within.sources is None and within.article_ids is None:
             return within  # a window alone needs no look at the catalog
         catalog = self.engine.refresh().catalog
@@ -450,16 +447,25 @@ class NewsService:
 
     def _article_of(self, draft: ArticleDraft) -> Article:
         """The article a client's draft describes (its id derived from the title when it has none)."""
-        article_id = draft.id.strip() if draft.id else slug(draft.title)
+        article_id = draft.id.strip() if draft.id else slug(draft.title, any_script=True)
         if not article_id:
             raise InvalidInput("Give the article an id, or a title with letters or digits to derive one from.")
+        if draft.published is not None:
+            # a file's unreadable date is a warning in a run of many; a client sending one article hears of it
+            try:
+                parse_date(draft.published)
+            except DateError as exc:
+                raise InvalidInput(
+                    f"published: {exc}; give ISO 8601, e.g. 2025-03-01 or 2025-03-01T09:30+01:00, or leave it out."
+                ) from None
         return make_article({**draft.model_dump(exclude={"text"}), "id": article_id}, draft.text, draft.title)
 
     def _refuse_clash(self, draft: ArticleDraft, article_id: str) -> None:
         """A draft without an id must not replace the article whose id its title gives."""
         if draft.id is None and self.store.article_infos([article_id]):
             raise Conflict(
-                f"An article with id '{article_id}' already exists. Send its id to replace it, or change the title."
+                f"An article with id '{article_id}' already exists. Send its id to replace it, or change the title.",
+                article_id=article_id,
             )
 
     def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
@@ -639,6 +645,16 @@ def _primed(items: Iterator[T]) -> Iterator[T]:
     reached) raises to the caller instead of in the middle of a stream."""
     first = next(items)
     return chain([first], items)
+
+
+def _window_words(since: dt.datetime, until: dt.datetime) -> str:
+    """An empty window as its reader wrote it: an end at midnight is the day before's end (a bare date "until
+    2025-03-01" takes in that day, so it is stored as 2025-03-02T00:00, which the reader never typed)."""
+    if _readable(until) == until.date().isoformat():
+        return (
+            f"it starts at {_readable(since)} but its last day is {(until - dt.timedelta(days=1)).date().isoformat()}"
+        )
+    return f"it starts at {_readable(since)} but ends before {_readable(until)}"
 
 
 def _readable(moment: dt.datetime) -> str:

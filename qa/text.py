@@ -15,9 +15,16 @@ from typing import Any
 
 _LINE_BREAKS = re.compile(r"\n[ \t]*\n+|\n")
 _SLUG_SEPARATORS = re.compile(r"[^a-z0-9]+")
+_ANY_SCRIPT_SEPARATORS = re.compile(r"[\W_]+")  # \W is Unicode-aware: Cyrillic, Greek, CJK letters are kept
 # Closing punctuation of a sentence (or clause), then any closing quotes and brackets.
 _TERMINAL = re.compile(r"([.!?:;])[\"'’”)\]]*$")
 HEADING_MAX_WORDS = 12
+# Text without full stops (a run of words, a list pasted as one line, Chinese or Japanese, whose 。 the English
+# splitter does not know) would be one "sentence" of any length, quoted whole in an answer and embedded as one
+# passage: a sentence is cut at about 120 words. News sentences are far shorter.
+MAX_SENTENCE_CHARS = 600
+_CLAUSE_BREAK = re.compile(r"[,;:，；：。！？]\s*")
+_SPACE = re.compile(r"\s+")
 
 # A capitalised word. A hyphen ends it: "Russian-linked" names Russia, not "linked".
 _NAME_WORD = r"\b[A-Z][\w’']+"
@@ -66,10 +73,17 @@ def fold(text: str) -> str:
     return " ".join(text.split())
 
 
-def slug(text: str, max_length: int = 80) -> str:
-    """Lower-case ASCII id: accents dropped, runs of anything but letters and digits one hyphen ('' if none)."""
+def slug(text: str, max_length: int = 80, *, any_script: bool = False) -> str:
+    """Lower-case ASCII id: accents dropped, runs of anything but letters and digits one hyphen ('' if none).
+
+    With `any_script`, a text with no Latin letter or digit keeps its own script's ("Путин и Лавров" gives
+    "путин-и-лавров"), so that an article titled in Russian or Chinese still gets an id from its title.
+    """
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return _SLUG_SEPARATORS.sub("-", ascii_text.lower()).strip("-")[:max_length].rstrip("-")
+    found = _SLUG_SEPARATORS.sub("-", ascii_text.lower()).strip("-")
+    if not found and any_script:
+        found = _ANY_SCRIPT_SEPARATORS.sub("-", unicodedata.normalize("NFC", text).lower()).strip("-")
+    return found[:max_length].rstrip("-")
 
 
 # -- validity -------------------------------------------------------------------------------------------------
@@ -184,13 +198,30 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """The one sentence splitter: spans over the whole text, never crossing a paragraph or line break."""
+    """The one sentence splitter: spans over the whole text, never crossing a paragraph or line break, none
+    longer than MAX_SENTENCE_CHARS."""
     tokenizer = _punkt()
     spans: list[tuple[int, int]] = []
     for p_start, p_end in paragraph_spans(text):
         for s_start, s_end in tokenizer.span_tokenize(text[p_start:p_end]):
-            _append_stripped(text, p_start + s_start, p_start + s_end, spans)
+            _append_bounded(text, p_start + s_start, p_start + s_end, spans)
     return spans
+
+
+def _append_bounded(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    """A sentence, cut into pieces of at most MAX_SENTENCE_CHARS: at the last clause break (a comma, a semicolon,
+    a CJK full stop) in a piece's second half, else at its last space, else at the limit itself."""
+    while end - start > MAX_SENTENCE_CHARS:
+        half = start + MAX_SENTENCE_CHARS // 2
+        window = text[half : start + MAX_SENTENCE_CHARS]
+        cut = start + MAX_SENTENCE_CHARS
+        for breaks in (_CLAUSE_BREAK, _SPACE):
+            if found := [m.end() for m in breaks.finditer(window)]:
+                cut = half + found[-1]
+                break
+        _append_stripped(text, start, cut, spans)
+        start = cut
+    _append_stripped(text, start, end, spans)
 
 
 def _append_stripped(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:

@@ -267,6 +267,25 @@ def test_articles_can_be_added_read_asked_about_and_removed(http: httpx.Client) 
     assert [a["id"] for a in http.get("/api/articles").json()["articles"]] == [SEED_ID]
 
 
+def test_an_article_id_repeated_a_thousand_times_is_asked_about_once(http: httpx.Client) -> None:
+    # it was a 500: Chroma refuses a lookup with repeated ids
+    body = {"question": "What did Truss demand?", "article_ids": [SEED_ID] * 1000}
+    response = http.post("/api/ask", json=body)
+    assert response.status_code == 200, response.text
+    assert {c["article_id"] for c in response.json()["citations"]} == {SEED_ID}
+
+
+def test_an_article_titled_in_another_script_gets_an_id_from_its_title(http: httpx.Client) -> None:
+    article = {"title": "Путин и Лавров: встреча", "text": "Лавров встретился с послом в Москве в пятницу."}
+    created = http.post("/api/articles", json=article)
+    assert created.status_code == 201, created.text
+    article_id = created.json()["article"]["id"]
+    assert article_id == "путин-и-лавров-встреча"
+    assert http.get(f"/api/articles/{article_id}").json()["title"] == article["title"]
+    assert http.post("/api/articles", json=article).status_code == 409  # the same title: the same id, not a copy
+    assert http.delete(f"/api/articles/{article_id}").json() == {"removed": article_id}
+
+
 def test_two_clients_adding_the_same_title_at_once_get_one_201_and_one_409(server: LiveServer) -> None:
     article = {"title": "Simultaneous story", "text": "Two clients send this story at the same moment."}
     start = threading.Barrier(2)
@@ -312,6 +331,11 @@ def test_two_clients_adding_the_same_title_at_once_get_one_201_and_one_409(serve
         ("DELETE", "/api/articles/no-such-article", None, 404, "No article"),
         ("POST", "/api/articles", {"title": "t", "text": ""}, 422, "text"),
         ("POST", "/api/articles", {"title": "!!!", "text": "Some text."}, 422, "Give the article an id"),
+        # a date that is none was dropped without a word to the client
+        ("POST", "/api/articles", {"title": "t", "text": "Some text.", "published": "2022-13-45"}, 422,
+         "published: '2022-13-45' is not a date"),
+        # zero-width spaces alone were stored as an article no question could find
+        ("POST", "/api/articles", {"title": "t", "text": "\u200b\u200b \u2060"}, 422, "no letters or digits"),
         ("POST", "/v1/chat/completions", {"model": "m", "messages": []}, 422, "messages"),
         ("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "assistant", "content": "x"}]}, 422,
          "last message must come from the user"),

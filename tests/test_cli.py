@@ -191,6 +191,12 @@ def test_chat_prints_the_short_answer_first(seeded_dir: Path) -> None:
     assert "26 January 2022." in lines[question + 2]  # then the answer's sentences
 
 
+def test_chat_ends_at_slash_quit_without_asking_it(seeded_dir: Path) -> None:
+    done = run_qa_in(seeded_dir, "chat", stdin="/quit\nWhat did Truss demand?\n")
+    assert done.returncode == 0, done.stderr
+    assert "Q: " not in done.stdout, "neither '/quit' nor what came after it was asked"
+
+
 def test_the_reports_own_date_is_quoted_from_its_dateline(seeded_dir: Path) -> None:
     done = run_qa_in(seeded_dir, "ask", "--json", "What is the dateline date of this report?")
     assert done.returncode == 0, done.stderr

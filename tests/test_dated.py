@@ -229,7 +229,12 @@ def test_the_openai_endpoint_takes_the_same_fields(server: LiveServer) -> None:
     [
         (
             {"question": CEO, "since": "2025-05-01", "until": "2025-04-01"},
-            'ends before 2025-04-02. The field "until" must be later than "since"',
+            'but its last day is 2025-04-01. The field "until" must be later than "since"',
+        ),
+        # an end with a time of day is said as it was given: nothing of that moment is in the window
+        (
+            {"question": CEO, "since": "2025-05-01", "until": "2025-04-01T09:30:00+00:00"},
+            "ends before 2025-04-01T09:30+00:00.",
         ),
         ({"question": CEO, "sources": ["Daily Nothing"]}, 'The field "sources" takes outlets'),
         ({"question": CEO, "article_ids": ["no-such-id"]}, 'The field "article_ids" takes ids'),

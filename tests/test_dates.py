@@ -114,6 +114,20 @@ def test_an_unreadable_date_is_a_warning_naming_the_article(caplog: pytest.LogCa
     assert "article 'odd'" in line and "next Tuesday-ish" in line and "indexed without a date" in line
 
 
+def test_an_impossible_date_in_front_matter_is_a_warning_not_the_end_of_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # YAML reads an unquoted 2022-02-30 as a timestamp and PyYAML raised a ValueError: a traceback, and the
+    # folder's other files were never indexed
+    _write(tmp_path, "bad.md", "---\ntitle: Leap\npublished: 2022-02-30\n---\nThe council met.")
+    _write(tmp_path, "good.md", "---\ntitle: Fine\ndate: 2022-02-28\n---\nThe council met again.")
+    with caplog.at_level(logging.WARNING, logger="indexer"):
+        loaded, failures = load_paths([tmp_path])
+    dates = {item.article.id: item.article.published for item in loaded}
+    assert dates == {"bad": None, "good": "2022-02-28T00:00:00+00:00"} and failures == []
+    assert any("2022-02-30" in r.getMessage() and "indexed without a date" in r.getMessage() for r in caplog.records)
+
+
 def _write(folder: Path, name: str, content: str) -> None:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)

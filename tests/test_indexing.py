@@ -124,7 +124,21 @@ def test_a_folder_with_bad_files_indexes_the_good_ones_and_removes_nothing(
     assert report.added == ["third"]
     assert [Path(f.path).name for f in report.failed] == ["second.txt"]
     assert report.removed == [], "a file that failed to load is not a deleted file"
+    assert report.kept == ["second"]
     assert set(_snapshot(store)) == {SEED_ID, "second", "third"}
+
+
+def test_a_file_of_a_type_never_indexed_does_not_keep_a_deleted_one(
+    tmp_path: Path, corpus: Path, embedder: MiniLMEmbedder
+) -> None:
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data), embedder)
+    (corpus / "notes.docx").write_bytes(b"PK\x03\x04 not an article")
+    _index(store, embedder, corpus, data)
+    (corpus / "second.txt").unlink()
+    report = _index(store, embedder, corpus, data)
+    assert [Path(f.path).name for f in report.failed] == ["notes.docx"]
+    assert report.removed == ["second"] and report.kept == []
 
 
 def test_an_index_built_by_another_embedder_is_refused(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
@@ -318,3 +332,24 @@ def test_qa_index_runs_the_model_in_lanes_without_busy_waiting(tmp_path: Path, m
     serving = build(Settings(data_dir=tmp_path / "data")).session.get_session_options()  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError, match="allow_spinning"):  # not set: onnxruntime's default, spinning
         serving.get_session_config_entry("session.intra_op.allow_spinning")
+
+
+def test_a_repeated_id_says_which_file_kept_it_and_a_file_named_twice_is_read_once(
+    tmp_path: Path, corpus: Path, embedder: MiniLMEmbedder
+) -> None:
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data), embedder)
+    (corpus / "second.md").write_text("---\ntitle: Second again\n---\nAnother text.", encoding="utf-8")
+    feed = corpus / "feed.jsonl"
+    feed.write_text(
+        '{"id": "j1", "text": "One text."}\n{"id": "j1", "text": "Another text with the same id."}\n', encoding="utf-8"
+    )
+    loaded, failures = load_paths([corpus, corpus / "second.txt", corpus / "second.txt"])
+    report = index_articles(store, embedder, loaded, failures)
+    reasons = {Path(f.path).name: f.reason for f in report.failed}
+    assert reasons == {
+        "feed.jsonl": "the article id 'j1' appears twice in this file; the first was kept",
+        "second.txt": f"the article id 'second' is taken by {corpus / 'second.md'}, read earlier in this run; "
+        "this one was skipped",
+    }, "second.txt given twice more on the command line is read once, after the folder"
+    assert sorted(report.added) == sorted([SEED_ID, "j1", "second"])

@@ -282,6 +282,6 @@ def test_every_date_has_one_format_whatever_the_readers_locale(browser: Browser,
     page.fill("#library-until", "2025-03-01")
     page.locator("#library-until").dispatch_event("change")
     expect(page.locator("#library-error")).to_have_text(
-        "The date window is empty: it starts at 1 Jun 2025 but ends before 2 Mar 2025."
+        "The date window is empty: it starts at 1 Jun 2025 but its last day is 1 Mar 2025."
     )
     context.close()

@@ -116,11 +116,12 @@
   /** A failed request: `message` in a reader's words; `type` and `detail`, the server's own (for a page that turns
    *  a refusal of its form into advice on the field at fault). */
   class ApiError extends Error {
-    constructor(message, status = 0, { type = "", detail = "" } = {}) {
+    constructor(message, status = 0, { type = "", detail = "", articleId = null } = {}) {
       super(message);
       this.status = status;
       this.type = type;
       this.detail = detail;
+      this.articleId = articleId; // the article the refusal is about (the one a new title clashes with)
     }
   }
 
@@ -160,15 +161,18 @@
   async function errorFrom(response) {
     let message = "";
     let type = "";
+    let articleId = null;
     try {
       const body = await response.json();
       if (body && body.error && typeof body.error.message === "string") message = body.error.message;
       else if (body && typeof body.detail === "string") message = body.detail;
       if (body && body.error && typeof body.error.type === "string") type = body.error.type;
+      if (body && body.error && typeof body.error.article_id === "string") articleId = body.error.article_id;
     } catch {
       // not JSON: the status says enough
     }
-    return new ApiError(readerMessage(response.status, message), response.status, { type, detail: message });
+    return new ApiError(readerMessage(response.status, message), response.status,
+      { type, detail: message, articleId });
   }
 
   // ---- the API key, when the server needs one ----------------------------------------------------------

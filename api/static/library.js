@@ -302,19 +302,34 @@
       const query = new URLSearchParams({ title: body.title, limit: String(SAME_TITLE_SHOWN) });
       const same = await getJSON(`/api/articles?${query}`);
       if (same.articles.length) {
-        showDuplicates(same);
-        ui.duplicate.hidden = false;
-        ui.status.textContent = "";
-        busy(false); // a disabled button cannot take the focus
-        ui.replace.focus();
+        offer(same);
         return;
       }
       await save(body);
     } catch (err) {
+      // a title that differs from another only in signs, case or accents gives the same id: the server names
+      // that article, and the reader gets the same choice as for the same title
+      if (err instanceof ApiError && err.status === 409 && err.articleId) {
+        try {
+          offer({ articles: [await getJSON(articlePath(err.articleId))], total: 1 });
+          return;
+        } catch {
+          // gone meanwhile: say what the server said
+        }
+      }
       failed(err);
     } finally {
       busy(false);
     }
+  }
+
+  /** Offer to replace the articles the draft's title clashes with, or to keep both. */
+  function offer(page) {
+    showDuplicates(page);
+    ui.duplicate.hidden = false;
+    ui.status.textContent = "";
+    busy(false); // a disabled button cannot take the focus
+    ui.replace.focus();
   }
 
   /** Index the draft; close the dialog and confirm beside the button that opened it. */
@@ -399,8 +414,10 @@
     } else if (field && /surrogate|unicode|not text/i.test(why)) {
       words = `The ${name} holds a broken character. Type or paste it again.`;
     } else if (!field && /\btitle\b/.test(why)) {
-      // no id could be made of the title: the server makes them of the letters A to Z and digits
-      return { words: "Give the title at least one letter from A to Z or a digit.", field: "title" };
+      // no id could be made of the title: the server makes them of its letters and digits
+      return { words: "Give the title at least one letter or digit.", field: "title" };
+    } else if (/no letters or digits/.test(why)) {
+      return { words: "The text has no words: paste the article's text.", field: "text" };
     } else {
       words = field
         ? `The ${name} was not accepted. Check it, then try again.`

@@ -48,6 +48,13 @@ def index(
         f"{len(report.removed)} removed, {len(report.failed)} failed; chunks: {report.chunks_total} "
         f"({report.chunks_embedded} embedded, {report.chunks_reused} reused); {report.seconds:.1f} s"
     )
+    if report.kept:
+        shown = ", ".join(report.kept[:3]) + (", ..." if len(report.kept) > 3 else "")
+        err.print(
+            f"[yellow]note:[/] {len(report.kept)} article(s) indexed from the folder before and not loaded this time "
+            f"({escape(shown)}) were kept, because a file there failed to load: fix or remove the files listed as "
+            "skipped, then index again."
+        )
     if report.failed and not report.loaded:
         raise typer.Exit(7)
 

@@ -79,7 +79,7 @@ def chat(
             said = input("you> ")
         except (EOFError, KeyboardInterrupt):
             break
-        if said.strip().lower() in ("exit", "quit"):
+        if said.strip().lower() in ("exit", "quit", "/exit", "/quit", ":q"):  # what other chat shells take
             break
         if not said.strip():
             continue

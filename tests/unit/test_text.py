@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 
 from qa.text import (
     HEADING_MAX_WORDS,
+    MAX_SENTENCE_CHARS,
     NAME_RUN,
     QUESTION_WORDS,
     fold,
@@ -98,6 +100,14 @@ def test_slug_of_punctuation_only_is_empty() -> None:
     assert slug("--- ?! ---") == ""
 
 
+def test_slug_keeps_another_scripts_letters_only_when_asked_and_only_without_latin_ones() -> None:
+    assert slug("Путин и Лавров") == ""  # ASCII ids elsewhere (a file name, a download's name)
+    assert slug("Путин и Лавров", any_script=True) == "путин-и-лавров"
+    assert slug("普京会见拉夫罗夫", any_script=True) == "普京会见拉夫罗夫"
+    assert slug("Café: Путин", any_script=True) == "cafe"  # Latin letters still make the id as before
+    assert slug("--- ?! ---", any_script=True) == ""
+
+
 def test_slug_is_cut_at_max_length_without_a_trailing_hyphen() -> None:
     assert slug("abc def ghi", max_length=4) == "abc"
     assert slug("abc def ghi", max_length=5) == "abc-d"
@@ -131,6 +141,29 @@ def test_sentence_spans_never_cross_a_line_break() -> None:
         "New paragraph.",
     ]
     assert all("\n" not in text[s:e] for s, e in spans)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "word " * 2_000,  # no full stop at all
+        "The bridge cost 12 million crowns, " * 100,  # a list of clauses run together
+        "桥花了多少钱。" * 300,  # Chinese: the English splitter does not know 。
+        "x" * 2_000,  # not even a space
+    ],
+)
+def test_no_sentence_is_longer_than_the_limit_and_every_character_is_kept(text: str) -> None:
+    spans = sentence_spans(text)
+    assert all(end - start <= MAX_SENTENCE_CHARS for start, end in spans)
+    # the pieces follow each other: only the spaces between them are left out
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
+    assert "".join("".join(text[start:end].split()) for start, end in spans) == "".join(text.split())
+
+
+def test_a_long_sentence_is_cut_at_a_clause_break_when_there_is_one() -> None:
+    text = "The bridge cost 12 million crowns, " * 100
+    first_start, first_end = sentence_spans(text)[0]
+    assert text[first_start:first_end].endswith("crowns,")
 
 
 def test_sentence_spans_of_blank_text_are_empty() -> None:
