@@ -92,6 +92,13 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(400, "The request body is not valid JSON.", "malformed_json")
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        if where == "body" and first.get("type") in ("model_attributes_type", "dict_type"):
+            # a form, a list or a bare string where an object was expected: say what to send
+            return error_response(
+                422,
+                "The request body must be a JSON object, sent as Content-Type: application/json.",
+                InvalidInput.__name__,
+            )
         message = str(first.get("msg", "")).removeprefix("Value error, ")
         if where.rsplit(".", 1)[-1] in _TIME_FIELDS and "ISO 8601" not in message:
             message = f"{message.rstrip('.')}; {_TIME_EXAMPLE}"

@@ -434,4 +434,4 @@ def _decode_cursor(cursor: str | None) -> tuple[str, int] | None:
         article_id, published_ts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return str(article_id), int(published_ts)
     except (ValueError, TypeError) as exc:
-        raise InvalidInput("The cursor is not one this server handed out: start again without it.") from exc
+        raise InvalidInput("The cursor is not one a listing of these articles gave: start again without it.") from exc

@@ -267,6 +267,14 @@ def test_articles_can_be_added_read_asked_about_and_removed(http: httpx.Client) 
     assert [a["id"] for a in http.get("/api/articles").json()["articles"]] == [SEED_ID]
 
 
+def test_a_form_instead_of_json_is_told_to_send_json(http: httpx.Client) -> None:
+    response = http.post("/api/ask", data={"question": "What did Truss demand?"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["message"] == (
+        "The request body must be a JSON object, sent as Content-Type: application/json."
+    )
+
+
 def test_an_article_id_repeated_a_thousand_times_is_asked_about_once(http: httpx.Client) -> None:
     # it was a 500: Chroma refuses a lookup with repeated ids
     body = {"question": "What did Truss demand?", "article_ids": [SEED_ID] * 1000}
@@ -320,7 +328,7 @@ def test_two_clients_adding_the_same_title_at_once_get_one_201_and_one_409(serve
         ("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": 1},
          422, "stream"),
         ("POST", "/api/ask", {"question": "hi", "colour": "red"}, 422, "colour"),
-        ("POST", "/api/ask", [1, 2], 422, "valid dictionary"),
+        ("POST", "/api/ask", [1, 2], 422, "must be a JSON object"),
         ("POST", "/api/chat", {"message": ""}, 422, "question is empty"),
         ("POST", "/api/chat", {"session_id": "no-such-session", "message": "hi"}, 404, "No chat session"),
         ("GET", "/api/chat/no-such-session", None, 404, "Leave session_id out to start a new conversation"),

@@ -114,7 +114,7 @@ def test_title_finds_the_exact_title_only(http: httpx.Client) -> None:
         ({"since": "last week"}, "since"),
         ({"q": "x" * 501}, "q"),
         ({"title": ""}, "title"),
-        ({"cursor": "not-a-cursor", "q": "Valdra"}, "cursor is not one this server handed out"),
+        ({"cursor": "not-a-cursor", "q": "Valdra"}, "cursor is not one a listing of these articles gave"),
     ],
 )
 def test_bad_list_queries_get_a_422_saying_what_is_wrong(http: httpx.Client, params: dict, phrase: str) -> None:

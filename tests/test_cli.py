@@ -178,6 +178,13 @@ def test_serve_on_a_port_in_use_is_one_error_line(run_qa: RunQA) -> None:
         port = taken.getsockname()[1]
         result = run_qa("serve", "--port", str(port))
     _assert_clean_error(result, 6, "cannot listen on")
+    assert "Choose another --port" in result.stderr
+
+
+def test_serve_on_a_host_that_names_no_address_says_so_not_that_it_is_exposed(run_qa: RunQA) -> None:
+    result = run_qa("serve", "--host", "no.such.host.invalid", "--port", "8765")
+    _assert_clean_error(result, 6, "the host name is not known")
+    assert "would let other machines" not in result.stderr
 
 
 def test_chat_prints_the_short_answer_first(seeded_dir: Path) -> None:

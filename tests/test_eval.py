@@ -266,6 +266,15 @@ def test_compare_and_failed_gate_exit_1(seeded_dir: Path, tmp_path: Path) -> Non
     assert all(len(results) == 3 for results in report["results"].values())
 
 
+def test_an_article_id_the_index_does_not_hold_is_a_warning(seeded_dir: Path, tmp_path: Path) -> None:
+    (item,) = seed_items("s01")
+    misspelt = {**item, "id": "typo", "article_ids": ["no-such-article"], "evidence": None}
+    small = write_set(tmp_path / "small.jsonl", item, misspelt)
+    done = run_qa_in(seeded_dir, "eval", str(small), "--json")
+    assert done.returncode == 0, done.stderr
+    assert "1 question(s) name 1 article id(s) the index does not hold (no-such-article)" in done.stderr
+
+
 def test_report_is_self_contained_and_escaped(seeded_dir: Path, tmp_path: Path) -> None:
     question = "What did <b>Truss</b> demand & why?"
     small = write_set(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from qa.cli.console import err, load_settings, out, progress_bar, run, user_errors
 
@@ -95,6 +96,7 @@ def evaluate(
 
         items = load_sets(files)
         with _service(config, corpus or []) as service:
+            _warn_of_unknown_articles(service, items)
             modes = list(RETRIEVAL_MODES) if compare else [config.retrieval]
             runs = _run(config, service, items, modes, top_k or config.top_k, compare_backends=compare)
             withheld = _run_withheld(service, items, top_k or config.top_k) if withhold else None
@@ -123,6 +125,23 @@ def evaluate(
         err.print(f"[bold red]gate failed:[/] {message}")
     if failures:
         raise typer.Exit(1)
+
+
+def _warn_of_unknown_articles(service: NewsService, items: Sequence[EvalItem]) -> None:
+    """Say which of the set's `article_ids` the index does not hold: a misspelt id would count every question
+    naming it as a retrieval miss, without a word."""
+    named = sorted({article_id for item in items for article_id in item.article_ids})
+    held: set[str] = set()
+    for begin in range(0, len(named), 500):  # a lookup of a few hundred ids at a time
+        held.update(service.store.article_infos(named[begin : begin + 500]))
+    unknown = [article_id for article_id in named if article_id not in held]
+    if unknown:
+        questions = sum(any(a in unknown for a in item.article_ids) for item in items)
+        shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        err.print(
+            f"[yellow]warning:[/] {questions} question(s) name {len(unknown)} article id(s) the index does not hold "
+            f"({escape(shown)}): their retrieval counts as a miss. Check the ids against qa list."
+        )
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 from types import FrameType
 from typing import Annotated
@@ -37,8 +38,8 @@ def serve(
             "insecure_open": insecure_open or config.insecure_open,
         }
     )
+    _check_port(config.host, config.port)  # first: a host that names no address is no network to warn about
     _check_exposure(config)
-    _check_port(config.host, config.port)
     configure_logging(log_format or config.log_format, config.log_level)
     application = run(lambda: create_app(config))
     out.print(f"Chat at http://{config.host}:{config.port}/  (API docs at /docs; Ctrl-C stops)")
@@ -75,12 +76,24 @@ def _check_port(host: str, port: int) -> None:
     model has loaded)."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except OSError as exc:
+        raise fail(
+            f"cannot listen on {host}:{port}: the host name is not known ({exc.strerror or exc}). Give --host an "
+            "address of this machine (127.0.0.1, or 0.0.0.0 for every network).",
+            6,
+        ) from None
+    try:
         socket.create_server((host, port), family=family).close()
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise fail(
-            f"cannot listen on {host}:{port}: {reason}. Choose another --port, or stop what uses it.", 6
-        ) from None
+        what_to_do = (
+            "Choose another --port, or stop what uses it."
+            if exc.errno == errno.EADDRINUSE
+            else "Give --host an address of this machine (127.0.0.1, or 0.0.0.0 for every network)."
+            if exc.errno == errno.EADDRNOTAVAIL
+            else "Choose another --port or --host."
+        )
+        raise fail(f"cannot listen on {host}:{port}: {reason}. {what_to_do}", 6) from None
 
 
 def _check_exposure(config: Settings) -> None:
