@@ -170,6 +170,8 @@ def _jsonl_lines(lines: Iterable[str], path: Path, errors: list[str] | None = No
                 raise ValueError("not a JSON object")
             if not str(record.get("id", "")).strip():
                 raise ValueError("no 'id'")
+            if not isinstance(record.get("text", ""), str):  # 12345 would be indexed as the text "12345"
+                raise ValueError("'text' must be a string")
             yield make_article(record, str(record.get("text", "")), default_title=str(record["id"]))
         except (ValueError, LoadError) as exc:
             problems.append(f"line {number}: {exc}")

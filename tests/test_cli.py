@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from tests.conftest import SEED_ID, SEEDS, RunQA, run_qa_in
+from tests.conftest import REPO, SEED_ID, SEEDS, RunQA, qa_env, run_qa_in
 
 
 def _article_text(data_dir: Path) -> str:
@@ -211,3 +215,41 @@ def test_the_reports_own_date_is_quoted_from_its_dateline(seeded_dir: Path) -> N
     assert not answer["abstained"] and answer["support_label"] == "strong"
     assert answer["citations"][0]["quote"].startswith("Moscow, 11 February 2022 (TDI):")
     assert answer["short_answer"]["text"] == "11 February 2022"
+
+
+def test_an_interrupted_index_says_what_is_kept_and_the_same_command_finishes_it(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    towns = ["Calais", "Dover", "Ostend", "Dunkirk", "Zeebrugge", "Harwich", "Hull", "Rosslare"]
+    with feed.open("w", encoding="utf-8") as out:
+        for n in range(300):
+            town = towns[n % len(towns)]
+            text = f"Ferry crews in {town} stopped work on day {n}. The port said {n % 90} sailings were lost. "
+            out.write(json.dumps({"id": f"ferry-{n}", "title": f"Ferry strike {n}", "text": text * 3}) + "\n")
+    data = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa", "index", str(feed)],
+        env=qa_env(data),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (data / "chroma").exists() and time.monotonic() < deadline:  # the store opened: indexing began
+        time.sleep(0.2)
+    time.sleep(1)  # 300 chunks take several seconds more to embed
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted: the articles indexed so far are kept. Run the same command again" in stderr
+    again = run_qa_in(data, "index", str(feed))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(run_qa_in(data, "list", "--json", "--limit", "1").stdout)["total"] == 300
+
+
+def test_an_empty_folder_indexes_nothing_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    done = run_qa_in(tmp_path / "data", "index", str(tmp_path / "empty"))
+    assert done.returncode == 0, done.stderr
+    assert "no article was found in what was given" in done.stderr

@@ -160,6 +160,11 @@ def test_load_sets_reads_items_in_order(tmp_path: Path) -> None:
         ('["x"]', "line 2: expected a JSON object"),
         ('{"id": "x", "answers": ["A"], "evidence": "A"}', "line 2: question: Field required"),
         ('{"id": "x", "question": "Who?", "answers": ["A"], "evidence": "A", "unanswerabel": true}', "unanswerabel"),
+        # every misspelt field at once, not the first and a count
+        (
+            '{"id": "x", "questoin": "Who?", "answer": ["A"], "evidence": "A"}',
+            "question: Field required; questoin: Extra inputs are not permitted; answer: Extra inputs are not permitted",
+        ),
         ('{"id": "x", "question": "Who?", "answers": ["A"], "unanswerable": true}', "must have no answers"),
         ('{"id": "x", "question": "Who?", "answers": ["A"]}', "needs 'evidence' or 'article_ids'"),
         ('{"id": "x", "question": "Who?", "answers": [], "evidence": "A"}', "at least one non-empty answer"),

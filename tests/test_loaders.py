@@ -66,7 +66,7 @@ def test_bad_files_are_listed_and_good_ones_still_load(tmp_path: Path) -> None:
     _write(tmp_path, "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00")
     _write(tmp_path, "latin1.txt", "Caf\xe9 au lait".encode("latin-1"))
     _write(tmp_path, "notes.pdf", "not really a pdf")
-    _write(tmp_path, "broken.jsonl", '{"id": "ok", "text": "fine"}\n{not json}\n')
+    _write(tmp_path, "broken.jsonl", '{"id": "ok", "text": "fine"}\n{not json}\n{"id": "n", "text": 12345}\n')
     _write(tmp_path, "bad.md", "---\ntitle: [unclosed\n---\nText.")
     loaded, failures = load_paths([tmp_path, tmp_path / "missing.txt"])
     assert [item.article.id for item in loaded] == ["ok", "good"], "a JSON Lines file keeps its good lines"
@@ -76,6 +76,7 @@ def test_bad_files_are_listed_and_good_ones_still_load(tmp_path: Path) -> None:
     assert "not UTF-8" in reasons["latin1.txt"]
     assert "unsupported file type '.pdf'" in reasons["notes.pdf"]
     assert "line 2" in reasons["broken.jsonl"] and "(1 loaded)" in reasons["broken.jsonl"]
+    assert "line 3: 'text' must be a string" in reasons["broken.jsonl"]
     assert "front matter" in reasons["bad.md"]
     assert reasons["missing.txt"] == "no such file or folder"
 

@@ -41,13 +41,17 @@ def index(
     limit_malloc_arenas()  # before the store, the model and the writer start their threads
     config = load_settings()
     with warnings_shown():
-        report = run(lambda: index_with_progress(open_service(config, bulk=True), paths))
+        report = run(lambda: index_with_progress(open_service(config, bulk=True), paths), INDEX_INTERRUPTED)
     print_skipped(report)
     out.print(
         f"articles: {len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
         f"{len(report.removed)} removed, {len(report.failed)} failed; chunks: {report.chunks_total} "
         f"({report.chunks_embedded} embedded, {report.chunks_reused} reused); {report.seconds:.1f} s"
     )
+    if not (report.loaded or report.failed or report.removed):
+        err.print(
+            "[yellow]note:[/] no article was found in what was given (files .txt, .md, .html, .jsonl, feeds, pages)."
+        )
     if report.kept:
         shown = ", ".join(report.kept[:3]) + (", ..." if len(report.kept) > 3 else "")
         err.print(
@@ -57,6 +61,13 @@ def index(
         )
     if report.failed and not report.loaded:
         raise typer.Exit(7)
+
+
+# each batch of articles is written whole or not at all, so an interrupted run resumes where it stopped
+INDEX_INTERRUPTED = (
+    "interrupted: the articles indexed so far are kept. Run the same command again to index the rest (what is "
+    "indexed already is not embedded again)."
+)
 
 
 def index_with_progress(service: NewsService, paths: Sequence[Path | str], label: str = "embedding") -> IndexReport:

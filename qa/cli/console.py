@@ -59,20 +59,21 @@ def fail(text: str, code: int) -> typer.Exit:
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the errors a user can fix into one line and an exit code: never a traceback."""
+def user_errors(interrupted: str = "interrupted") -> Iterator[None]:
+    """Turn the errors a user can fix into one line and an exit code: never a traceback. `interrupted` is said on
+    Ctrl-C (what was kept, what to do)."""
     try:
         yield
     except QAError as exc:
         raise fail(message(exc), exc.exit_code) from None
     except KeyboardInterrupt:
-        err.print("interrupted")
+        err.print(interrupted)
         raise typer.Exit(130) from None
 
 
-def run(action: Callable[[], T]) -> T:
+def run(action: Callable[[], T], interrupted: str = "interrupted") -> T:
     """Run an action under `user_errors`."""
-    with user_errors():
+    with user_errors(interrupted):
         return action()
 
 
