@@ -163,7 +163,8 @@ def test_load_sets_reads_items_in_order(tmp_path: Path) -> None:
         # every misspelt field at once, not the first and a count
         (
             '{"id": "x", "questoin": "Who?", "answer": ["A"], "evidence": "A"}',
-            "question: Field required; questoin: Extra inputs are not permitted; answer: Extra inputs are not permitted",
+            "question: Field required; questoin: Extra inputs are not permitted; "
+            "answer: Extra inputs are not permitted",
         ),
         ('{"id": "x", "question": "Who?", "answers": ["A"], "unanswerable": true}', "must have no answers"),
         ('{"id": "x", "question": "Who?", "answers": ["A"]}', "needs 'evidence' or 'article_ids'"),
