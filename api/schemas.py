@@ -172,6 +172,8 @@ class ChatCompletionRequest(Scoped):
     model: str
     messages: list[OpenAIMessage] = Field(min_length=1)
     stream: bool = Field(default=False, strict=True)  # not "yes" or 1, which lax mode would take
+    # a client asking for several choices would read choices[1] and fail far from the cause: refused here
+    n: int = Field(default=1, ge=1, le=1, strict=True, description="Choices to return: one, the only answer there is.")
     model_config = ConfigDict(extra="allow")
 
     def conversation(self) -> list[tuple[str, str]]:

@@ -345,6 +345,8 @@ def test_two_clients_adding_the_same_title_at_once_get_one_201_and_one_409(serve
         # zero-width spaces alone were stored as an article no question could find
         ("POST", "/api/articles", {"title": "t", "text": "\u200b\u200b \u2060"}, 422, "no letters or digits"),
         ("POST", "/v1/chat/completions", {"model": "m", "messages": []}, 422, "messages"),
+        ("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}], "n": 3}, 422,
+         "n: Input should be less than or equal to 1"),
         ("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "assistant", "content": "x"}]}, 422,
          "last message must come from the user"),
         # JSON can carry half a UTF-16 pair; it is not text (it was a 500 on every question endpoint).
