@@ -197,7 +197,7 @@ def _repeated(item: LoadedArticle, first: str) -> LoadFailure:
         reason = f"the article id '{article_id}' is taken by {first}, read earlier in this run; this one was skipped"
     else:
         reason = f"the article id '{article_id}' is taken by an article read earlier in this run; this one was skipped"
-    return LoadFailure(path=item.where or article_id, reason=reason)
+    return LoadFailure(path=item.where or article_id, reason=reason, repeated_id=True)
 
 
 def _windows(
@@ -317,7 +317,9 @@ def _remove_vanished(
         root
         for root in roots
         for f in report.failed
-        if Path(f.path).suffix.lower() in SUPPORTED and Path(f.path).resolve().is_relative_to(root)
+        if not f.repeated_id
+        and Path(f.path).suffix.lower() in SUPPORTED
+        and Path(f.path).resolve().is_relative_to(root)
     }
     indexed = indexed_from(sorted(roots))
     gone = {article_id: origin for article_id, origin in indexed.items() if article_id not in present}

@@ -353,3 +353,19 @@ def test_a_repeated_id_says_which_file_kept_it_and_a_file_named_twice_is_read_on
         "this one was skipped",
     }, "second.txt given twice more on the command line is read once, after the folder"
     assert sorted(report.added) == sorted([SEED_ID, "j1", "second"])
+
+
+def test_a_repeated_id_in_a_folder_does_not_keep_a_deleted_file(
+    tmp_path: Path, corpus: Path, embedder: MiniLMEmbedder
+) -> None:
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data), embedder)
+    (corpus / "third.txt").write_text("A third article about wheat.", encoding="utf-8")
+    (corpus / "third.md").write_text("The same id as third.txt.", encoding="utf-8")
+    _index(store, embedder, corpus, data)
+    (corpus / "second.txt").unlink()
+    report = _index(store, embedder, corpus, data)
+    assert [f.reason.split(";")[0] for f in report.failed] == [
+        f"the article id 'third' is taken by {corpus / 'third.md'}, read earlier in this run"
+    ]
+    assert report.removed == ["second"] and report.kept == []
