@@ -9,14 +9,14 @@ softmax over a question's candidates), with an L2 penalty, by plain gradient des
 weighing candidates by token F1 gained 0.01 held-out F1 but picked longer spans: "three months before the army
 withdrew" for "three months".)
 
-The reader model's score (qa/reader.py, fitted on half A by eval/fit_reader.py) is one more feature, with a weight
-set beforehand, not fitted: 1.0, so that a span's score is the reader's log-probability plus the linear score
-(two models' log-scores added, a product of experts). Fitting it on half A would weigh a reader that has seen
-half A's questions; half B shows how the sum does on questions neither model saw. With `--reader-b`, a reader
-fitted on half B scores half A, with the weights fitted on half B: the two-fold figure, with a reader, over all
-1,190 questions.
+The reader model's score (qa/reader.py) is one more feature, with a weight set beforehand, not fitted: 1.0, so
+that a span's score is the reader's log-probability plus the linear score (two models' log-scores added, a
+product of experts). Fitting that weight on the half a reader learned from would trust the reader too much. The
+shipped reader learned from both halves, so the held-out figure with a reader takes one fitted on each half
+alone (`eval/fit_reader.py --half A`, `--half B`): `--reader-a` scores half B with the reader and weights of half
+A, `--reader-b` half A with those of half B; both give the two-fold figure over all 1,190 questions.
 
-Run: .venv/bin/python -m eval.fit_span [--cache FILE] [--write] [--reader-b PATH]
+Run: .venv/bin/python -m eval.fit_span [--cache FILE] [--write] [--reader-a PATH --reader-b PATH]
    (indexes XQuAD-en into a temporary directory and asks its 1,190 questions: a few minutes; `--cache` keeps the
    answers for a rerun; `--write` writes half A's weights to qa/assets/span_weights.json)
 """
@@ -146,42 +146,40 @@ def write_weights(names: list[str], weights: np.ndarray) -> None:
     (REPO / "qa" / "assets" / "span_weights.json").write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
 
 
-def _scored_on_a_by_half_b(
-    rows: Sequence[Asked], half_a: set[str], reader_b: SpanReader, names: list[str], weights_b: np.ndarray
+def _with_a_reader(
+    rows: Sequence[Asked], half: set[str], reader: SpanReader, names: list[str], weights: np.ndarray
 ) -> tuple[float, float]:
-    """Half A scored as the shipped picker scores half B, the other way round: by the reader fitted on half B, at
-    the same fixed weight, and the linear weights fitted on half B."""
-    read_names, questions = featurise(rows, reader_b)
-    by_name = dict(zip(names, weights_b, strict=True)) | {"reader": READER_WEIGHT}
-    weights = np.array([by_name.get(n, 0.0) for n in read_names])
-    return score([q for q in questions if q.asked.article in half_a], weights)
+    """The questions of `half` scored with this reader (at its fixed weight) beside these linear weights, both
+    fitted on the other half."""
+    read_names, questions = featurise(rows, reader)
+    by_name = dict(zip(names, weights, strict=True)) | {"reader": READER_WEIGHT}
+    return score([q for q in questions if q.asked.article in half], np.array([by_name.get(n, 0.0) for n in read_names]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, help="keep the engine's answers here (reused when it exists)")
     parser.add_argument("--write", action="store_true", help="write half A's weights to qa/assets/span_weights.json")
-    parser.add_argument(
-        "--reader-b",
-        type=Path,
-        help="a reader fitted on half B (python -m eval.fit_reader --half B --out PATH): adds the two-fold figure "
-        "with a reader, half A scored by the reader and the weights fitted on half B",
-    )
+    for half in ("a", "b"):
+        parser.add_argument(
+            f"--reader-{half}",
+            type=Path,
+            help=f"a reader fitted on half {half.upper()} alone (python -m eval.fit_reader --half {half.upper()} "
+            f"--out PATH): the other half is scored with it and the weights fitted on half {half.upper()}",
+        )
     args = parser.parse_args()
     rows = collect(args.cache)
     articles = sorted({row.article for row in rows})
     half_a = {a for n, a in enumerate(articles) if n % 2 == 0}
+    half_b = set(articles) - half_a
     names, questions = featurise(rows, None)
     a = [q for q in questions if q.asked.article in half_a]
     b = [q for q in questions if q.asked.article not in half_a]
     shipped = np.array([span.WEIGHTS.get(n, 0.0) for n in names])
-    with_reader, read_questions = featurise(rows, span.READER)
-    read_b = [q for q in read_questions if q.asked.article not in half_a]
-    shipped_with_reader = np.array([span.WEIGHTS.get(n, 0.0) for n in with_reader])
     weights_a, weights_b = fit(a, len(names)), fit(b, len(names))
     em_b, f1_b = score(b, weights_a)
     em_a, f1_a = score(a, weights_b)
-    report = {
+    report: dict[str, object] = {
         "questions": {"A": len(a), "B": len(b)},
         "fitted_on_A_scored_on_B": {"em": round(em_b, 4), "f1": round(f1_b, 4)},
         "fitted_on_B_scored_on_A": {"em": round(em_a, 4), "f1": round(f1_a, 4)},
@@ -193,20 +191,24 @@ def main() -> None:
         "shipped_weights_on_B_without_the_reader": dict(
             zip(("em", "f1"), (round(x, 4) for x in score(b, shipped)), strict=True)
         ),
-        "shipped_on_B": dict(zip(("em", "f1"), (round(x, 4) for x in score(read_b, shipped_with_reader)), strict=True)),
         "weights_A": {n: round(float(w), 4) for n, w in zip(names, weights_a, strict=True)},
     }
+    # the shipped reader saw both halves: a held-out figure with a reader needs one fitted on each half alone
+    with_readers = {}
+    if args.reader_a is not None:
+        em, f1 = _with_a_reader(rows, half_b, SpanReader(args.reader_a), names, weights_a)
+        with_readers["fitted_on_A_scored_on_B"] = (em, f1, len(b))
     if args.reader_b is not None:
-        em_ra, f1_ra = _scored_on_a_by_half_b(rows, half_a, SpanReader(args.reader_b), names, weights_b)
-        em_rb, f1_rb = score(read_b, shipped_with_reader)
-        report["with_the_reader_two_fold"] = {
-            "fitted_on_A_scored_on_B": {"em": round(em_rb, 4), "f1": round(f1_rb, 4)},
-            "fitted_on_B_scored_on_A": {"em": round(em_ra, 4), "f1": round(f1_ra, 4)},
-            "pooled": {
-                "em": round((em_rb * len(b) + em_ra * len(a)) / len(questions), 4),
-                "f1": round((f1_rb * len(b) + f1_ra * len(a)) / len(questions), 4),
-            },
-        }
+        em, f1 = _with_a_reader(rows, half_a, SpanReader(args.reader_b), names, weights_b)
+        with_readers["fitted_on_B_scored_on_A"] = (em, f1, len(a))
+    if with_readers:
+        figures = {k: {"em": round(em, 4), "f1": round(f1, 4)} for k, (em, f1, _) in with_readers.items()}
+        if len(with_readers) == 2:
+            figures["two_fold_pooled"] = {
+                "em": round(sum(em * n for em, _, n in with_readers.values()) / len(questions), 4),
+                "f1": round(sum(f1 * n for _, f1, n in with_readers.values()) / len(questions), 4),
+            }
+        report["with_the_reader"] = figures
     print(json.dumps(report, indent=2))
     if args.write:
         write_weights(names, weights_a)

@@ -9,9 +9,10 @@ reader's log-probability of the span (qa.reader, a model fine-tuned for this; we
 the best one is the short answer. Questions that want a reason, a manner or a demand get no span: their answer is
 the sentence.
 
-The linear weights (WEIGHTS, in qa/assets/span_weights.json) and the reader were fitted on one half of XQuAD-en's
-articles (CC BY-SA 4.0; eval/fit_span.py, eval/fit_reader.py); the other half reports how the picker does on
-questions it was not fitted on.
+The linear weights (WEIGHTS, in qa/assets/span_weights.json) were fitted on one half of XQuAD-en's articles, the
+reader on all of them (CC BY-SA 4.0; eval/fit_span.py, eval/fit_reader.py). How the picker does on questions it was
+not fitted on is measured two-fold, with a reader and weights fitted on each half (`eval.fit_span --reader-a
+--reader-b`).
 """
 
 from __future__ import annotations
