@@ -112,6 +112,13 @@ def load_file(path: Path, root: Path) -> list[Article]:
         return list(_jsonl_lines(content.splitlines(), path))
     if suffix in (".md", ".markdown"):
         fields, text = _front_matter(content)
+        if not fields and content.lstrip("\ufeff").startswith("---"):
+            # an unclosed block, or one that is not "field: value" lines: its title and date would go unnoticed
+            log.warning(
+                "%s: the front matter (between two --- lines) gave no fields; indexed without them (write "
+                "'title: ...' and 'published: ...' lines, and close the block with ---)",
+                path,
+            )
     elif suffix in (".html", ".htm"):
         fields, text = _html(content)
     else:

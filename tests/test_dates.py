@@ -128,6 +128,19 @@ def test_an_impossible_date_in_front_matter_is_a_warning_not_the_end_of_the_run(
     assert any("2022-02-30" in r.getMessage() and "indexed without a date" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    "front", ["---\ntitle: Never closed\n\nThe council met.", "---\n- a list\n---\nThe council met."]
+)
+def test_front_matter_that_gives_no_fields_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, front: str
+) -> None:
+    _write(tmp_path, "odd.md", front)
+    with caplog.at_level(logging.WARNING, logger="indexer"):
+        loaded, failures = load_paths([tmp_path])
+    assert [item.article.id for item in loaded] == ["odd"] and failures == []
+    assert any("odd.md: the front matter" in r.getMessage() for r in caplog.records)
+
+
 def _write(folder: Path, name: str, content: str) -> None:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
