@@ -254,7 +254,8 @@ def candidates(
 def _read(question: str, citations: Sequence[Citation], found: list[Candidate], reader: SpanReader) -> list[Candidate]:
     """The candidates of the READ_QUOTES quotes whose best candidate scores highest on the linear features, each
     with the reader's score of it (feature "reader"). The reader takes 6-7 ms a quote; on half B of XQuAD-en,
-    reading two quotes scored the same as reading all of them (exact match 0.343), and one quote 0.341."""
+    with the reader fitted on half A, reading two quotes scored the same as reading all of them (exact match
+    0.343), and one quote 0.341."""
     best: dict[int, float] = {}
     for candidate in found:
         best[candidate.citation] = max(best.get(candidate.citation, -math.inf), candidate.score)
