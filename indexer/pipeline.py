@@ -78,8 +78,9 @@ def index_articles(
     (`indexed_from` tells which articles came from which folders). `after_window` runs after each window is
     written (the service brings its replica in step there); `total` is the number of articles to expect.
     `rewrite` writes unchanged articles too (qa doctor --fix rebuilds damaged ones from their stored text).
-    `cancel` is looked at after each batch of the model: once set, the run stops (Cancelled) before writing the
-    window it was embedding, and a write already under way finishes. `embedded` hears the window's progress.
+    `cancel` is looked at after each article read and each batch of the model: once set, the run stops
+    (Cancelled) before writing the window it was reading or embedding, and a write already under way finishes.
+    `embedded` hears the window's progress.
 
     Idempotent: the same input twice embeds nothing and changes no count the second time.
     """
@@ -88,7 +89,7 @@ def index_articles(
     store.ensure()
     seen: set[str] = set()
     read = 0
-    windows = _windows(articles, report, seen)
+    windows = _windows(articles, report, seen, cancel)
     # One window is written (and followed by `after_window`) while the next is embedded: the model keeps the cores
     # busy while the store writes. The next window is read and planned before that write starts, never beside it:
     # a write into Chroma holds the interpreter, and planning beside it measured 6.2 s of wall for 1.7 s of work.
@@ -201,14 +202,20 @@ def _repeated(item: LoadedArticle, first: str) -> LoadFailure:
 
 
 def _windows(
-    articles: Iterable[LoadedArticle | LoadFailure], report: IndexReport, seen: set[str]
+    articles: Iterable[LoadedArticle | LoadFailure],
+    report: IndexReport,
+    seen: set[str],
+    cancel: CancelToken | None = None,
 ) -> Iterator[list[LoadedArticle]]:
     """The articles in windows of about WINDOW_CHUNKS chunks (estimated from their length) or WINDOW_ARTICLES
-    articles; failures and repeated ids go to the report."""
+    articles; failures and repeated ids go to the report. `cancel` is looked at after each article read (a feed
+    or page fetched over the network can take seconds)."""
     window: list[LoadedArticle] = []
     size = 0
     read_from: dict[str, str] = {}  # each id's first article: where it was read
     for item in articles:
+        if cancel is not None:
+            cancel.check()
         if isinstance(item, LoadFailure):
             report.failed.append(item)
             continue

@@ -347,12 +347,18 @@ class NewsService:
     # -- articles --------------------------------------------------------------------------------------------
 
     def index_paths(
-        self, paths: Sequence[Path | str], progress: Progress | None = None, *, conditional: bool = False
+        self,
+        paths: Sequence[Path | str],
+        progress: Progress | None = None,
+        *,
+        conditional: bool = False,
+        cancel: CancelToken | None = None,
     ) -> IndexReport:
         """Index files, folders, feed files and feed or page URLs: new articles added, edited ones replaced,
         vanished files removed. The input streams through a window at a time, each window written and followed by
         the replica before the next; `progress` hears (articles read, articles in all). `conditional` (polling)
-        sends each feed what its server said last time, and an unchanged feed gives nothing."""
+        sends each feed what its server said last time, and an unchanged feed gives nothing. `cancel` stops the run
+        at its next step (Cancelled): the windows written so far are kept whole."""
         with self._writes:
             self.store.ensure()
             catalog = self.engine.refresh(force=True).catalog  # in step: it says what came from which folder
@@ -367,6 +373,7 @@ class NewsService:
                 indexed_from=catalog.indexed_from,
                 after_window=self._follow_window,
                 total=count_sources(paths) if progress else 0,
+                cancel=cancel,
             )
             if feed_state is not None:
                 feed_state.save()  # only now: every item of the feeds fetched is in the index

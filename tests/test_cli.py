@@ -242,6 +242,7 @@ def test_an_interrupted_index_says_what_is_kept_and_the_same_command_finishes_it
     _, stderr = process.communicate(timeout=180)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
+    assert "stopping after the step under way (Ctrl-C again to stop at once)" in stderr
     assert "interrupted: the articles indexed so far are kept. Run the same command again" in stderr
     again = run_qa_in(data, "index", str(feed))
     assert again.returncode == 0, again.stderr

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from qa.cancel import CancelToken
 from qa.catalog import ListOrder
-from qa.cli.console import err, fail, load_settings, out, progress_bar, run
+from qa.cli.console import ctrl_c_cancels, err, fail, load_settings, out, progress_bar, run
 from qa.cli.scope import Since, UntilOption, scope
 
 if TYPE_CHECKING:
@@ -40,8 +41,11 @@ def index(
 
     limit_malloc_arenas()  # before the store, the model and the writer start their threads
     config = load_settings()
-    with warnings_shown():
-        report = run(lambda: index_with_progress(open_service(config, bulk=True), paths), INDEX_INTERRUPTED)
+    stop = CancelToken()
+    with warnings_shown(), ctrl_c_cancels(stop):
+        report = run(
+            lambda: index_with_progress(open_service(config, bulk=True), paths, cancel=stop), INDEX_INTERRUPTED
+        )
     print_skipped(report)
     out.print(
         f"articles: {len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
@@ -70,13 +74,20 @@ INDEX_INTERRUPTED = (
 )
 
 
-def index_with_progress(service: NewsService, paths: Sequence[Path | str], label: str = "embedding") -> IndexReport:
+def index_with_progress(
+    service: NewsService,
+    paths: Sequence[Path | str],
+    label: str = "embedding",
+    cancel: CancelToken | None = None,
+) -> IndexReport:
     """`service.index_paths` with a progress bar in articles (shared by `qa index` and `qa eval --corpus`)."""
     if not err.is_terminal:  # no bar to feed: the articles need not be counted first
-        return service.index_paths(paths)
+        return service.index_paths(paths, cancel=cancel)
     with progress_bar("articles") as bar:
         task = bar.add_task(label, total=None)
-        return service.index_paths(paths, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        return service.index_paths(
+            paths, progress=lambda done, total: bar.update(task, completed=done, total=total), cancel=cancel
+        )
 
 
 class _WarningLine(logging.Handler):

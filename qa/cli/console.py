@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from qa.cancel import Cancelled, CancelToken
 from qa.domain import Answer, Citation, TimeScope
 from qa.errors import (
     EMPTY_QUESTION,
@@ -64,11 +68,33 @@ def user_errors(interrupted: str = "interrupted") -> Iterator[None]:
     Ctrl-C (what was kept, what to do)."""
     try:
         yield
-    except QAError as exc:
-        raise fail(message(exc), exc.exit_code) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):  # in the CLI, work is cancelled only by Ctrl-C (see ctrl_c_cancels)
         err.print(interrupted)
         raise typer.Exit(130) from None
+    except QAError as exc:
+        raise fail(message(exc), exc.exit_code) from None
+
+
+@contextmanager
+def ctrl_c_cancels(token: CancelToken) -> Iterator[None]:
+    """While inside, the first Ctrl-C cancels `token` (the work stops at its next step, between two writes) and a
+    second one interrupts at once. A flag, not an exception, because Python drops a KeyboardInterrupt that lands
+    in a finaliser (`Exception ignored in ... __del__`; seen while nltk compiled its patterns) and the run went on
+    to the end. Outside the main thread (a command called from a thread) Python takes no handler: nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        err.print("stopping after the step under way (Ctrl-C again to stop at once)")
+        token.cancel("interrupted")
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run(action: Callable[[], T], interrupted: str = "interrupted") -> T:
