@@ -174,7 +174,22 @@ class ChatCompletionRequest(Scoped):
     stream: bool = Field(default=False, strict=True)  # not "yes" or 1, which lax mode would take
     # a client asking for several choices would read choices[1] and fail far from the cause: refused here
     n: int = Field(default=1, ge=1, le=1, strict=True, description="Choices to return: one, the only answer there is.")
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        strict=True,
+        description="Cut the reply's content after this many tokens (the local model's word pieces), with "
+        "finish_reason `length`; the citations beside it stay whole. The answer is found and checked whole first.",
+    )
+    max_completion_tokens: int | None = Field(
+        default=None, ge=1, strict=True, description="OpenAI's newer name for `max_tokens` (the smaller one counts)."
+    )
     model_config = ConfigDict(extra="allow")
+
+    def token_limit(self) -> int | None:
+        """The content's limit in tokens, if the client set one."""
+        given = [n for n in (self.max_tokens, self.max_completion_tokens) if n is not None]
+        return min(given) if given else None
 
     def conversation(self) -> list[tuple[str, str]]:
         """The messages as (role, text) pairs."""

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
@@ -283,6 +283,23 @@ class MiniLMEmbedder:
 
 
 _Pooled = tuple[np.ndarray, dict[int, np.ndarray]]  # a batch's text vectors, and span vectors by text
+
+
+@cache
+def _word_pieces() -> Tokenizer:
+    return MiniLMEmbedder.tokenizer_only()
+
+
+def word_pieces(text: str) -> int:
+    """The word pieces of a text under the local model's tokenizer, without [CLS] and [SEP]: the "tokens" the
+    OpenAI-compatible endpoint counts (its model is the articles; this is the tokenizer it has)."""
+    return len(_word_pieces().encode(text, add_special_tokens=False).ids)
+
+
+def first_word_pieces(text: str, limit: int) -> str | None:
+    """The text cut after its first `limit` word pieces, or None when it has no more than that."""
+    offsets = _word_pieces().encode(text, add_special_tokens=False).offsets
+    return None if len(offsets) <= limit else text[: offsets[limit - 1][1]]
 
 
 def bulk_lanes() -> int:

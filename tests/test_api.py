@@ -200,6 +200,33 @@ def test_openai_sdk_streams_the_answer_and_lists_models(server: LiveServer) -> N
     assert {int(n) for n in re.findall(r"\[(\d+)\]", text)} == {c["n"] for c in citations}
 
 
+def test_max_tokens_cuts_the_content_with_finish_reason_length_and_keeps_the_citations(server: LiveServer) -> None:
+    """It used to be ignored: a client asking for 8 tokens got the whole answer, with finish_reason stop."""
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed")
+    whole = client.chat.completions.create(model="newsqa", messages=[{"role": "user", "content": TRUSS}])
+    assert whole.choices[0].finish_reason == "stop"
+    assert whole.usage is not None and whole.usage.completion_tokens > 8 and whole.usage.prompt_tokens == 5
+    cut = client.chat.completions.create(model="newsqa", messages=[{"role": "user", "content": TRUSS}], max_tokens=8)
+    content = cut.choices[0].message.content or ""
+    assert cut.choices[0].finish_reason == "length"
+    assert cut.usage is not None and cut.usage.completion_tokens == 8
+    assert content and whole.choices[0].message.content.startswith(content) and len(content) < 80
+    assert cut.model_extra["citations"] == whole.model_extra["citations"]  # the sources stay whole
+    chunks = list(
+        client.chat.completions.create(
+            model="newsqa", messages=[{"role": "user", "content": TRUSS}], stream=True, max_completion_tokens=8
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == content
+    assert chunks[-1].choices[0].finish_reason == "length"
+    assert chunks[-1].model_extra["citations"] == whole.model_extra["citations"]
+    roomy = client.chat.completions.create(
+        model="newsqa", messages=[{"role": "user", "content": TRUSS}], max_tokens=4000
+    )
+    assert roomy.choices[0].finish_reason == "stop"
+    assert roomy.choices[0].message.content == whole.choices[0].message.content
+
+
 def test_chat_follow_ups_history_and_streaming(http: httpx.Client) -> None:
     first = http.post("/api/chat", json={"message": TRUSS}).json()
     session = first["session_id"]
@@ -349,6 +376,8 @@ def test_two_clients_adding_the_same_title_at_once_get_one_201_and_one_409(serve
          "n: Input should be less than or equal to 1"),
         ("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "assistant", "content": "x"}]}, 422,
          "last message must come from the user"),
+        ("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+         "max_tokens": 0}, 422, "max_tokens: Input should be greater than or equal to 1"),
         # JSON can carry half a UTF-16 pair; it is not text (it was a 500 on every question endpoint).
         ("POST", "/api/ask", b'{"question": "What did \\ud800 Truss demand?"}', 422, "question holds a lone surrogate"),
         ("POST", "/api/chat", b'{"message": "What did \\ud800 Truss demand?"}', 422, "message holds a lone surrogate"),
