@@ -150,8 +150,8 @@ def _jsonl_articles(path: Path, origin: str) -> Iterator[LoadedArticle | LoadFai
     if not found and not errors:
         raise LoadError("the file is empty")
     if errors:
-        reason = f"{len(errors)} bad line(s) ({found} loaded): " + "; ".join(errors[:5])
-        yield LoadFailure(path=str(path), reason=reason)
+        reason = f"{len(errors)} bad line(s) skipped: " + "; ".join(errors[:5])
+        yield LoadFailure(path=str(path), reason=reason, loaded=found)
 
 
 def _decoded(lines: Iterable[bytes]) -> Iterator[str]:

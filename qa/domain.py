@@ -215,6 +215,9 @@ class LoadFailure(BaseModel):
 
     path: str
     reason: str
+    loaded: int = Field(
+        default=0, description="Articles of this file read all the same: a JSON Lines file loses only its bad lines."
+    )
     # an article skipped because an earlier one of the run has its id: that id is indexed, so this is no file
     # that may hold an article the folder lost
     repeated_id: bool = Field(default=False, exclude=True)

@@ -249,6 +249,18 @@ def test_an_interrupted_index_says_what_is_kept_and_the_same_command_finishes_it
     assert json.loads(run_qa_in(data, "list", "--json", "--limit", "1").stdout)["total"] == 300
 
 
+def test_a_json_lines_file_with_a_bad_line_is_partly_read_not_skipped(tmp_path: Path) -> None:
+    """It was reported as "skipped feed.jsonl: 1 bad line(s) (2 loaded)", which reads as if nothing was indexed."""
+    feed = tmp_path / "feed.jsonl"
+    good = [{"id": f"p{n}", "title": f"Port {n}", "text": f"Port {n} reopened on Monday."} for n in range(2)]
+    feed.write_text("\n".join([json.dumps(good[0]), "{not json", json.dumps(good[1])]) + "\n", encoding="utf-8")
+    done = run_qa_in(tmp_path / "data", "index", str(feed))
+    assert done.returncode == 0, done.stderr
+    assert f"partly read {feed}: 2 article(s) read, 1 bad line(s) skipped: line 2" in done.stderr
+    assert "skipped " + str(feed) not in done.stderr
+    assert "articles: 2 added" in done.stdout
+
+
 def test_an_empty_folder_indexes_nothing_and_says_so(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     done = run_qa_in(tmp_path / "data", "index", str(tmp_path / "empty"))

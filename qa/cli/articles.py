@@ -113,7 +113,11 @@ def warnings_shown() -> Iterator[None]:
 def print_skipped(report: IndexReport) -> None:
     """The files that could not be indexed, and why."""
     for failure in report.failed:
-        err.print(f"[yellow]skipped[/] {escape(failure.path)}: {escape(failure.reason)}")
+        if failure.loaded:  # a JSON Lines file whose good lines were read
+            shown = f"{escape(failure.path)}: {failure.loaded} article(s) read, {escape(failure.reason)}"
+            err.print(f"[yellow]partly read[/] {shown}")
+        else:
+            err.print(f"[yellow]skipped[/] {escape(failure.path)}: {escape(failure.reason)}")
 
 
 def list_articles(
