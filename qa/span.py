@@ -66,6 +66,9 @@ _UNITS = re.compile(
     rf"|{CURRENCY_NAMES}|tons?|tonnes?|acres?|square|degrees?|mph|kg|people|points?)$",
     re.I,
 )
+_APPROXIMATE = frozenset({"over", "about", "around", "nearly", "almost", "under", "approximately", "roughly"})
+_COMPARED = frozenset({"more", "less", "fewer"})  # "more than 70,000"
+_ERAS = frozenset({"ago", "bp", "bc", "bce", "ad", "ce"})  # after a number, they make it a date
 _SCALE = frozenset({"percent", "%", "million", "billion", "trillion", "thousand", "hundred"})  # part of a quantity
 # Words a span neither starts nor ends with (articles may start it: SQuAD's normalisation drops them anyway).
 _FUNCTION = frozenset({
@@ -333,7 +336,7 @@ def _spans(
             if overlap >= 1:
                 continue
             nearest, average = _distance(i, j, matched, len(tokens))
-            content = [t for t in span if t.lower not in _FUNCTION and not _PUNCT.match(t.text)]
+            content = [t for t in span if not _function_word(t) and not _PUNCT.match(t.text)]
             particles = _particles(span)
             capitals = sum(
                 _capitalised(t) or t in particles
@@ -391,10 +394,16 @@ def _spans(
     return found
 
 
+def _function_word(token: Token) -> bool:
+    """A word no span starts or ends with: "may" is one, but "May" inside a sentence is the month ("in May 2013")."""
+    return token.lower in _FUNCTION and token.text != "May"
+
+
 def _admissible(span: list[Token]) -> bool:
-    """A span that reads as a phrase: no function word or punctuation at its ends, no clause break inside."""
+    """A span that reads as a phrase: no function word or punctuation at its ends (but "over 14,000" and "more than
+    70,000" are quantities), no clause break inside."""
     first, last = span[0], span[-1]
-    if (first.lower in _FUNCTION and first.lower != "the") or last.lower in _FUNCTION:
+    if (_function_word(first) and first.lower != "the" and not _approximates(span)) or _function_word(last):
         return False
     if _PUNCT.match(first.text) or _PUNCT.match(last.text):
         return False
@@ -405,16 +414,24 @@ def _admissible(span: list[Token]) -> bool:
     return not ("," in inner and not _is_date(span))
 
 
+def _approximates(span: list[Token]) -> bool:
+    """A span that opens with a word saying how near its number is: "over 14,000", "more than 70,000"."""
+    words = [t.lower for t in span[:3]]
+    if len(span) > 2 and words[0] in _COMPARED and words[1] == "than":
+        return _is_number(span[2])
+    return len(span) > 1 and words[0] in _APPROXIMATE and _is_number(span[1])
+
+
 def _is_number(token: Token) -> bool:
     return token.text[:1].isdigit() or token.text[:1] in "$£€" or token.lower in NUMBER_WORDS
 
 
 def _is_date(span: list[Token]) -> bool:
-    """A year, a month, a century or a decade."""
+    """A year, a month, a century or a decade; or a number with an era or "ago" ("9000 BP", "22,000 years ago")."""
     return any(
         t.lower in _MONTHS or re.fullmatch(r"[12]\d{3}s?|\d{3}0s", t.text) or t.lower in {"century", "centuries"}
         for t in span
-    )
+    ) or (any(t.lower in _ERAS for t in span[1:]) and _is_number(span[0]))
 
 
 def _particles(span: list[Token]) -> list[Token]:
@@ -441,12 +458,14 @@ def _capitalised(token: Token) -> bool:
 
 def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool) -> float:
     """How well the span is the kind of thing asked for: 1 fits, 0 does not (dropped), between for maybe."""
-    content = [t for t in span if t.lower not in _FUNCTION and not _PUNCT.match(t.text)]
+    content = [t for t in span if not _function_word(t) and not _PUNCT.match(t.text)]
     if not content:
         return 0.0
     if kind is AnswerType.DATE:
         return 1.0 if _is_date(span) else 0.0
     if kind in (AnswerType.NUMBER, AnswerType.AGE):
+        if _approximates(span):  # the number after the words, as if they were not there
+            span = span[2:] if span[1].lower == "than" else span[1:]
         if not _is_number(span[0]):
             return 0.0
         # the number, or the number and its unit ("308", "$1.2 billion", "45 percent")

@@ -119,6 +119,39 @@ def cited(*quotes: str) -> tuple[str, list[Citation]]:
             ["Rovers took 19 points from 11 games under Stefan Aaltonen's leadership."],
             "Stefan Aaltonen",
         ),
+        # "May" is the month here, not the verb a span may not start with ("2013" and "18, 1756" were the answers)
+        (
+            "When did the plant close?",
+            ["The carmaker said the closure of its Victoria plant took effect in May 2013, ending production there."],
+            "May 2013",
+        ),
+        (
+            "When did England declare war on France?",
+            ["England formally declared war on France on May 18, 1756, after months of skirmishes."],
+            "May 18, 1756",
+        ),
+        # dates without a calendar year (no span fitted a date at all)
+        (
+            "When did the extinction happen?",
+            ["The extinction happened 66 million years ago, when an asteroid struck."],
+            "66 million years ago",
+        ),
+        (
+            "When was the valley fully forested?",
+            ["The valley was fully forested by 9000 BP, pollen records show."],
+            "9000 BP",
+        ),
+        # how near the number is belongs to it
+        (
+            "How many visitors came to the exhibition?",
+            ["The museum said over 14,000 visitors came to the exhibition last year."],
+            "over 14,000",
+        ),
+        (
+            "How many works are in the collection?",
+            ["The collection holds more than 70,000 works from the region."],
+            "more than 70,000",
+        ),
     ],
 )
 def test_picks_the_span_that_answers(question: str, quotes: list[str], expected: str) -> None:
