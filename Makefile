@@ -45,7 +45,7 @@ lint: $(VENV)/.installed-test
 # once, and the time-boxed tests (the fuzzing, the load test) run beside the others. 8 min instead of 14.
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test browser lint
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
