@@ -42,7 +42,8 @@ lint: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
 # Two workers (one per core here), each test file whole on one of them: its module fixtures (a server, a page) start
-# once, and the time-boxed tests (the fuzzing, the load test) run beside the others. 8 min instead of 14.
+# once, and the time-boxed tests (the fuzzing, the load test) run beside the others. 8 min instead of 14. The files
+# go out longest first (tests/conftest.py, FILE_SECONDS), so that no long one starts last.
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test browser lint
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
