@@ -6,8 +6,8 @@ cross a clause break, are made of the question's own words only or do not fit th
 distance to the question's words matched in the sentence, how much of the question the sentence holds, length,
 capitals, the words around the span: the SQuAD paper's sliding-window and distance baselines) plus the span
 reader's log-probability of the span (qa.reader, a model fine-tuned for this; weight 1.0, set, not fitted), and
-the best one is the short answer. Questions that want a demand or a yes or no get no span: their answer is the
-sentence. A reason or a manner ("why", "how") gets a phrase in plain words, never a name or a number.
+the best one is the short answer. Questions that want a reason, a manner or a demand get no span: their answer is
+the sentence.
 
 The linear weights (WEIGHTS, in qa/assets/span_weights.json) were fitted on one half of XQuAD-en's articles, the
 reader on all of them (CC BY-SA 4.0; eval/fit_span.py, eval/fit_reader.py). How the picker does on questions it was
@@ -40,15 +40,13 @@ WEIGHTS: dict[str, float] = json.loads((resources.files("qa") / "assets" / "span
 # The reader model (qa.reader), shared by every question of the process; loaded at its first short answer.
 READER = SpanReader()
 
-# Questions no span answers: yes-or-no ("Is the ceasefire still holding?": not "Friday" from "was largely holding
-# on Friday").
+# Questions no span answers: why, how (not how many...), and yes-or-no ("Is the ceasefire still holding?": not
+# "Friday" from "was largely holding on Friday").
 _NO_SPAN = re.compile(
-    r"^\s*(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b(?![^?]*\bor\b)", re.I
+    r"^\s*(why|how (?!many|much|long|old|far|large|big|tall|high|often)"
+    r"|(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b(?![^?]*\bor\b))\b",
+    re.I,
 )
-# Questions that want a reason or a manner (why, how but not how many...): their span is a phrase in plain words
-# ("through the port of Marseille", "separately from physicians"), never a name or a number ("Sergey Lavrov" is no
-# answer to "How did Lavrov describe relations?").
-_REASON_OR_MANNER = re.compile(r"^\s*(why|how (?!many|much|long|old|far|large|big|tall|high|often))\b", re.I)
 # A word, number or mark. A number keeps its currency and a scale glued to it ("£30m", "$2bn"); initials and
 # abbreviated titles keep their full stops ("U.S.", "Nicholas E. Golovin", "Dr. Smith"), or a name would be cut
 # at its initial (a full stop inside a span ends it).
@@ -176,7 +174,7 @@ def short_answer(
     reader: SpanReader | None = READER,
 ) -> ShortAnswer | None:
     """The span of one cited quote that answers the question, or None when none can be pinned (an abstention,
-    a yes-or-no question, a demand, or no candidate that fits). `sentences`: the answer's own, when they are
+    a "why" or "how" question, a demand, or no candidate that fits). `sentences`: the answer's own, when they are
     the quotes' sentences word for word (an extractive answer), so the quotes need not be split again. `reader`:
     the reader model whose score is one of the features (None: without it)."""
     found = candidates(question, citations, abstained, sentences, reader)
@@ -247,8 +245,6 @@ def candidates(
     strongest = max(citations, key=lambda c: c.score).n
     for (citation, _, _), tokens, held in zip(sentences, tokenised, helds, strict=True):
         found.extend(_spans(tokens, asked, citation, held, held >= top, citation.n == strongest))
-    if _REASON_OR_MANNER.search(question):
-        found = [c for c in found if _in_plain_words(c.text)]
     if asked.profile.asks_money and any(c.features["fit"] == 1.0 for c in found):
         # "1.2 billion crowns", not "1.2 billion", answers what something costs: both models preferred the bare
         # figure (SQuAD's answers often leave the currency out), which does not say which money
@@ -256,14 +252,6 @@ def candidates(
     if reader is not None and found:
         found = _read(question, citations, found, reader)
     return found
-
-
-def _in_plain_words(text: str) -> bool:
-    """No number and no capital, but for an opening function word ("His patents", "Because everyday clothing...")."""
-    words = text.split()
-    return not any(c.isdigit() for c in text) and all(
-        w == w.lower() or (k == 0 and w.lower() in _FUNCTION) for k, w in enumerate(words)
-    )
 
 
 def _read(question: str, citations: Sequence[Citation], found: list[Candidate], reader: SpanReader) -> list[Candidate]:

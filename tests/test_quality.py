@@ -29,10 +29,10 @@ XQUAD_GATES = {
     "--min-support": "1.0",
     "--max-median-words": "40",
     "--min-strong-accuracy": "0.95",
-    # the short answers (qa/span.py, qa/reader.py): measured 0.712 / 0.768, in-sample (the reader learned from all
-    # of XQuAD-en, the linear weights from half of it; held out, two-fold: 0.380 / 0.490, python -m eval.fit_span)
-    "--min-short-em": "0.69",
-    "--min-short-f1": "0.74",
+    # the short answers (qa/span.py, qa/reader.py): measured 0.698 / 0.749, in-sample (the reader learned from all
+    # of XQuAD-en, the linear weights from half of it; held out, two-fold: 0.375 / 0.479, python -m eval.fit_span)
+    "--min-short-em": "0.66",
+    "--min-short-f1": "0.71",
 }
 
 DATED_GATES = {

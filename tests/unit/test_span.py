@@ -170,38 +170,17 @@ def test_the_span_comes_from_the_quote_that_answers() -> None:
     assert article[span.start : span.end] == "1921"
 
 
-def test_no_span_for_a_demand() -> None:
-    _, citations = cited("Truss demanded that Russia withdraw its troops, and Lavrov refused in 2022.")
-    assert short_answer("What did Truss demand?", citations) is None  # a demand is a clause, not a span
-
-
 @pytest.mark.parametrize(
-    ("question", "quote", "expected"),
+    "question",
     [
-        (
-            "How did Lavrov describe the current state of Russia-UK relations?",
-            "Sergey Lavrov said in 2022 that Russia-UK relations are at low ebb.",
-            "low ebb",
-        ),
-        (
-            "How did Tesla finance his work?",
-            "His patents earned Tesla a considerable amount of money, much of which was used to finance his projects.",
-            "His patents",
-        ),
+        "Why did the talks fail?",  # a reason: the sentence is the answer
+        "How did Lavrov respond?",  # a manner
+        "What did Truss demand?",  # a demand is a clause, not a span
     ],
 )
-def test_a_reason_or_a_manner_is_a_phrase_in_plain_words(question: str, quote: str, expected: str) -> None:
-    article, citations = cited(quote)
-    span = short_answer(question, citations)
-    assert span is not None and span.text in expected, span  # "patents" of "His patents" would do
-    assert article[span.start : span.end] == span.text
-
-
-@pytest.mark.parametrize("question", ["Why did the talks fail?", "How did Lavrov respond?"])
-def test_a_reason_or_a_manner_is_never_a_name_or_a_number(question: str) -> None:
-    _, citations = cited("Sergey Lavrov refused in 2022, and Britain's Liz Truss left Moscow.")
-    span = short_answer(question, citations)
-    assert span is None or not any(c.isupper() or c.isdigit() for c in span.text), span
+def test_no_span_for_reasons_manners_and_demands(question: str) -> None:
+    _, citations = cited("Truss demanded that Russia withdraw its troops, and Lavrov refused in 2022.")
+    assert short_answer(question, citations) is None
 
 
 def test_no_span_when_nothing_fits_the_wanted_type_or_the_answer_abstained() -> None:
