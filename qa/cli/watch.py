@@ -44,7 +44,10 @@ def watch(
         if stop.is_set():  # a second Ctrl-C: stop in the middle of a poll (what was written stays whole)
             raise KeyboardInterrupt
         err.print("stopping after the poll under way (Ctrl-C again to stop at once)")
-        stop.set()
+        # Not stop.set() here: it takes the event's lock, which this thread (the main one, where Python runs the
+        # handler) may hold at this very moment inside stop.wait, and then the process hangs on its own lock. Seen
+        # once in CI: a SIGTERM just as a poll ended, and `qa watch` did not stop in 60 s.
+        threading.Thread(target=stop.set, name="stop-watching").start()
 
     signal.signal(signal.SIGINT, stop_now)
     signal.signal(signal.SIGTERM, stop_now)
