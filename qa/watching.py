@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from qa.domain import IndexReport
 
@@ -24,6 +25,18 @@ class _Feed:
     url: str
     due: float = 0.0  # time.monotonic() at which it is polled next
     failures: int = 0  # polls in a row that failed
+
+
+class Stop(Protocol):
+    """What tells a watch to stop: a threading.Event, or the CLI's signal flag (qa.cli.watch)."""
+
+    def is_set(self) -> bool:
+        """Whether to stop."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for it; whether it is set."""
+        ...
 
 
 @dataclass
@@ -41,7 +54,7 @@ class FeedWatcher:
         # One line per poll is ours to write: the HTTP client's line per request would double it.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
 
-    def run(self, stop: threading.Event, max_polls: int | None = None) -> None:
+    def run(self, stop: Stop, max_polls: int | None = None) -> None:
         """Poll until `stop` is set (or, for a bounded run, `max_polls` polls were made). A poll under way when
         `stop` is set finishes first: what it indexed is whole."""
         log.info("polling %d feed(s) every %s", len(self._feeds), _duration(self.every))

@@ -432,3 +432,20 @@ def test_qa_watch_logs_each_poll_and_stops_cleanly_on_sigterm(site: Site, tmp_pa
     assert f"feed {site.url}/wire.rss: 2 added, 0 updated, 0 unchanged" in text
     assert f"feed {site.url}/down.rss: the server answered 404 Not Found; next try in 2h" in text
     assert "Traceback" not in text and "httpx" not in text  # one line per poll: no line per request
+
+
+def test_the_watch_stop_flag_set_by_a_signal_handler_ends_its_wait() -> None:
+    import signal
+
+    from qa.cli.watch import SignalFlag
+
+    flag = SignalFlag()
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: flag.set())
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        assert flag.wait(120) is True  # woken by the handler, not by the end of the two minutes
+        assert flag.is_set()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert SignalFlag().wait(0.01) is False

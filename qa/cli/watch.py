@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-import threading
+import time
 from types import FrameType
 from typing import Annotated
 
@@ -12,6 +12,33 @@ import typer
 from qa.cli.console import err, fail, load_settings, run
 from qa.logs import configure_logging
 from qa.settings import parse_every
+
+SLICE = 0.2  # seconds between two looks at the stop flag while waiting for the next poll
+
+
+class SignalFlag:
+    """A stop flag that a signal handler may set. A threading.Event may not be set there: Python runs the handler
+    on the main thread, which may hold the event's lock at that very moment (inside Event.wait), and the process
+    then hangs on its own lock: the likely reason a SIGTERM sent just as a poll ended once left `qa watch` running
+    in CI."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        """Ask the watch to stop (no lock taken)."""
+        self._set = True
+
+    def is_set(self) -> bool:
+        """Whether a stop was asked for."""
+        return self._set
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds, waking every SLICE to look at the flag; whether it is set."""
+        end = time.monotonic() + timeout
+        while not self._set and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, SLICE))
+        return self._set
 
 
 def watch(
@@ -38,16 +65,13 @@ def watch(
         raise fail(f"--every: {exc}", 2) from None
     configure_logging(config.log_format, config.log_level)
     service = run(lambda: open_service(config, bulk=True))
-    stop = threading.Event()
+    stop = SignalFlag()
 
     def stop_now(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():  # a second Ctrl-C: stop in the middle of a poll (what was written stays whole)
             raise KeyboardInterrupt
         err.print("stopping after the poll under way (Ctrl-C again to stop at once)")
-        # Not stop.set() here: it takes the event's lock, which this thread (the main one, where Python runs the
-        # handler) may hold at this very moment inside stop.wait, and then the process hangs on its own lock. Seen
-        # once in CI: a SIGTERM just as a poll ended, and `qa watch` did not stop in 60 s.
-        threading.Thread(target=stop.set, name="stop-watching").start()
+        stop.set()
 
     signal.signal(signal.SIGINT, stop_now)
     signal.signal(signal.SIGTERM, stop_now)
