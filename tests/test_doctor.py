@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from qa.store import SCHEMA
@@ -123,6 +124,33 @@ def test_doctor_before_anything_is_indexed_says_so_in_one_line(tmp_path: Path) -
     done = run_qa_in(tmp_path / "empty", "doctor")
     assert done.returncode == 3 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: Nothing is indexed"), done.stderr
+
+
+def test_an_index_past_the_local_stores_size_says_how_to_serve_it_from_a_chroma_server(
+    seeded_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past LOCAL_STORE_CHUNKS, `qa index` and `qa doctor` say how to move the same files to a Chroma server; at
+    or under it, and once a server is set, nothing. The limit is lowered to the seed's chunks here: an index of
+    100,000 real chunks takes hours to embed on this machine."""
+    from typer.testing import CliRunner
+
+    from qa.cli import app, console
+    from qa.settings import Settings
+
+    monkeypatch.setenv("QA_DATA_DIR", str(seeded_copy))
+    seeded = 16  # the seed article's chunks
+    monkeypatch.setattr(console, "LOCAL_STORE_CHUNKS", seeded - 1)
+    for command in (["index", str(SEEDS)], ["doctor"]):
+        done = CliRunner().invoke(app, command)
+        assert done.exit_code == 0, done.output
+        assert f"note: {seeded} chunks in the local store" in done.stderr, done.stderr
+        assert f"chroma run --path {seeded_copy / 'chroma'} --port 8100" in done.stderr.replace("\n", "")
+        assert "QA_CHROMA_URL=http://127.0.0.1:8100" in done.stderr.replace("\n", "")
+    monkeypatch.setattr(console, "LOCAL_STORE_CHUNKS", seeded)
+    done = CliRunner().invoke(app, ["doctor"])
+    assert done.exit_code == 0 and "local store" not in done.stderr, done.stderr
+    served = Settings(data_dir=seeded_copy, chroma_url="http://127.0.0.1:8100")
+    assert console.local_store_note(10 * seeded, served) is None
 
 
 def _to_the_layout_before_versions(data_dir: Path) -> None:

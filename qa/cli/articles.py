@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from qa.cancel import CancelToken
 from qa.catalog import ListOrder
-from qa.cli.console import ctrl_c_cancels, err, fail, load_settings, out, progress_bar, run
+from qa.cli.console import ctrl_c_cancels, err, fail, load_settings, local_store_note, out, progress_bar, run
 from qa.cli.scope import Since, UntilOption, scope
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ def index(
         f"{len(report.removed)} removed, {len(report.failed)} failed; chunks: {report.chunks_total} "
         f"({report.chunks_embedded} embedded, {report.chunks_reused} reused); {report.seconds:.1f} s"
     )
+    if note := local_store_note(report.chunks_total, config):
+        err.print(note)
     if not (report.loaded or report.failed or report.removed):
         err.print(
             "[yellow]note:[/] no article was found in what was given (files .txt, .md, .html, .jsonl, feeds, pages)."

@@ -50,6 +50,25 @@ HINTS = {
 }
 
 
+# Past this many chunks the local store costs every process memory and time in proportion to the archive: each
+# holds the whole vector index (`qa serve` 1.6 GB at 100,000 chunks, 6 GB at 1,000,000) and loads it again after
+# another process writes (0.45 s, 5.7 s); through a Chroma server neither grows much (README, Scale).
+LOCAL_STORE_CHUNKS = 100_000
+
+
+def local_store_note(chunks: int, config: Settings) -> str | None:
+    """How to move on, for an index that has outgrown the local store; None otherwise."""
+    if config.chroma_url or chunks <= LOCAL_STORE_CHUNKS:
+        return None
+    files = escape(str(config.data_dir / "chroma"))
+    return (
+        f"[yellow]note:[/] {chunks:,} chunks in the local store, which every process holds whole in memory and "
+        "loads again after another process writes, at a cost that grows with the archive. Past about 100,000 "
+        f"chunks, serve the same files from a Chroma server: chroma run --path {files} --port 8100, then run every "
+        "qa command with QA_CHROMA_URL=http://127.0.0.1:8100 (README: Scale)."
+    )
+
+
 def message(exc: QAError) -> str:
     """The error's message with the CLI's hint."""
     hint = HINTS.get(exc.code)

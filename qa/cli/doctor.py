@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from qa.cli.console import load_settings, out, run
+from qa.cli.console import err, load_settings, local_store_note, out, run
 
 if TYPE_CHECKING:
     from qa.doctor import Checkup, Finding
@@ -29,6 +29,8 @@ def doctor(
         checkup = run(lambda: open_doctor(config).fix())
         out.print(f"fixed {found - len(checkup.problems)} of {found} problem(s)")
         _print(checkup.findings, "still: ")
+    if note := local_store_note(checkup.chunks, config):
+        err.print(note)
     _conclude(checkup, fix)
 
 
