@@ -66,8 +66,16 @@ def evaluate(
     ] = None,
 ) -> None:
     """Measure retrieval, answers, citations, abstention and latency over evaluation sets."""
-    from eval.runner import Gate
+    from eval.sets import load_sets
     from qa.domain import RETRIEVAL_MODES
+
+    if min_withheld_abstain is not None and not withhold:
+        err.print("error: --min-withheld-abstain gates the --withhold run: add --withhold")
+        raise typer.Exit(2)
+    # The sets first: a wrong path or a bad line is told at once, before the runner's imports (llama-index's
+    # metrics import llama_index.core, 2 s here).
+    items = run(lambda: load_sets(files))
+    from eval.runner import Gate
 
     gates = [
         Gate(field, threshold, at_most)
@@ -87,19 +95,12 @@ def evaluate(
         )
         if threshold is not None
     ]
-    if min_withheld_abstain is not None and not withhold:
-        err.print("error: --min-withheld-abstain gates the --withhold run: add --withhold")
-        raise typer.Exit(2)
     config = load_settings()
-    with user_errors():
-        from eval.sets import load_sets
-
-        items = load_sets(files)
-        with _service(config, corpus or []) as service:
-            _warn_of_unknown_articles(service, items)
-            modes = list(RETRIEVAL_MODES) if compare else [config.retrieval]
-            runs = _run(config, service, items, modes, top_k or config.top_k, compare_backends=compare)
-            withheld = _run_withheld(service, items, top_k or config.top_k) if withhold else None
+    with user_errors(), _service(config, corpus or []) as service:
+        _warn_of_unknown_articles(service, items)
+        modes = list(RETRIEVAL_MODES) if compare else [config.retrieval]
+        runs = _run(config, service, items, modes, top_k or config.top_k, compare_backends=compare)
+        withheld = _run_withheld(service, items, top_k or config.top_k) if withhold else None
     default = next(run for run in runs if run.name == config.retrieval)
     if withheld is not None:
         runs.append(withheld)
