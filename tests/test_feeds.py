@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from qa.service import NewsService
 from qa.settings import Settings
 from qa.watching import FeedWatcher
 from qa.wiring import open_service
-from tests.conftest import RunQA, free_port, run_qa_in
+from tests.conftest import RunQA, free_port, qa_env, run_qa_in
 
 PAGE = """<html><head><title>{title} | Loopback News</title>
 <meta property="og:site_name" content="Loopback News">
@@ -345,6 +347,24 @@ def test_qa_watch_refuses_bad_usage_in_one_line(tmp_path: Path) -> None:
         assert len(lines) == 1 and lines[0].startswith("error:") and phrase in lines[0], done.stderr
 
 
+def test_qa_watch_refuses_a_feed_file_that_is_not_there_instead_of_polling_it_for_ever(tmp_path: Path) -> None:
+    """A missing path (a typo, or a URL without its scheme) is an error at once; a URL that is down is retried."""
+    for feed in (str(tmp_path / "no-such.rss"), "example.com/feed.rss"):
+        done = subprocess.run(
+            [sys.executable, "-m", "qa", "watch", feed],
+            capture_output=True,
+            text=True,
+            env=qa_env(tmp_path / "data"),
+            timeout=120,  # before the check, this ran until killed
+        )
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert (
+            len(lines) == 1
+            and lines[0] == f"error: no such feed file: {feed}. Give a feed's http(s) URL or the path of a feed file."
+        ), done.stderr
+
+
 def test_the_server_polls_qa_feeds_in_the_background(site: Site, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
@@ -406,8 +426,6 @@ def test_a_page_in_a_legacy_charset_is_read_in_it(site: Site) -> None:
 
 
 def test_qa_watch_logs_each_poll_and_stops_cleanly_on_sigterm(site: Site, tmp_path: Path) -> None:
-    import subprocess
-    import sys
 
     from tests.conftest import REPO, holds_within, qa_env
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -59,6 +60,9 @@ def watch(
     urls = list(feeds or config.feeds)
     if not urls:
         raise fail("name the feeds to watch (qa watch URL...) or set QA_FEEDS", 2)
+    # A URL that is down is retried for ever (feeds come back); a path that is not there is a typo, not an outage.
+    if missing := [f for f in urls if not f.lower().startswith(("http://", "https://")) and not Path(f).exists()]:
+        raise fail(f"no such feed file: {', '.join(missing)}. Give a feed's http(s) URL or the path of a feed file.", 2)
     try:
         interval = parse_every(every) if every is not None else config.feed_every
     except ValueError as exc:
