@@ -11,9 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from indexer.loaders import LoadedArticle, html_text, make_article
-from indexer.pages import is_url, url_id
+from indexer.pages import url_id
 from qa.domain import Article, LoadFailure
 from qa.errors import LoadError
+from qa.text import is_url
 
 FEED_SUFFIXES = (".xml", ".rss", ".atom")
 SHORT_SUMMARY = 500  # characters: an item's text shorter than this is a teaser; its linked page has the article

@@ -41,11 +41,6 @@ class Fetched:
     validators: Validators
 
 
-def is_url(source: object) -> bool:
-    """Whether a source is an http(s) URL rather than a path."""
-    return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
-
-
 def url_id(url: str) -> str:
     """A stable, readable article id for a URL: host and path ("example.com/news/truss-resigns"), the scheme and
     a trailing slash left out so that http/https and both spellings of a link are one article; a hash of it when

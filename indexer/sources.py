@@ -11,9 +11,10 @@ from pathlib import Path
 from indexer.feeds import FEED_SUFFIXES, count_items, feed_articles, looks_like_feed
 from indexer.feedstate import FeedState
 from indexer.loaders import LoadedArticle, count_articles, iter_articles
-from indexer.pages import Fetcher, is_url, main_text, page_article, url_id
+from indexer.pages import Fetcher, main_text, page_article, url_id
 from qa.domain import LoadFailure
 from qa.errors import LoadError
+from qa.text import is_url
 
 Source = str | Path
 log = logging.getLogger("indexer")

@@ -67,6 +67,11 @@ def normalise_article_text(text: str) -> str:
     return text.strip()
 
 
+def is_url(source: object) -> bool:
+    """Whether a source is an http(s) URL rather than a path."""
+    return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
+
+
 def fold(text: str) -> str:
     """Case-, quote- and whitespace-folded text for containment checks."""
     text = unicodedata.normalize("NFKC", text).lower()

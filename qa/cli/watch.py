@@ -13,6 +13,7 @@ import typer
 from qa.cli.console import err, fail, load_settings, run
 from qa.logs import configure_logging
 from qa.settings import parse_every
+from qa.text import is_url
 
 SLICE = 0.2  # seconds between two looks at the stop flag while waiting for the next poll
 
@@ -61,7 +62,7 @@ def watch(
     if not urls:
         raise fail("name the feeds to watch (qa watch URL...) or set QA_FEEDS", 2)
     # A URL that is down is retried for ever (feeds come back); a path that is not there is a typo, not an outage.
-    if missing := [f for f in urls if not f.lower().startswith(("http://", "https://")) and not Path(f).exists()]:
+    if missing := [f for f in urls if not is_url(f) and not Path(f).exists()]:
         raise fail(f"no such feed file: {', '.join(missing)}. Give a feed's http(s) URL or the path of a feed file.", 2)
     try:
         interval = parse_every(every) if every is not None else config.feed_every
