@@ -122,12 +122,15 @@ class Replica:
         # window of 300 short articles is 300 calls into Chroma, beside the model on the same two cores).
         wanted = [c for info in infos.values() for c in current_chunk_ids(info)]
         stored = self.store.get_chunks(wanted) if wanted else {}  # Chroma refuses a read of no ids
+        docs = [
+            _keyword_doc(info, chunk.id, keyword_text(chunk.text, chunk.heading))
+            for info in infos.values()
+            for chunk in sorted((stored[c] for c in current_chunk_ids(info) if c in stored), key=lambda c: c.position)
+        ]
         with self.keyword.writing() as keyword:
             for article_id in article_ids:
                 keyword.remove_article(article_id)
-            for info in infos.values():
-                chunks = sorted((stored[c] for c in current_chunk_ids(info) if c in stored), key=lambda c: c.position)
-                keyword.add([_keyword_doc(info, c.id, keyword_text(c.text, c.heading)) for c in chunks])
+            keyword.add(docs)  # tokenized in one call: 0.16 CPU-s for 2,244 chunks, 0.38 s in a call per article
         signatures = {i: self._signature(info) for i, info in infos.items()}
         with self.catalog.transaction() as catalog:
             catalog.remove([i for i in article_ids if i not in infos])

@@ -1,15 +1,15 @@
 """Syndicated copies: the same story republished by several outlets, recognised by near-duplicate text.
 
-An article's text is cut into overlapping runs of SHINGLE_WORDS words; a MinHash signature (datasketch) of that set
-estimates the Jaccard similarity of two articles from NUM_PERM numbers each. Locality-sensitive hashing finds the
-candidates without comparing an article with every other: the signature is cut into bands, and two articles whose
-signatures agree on a whole band are candidates (datasketch chooses the bands and rows for the threshold). The
-catalog keeps the band keys in a table (qa/catalog.py), so that adding an article costs a few indexed look-ups,
-whatever the size of the archive; candidates are then confirmed by their estimated similarity. Not datasketch's
-MinHashLSH storage: it persists only in Redis or Cassandra (servers this product does not run), and in memory it
-would be filled from every article at each start. In the catalog, the band keys and story ids change in the same
-SQLite transaction as the article's row, and are built again with it from the store's records, which carry the
-signatures (computed once, when the article is written: qa/store.py).
+An article's text is cut into overlapping runs of SHINGLE_WORDS words; a MinHash signature of that set (datasketch's
+values, computed here: see `signature`) estimates the Jaccard similarity of two articles from NUM_PERM numbers each.
+Locality-sensitive hashing finds the candidates without comparing an article with every other: the signature is cut
+into bands, and two articles whose signatures agree on a whole band are candidates (datasketch chooses the bands and
+rows for the threshold). The catalog keeps the band keys in a table (qa/catalog.py), so that adding an article costs
+a few indexed look-ups, whatever the size of the archive; candidates are then confirmed by their estimated
+similarity. Not datasketch's MinHashLSH storage: it persists only in Redis or Cassandra (servers this product does
+not run), and in memory it would be filled from every article at each start. In the catalog, the band keys and story
+ids change in the same SQLite transaction as the article's row, and are built again with it from the store's
+records, which carry the signatures (computed once, when the article is written: qa/store.py).
 
 Passages and quotes of copies are compared word by word (difflib): a wire story's sentences survive syndication
 with a dateline, a credit or a word changed.
@@ -68,26 +68,41 @@ def shingles(text: str) -> set[bytes]:
     return {" ".join(found[i : i + SHINGLE_WORDS]).encode() for i in range(len(found) - SHINGLE_WORDS + 1)}
 
 
+# MurmurHash3's 32-bit finalizer: datasketch's affine32 scheme mixes each shingle's hash with it once
+_FMIX = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
 @cache
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    """datasketch draws its hash permutations on every MinHash made; drawn once here (same seed, same values)."""
-    from datasketch import MinHash  # imported where used: its package pulls in scipy (see BANDS)
-
-    permutations: tuple[np.ndarray, np.ndarray] = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
-    return permutations
+    """The affine32 permutations (odd a, b) as datasketch 2 draws them for SEED."""
+    draw = np.random.RandomState(SEED)
+    a = draw.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = draw.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
 def signature(text: str) -> bytes:
-    """The text's MinHash signature (NUM_PERM 32-bit values); empty for a text too short to be compared."""
+    """The text's MinHash signature (NUM_PERM 32-bit values); empty for a text too short to be compared.
+
+    The values are datasketch's MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME) of the shingles, computed
+    here in a few numpy steps because importing datasketch imports scipy: 0.4-0.9 s of every process that writes
+    an article, taken from the model while it indexes. tests/test_stories.py checks that the values are datasketch's.
+    """
     found = shingles(text)
     if len(found) < MIN_SHINGLES:
         return b""
-    from datasketch import MinHash
-
-    minhash = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=_permutations(), scheme=SCHEME)
-    minhash.update_batch(list(found))
-    # the affine32 scheme's values are 32-bit: 4 bytes each lose nothing
-    return np.asarray(minhash.hashvalues, dtype="<u4").tobytes()
+    # datasketch's default hash of a value: the first 4 bytes of its SHA-1, little-endian
+    hashed = np.frombuffer(b"".join(hashlib.sha1(shingle).digest()[:4] for shingle in found), dtype="<u4")
+    mixed = hashed.astype(np.uint32).reshape(-1, 1)
+    shift1, times1, shift2, times2, shift3 = _FMIX
+    mixed ^= mixed >> shift1
+    mixed *= times1
+    mixed ^= mixed >> shift2
+    mixed *= times2
+    mixed ^= mixed >> shift3
+    a, b = _permutations()
+    values = (mixed * a + b).min(axis=0)  # uint32 arithmetic wraps: a * h + b mod 2**32, a bijection for odd a
+    return np.asarray(values, dtype="<u4").tobytes()
 
 
 def encode(sig: bytes) -> str:

@@ -112,6 +112,24 @@ def test_asking_before_indexing_says_to_index(run_qa: RunQA) -> None:
     _assert_clean_error(run_qa("ask", "What did Truss demand?"), 3, "Nothing is indexed", "qa index")
 
 
+def test_listing_an_empty_index_says_how_to_fill_it_instead_of_an_empty_table(run_qa: RunQA) -> None:
+    listed = run_qa("list")
+    assert listed.returncode == 0, listed.stderr
+    assert "Nothing is indexed yet. Add articles with: qa index PATH" in listed.stdout
+    assert "┃" not in listed.stdout, "no table of no rows"
+    assert json.loads(run_qa("list", "--json").stdout) == {"articles": [], "total": 0, "next_cursor": None}
+    stories = run_qa("list", "--stories")
+    assert stories.returncode == 0, stories.stderr
+    assert "No story is carried by several outlets yet" in stories.stdout
+
+
+def test_a_search_that_finds_nothing_says_so(seeded_dir: Path) -> None:
+    done = run_qa_in(seeded_dir, "list", "--search", "zeppelin")
+    assert done.returncode == 0, done.stderr
+    assert "No indexed article matches these filters" in done.stdout
+    assert "┃" not in done.stdout
+
+
 def test_bad_paths_are_listed_and_the_index_is_untouched(seeded_copy: Path, tmp_path: Path) -> None:
     before = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
     empty = tmp_path / "empty.txt"

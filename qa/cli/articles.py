@@ -151,6 +151,14 @@ def list_articles(
         return
     listing = partial(service.list_articles, within=within, search=search)
     page = run(partial(listing, limit, cursor, order))
+    if page.total == 0 and not as_json:  # a table of no rows says less than a sentence
+        narrowed = search is not None or source is not None or since is not None or until is not None
+        out.print(
+            "No indexed article matches these filters; qa list without them shows every article."
+            if narrowed
+            else "Nothing is indexed yet. Add articles with: qa index PATH (a file, a folder or a URL)"
+        )
+        return
     while True:
         if as_json:
             out.print(json.dumps(page.model_dump(), ensure_ascii=False), markup=False)
@@ -207,6 +215,9 @@ def list_stories(service: NewsService, limit: int, cursor: str | None, every: bo
     from rich.table import Table
 
     page = run(partial(service.stories, limit, cursor))
+    if not page.stories and cursor is None and not as_json:
+        out.print("No story is carried by several outlets yet (no article has a syndicated copy in the index).")
+        return
     while True:
         if as_json:
             out.print(json.dumps(page.model_dump(mode="json"), ensure_ascii=False), markup=False)
