@@ -307,14 +307,16 @@ def test_the_written_down_bands_are_the_ones_datasketch_chooses() -> None:
     assert (lsh.b, lsh.r) == (stories.BANDS, stories.ROWS)
 
 
-def test_opening_a_catalog_imports_neither_datasketch_nor_scipy(tmp_path: Path) -> None:
-    """A process that only answers (a cold `qa ask`) opens the catalog; MinHash is for indexing."""
+def test_opening_a_catalog_and_signing_an_article_import_neither_datasketch_nor_scipy(tmp_path: Path) -> None:
+    """A process that only answers (a cold `qa ask`) opens the catalog; every indexing process signs articles:
+    datasketch's import (with scipy) would cost each 0.4-0.9 s of CPU."""
     code = (
-        "import sys; from pathlib import Path; from qa.catalog import Catalog; "
+        "import sys; from pathlib import Path; from qa import stories; from qa.catalog import Catalog; "
         f"Catalog(Path({str(tmp_path / 'catalog.sqlite3')!r})).close(); "
+        f"assert stories.signature({WIRE!r}); "
         "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert done.stdout.strip() == "[]"
 
 
@@ -328,14 +330,3 @@ def test_signatures_are_the_values_datasketchs_minhash_gives() -> None:
         expected = MinHash(num_perm=stories.NUM_PERM, seed=stories.SEED, scheme=stories.SCHEME)
         expected.update_batch(list(stories.shingles(text)))
         assert stories.signature(text) == np.asarray(expected.hashvalues, dtype="<u4").tobytes()
-
-
-def test_signing_an_article_imports_neither_datasketch_nor_scipy() -> None:
-    """Every indexing process signs articles; datasketch's import (with scipy) would cost it 0.4-0.9 s of CPU."""
-    code = (
-        "import sys; from qa import stories; "
-        f"assert stories.signature({WIRE!r}); "
-        "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
-    assert done.stdout.strip() == "[]"

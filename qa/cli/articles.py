@@ -152,10 +152,9 @@ def list_articles(
     listing = partial(service.list_articles, within=within, search=search)
     page = run(partial(listing, limit, cursor, order))
     if page.total == 0 and not as_json:  # a table of no rows says less than a sentence
-        narrowed = search is not None or source is not None or since is not None or until is not None
         out.print(
             "No indexed article matches these filters; qa list without them shows every article."
-            if narrowed
+            if search is not None or (within is not None and not within.is_empty)
             else "Nothing is indexed yet. Add articles with: qa index PATH (a file, a folder or a URL)"
         )
         return
