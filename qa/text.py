@@ -118,18 +118,23 @@ def _stemmer() -> Any:
 
 
 @cache
-def _stopwords() -> list[str]:
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
+def _bm25s() -> Any:
+    """bm25s, for its word tokenizer and stop words (the keyword index itself is tantivy's), imported once."""
+    with _without("scipy.sparse"):
+        import bm25s
+        import bm25s.stopwords
+    return bm25s
 
+
+@cache
+def _stopwords() -> list[str]:
     # The longer list: question words ("what", "did") must not count as terms a passage should hold.
-    return sorted(STOPWORDS_EN_PLUS)
+    return sorted(_bm25s().stopwords.STOPWORDS_EN_PLUS)
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, stemmed tokens: the one tokenizer for chunks, questions and claims."""
-    import bm25s
-
-    tokens: list[list[str]] = bm25s.tokenize(
+    tokens: list[list[str]] = _bm25s().tokenize(
         list(texts), stopwords=_stopwords(), stemmer=_stemmer(), return_ids=False, show_progress=False
     )
     return tokens
@@ -159,25 +164,26 @@ def _after_openers(text: str, start: int) -> int:
 
 
 @contextmanager
-def _scipy_stats_hidden() -> Iterator[None]:
-    """Import nltk as if scipy were not installed, which nltk supports: it imports scipy.stats (0.7 s, most of
-    its import time) only for two collocation scores, and falls back when the import fails. The sentence
-    splitter needs neither. Nothing changes when scipy.stats is already imported."""
-    if "scipy.stats" in sys.modules:
+def _without(module: str) -> Iterator[None]:
+    """Import something as if `module` (an optional dependency of it) were not installed: nltk imports
+    scipy.stats (0.7 s, most of its import time) only for two collocation scores, and bm25s imports scipy.sparse
+    only for its BM25 index; both fall back when the import fails, and neither the sentence splitter nor the word
+    tokenizer uses it. Nothing changes when the module is already imported."""
+    if module in sys.modules:
         yield
         return
-    sys.modules["scipy.stats"] = None  # type: ignore[assignment]  # None in sys.modules: the import fails
+    sys.modules[module] = None  # type: ignore[assignment]  # None in sys.modules: the import fails
     try:
         yield
     finally:
-        if sys.modules.get("scipy.stats") is None:
-            del sys.modules["scipy.stats"]
+        if sys.modules.get(module) is None:
+            del sys.modules[module]
 
 
 @cache
 def _punkt() -> Any:
     """nltk's Punkt sentence model, from the copy that llama-index ships (nothing is downloaded)."""
-    with _scipy_stats_hidden():
+    with _without("scipy.stats"):
         import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 

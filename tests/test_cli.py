@@ -47,6 +47,22 @@ def test_truss_question_gets_a_cited_verbatim_answer(seeded_dir: Path) -> None:
         assert citation["title"].startswith("Lavrov and Truss")
 
 
+def test_a_cold_ask_does_not_import_scipy(seeded_dir: Path) -> None:
+    """Every `qa ask` is a fresh process: scipy (0.2 s of its imports, for bm25s's BM25 index, which the keyword
+    side does not use: it is tantivy's) is not needed to answer."""
+    code = (
+        "import sys\nfrom qa.cli.app import app\ntry:\n    app(['ask', 'What did Truss demand?'])\n"
+        "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=qa_env(seeded_dir), cwd=REPO, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "troops withdraw" in done.stdout  # it answered
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_plain_output_shows_answer_then_numbered_quotes(seeded_dir: Path) -> None:
     done = run_qa_in(seeded_dir, "ask", "Who signed the sanctions legislation?")
     assert done.returncode == 0, done.stderr
