@@ -164,26 +164,26 @@ def _after_openers(text: str, start: int) -> int:
 
 
 @contextmanager
-def _without(module: str) -> Iterator[None]:
-    """Import something as if `module` (an optional dependency of it) were not installed: nltk imports
-    scipy.stats (0.7 s, most of its import time) only for two collocation scores, and bm25s imports scipy.sparse
-    only for its BM25 index; both fall back when the import fails, and neither the sentence splitter nor the word
-    tokenizer uses it. Nothing changes when the module is already imported."""
-    if module in sys.modules:
-        yield
-        return
-    sys.modules[module] = None  # type: ignore[assignment]  # None in sys.modules: the import fails
+def _without(*modules: str) -> Iterator[None]:
+    """Import something as if these modules (optional dependencies of it) were not installed. nltk imports
+    scipy.stats (0.7 s) for two collocation scores and scipy.sparse for a dependency parser, bm25s imports
+    scipy.sparse for its BM25 index; each falls back when the import fails, and neither the sentence splitter nor
+    the word tokenizer needs scipy. A module already imported stays as it is, and every one stays importable."""
+    hidden = [module for module in modules if module not in sys.modules]
+    for module in hidden:
+        sys.modules[module] = None  # type: ignore[assignment]  # None in sys.modules: the import fails
     try:
         yield
     finally:
-        if sys.modules.get(module) is None:
-            del sys.modules[module]
+        for module in hidden:
+            if sys.modules.get(module) is None:
+                del sys.modules[module]
 
 
 @cache
 def _punkt() -> Any:
     """nltk's Punkt sentence model, from the copy that llama-index ships (nothing is downloaded)."""
-    with _without("scipy.stats"):
+    with _without("scipy", "scipy.stats", "scipy.sparse"):
         import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 
