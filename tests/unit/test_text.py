@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +54,29 @@ def test_tokenize_gives_inflections_one_stem() -> None:
 
 def test_tokenize_keeps_one_list_per_text_even_when_empty() -> None:
     assert tokenize(["", "the of and", "Lavrov"]) == [[], [], ["lavrov"]]
+
+
+def test_tokenize_gives_bm25s_tokens_for_every_shipped_text_and_question() -> None:
+    """qa.text.tokenize is bm25s.tokenize without its cost per call: the same tokens, one text at a time and all
+    at once, for every article and question the product ships (and text bm25s's pattern splits oddly)."""
+    import bm25s
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+    from Stemmer import Stemmer
+
+    repo = Path(__file__).resolve().parents[2]
+    xquad, dated = repo / "eval" / "xquad_en", repo / "eval" / "dated"
+    texts = [json.loads(line)["text"] for line in (xquad / "corpus.jsonl").read_text().splitlines()]
+    texts += [json.loads(line)["question"] for line in (xquad / "qa.jsonl").read_text().splitlines()]
+    texts += [json.loads(line)["question"] for line in (dated / "questions.jsonl").read_text().splitlines()]
+    texts += [
+        path.read_text() for path in [*sorted((repo / "seeds").iterdir()), *sorted((dated / "articles").iterdir())]
+    ]
+    texts += ["", "a I", "don't won’t U.S. e-mail", "Café naïve ÉCOLE 2022's", "Москва 北京 ΑΘΗΝΑ", "x_y __init__ 3.14"]
+    expected = bm25s.tokenize(
+        texts, stopwords=list(STOPWORDS_EN_PLUS), stemmer=Stemmer("english"), return_ids=False, show_progress=False
+    )
+    assert tokenize(texts) == expected
+    assert [tokenize([text])[0] for text in texts[-300:]] == expected[-300:]
 
 
 # -- names ----------------------------------------------------------------------------------------------------
