@@ -7,6 +7,7 @@ The damage is done by hand through chromadb and SQLite, as a bug, a hand edit or
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from qa.store import SCHEMA
-from tests.conftest import SEED_ID, SEEDS, run_qa_in
+from tests.conftest import REPO, SEED_ID, SEEDS, free_port, qa_env, run_qa_in, wait_for
 
 
 def _client(data_dir: Path) -> Any:
@@ -151,6 +152,28 @@ def test_an_index_past_the_local_stores_size_says_how_to_serve_it_from_a_chroma_
     assert done.exit_code == 0 and "local store" not in done.stderr, done.stderr
     served = Settings(data_dir=seeded_copy, chroma_url="http://127.0.0.1:8100")
     assert console.local_store_note(10 * seeded, served) is None
+
+
+@pytest.mark.parametrize("limit", [15, 16])
+def test_qa_serve_prints_the_same_note_past_the_local_stores_size(seeded_dir: Path, limit: int) -> None:
+    """`qa serve` on a local store of 16 chunks, with the limit lowered to 15 (a note) and to 16 (none), in a
+    process of its own: the real server starts either way and answers, and stops at SIGINT."""
+    port = free_port()
+    code = f"from qa.cli import app, console\nconsole.LOCAL_STORE_CHUNKS = {limit}\napp(['serve', '--port', '{port}'])"
+    server = subprocess.Popen(
+        [sys.executable, "-c", code], env=qa_env(seeded_dir), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", server)
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, errors = (stream.decode() for stream in server.communicate(timeout=60))
+    assert server.returncode == 0, errors
+    assert "Chat at" in out
+    noted = "note: 16 chunks in the local store" in errors
+    assert noted == (limit == 15), errors
+    if noted:
+        assert f"chroma run --path {seeded_dir / 'chroma'} --port 8100" in errors.replace("\n", "")
 
 
 def _to_the_layout_before_versions(data_dir: Path) -> None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qa.access import is_loopback
-from qa.cli.console import err, fail, load_settings, out, run
+from qa.cli.console import err, fail, load_settings, local_store_note, out, run
+from qa.errors import QAError
 from qa.keys import KeyStore
 from qa.logs import LogFormat, configure_logging
 from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from qa.service import NewsService
 
 
 def serve(
@@ -43,6 +48,7 @@ def serve(
     configure_logging(log_format or config.log_format, config.log_level)
     application = run(lambda: create_app(config))
     out.print(f"Chat at http://{config.host}:{config.port}/  (API docs at /docs; Ctrl-C stops)")
+    _note_a_big_local_store(config, application.state.service)
 
     class StoppingServer(uvicorn.Server):
         """At the first signal, cancel the service's long work too (an article being embedded stops at its next
@@ -69,6 +75,17 @@ def serve(
         pass
     except OSError as exc:  # port taken, address not available: the user's to fix
         raise fail(f"cannot listen on {config.host}:{config.port}: {exc}", 6) from None
+
+
+def _note_a_big_local_store(config: Settings, service: NewsService) -> None:
+    """The note `qa index` and `qa doctor` print past LOCAL_STORE_CHUNKS: a server is where the cost of the local
+    store shows most (every process holds the store whole, and loads it again after another process writes). A
+    store that cannot be read now gets no note: the server starts, and its requests say what is wrong."""
+    if config.chroma_url:
+        return
+    with contextlib.suppress(QAError):
+        if note := local_store_note(service.health().chunks, config):
+            err.print(note)
 
 
 def _check_port(host: str, port: int) -> None:
