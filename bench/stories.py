@@ -120,7 +120,7 @@ def main() -> None:
     rng = random.Random(7)
     texts = corpus()
     signatures = {i: stories.signature(t) for i, t in texts.items()}
-    print(f"{len(texts)} articles; bands x rows = {stories.bands()}; threshold {stories.THRESHOLD}")
+    print(f"{len(texts)} articles; bands x rows = {(stories.BANDS, stories.ROWS)}; threshold {stories.THRESHOLD}")
     pairs = sorted(
         ((jaccard(texts[a], texts[b]), a, b) for a, b in itertools.combinations(sorted(texts), 2)), reverse=True
     )
