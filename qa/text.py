@@ -117,10 +117,15 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+# Hidden while nltk and bm25s are imported (see _without): "scipy" itself when it is not loaded yet, else the two
+# submodules they would pull in.
+_SCIPY = ("scipy", "scipy.stats", "scipy.sparse")
+
+
 @cache
 def _stopwords() -> frozenset[str]:
     """bm25s's longer English list: question words ("what", "did") must not count as terms a passage should hold."""
-    with _without("scipy.sparse"):  # bm25s imports it for its BM25 index only, and falls back without it
+    with _without(*_SCIPY):
         from bm25s.stopwords import STOPWORDS_EN_PLUS
     return frozenset(STOPWORDS_EN_PLUS)
 
@@ -185,7 +190,7 @@ def _without(*modules: str) -> Iterator[None]:
 @cache
 def _punkt() -> Any:
     """nltk's Punkt sentence model, from the copy that llama-index ships (nothing is downloaded)."""
-    with _without("scipy", "scipy.stats", "scipy.sparse"):
+    with _without(*_SCIPY):
         import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 
