@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import sys
 import unicodedata
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from qa.imports import without
 
 _LINE_BREAKS = re.compile(r"\n[ \t]*\n+|\n")
 _SLUG_SEPARATORS = re.compile(r"[^a-z0-9]+")
@@ -117,15 +117,15 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-# Hidden while nltk and bm25s are imported (see _without): "scipy" itself when it is not loaded yet, else the two
-# submodules they would pull in.
+# Hidden while nltk and bm25s are imported (see qa.imports.without): "scipy" itself when it is not loaded yet,
+# else the two submodules they would pull in.
 _SCIPY = ("scipy", "scipy.stats", "scipy.sparse")
 
 
 @cache
 def _stopwords() -> frozenset[str]:
     """bm25s's longer English list: question words ("what", "did") must not count as terms a passage should hold."""
-    with _without(*_SCIPY):
+    with without(*_SCIPY):
         from bm25s.stopwords import STOPWORDS_EN_PLUS
     return frozenset(STOPWORDS_EN_PLUS)
 
@@ -170,27 +170,10 @@ def _after_openers(text: str, start: int) -> int:
 # -- sentences and blocks -------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _without(*modules: str) -> Iterator[None]:
-    """Import something as if these modules (optional dependencies of it) were not installed. nltk imports
-    scipy.stats (0.7 s) for two collocation scores and scipy.sparse for a dependency parser, bm25s imports
-    scipy.sparse for its BM25 index; each falls back when the import fails, and neither the sentence splitter nor
-    the word tokenizer needs scipy. A module already imported stays as it is, and every one stays importable."""
-    hidden = [module for module in modules if module not in sys.modules]
-    for module in hidden:
-        sys.modules[module] = None  # type: ignore[assignment]  # None in sys.modules: the import fails
-    try:
-        yield
-    finally:
-        for module in hidden:
-            if sys.modules.get(module) is None:
-                del sys.modules[module]
-
-
 @cache
 def _punkt() -> Any:
     """nltk's Punkt sentence model, from the copy that llama-index ships (nothing is downloaded)."""
-    with _without(*_SCIPY):
+    with without(*_SCIPY):
         import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 

@@ -15,6 +15,7 @@ from qa.embedder import Embedder, MiniLMEmbedder, bulk_lanes
 from qa.engine import Engine
 from qa.errors import StoreUnavailable
 from qa.extractive import ExtractiveAnswerer
+from qa.imports import unchecked_overrides
 from qa.replica import Replica
 from qa.service import NewsService
 from qa.settings import Settings
@@ -22,12 +23,13 @@ from qa.store import ChromaStore, LocalFiles
 from qa.telemetry import configure_tracing
 
 
-def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = False) -> Embedder:
+def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = False, spin: bool = True) -> Embedder:
     """The configured embedder: the packaged MiniLM, or an OpenAI-compatible embeddings endpoint.
 
     `fast_start` skips the model's graph optimisation: for processes that embed a question or two. `bulk` suits
     processes that embed many texts and answer no question (`qa index`, `qa watch`): the model's threads do not
-    busy-wait between operations, and batches run side by side, one a core."""
+    busy-wait between operations, and batches run side by side, one a core. Without `spin` the threads do not
+    busy-wait either, for a process that asks questions back to back (`qa eval`)."""
     if settings.embed == "openai":
         from qa.openai_backend import OpenAIEmbedder, make_client
 
@@ -35,7 +37,7 @@ def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = Fa
     return MiniLMEmbedder(
         batch_size=settings.embed_batch_size,
         optimize=not fast_start,
-        spin=not bulk,
+        spin=spin and not bulk,
         lanes=bulk_lanes() if bulk else 1,
     )
 
@@ -78,9 +80,10 @@ def chroma_client(settings: Settings) -> tuple[object, str]:
         url = urlparse(settings.chroma_url)  # its form was checked by the settings
         port = url.port or (443 if url.scheme == "https" else 8000)
         try:
-            client = chromadb.HttpClient(
-                host=url.hostname or "", port=port, ssl=url.scheme == "https", settings=chroma_settings
-            )
+            with unchecked_overrides():  # the client imports the rest of chromadb
+                client = chromadb.HttpClient(
+                    host=url.hostname or "", port=port, ssl=url.scheme == "https", settings=chroma_settings
+                )
             client.heartbeat()
         except Exception as exc:  # connection refused, DNS, TLS...: all mean the same to the user
             raise StoreUnavailable(
@@ -94,7 +97,8 @@ def chroma_client(settings: Settings) -> tuple[object, str]:
         # The first client creates Chroma's tables: two processes starting on a new directory take turns.
         with (settings.data_dir / "chroma-open.lock").open("a") as lock:  # not the writers' lock: held in a write
             fcntl.flock(lock, fcntl.LOCK_EX)
-            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            with unchecked_overrides():  # the client imports the rest of chromadb
+                client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:
         raise StoreUnavailable(f"Cannot open the data directory {path}: {exc}. Check QA_DATA_DIR.") from exc
     return client, str(settings.data_dir)
@@ -130,11 +134,12 @@ def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
     return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where, local_files(settings))
 
 
-def open_service(settings: Settings, fast_start: bool = False, bulk: bool = False) -> NewsService:
+def open_service(settings: Settings, fast_start: bool = False, bulk: bool = False, spin: bool = True) -> NewsService:
     """The service every shell calls. `fast_start` suits a process that asks a question or two (`qa ask`), `bulk`
-    one that indexes and answers nothing (`qa index`, `qa watch`)."""
+    one that indexes and answers nothing (`qa index`, `qa watch`); `spin` off, one that asks many questions back
+    to back (`qa eval`): see build_embedder."""
     configure_tracing(settings.otel_exporter)  # before anything is traced; a no-op unless an exporter is set
-    service = _assemble(settings, fast_start, bulk)
+    service = _assemble(settings, fast_start, bulk, spin)
     service.store.recover(wait=False)  # a write a killed process left unfinished is finished now
     return service
 
@@ -147,8 +152,8 @@ def open_doctor(settings: Settings) -> Doctor:
     return Doctor(service.store, service.engine.replica, service.rewrite_articles)
 
 
-def _assemble(settings: Settings, fast_start: bool = False, bulk: bool = False) -> NewsService:
-    embedder = build_embedder(settings, fast_start, bulk)
+def _assemble(settings: Settings, fast_start: bool = False, bulk: bool = False, spin: bool = True) -> NewsService:
+    embedder = build_embedder(settings, fast_start, bulk, spin)
     store = open_store(settings, embedder)
     replica = Replica(store, settings.data_dir / "replica" / settings.collection)
     # The keyword cache of earlier releases, rebuilt from every chunk on every write: the replica replaces it.

@@ -29,29 +29,30 @@ expect.set_options(timeout=20_000)
 # `make test` runs each test file whole on one of two workers (--dist loadfile) and hands the files out in the
 # order collected (--no-loadscope-reorder): the longest first, so that no long file starts last and keeps one core
 # busy while the other idles (xdist's own order, most tests first, started the 3 tests of test_quality.py, 200 s,
-# near the end). Seconds per file on both workers together, from `pytest --junitxml` on 2026-12-01; a file not
+# near the end). Seconds per file, from `pytest --durations=0` on 2026-12-02 (set-up, call and tear-down); a file not
 # listed goes after these, in collection order.
 FILE_SECONDS = {
-    "tests/test_generative.py": 258,
-    "tests/test_quality.py": 203,
-    "tests/test_eval.py": 151,
-    "tests/test_api.py": 146,
-    "tests/test_cli.py": 145,
-    "tests/test_crash_safety.py": 143,
-    "tests/test_web_answer.py": 95,
-    "tests/test_dated.py": 94,
-    "tests/test_local_processes.py": 88,
-    "tests/test_web_page.py": 84,
-    "tests/test_bounded.py": 82,
-    "tests/test_doctor.py": 80,
+    "tests/test_quality.py": 257,
+    "tests/test_generative.py": 223,
+    "tests/test_cli.py": 171,
+    "tests/test_api.py": 123,
+    "tests/test_eval.py": 98,
+    "tests/test_crash_safety.py": 98,
+    "tests/test_web_answer.py": 82,
+    "tests/test_local_processes.py": 76,
+    "tests/test_doctor.py": 74,
+    "tests/test_web_library.py": 73,
     "tests/test_fuzz.py": 68,
-    "tests/test_web_library.py": 63,
-    "tests/test_web_dated.py": 56,
-    "tests/test_chroma_server.py": 49,
-    "tests/test_observability.py": 43,
-    "tests/test_access.py": 36,
-    "tests/test_feeds.py": 34,
-    "tests/test_indexing.py": 20,
+    "tests/test_web_page.py": 67,
+    "tests/test_bounded.py": 64,
+    "tests/test_dated.py": 62,
+    "tests/test_chroma_server.py": 57,
+    "tests/test_web_dated.py": 43,
+    "tests/test_observability.py": 37,
+    "tests/test_feeds.py": 37,
+    "tests/test_access.py": 25,
+    "tests/test_indexing.py": 17,
+    "tests/test_stories.py": 16,
 }
 
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qa.access import is_loopback
 from qa.cli.console import err, fail, load_settings, local_store_note, out, run
 from qa.errors import QAError
 from qa.keys import KeyStore
@@ -115,6 +114,8 @@ def _check_port(host: str, port: int) -> None:
 
 def _check_exposure(config: Settings) -> None:
     """Refuse to put a keyless server on a network unless told to; warn about what stays open."""
+    from qa.access import is_loopback  # here: its rate limiter's import is for the server alone, not every command
+
     local = config.host == "localhost" or is_loopback(config.host)
     keys = run(lambda: KeyStore(config.keys_path).any_live())
     if not local and not keys and not config.insecure_open:

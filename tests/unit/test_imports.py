@@ -1,0 +1,30 @@
+"""What a process pays to start (qa/imports.py): chromadb without its development-time override checks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+# A fresh process: count the signature checks of `overrides` while the store is imported and a local client
+# opened, then check that the decorator is the real one again and that chromadb's classes still carry the mark
+# its EnforceOverrides classes look for.
+_CHECKED = """
+import sys, tempfile
+import overrides, overrides.overrides
+module = sys.modules["overrides.overrides"]
+real, checks = overrides.override, []
+validate = module._validate_method
+module._validate_method = lambda *args: (checks.append(args[0].__qualname__), validate(*args))[1]
+from qa.settings import Settings
+from qa.wiring import chroma_client
+client, _ = chroma_client(Settings(data_dir=tempfile.mkdtemp()))
+client.heartbeat()
+from chromadb.api.rust import RustBindingsAPI
+print(len(checks), overrides.override is real, getattr(RustBindingsAPI.heartbeat, "__override__", False))
+"""
+
+
+def test_opening_the_store_skips_chromadbs_override_checks_and_leaves_the_decorator_as_it_was(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _CHECKED], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert done.stdout.split() == ["0", "True", "True"], done.stdout + done.stderr
