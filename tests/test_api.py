@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -17,7 +18,7 @@ from qa.support import STRONG
 from tests.conftest import SEED_ID, LiveServer, run_qa_in
 
 TRUSS = "What did Truss demand?"
-LOAD_SECONDS = 60
+LOAD_SECONDS = float(os.environ.get("LOAD_SECONDS", "30"))  # LOAD_SECONDS=600 for a longer run
 LOAD_CLIENTS = 20
 
 
@@ -426,7 +427,7 @@ def test_an_oversized_body_is_refused_with_413(http: httpx.Client) -> None:
     assert streamed.status_code == 413
 
 
-def test_twenty_clients_for_a_minute_while_articles_change(server: LiveServer) -> None:
+def test_twenty_clients_while_articles_change(server: LiveServer) -> None:
     """Load on loopback only, bounded in time: 20 askers and one writer adding and removing an article."""
     questions = [TRUSS, "Who signed the sanctions law?", "When did the meeting take place?", "What is NATO?"]
     failures: list[str] = []

@@ -135,7 +135,7 @@ def fork() -> Any:
 @pytest.fixture
 def shared_embedder(monkeypatch: pytest.MonkeyPatch, embedder: MiniLMEmbedder) -> None:
     """Services opened in this process embed with the session's model (the children load their own)."""
-    monkeypatch.setattr("qa.wiring.build_embedder", lambda settings, fast_start=False, bulk=False: embedder)
+    monkeypatch.setattr("qa.wiring.build_embedder", lambda settings, *_, **__: embedder)
 
 
 def _write_folder(folder: Path, articles: list[dict[str, str]]) -> None:

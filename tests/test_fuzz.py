@@ -1,7 +1,7 @@
 """Schemathesis over the whole OpenAPI schema of a real `qa serve` with keys on: no 500, no response outside the
 schema (status, headers, content type, body), invalid requests refused, deleted resources gone.
 
-Bounded in time (FUZZ_SECONDS, 60 by default) and seeded, so `make test` is repeatable; `FUZZ_SEED=random` for a
+Bounded in time (FUZZ_SECONDS, 30 by default) and seeded, so `make test` is repeatable; `FUZZ_SEED=random` for a
 fresh search. `positive_data_acceptance` is left out: a schema-valid request can still be refused on its meaning
 (a question of only spaces, a title with no letter to derive an id from), and those 422s are documented.
 """
@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import LiveServer, run_qa_in
 
-SECONDS = os.environ.get("FUZZ_SECONDS", "60")
+SECONDS = os.environ.get("FUZZ_SECONDS", "30")
 SEED = os.environ.get("FUZZ_SEED", "20261130")
 
 

@@ -19,7 +19,7 @@ from qa.replica import Replica
 from qa.settings import Settings
 from qa.store import SCHEMA, ChromaStore
 from qa.wiring import chroma_client, open_store
-from tests.conftest import SEED_ID, SEEDS
+from tests.conftest import REPO, SEED_ID, SEEDS
 
 
 def _index(store: ChromaStore, embedder: MiniLMEmbedder, folder: Path, data_dir: Path):
@@ -303,8 +303,9 @@ def test_a_window_is_embedded_in_order_of_word_pieces(tmp_path: Path, embedder: 
 
 def test_qa_index_runs_the_model_in_lanes_without_busy_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`qa index` opens the service in bulk: one-thread sessions run batches side by side, one a core, and no
-    thread spins between operations (they held a core the store's writes needed). Other processes keep one session
-    on every core, spinning: a question is embedded sooner."""
+    thread spins between operations (they held a core the store's writes needed). `qa eval` keeps one session on
+    every core, not spinning either (its questions come back to back). Other processes keep one session on every
+    core, spinning: a question is embedded sooner."""
     from typer.testing import CliRunner
 
     from qa import wiring
@@ -313,8 +314,8 @@ def test_qa_index_runs_the_model_in_lanes_without_busy_waiting(tmp_path: Path, m
     opened: list[MiniLMEmbedder] = []
     build = wiring.build_embedder
 
-    def recorded(settings: Settings, fast_start: bool = False, bulk: bool = False) -> MiniLMEmbedder:
-        embedder = build(settings, fast_start, bulk)
+    def recorded(settings: Settings, fast_start: bool = False, bulk: bool = False, spin: bool = True) -> MiniLMEmbedder:
+        embedder = build(settings, fast_start, bulk, spin)
         assert isinstance(embedder, MiniLMEmbedder)
         opened.append(embedder)
         return embedder
@@ -329,6 +330,13 @@ def test_qa_index_runs_the_model_in_lanes_without_busy_waiting(tmp_path: Path, m
         assert all(s.get_session_options().intra_op_num_threads == 1 for s in bulk.sessions)
     else:  # a one-core machine: one session, told not to spin
         assert bulk.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    one_question = tmp_path / "one.jsonl"
+    first = (REPO / "eval" / "seed_qa.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    one_question.write_text(first + "\n", encoding="utf-8")
+    assert CliRunner().invoke(app, ["eval", str(one_question)]).exit_code == 0
+    evaluating = opened[-1]
+    assert len(evaluating.sessions) == 1 and evaluating.sessions[0].get_session_options().intra_op_num_threads == 0
+    assert evaluating.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     serving = build(Settings(data_dir=tmp_path / "data")).session.get_session_options()  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError, match="allow_spinning"):  # not set: onnxruntime's default, spinning
         serving.get_session_config_entry("session.intra_op.allow_spinning")
