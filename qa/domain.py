@@ -70,14 +70,7 @@ AsOf = Annotated[dt.datetime, BeforeValidator(_day_end), AfterValidator(aware), 
 Until = Annotated[dt.datetime, BeforeValidator(_next_day), AfterValidator(aware), _ISO_SCHEMA]
 
 
-class _Model(BaseModel):
-    """Every model here: its validator is built when first used, not at import (30 models, 0.1 s of every
-    process's start; a `qa list` uses a few of them)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-
-class SearchFilter(_Model):
+class SearchFilter(BaseModel):
     """Which articles a question may be answered from; every part given must hold (None: no limit)."""
 
     article_ids: list[str] | None = None
@@ -110,7 +103,7 @@ class SearchFilter(_Model):
         return int(self.until.timestamp()) if self.until else None
 
 
-class Article(_Model):
+class Article(BaseModel):
     """An article as loaded: its id is stable (path relative to the folder given, or the jsonl id)."""
 
     id: str
@@ -130,7 +123,7 @@ class Article(_Model):
         return value
 
 
-class ArticleDraft(_Model):
+class ArticleDraft(BaseModel):
     """An article as a client sends it. Without an id, one is derived from the title."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelt field is worth reporting, not ignoring
@@ -150,7 +143,7 @@ class ArticleDraft(_Model):
         return value
 
 
-class ArticleInfo(_Model):
+class ArticleInfo(BaseModel):
     """What the store knows about an indexed article (without its text)."""
 
     id: str
@@ -183,7 +176,7 @@ class ArticleText(ArticleInfo):
     text: str
 
 
-class ArticlePage(_Model):
+class ArticlePage(BaseModel):
     """One page of the article list, with the total and where the next page starts."""
 
     articles: list[ArticleInfo]
@@ -191,7 +184,7 @@ class ArticlePage(_Model):
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; none at the end.")
 
 
-class Story(_Model):
+class Story(BaseModel):
     """One story several articles carry (syndicated copies, near-duplicates): its outlets and its articles."""
 
     story_id: str = Field(description="The id of the story's first-indexed article.")
@@ -199,7 +192,7 @@ class Story(_Model):
     articles: list[ArticleInfo]
 
 
-class StoryPage(_Model):
+class StoryPage(BaseModel):
     """One page of the stories, first-indexed first, and where the next page starts."""
 
     stories: list[Story]
@@ -209,7 +202,7 @@ class StoryPage(_Model):
 WriteStatus = Literal["added", "updated", "unchanged"]
 
 
-class ArticleWrite(_Model):
+class ArticleWrite(BaseModel):
     """What adding or replacing one article did."""
 
     article: ArticleInfo
@@ -217,7 +210,7 @@ class ArticleWrite(_Model):
     chunks_embedded: int
 
 
-class LoadFailure(_Model):
+class LoadFailure(BaseModel):
     """A file (or a jsonl line) that was not indexed, and why."""
 
     path: str
@@ -230,7 +223,7 @@ class LoadFailure(_Model):
     repeated_id: bool = Field(default=False, exclude=True)
 
 
-class IndexReport(_Model):
+class IndexReport(BaseModel):
     """What one indexing run did."""
 
     added: list[str] = Field(default_factory=list)
@@ -259,7 +252,7 @@ class IndexReport(_Model):
         return bool(self.added or self.updated or self.unchanged)
 
 
-class Chunk(_Model):
+class Chunk(BaseModel):
     """A passage of an article with exact character offsets and the sentence spans inside it."""
 
     id: str
@@ -273,7 +266,7 @@ class Chunk(_Model):
     context: str = Field(default="", description="Title and heading, read by the embedder with the text.")
 
 
-class Passage(_Model):
+class Passage(BaseModel):
     """A retrieved chunk with its article's metadata and its retrieval scores."""
 
     chunk_id: str
@@ -290,7 +283,7 @@ class Passage(_Model):
     rank: int
 
 
-class Copy(_Model):
+class Copy(BaseModel):
     """Where else a quote appears: another outlet's copy of the same story."""
 
     article_id: str
@@ -304,7 +297,7 @@ class Copy(_Model):
     )
 
 
-class Citation(_Model):
+class Citation(BaseModel):
     """A numbered quote: exactly the article's text from start to end."""
 
     n: int
@@ -325,7 +318,7 @@ class Citation(_Model):
     )
 
 
-class TimeScope(_Model):
+class TimeScope(BaseModel):
     """How the engine read the question's time: the reference time, and the window of publication it kept to."""
 
     as_of: dt.datetime = Field(description="The reference time relative expressions were read against.")
@@ -335,14 +328,14 @@ class TimeScope(_Model):
     latest: bool = Field(default=False, description="The question asks about the current state: newest first.")
 
 
-class TimelineDay(_Model):
+class TimelineDay(BaseModel):
     """The reports of one day (the articles' own calendar day), in the order they were published."""
 
     day: str = Field(description="YYYY-MM-DD.")
     citations: list[Citation]
 
 
-class Timeline(_Model):
+class Timeline(BaseModel):
     """Dated sentences matching a query, oldest first, grouped by day, each quoted and cited."""
 
     query: str
@@ -351,7 +344,7 @@ class Timeline(_Model):
     elapsed_ms: float = 0.0
 
 
-class AnswerSentence(_Model):
+class AnswerSentence(BaseModel):
     """One sentence of an answer and whether the passages it cites bear it out."""
 
     text: str
@@ -360,7 +353,7 @@ class AnswerSentence(_Model):
     supported: bool
 
 
-class ShortAnswer(_Model):
+class ShortAnswer(BaseModel):
     """The exact fact: the span of one cited quote that answers the question (see qa.span)."""
 
     text: str
@@ -369,7 +362,7 @@ class ShortAnswer(_Model):
     end: int
 
 
-class Answer(_Model):
+class Answer(BaseModel):
     """What every shell prints or returns for one question."""
 
     question: str
@@ -421,7 +414,7 @@ class ChatAnswer(ResolvedAnswer):
 Role = Literal["user", "assistant"]
 
 
-class Turn(_Model):
+class Turn(BaseModel):
     """One message of a conversation."""
 
     role: Role
@@ -444,14 +437,14 @@ class Turn(_Model):
     admitted: int | None = None
 
 
-class ChatHistory(_Model):
+class ChatHistory(BaseModel):
     """A stored conversation, oldest turn first."""
 
     session_id: str
     turns: list[Turn]
 
 
-class ConversationInfo(_Model):
+class ConversationInfo(BaseModel):
     """A stored conversation in a list: its title (its name, or its first question) and when it was active."""
 
     session_id: str
@@ -462,7 +455,7 @@ class ConversationInfo(_Model):
     questions: int
 
 
-class ReadinessCheck(_Model):
+class ReadinessCheck(BaseModel):
     """One thing a ready service needs, and how it stands."""
 
     name: Literal["store", "replica", "model"]
@@ -470,7 +463,7 @@ class ReadinessCheck(_Model):
     detail: str
 
 
-class Readiness(_Model):
+class Readiness(BaseModel):
     """Whether the service can answer now: its store answers, its replica has caught up with the store's change
     log, and its embedding model is loaded. `reason` says what is missing when it cannot."""
 
@@ -479,7 +472,7 @@ class Readiness(_Model):
     checks: list[ReadinessCheck]
 
 
-class Health(_Model):
+class Health(BaseModel):
     """What a load balancer or a user checks: the index is readable, and with what it answers."""
 
     status: Literal["ok"]
