@@ -7,9 +7,14 @@ development-time work out of that start without changing what the product runs.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+# Held while chromadb's decorator is swapped: a client opened on another thread meanwhile (a server reloading its
+# view of the files) must neither see the swap half done nor put back the swapped one as the real one.
+_OVERRIDES = threading.RLock()
 
 
 @contextmanager
@@ -38,16 +43,16 @@ def unchecked_overrides() -> Iterator[None]:
     mark); modules imported outside this get the real one."""
     import overrides  # chromadb takes both names from the package: `from overrides import override, overrides`
 
-    real = overrides.override, overrides.overrides
-
     def mark(method: Callable[..., Any] | None = None, **_: Any) -> Any:
         if method is None:  # used as @override(check_signature=...)
             return mark
         method.__override__ = True  # type: ignore[attr-defined]
         return method
 
-    overrides.override = overrides.overrides = mark
-    try:
-        yield
-    finally:
-        overrides.override, overrides.overrides = real
+    with _OVERRIDES:
+        real = overrides.override, overrides.overrides
+        overrides.override = overrides.overrides = mark
+        try:
+            yield
+        finally:
+            overrides.override, overrides.overrides = real
