@@ -169,8 +169,8 @@ def _snapshot(data_dir: Path, embedder: MiniLMEmbedder) -> Snapshot:
     got = client.get_collection("articles_articles_v2").get(include=["documents", "metadatas"])
     # when an article was first indexed (it elects a story's id: qa.stories) is the one field a clean run cannot
     # repeat: it is a time
-    records = {
-        i: (d, {k: v for k, v in m.items() if k != "indexed_at"})
+    records = {  # an article's text is in its metadata (schema 5), in its document before
+        i: (m.get("text", d), {k: v for k, v in m.items() if k not in ("indexed_at", "text")})
         for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
     }
     got = client.get_collection("articles_chunks").get(include=["metadatas", "embeddings"])

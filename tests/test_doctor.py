@@ -6,6 +6,7 @@ The damage is done by hand through chromadb and SQLite, as a bug, a hand edit or
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import sqlite3
@@ -16,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from qa.store import SCHEMA
+from qa.store import SCHEMA, decode_vectors
 from tests.conftest import REPO, SEED_ID, SEEDS, free_port, qa_env, run_qa_in, wait_for
 
 
@@ -176,14 +178,24 @@ def test_qa_serve_prints_the_same_note_past_the_local_stores_size(seeded_dir: Pa
         assert f"chroma run --path {seeded_dir / 'chroma'} --port 8100" in errors.replace("\n", "")
 
 
+def _float16(blob: Any) -> str:
+    """Sentence vectors as releases before schema 5 wrote them."""
+    return base64.b64encode(decode_vectors(str(blob), 384).astype(np.float16).tobytes()).decode("ascii")
+
+
 def _to_the_layout_before_versions(data_dir: Path) -> None:
     """Rewrite a data directory as releases before chunk versions wrote it: chunk ids `article::position`, no
-    version in any metadata, chunk text as Chroma documents, no version column in the catalog, no journal."""
+    version in any metadata, chunk and article text as Chroma documents, float16 sentence vectors, no version
+    column in the catalog, no journal."""
     client = _client(data_dir)
     chunks = client.get_collection("articles_chunks", embedding_function=None)
     articles = client.get_collection("articles_articles_v2", embedding_function=None)
     got = chunks.get(include=["metadatas", "embeddings"])
-    metas = [{k: v for k, v in m.items() if k not in ("version", "text")} for m in got["metadatas"]]
+    metas = [
+        {k: v for k, v in m.items() if k not in ("version", "text")}
+        | {"sentence_vectors": _float16(m["sentence_vectors"])}
+        for m in got["metadatas"]
+    ]
     chunks.delete(ids=got["ids"])
     chunks.add(
         ids=[f"{m['article_id']}::{m['position']}" for m in metas],
@@ -191,12 +203,12 @@ def _to_the_layout_before_versions(data_dir: Path) -> None:
         metadatas=metas,
         embeddings=got["embeddings"],
     )
-    records = articles.get(include=["documents", "metadatas"])
+    records = articles.get(include=["metadatas"])
     articles.delete(ids=records["ids"])
     articles.add(
         ids=records["ids"],
-        documents=records["documents"],
-        metadatas=[{k: v for k, v in m.items() if k != "version"} for m in records["metadatas"]],
+        documents=[m["text"] for m in records["metadatas"]],
+        metadatas=[{k: v for k, v in m.items() if k not in ("version", "text")} for m in records["metadatas"]],
         embeddings=[[1.0]] * len(records["ids"]),
     )
     client.delete_collection("articles_journal")

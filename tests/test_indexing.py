@@ -3,9 +3,11 @@ follows the store's change log."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from qa.embedder import MiniLMEmbedder, bulk_lanes
 from qa.errors import ConfigError, EmbedderMismatch
 from qa.replica import Replica
 from qa.settings import Settings
-from qa.store import SCHEMA, ChromaStore
+from qa.store import SCHEMA, ChromaStore, decode_vectors
 from qa.wiring import chroma_client, open_store
 from tests.conftest import REPO, SEED_ID, SEEDS
 
@@ -171,16 +173,44 @@ def test_writes_happen_in_a_batch_that_logs_them_before_and_after(tmp_path: Path
 
 
 def _downgrade_to_schema_1(settings: Settings) -> None:
-    """Make the index look as the previous release wrote it: article records with 384-d vectors under _articles."""
+    """Make the index look as schema 1 wrote it: article records with 384-d vectors under _articles, their text
+    as documents, sentence vectors as float16."""
     client, _ = chroma_client(settings)
     new = client.get_collection(f"{settings.collection}_articles_v2")
-    got = new.get(include=["documents", "metadatas"])
+    got = new.get(include=["metadatas"])
     old = client.create_collection(f"{settings.collection}_articles", metadata={"hnsw:space": "cosine"})
     vectors = np.random.default_rng(0).normal(size=(len(got["ids"]), 384)).tolist()
-    old.add(ids=got["ids"], documents=got["documents"], metadatas=got["metadatas"], embeddings=vectors)
+    old.add(
+        ids=got["ids"],
+        documents=[m["text"] for m in got["metadatas"]],
+        metadatas=[{k: v for k, v in m.items() if k != "text"} for m in got["metadatas"]],
+        embeddings=vectors,
+    )
     client.delete_collection(new.name)
+    _sentence_vectors_as_float16(client.get_collection(f"{settings.collection}_chunks"))
     chunks = client.get_collection(f"{settings.collection}_chunks")
     chunks.modify(metadata={k: v for k, v in chunks.metadata.items() if not k.startswith("hnsw:")} | {"schema": 1})
+
+
+def _sentence_vectors(store: ChromaStore) -> dict[str, np.ndarray]:
+    return {
+        c.id: c.sentence_vectors
+        for page in store.all_article_infos()
+        for info in page
+        for c in store.chunks_of(info, with_embeddings=False)
+    }
+
+
+def _sentence_vectors_as_float16(chunks: Any) -> None:
+    """Sentence vectors as schema 4 and earlier wrote them."""
+    got = chunks.get(include=["metadatas"])
+
+    def float16(blob: Any) -> str:
+        return base64.b64encode(decode_vectors(str(blob), 384).astype(np.float16).tobytes()).decode("ascii")
+
+    chunks.update(
+        ids=got["ids"], metadatas=[m | {"sentence_vectors": float16(m["sentence_vectors"])} for m in got["metadatas"]]
+    )
 
 
 def test_an_index_of_the_previous_schema_is_read_as_it_is_and_migrated_on_the_first_write(
@@ -190,10 +220,14 @@ def test_an_index_of_the_previous_schema_is_read_as_it_is_and_migrated_on_the_fi
     _index(open_store(settings, embedder), embedder, corpus, settings.data_dir)
     before = _snapshot(open_store(settings, embedder))
     text = open_store(settings, embedder).get_article(SEED_ID)[1]
+    sentences = _sentence_vectors(open_store(settings, embedder))
     _downgrade_to_schema_1(settings)
 
     reader = open_store(settings, embedder)
     assert _snapshot(reader) == before and reader.get_article(SEED_ID)[1] == text, "read without migrating"
+    old_sentences = _sentence_vectors(reader)
+    assert old_sentences.keys() == sentences.keys()
+    assert all(np.allclose(old_sentences[i], v, atol=5e-3) for i, v in sentences.items()), "float16 rows read"
     report = _index(open_store(settings, embedder), embedder, corpus, settings.data_dir)
     assert report.unchanged == [SEED_ID, "second"] and report.chunks_embedded == 0
     client, _ = chroma_client(settings)
@@ -202,6 +236,17 @@ def test_an_index_of_the_previous_schema_is_read_as_it_is_and_migrated_on_the_fi
     assert client.get_collection("articles_chunks").metadata["schema"] == SCHEMA
     migrated = open_store(settings, embedder)
     assert _snapshot(migrated) == before and migrated.get_article(SEED_ID)[1] == text
+
+    # An edited article is written the current way; its unchanged chunks keep their vectors.
+    edited = "Ministers met in Paris on Tuesday.\n\nThey agreed to meet again in summer to discuss grain exports."
+    (corpus / "second.txt").write_text(edited, encoding="utf-8")
+    report = _index(open_store(settings, embedder), embedder, corpus, settings.data_dir)
+    assert report.updated == ["second"]
+    record = client.get_collection("articles_articles_v2").get(ids=["second"], include=["documents", "metadatas"])
+    assert record["metadatas"][0]["text"] == edited and record["documents"] == [""]
+    assert open_store(settings, embedder).get_article("second")[1] == edited
+    rows = client.get_collection("articles_chunks").get(where={"article_id": "second"}, include=["metadatas"])
+    assert rows["ids"] and all(str(m["sentence_vectors"]).startswith("i8:") for m in rows["metadatas"])
 
 
 def test_an_index_written_by_a_newer_version_is_refused(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
