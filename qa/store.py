@@ -66,6 +66,7 @@ _ARTICLE_PLACEHOLDER = [1.0]
 _ARTICLES = {1: "_articles", 2: "_articles_v2", 3: "_articles_v2", 4: "_articles_v2", 5: "_articles_v2"}
 _NO_VECTORS = np.zeros((0, 0), dtype=np.float32)
 _INT8 = "i8:"  # sentence vectors since schema 5 (base64 has no colon)
+_WRITE_LOG = 100  # writes Chroma keeps in a collection's log before they are in its vector index (see _bound_write_log)
 _PAGE = 1000
 # Records per call of a write or a read by id. Chroma's local client holds the GIL for a whole call (an upsert of
 # 1,500 chunks: 0.85 s): a write in the background of `qa index` stalled the model's thread that long, window
@@ -251,6 +252,9 @@ class ChromaStore:
             articles = self.client.get_or_create_collection(self._articles_name(schema), embedding_function=None)
             changes = self.client.get_or_create_collection(f"{self.name}_changes", embedding_function=None)
             journal = self.client.get_or_create_collection(f"{self.name}_journal", embedding_function=None)
+            if create:
+                for collection in (chunks, articles, changes, journal):
+                    _bound_write_log(collection)
         self._chunks, self._articles, self._changes, self._journal = (
             _Reachable(c, self.where) for c in (chunks, articles, changes, journal)
         )
@@ -773,6 +777,17 @@ def _migrate_articles(client: Any, old: str, new: str, existing: set[str]) -> No
             embeddings=[_ARTICLE_PLACEHOLDER] * len(got["ids"]),
         )
         offset += len(got["ids"])
+
+
+def _bound_write_log(collection: Any) -> None:
+    """Chroma (in this process or in `chroma run`) keeps a collection's writes in a log until `sync_threshold` of
+    them are in its vector index, and each write reads that log again: at its default of 1,000, a write cost up to
+    40 ms more as the log grew (one article record into the scale benchmark's 10,000-chunk index: 60-100 ms against
+    8-9). Set when an index is opened to write; Chroma applies it when it next loads the collection (a new index at
+    once, an older one from the next process on)."""
+    hnsw = (collection.configuration_json or {}).get("hnsw") or {}
+    if hnsw.get("sync_threshold") != _WRITE_LOG:  # (its batch_size, 100 by default, may not exceed it)
+        collection.modify(configuration={"hnsw": {"sync_threshold": _WRITE_LOG}})
 
 
 def _text(meta: dict[str, Any], document: str | None) -> str:

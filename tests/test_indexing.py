@@ -422,3 +422,25 @@ def test_a_repeated_id_in_a_folder_does_not_keep_a_deleted_file(
         f"the article id 'third' is taken by {corpus / 'third.md'}, read earlier in this run"
     ]
     assert report.removed == ["second"] and report.kept == []
+
+
+def test_an_index_opened_to_write_bounds_the_log_chroma_reads_on_every_write(
+    tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    """Chroma reads a collection's writes not yet in its vector index again on every write: at its default of
+    1,000 of them, one article record took 60-100 ms to write instead of 8-9 (bench/scale.py's 10,000 chunks)."""
+    settings = Settings(data_dir=tmp_path / "data")
+    open_store(settings, embedder).ensure()
+    client, _ = chroma_client(settings)
+    names = ["articles_chunks", "articles_articles_v2", "articles_changes", "articles_journal"]
+
+    def thresholds() -> list[int]:
+        return [client.get_collection(name).configuration_json["hnsw"]["sync_threshold"] for name in names]
+
+    assert thresholds() == [100] * 4
+    for name in names:  # as releases before this one left them
+        client.get_collection(name).modify(configuration={"hnsw": {"sync_threshold": 1000}})
+    open_store(settings, embedder).require()
+    assert thresholds() == [1000] * 4, "reading changes nothing"
+    open_store(settings, embedder).ensure()
+    assert thresholds() == [100] * 4
