@@ -792,7 +792,7 @@ def _bound_write_log(collection: Any) -> None:
 
 
 def _text(meta: dict[str, Any], document: str | None) -> str:
-    """A chunk's text (an article's): in its metadata since schema 4 (5), in its document before."""
+    """A record's text: in its metadata (a chunk's since schema 4, an article's since 5), in its document before."""
     text = meta.get("text", document)
     return "" if text is None else str(text)
 

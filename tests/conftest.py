@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -59,6 +61,11 @@ FILE_SECONDS = {
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest test files first (see FILE_SECONDS); a stable sort keeps each file's own order."""
     items.sort(key=lambda item: -FILE_SECONDS.get(item.path.relative_to(REPO).as_posix(), 0))
+
+
+def schema_4_vectors(rows: np.ndarray) -> str:
+    """Sentence vectors as schema 4 and earlier wrote them (float16, base64), to build an older index's layout."""
+    return base64.b64encode(np.asarray(rows, dtype=np.float16).tobytes()).decode("ascii")
 
 
 def qa_env(data_dir: Path, **extra: str) -> dict[str, str]:

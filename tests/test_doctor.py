@@ -6,7 +6,6 @@ The damage is done by hand through chromadb and SQLite, as a bug, a hand edit or
 
 from __future__ import annotations
 
-import base64
 import json
 import signal
 import sqlite3
@@ -17,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
-import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from qa.store import SCHEMA, decode_vectors
-from tests.conftest import REPO, SEED_ID, SEEDS, free_port, qa_env, run_qa_in, wait_for
+from tests.conftest import REPO, SEED_ID, SEEDS, free_port, qa_env, run_qa_in, schema_4_vectors, wait_for
 
 
 def _client(data_dir: Path) -> Any:
@@ -178,11 +176,6 @@ def test_qa_serve_prints_the_same_note_past_the_local_stores_size(seeded_dir: Pa
         assert f"chroma run --path {seeded_dir / 'chroma'} --port 8100" in errors.replace("\n", "")
 
 
-def _float16(blob: Any) -> str:
-    """Sentence vectors as releases before schema 5 wrote them."""
-    return base64.b64encode(decode_vectors(str(blob), 384).astype(np.float16).tobytes()).decode("ascii")
-
-
 def _to_the_layout_before_versions(data_dir: Path) -> None:
     """Rewrite a data directory as releases before chunk versions wrote it: chunk ids `article::position`, no
     version in any metadata, chunk and article text as Chroma documents, float16 sentence vectors, no version
@@ -193,7 +186,7 @@ def _to_the_layout_before_versions(data_dir: Path) -> None:
     got = chunks.get(include=["metadatas", "embeddings"])
     metas = [
         {k: v for k, v in m.items() if k not in ("version", "text")}
-        | {"sentence_vectors": _float16(m["sentence_vectors"])}
+        | {"sentence_vectors": schema_4_vectors(decode_vectors(str(m["sentence_vectors"]), 384))}
         for m in got["metadatas"]
     ]
     chunks.delete(ids=got["ids"])

@@ -3,7 +3,6 @@ follows the store's change log."""
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 from pathlib import Path
@@ -21,7 +20,7 @@ from qa.replica import Replica
 from qa.settings import Settings
 from qa.store import SCHEMA, ChromaStore, decode_vectors
 from qa.wiring import chroma_client, open_store
-from tests.conftest import REPO, SEED_ID, SEEDS
+from tests.conftest import REPO, SEED_ID, SEEDS, schema_4_vectors
 
 
 def _index(store: ChromaStore, embedder: MiniLMEmbedder, folder: Path, data_dir: Path):
@@ -187,8 +186,8 @@ def _downgrade_to_schema_1(settings: Settings) -> None:
         embeddings=vectors,
     )
     client.delete_collection(new.name)
-    _sentence_vectors_as_float16(client.get_collection(f"{settings.collection}_chunks"))
     chunks = client.get_collection(f"{settings.collection}_chunks")
+    _sentence_vectors_as_float16(chunks)
     chunks.modify(metadata={k: v for k, v in chunks.metadata.items() if not k.startswith("hnsw:")} | {"schema": 1})
 
 
@@ -204,12 +203,12 @@ def _sentence_vectors(store: ChromaStore) -> dict[str, np.ndarray]:
 def _sentence_vectors_as_float16(chunks: Any) -> None:
     """Sentence vectors as schema 4 and earlier wrote them."""
     got = chunks.get(include=["metadatas"])
-
-    def float16(blob: Any) -> str:
-        return base64.b64encode(decode_vectors(str(blob), 384).astype(np.float16).tobytes()).decode("ascii")
-
     chunks.update(
-        ids=got["ids"], metadatas=[m | {"sentence_vectors": float16(m["sentence_vectors"])} for m in got["metadatas"]]
+        ids=got["ids"],
+        metadatas=[
+            m | {"sentence_vectors": schema_4_vectors(decode_vectors(str(m["sentence_vectors"]), 384))}
+            for m in got["metadatas"]
+        ],
     )
 
 
