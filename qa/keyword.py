@@ -91,6 +91,11 @@ class KeywordIndex:
         return float(got["mean"]["value"] or 1.0)
 
     @property
+    def segments(self) -> int:
+        """How many segments the committed index is in (each is searched on its own)."""
+        return int(self._searcher.num_segments)
+
+    @property
     def documents(self) -> int:
         """How many chunks are indexed."""
         return int(self._searcher.num_docs)
@@ -163,6 +168,9 @@ class KeywordIndex:
             raise
         else:
             writer.commit()
+            # tantivy merges small segments only while their writer lives: dropped at once, each commit would
+            # leave a segment of its own, and both commits and questions slow down with their number
+            writer.wait_merging_threads()
         finally:
             handle.close()
             del writer  # the last reference: tantivy's writer lock is released now, not at garbage collection

@@ -69,6 +69,18 @@ def test_an_article_is_replaced_and_removed_in_place(index: KeywordIndex) -> Non
     assert index.search("grain Odesa", 5) == [] and index.documents == 2
 
 
+def test_articles_written_one_at_a_time_do_not_pile_up_segments(index: KeywordIndex) -> None:
+    # an archive written an article a minute: each write commits a segment, which must be merged as they come
+    for n in range(40):
+        with index.writing() as writer:
+            writer.add(
+                [KeywordDoc(f"n{n}::{p}", f"n{n}", f"Story {n} part {p} about harbour cranes.") for p in range(3)]
+            )
+    assert index.documents == 4 + 120
+    assert index.segments <= 10, f"{index.segments} segments after 41 commits: they are not being merged"
+    assert len(index.search("harbour cranes", 200)) == 120
+
+
 def test_a_failed_write_changes_nothing(index: KeywordIndex) -> None:
     with pytest.raises(RuntimeError), index.writing() as writer:
         writer.remove_article("b")
