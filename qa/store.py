@@ -786,10 +786,12 @@ def _bound_write_log(collection: Any, writes: int) -> None:
     them are in its vector index, and each write reads that log again: at its default of 1,000, a write cost up to
     40 ms more as the log grew (one article record into the scale benchmark's 10,000-chunk index: 60-100 ms against
     8-9). A shorter log means more syncs, each of which writes the vector index: for the chunks, 9-chunk writes into
-    100,000 measured a median of 25.5 ms at 100 (p95 105 ms), 27.7 ms at 300 (p95 64 ms) and 37.5-44.3 ms at 1,000
-    (p95 67-86 ms). Set when an index is opened to write; Chroma applies it when it next loads the collection (a
-    new index at once, an older one from the next process on). Only a speed-up: when Chroma is busy (its SQLite
-    "database is locked", seen opening an index a killed writer left), it is left for the next open."""
+    100,000 chunks (a scratch script) took a median of 25.5 ms at 100 (p95 105 ms), 27.7 ms at 300 (p95 64 ms) and
+    37.5-44.3 ms at 1,000 (p95 67-86 ms); at 1,000,000 chunks one write in about 33 pays a sync of 0.7-0.8 s at 300,
+    for about the same mean and a lower median. Set when an index is opened to write; Chroma applies it when it
+    next loads the collection (a new index at once, an older one from the next process on). Only a speed-up: when
+    Chroma is busy (its SQLite "database is locked", seen opening an index a killed writer left), it is left for
+    the next open."""
     hnsw = (collection.configuration_json or {}).get("hnsw") or {}
     if hnsw.get("sync_threshold") != writes:  # (its batch_size, 100 by default, may not exceed it)
         with contextlib.suppress(InternalError):
