@@ -25,7 +25,7 @@ from qa.chunking import keyword_text
 from qa.domain import ArticleInfo, published_timestamp
 from qa.errors import NotFound
 from qa.keyword import KeywordDoc, KeywordIndex, KeywordWriter
-from qa.store import ChromaStore, StoredChunk, current_chunk_ids, is_current
+from qa.store import ChromaStore, StoredChunk, Written, current_chunk_ids, is_current
 
 _ARTICLES_PER_STEP = 200  # articles re-read from the store per step of a catch-up
 
@@ -61,10 +61,12 @@ class Replica:
         with self._lock:
             self._open()
             applied, identity = self.catalog.state()
+            wrote = False
             if applied != length or identity != self.store.identity:
                 with self._file_lock():
-                    self._catch_up(length)
-            self.keyword.reload()
+                    wrote = self._catch_up(length)
+            if not wrote:  # another process applied the records: see its commit (our own writes reload already)
+                self.keyword.reload()
             self._seen = self.catalog.state()[0]
 
     def behind(self) -> int:
@@ -98,34 +100,46 @@ class Replica:
                 self._catalog = Catalog(self.directory / "catalog.sqlite3")
                 self._keyword = KeywordIndex(self.directory / "keyword")
 
-    def _catch_up(self, length: int) -> None:
-        """Apply the change-log records not applied yet (another process may have done it while we waited)."""
+    def _catch_up(self, length: int) -> bool:
+        """Apply the change-log records not applied yet (another process may have done it while we waited);
+        whether this wrote the keyword index (its writes reload it)."""
         applied, identity = self.catalog.state()
         if identity != self.store.identity or applied < 0 or applied > length:
             self._rebuild(length)
-            return
+            return True
+        wrote = False
         while applied < length:
             records = self.store.changes(applied, length - applied)
             if not records:
                 break
-            changed = list(dict.fromkeys(article_id for record in records for article_id in record))
+            changed = list(dict.fromkeys(article_id for record in records for article_id in record.article_ids))
+            own = self.store.own_writes([record.id for record in records])
             for begin in range(0, len(changed), _ARTICLES_PER_STEP):
-                self._apply(changed[begin : begin + _ARTICLES_PER_STEP])
+                step = changed[begin : begin + _ARTICLES_PER_STEP]
+                self._apply(step, None if own is None else {article_id: own[article_id] for article_id in step})
+                wrote = True
             applied += len(records)
             with self.catalog.transaction() as catalog:
                 catalog.set_state(applied, self.store.identity)
+        return wrote
 
-    def _apply(self, article_ids: Sequence[str]) -> None:
-        """Make these articles in the replica what they are in the store now (present, replaced or gone)."""
-        infos = self.store.article_infos(article_ids)
-        # Every article's chunks in one read of the store: a read per article cost more than the reading (a
-        # window of 300 short articles is 300 calls into Chroma, beside the model on the same two cores).
-        wanted = [c for info in infos.values() for c in current_chunk_ids(info)]
-        stored = self.store.get_chunks(wanted) if wanted else {}  # Chroma refuses a read of no ids
+    def _apply(self, article_ids: Sequence[str], written: dict[str, Written] | None = None) -> None:
+        """Make these articles in the replica what they are in the store now (present, replaced or gone);
+        `written`: what this process's own writes left them as (see ChromaStore.own_writes), not read again."""
+        if written is None:
+            infos = self.store.article_infos(article_ids)
+            # Every article's chunks in one read of the store: a read per article cost more than the reading (a
+            # window of 300 short articles is 300 calls into Chroma, beside the model on the same two cores).
+            wanted = [c for info in infos.values() for c in current_chunk_ids(info)]
+            stored = self.store.get_chunks(wanted) if wanted else {}  # Chroma refuses a read of no ids
+            chunks = {i: [stored[c] for c in current_chunk_ids(info) if c in stored] for i, info in infos.items()}
+        else:
+            infos = {article_id: w[0] for article_id, w in written.items() if w is not None}
+            chunks = {article_id: w[1] for article_id, w in written.items() if w is not None}
         docs = [
             _keyword_doc(info, chunk.id, keyword_text(chunk.text, chunk.heading))
             for info in infos.values()
-            for chunk in sorted((stored[c] for c in current_chunk_ids(info) if c in stored), key=lambda c: c.position)
+            for chunk in chunks[info.id]
         ]
         with self.keyword.writing() as keyword:
             for article_id in article_ids:

@@ -2,8 +2,8 @@
 
 Four collections per index: `<name>_chunks` holds every passage with its offsets and sentence vectors;
 `<name>_articles_v2` holds each article's full text (so a citation can be shown in context), its metadata and
-content hash; `<name>_changes` is the change log: every batch of writes appends a record naming the articles it
-touches before writing them and another when it is done, in the order Chroma keeps them. What each process
+content hash; `<name>_changes` is the change log: every write appends a record naming the articles it touched once
+they are as it leaves them, in the order Chroma keeps them. What each process
 derives from the store (the keyword index, the article catalog: qa/replica.py) follows that log, at a cost
 proportional to what changed. `<name>_journal` holds the writes in progress (empty when none is).
 The chunk collection's metadata records the embedder that built it and the schema of what is stored.
@@ -15,12 +15,13 @@ nothing here counts a whole collection: Chroma's `where` and `count()` cost time
 
 Crash safety: Chroma has no transaction across calls, so no write ever changes what a reader is using. An article's
 chunks are written under a version of its content, beside the chunks of the version its record names; then the
-record is replaced (one call: the switch); then the old version's chunks are deleted. Readers take only chunks of
+record is replaced (one call: the switch); then the change log records it; then the old version's chunks are
+deleted. Readers take only chunks of
 the version the record names. Before its first change a write records its intent in the journal (per article: the
-version and chunk count it had and will have) and deletes the record after its last. A process killed part way
-leaves the record; the next write (and the next start of the service) finishes it: whatever chunks the intent
-names that are not the current version's are deleted, and a remove that began is completed. The ids involved
-are all known, so a recovery never scans the store.
+version and chunk count it had and will have) and deletes the record after its last change and its change-log
+record. A process killed part way leaves the intent; the next write (and the next start of the service) finishes
+it and logs its articles: whatever chunks the intent names that are not the current version's are deleted, and a
+remove that began is completed. The ids involved are all known, so a recovery never scans the store.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import json
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,6 +76,8 @@ _PAGE = 1000
 # after window. Calls of 64 records let it run between them (at most about 80 ms), for some 25% more write time.
 _CALL = 64
 _CHANGE_IDS = 500  # article ids per change-log record
+_OWN_RECORDS = 8  # change-log records of its own writes a process remembers (see ChromaStore.own_writes)
+_OWN_ARTICLES = _CALL  # a write of more articles is not remembered: the text of all their chunks would be held
 _READ_ATTEMPTS = 4
 # On a Chroma server nothing tells whether another machine's write in progress is alive: an intent is taken for
 # abandoned once it is this old (a write of one window takes seconds). On local files the writers' lock tells.
@@ -127,6 +131,17 @@ class StoredChunk:
 
 
 Held = tuple[str, int]  # (version, chunk count) of an article's chunks
+# An article as a write of this process left it: its record and its chunks in order, without their sentence
+# vectors (None: removed)
+Written = tuple[ArticleInfo, list[StoredChunk]] | None
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One record of the change log: a write that is done, and the articles it touched."""
+
+    id: str
+    article_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -207,7 +222,8 @@ class ChromaStore:
         self._journal: Any = None
         self._upgraded = False  # opened to write at least once: the schema is current
         self._batch_depth = 0
-        self._changed: dict[str, None] = {}
+        self._own: OrderedDict[str, dict[str, Written]] = OrderedDict()  # change-log record id -> what it wrote
+        self._own_lock = threading.Lock()
         self._reflects = -1  # the change-log length this process's view of local files reflects
         self._reopening = threading.Lock()
 
@@ -289,10 +305,8 @@ class ChromaStore:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Every write happens inside this. The articles it touches are appended to the change log before their
-        first write and again on the way out (also after a failure part of the way): a replica that looked in
-        between looks again, and a process killed mid-batch still leaves a record of what it was writing.
-        A batch first finishes the writes a killed process left in the journal."""
+        """Every write happens inside this: one writer at a time on local files, from a view that holds the other
+        processes' writes. A batch first finishes the writes a killed process left in the journal."""
         self.ensure()
         if self._batch_depth:
             with self._logged():
@@ -325,7 +339,7 @@ class ChromaStore:
 
     @contextmanager
     def _logged(self) -> Iterator[None]:
-        """The change-log bookkeeping of `batch` (and of a recovery outside one)."""
+        """What `batch` (and a recovery outside one) does besides taking the writers' turn."""
         if self._batch_depth == 0:
             self.see_other_writers()  # never write from a view that misses another process's writes
         self._batch_depth += 1
@@ -333,9 +347,6 @@ class ChromaStore:
             yield
         finally:
             self._batch_depth -= 1
-            if self._batch_depth == 0 and self._changed:
-                changed, self._changed = list(self._changed), {}
-                self._log(changed)
 
     @contextmanager
     def _writers_take_turns(self, wait: bool) -> Iterator[bool]:
@@ -375,38 +386,53 @@ class ChromaStore:
                 self._reflects = length
         return length
 
-    def _writing(self, article_ids: Sequence[str]) -> None:
-        """Note articles about to be written. Each is logged once before its first write in the batch (so a
-        process killed part way still leaves a record, and replicas look at what it wrote) and once after."""
+    def _in_batch(self) -> None:
         if not self._batch_depth:
-            raise RuntimeError("Store writes belong inside `with store.batch():`, which logs them.")
-        new = [article_id for article_id in dict.fromkeys(article_ids) if article_id not in self._changed]
-        if new:
-            self._log(new)
-            self._changed.update(dict.fromkeys(new))
+            raise RuntimeError("Store writes belong inside `with store.batch():`.")
 
-    def _log(self, article_ids: list[str]) -> None:
+    def _log(self, article_ids: list[str], written: dict[str, Written] | None = None) -> None:
+        """Append the record of a write that is done. One record, after the last change: until it is written the
+        write's intent in the journal stands for it (a record before the first change as well cost every add a
+        write into Chroma, 5-8 ms, and told a replica nothing it could use before the write was done).
+        `written`: the articles as the write left them, remembered for `own_writes`."""
         with self._reopening:  # another thread's look sees the record and this view's count agree
             for begin in range(0, len(article_ids), _CHANGE_IDS):
                 part = article_ids[begin : begin + _CHANGE_IDS]
+                record_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
                 self._changes.add(
-                    ids=[f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"],
-                    embeddings=[_ARTICLE_PLACEHOLDER],
-                    metadatas=[{"articles": json.dumps(part)}],
+                    ids=[record_id], embeddings=[_ARTICLE_PLACEHOLDER], metadatas=[{"articles": json.dumps(part)}]
                 )
                 if self.local is not None:
                     self._reflects += 1  # our own record: this view holds what it names
+                if written is not None and len(article_ids) <= _CHANGE_IDS:
+                    with self._own_lock:
+                        self._own[record_id] = written
+                        while len(self._own) > _OWN_RECORDS:
+                            self._own.popitem(last=False)
+
+    def own_writes(self, record_ids: Sequence[str]) -> dict[str, Written] | None:
+        """Each article these change-log records name, as this process's writes left it (the later record's
+        when two name it), if this process made every one of them lately; else None. A replica applies them
+        without reading them back from the store (two reads of an add's 10-16 calls into Chroma)."""
+        found: dict[str, Written] = {}
+        with self._own_lock:
+            for record_id in record_ids:
+                written = self._own.get(record_id)
+                if written is None:
+                    return None
+                found.update(written)
+        return found
 
     def change_count(self) -> int:
         """How many records the change log holds: it grows with every batch of writes, from any process."""
         self.require()
         return int(_read(self._changes.count))
 
-    def changes(self, offset: int, limit: int = _PAGE) -> list[list[str]]:
-        """The article ids of each change-log record from `offset` on, oldest first."""
+    def changes(self, offset: int, limit: int = _PAGE) -> list[ChangeRecord]:
+        """The change-log records from `offset` on, oldest first."""
         self.require()
         got = _read(self._changes.get, include=["metadatas"], limit=limit, offset=offset)
-        return [json.loads(m["articles"]) for m in got["metadatas"]]
+        return [ChangeRecord(i, json.loads(m["articles"])) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
 
     @property
     def identity(self) -> str:
@@ -534,7 +560,7 @@ class ChromaStore:
         the chunks of the versions they replace, then the intent is done. Killed anywhere, readers see each
         article whole, old or new, and the next batch deletes what is left of the other version."""
         ids = [w.article.id for w in writes]
-        self._writing(ids)
+        self._in_batch()
         current = self.article_infos(ids)
         versions = [chunk_version(w.content_hash) for w in writes]
         intent = self._intend(
@@ -575,35 +601,38 @@ class ChromaStore:
                 ],
             )
         now = time.time()
+        # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
+        records = [
+            {
+                "text": w.article.text,
+                "title": w.article.title,
+                "published": w.article.published,
+                "published_inferred": w.article.published_inferred,
+                "source": w.article.source,
+                "url": w.article.url,
+                "content_hash": w.content_hash,
+                "chunks": len(w.chunks),
+                "version": version,
+                "origin": w.origin,
+                # syndicated copies are recognised by it (qa.stories); a replaced article keeps its first
+                # indexing time, which elects a story's id
+                "minhash": stories.encode(stories.signature(w.article.text)),
+                "indexed_at": _first_indexed(current.get(w.article.id), now),
+                "published_at": dates[w.article.id],  # None removes the earlier version's
+            }
+            for w, version in zip(writes, versions, strict=True)
+        ]
         for begin in range(0, len(writes), _CALL):  # each article switches whole, old or new
-            page_writes = list(zip(writes, versions, strict=True))[begin : begin + _CALL]
             self._articles.upsert(
-                ids=[w.article.id for w, _ in page_writes],
-                embeddings=[_ARTICLE_PLACEHOLDER] * len(page_writes),
+                ids=ids[begin : begin + _CALL],
+                embeddings=[_ARTICLE_PLACEHOLDER] * len(records[begin : begin + _CALL]),
                 # An upsert keeps the document it is not given: an empty one replaces what schema 4 wrote.
-                documents=[""] * len(page_writes),
-                # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
-                metadatas=[
-                    {
-                        "text": w.article.text,
-                        "title": w.article.title,
-                        "published": w.article.published,
-                        "published_inferred": w.article.published_inferred,
-                        "source": w.article.source,
-                        "url": w.article.url,
-                        "content_hash": w.content_hash,
-                        "chunks": len(w.chunks),
-                        "version": version,
-                        "origin": w.origin,
-                        # syndicated copies are recognised by it (qa.stories); a replaced article keeps its first
-                        # indexing time, which elects a story's id
-                        "minhash": stories.encode(stories.signature(w.article.text)),
-                        "indexed_at": _first_indexed(current.get(w.article.id), now),
-                        "published_at": dates[w.article.id],  # None removes the earlier version's
-                    }
-                    for w, version in page_writes
-                ],
+                documents=[""] * len(records[begin : begin + _CALL]),
+                metadatas=records[begin : begin + _CALL],
             )
+        # Logged before the old chunks go: a process killed in between leaves every replica that has not seen
+        # the record with the old version whole, until the recovery deletes them and logs the articles.
+        self._log(ids, _as_written(writes, versions, records) if len(writes) <= _OWN_ARTICLES else None)
         new = {chunk_id(a, c.position, version) for a, version, c, _, _, _ in rows}
         self._delete_chunks([i for a in intent.articles if a.old for i in a.chunk_ids() if i not in new])
         self._journal.delete(ids=[intent.id])
@@ -614,17 +643,19 @@ class ChromaStore:
         present = self.article_infos(article_ids)
         if not present:
             return []
-        self._writing(list(present))
+        self._in_batch()
         intent = self._intend([ArticleIntent(i, _held(info), None) for i, info in present.items()])
         self._articles.delete(ids=list(present))
+        self._log(list(present), dict.fromkeys(present))  # (before the chunks go, as in put_articles)
         self._delete_chunks([i for a in intent.articles for i in a.chunk_ids()])
         self._journal.delete(ids=[intent.id])
         return list(present)
 
     def delete_chunks(self, chunk_ids: Sequence[str], article_ids: Sequence[str]) -> None:
         """Delete chunks no record names (qa doctor's fix for orphans), logging their articles."""
-        self._writing(article_ids)
+        self._in_batch()
         self._delete_chunks(chunk_ids)
+        self._log(list(dict.fromkeys(article_ids)))
 
     def _delete_chunks(self, chunk_ids: Sequence[str]) -> None:
         for begin in range(0, len(chunk_ids), _CALL):
@@ -670,7 +701,7 @@ class ChromaStore:
         touched: list[str] = []
         for intent in self.abandoned(self.journal()):
             ids = [a.article_id for a in intent.articles]
-            self._writing(ids)
+            self._in_batch()
             current = self.article_infos(ids)
             unfinished = [
                 a.article_id
@@ -683,6 +714,7 @@ class ChromaStore:
                     del current[article_id]
             keep = {i for info in current.values() for i in current_chunk_ids(info)}
             self._delete_chunks([i for a in intent.articles for i in a.chunk_ids() if i not in keep])
+            self._log(list(dict.fromkeys(ids)))
             self._journal.delete(ids=[intent.id])
             touched += ids
         return list(dict.fromkeys(touched))
@@ -832,6 +864,34 @@ def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
         indexed_at=float(meta.get("indexed_at", 0.0)),
         minhash=meta.get("minhash"),
     )
+
+
+def _as_written(
+    writes: Sequence[ArticleToWrite], versions: Sequence[str], records: Sequence[dict[str, Any]]
+) -> dict[str, Written]:
+    """The articles of a write as readers of the store will find them (see ChromaStore.own_writes)."""
+    return {
+        w.article.id: (
+            _article_info(w.article.id, record),
+            [
+                StoredChunk(
+                    id=chunk_id(w.article.id, c.position, version),
+                    article_id=w.article.id,
+                    position=c.position,
+                    text=c.text,
+                    start=c.start,
+                    end=c.end,
+                    content_hash=h,
+                    sentences=list(c.sentences),
+                    sentence_vectors=_NO_VECTORS,
+                    heading=c.heading,
+                    version=version,
+                )
+                for c, h in zip(w.chunks, w.chunk_hashes, strict=True)
+            ],
+        )
+        for w, version, record in zip(writes, versions, records, strict=True)
+    }
 
 
 def _first_indexed(info: ArticleInfo | None, now: float) -> float:

@@ -60,13 +60,14 @@ def test_a_new_replica_is_built_once_from_the_whole_store(store: ChromaStore, tm
     replica = Replica(store, tmp_path / "replica-a")
     replica.sync()
     assert replica.catalog.count() == 20 and replica.keyword.documents == 40
-    assert replica.catalog.state() == (store.change_count(), store.identity) == (40, store.identity)  # 20 batches
+    assert replica.catalog.state() == (store.change_count(), store.identity) == (20, store.identity)  # 20 writes
 
 
 def test_catching_up_reads_only_the_articles_that_changed(
     store: ChromaStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, second = Replica(store, tmp_path / "a"), Replica(store, tmp_path / "b")  # as on two machines
+    # as on two machines (the writer's own store remembers what it wrote: see the test after the next)
+    first, second = Replica(store, tmp_path / "a"), Replica(_store(tmp_path / "shared"), tmp_path / "b")
     first.sync()
     second.sync()
     read: list[str] = []
@@ -85,7 +86,7 @@ def test_catching_up_reads_only_the_articles_that_changed(
     grain = store.article_infos(["grain"])["grain"]
     assert [c for c, _ in second.keyword.search("Odesa port", 5)] == [chunk_id("grain", 1, grain.version)]
     assert not second.keyword.search("report number 3", 5)[0][0].startswith("old-3::")
-    assert second.catalog.count() == 20 and second.catalog.state()[0] == store.change_count() == 44
+    assert second.catalog.count() == 20 and second.catalog.state()[0] == store.change_count() == 22
     read.clear()
     second.sync()
     assert read == [], "nothing changed: one count, nothing read"
@@ -96,7 +97,7 @@ def test_catching_up_reads_a_batch_of_articles_in_one_read(
 ) -> None:
     """A window of `qa index` is one batch of many articles: the replica reads their chunks back in one call
     into the store, not one per article (the calls cost more than the reading beside the model)."""
-    replica = Replica(store, tmp_path / "b")
+    replica = Replica(_store(tmp_path / "shared"), tmp_path / "b")  # another machine's
     replica.sync()
     calls: list[list[str]] = []
     original = ChromaStore.get_chunks
@@ -107,7 +108,7 @@ def test_catching_up_reads_a_batch_of_articles_in_one_read(
 
     monkeypatch.setattr(ChromaStore, "get_chunks", recording)
     names = ["alpha", "beta", "gamma"]
-    with store.batch():  # the outer batch logs the three as one change
+    with store.batch():  # three writes, three records
         for name in names:
             _write(store, name, f"The {name} delegation met in Istanbul.\n\nIt agreed to reopen port {name}.")
     replica.sync()
@@ -115,6 +116,46 @@ def test_catching_up_reads_a_batch_of_articles_in_one_read(
     found = {c.split("::")[0] for c, _ in replica.keyword.search("delegation Istanbul", 5)}
     assert found == set(names)
     assert replica.catalog.count() == 23
+
+
+def test_a_process_applies_its_own_writes_without_reading_them_back_unless_another_wrote_between(
+    store: ChromaStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replica = Replica(store, tmp_path / "own")
+    replica.sync()
+    read: list[str] = []
+    original = ChromaStore.get_chunks
+
+    def recording(self: ChromaStore, ids: Sequence[str], *args: object, **kwargs: object) -> object:
+        read.extend(dict.fromkeys(i.split("::")[0] for i in ids))
+        return original(self, ids, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ChromaStore, "get_chunks", recording)
+    _write(store, "grain", "Delegations met in Istanbul.\n\nThey agreed to reopen the port of Odesa.")
+    _write(store, "grain", "Delegations met in Ankara.\n\nThey agreed to reopen the port of Odesa at once.")
+    with store.batch():
+        store.remove_articles(["old-3"])
+    replica.sync()
+    assert read == [], "its own three writes: nothing read back"
+    grain = store.article_infos(["grain"])["grain"]
+    assert replica.catalog.infos(["grain"])["grain"].version == grain.version, "the later of its two writes"
+    assert [c for c, _ in replica.keyword.search("Ankara", 5)] == [chunk_id("grain", 0, grain.version)]
+    assert not replica.keyword.search("Istanbul", 5) and replica.catalog.count() == 20
+    assert replica.catalog.infos(["grain"]) == {"grain": _rebuilt(store, tmp_path)["grain"]}, "as one built anew"
+
+    read.clear()
+    other = _store(tmp_path / "shared")  # another writer on the same store
+    _write(store, "ferry", "Ferry crews walked out in Calais.")
+    _write(other, "grain", "Delegations met in Geneva.\n\nThey agreed to reopen the port of Odesa.")
+    replica.sync()
+    assert sorted(read) == ["ferry", "grain"], "a record it did not write: the step is read from the store"
+    assert [c.split("::")[0] for c, _ in replica.keyword.search("Geneva", 5)] == ["grain"]
+
+
+def _rebuilt(store: ChromaStore, tmp_path: Path) -> dict[str, object]:
+    fresh = Replica(_store(tmp_path / "shared"), tmp_path / "fresh")
+    fresh.sync()
+    return dict(fresh.catalog.infos(["grain"]))
 
 
 def test_two_processes_sharing_a_directory_take_turns_and_see_each_others_work(
