@@ -30,6 +30,7 @@ import base64
 import contextlib
 import fcntl
 import json
+import math
 import threading
 import time
 import uuid
@@ -82,6 +83,9 @@ _READ_ATTEMPTS = 4
 # On a Chroma server nothing tells whether another machine's write in progress is alive: an intent is taken for
 # abandoned once it is this old (a write of one window takes seconds). On local files the writers' lock tells.
 SERVER_LEASE_S = 600.0
+# ... so on a server a batch looks in the journal at most this often (a look was a round trip in every add, and
+# nothing it can find is abandoned before its lease is over anyway); `recover()` always looks.
+SERVER_JOURNAL_LOOK_S = 60.0
 T = TypeVar("T")
 
 
@@ -222,6 +226,7 @@ class ChromaStore:
         self._journal: Any = None
         self._upgraded = False  # opened to write at least once: the schema is current
         self._batch_depth = 0
+        self._journal_looked = -math.inf  # when a batch last looked for abandoned writes (time.monotonic)
         self._own: OrderedDict[str, dict[str, Written]] = OrderedDict()  # change-log record id -> what it wrote
         self._own_lock = threading.Lock()
         self._reflects = -1  # the change-log length this process's view of local files reflects
@@ -301,7 +306,7 @@ class ChromaStore:
             )
         return schema
 
-    # -- writes happen in batches; each batch logs the articles it touches, before and after ----------------
+    # -- writes happen in batches; each write logs the articles it touched ---------------------------------
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -313,7 +318,9 @@ class ChromaStore:
                 yield
             return
         with self._writers_take_turns(wait=True), self._logged():
-            self._recover()
+            if self.local is not None or time.monotonic() - self._journal_looked >= SERVER_JOURNAL_LOOK_S:
+                self._journal_looked = time.monotonic()
+                self._recover()
             yield
 
     @contextmanager

@@ -153,3 +153,25 @@ def test_a_write_killed_through_a_chroma_server_is_left_to_its_lease_then_finish
     doctor.replica.sync()
     assert doctor.examine().findings == []
     assert doctor.store.get_article("ferry")[1] == FERRY["text"]
+
+
+def test_writers_through_a_server_look_for_abandoned_writes_once_a_minute(
+    chroma_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing in the journal is abandoned before its lease is over: a look per add was a round trip for nothing."""
+    from qa.domain import ArticleDraft
+    from qa.settings import Settings
+    from qa.store import ChromaStore
+    from qa.wiring import open_service
+
+    looks: list[str] = []
+    original = ChromaStore.journal
+    monkeypatch.setattr(ChromaStore, "journal", lambda self: looks.append("look") or original(self))
+    service = open_service(Settings(data_dir=tmp_path / "data", chroma_url=chroma_url, collection="looks"))
+    looks.clear()  # (opening looks once, whatever the time)
+    for n in range(3):
+        service.put_article(ArticleDraft(id=f"note-{n}", title=f"Note {n}", text=f"Ferry crews met union {n}."))
+    assert len(looks) == 1, "the first write looks; the next two, within the minute, do not"
+    monkeypatch.setattr("qa.store.SERVER_JOURNAL_LOOK_S", 0.0)  # as a minute later
+    service.remove_article("note-0")
+    assert len(looks) == 2
