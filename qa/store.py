@@ -77,8 +77,9 @@ _PAGE = 1000
 # after window. Calls of 64 records let it run between them (at most about 80 ms), for some 25% more write time.
 _CALL = 64
 _CHANGE_IDS = 500  # article ids per change-log record
-_OWN_RECORDS = 8  # change-log records of its own writes a process remembers (see ChromaStore.own_writes)
-_OWN_ARTICLES = _CALL  # a write of more articles is not remembered: the text of all their chunks would be held
+# Change-log records of its own writes a process remembers (see ChromaStore.own_writes): each of one record's
+# articles at most, a window of `qa index` (about 512 chunks) at most, so a few MB in all.
+_OWN_RECORDS = 8
 _READ_ATTEMPTS = 4
 # On a Chroma server nothing tells whether another machine's write in progress is alive: an intent is taken for
 # abandoned once it is this old (a write of one window takes seconds). On local files the writers' lock tells.
@@ -639,7 +640,7 @@ class ChromaStore:
             )
         # Logged before the old chunks go: a process killed in between leaves every replica that has not seen
         # the record with the old version whole, until the recovery deletes them and logs the articles.
-        self._log(ids, _as_written(writes, versions, records) if len(writes) <= _OWN_ARTICLES else None)
+        self._log(ids, _as_written(writes, versions, records) if len(writes) <= _CHANGE_IDS else None)
         new = {chunk_id(a, c.position, version) for a, version, c, _, _, _ in rows}
         self._delete_chunks([i for a in intent.articles if a.old for i in a.chunk_ids() if i not in new])
         self._journal.delete(ids=[intent.id])
