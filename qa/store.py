@@ -432,7 +432,7 @@ class ChromaStore:
         return found
 
     def change_count(self) -> int:
-        """How many records the change log holds: it grows with every batch of writes, from any process."""
+        """How many records the change log holds: it grows with every write, from any process."""
         self.require()
         return int(_read(self._changes.count))
 
@@ -631,12 +631,13 @@ class ChromaStore:
             for w, version in zip(writes, versions, strict=True)
         ]
         for begin in range(0, len(writes), _CALL):  # each article switches whole, old or new
+            switched = records[begin : begin + _CALL]
             self._articles.upsert(
                 ids=ids[begin : begin + _CALL],
-                embeddings=[_ARTICLE_PLACEHOLDER] * len(records[begin : begin + _CALL]),
+                embeddings=[_ARTICLE_PLACEHOLDER] * len(switched),
                 # An upsert keeps the document it is not given: an empty one replaces what schema 4 wrote.
-                documents=[""] * len(records[begin : begin + _CALL]),
-                metadatas=records[begin : begin + _CALL],
+                documents=[""] * len(switched),
+                metadatas=switched,
             )
         # Logged before the old chunks go: a process killed in between leaves every replica that has not seen
         # the record with the old version whole, until the recovery deletes them and logs the articles.
