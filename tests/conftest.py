@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, expect
 
 from qa.embedder import MiniLMEmbedder
+from qa.store import unpack_chunk
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -66,6 +69,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def schema_4_vectors(rows: np.ndarray) -> str:
     """Sentence vectors as schema 4 and earlier wrote them (float16, base64), to build an older index's layout."""
     return base64.b64encode(np.asarray(rows, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def schema_5_chunk(meta: dict[str, Any]) -> dict[str, Any]:
+    """A chunk's metadata as schema 5 and earlier wrote it: each field a key of its own (and `"chunk": None`, which
+    takes the packed value away in a Chroma update)."""
+    fields = unpack_chunk(meta)
+    return fields | {"sentences": json.dumps(fields["sentences"]), "chunk": None}
 
 
 def qa_env(data_dir: Path, **extra: str) -> dict[str, str]:

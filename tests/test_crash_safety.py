@@ -32,7 +32,7 @@ from qa.embedder import MiniLMEmbedder
 from qa.replica import Replica
 from qa.service import NewsService
 from qa.settings import Settings
-from qa.store import decode_vectors
+from qa.store import decode_vectors, unpack_chunk
 from tests.crash_harness import Step, child, fork_server
 
 # Each grain paragraph is one chunk (over 24 word pieces: none is folded into the next); the ferry story is one.
@@ -176,7 +176,7 @@ def _snapshot(data_dir: Path, embedder: MiniLMEmbedder) -> Snapshot:
     got = client.get_collection("articles_chunks").get(include=["metadatas", "embeddings"])
     chunks = {}
     for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True):
-        meta = dict(m)
+        meta = unpack_chunk(m)
         sentences = decode_vectors(meta.pop("sentence_vectors"), embedder.dimension)
         chunks[i] = (meta.pop("text"), meta, np.asarray(e, dtype=np.float32), sentences)
     journal = client.get_collection("articles_journal").count() if "articles_journal" in names else 0

@@ -19,8 +19,18 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from qa.store import SCHEMA, decode_vectors
-from tests.conftest import REPO, SEED_ID, SEEDS, free_port, qa_env, run_qa_in, schema_4_vectors, wait_for
+from qa.store import SCHEMA, decode_vectors, pack_chunk
+from tests.conftest import (
+    REPO,
+    SEED_ID,
+    SEEDS,
+    free_port,
+    qa_env,
+    run_qa_in,
+    schema_4_vectors,
+    schema_5_chunk,
+    wait_for,
+)
 
 
 def _client(data_dir: Path) -> Any:
@@ -41,12 +51,14 @@ def _damage(data_dir: Path) -> None:
     ids = _seed_chunk_ids(collections)
     # Offsets that disagree: a chunk's text is no longer the article's text at its offsets.
     vector = chunks.get(ids=[ids[1]], include=["embeddings"])["embeddings"]  # given: Chroma would embed the text
-    chunks.update(ids=[ids[1]], metadatas=[{"text": "Text that is nowhere in the article."}], embeddings=vector)
+    packed = json.loads(chunks.get(ids=[ids[1]], include=["metadatas"])["metadatas"][0]["chunk"])
+    nowhere = pack_chunk(packed | {"text": "Text that is nowhere in the article."})
+    chunks.update(ids=[ids[1]], metadatas=[{"chunk": nowhere}], embeddings=vector)
     # A missing chunk.
     chunks.delete(ids=[ids[3]])
     # An orphan: a chunk of an article that has no record.
     got = chunks.get(ids=[ids[0]], include=["metadatas", "embeddings"])
-    meta = {**got["metadatas"][0], "article_id": "ghost", "version": "0123456789ab", "position": 0}
+    meta = {**got["metadatas"][0], "article_id": "ghost", "version": "0123456789ab"}  # the first chunk: position 0
     chunks.add(ids=["ghost::0123456789ab::0"], metadatas=[meta], embeddings=got["embeddings"])
     # An unfinished write: the journal names a write of "ferry" that never finished.
     journal = collections["articles_journal"]
@@ -184,15 +196,16 @@ def _to_the_layout_before_versions(data_dir: Path) -> None:
     chunks = client.get_collection("articles_chunks", embedding_function=None)
     articles = client.get_collection("articles_articles_v2", embedding_function=None)
     got = chunks.get(include=["metadatas", "embeddings"])
+    unpacked = [schema_5_chunk(m) for m in got["metadatas"]]
     metas = [
-        {k: v for k, v in m.items() if k not in ("version", "text")}
+        {k: v for k, v in m.items() if k not in ("version", "text", "chunk")}
         | {"sentence_vectors": schema_4_vectors(decode_vectors(str(m["sentence_vectors"]), 384))}
-        for m in got["metadatas"]
+        for m in unpacked
     ]
     chunks.delete(ids=got["ids"])
     chunks.add(
         ids=[f"{m['article_id']}::{m['position']}" for m in metas],
-        documents=[str(m["text"]) for m in got["metadatas"]],
+        documents=[str(m["text"]) for m in unpacked],
         metadatas=metas,
         embeddings=got["embeddings"],
     )

@@ -18,9 +18,9 @@ from qa.embedder import MiniLMEmbedder, bulk_lanes
 from qa.errors import ConfigError, EmbedderMismatch
 from qa.replica import Replica
 from qa.settings import Settings
-from qa.store import SCHEMA, ChromaStore, decode_vectors
+from qa.store import SCHEMA, ChromaStore, decode_vectors, unpack_chunk
 from qa.wiring import chroma_client, open_store
-from tests.conftest import REPO, SEED_ID, SEEDS, schema_4_vectors
+from tests.conftest import REPO, SEED_ID, SEEDS, schema_4_vectors, schema_5_chunk
 
 
 def _index(store: ChromaStore, embedder: MiniLMEmbedder, folder: Path, data_dir: Path):
@@ -207,7 +207,8 @@ def _sentence_vectors_as_float16(chunks: Any) -> None:
     chunks.update(
         ids=got["ids"],
         metadatas=[
-            m | {"sentence_vectors": schema_4_vectors(decode_vectors(str(m["sentence_vectors"]), 384))}
+            schema_5_chunk(m)
+            | {"sentence_vectors": schema_4_vectors(decode_vectors(str(unpack_chunk(m)["sentence_vectors"]), 384))}
             for m in got["metadatas"]
         ],
     )
@@ -246,7 +247,11 @@ def test_an_index_of_the_previous_schema_is_read_as_it_is_and_migrated_on_the_fi
     assert record["metadatas"][0]["text"] == edited and record["documents"] == [""]
     assert open_store(settings, embedder).get_article("second")[1] == edited
     rows = client.get_collection("articles_chunks").get(where={"article_id": "second"}, include=["metadatas"])
-    assert rows["ids"] and all(str(m["sentence_vectors"]).startswith("i8:") for m in rows["metadatas"])
+    assert rows["ids"] and all(
+        set(m) <= {"article_id", "version", "published_at", "chunk"}
+        and str(unpack_chunk(m)["sentence_vectors"]).startswith("i8:")
+        for m in rows["metadatas"]
+    ), "packed (schema 6), int8 sentence vectors (5)"
 
 
 def test_an_index_written_by_a_newer_version_is_refused(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
