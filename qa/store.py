@@ -857,7 +857,8 @@ def unpack_chunk(meta: dict[str, Any]) -> dict[str, Any]:
     """A chunk's metadata with its packed fields as keys of their own, as schema 5 and earlier wrote them (their
     sentences as a list either way)."""
     if "chunk" in meta:
-        return {k: v for k, v in meta.items() if k != "chunk"} | json.loads(meta["chunk"])
+        packed: dict[str, Any] = json.loads(meta["chunk"])
+        return {k: v for k, v in meta.items() if k != "chunk"} | packed
     return meta | {"sentences": json.loads(meta["sentences"])}
 
 
