@@ -44,6 +44,9 @@ def index_run(feed: Path, data_dir: Path, python: str = sys.executable) -> dict[
     process = subprocess.Popen(
         [python, "-m", "qa", "index", str(feed)],
         env={"QA_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"},
+        # `python -m` looks in its working directory first: run from a checkout, every `python` would import that
+        # checkout's code, and an A/B would measure B twice
+        cwd=data_dir.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
