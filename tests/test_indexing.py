@@ -207,9 +207,8 @@ def _sentence_vectors_as_float16(chunks: Any) -> None:
     chunks.update(
         ids=got["ids"],
         metadatas=[
-            schema_5_chunk(m)
-            | {"sentence_vectors": schema_4_vectors(decode_vectors(str(unpack_chunk(m)["sentence_vectors"]), 384))}
-            for m in got["metadatas"]
+            old | {"sentence_vectors": schema_4_vectors(decode_vectors(str(old["sentence_vectors"]), 384))}
+            for old in map(schema_5_chunk, got["metadatas"])
         ],
     )
 
