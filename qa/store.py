@@ -3,7 +3,10 @@
 Four collections per index: `<name>_chunks` holds every passage with its offsets and sentence vectors;
 `<name>_articles_v2` holds each article's full text (so a citation can be shown in context), its metadata and
 content hash; `<name>_changes` is the change log: every write appends a record naming the articles it touched once
-they are as it leaves them, in the order Chroma keeps them. What each process
+they are as it leaves them. A record's id is its position in the log (`log:000000000042`), so a reader finds
+what is new by asking for the next few ids, whatever the log's length (Chroma's `count()` and `get(offset=...)`
+read the whole collection: 151 ms and 157-760 ms at 1,000,000 records); two writers that take the same position
+on a server find out at once, and the second takes the next. What each process
 derives from the store (the keyword index, the article catalog: qa/replica.py) follows that log, at a cost
 proportional to what changed. `<name>_journal` holds the writes in progress (empty when none is).
 The chunk collection's metadata records the embedder that built it and the schema of what is stored.
@@ -65,8 +68,11 @@ with unchecked_overrides():  # the first import of chromadb in every process
 # their vectors) is one JSON value ("chunk"), beside the keys a `where` may take (article_id, version, published_at):
 # Chroma keeps each metadata key as a row of a table with three indexes, so a 9-chunk article's upsert into a
 # 1,000,000-chunk collection took 41-45 ms with 11 keys a chunk and 33-37 with 4, the same as with one short key
-# (the size of the values hardly counts); what schema 5 wrote is read as it is.
-SCHEMA = 6
+# (the size of the values hardly counts); what schema 5 wrote is read as it is. 7: change-log records are named by
+# their position (see the module's notes); a release that reads up to 6 would still name them at random, and the
+# readers that look for the next position would never find its records, so it is told to upgrade. A log that
+# schema 6 wrote is read by offset up to its end, as before, and followed by id from its first positioned record.
+SCHEMA = 7
 # Chroma wants a vector with every record; article records are read by id only, so one number does.
 _ARTICLE_PLACEHOLDER = [1.0]
 # the article collection's name, by schema
@@ -81,6 +87,12 @@ _PAGE = 1000
 # after window. Calls of 64 records let it run between them (at most about 80 ms), for some 25% more write time.
 _CALL = 64
 _CHANGE_IDS = 500  # article ids per change-log record
+_LOG_ID = "log:"  # a change-log record's id: this, then its position in the log (12 digits)
+# Ids a reader asks for to find what is new in the change log: one call, whatever the log's length. When all are
+# there, the reader is far behind and counts the log once instead.
+_PROBE = 8
+_PROBED = 64  # change-log records a process keeps from its probes, so that catching up reads them no second time
+_APPEND_ATTEMPTS = 100  # positions a write tries in the change log before it gives up (each lost to another writer)
 # Change-log records of its own writes a process remembers (see ChromaStore.own_writes): each of one record's
 # articles at most, a window of `qa index` (about 512 chunks) at most, so a few MB in all.
 _OWN_RECORDS = 8
@@ -151,6 +163,18 @@ class ChangeRecord:
 
     id: str
     article_ids: list[str]
+    writer: str = ""  # a token of the write that appended it (how a writer tells its record from another's)
+
+
+def change_record_id(position: int) -> str:
+    """The id of the change-log record at this position (since schema 7)."""
+    return f"{_LOG_ID}{position:012d}"
+
+
+def _record_position(record_id: str) -> int | None:
+    """The position a change-log record's id names (None: an id from before schema 7)."""
+    digits = record_id[len(_LOG_ID) :]
+    return int(digits) if record_id.startswith(_LOG_ID) and digits.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -236,6 +260,10 @@ class ChromaStore:
         self._own_lock = threading.Lock()
         self._reflects = -1  # the change-log length this process's view of local files reflects
         self._reopening = threading.Lock()
+        self._head = -1  # the change log's length as this process last read it (-1: not read yet)
+        self._positioned_from: int | None = None  # every record from this position on is named by its position
+        self._unpositioned_end = -1  # a length at which the log was found to end in a record of an older schema
+        self._probed: OrderedDict[int, ChangeRecord] = OrderedDict()  # records read by position lately
 
     # -- opening -------------------------------------------------------------------------------------------
 
@@ -288,7 +316,7 @@ class ChromaStore:
         )
         self._upgraded = self._upgraded or create
         if self.local is not None and self._reflects < 0:
-            self._reflects = int(_read(changes.count))
+            self._reflects = self._counted()
         return True
 
     def _articles_name(self, schema: int) -> str:
@@ -386,14 +414,15 @@ class ChromaStore:
     def follow(self) -> int:
         """The change log's length, with this process's view of local files opened again first if another
         process wrote since it was loaded (costs a load of the vector index; nothing with a Chroma server)."""
-        length = self.change_count()
+        length = self.log_length()
         if self.local is None or length == self._reflects:
             return length
         with self._reopening:
-            length = self.change_count()
+            length = self.log_length()
             if length != self._reflects:
                 self.client = self.local.reopen()
                 self._chunks = self._articles = self._changes = self._journal = None
+                self._forget_log()  # the files may hold an index made again since
                 self._open(create=False)
                 self._reflects = length
         return length
@@ -410,10 +439,7 @@ class ChromaStore:
         with self._reopening:  # another thread's look sees the record and this view's count agree
             for begin in range(0, len(article_ids), _CHANGE_IDS):
                 part = article_ids[begin : begin + _CHANGE_IDS]
-                record_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
-                self._changes.add(
-                    ids=[record_id], embeddings=[_ARTICLE_PLACEHOLDER], metadatas=[{"articles": json.dumps(part)}]
-                )
+                record_id = change_record_id(self._append(part))
                 if self.local is not None:
                     self._reflects += 1  # our own record: this view holds what it names
                 if written is not None and len(article_ids) <= _CHANGE_IDS:
@@ -421,6 +447,30 @@ class ChromaStore:
                         self._own[record_id] = written
                         while len(self._own) > _OWN_RECORDS:
                             self._own.popitem(last=False)
+
+    def _append(self, article_ids: list[str]) -> int:
+        """Add a change-log record at the log's end; its position. Another writer (on a server; or a process of
+        this one whose view of the end is late) may take the same position first: Chroma keeps the first record
+        of an id and ignores the second, so the record is read back, and on a lost position the next is tried."""
+        writer = uuid.uuid4().hex
+        metadata = {"articles": json.dumps(article_ids), "writer": writer}
+        position = self._head if self._positioned(self._head) else self._counted()
+        for _ in range(_APPEND_ATTEMPTS):
+            self._changes.add(ids=[change_record_id(position)], embeddings=[_ARTICLE_PLACEHOLDER], metadatas=[metadata])
+            there = self._read_positions(position, _PROBE)
+            if not there:  # neither ours nor another's: the log is not what this process took it for
+                position = self._counted()
+                continue
+            if there[0].writer != writer:
+                position += len(there)  # taken: try past what is there now
+                continue
+            self._positioned_from = position if self._positioned_from is None else min(self._positioned_from, position)
+            self._head = max(self._head, position + len(there))
+            return position
+        raise StoreUnavailable(
+            f"Could not add a change-log record in {self.where}: {_APPEND_ATTEMPTS} positions in a row were taken by "
+            "other writers. Try again."
+        )
 
     def own_writes(self, record_ids: Sequence[str]) -> dict[str, Written] | None:
         """Each article these change-log records name, as this process's writes left it (the later record's
@@ -436,15 +486,89 @@ class ChromaStore:
         return found
 
     def change_count(self) -> int:
-        """How many records the change log holds: it grows with every write, from any process."""
+        """How many records the change log holds, counted (a read of the whole log: for qa doctor and `qa
+        info`; readers that follow the log use `log_length`)."""
         self.require()
         return int(_read(self._changes.count))
 
-    def changes(self, offset: int, limit: int = _PAGE) -> list[ChangeRecord]:
-        """The change-log records from `offset` on, oldest first."""
+    def log_length(self) -> int:
+        """The change log's length: the next few positions read by id from the length last read (one call,
+        whatever the log's length), or a count when this process has not read it yet, is far behind, or the log
+        still ends in records of an older schema."""
         self.require()
+        head = self._head
+        if not self._positioned(head):
+            return self._counted()
+        found = self._read_positions(head, _PROBE)
+        if len(found) == _PROBE:
+            return self._counted()
+        self._head = max(self._head, head + len(found))  # (another thread may have read further meanwhile)
+        return self._head
+
+    def changes(self, offset: int, limit: int = _PAGE) -> list[ChangeRecord]:
+        """The change-log records from `offset` on, oldest first: by id where the log names records by
+        position (from what this process's probes kept, when they hold them all), else by offset."""
+        self.require()
+        limit = min(limit, _PAGE)
+        if self._positioned(offset):
+            kept = [self._probed.get(p) for p in range(offset, offset + limit)] if offset + limit <= self._head else []
+            if kept and all(kept):
+                return [r for r in kept if r is not None]
+            return self._read_positions(offset, limit)
         got = _read(self._changes.get, include=["metadatas"], limit=limit, offset=offset)
-        return [ChangeRecord(i, json.loads(m["articles"])) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+        records = [_change_record(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+        for position, record in enumerate(records, start=offset):
+            if _record_position(record.id) == position and not self._positioned(position):
+                self._positioned_from = position  # positioned records from here on (schema 7 writes no others)
+        return records
+
+    def _forget_log(self) -> None:
+        self._head, self._positioned_from, self._unpositioned_end = -1, None, -1
+        with self._own_lock:
+            self._probed.clear()
+
+    def _positioned(self, position: int) -> bool:
+        """Whether the change log is known to name its records by position from `position` on."""
+        return position >= 0 and self._positioned_from is not None and position >= self._positioned_from
+
+    def _counted(self) -> int:
+        """The change log's length by a count (a read of the whole log); an empty log is positioned from 0, as
+        this release writes only positioned records."""
+        length = int(_read(self._changes.count))
+        self._head = max(self._head, length)  # the log only grows (a collection made again is a new store object)
+        if length == 0:
+            self._positioned_from = 0
+        elif self._positioned_from is None and length != self._unpositioned_end:
+            # learn whether the log ends in a positioned record (then every later one is), once per length
+            if self._read_positions(length - 1, 1):
+                self._positioned_from = length - 1
+            else:
+                self._unpositioned_end = length
+        return length
+
+    def _read_positions(self, start: int, limit: int) -> list[ChangeRecord]:
+        """The records at positions start, start + 1, ... (at most `limit`), up to the first one missing."""
+        got = _read(
+            self._changes.get, ids=[change_record_id(p) for p in range(start, start + limit)], include=["metadatas"]
+        )
+        by_position = {
+            _record_position(i): _change_record(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)
+        }
+        found = []
+        for position in range(start, start + limit):
+            record = by_position.get(position)
+            if record is None:
+                break
+            found.append(record)
+            self._keep_probed(position, record)
+        return found
+
+    def _keep_probed(self, position: int, record: ChangeRecord) -> None:
+        with self._own_lock:
+            self._probed[position] = record
+            self._probed.move_to_end(position)
+            while len(self._probed) > _PROBED:
+                self._probed.popitem(last=False)
 
     @property
     def identity(self) -> str:
@@ -879,6 +1003,10 @@ def _read(operation: Callable[..., T], **kwargs: Any) -> T:
                 raise StoreUnavailable(f"The Chroma store kept failing a read ({exc}); try again.") from exc
             time.sleep(0.01 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _change_record(record_id: str, meta: dict[str, Any]) -> ChangeRecord:
+    return ChangeRecord(record_id, json.loads(meta["articles"]), str(meta.get("writer", "")))
 
 
 def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:

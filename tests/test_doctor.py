@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from qa.store import SCHEMA, decode_vectors, pack_chunk
+from qa.store import SCHEMA, change_record_id, decode_vectors, pack_chunk
 from tests.conftest import (
     REPO,
     SEED_ID,
@@ -67,7 +66,7 @@ def _damage(data_dir: Path) -> None:
     # A replica behind: a change-log record it has not applied.
     changes = collections["articles_changes"]
     changes.add(
-        ids=[f"{time.time_ns():020d}-hand"], embeddings=[[1.0]], metadatas=[{"articles": json.dumps([SEED_ID])}]
+        ids=[change_record_id(changes.count())], embeddings=[[1.0]], metadatas=[{"articles": json.dumps([SEED_ID])}]
     )
 
 

@@ -5,6 +5,7 @@ A real Chroma in a temporary directory, synthetic vectors (the model is not need
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from qa.domain import Article, Chunk
 from qa.embedder import DIMENSION, MODEL_ID
 from qa.replica import Replica
 from qa.settings import Settings
-from qa.store import ArticleToWrite, ChromaStore
+from qa.store import ArticleToWrite, ChromaStore, change_record_id
 from qa.wiring import chroma_client
 
 RNG = np.random.default_rng(0)
@@ -184,3 +185,54 @@ def test_a_store_dropped_and_made_again_is_followed_from_scratch(tmp_path: Path)
     follower.sync()
     assert [a.id for a in follower.catalog.page(10).articles] == ["second"]
     assert follower.keyword.documents == 1 and follower.catalog.state()[1] == again.identity
+
+
+def test_two_writers_that_take_the_same_position_in_the_change_log_both_land(
+    store: ChromaStore, tmp_path: Path
+) -> None:
+    other = _store(tmp_path / "shared")  # another machine's writer, whose idea of the log's end is now late
+    assert other.log_length() == store.log_length() == 20
+    _write(store, "first", "The first story.")
+    _write(other, "second", "The second story.")  # position 20 is taken: it is read back and put at 21
+    records = store.changes(20)
+    assert [(r.id, r.article_ids) for r in records] == [
+        (change_record_id(20), ["first"]),
+        (change_record_id(21), ["second"]),
+    ]
+    assert store.change_count() == other.log_length() == store.log_length() == 22
+    for n in range(10):
+        _write(store, f"more-{n}", "Another story.")
+    assert other.log_length() == 32, "far behind: more than a look's worth of records, so it counts the log"
+    follower = Replica(_store(tmp_path / "shared"), tmp_path / "follower")
+    follower.sync()
+    assert {"first", "second"} <= {a.id for a in follower.catalog.page(50).articles}
+
+
+def test_a_change_log_of_the_previous_schema_is_read_by_offset_up_to_its_end_then_by_position(tmp_path: Path) -> None:
+    store = _store(tmp_path / "shared")
+    _write(store, "a1", "One.")
+    replica = Replica(_store(tmp_path / "shared"), tmp_path / "behind")
+    replica.sync()  # has applied the first record only
+    _write(store, "a2", "Two.")
+    _write(store, "a3", "Three.")
+    # the log as schema 6 wrote it: records named at random, in the same order
+    changes = store.client.get_collection("articles_changes")
+    got = changes.get(include=["metadatas"])
+    changes.delete(ids=got["ids"])
+    changes.add(
+        ids=[f"{time.time_ns():020d}-{n}" for n in range(len(got["ids"]))],
+        embeddings=[[1.0]] * len(got["ids"]),
+        metadatas=[{"articles": m["articles"]} for m in got["metadatas"]],
+    )
+
+    writer = _store(tmp_path / "shared")  # a process of this release, started after the upgrade
+    assert writer.log_length() == 3, "counted: the log ends in a record of the older schema"
+    _write(writer, "after", "After the upgrade.")
+    assert [r.id for r in writer.changes(3)] == [change_record_id(3)], "the first record named by its position"
+    assert writer.log_length() == 4
+
+    caught_up = Replica(_store(tmp_path / "shared"), tmp_path / "behind")  # the replica's next process
+    caught_up.sync()
+    assert caught_up.catalog.state()[0] == 4
+    assert sorted(a.id for a in caught_up.catalog.page(10).articles) == ["a1", "a2", "a3", "after"]
+    assert [c.split("::")[0] for c, _ in caught_up.keyword.search("upgrade", 5)] == ["after"]
