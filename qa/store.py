@@ -449,9 +449,10 @@ class ChromaStore:
                             self._own.popitem(last=False)
 
     def _append(self, article_ids: list[str]) -> int:
-        """Add a change-log record at the log's end; its position. Another writer (on a server; or a process of
-        this one whose view of the end is late) may take the same position first: Chroma keeps the first record
-        of an id and ignores the second, so the record is read back, and on a lost position the next is tried."""
+        """Add a change-log record at the log's end; its position. Another writer (another machine on a server,
+        or any writer whose idea of the end is late) may take the same position first: Chroma keeps the first
+        record of an id and ignores the second, so the record is read back, and on a lost position the next is
+        tried."""
         writer = uuid.uuid4().hex
         metadata = {"articles": json.dumps(article_ids), "writer": writer}
         position = self._head if self._positioned(self._head) else self._counted()
