@@ -15,32 +15,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.library import median_ms  # noqa: E402
 from qa.embedder import DIMENSION, MODEL_ID  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 from qa.store import ChromaStore, change_record_id  # noqa: E402
 from qa.wiring import chroma_client  # noqa: E402
 
 _FILL = 5000  # records per call while filling
-
-
-def _ms(operation: Callable[[], object], times: int) -> float:
-    spent = []
-    for _ in range(times):
-        began = time.perf_counter()
-        operation()
-        spent.append((time.perf_counter() - began) * 1000)
-    return statistics.median(spent)
 
 
 def _fill(store: ChromaStore, records: int, positioned: bool) -> None:
@@ -80,7 +70,7 @@ def _measure(writer: ChromaStore, records: int, positioned: bool, reader: Chroma
     _fill(writer, records, positioned)
     changes = writer.client.get_collection(f"{writer.name}_changes")
     reader.follow()
-    figures = {"look_ms": _ms(reader.follow, 50)}
+    figures = {"look_ms": median_ms(reader.follow, 50)}
 
     def append() -> None:
         if positioned:  # a write of nothing but its change-log record (this release: the record is read back)
@@ -99,8 +89,8 @@ def _measure(writer: ChromaStore, records: int, positioned: bool, reader: Chroma
         assert reader.changes(applied, 1)[0].article_ids == ["story-new"]
 
     writer.follow()
-    figures["catch_up_one_ms"] = _ms(another_writes_then_look, 20)
-    figures["append_ms"] = _ms(append, 20)
+    figures["catch_up_one_ms"] = median_ms(another_writes_then_look, 20)
+    figures["append_ms"] = median_ms(append, 20)
     return figures
 
 
