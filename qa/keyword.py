@@ -28,10 +28,18 @@ from qa.text import tokenize
 
 _WRITER_HEAP = 15_000_000  # tantivy's floor for one thread: a bigger heap costs time at every commit
 _BULK_WRITER_HEAP = 200_000_000  # for a rebuild: fewer, larger segments
-_VERSION = "2"  # of the schema below: a directory written with another is rebuilt
+_VERSION = "3"  # of the layout below: a directory written with another is rebuilt, but for ...
+_READ_IN_PLACE = {"2"}  # ... these, taken as they are (2: before the totals document, which its next commit adds)
 _COUNTED_TERMS = 50_000  # document frequencies remembered per commit
 K1, B = 1.5, 0.75
 CANDIDATE_FACTOR = 2  # candidates tantivy proposes per result wanted, before they are scored again
+# BM25's average length needs the sum of every chunk's length. Summed over every chunk at each reload, it cost 9 ms
+# at 1,000,000 chunks, paid by the writer and again by every process that reloads after a write. It is kept instead
+# in a document of its own, changed in the same commit as the chunks (so it can never disagree with them), and
+# read in one small query. (tantivy's commit payload would be its natural place; the Python binding has none.)
+# Its id holds no "::", so it is no chunk's (qa.chunking.chunk_id); it has no body, article, outlet or date, so
+# no question or filter finds it.
+_TOTALS_ID = "#totals"
 
 
 def _schema() -> Any:
@@ -66,7 +74,7 @@ class KeywordIndex:
 
     def _open(self) -> None:
         version = self.directory / "version"
-        if self.directory.exists() and (not version.exists() or version.read_text() != _VERSION):
+        if self.directory.exists() and (not version.exists() or version.read_text() not in {_VERSION, *_READ_IN_PLACE}):
             shutil.rmtree(self.directory)  # written by another version: the replica builds it again
         self.directory.mkdir(parents=True, exist_ok=True)
         version.write_text(_VERSION)
@@ -81,14 +89,26 @@ class KeywordIndex:
     def _see(self, searcher: Any) -> None:
         # The searcher and the document frequencies counted with it change together (questions run meanwhile).
         self._counted: tuple[Any, dict[str, int]] = (searcher, {})
+        total, kept = self._total_length(searcher)
+        self._documents = int(searcher.num_docs) - (1 if kept else 0)
+        self._average_length = total / self._documents if self._documents and total else 1.0
         self._searcher = searcher
-        self._average_length = self._mean_length()
 
-    def _mean_length(self) -> float:
-        if not self._searcher.num_docs:
-            return 1.0
-        got = self._searcher.aggregate(tantivy.Query.all_query(), {"mean": {"avg": {"field": "length"}}})
-        return float(got["mean"]["value"] or 1.0)
+    def _total_length(self, searcher: Any) -> tuple[int, bool]:
+        """The sum of every chunk's length, and whether the totals document holds it (an index written before
+        there was one is summed over every chunk, until its next commit adds it)."""
+        kept = searcher.aggregate(self._term("chunk_id", _TOTALS_ID), {"t": {"stats": {"field": "length"}}})["t"]
+        if kept["count"]:
+            return int(kept["sum"]), True
+        every = searcher.aggregate(tantivy.Query.all_query(), {"t": {"sum": {"field": "length"}}})["t"]
+        return int(every["value"] or 0), False
+
+    def _length_of(self, searcher: Any, article_ids: set[str]) -> int:
+        """The sum of the lengths of these articles' chunks, as `searcher` sees them."""
+        if not article_ids:
+            return 0
+        query = tantivy.Query.term_set_query(self._schema, "article_id", sorted(article_ids))
+        return int(searcher.aggregate(query, {"t": {"sum": {"field": "length"}}})["t"]["value"] or 0)
 
     @property
     def segments(self) -> int:
@@ -98,7 +118,7 @@ class KeywordIndex:
     @property
     def documents(self) -> int:
         """How many chunks are indexed."""
-        return int(self._searcher.num_docs)
+        return self._documents
 
     def search(self, question: str, n: int, within: SearchFilter | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the best-scoring chunks, best first; chunks that share no term are left out."""
@@ -158,11 +178,17 @@ class KeywordIndex:
 
     @contextmanager
     def writing(self, bulk: bool = False) -> Iterator[KeywordWriter]:
-        """Changes, committed together on the way out (rolled back if anything fails). `bulk` for a rebuild."""
+        """Changes, committed together on the way out (rolled back if anything fails), with the total length they
+        leave. `bulk` for a rebuild. One writer at a time (the replica's file lock)."""
+        self._index.reload()  # the last commit, whoever made it: the total changes from there
+        before = self._index.searcher()
         writer = self._index.writer(heap_size=_BULK_WRITER_HEAP if bulk else _WRITER_HEAP, num_threads=1)
         handle = KeywordWriter(writer, self._schema)
         try:
             yield handle
+            total = self._total_length(before)[0] - self._length_of(before, handle.removed) + handle.added_length
+            writer.delete_documents_by_term("chunk_id", _TOTALS_ID)
+            writer.add_document(tantivy.Document(chunk_id=_TOTALS_ID, length=total))
         except BaseException:
             writer.rollback()
             raise
@@ -218,6 +244,9 @@ class KeywordWriter:
     def __init__(self, writer: Any, schema: Any) -> None:
         self._writer = writer
         self._schema = schema
+        self.removed: set[str] = set()  # articles whose committed chunks go
+        self.added_length = 0  # the lengths of the chunks added, less those removed again in this write
+        self._added: Counter[str] = Counter()  # ... by article
 
     def close(self) -> None:
         """Let go of the writer (its lock goes with the last reference)."""
@@ -226,6 +255,8 @@ class KeywordWriter:
     def remove_article(self, article_id: str) -> None:
         """Drop every chunk of an article."""
         self._writer.delete_documents_by_term("article_id", article_id)
+        self.removed.add(article_id)
+        self.added_length -= self._added.pop(article_id, 0)  # chunks added before in this write go as well
 
     def add(self, docs: Sequence[KeywordDoc]) -> None:
         """Index chunks (tokenized here, in one call for all of them)."""
@@ -236,6 +267,8 @@ class KeywordWriter:
                 "body": " ".join(terms),
                 "length": len(terms),
             }
+            self._added[doc.article_id] += len(terms)
+            self.added_length += len(terms)
             if doc.source is not None:
                 fields["source"] = doc.source
             if doc.published is not None:

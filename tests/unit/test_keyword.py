@@ -28,11 +28,11 @@ def index(tmp_path: Path) -> KeywordIndex:
     return keyword
 
 
-def bm25(question: str, doc: KeywordDoc, index: KeywordIndex) -> float:
-    """bm25s's Lucene variant, by hand."""
+def bm25(question: str, doc: KeywordDoc, index: KeywordIndex, docs: list[KeywordDoc] = DOCS) -> float:
+    """bm25s's Lucene variant, by hand, over `docs` (what the index holds)."""
     (terms,) = tokenize([question])
     (body,) = tokenize([doc.text])
-    lengths = [len(t) for t in tokenize([d.text for d in DOCS])]
+    lengths = [len(t) for t in tokenize([d.text for d in docs])]
     norm = K1 * (1 - B + B * len(body) / (sum(lengths) / len(lengths)))
     return sum(index.idf(t) * body.count(t) / (norm + body.count(t)) for t in terms if t in body)
 
@@ -135,3 +135,56 @@ def test_containing_all_finds_only_chunks_with_every_word(tmp_path: Path) -> Non
     assert sorted(index.containing_all("banks", 10)) == ["a::0", "c::0"]  # stemmed as questions are
     assert index.containing_all("bank", 10, SearchFilter(sources=["Wire"])) == ["c::0"]
     assert index.containing_all("of the", 10) == []  # stop words alone ask for nothing
+
+
+def test_the_average_length_follows_every_change_without_summing_every_chunk(index: KeywordIndex) -> None:
+    """BM25's average length comes from a total kept in the same commit as the chunks: after a replace, a remove,
+    an add removed again within the same write and a failed write, scores are those of the chunks held."""
+    grain = KeywordDoc("a::0", "a", "Grain exports resume from Odesa, and troops withdraw from the port of Odesa.")
+    with index.writing() as writer:
+        writer.remove_article("a")
+        writer.add([grain, KeywordDoc("e::0", "e", "Troops withdraw and then troops return again.")])
+        writer.remove_article("e")  # added, then removed again: its length must not count
+    with pytest.raises(RuntimeError), index.writing() as writer:
+        writer.remove_article("b")
+        raise RuntimeError("killed half-way")
+    held = [grain, DOCS[2], DOCS[3]]
+    assert index.documents == 3
+    found = dict(index.search("Which troops withdraw?", 5))
+    assert sorted(found) == ["a::0", "b::0"]
+    for doc in held[:2]:
+        assert found[doc.chunk_id] == pytest.approx(bm25("Which troops withdraw?", doc, index, held))
+    reopened = KeywordIndex(index.directory)  # another process reads the same total
+    assert reopened.documents == 3 and dict(reopened.search("Which troops withdraw?", 5)) == pytest.approx(found)
+
+
+def test_an_index_written_before_the_total_was_kept_is_summed_until_its_next_write(tmp_path: Path) -> None:
+    import tantivy
+
+    from qa.keyword import _schema
+
+    directory = tmp_path / "keyword"
+    directory.mkdir()
+    (directory / "version").write_text("2")  # as the release before wrote it: the same fields, no total
+    old = tantivy.Index(_schema(), path=str(directory), reuse=True)
+    writer = old.writer(heap_size=15_000_000, num_threads=1)
+    for doc, terms in zip(DOCS, tokenize([d.text for d in DOCS]), strict=True):
+        writer.add_document(
+            tantivy.Document(chunk_id=doc.chunk_id, article_id=doc.article_id, body=" ".join(terms), length=len(terms))
+        )
+    writer.commit()
+    writer.wait_merging_threads()
+    del writer
+    index = KeywordIndex(directory)
+    # taken as it is (not built again), and marked so that the release before builds it again rather than read a
+    # total it does not know about as a chunk
+    assert (directory / "version").read_text() == "3"
+    expected = {d.chunk_id: bm25("Which troops withdraw?", d, index) for d in (DOCS[0], DOCS[2])}
+    assert index.documents == 4 and dict(index.search("Which troops withdraw?", 5)) == pytest.approx(expected)
+    with index.writing() as writer:
+        writer.remove_article("c")
+    held = DOCS[:3]
+    assert index.documents == 3
+    assert dict(index.search("Which troops withdraw?", 5)) == pytest.approx(
+        {d.chunk_id: bm25("Which troops withdraw?", d, index, held) for d in (DOCS[0], DOCS[2])}
+    )
