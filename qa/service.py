@@ -131,8 +131,10 @@ class NewsService:
         self.jobs.stop()
 
     def close(self) -> None:
-        """Stop the jobs (giving a running one a few seconds), then release the session database and the replica."""
+        """Stop the jobs (giving a running one a few seconds), let the last write's clean-up end, then release the
+        session database and the replica."""
         self.jobs.close()
+        self.store.settle()
         if self._sessions is not None:
             self._sessions.close()
         self.engine.replica.close()

@@ -33,12 +33,14 @@ import base64
 import contextlib
 import fcntl
 import json
+import logging
 import math
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +106,7 @@ SERVER_LEASE_S = 600.0
 # nothing it can find is abandoned before its lease is over anyway); `recover()` always looks.
 SERVER_JOURNAL_LOOK_S = 60.0
 T = TypeVar("T")
+_log = logging.getLogger("qa.store")
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,8 @@ class ChromaStore:
         self._positioned_from: int | None = None  # every record from this position on is named by its position
         self._unpositioned_end = -1  # a length at which the log was found to end in a record of an older schema
         self._probed: OrderedDict[int, ChangeRecord] = OrderedDict()  # records read by position lately
+        self._finishing: Future[None] | None = None  # the last write's clean-up, on a server (see `_finish`)
+        self._finisher: ThreadPoolExecutor | None = None
 
     # -- opening -------------------------------------------------------------------------------------------
 
@@ -776,8 +781,7 @@ class ChromaStore:
         # the record with the old version whole, until the recovery deletes them and logs the articles.
         self._log(ids, _as_written(writes, versions, records) if len(writes) <= _CHANGE_IDS else None)
         new = {chunk_id(a, c.position, version) for a, version, c, _, _, _ in rows}
-        self._delete_chunks([i for a in intent.articles if a.old for i in a.chunk_ids() if i not in new])
-        self._journal.delete(ids=[intent.id])
+        self._finish(intent, [i for a in intent.articles if a.old for i in a.chunk_ids() if i not in new])
 
     def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles and all their chunks (records first: readers stop using them at once); returns the
@@ -789,8 +793,7 @@ class ChromaStore:
         intent = self._intend([ArticleIntent(i, _held(info), None) for i, info in present.items()])
         self._articles.delete(ids=list(present))
         self._log(list(present), dict.fromkeys(present))  # (before the chunks go, as in put_articles)
-        self._delete_chunks([i for a in intent.articles for i in a.chunk_ids()])
-        self._journal.delete(ids=[intent.id])
+        self._finish(intent, [i for a in intent.articles for i in a.chunk_ids()])
         return list(present)
 
     def delete_chunks(self, chunk_ids: Sequence[str], article_ids: Sequence[str]) -> None:
@@ -803,12 +806,46 @@ class ChromaStore:
         for begin in range(0, len(chunk_ids), _CALL):
             self._chunks.delete(ids=list(chunk_ids[begin : begin + _CALL]))
 
+    def _finish(self, intent: Intent, leftover: list[str]) -> None:
+        """The end of a logged write: delete the chunks no record names any more, then its intent. Once the change
+        log holds the write, readers ignore those chunks, and on a server another machine leaves an intent alone
+        for its lease; so there these two calls into Chroma (10-25 ms of every add) run in the background, beside
+        the writer's own catch-up, and the next write, a look in the journal or `settle()` waits for them. On
+        local files they are done at once: the writers' turn ends with the batch, and the next holder would take
+        a live intent for a killed one."""
+        if self.local is not None:
+            self._finish_now(intent.id, leftover)
+            return
+        self.settle()
+        if self._finisher is None:
+            self._finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-store-finish")
+        self._finishing = self._finisher.submit(self._finish_now, intent.id, leftover)
+
+    def _finish_now(self, intent_id: str, leftover: list[str]) -> None:
+        self._delete_chunks(leftover)
+        self._journal.delete(ids=[intent_id])
+
+    def settle(self) -> None:
+        """Wait for the last write's clean-up (see `_finish`). If it failed, its intent stays in the journal, and
+        the recovery of a later batch finishes it once its lease is over: said in the log, not raised here, in
+        a write that is not the one that failed."""
+        finishing, self._finishing = self._finishing, None
+        if finishing is None:
+            return
+        try:
+            finishing.result()
+        except Exception as error:  # any failure of the two calls leaves the same intent behind
+            _log.warning(
+                "A write's clean-up in %s failed (%s); a later write's recovery finishes it.", self.where, error
+            )
+
     # -- the journal of writes in progress -----------------------------------------------------------------
 
     def journal(self) -> list[Intent]:
         """The writes in progress or left unfinished, oldest first (the journal is empty between writes)."""
         if not self.exists():
             return []
+        self.settle()  # this process's own last write is not in progress any more
         got = _read(self._journal.get, include=["metadatas"])
         intents = [
             Intent(
@@ -828,6 +865,7 @@ class ChromaStore:
 
     def _intend(self, articles: list[ArticleIntent]) -> Intent:
         """Record what a write is about to do, before its first change."""
+        self.settle()  # one write's clean-up at a time
         intent = Intent(f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}", time.time(), articles)
         payload = [[a.article_id, a.old, a.new] for a in articles]
         self._journal.add(

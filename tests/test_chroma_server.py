@@ -175,3 +175,42 @@ def test_writers_through_a_server_look_for_abandoned_writes_once_a_minute(
     monkeypatch.setattr("qa.store.SERVER_JOURNAL_LOOK_S", 0.0)  # as a minute later
     service.remove_article("note-0")
     assert len(looks) == 2
+
+
+def test_a_write_through_a_server_cleans_up_in_the_background_and_a_failed_clean_up_is_recovered(
+    chroma_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once the change log holds a write, deleting the replaced chunks and the intent runs beside the writer's own
+    catch-up; the next write or look in the journal waits for it. If it fails, the write stands, the failure is
+    logged, and the intent is finished by a recovery once its lease is over."""
+    import chromadb
+
+    from qa.domain import ArticleDraft
+    from qa.settings import Settings
+    from qa.store import ChromaStore
+    from qa.wiring import open_service
+
+    service = open_service(Settings(data_dir=tmp_path / "data", chroma_url=chroma_url, collection="cleanups"))
+    service.put_article(ArticleDraft(**FERRY))
+    client = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]))
+    chunks = client.get_collection("cleanups_chunks")
+    edited = service.put_article(ArticleDraft(**FERRY_EDITED))
+    assert service.store.journal() == [], "a look in the journal waits for this process's clean-up"
+    assert chunks.count() == edited.article.chunks > 1, "the first version's chunk is gone"
+
+    def fail(self: ChromaStore, intent_id: str, leftover: list[str]) -> None:
+        raise ConnectionError("the Chroma server went away")
+
+    monkeypatch.setattr(ChromaStore, "_finish_now", fail)
+    written = service.put_article(ArticleDraft(**FERRY))  # back to the first version
+    assert written.status == "updated" and service.ask("What did the ferry crews do?").citations
+    with caplog.at_level("WARNING", logger="qa.store"):
+        assert [[a.article_id for a in i.articles] for i in service.store.journal()] == [["ferry"]]
+    assert "clean-up" in caplog.text and "the Chroma server went away" in caplog.text
+    assert chunks.count() == edited.article.chunks + 1, "the replaced chunks are still there"
+
+    monkeypatch.undo()
+    monkeypatch.setattr("qa.store.SERVER_LEASE_S", 0.0)  # as when the lease is over
+    assert service.store.recover() == ["ferry"]
+    assert service.store.journal() == [] and chunks.count() == 1
+    assert service.get_article("ferry").text == FERRY["text"]
