@@ -8,7 +8,8 @@ what is new by asking for the next few ids, whatever the log's length (Chroma's 
 read the whole collection: 151 ms and 157-760 ms at 1,000,000 records); two writers that take the same position
 on a server find out at once, and the second takes the next. What each process
 derives from the store (the keyword index, the article catalog: qa/replica.py) follows that log, at a cost
-proportional to what changed. `<name>_journal` holds the writes in progress (empty when none is).
+proportional to what changed. `<name>_journal` holds the writes in progress (empty when none is, but for a
+moment on a server, where a write's last two calls run in the background: see `_finish`).
 The chunk collection's metadata records the embedder that built it and the schema of what is stored.
 
 Chunks are addressed by id (`article::version::position`, positions 0..n-1 with the version and n in the
