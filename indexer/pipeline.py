@@ -26,7 +26,7 @@ from qa.cancel import CancelToken
 from qa.chunking import chunk_article, indexed_text, with_context
 from qa.domain import Article, ArticleInfo, Chunk, IndexReport, LoadFailure
 from qa.embedder import Embedder
-from qa.store import ArticleToWrite, ChromaStore, PreparedWrite
+from qa.store import ArticleToWrite, ChromaStore
 from qa.telemetry import carry, count_embedded, stage, traced
 
 Progress = Callable[[int, int], None]  # (articles read, articles in all: 0 when not known)
@@ -110,28 +110,19 @@ def index_articles(
             window, plans = planned
             heard = _heard_in_window(embedded, progress, read, len(window), total)
             read += len(window)
-            # On a Chroma server the window's intent is recorded while the model runs (after the write before it,
-            # on the writer's thread); on local files `prepare` does nothing.
-            preparing = writer.submit(
-                carry(store.prepare), [(p.loaded.article.id, p.content_hash, len(p.chunks)) for p in plans]
-            )
-            try:
-                if loading is not None:
-                    loading.result()  # loaded before its first batch (a failure to load is raised here)
-                writes = _embed(embedder, plans, report, cancel, heard) if plans else []
-                if writes and (release := getattr(embedder, "release_memory", None)) is not None:
-                    release()  # the model's working memory is not needed while the window is written (local model)
-                if cancel is not None:
-                    cancel.check()  # the last look before this window's write: once it starts, it finishes
-                if writing is not None:
-                    writing.result()  # one write in flight at a time, and its failure stops the run here
-                    writing = None
-            except BaseException:
-                _withdraw(store, preparing)
-                raise
+            if loading is not None:
+                loading.result()  # loaded before its first batch (a failure to load is raised here)
+            writes = _embed(embedder, plans, report, cancel, heard) if plans else []
+            if writes and (release := getattr(embedder, "release_memory", None)) is not None:
+                release()  # the model's working memory is not needed while the window is written (the local model)
+            if cancel is not None:
+                cancel.check()  # the last look before this window's write: once it starts, it finishes
+            if writing is not None:
+                writing.result()  # one write in flight at a time, and its failure stops the run here
+                writing = None
             planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model)
             if writes:
-                writing = writer.submit(carry(_write), store, writes, after_window, preparing)
+                writing = writer.submit(carry(_write), store, writes, after_window)
             if progress:
                 progress(read, max(total, read))
         if writing is not None:
@@ -262,26 +253,12 @@ def _plan(
     return _Plan(item, digest, chunks, hashes, reused, stored)
 
 
-def _write(
-    store: ChromaStore,
-    writes: list[ArticleToWrite],
-    after_window: Callable[[], object] | None,
-    preparing: Future[PreparedWrite | None],
-) -> None:
+def _write(store: ChromaStore, writes: list[ArticleToWrite], after_window: Callable[[], object] | None) -> None:
     """A window's articles in one batch of the store, then the caller's follow-up."""
     with stage("write", "index"), store.batch():
-        store.put_articles(writes, preparing.result())
+        store.put_articles(writes)
     if after_window:
         after_window()
-
-
-def _withdraw(store: ChromaStore, preparing: Future[PreparedWrite | None]) -> None:
-    """Drop a window's recorded intent once it will not be written (its own failure is the caller's to raise)."""
-    try:
-        prepared = preparing.result()
-    except Exception:  # the intent was not recorded: nothing to drop
-        return
-    store.withdraw(prepared)
 
 
 def _embed(

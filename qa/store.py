@@ -43,7 +43,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -203,14 +203,6 @@ class Intent:
     id: str
     began: float  # seconds since the epoch
     articles: list[ArticleIntent]
-
-
-@dataclass(frozen=True)
-class PreparedWrite:
-    """A write's intent, recorded before its vectors were made, with the records it was read against."""
-
-    intent: Intent
-    current: dict[str, ArticleInfo]
 
 
 def current_chunk_ids(info: ArticleInfo) -> list[str]:
@@ -706,44 +698,20 @@ class ChromaStore:
 
     # -- writes --------------------------------------------------------------------------------------------
 
-    def prepare(self, planned: Sequence[tuple[str, str, int]]) -> PreparedWrite | None:
-        """On a server, the first two steps of `put_articles` for articles (id, content hash, chunk count) still
-        to be embedded: their records are read and the intent is recorded while the model runs, rather than after
-        it (two of an add's calls into Chroma, 5-20 ms). None on local files, where they belong to the batch that
-        holds the writers' turn. An intent that is never written is withdrawn (`withdraw`); killed before, the
-        intent names chunks that were never written, and its recovery logs its articles unchanged."""
-        if self.local is not None or not planned:
-            return None
-        self.ensure()
-        current = self.article_infos([article_id for article_id, _, _ in planned])
-        intent = self._intend([ArticleIntent(i, _held(current.get(i)), (chunk_version(h), n)) for i, h, n in planned])
-        return PreparedWrite(intent, current)
-
-    def withdraw(self, prepared: PreparedWrite | None) -> None:
-        """Drop the intent of a prepared write that will not be made (cancelled, or the model failed)."""
-        if prepared is not None:
-            self._finish(prepared.intent, [])
-
-    def put_articles(self, writes: Sequence[ArticleToWrite], prepared: PreparedWrite | None = None) -> None:
+    def put_articles(self, writes: Sequence[ArticleToWrite]) -> None:
         """Write articles: the intent, their chunks under their new version, their records (the switch), then
         the chunks of the versions they replace, then the intent is done. Killed anywhere, readers see each
-        article whole, old or new, and the next batch deletes what is left of the other version. `prepared`:
-        the intent and records `prepare` read for exactly these articles, chunk counts and contents."""
+        article whole, old or new, and the next batch deletes what is left of the other version."""
         ids = [w.article.id for w in writes]
         self._in_batch()
+        current = self.article_infos(ids)
         versions = [chunk_version(w.content_hash) for w in writes]
-        planned = [
-            ArticleIntent(w.article.id, None, (version, len(w.chunks)))
-            for w, version in zip(writes, versions, strict=True)
-        ]
-        if prepared is not None and [(a.article_id, a.new) for a in prepared.intent.articles] == [
-            (a.article_id, a.new) for a in planned
-        ]:
-            current, intent = prepared.current, prepared.intent
-        else:
-            self.withdraw(prepared)
-            current = self.article_infos(ids)
-            intent = self._intend([replace(a, old=_held(current.get(a.article_id))) for a in planned])
+        intent = self._intend(
+            [
+                ArticleIntent(w.article.id, _held(current.get(w.article.id)), (version, len(w.chunks)))
+                for w, version in zip(writes, versions, strict=True)
+            ]
+        )
         # the publication time as a number, so that a Chroma `where` can take a window of dates (absent: unknown)
         dates = {w.article.id: published_timestamp(w.article.published) for w in writes}
         rows = [

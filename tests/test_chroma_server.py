@@ -10,7 +10,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -215,48 +214,3 @@ def test_a_write_through_a_server_cleans_up_in_the_background_and_a_failed_clean
     assert service.store.recover() == ["ferry"]
     assert service.store.journal() == [] and chunks.count() == 1
     assert service.get_article("ferry").text == FERRY["text"]
-
-
-def test_on_a_server_an_add_records_its_intent_while_the_model_runs_and_withdraws_it_when_cancelled(
-    chroma_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The intent and the read of the records it names are made beside the model's run, not after it; a write
-    that never happens (cancelled while embedding) leaves no intent behind and nothing written."""
-    import chromadb
-
-    from qa.cancel import Cancelled, CancelToken
-    from qa.domain import ArticleDraft
-    from qa.errors import NotFound
-    from qa.settings import Settings
-    from qa.wiring import open_service
-
-    service = open_service(Settings(data_dir=tmp_path / "data", chroma_url=chroma_url, collection="prepared"))
-    service.put_article(ArticleDraft(**GRAIN))
-    journal = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1])).get_collection(
-        "prepared_journal"
-    )
-    embedder = service.engine.embedder
-    original = embedder.embed_with_spans
-    seen: list[list[str]] = []
-    token = CancelToken()
-
-    def embed(texts: Any, spans: Any, after_batch: Any = None) -> Any:
-        deadline = time.monotonic() + 10
-        while journal.count() == 0 and time.monotonic() < deadline:  # the writer's thread records it meanwhile
-            time.sleep(0.01)
-        seen.append([json.loads(m["articles"])[0][0] for m in journal.get(include=["metadatas"])["metadatas"]])
-        if len(seen) == 2:  # the second add: its client goes away while the model runs
-            token.cancel("The client went away.")
-            token.check()
-        return original(texts, spans, after_batch)
-
-    monkeypatch.setattr(embedder, "embed_with_spans", embed)
-    service.put_article(ArticleDraft(**FERRY))
-    assert seen == [["ferry"]], "the intent was in the journal before the model ran"
-    assert service.store.journal() == []
-
-    with pytest.raises(Cancelled):
-        service.put_article(ArticleDraft(id="strike", title="Dock strike", text="Dockers in Hull walked out."), token)
-    assert seen[-1] == ["strike"] and service.store.journal() == [], "the cancelled write's intent is withdrawn"
-    with pytest.raises(NotFound):
-        service.get_article("strike")
