@@ -270,6 +270,7 @@ class ChromaStore:
         self._probed: OrderedDict[int, ChangeRecord] = OrderedDict()  # records read by position lately
         self._finishing: Future[None] | None = None  # the last write's clean-up, on a server (see `_finish`)
         self._finisher: ThreadPoolExecutor | None = None
+        self._finishing_lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------------------------
 
@@ -818,9 +819,10 @@ class ChromaStore:
             self._finish_now(intent.id, leftover)
             return
         self.settle()
-        if self._finisher is None:
-            self._finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-store-finish")
-        self._finishing = self._finisher.submit(self._finish_now, intent.id, leftover)
+        with self._finishing_lock:
+            if self._finisher is None:
+                self._finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-store-finish")
+            self._finishing = self._finisher.submit(self._finish_now, intent.id, leftover)
 
     def _finish_now(self, intent_id: str, leftover: list[str]) -> None:
         self._delete_chunks(leftover)
@@ -830,7 +832,8 @@ class ChromaStore:
         """Wait for the last write's clean-up (see `_finish`). If it failed, its intent stays in the journal, and
         the recovery of a later batch finishes it once its lease is over: said in the log, not raised here, in
         a write that is not the one that failed."""
-        finishing, self._finishing = self._finishing, None
+        with self._finishing_lock:
+            finishing, self._finishing = self._finishing, None
         if finishing is None:
             return
         try:
