@@ -24,8 +24,8 @@ from qa.catalog import Catalog
 from qa.chunking import keyword_text
 from qa.domain import ArticleInfo, published_timestamp
 from qa.errors import NotFound
-from qa.keyword import KeywordDoc, KeywordIndex, KeywordWriter
-from qa.store import ChromaStore, StoredChunk, Written, current_chunk_ids, is_current
+from qa.keyword import KeywordDoc, KeywordIndex
+from qa.store import ChromaStore, Written, current_chunk_ids
 
 _ARTICLES_PER_STEP = 200  # articles re-read from the store per step of a catch-up
 
@@ -164,8 +164,8 @@ class Replica:
                     infos[info.id] = info
                     catalog.put(info, published_timestamp(info.published), self._signature(info))
         with self.keyword.writing(bulk=True) as keyword:
-            for chunks in self.store.all_chunks():
-                _add_known(keyword, infos, chunks)
+            for chunks in self.store.current_chunks(infos.values()):  # the ones the records name: no other is read
+                keyword.add([_keyword_doc(infos[c.article_id], c.id, keyword_text(c.text, c.heading)) for c in chunks])
         with self.catalog.transaction() as catalog:
             catalog.set_state(length, self.store.identity)
 
@@ -194,9 +194,3 @@ class Replica:
 
 def _keyword_doc(info: ArticleInfo, chunk_id: str, text: str) -> KeywordDoc:
     return KeywordDoc(chunk_id, info.id, text, info.source, published_timestamp(info.published))
-
-
-def _add_known(keyword: KeywordWriter, infos: dict[str, ArticleInfo], chunks: list[StoredChunk]) -> None:
-    """Index the chunks their article's record names (any other is left by a write in progress or killed)."""
-    current = [c for c in chunks if is_current(c, infos.get(c.article_id))]
-    keyword.add([_keyword_doc(infos[c.article_id], c.id, keyword_text(c.text, c.heading)) for c in current])

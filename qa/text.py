@@ -130,7 +130,10 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN_PLUS)
 
 
-_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (and scikit-learn's) words: two or more word characters
+# bm25s's (and scikit-learn's) words, r"(?u)\b\w\w+\b": two or more word characters. Without the two \b, which
+# a greedy run of word characters always meets in findall, it takes a third less time (0.062 against 0.095 s, the
+# XQuAD-en corpus; a replica built again at 1,000,000 chunks tokenizes every chunk).
+_WORD = re.compile(r"\w\w+")
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:

@@ -5,6 +5,7 @@ A real Chroma in a temporary directory, synthetic vectors (the model is not need
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,26 @@ def test_a_new_replica_is_built_once_from_the_whole_store(store: ChromaStore, tm
     replica.sync()
     assert replica.catalog.count() == 20 and replica.keyword.documents == 40
     assert replica.catalog.state() == (store.change_count(), store.identity) == (20, store.identity)  # 20 writes
+
+
+def test_a_new_replica_indexes_only_the_chunks_the_records_name(store: ChromaStore, tmp_path: Path) -> None:
+    # what killed writes leave: the next version's chunks of an article whose record still names the old ones,
+    # and a chunk of an article that has no record
+    old = store.article_infos(["old-3"])["old-3"]
+    named = store.get_chunks([chunk_id("old-3", 0, old.version)], with_embeddings=True)
+    first = next(iter(named.values()))
+    got = store._chunks.get(ids=[first.id], include=["metadatas", "embeddings"])
+    for article_id, version in (("old-3", "fedcba987654"), ("ghost", "0123456789ab")):
+        packed = json.loads(got["metadatas"][0]["chunk"]) | {"text": "Salt flats near Uyuni flooded."}
+        meta = {**got["metadatas"][0], "article_id": article_id, "version": version, "chunk": json.dumps(packed)}
+        store._chunks.add(ids=[chunk_id(article_id, 0, version)], metadatas=[meta], embeddings=got["embeddings"])
+    replica = Replica(store, tmp_path / "replica-new")
+    replica.sync()
+    assert replica.keyword.documents == 40, "the 20 articles' two chunks each, and no other"
+    assert not replica.keyword.search("Uyuni salt flats", 5)
+    infos = store.article_infos([f"old-{n}" for n in range(20)])
+    found = {c for c, _ in replica.keyword.search("routine report weather", 40)}
+    assert found == {chunk_id(i, 0, info.version) for i, info in infos.items()} and first.id in found
 
 
 def test_catching_up_reads_only_the_articles_that_changed(
