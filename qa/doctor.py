@@ -16,10 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from qa.chunking import chunk_id
 from qa.domain import ArticleInfo
 from qa.replica import Replica
-from qa.store import ChromaStore, current_chunk_ids, is_current
+from qa.store import ChromaStore, current_chunk_ids
 
 Rewrite = Callable[[Sequence[tuple[ArticleInfo, str]]], object]  # writes articles again from their records
 
@@ -118,15 +117,14 @@ class Doctor:
                 if findings:
                     damaged.append((info, text))
         checkup.articles = len(records)
+        named = {i for info in records.values() for i in current_chunk_ids(info)}
+        unnamed: list[str] = []
+        for chunk_ids in self.store.all_chunk_ids():  # ids alone: `_check_article` read the named chunks
+            checkup.chunks += len(chunk_ids)
+            unnamed += [i for i in chunk_ids if i not in named and i not in in_progress]
         stray: dict[str, list[str]] = {}
-        for chunks in self.store.all_chunks():
-            checkup.chunks += len(chunks)
-            for c in chunks:
-                named = is_current(c, records.get(c.article_id)) and c.id == chunk_id(
-                    c.article_id, c.position, c.version
-                )
-                if not named and c.id not in in_progress:
-                    stray.setdefault(c.article_id, []).append(c.id)
+        for c in self.store.get_chunks(unnamed, vectors=False).values():  # their articles, to report by
+            stray.setdefault(c.article_id, []).append(c.id)
         orphans = [
             Finding("orphan chunks", article_id, f"{len(ids)} chunk(s) no record names", tuple(sorted(ids)))
             for article_id, ids in sorted(stray.items())

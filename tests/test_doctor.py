@@ -59,6 +59,9 @@ def _damage(data_dir: Path) -> None:
     got = chunks.get(ids=[ids[0]], include=["metadatas", "embeddings"])
     meta = {**got["metadatas"][0], "article_id": "ghost", "version": "0123456789ab"}  # the first chunk: position 0
     chunks.add(ids=["ghost::0123456789ab::0"], metadatas=[meta], embeddings=got["embeddings"])
+    # Another: a chunk of the article under a version its record does not name (a replace killed after its chunks).
+    meta = {**got["metadatas"][0], "version": "fedcba987654"}
+    chunks.add(ids=[f"{SEED_ID}::fedcba987654::0"], metadatas=[meta], embeddings=got["embeddings"])
     # An unfinished write: the journal names a write of "ferry" that never finished.
     journal = collections["articles_journal"]
     payload = json.dumps([["ferry", None, ["fedcba987654", 1]]])
@@ -82,15 +85,16 @@ def test_doctor_finds_each_inconsistency_and_fix_repairs_them(seeded_copy: Path)
         f"offsets disagree: {SEED_ID}: 1 chunk(s)",
         f"missing chunks: {SEED_ID}: 1 of 16",
         "orphan chunks: ghost: 1 chunk(s) no record names (ghost::0123456789ab::0)",
+        f"orphan chunks: {SEED_ID}: 1 chunk(s) no record names ({SEED_ID}::fedcba987654::0)",
         "unfinished write: ferry: a writer was killed part way",
         "replica behind: 1 change-log record(s) not applied yet",
-        "5 problem(s); repair them with: qa doctor --fix",
+        "6 problem(s); repair them with: qa doctor --fix",
     ):
         assert line in found.stdout, (line, found.stdout)
 
     fixed = run_qa_in(seeded_copy, "doctor", "--fix")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert "fixed 5 of 5 problem(s)" in fixed.stdout and "1 article(s), 16 chunk(s): no problems" in fixed.stdout
+    assert "fixed 6 of 6 problem(s)" in fixed.stdout and "1 article(s), 16 chunk(s): no problems" in fixed.stdout
     again = run_qa_in(seeded_copy, "doctor")
     assert again.returncode == 0 and "no problems" in again.stdout, again.stdout
 
