@@ -18,7 +18,7 @@ from typing import Literal
 
 from qa.domain import ArticleInfo
 from qa.replica import Replica
-from qa.store import ChromaStore, current_chunk_ids
+from qa.store import ChromaStore, StoredChunk, current_chunk_ids
 
 Rewrite = Callable[[Sequence[tuple[ArticleInfo, str]]], object]  # writes articles again from their records
 
@@ -110,9 +110,11 @@ class Doctor:
         records: dict[str, ArticleInfo] = {}
         damaged: list[tuple[ArticleInfo, str]] = []
         for page in self.store.all_articles():
+            # the page's chunks in a few calls of many ids, not a call per article (50,000 calls at 1M chunks)
+            found = {c.id: c for part in self.store.current_chunks(info for info, _ in page) for c in part}
             for info, text in page:
                 records[info.id] = info
-                findings = self._check_article(info, text)
+                findings = self._check_article(info, text, found)
                 checkup.findings += findings
                 if findings:
                     damaged.append((info, text))
@@ -132,15 +134,17 @@ class Doctor:
         checkup.findings += orphans
         return checkup, damaged, orphans
 
-    def _check_article(self, info: ArticleInfo, text: str) -> list[Finding]:
-        """An article's chunks against its record: all there, each the record's text at its offsets."""
+    @staticmethod
+    def _check_article(info: ArticleInfo, text: str, found: dict[str, StoredChunk]) -> list[Finding]:
+        """An article's chunks (among those `found` by id) against its record: all there, each the record's text
+        at its offsets."""
         expected = current_chunk_ids(info)
-        found = self.store.get_chunks(expected, vectors=False)  # text and offsets are checked, not the vectors
         findings = []
         missing = [i for i in expected if i not in found]
         if missing:
             findings.append(Finding("missing chunks", info.id, f"{len(missing)} of {info.chunks}", tuple(missing)))
-        wrong = sorted(i for i, c in found.items() if c.article_id != info.id or text[c.start : c.end] != c.text)
+        mine = [found[i] for i in expected if i in found]
+        wrong = sorted(c.id for c in mine if c.article_id != info.id or text[c.start : c.end] != c.text)
         if wrong:
             detail = f"{len(wrong)} chunk(s) whose text is not the article's at their offsets"
             findings.append(Finding("offsets disagree", info.id, detail, tuple(wrong)))

@@ -653,9 +653,9 @@ class ChromaStore:
 
     def current_chunks(self, infos: Iterable[ArticleInfo]) -> Iterator[list[StoredChunk]]:
         """Pages of about _PAGE chunks, the ones these records name, without vectors (a replica is built from
-        these once). Read by id: a read by offset costs Chroma a scan up to the offset (through a server at
-        1,000,000 chunks, 350-720 ms a page of 1,000, against 170 ms for the same chunks by id), which made a
-        whole read quadratic in the chunks."""
+        these once; qa doctor checks them against their articles' texts). Read by id: a read by offset costs
+        Chroma a scan up to the offset (through a server at 1,000,000 chunks, 350-720 ms a page of 1,000, against
+        170 ms for the same chunks by id), which made a whole read quadratic in the chunks."""
         self.require()
         ids: list[str] = []
         for info in infos:
