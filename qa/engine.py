@@ -67,18 +67,20 @@ class Engine:
         twin.answerer = answerer
         return twin
 
-    def refresh(self, force: bool = False) -> Replica:
+    def refresh(self, force: bool = False, own_write: bool = False) -> Replica:
         """Bring the keyword index and the catalog in step with the store (see Replica.sync). For questions a look
         holds FRESHNESS seconds, so that busy servers do not ask the store on every one; `force` looks now (after
-        a write of this process, which its next question must see)."""
+        a write of this process, which its next question must see). `own_write`: now, right after this process
+        wrote, up to the change log's end its write read back (no look at the log of its own)."""
         self.store.require()
+        force = force or own_write
         if force or time.monotonic() - self._synced >= FRESHNESS:
             with self._syncing:
                 # marked fresh only once the look is done: a question that arrives during it must not go on with
                 # the replica as it was before (it waits here, then finds it fresh)
                 if force or time.monotonic() - self._synced >= FRESHNESS:
                     began = time.monotonic()
-                    self.replica.sync()
+                    self.replica.sync(probe=not own_write)
                     self._synced = began
         return self.replica
 

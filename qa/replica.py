@@ -53,9 +53,10 @@ class Replica:
         assert self._catalog is not None, "sync() opens the replica"
         return self._catalog
 
-    def sync(self) -> None:
-        """Bring the replica in step with the store: one count when nothing changed."""
-        length = self.store.follow()
+    def sync(self, probe: bool = True) -> None:
+        """Bring the replica in step with the store: one count when nothing changed. Without `probe`, in step with
+        the change log as this process last read it (right after its own write: see ChromaStore.log_length)."""
+        length = self.store.follow(probe)
         if length == self._seen:
             return
         with self._lock:

@@ -399,7 +399,7 @@ class NewsService:
                 cancel=cancel,
                 embedded=embedded,
             )
-            info = self._written(article.id)
+            info = self._written(article.id, wrote=bool(report.added or report.updated))
         if report.chunks_embedded >= BIG_WRITE_CHUNKS:
             _give_back_memory()
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
@@ -542,10 +542,10 @@ class NewsService:
         ]
         return StoryPage(stories=stories, next_cursor=after)
 
-    def _written(self, article_id: str) -> ArticleInfo:
-        """An article just written, with its story, as the catalog has it once it follows the write (no read of
-        the store: 2-4 ms of an add)."""
-        listed = self.engine.refresh().catalog.infos([article_id]).get(article_id)
+    def _written(self, article_id: str, wrote: bool) -> ArticleInfo:
+        """An article just written (or found unchanged), with its story, as the catalog has it once it follows
+        the write (no read of the store: 2-4 ms of an add)."""
+        listed = self.engine.refresh(own_write=wrote).catalog.infos([article_id]).get(article_id)
         if listed is None:  # another client removed it at once
             raise NotFound(f"The article '{article_id}' was written, then removed by another client.", UNKNOWN_ARTICLE)
         return listed

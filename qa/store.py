@@ -419,14 +419,15 @@ class ChromaStore:
         if self.local is not None:
             self.follow()
 
-    def follow(self) -> int:
+    def follow(self, probe: bool = True) -> int:
         """The change log's length, with this process's view of local files opened again first if another
-        process wrote since it was loaded (costs a load of the vector index; nothing with a Chroma server)."""
-        length = self.log_length()
+        process wrote since it was loaded (costs a load of the vector index; nothing with a Chroma server).
+        `probe`: see `log_length`."""
+        length = self.log_length(probe)
         if self.local is None or length == self._reflects:
             return length
         with self._reopening:
-            length = self.log_length()
+            length = self.log_length(probe)
             if length != self._reflects:
                 self.client = self.local.reopen()
                 self._chunks = self._articles = self._changes = self._journal = None
@@ -500,14 +501,18 @@ class ChromaStore:
         self.require()
         return int(_read(self._changes.count))
 
-    def log_length(self) -> int:
+    def log_length(self, probe: bool = True) -> int:
         """The change log's length: the next few positions read by id from the length last read (one call,
         whatever the log's length), or a count when this process has not read it yet, is far behind, or the log
-        still ends in records of an older schema."""
+        still ends in records of an older schema. Without `probe`, the length last read, with no call: right
+        after this process's own append, which read the log's end back (a call of every add, 5-25 ms through a
+        server), for its own catch-up; a later write of another process is seen by the next look."""
         self.require()
         head = self._head
         if not self._positioned(head):
             return self._counted()
+        if not probe:
+            return head
         found = self._read_positions(head, _PROBE)
         if len(found) == _PROBE:
             return self._counted()

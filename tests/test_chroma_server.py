@@ -214,3 +214,36 @@ def test_a_write_through_a_server_cleans_up_in_the_background_and_a_failed_clean
     assert service.store.recover() == ["ferry"]
     assert service.store.journal() == [] and chunks.count() == 1
     assert service.get_article("ferry").text == FERRY["text"]
+
+
+def test_a_writer_follows_its_own_add_without_looking_at_the_change_log_again(
+    chroma_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An add reads the change log's end back as its record lands; the writer's own catch-up takes that end (a
+    look of its own was a call into Chroma of every add). Another machine's write after it is seen by the next
+    question's look."""
+    from qa.domain import ArticleDraft
+    from qa.settings import Settings
+    from qa.store import ChromaStore
+    from qa.wiring import open_service
+
+    service = open_service(Settings(data_dir=tmp_path / "data", chroma_url=chroma_url, collection="own"))
+    service.put_article(ArticleDraft(**FERRY))
+    looks: list[int] = []
+    original = ChromaStore._read_positions
+
+    def recording(self: ChromaStore, start: int, limit: int) -> object:
+        looks.append(start)
+        return original(self, start, limit)
+
+    monkeypatch.setattr(ChromaStore, "_read_positions", recording)
+    grain = ArticleDraft(id="grain", title="Grain talks", text="Grain delegations met in Ankara on Tuesday.")
+    written = service.put_article(grain)
+    assert len(looks) == 1, "the append's read back, and no look after it"
+    assert written.status == "added" and written.article.id == "grain"
+    assert [c.article_id for c in service.ask("Where did the grain delegations meet?").citations] == ["grain"]
+
+    other = open_service(Settings(data_dir=tmp_path / "other", chroma_url=chroma_url, collection="own"))
+    other.put_article(ArticleDraft(id="port", title="Port strike", text="Dockers in Rotterdam struck on Friday."))
+    monkeypatch.setattr("qa.engine.FRESHNESS", 0.0)  # as a question after its look has gone stale
+    assert [c.article_id for c in service.ask("Where did the dockers strike?").citations] == ["port"]
