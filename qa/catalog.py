@@ -60,7 +60,7 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by `preview`, which reads inside its own transaction
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -105,6 +105,20 @@ class Catalog:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def preview(self, rows: Sequence[tuple[ArticleInfo, int | None, bytes]]) -> dict[str, ArticleInfo]:
+        """These rows (info, publication timestamp, signature) as `infos` would read them once put, with the stories
+        worked out against the catalog as it is now; nothing is changed (put, read back, rolled back)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                writer = CatalogWriter(self._db)
+                for info, published_ts, signature in rows:
+                    writer.put(info, published_ts, signature)
+                writer.regroup()
+                return self.infos([info.id for info, _, _ in rows])
+            finally:
+                self._db.execute("ROLLBACK")
 
     # -- reads ---------------------------------------------------------------------------------------------
 

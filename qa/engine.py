@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from qa.answering import Answerer, AnswerResult, pieces_of
@@ -23,11 +25,12 @@ from qa.settings import Settings
 from qa.span import short_answer
 from qa.store import ChromaStore, is_current
 from qa.support import assess
-from qa.telemetry import Running, count_answer, stage, traced
+from qa.telemetry import Running, carry, count_answer, stage, traced
 from qa.text import NOT_TEXT, has_lone_surrogate
 from qa.timeline import TIMELINE_PASSAGES, timeline_days
 from qa.when import TimeReading, asks_how_it_developed, read_time
 
+_log = logging.getLogger("qa.engine")
 FRESHNESS = 0.25  # seconds: another process's write reaches this one's questions within this (plus its catch-up)
 
 
@@ -60,6 +63,8 @@ class Engine:
         self.answerer = answerer
         self._synced = -math.inf  # when the replica last looked at the store's change log
         self._syncing = threading.Lock()  # one look at a time; questions arriving meanwhile wait for its result
+        self._writes = 0  # this process's writes so far: a look that began before one does not count as fresh
+        self._follower = _Follower()  # the catch-ups after this process's writes (shared with `with_answerer` twins)
 
     def with_answerer(self, answerer: Answerer) -> Engine:
         """The same index and retrieval with another answerer (to compare backends on the same questions)."""
@@ -79,14 +84,39 @@ class Engine:
                 # marked fresh only once the look is done: a question that arrives during it must not go on with
                 # the replica as it was before (it waits here, then finds it fresh)
                 if force or time.monotonic() - self._synced >= FRESHNESS:
-                    began = time.monotonic()
+                    began, writes = time.monotonic(), self._writes
                     self.replica.sync(probe=not own_write)
-                    self._synced = began
+                    if writes == self._writes:  # else a write of this process came during the look: look again
+                        self._synced = began
         return self.replica
 
     def invalidate(self) -> None:
         """This process wrote: its next question looks at the change log whatever the time (read your writes)."""
+        self._writes += 1
         self._synced = -math.inf
+
+    def follow_own_write(self) -> None:
+        """This process wrote: the replica follows on a thread of its own, so that the write's caller need not wait
+        for the keyword index's commit (20-40 ms at any size). Every read of this process still sees the write:
+        marked stale first, a read catches up itself or waits for this catch-up (see `refresh`)."""
+        self.invalidate()
+        self._follower.start(self._follow_own_write)
+
+    def settle(self) -> None:
+        """Wait for the catch-up after this process's last write."""
+        self._follower.wait()
+
+    def close(self) -> None:
+        """Let the catch-up after the last write end, then release the replica."""
+        self._follower.close()
+        self.replica.close()
+
+    def _follow_own_write(self) -> None:
+        try:
+            self.refresh(own_write=True)
+        except Exception as error:  # nothing is lost: the replica is still marked stale, and the next read retries
+            self.invalidate()
+            _log.warning("The replica could not follow this process's write yet (%s); the next read retries.", error)
 
     def validate(self, question: str) -> str:
         """The question, stripped; an InvalidInput saying what to do when it cannot be asked."""
@@ -228,6 +258,33 @@ class Engine:
             raise
         finally:
             ask.finish(failure)
+
+
+class _Follower:
+    """One catch-up at a time on a thread of its own, started after a write; `wait` for the last one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._last: Future[None] | None = None
+
+    def start(self, follow: Callable[[], None]) -> None:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-replica-follow")
+            self._last = self._pool.submit(carry(follow))
+
+    def wait(self) -> None:
+        with self._lock:
+            last = self._last
+        if last is not None:
+            last.result()  # `follow` logs its own failures
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool, self._last = self._pool, None, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:

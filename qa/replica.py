@@ -70,6 +70,20 @@ class Replica:
                 self.keyword.reload()
             self._seen = self.catalog.state()[0]
 
+    def preview(self, info: ArticleInfo, position: int) -> ArticleInfo | None:
+        """An article's record as the catalog will list it once it follows the write that made it (the change-log
+        record at `position`), its story worked out without applying anything: the answer to a write that does not
+        wait for the replica's catch-up. None when the catalog has not applied every record before that one
+        (another process wrote since it last followed the log): only a catch-up tells the story then."""
+        if self._catalog is None:
+            with self._lock:
+                self._open()
+        applied, identity = self.catalog.state()
+        if identity != self.store.identity or applied < position:
+            return None
+        row = (info, published_timestamp(info.published), self._signature(info))
+        return self.catalog.preview([row]).get(info.id)
+
     def behind(self) -> int:
         """How many change-log records this replica has not applied, without applying them (all of them when it
         was built from another store, or never): for qa doctor."""

@@ -131,13 +131,13 @@ class NewsService:
         self.jobs.stop()
 
     def close(self) -> None:
-        """Stop the jobs (giving a running one a few seconds), let the last write's clean-up end, then release the
-        session database and the replica."""
+        """Stop the jobs (giving a running one a few seconds), let the last write's catch-up and clean-up end, then
+        release the session database and the replica."""
         self.jobs.close()
         self.store.settle()
         if self._sessions is not None:
             self._sessions.close()
-        self.engine.replica.close()
+        self.engine.close()
 
     # -- questions -------------------------------------------------------------------------------------------
 
@@ -543,8 +543,19 @@ class NewsService:
         return StoryPage(stories=stories, next_cursor=after)
 
     def _written(self, article_id: str, wrote: bool) -> ArticleInfo:
-        """An article just written (or found unchanged), with its story, as the catalog has it once it follows
-        the write (no read of the store: 2-4 ms of an add)."""
+        """An article just written (or found unchanged), with its story, as the catalog will list it (no read of
+        the store: 2-4 ms of an add). After a write into a catalog in step with the log up to it, the replica
+        follows on a thread of its own: the caller does not wait for the keyword index's commit, and this
+        process's next read waits for it if it must. Behind other writers, the catch-up comes first, as it must
+        for the story to count their articles."""
+        written = self.store.last_own_write(article_id) if wrote else None
+        if written is not None:
+            self.engine.settle()  # the previous write's catch-up: the stories are worked out against what it wrote
+            position, record = written
+            previewed = self.engine.replica.preview(record, position)
+            if previewed is not None:
+                self.engine.follow_own_write()
+                return previewed
         listed = self.engine.refresh(own_write=wrote).catalog.infos([article_id]).get(article_id)
         if listed is None:  # another client removed it at once
             raise NotFound(f"The article '{article_id}' was written, then removed by another client.", UNKNOWN_ARTICLE)

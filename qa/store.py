@@ -495,6 +495,17 @@ class ChromaStore:
                 found.update(written)
         return found
 
+    def last_own_write(self, article_id: str) -> tuple[int, ArticleInfo] | None:
+        """The position of the change-log record of this process's latest write of the article, and the article's
+        record as that write left it, if it is among the writes remembered for `own_writes` (None: not remembered,
+        or it removed the article)."""
+        with self._own_lock:
+            for record_id, written in reversed(self._own.items()):
+                if article_id in written:
+                    left, position = written[article_id], _record_position(record_id)
+                    return None if left is None or position is None else (position, left[0])
+        return None
+
     def change_count(self) -> int:
         """How many records the change log holds, counted (a read of the whole log: for qa doctor and `qa
         info`; readers that follow the log use `log_length`)."""

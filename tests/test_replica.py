@@ -174,6 +174,28 @@ def test_a_process_applies_its_own_writes_without_reading_them_back_unless_anoth
     assert [c.split("::")[0] for c, _ in replica.keyword.search("Geneva", 5)] == ["grain"]
 
 
+def test_a_write_is_previewed_only_by_a_catalog_in_step_with_the_log_up_to_it(
+    store: ChromaStore, tmp_path: Path
+) -> None:
+    replica = Replica(store, tmp_path / "replica")
+    replica.sync()
+    _write(store, "grain", "They agreed to reopen the port of Odesa.")
+    written = store.last_own_write("grain")
+    assert written is not None
+    position, record = written
+    previewed = replica.preview(record, position)
+    assert previewed is not None and previewed.id == "grain" and previewed.version == record.version
+    assert replica.catalog.infos(["grain"]) == {} and replica.catalog.state()[0] == position, "nothing applied"
+
+    _write(_store(tmp_path / "shared"), "ferry", "Ferry crews walked out in Calais.")  # another writer
+    _write(store, "grain", "They agreed to reopen the port of Odesa at once.")
+    written = store.last_own_write("grain")
+    assert written is not None and written[0] == position + 2
+    assert replica.preview(written[1], written[0]) is None, "a record of another writer before it is not applied"
+    replica.sync()
+    assert replica.preview(written[1], written[0]) == replica.catalog.infos(["grain"])["grain"]
+
+
 def _rebuilt(store: ChromaStore, tmp_path: Path) -> dict[str, object]:
     fresh = Replica(_store(tmp_path / "shared"), tmp_path / "fresh")
     fresh.sync()

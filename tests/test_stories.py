@@ -8,7 +8,9 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from threading import Event, Thread
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from qa import stories
 from qa.catalog import Catalog
 from qa.domain import ArticleDraft, ArticleInfo
+from qa.keyword import KeywordWriter
 from qa.service import NewsService
 from qa.settings import Settings
 from qa.wiring import open_service
@@ -229,6 +232,87 @@ def test_the_api_and_the_cli_show_the_other_outlets(data_dir: Path) -> None:
             assert herald["story_id"] == "kessel-herald" and herald["story_outlets"] == ["Meridian Courier"]
     finally:
         live.stop()
+
+
+def _courier() -> ArticleDraft:
+    """A third outlet's copy of the wire story."""
+    text = COPY.removeprefix("KESSEL, March 9 (Harbor Wire) - ")
+    return ArticleDraft(id="kessel-courier", title="Crane swap", text=text, source="Meridian Courier")
+
+
+def _hold_keyword_writes(service: NewsService, monkeypatch: pytest.MonkeyPatch) -> tuple[Event, Event]:
+    """Make the replica's next keyword write wait for a signal: (reached, go on)."""
+    keyword = service.engine.refresh().keyword
+    reached, go_on = Event(), Event()
+    writing = keyword.writing
+
+    @contextmanager
+    def held(bulk: bool = False) -> Iterator[KeywordWriter]:
+        reached.set()
+        assert go_on.wait(10), "the add waited for the replica's catch-up"
+        with writing(bulk) as writer:
+            yield writer
+
+    monkeypatch.setattr(keyword, "writing", held)
+    return reached, go_on
+
+
+def test_an_add_answers_with_its_story_before_the_keyword_index_commits_and_a_question_waits_for_it(
+    service: NewsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reached, go_on = _hold_keyword_writes(service, monkeypatch)
+    written = service.put_article(_courier())
+    assert not go_on.is_set() and reached.wait(10), "answered while the replica's catch-up is held"
+    assert written.status == "added" and written.article.chunks > 0
+    assert written.article.story_id == "kessel-wire", "the story as the catalog will list it"
+    assert written.article.story_outlets == ["Coastline Herald", "Harbor Wire"]
+    found: list[set[str]] = []
+    asker = Thread(target=lambda: found.append(_keyword_articles(service, "quay cranes Kessel")))
+    asker.start()
+    asker.join(1.0)
+    assert asker.is_alive(), "a question of this process waits for the catch-up"
+    go_on.set()
+    asker.join(30)
+    assert found and "kessel-courier" in found[0], "and then finds the article by its words"
+    assert listing(service)["kessel-courier"].story_outlets == ["Coastline Herald", "Harbor Wire"]
+
+
+def test_a_write_made_while_an_add_is_followed_is_seen_by_the_next_read(
+    service: NewsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reached, go_on = _hold_keyword_writes(service, monkeypatch)
+    service.put_article(_courier())
+    assert reached.wait(10)
+    service.remove_article("library")  # while the add's catch-up is under way, past the end it follows to
+    go_on.set()
+    service.engine.settle()
+    assert "library" not in listing(service) and "kessel-courier" in listing(service)
+
+
+def test_a_catch_up_that_fails_after_an_add_is_tried_again_by_the_next_read(
+    service: NewsService, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    keyword = service.engine.refresh().keyword
+    writing = keyword.writing
+    failures = []
+
+    @contextmanager
+    def failing_once(bulk: bool = False) -> Iterator[KeywordWriter]:
+        if not failures:
+            failures.append(1)
+            raise OSError("disk full")
+        with writing(bulk) as writer:
+            yield writer
+
+    monkeypatch.setattr(keyword, "writing", failing_once)
+    assert service.put_article(_courier()).status == "added"
+    service.engine.settle()
+    assert failures and "could not follow" in caplog.text and "disk full" in caplog.text
+    assert "kessel-courier" in _keyword_articles(service, "quay cranes Kessel"), "the next read caught up"
+
+
+def _keyword_articles(service: NewsService, question: str) -> set[str]:
+    return {hit.chunk.article_id for hit in service.retrieve(question, top_k=20, mode="keyword").hits}
 
 
 def test_short_or_unrelated_texts_are_not_copies() -> None:
