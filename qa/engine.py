@@ -8,11 +8,11 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.answering import Answerer, AnswerResult, pieces_of
+from qa.background import Background
 from qa.copies import set_copies_aside
 from qa.domain import Answer, ArticleInfo, Passage, RetrievalMode, SearchFilter, Timeline, TimeScope
 from qa.embedder import Embedder
@@ -64,7 +64,8 @@ class Engine:
         self._synced = -math.inf  # when the replica last looked at the store's change log
         self._syncing = threading.Lock()  # one look at a time; questions arriving meanwhile wait for its result
         self._writes = 0  # this process's writes so far: a look that began before one does not count as fresh
-        self._follower = _Follower()  # the catch-ups after this process's writes (shared with `with_answerer` twins)
+        # the catch-ups after this process's writes (shared with `with_answerer` twins)
+        self._follower = Background("qa-replica-follow")
 
     def with_answerer(self, answerer: Answerer) -> Engine:
         """The same index and retrieval with another answerer (to compare backends on the same questions)."""
@@ -100,11 +101,11 @@ class Engine:
         for the keyword index's commit (20-40 ms at any size). Every read of this process still sees the write:
         marked stale first, a read catches up itself or waits for this catch-up (see `refresh`)."""
         self.invalidate()
-        self._follower.start(self._follow_own_write)
+        self._follower.start(carry(self._follow_own_write))
 
     def settle(self) -> None:
         """Wait for the catch-up after this process's last write."""
-        self._follower.wait()
+        self._follower.wait()  # `_follow_own_write` logs its own failures
 
     def close(self) -> None:
         """Let the catch-up after the last write end, then release the replica."""
@@ -258,33 +259,6 @@ class Engine:
             raise
         finally:
             ask.finish(failure)
-
-
-class _Follower:
-    """One catch-up at a time on a thread of its own, started after a write; `wait` for the last one."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._last: Future[None] | None = None
-
-    def start(self, follow: Callable[[], None]) -> None:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-replica-follow")
-            self._last = self._pool.submit(carry(follow))
-
-    def wait(self) -> None:
-        with self._lock:
-            last = self._last
-        if last is not None:
-            last.result()  # `follow` logs its own failures
-
-    def close(self) -> None:
-        with self._lock:
-            pool, self._pool, self._last = self._pool, None, None
-        if pool is not None:
-            pool.shutdown(wait=True)
 
 
 def _answer(found: Retrieved, result: AnswerResult) -> Answer:

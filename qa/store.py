@@ -41,7 +41,6 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,7 @@ import httpx
 import numpy as np
 
 from qa import stories
+from qa.background import Background
 from qa.chunking import chunk_id, chunk_version
 from qa.domain import Article, ArticleInfo, Chunk, published_timestamp
 from qa.errors import UNKNOWN_ARTICLE, ConfigError, EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
@@ -269,9 +269,7 @@ class ChromaStore:
         self._positioned_from: int | None = None  # every record from this position on is named by its position
         self._unpositioned_end = -1  # a length at which the log was found to end in a record of an older schema
         self._probed: OrderedDict[int, ChangeRecord] = OrderedDict()  # records read by position lately
-        self._finishing: Future[None] | None = None  # the last write's clean-up, on a server (see `_finish`)
-        self._finisher: ThreadPoolExecutor | None = None
-        self._finishing_lock = threading.Lock()
+        self._finishing = Background("qa-store-finish")  # the last write's clean-up, on a server (see `_finish`)
 
     # -- opening -------------------------------------------------------------------------------------------
 
@@ -853,10 +851,7 @@ class ChromaStore:
             self._finish_now(intent.id, leftover)
             return
         self.settle()
-        with self._finishing_lock:
-            if self._finisher is None:
-                self._finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-store-finish")
-            self._finishing = self._finisher.submit(self._finish_now, intent.id, leftover)
+        self._finishing.start(lambda: self._finish_now(intent.id, leftover))
 
     def _finish_now(self, intent_id: str, leftover: list[str]) -> None:
         self._delete_chunks(leftover)
@@ -866,12 +861,8 @@ class ChromaStore:
         """Wait for the last write's clean-up (see `_finish`). If it failed, its intent stays in the journal, and
         the recovery of a later batch finishes it once its lease is over: said in the log, not raised here, in
         a write that is not the one that failed."""
-        with self._finishing_lock:
-            finishing, self._finishing = self._finishing, None
-        if finishing is None:
-            return
         try:
-            finishing.result()
+            self._finishing.wait()
         except Exception as error:  # any failure of the two calls leaves the same intent behind
             _log.warning(
                 "A write's clean-up in %s failed (%s); a later write's recovery finishes it.", self.where, error
