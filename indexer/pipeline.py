@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +27,7 @@ from qa.cancel import CancelToken
 from qa.chunking import chunk_article, indexed_text, with_context
 from qa.domain import Article, ArticleInfo, Chunk, IndexReport, LoadFailure
 from qa.embedder import Embedder
-from qa.store import ArticleToWrite, ChromaStore
+from qa.store import ArticleToWrite, ChromaStore, Intent, PlannedArticle
 from qa.telemetry import carry, count_embedded, stage, traced
 
 Progress = Callable[[int, int], None]  # (articles read, articles in all: 0 when not known)
@@ -38,6 +39,7 @@ HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
 # (105-109 CPU-s) in windows of 512 and 62-63 s (110-113 CPU-s) in windows of 256.
 WINDOW_CHUNKS = 512
 WINDOW_ARTICLES = 512  # ...and articles read per step, whether or not they changed
+_log = logging.getLogger("indexer")
 
 
 @dataclass
@@ -106,25 +108,32 @@ def index_articles(
                 loading = writer.submit(carry(load))
 
         planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model)
-        while planned is not None:
-            window, plans = planned
-            heard = _heard_in_window(embedded, progress, read, len(window), total)
-            read += len(window)
-            if loading is not None:
-                loading.result()  # loaded before its first batch (a failure to load is raised here)
-            writes = _embed(embedder, plans, report, cancel, heard) if plans else []
-            if writes and (release := getattr(embedder, "release_memory", None)) is not None:
-                release()  # the model's working memory is not needed while the window is written (the local model)
-            if cancel is not None:
-                cancel.check()  # the last look before this window's write: once it starts, it finishes
-            if writing is not None:
-                writing.result()  # one write in flight at a time, and its failure stops the run here
-                writing = None
-            planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model)
-            if writes:
-                writing = writer.submit(carry(_write), store, writes, after_window)
-            if progress:
-                progress(read, max(total, read))
+        ahead = _intend_ahead(store, writer, planned)  # the window's intent, recorded while the model embeds it
+        try:
+            while planned is not None:
+                window, plans = planned
+                heard = _heard_in_window(embedded, progress, read, len(window), total)
+                read += len(window)
+                if loading is not None:
+                    loading.result()  # loaded before its first batch (a failure to load is raised here)
+                writes = _embed(embedder, plans, report, cancel, heard) if plans else []
+                if writes and (release := getattr(embedder, "release_memory", None)) is not None:
+                    release()  # the model's working memory is not needed while the window is written (local model)
+                if cancel is not None:
+                    cancel.check()  # the last look before this window's write: once it starts, it finishes
+                if writing is not None:
+                    writing.result()  # one write in flight at a time, and its failure stops the run here
+                    writing = None
+                planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model)
+                if writes:
+                    writing = writer.submit(carry(_write), store, writes, after_window, ahead)
+                    ahead = None  # the write's now: never withdrawn
+                ahead = _intend_ahead(store, writer, planned)
+                if progress:
+                    progress(read, max(total, read))
+        except BaseException:
+            _withdraw(store, ahead)  # a window that will not be written: its intent goes
+            raise
         if writing is not None:
             writing.result()
     if indexed_from is not None and folders:
@@ -253,12 +262,42 @@ def _plan(
     return _Plan(item, digest, chunks, hashes, reused, stored)
 
 
-def _write(store: ChromaStore, writes: list[ArticleToWrite], after_window: Callable[[], object] | None) -> None:
-    """A window's articles in one batch of the store, then the caller's follow-up."""
+def _write(
+    store: ChromaStore,
+    writes: list[ArticleToWrite],
+    after_window: Callable[[], object] | None,
+    ahead: Future[Intent | None] | None = None,
+) -> None:
+    """A window's articles in one batch of the store (with the intent recorded ahead for them), then the
+    caller's follow-up."""
     with stage("write", "index"), store.batch():
-        store.put_articles(writes)
+        store.put_articles(writes, ahead.result() if ahead is not None else None)
     if after_window:
         after_window()
+
+
+def _intend_ahead(
+    store: ChromaStore, writer: ThreadPoolExecutor, planned: tuple[list[LoadedArticle], list[_Plan]] | None
+) -> Future[Intent | None] | None:
+    """A window's intent, recorded on the writer's thread while the model embeds the window (on a server: see
+    ChromaStore.intend_ahead). Queued after the previous window's write, so recorded before this one's."""
+    if planned is None or not planned[1]:
+        return None
+    articles = [PlannedArticle(p.loaded.article.id, p.stored, p.content_hash, len(p.chunks)) for p in planned[1]]
+    return writer.submit(carry(store.intend_ahead), articles)
+
+
+def _withdraw(store: ChromaStore, ahead: Future[Intent | None] | None) -> None:
+    """Take back the intent recorded ahead for a window that will not be written. If that fails, the intent
+    is recovered as an abandoned one once its lease is over (nothing was written under it)."""
+    if ahead is None:
+        return
+    try:
+        intent = ahead.result()
+        if intent is not None:
+            store.withdraw(intent)
+    except Exception as error:  # the run's own failure is what the caller hears
+        _log.warning("An intent recorded ahead of a write that did not happen stays in the journal (%s).", error)
 
 
 def _embed(

@@ -198,6 +198,16 @@ class ArticleIntent:
 
 
 @dataclass(frozen=True)
+class PlannedArticle:
+    """An article a write will put, as planned before its vectors are made (see `ChromaStore.intend_ahead`)."""
+
+    article_id: str
+    stored: ArticleInfo | None  # its record when planned (None: new)
+    content_hash: str
+    chunks: int
+
+
+@dataclass(frozen=True)
 class Intent:
     """A write in progress, as the journal holds it."""
 
@@ -731,20 +741,19 @@ class ChromaStore:
 
     # -- writes --------------------------------------------------------------------------------------------
 
-    def put_articles(self, writes: Sequence[ArticleToWrite]) -> None:
+    def put_articles(self, writes: Sequence[ArticleToWrite], ahead: Intent | None = None) -> None:
         """Write articles: the intent, their chunks under their new version, their records (the switch), then
         the chunks of the versions they replace, then the intent is done. Killed anywhere, readers see each
-        article whole, old or new, and the next batch deletes what is left of the other version."""
+        article whole, old or new, and the next batch deletes what is left of the other version. `ahead`: the
+        intent `intend_ahead` recorded for these writes, taken if it still says what they do."""
         ids = [w.article.id for w in writes]
         self._in_batch()
         current = self.article_infos(ids)
         versions = [chunk_version(w.content_hash) for w in writes]
-        intent = self._intend(
-            [
-                ArticleIntent(w.article.id, _held(current.get(w.article.id)), (version, len(w.chunks)))
-                for w, version in zip(writes, versions, strict=True)
-            ]
-        )
+        wanted = [
+            _article_intent(w.article.id, current.get(w.article.id), w.content_hash, len(w.chunks)) for w in writes
+        ]
+        intent = self._take_ahead(ahead, wanted)
         # the publication time as a number, so that a Chroma `where` can take a window of dates (absent: unknown)
         dates = {w.article.id: published_timestamp(w.article.published) for w in writes}
         rows = [
@@ -891,6 +900,34 @@ class ChromaStore:
         if self.local is not None:
             return list(intents)  # the turn is ours: whoever wrote them was killed
         return [i for i in intents if time.time() - i.began > SERVER_LEASE_S]
+
+    def intend_ahead(self, planned: Sequence[PlannedArticle]) -> Intent | None:
+        """On a server, record the intent of a write whose vectors the model is still making: the journal's write
+        (10-25 ms of an add's calls into Chroma) runs beside the model instead of after it. `put_articles` takes
+        it if the records are still as planned, else records another and withdraws this one. None on local files,
+        where the next holder of the writers' turn takes every intent for a killed writer's: an intent is
+        recorded there inside the batch only. Only a live writer's intent is in the journal for long on a server:
+        one the write did not take is withdrawn (`withdraw`), and one a killed writer left is recovered after its
+        lease, as any other."""
+        if self.local is not None or not planned:
+            return None
+        return self._intend([_article_intent(p.article_id, p.stored, p.content_hash, p.chunks) for p in planned])
+
+    def withdraw(self, intent: Intent) -> None:
+        """Take back an intent recorded ahead (`intend_ahead`) for a write that will not happen; nothing was
+        written under it."""
+        self._journal.delete(ids=[intent.id])
+
+    def _take_ahead(self, ahead: Intent | None, wanted: list[ArticleIntent]) -> Intent:
+        """The intent recorded ahead, if it says what the write does (no other writer changed these records
+        since it was planned) and is young enough that no other machine takes it for abandoned before the write
+        ends; else a new one, and the one ahead withdrawn."""
+        if ahead is not None and ahead.articles == wanted and time.time() - ahead.began < SERVER_LEASE_S / 2:
+            return ahead
+        intent = self._intend(wanted)
+        if ahead is not None:
+            self.withdraw(ahead)
+        return intent
 
     def _intend(self, articles: list[ArticleIntent]) -> Intent:
         """Record what a write is about to do, before its first change."""
@@ -1125,6 +1162,11 @@ def _as_written(
 def _first_indexed(info: ArticleInfo | None, now: float) -> float:
     """When an article was first indexed: now for a new one (or one written before this was recorded)."""
     return info.indexed_at if info is not None and info.indexed_at > 0 else now
+
+
+def _article_intent(article_id: str, current: ArticleInfo | None, content_hash: str, chunks: int) -> ArticleIntent:
+    """What putting an article with this content and this many chunks does, its record being `current`."""
+    return ArticleIntent(article_id, _held(current), (chunk_version(content_hash), chunks))
 
 
 def _held(info: ArticleInfo | None) -> Held | None:

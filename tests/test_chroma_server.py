@@ -247,3 +247,77 @@ def test_a_writer_follows_its_own_add_without_looking_at_the_change_log_again(
     other.put_article(ArticleDraft(id="port", title="Port strike", text="Dockers in Rotterdam struck on Friday."))
     monkeypatch.setattr("qa.engine.FRESHNESS", 0.0)  # as a question after its look has gone stale
     assert [c.article_id for c in service.ask("Where did the dockers strike?").citations] == ["port"]
+
+
+def test_an_add_through_a_server_records_its_intent_while_the_model_embeds_and_a_failed_add_withdraws_it(
+    chroma_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's write of an add runs beside the model, not after it; an add whose embedding fails leaves
+    nothing in the journal and the article as it was."""
+    from qa.domain import ArticleDraft
+    from qa.settings import Settings
+    from qa.wiring import open_service
+
+    service = open_service(Settings(data_dir=tmp_path / "data", chroma_url=chroma_url, collection="ahead"))
+    service.put_article(ArticleDraft(**FERRY))
+    embedder = service.engine.embedder
+    original = embedder.embed_with_spans
+    seen_while_embedding: list[list[str]] = []
+
+    def embedding(*args: object, **kwargs: object) -> object:
+        intents = lambda: [[a.article_id for a in i.articles] for i in service.store.journal()]  # noqa: E731
+        holds_within(10.0, lambda: bool(intents()))
+        seen_while_embedding.append([a for ids in intents() for a in ids])
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(embedder, "embed_with_spans", embedding)
+    edited = service.put_article(ArticleDraft(**FERRY_EDITED))
+    assert seen_while_embedding == [["ferry"]], "the intent was in the journal before the vectors were made"
+    assert edited.status == "updated" and service.store.journal() == []
+
+    def failing(*args: object, **kwargs: object) -> object:
+        holds_within(10.0, lambda: bool(service.store.journal()))
+        raise RuntimeError("the model ran out of memory")
+
+    monkeypatch.setattr(embedder, "embed_with_spans", failing)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        service.put_article(ArticleDraft(**FERRY))
+    assert service.store.journal() == [], "the intent recorded ahead was withdrawn"
+    assert service.get_article("ferry").text == FERRY_EDITED["text"]
+
+
+def test_an_intent_recorded_ahead_is_replaced_when_another_machine_writes_the_article_meanwhile(
+    chroma_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planned against one version, written over another's: the intent names the version the write replaces,
+    so that version's chunks are deleted, none is left behind."""
+    import chromadb
+
+    from qa.domain import ArticleDraft
+    from qa.settings import Settings
+    from qa.store import ChromaStore
+    from qa.wiring import open_service
+
+    server = {"chroma_url": chroma_url, "collection": "ahead_raced"}
+    service = open_service(Settings(data_dir=tmp_path / "data", **server))
+    other = open_service(Settings(data_dir=tmp_path / "other", **server))  # another machine
+    service.put_article(ArticleDraft(**FERRY))
+    original = ChromaStore.intend_ahead
+    raced: list[str] = []
+
+    def racing(self: ChromaStore, planned: object) -> object:
+        if self is service.store and not raced:  # planned against FERRY; the other machine writes meanwhile
+            raced.append("raced")
+            other.put_article(ArticleDraft(**FERRY_EDITED))
+            other.store.settle()
+        return original(self, planned)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ChromaStore, "intend_ahead", racing)
+    third = {**FERRY, "text": "Ferry crews in Calais went back to work on Thursday after a pay offer."}
+    written = service.put_article(ArticleDraft(**third))
+    service.store.settle()
+    assert raced and written.status == "updated"
+    client = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]))
+    assert client.get_collection("ahead_raced_chunks").count() == written.article.chunks, "no version left behind"
+    assert service.store.journal() == []
+    assert service.get_article("ferry").text == third["text"]
