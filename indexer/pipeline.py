@@ -39,6 +39,10 @@ HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
 # (105-109 CPU-s) in windows of 512 and 62-63 s (110-113 CPU-s) in windows of 256.
 WINDOW_CHUNKS = 512
 WINDOW_ARTICLES = 512  # ...and articles read per step, whether or not they changed
+# The model's working memory (about 35 MB) is given back while a window of at least this many chunks is written.
+# Giving it back costs a pass of the model (about 4 ms): for one article, which a server adds between questions
+# that take it again at once, that was a few per cent of the add's cost beyond its embedding, for nothing.
+RELEASE_AFTER_CHUNKS = 64
 _log = logging.getLogger("indexer")
 
 
@@ -116,8 +120,10 @@ def index_articles(
                 read += len(window)
                 if loading is not None:
                     loading.result()  # loaded before its first batch (a failure to load is raised here)
+                before = report.chunks_embedded
                 writes = _embed(embedder, plans, report, cancel, heard) if plans else []
-                if writes and (release := getattr(embedder, "release_memory", None)) is not None:
+                release = getattr(embedder, "release_memory", None)
+                if release is not None and report.chunks_embedded - before >= RELEASE_AFTER_CHUNKS:
                     release()  # the model's working memory is not needed while the window is written (local model)
                 if cancel is not None:
                     cancel.check()  # the last look before this window's write: once it starts, it finishes

@@ -310,6 +310,27 @@ def test_a_feed_streams_through_in_windows_each_logged_and_followed(
     assert len(again.unchanged) == 100 and again.chunks_embedded == 0 and store.change_count() == 3
 
 
+def test_the_model_gives_its_memory_back_after_a_big_window_only(
+    tmp_path: Path, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Giving the model's working memory back costs a pass of the model: worth it while a big window is written,
+    not after one article that a server adds between questions."""
+    from indexer import pipeline
+
+    monkeypatch.setattr(pipeline, "WINDOW_ARTICLES", 40)
+    monkeypatch.setattr(pipeline, "RELEASE_AFTER_CHUNKS", 30)
+    released: list[int] = []
+    monkeypatch.setattr(embedder, "release_memory", lambda: released.append(len(released)))
+    store = open_store(Settings(data_dir=tmp_path / "data"), embedder)
+    articles = [
+        LoadedArticle(Article(id=f"n{i:02d}", title=f"Story {i}", text=f"Story {i} is about grain."), origin="test")
+        for i in range(50)
+    ]
+    report = index_articles(store, embedder, articles)
+    assert report.chunks_embedded == 50
+    assert released == [0], "after the window of 40 chunks, not after the one of 10"
+
+
 class _Recording(MiniLMEmbedder):
     """The real model, remembering each call's texts and the texts of each batch it ran, in order."""
 
