@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class Background:
@@ -17,14 +20,15 @@ class Background:
         self._name = name
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        self._last: Future[None] | None = None
+        self._last: Future[Any] | None = None
 
-    def start(self, task: Callable[[], None]) -> None:
-        """Run `task` after the ones started before it."""
+    def start(self, task: Callable[[], T]) -> Future[T]:
+        """Run `task` after the ones started before it; its future."""
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
-            self._last = self._pool.submit(task)
+            self._last = future = self._pool.submit(task)
+        return future
 
     def wait(self) -> None:
         """Wait for the last task started; raise what it raised (once: a later `wait` has nothing to wait for)."""

@@ -280,6 +280,7 @@ class ChromaStore:
         self._unpositioned_end = -1  # a length at which the log was found to end in a record of an older schema
         self._probed: OrderedDict[int, ChangeRecord] = OrderedDict()  # records read by position lately
         self._finishing = Background("qa-store-finish")  # the last write's clean-up, on a server (see `_finish`)
+        self._reads = Background("qa-store-read")  # a write's read of the records beside its chunks' (`put_articles`)
 
     # -- opening -------------------------------------------------------------------------------------------
 
@@ -748,12 +749,57 @@ class ChromaStore:
         intent `intend_ahead` recorded for these writes, taken if it still says what they do."""
         ids = [w.article.id for w in writes]
         self._in_batch()
-        current = self.article_infos(ids)
         versions = [chunk_version(w.content_hash) for w in writes]
-        wanted = [
-            _article_intent(w.article.id, current.get(w.article.id), w.content_hash, len(w.chunks)) for w in writes
+        if ahead is not None and time.time() - ahead.began < SERVER_LEASE_S / 2:
+            # The intent ahead names the new chunks whatever the records say: they are written while the records
+            # are read (a round trip less), and it is replaced before the switch if a record changed meanwhile.
+            reading = self._reads.start(lambda: self.article_infos(ids))
+            self._put_chunks(writes, versions)
+            current = reading.result()
+            intent = self._take_ahead(ahead, self._intents(writes, current))
+        else:
+            current = self.article_infos(ids)
+            intent = self._take_ahead(ahead, self._intents(writes, current))
+            self._put_chunks(writes, versions)
+        now = time.time()
+        # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
+        records = [
+            {
+                "text": w.article.text,
+                "title": w.article.title,
+                "published": w.article.published,
+                "published_inferred": w.article.published_inferred,
+                "source": w.article.source,
+                "url": w.article.url,
+                "content_hash": w.content_hash,
+                "chunks": len(w.chunks),
+                "version": version,
+                "origin": w.origin,
+                # syndicated copies are recognised by it (qa.stories); a replaced article keeps its first
+                # indexing time, which elects a story's id
+                "minhash": stories.encode(stories.signature(w.article.text)),
+                "indexed_at": _first_indexed(current.get(w.article.id), now),
+                "published_at": published_timestamp(w.article.published),  # None removes the earlier version's
+            }
+            for w, version in zip(writes, versions, strict=True)
         ]
-        intent = self._take_ahead(ahead, wanted)
+        for begin in range(0, len(writes), _CALL):  # each article switches whole, old or new
+            switched = records[begin : begin + _CALL]
+            self._articles.upsert(
+                ids=ids[begin : begin + _CALL],
+                embeddings=[_ARTICLE_PLACEHOLDER] * len(switched),
+                # An upsert keeps the document it is not given: an empty one replaces what schema 4 wrote.
+                documents=[""] * len(switched),
+                metadatas=switched,
+            )
+        # Logged before the old chunks go: a process killed in between leaves every replica that has not seen
+        # the record with the old version whole, until the recovery deletes them and logs the articles.
+        self._log(ids, _as_written(writes, versions, records) if len(writes) <= _CHANGE_IDS else None)
+        new = {chunk_id(w.article.id, c.position, v) for w, v in zip(writes, versions, strict=True) for c in w.chunks}
+        self._finish(intent, [i for a in intent.articles if a.old for i in a.chunk_ids() if i not in new])
+
+    def _put_chunks(self, writes: Sequence[ArticleToWrite], versions: Sequence[str]) -> None:
+        """The articles' chunks, under their new versions (no reader takes them before the switch)."""
         # the publication time as a number, so that a Chroma `where` can take a window of dates (absent: unknown)
         dates = {w.article.id: published_timestamp(w.article.published) for w in writes}
         rows = [
@@ -789,42 +835,11 @@ class ChromaStore:
                     for article_id, version, c, h, _, sv in page
                 ],
             )
-        now = time.time()
-        # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
-        records = [
-            {
-                "text": w.article.text,
-                "title": w.article.title,
-                "published": w.article.published,
-                "published_inferred": w.article.published_inferred,
-                "source": w.article.source,
-                "url": w.article.url,
-                "content_hash": w.content_hash,
-                "chunks": len(w.chunks),
-                "version": version,
-                "origin": w.origin,
-                # syndicated copies are recognised by it (qa.stories); a replaced article keeps its first
-                # indexing time, which elects a story's id
-                "minhash": stories.encode(stories.signature(w.article.text)),
-                "indexed_at": _first_indexed(current.get(w.article.id), now),
-                "published_at": dates[w.article.id],  # None removes the earlier version's
-            }
-            for w, version in zip(writes, versions, strict=True)
-        ]
-        for begin in range(0, len(writes), _CALL):  # each article switches whole, old or new
-            switched = records[begin : begin + _CALL]
-            self._articles.upsert(
-                ids=ids[begin : begin + _CALL],
-                embeddings=[_ARTICLE_PLACEHOLDER] * len(switched),
-                # An upsert keeps the document it is not given: an empty one replaces what schema 4 wrote.
-                documents=[""] * len(switched),
-                metadatas=switched,
-            )
-        # Logged before the old chunks go: a process killed in between leaves every replica that has not seen
-        # the record with the old version whole, until the recovery deletes them and logs the articles.
-        self._log(ids, _as_written(writes, versions, records) if len(writes) <= _CHANGE_IDS else None)
-        new = {chunk_id(a, c.position, version) for a, version, c, _, _, _ in rows}
-        self._finish(intent, [i for a in intent.articles if a.old for i in a.chunk_ids() if i not in new])
+
+    @staticmethod
+    def _intents(writes: Sequence[ArticleToWrite], current: dict[str, ArticleInfo]) -> list[ArticleIntent]:
+        """What the writes do, the records being `current`."""
+        return [_article_intent(w.article.id, current.get(w.article.id), w.content_hash, len(w.chunks)) for w in writes]
 
     def remove_articles(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles and all their chunks (records first: readers stop using them at once); returns the

@@ -321,3 +321,37 @@ def test_an_intent_recorded_ahead_is_replaced_when_another_machine_writes_the_ar
     assert client.get_collection("ahead_raced_chunks").count() == written.article.chunks, "no version left behind"
     assert service.store.journal() == []
     assert service.get_article("ferry").text == third["text"]
+
+
+def test_an_add_through_a_server_reads_the_records_while_its_chunks_are_written(
+    chroma_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With its intent recorded ahead, an add's last look at the records is made beside its chunks' write, not
+    before it (a round trip less after the model)."""
+    import threading
+
+    from qa.domain import ArticleDraft
+    from qa.settings import Settings
+    from qa.store import ChromaStore
+    from qa.wiring import open_service
+
+    service = open_service(Settings(data_dir=tmp_path / "data", chroma_url=chroma_url, collection="beside"))
+    service.put_article(ArticleDraft(**FERRY))
+    put_chunks, article_infos = ChromaStore._put_chunks, ChromaStore.article_infos
+    writing, read_meanwhile, seen = threading.Event(), threading.Event(), []
+
+    def reading(self: ChromaStore, ids: object) -> object:
+        if writing.is_set():
+            read_meanwhile.set()
+        return article_infos(self, ids)  # type: ignore[arg-type]
+
+    def writing_chunks(self: ChromaStore, *args: object) -> None:
+        writing.set()
+        seen.append(read_meanwhile.wait(10))
+        put_chunks(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ChromaStore, "article_infos", reading)
+    monkeypatch.setattr(ChromaStore, "_put_chunks", writing_chunks)
+    edited = service.put_article(ArticleDraft(**FERRY_EDITED))
+    assert seen == [True], "the records were read while the chunks were being written"
+    assert edited.status == "updated" and service.get_article("ferry").text == FERRY_EDITED["text"]
