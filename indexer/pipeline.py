@@ -111,7 +111,7 @@ def index_articles(
             if loading is None and (load := getattr(embedder, "load", None)) is not None:
                 loading = writer.submit(carry(load))
 
-        planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model)
+        planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
         ahead = _intend_ahead(store, writer, planned)  # the window's intent, recorded while the model embeds it
         try:
             while planned is not None:
@@ -130,7 +130,7 @@ def index_articles(
                 if writing is not None:
                     writing.result()  # one write in flight at a time, and its failure stops the run here
                     writing = None
-                planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model)
+                planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
                 if writes:
                     writing = writer.submit(carry(_write), store, writes, after_window, ahead)
                     ahead = None  # the write's now: never withdrawn
@@ -176,15 +176,26 @@ def _plan_next(
     chunk_tokens: int,
     rewrite: bool,
     changed: Callable[[], object],
+    reader: ThreadPoolExecutor,
 ) -> tuple[list[LoadedArticle], list[_Plan]] | None:
     """The next window, and what changed in it with its chunks (None when the input is done); unchanged articles
-    go to the report. `changed` hears each changed article before it is chunked."""
+    go to the report. `changed` hears each changed article before it is planned. `reader` reads the records of
+    a window of one article while it is chunked."""
     window = next(windows, None)
     if window is None:
         return None
     store.see_other_writers()  # vectors are reused from the store: read them from a view that has them all
     with stage("plan", "index"):
-        stored = store.article_infos([item.article.id for item in window])
+        ids = [item.article.id for item in window]
+        chunked: dict[str, list[Chunk]] = {}
+        if len(window) == 1:
+            # One article (an add through the API), nearly always new or changed: chunked while its record is
+            # read, a round trip into Chroma less before the model (the chunking is wasted on an unchanged one).
+            reading = reader.submit(carry(store.article_infos), ids)
+            chunked[ids[0]] = plan_chunks(window[0].article, embedder, chunk_tokens)
+            stored = reading.result()
+        else:
+            stored = store.article_infos(ids)
         plans = []
         for item in window:
             article, digest = item.article, content_hash(item.article)
@@ -193,7 +204,8 @@ def _plan_next(
                 report.unchanged.append(article.id)
             else:
                 changed()
-                plans.append(_plan(store, embedder, item, digest, chunk_tokens, known))
+                chunks = chunked.get(article.id) or plan_chunks(article, embedder, chunk_tokens)
+                plans.append(_plan(store, item, digest, chunks, known))
         return window, plans
 
 
@@ -249,15 +261,9 @@ def _windows(
 
 
 def _plan(
-    store: ChromaStore,
-    embedder: Embedder,
-    item: LoadedArticle,
-    digest: str,
-    chunk_tokens: int,
-    stored: ArticleInfo | None,
+    store: ChromaStore, item: LoadedArticle, digest: str, chunks: list[Chunk], stored: ArticleInfo | None
 ) -> _Plan:
     """What to write for an article: its chunks, and the vectors of the ones whose text did not change."""
-    chunks = plan_chunks(item.article, embedder, chunk_tokens)
     hashes = [hashlib.sha256(indexed_text(c.text, c.context)[0].encode("utf-8")).hexdigest() for c in chunks]
     old = {c.content_hash: c for c in store.chunks_of(stored)} if stored else {}
     reused = {

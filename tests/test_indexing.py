@@ -331,6 +331,35 @@ def test_the_model_gives_its_memory_back_after_a_big_window_only(
     assert released == [0], "after the window of 40 chunks, not after the one of 10"
 
 
+def test_one_article_is_chunked_while_its_record_is_read(
+    tmp_path: Path, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An add through the API is a window of one article: its chunking does not wait for the read of its record."""
+    import threading
+
+    from indexer import pipeline
+
+    store = open_store(Settings(data_dir=tmp_path / "data"), embedder)
+    store.ensure()
+    chunking, read_while_chunking = threading.Event(), []
+    plan_chunks, article_infos = pipeline.plan_chunks, ChromaStore.article_infos
+
+    def chunk(*args: Any) -> Any:
+        chunking.set()
+        return plan_chunks(*args)
+
+    def read(self: ChromaStore, ids: Any) -> Any:
+        read_while_chunking.append(chunking.wait(5))
+        return article_infos(self, ids)
+
+    monkeypatch.setattr(pipeline, "plan_chunks", chunk)
+    monkeypatch.setattr(ChromaStore, "article_infos", read)
+    article = Article(id="grain", title="Grain", text="Grain delegations met in Ankara on Tuesday.")
+    report = index_articles(store, embedder, [LoadedArticle(article, origin="test")])
+    assert report.added == ["grain"]
+    assert read_while_chunking[0] is True, "the record was read while the article was chunked"
+
+
 class _Recording(MiniLMEmbedder):
     """The real model, remembering each call's texts and the texts of each batch it ran, in order."""
 
