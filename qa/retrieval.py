@@ -7,9 +7,11 @@ the best sentence's meaning and term coverage ranks the right paragraph first ma
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+import numpy as np
 
 from qa.domain import Passage, RetrievalMode, SearchFilter
 from qa.evidence import QuestionEvidence, SentenceEvidence
@@ -68,20 +70,25 @@ class HybridRetriever:
         if mode != "dense":
             with stage("keyword"):
                 keyword = dict(self.keyword.search(question.question, self.candidates, within))
-        dense = dense_read.result() if dense_read else []
+        dense, found = dense_read.result() if dense_read else ([], {})
         with stage("fuse"):  # merging the candidates: their chunks, scores and sentence evidence
             ids = list(dict.fromkeys([c for c, _ in dense] + list(keyword)))
             if not ids:
                 return []
-            # The dense search gave its candidates' cosines; only the keyword-only candidates' vectors are read.
+            # The dense search gave its candidates' cosines (unfiltered, their chunks too): the keyword-only
+            # candidates are read with their vectors, and any dense candidate not brought yet without.
             cosines = dict(dense)
-            keyword_only = [i for i in keyword if i not in cosines]
-            read_vectors = keyword_only and mode != "bm25"
-            vectors_read = _READS.submit(self.store.cosines, question.vector, keyword_only) if read_vectors else None
-            found = self.store.get_chunks(ids)
-            chunks = [found[i] for i in ids if i in found]  # a chunk removed between the two reads is skipped
-            if vectors_read:
-                cosines.update(vectors_read.result())
+            keyword_only = [i for i in keyword if i not in cosines] if mode != "bm25" else []
+            listed = set(keyword_only)
+            unread = [i for i in ids if i not in found and i not in listed]
+            with_vectors = _READS.submit(self.store.get_chunks, keyword_only, True) if keyword_only and unread else None
+            if unread:
+                found.update(self.store.get_chunks(unread))
+            if keyword_only:
+                read = with_vectors.result() if with_vectors else self.store.get_chunks(keyword_only, True)
+                found.update(read)
+                cosines.update(_cosines(question.vector, read.values()))
+            chunks = [found[i] for i in ids if i in found]  # a chunk removed between the reads is skipped
             best_keyword = max(keyword.values(), default=0.0) or 1.0
             hits = []
             for chunk, evidence in zip(chunks, question.measure(chunks), strict=True):
@@ -91,21 +98,36 @@ class HybridRetriever:
             hits.sort(key=lambda h: -h.score)
             return hits[:top_k]
 
-    def _dense(self, question: QuestionEvidence, allowed: Sequence[str] | None) -> list[tuple[str, float]]:
-        """Nearest chunks, inside the filter when there is one."""
+    def _dense(
+        self, question: QuestionEvidence, allowed: Sequence[str] | None
+    ) -> tuple[list[tuple[str, float]], dict[str, StoredChunk]]:
+        """Nearest chunks, inside the filter when there is one, and the chunks the search brought (unfiltered: all
+        of them, in the same call)."""
         with stage("dense"):
-            if allowed is not None and len(allowed) <= EXACT_MAX:
-                return self.store.nearest_among(question.vector, self.candidates, allowed)
-            if allowed is None or len(allowed) <= MAX_IDS_IN_QUERY:
-                return self.store.dense_query(question.vector, self.candidates, among=allowed)
+            if allowed is None:
+                nearest = self.store.nearest_chunks(question.vector, self.candidates)
+                return [(c.id, cosine) for c, cosine in nearest], {c.id: c for c, _ in nearest}
+            if len(allowed) <= EXACT_MAX:
+                return self.store.nearest_among(question.vector, self.candidates, allowed), {}
+            if len(allowed) <= MAX_IDS_IN_QUERY:
+                return self.store.dense_query(question.vector, self.candidates, among=allowed), {}
             total = self.chunk_total()
             share = len(allowed) / max(total, 1)
             wanted = min(MAX_OVERSAMPLED, math.ceil(2 * self.candidates / share))
             inside = set(allowed)
             found = [(c, s) for c, s in self.store.dense_query(question.vector, wanted) if c in inside]
             if len(found) >= self.candidates or wanted >= total:
-                return found[: self.candidates]
-            return self.store.dense_query(question.vector, self.candidates, among=allowed)
+                return found[: self.candidates], {}
+            return self.store.dense_query(question.vector, self.candidates, among=allowed), {}
+
+
+def _cosines(vector: np.ndarray, chunks: Iterable[StoredChunk]) -> dict[str, float]:
+    """Chunk id -> cosine of its vector to the question's (the vectors are normalised), in one product."""
+    read = [c for c in chunks if c.embedding is not None]
+    if not read:
+        return {}
+    values = np.stack([c.embedding for c in read]) @ vector
+    return {c.id: float(v) for c, v in zip(read, values, strict=True)}
 
 
 def _score(mode: RetrievalMode, cosine: float, keyword: float, evidence: SentenceEvidence) -> float:

@@ -47,7 +47,7 @@ def make_chunk(
 
 
 class FakeStore:
-    """The two reads the retriever makes, recorded."""
+    """The reads the retriever makes, recorded."""
 
     def __init__(self, chunks: Sequence[StoredChunk], dense: list[tuple[str, float]]) -> None:
         self.chunks = {c.id: c for c in chunks}
@@ -55,18 +55,15 @@ class FakeStore:
         self.dense_calls: list[tuple[Any, ...]] = []
         self.get_calls: list[tuple[list[str], bool]] = []
         self.exact_calls: list[tuple[Any, ...]] = []
-        self.cosine_calls: list[list[str]] = []
 
     def dense_query(self, vector: np.ndarray, n: int, among: Sequence[str] | None = None) -> list[tuple[str, float]]:
         self.dense_calls.append((vector, n, among))
         found = [hit for hit in self.dense if among is None or hit[0] in among]
         return found[:n]
 
-    def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
-        self.cosine_calls.append(list(ids))
-        # As the store: ids that are gone are left out.
-        present = [self.chunks[i] for i in ids if i in self.chunks]
-        return {c.id: float(c.embedding @ vector) for c in present if c.embedding is not None}
+    def nearest_chunks(self, vector: np.ndarray, n: int) -> list[tuple[StoredChunk, float]]:
+        self.dense_calls.append((vector, n, None))
+        return [(self.chunks[i], cosine) for i, cosine in self.dense[:n] if i in self.chunks]
 
     def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
         self.exact_calls.append((vector, n, list(among)))
@@ -157,12 +154,12 @@ def test_a_chunk_found_by_both_retrievers_ranks_above_one_found_by_one() -> None
     assert [h.keyword for h in hits] == [4.0, 0.0, 2.0]  # raw BM25 is kept on the hit
 
 
-def test_candidates_are_read_once_dense_first_without_duplicates() -> None:
+def test_the_dense_candidates_come_with_the_search_and_only_keyword_only_ones_are_read_after() -> None:
     store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a1::1", 0.6)])
     keyword = FakeKeyword([("a1::1", 4.0), ("a2::0", 2.0)])
-    retriever(store, keyword, candidates=7).retrieve(question(), top_k=5)
-    assert store.get_calls == [(["a1::0", "a1::1", "a2::0"], False)]
-    assert store.cosine_calls == [["a2::0"]], "only the keyword-only candidate's vector is read"
+    hits = retriever(store, keyword, candidates=7).retrieve(question(), top_k=5)
+    assert store.get_calls == [(["a2::0"], True)], "one read after the search: the keyword-only chunk, its vector"
+    assert {h.chunk.id for h in hits} == {"a1::0", "a1::1", "a2::0"}
     assert store.dense_calls[0][1:] == (7, None)
     assert keyword.calls == [(QUESTION, 7, None)]
 
@@ -191,7 +188,7 @@ def test_a_chunk_missing_from_the_store_is_skipped() -> None:
     store = FakeStore(three_chunks()[:1], dense=[("gone::0", 0.9), ("a1::0", 0.8)])
     hits = retriever(store, FakeKeyword([("gone::3", 5.0)]), candidates=10).retrieve(question(), top_k=5)
     assert [h.chunk.id for h in hits] == ["a1::0"]
-    assert store.get_calls == [(["gone::0", "a1::0", "gone::3"], False)]
+    assert store.get_calls == [(["gone::3"], True)]
 
 
 def test_dense_mode_does_not_ask_the_keyword_index() -> None:
@@ -222,6 +219,8 @@ def test_filters_go_inside_both_retrievers() -> None:
     assert store.exact_calls == [(Q, 4, allowed)] and store.dense_calls == [], "a few chunks: compared exactly"
     assert keyword.calls == [(QUESTION, 4, within)], "so does the keyword query"
     assert {h.chunk.id for h in hits} == {"a1::0", "a1::1"}
+    # the exact comparison gives cosines only: its chunks are read, the keyword-only one with its vector
+    assert sorted(store.get_calls) == [(["a1::0"], False), (["a1::1"], True)]
 
 
 def test_a_middling_filter_is_searched_among_its_ids_by_chroma(monkeypatch: pytest.MonkeyPatch) -> None:
