@@ -123,11 +123,11 @@ class HybridRetriever:
 
 def _cosines(vector: np.ndarray, chunks: Iterable[StoredChunk]) -> dict[str, float]:
     """Chunk id -> cosine of its vector to the question's (the vectors are normalised), in one product."""
-    read = [c for c in chunks if c.embedding is not None]
+    read = [(c.id, c.embedding) for c in chunks if c.embedding is not None]
     if not read:
         return {}
-    values = np.stack([c.embedding for c in read]) @ vector
-    return {c.id: float(v) for c, v in zip(read, values, strict=True)}
+    values = np.stack([embedding for _, embedding in read]) @ vector
+    return {chunk_id: float(v) for (chunk_id, _), v in zip(read, values, strict=True)}
 
 
 def _score(mode: RetrievalMode, cosine: float, keyword: float, evidence: SentenceEvidence) -> float:
