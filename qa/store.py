@@ -731,7 +731,8 @@ class ChromaStore:
             include=["distances", "metadatas", "documents"],
         )
         rows = zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True)
-        return [(self._stored(i, doc, meta, None), 1.0 - d) for i, doc, meta, d in rows]
+        # A chunk deleted while the query ran comes back without its metadata: it is gone, so it is left out.
+        return [(self._stored(i, doc, meta, None), 1.0 - d) for i, doc, meta, d in rows if meta is not None]
 
     def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the nearest of a few chunks, exactly: their vectors are read by id and
