@@ -101,6 +101,7 @@ _APPEND_ATTEMPTS = 100  # positions a write tries in the change log before it gi
 # articles at most, a window of `qa index` (about 512 chunks) at most, so a few MB in all.
 _OWN_RECORDS = 8
 _READ_ATTEMPTS = 4
+_BUSY_ATTEMPTS = 3  # tries to bound a collection's write log while Chroma's SQLite is locked
 # On a Chroma server nothing tells whether another machine's write in progress is alive: an intent is taken for
 # abandoned once it is this old (a write of one window takes seconds). On local files the writers' lock tells.
 SERVER_LEASE_S = 600.0
@@ -1100,11 +1101,17 @@ def _bound_write_log(collection: Any, writes: int) -> None:
     for about the same mean and a lower median. Set when an index is opened to write; Chroma applies it when it
     next loads the collection (a new index at once, an older one from the next process on). Only a speed-up: when
     Chroma is busy (its SQLite "database is locked", seen opening an index a killed writer left), it is left for
-    the next open."""
+    the next open, after a few short tries (a fresh index's first writes can hold SQLite's lock for a moment)."""
     hnsw = (collection.configuration_json or {}).get("hnsw") or {}
-    if hnsw.get("sync_threshold") != writes:  # (its batch_size, 100 by default, may not exceed it)
-        with contextlib.suppress(InternalError):
+    if hnsw.get("sync_threshold") == writes:  # (its batch_size, 100 by default, may not exceed it)
+        return
+    for attempt in range(_BUSY_ATTEMPTS):
+        try:
             collection.modify(configuration={"hnsw": {"sync_threshold": writes}})
+            return
+        except InternalError:
+            if attempt < _BUSY_ATTEMPTS - 1:
+                time.sleep(0.05 * (attempt + 1))
 
 
 def pack_chunk(fields: dict[str, Any]) -> str:
