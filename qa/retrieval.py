@@ -67,27 +67,24 @@ class HybridRetriever:
         # The store's reads wait on Chroma (a server, or its own threads): each runs beside the work in Python.
         dense_read = _READS.submit(carry(self._dense), question, allowed) if mode != "bm25" else None
         keyword: dict[str, float] = {}
+        keyword_read = None
         if mode != "dense":
             with stage("keyword"):
                 keyword = dict(self.keyword.search(question.question, self.candidates, within))
+            if keyword:  # read while the dense search runs; with their vectors, for the cosines of those it misses
+                keyword_read = _READS.submit(self.store.get_chunks, list(keyword), mode != "bm25")
         dense, found = dense_read.result() if dense_read else ([], {})
         with stage("fuse"):  # merging the candidates: their chunks, scores and sentence evidence
             ids = list(dict.fromkeys([c for c, _ in dense] + list(keyword)))
             if not ids:
                 return []
-            # The dense search gave its candidates' cosines (unfiltered, their chunks too): the keyword-only
-            # candidates are read with their vectors, and any dense candidate not brought yet without.
-            cosines = dict(dense)
-            keyword_only = [i for i in keyword if i not in cosines] if mode != "bm25" else []
-            listed = set(keyword_only)
-            unread = [i for i in ids if i not in found and i not in listed]
-            with_vectors = _READS.submit(self.store.get_chunks, keyword_only, True) if keyword_only and unread else None
+            read = keyword_read.result() if keyword_read else {}
+            cosines = dict(dense)  # Chroma's, for the candidates it found
+            cosines.update(_cosines(question.vector, [c for i, c in read.items() if i not in cosines]))
+            found = read | found  # an unfiltered dense search brought its chunks; a filtered one did not
+            unread = [i for i in ids if i not in found and (keyword_read is None or i not in keyword)]
             if unread:
                 found.update(self.store.get_chunks(unread))
-            if keyword_only:
-                read = with_vectors.result() if with_vectors else self.store.get_chunks(keyword_only, True)
-                found.update(read)
-                cosines.update(_cosines(question.vector, read.values()))
             chunks = [found[i] for i in ids if i in found]  # a chunk removed between the reads is skipped
             best_keyword = max(keyword.values(), default=0.0) or 1.0
             hits = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,6 +56,9 @@ class FakeStore:
         self.dense_calls: list[tuple[Any, ...]] = []
         self.get_calls: list[tuple[list[str], bool]] = []
         self.exact_calls: list[tuple[Any, ...]] = []
+        self.reading = threading.Event()  # a read by id has begun
+        self.search_waits = False  # the dense search lasts until a read begins (at most 2 s), as on a server
+        self.read_during_search: bool | None = None  # whether one began while it ran
 
     def dense_query(self, vector: np.ndarray, n: int, among: Sequence[str] | None = None) -> list[tuple[str, float]]:
         self.dense_calls.append((vector, n, among))
@@ -63,6 +67,8 @@ class FakeStore:
 
     def nearest_chunks(self, vector: np.ndarray, n: int) -> list[tuple[StoredChunk, float]]:
         self.dense_calls.append((vector, n, None))
+        if self.search_waits:
+            self.read_during_search = self.reading.wait(timeout=2)
         return [(self.chunks[i], cosine) for i, cosine in self.dense[:n] if i in self.chunks]
 
     def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
@@ -71,6 +77,7 @@ class FakeStore:
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, StoredChunk]:
         self.get_calls.append((list(ids), with_embeddings))
+        self.reading.set()
         return {i: self.chunks[i] for i in ids if i in self.chunks}
 
 
@@ -154,11 +161,13 @@ def test_a_chunk_found_by_both_retrievers_ranks_above_one_found_by_one() -> None
     assert [h.keyword for h in hits] == [4.0, 0.0, 2.0]  # raw BM25 is kept on the hit
 
 
-def test_the_dense_candidates_come_with_the_search_and_only_keyword_only_ones_are_read_after() -> None:
+def test_the_keyword_candidates_are_read_while_the_dense_search_runs_and_nothing_after_it() -> None:
     store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a1::1", 0.6)])
     keyword = FakeKeyword([("a1::1", 4.0), ("a2::0", 2.0)])
+    store.search_waits = True
     hits = retriever(store, keyword, candidates=7).retrieve(question(), top_k=5)
-    assert store.get_calls == [(["a2::0"], True)], "one read after the search: the keyword-only chunk, its vector"
+    assert store.read_during_search, "the keyword candidates' read does not wait for the dense search"
+    assert store.get_calls == [(["a1::1", "a2::0"], True)], "one read: the keyword candidates, with their vectors"
     assert {h.chunk.id for h in hits} == {"a1::0", "a1::1", "a2::0"}
     assert store.dense_calls[0][1:] == (7, None)
     assert keyword.calls == [(QUESTION, 7, None)]
@@ -188,7 +197,7 @@ def test_a_chunk_missing_from_the_store_is_skipped() -> None:
     store = FakeStore(three_chunks()[:1], dense=[("gone::0", 0.9), ("a1::0", 0.8)])
     hits = retriever(store, FakeKeyword([("gone::3", 5.0)]), candidates=10).retrieve(question(), top_k=5)
     assert [h.chunk.id for h in hits] == ["a1::0"]
-    assert store.get_calls == [(["gone::3"], True)]
+    assert store.get_calls == [(["gone::3"], True)], "read once, not again after the search"
 
 
 def test_dense_mode_does_not_ask_the_keyword_index() -> None:
@@ -275,7 +284,8 @@ def test_cosines_come_from_the_dense_search_and_from_vectors_for_keyword_only_ca
     store = FakeStore(
         [make_chunk("a1::0", [0.1, 0, 0, 0]), make_chunk("a2::0", [0.3, 0, 0, 0])], dense=[("a1::0", 0.9)]
     )
-    hits = retriever(store, FakeKeyword([("a2::0", 1.0)]), candidates=10).retrieve(question(), top_k=5)
+    both = FakeKeyword([("a2::0", 1.0), ("a1::0", 0.5)])  # a1::0 is read with its vector too
+    hits = retriever(store, both, candidates=10).retrieve(question(), top_k=5)
     assert {h.chunk.id: h.cosine for h in hits} == {"a1::0": 0.9, "a2::0": pytest.approx(0.3)}
 
 
