@@ -11,7 +11,9 @@ build is kept in --work and reused by later runs. Then, for each size, with the 
 - the same add through that server's API (`POST /api/articles`) and the first question after it;
 - warm `POST /api/ask` p50 / p95, unfiltered and limited to 10 articles;
 - cold `qa list` and cold `qa ask` (fresh processes, wall time);
-- the server's peak memory (VmHWM) and the data directory's size on disk.
+- the server's peak memory (VmHWM) and the data directory's size on disk;
+- the machine's speed in those minutes (`machine_gauge_ms`, before and after the asks): the same fixed work of a
+  question's that no index takes part in, so that runs of different hours can be told apart.
 
 `--modes local,server` measures each index both embedded (Chroma in the qa process, on disk) and through a
 `chroma run` server over the same files (QA_CHROMA_URL), as several machines would use it.
@@ -189,6 +191,25 @@ def _nine_chunk_article(n: int) -> dict[str, str]:
     return {"id": f"added/{n}", "title": f"Added story {n}", "text": "\n\n".join(paragraphs)}
 
 
+def machine_gauge(questions: list[str], rounds: int = 40) -> float:
+    """Median milliseconds of one fixed piece of a question's CPU work that no index takes part in: the model
+    embedding a question, then the span reader reading it against one fixed quote (cut to the reader's 256 word
+    pieces). This shared machine's speed drifts from hour to hour (a warm ask at 10,000 chunks: 32 ms one
+    afternoon, 57 ms another): the gauge says which kind of hour a row was measured in."""
+    from qa.embedder import MiniLMEmbedder
+    from qa.reader import SpanReader
+
+    embedder, reader = MiniLMEmbedder(), SpanReader()
+    quote = " ".join(sentence_pool()[:30])
+    took = []
+    for n in range(rounds + 5):
+        began = time.perf_counter()
+        embedder.embed([questions[n]])
+        reader.read(questions[n], [quote])
+        took.append((time.perf_counter() - began) * 1000)
+    return statistics.median(took[5:])  # the first few load the sessions and warm the caches
+
+
 def measure(data_dir: Path, questions: list[str], asks: int, runs: int) -> dict[str, float]:
     """Everything but the build, on one index."""
     from indexer.pipeline import plan_chunks
@@ -197,7 +218,7 @@ def measure(data_dir: Path, questions: list[str], asks: int, runs: int) -> dict[
     from qa.settings import Settings
     from qa.wiring import open_service
 
-    figures: dict[str, float] = {}
+    figures: dict[str, float] = {"machine_gauge_before_ms": machine_gauge(questions)}
     figures["cold_qa_list_s"] = _wall([*QA, "list"], data_dir, runs)
     figures["cold_qa_ask_s"] = _wall([*QA, "ask", questions[0]], data_dir, runs)
     server, url = qa_serve(_env(data_dir), seconds=1200)
@@ -263,6 +284,7 @@ def measure(data_dir: Path, questions: list[str], asks: int, runs: int) -> dict[
         server.terminate()
         server.wait(timeout=60)
     figures["disk_mib"] = sum(f.stat().st_size for f in data_dir.rglob("*") if f.is_file()) / 2**20
+    figures["machine_gauge_after_ms"] = machine_gauge(questions)
     return figures
 
 
