@@ -6,8 +6,10 @@ development-time work out of that start without changing what the product runs.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -56,3 +58,41 @@ def unchecked_overrides() -> Iterator[None]:
             yield
         finally:
             overrides.override, overrides.overrides = real
+
+
+# chromadb's tracing module imports this at its top and makes one only when chromadb's own tracing is configured
+# (CHROMA_OTEL_*): its gRPC and protobuf imports took 0.06-0.10 s of every process's start here.
+_CHROMA_SPAN_EXPORTER = "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"
+
+
+@contextmanager
+def exporter_on_use() -> Iterator[None]:
+    """Import chromadb with a stand-in for its OTLP span exporter that imports the real one when it is made. The
+    product's own traces use the HTTP exporter, on request (qa.telemetry); the stand-in is gone from sys.modules
+    afterwards, so a later import gets the real module."""
+    if _CHROMA_SPAN_EXPORTER in sys.modules:
+        yield
+        return
+
+    class OTLPSpanExporter:
+        """Stands in for the gRPC span exporter until one is made."""
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            real = importlib.import_module(_CHROMA_SPAN_EXPORTER).OTLPSpanExporter
+            return real(*args, **kwargs)
+
+    stand_in = types.ModuleType(_CHROMA_SPAN_EXPORTER)
+    stand_in.OTLPSpanExporter = OTLPSpanExporter  # type: ignore[attr-defined]
+    sys.modules[_CHROMA_SPAN_EXPORTER] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get(_CHROMA_SPAN_EXPORTER) is stand_in:
+            del sys.modules[_CHROMA_SPAN_EXPORTER]
+
+
+@contextmanager
+def chromadb_imports() -> Iterator[None]:
+    """How every import of chromadb here is made: without its override checks, its span exporter made on use."""
+    with unchecked_overrides(), exporter_on_use():
+        yield

@@ -54,9 +54,9 @@ from qa.background import Background
 from qa.chunking import chunk_id, chunk_version
 from qa.domain import Article, ArticleInfo, Chunk, published_timestamp
 from qa.errors import UNKNOWN_ARTICLE, ConfigError, EmbedderMismatch, NotFound, NotIndexed, StoreUnavailable
-from qa.imports import unchecked_overrides
+from qa.imports import chromadb_imports
 
-with unchecked_overrides():  # the first import of chromadb in every process
+with chromadb_imports():  # the first import of chromadb in every process
     from chromadb.errors import InternalError
 
 # 1: article records carried the mean of their chunk vectors (nothing read them). 2: a placeholder instead.

@@ -15,7 +15,7 @@ from qa.embedder import Embedder, MiniLMEmbedder, bulk_lanes
 from qa.engine import Engine
 from qa.errors import StoreUnavailable
 from qa.extractive import ExtractiveAnswerer
-from qa.imports import unchecked_overrides
+from qa.imports import chromadb_imports
 from qa.replica import Replica
 from qa.service import NewsService
 from qa.settings import Settings
@@ -80,7 +80,7 @@ def chroma_client(settings: Settings) -> tuple[object, str]:
         url = urlparse(settings.chroma_url)  # its form was checked by the settings
         port = url.port or (443 if url.scheme == "https" else 8000)
         try:
-            with unchecked_overrides():  # the client imports the rest of chromadb
+            with chromadb_imports():  # the client imports the rest of chromadb
                 client = chromadb.HttpClient(
                     host=url.hostname or "", port=port, ssl=url.scheme == "https", settings=chroma_settings
                 )
@@ -97,7 +97,7 @@ def chroma_client(settings: Settings) -> tuple[object, str]:
         # The first client creates Chroma's tables: two processes starting on a new directory take turns.
         with (settings.data_dir / "chroma-open.lock").open("a") as lock:  # not the writers' lock: held in a write
             fcntl.flock(lock, fcntl.LOCK_EX)
-            with unchecked_overrides():  # the client imports the rest of chromadb
+            with chromadb_imports():  # the client imports the rest of chromadb
                 client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:
         raise StoreUnavailable(f"Cannot open the data directory {path}: {exc}. Check QA_DATA_DIR.") from exc

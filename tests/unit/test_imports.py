@@ -1,4 +1,5 @@
-"""What a process pays to start (qa/imports.py): chromadb without its development-time override checks."""
+"""What a process pays to start (qa/imports.py): chromadb without its development-time override checks, and its
+span exporter (gRPC, protobuf) imported only when one is made."""
 
 from __future__ import annotations
 
@@ -28,3 +29,26 @@ print(len(checks), overrides.override is real, getattr(RustBindingsAPI.heartbeat
 def test_opening_the_store_skips_chromadbs_override_checks_and_leaves_the_decorator_as_it_was(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", _CHECKED], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert done.stdout.split() == ["0", "True", "True"], done.stdout + done.stderr
+
+
+# A fresh process: open the store and a local client, then check that gRPC was never imported, that the stand-in
+# left sys.modules, and that chromadb's exporter name still makes the real exporter.
+_EXPORTER = """
+import sys, tempfile
+from qa.settings import Settings
+from qa.wiring import chroma_client
+client, _ = chroma_client(Settings(data_dir=tempfile.mkdtemp()))
+client.heartbeat()
+name = "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"
+print("grpc" in sys.modules, name in sys.modules)
+import chromadb.telemetry.opentelemetry as tracing
+exporter = tracing.OTLPSpanExporter(endpoint="http://127.0.0.1:9")
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+print(isinstance(exporter, OTLPSpanExporter))
+exporter.shutdown()
+"""
+
+
+def test_opening_the_store_imports_no_grpc_and_chromadbs_exporter_is_the_real_one_when_made(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _EXPORTER], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert done.stdout.split() == ["False", "False", "True"], done.stdout + done.stderr
