@@ -12,8 +12,8 @@ build is kept in --work and reused by later runs. Then, for each size, with the 
 - warm `POST /api/ask` p50 / p95, unfiltered and limited to 10 articles;
 - cold `qa list` and cold `qa ask` (fresh processes, wall time);
 - the server's peak memory (VmHWM) and the data directory's size on disk;
-- the machine's speed in those minutes (`machine_gauge_ms`, before and after the asks): the same fixed work of a
-  question's that no index takes part in, so that runs of different hours can be told apart.
+- the machine's speed in those minutes (`machine_gauge_before_ms`, `machine_gauge_after_ms`): the same fixed work of a
+  question's that no index takes part in, so that a half-speed hour can be told from a normal one.
 
 `--modes local,server` measures each index both embedded (Chroma in the qa process, on disk) and through a
 `chroma run` server over the same files (QA_CHROMA_URL), as several machines would use it.
@@ -195,7 +195,8 @@ def machine_gauge(questions: list[str], rounds: int = 40) -> float:
     """Median milliseconds of one fixed piece of a question's CPU work that no index takes part in: the model
     embedding a question, then the span reader reading it against one fixed quote (cut to the reader's 256 word
     pieces). This shared machine's speed drifts from hour to hour (a warm ask at 10,000 chunks: 32 ms one
-    afternoon, 57 ms another): the gauge says which kind of hour a row was measured in."""
+    afternoon, 57 ms another): the gauge tells a half-speed hour from a normal one. It times the model
+    only, not the store's reads, so it does not rank hours closer than that."""
     from qa.embedder import MiniLMEmbedder
     from qa.reader import SpanReader
 
