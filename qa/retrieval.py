@@ -82,7 +82,7 @@ class HybridRetriever:
             cosines = dict(dense)  # Chroma's, for the candidates it found
             cosines.update(_cosines(question.vector, [c for i, c in read.items() if i not in cosines]))
             found = read | found  # an unfiltered dense search brought its chunks; a filtered one did not
-            unread = [i for i in ids if i not in found and (keyword_read is None or i not in keyword)]
+            unread = [i for i in ids if i not in found and i not in keyword]  # the keyword read tried those
             if unread:
                 found.update(self.store.get_chunks(unread))
             chunks = [found[i] for i in ids if i in found]  # a chunk removed between the reads is skipped
