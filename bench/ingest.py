@@ -77,7 +77,7 @@ def bare_model_times(feed: Path) -> tuple[float, float]:
     from qa.chunking import indexed_text
     from qa.embedder import MiniLMEmbedder, bulk_lanes
 
-    embedder = MiniLMEmbedder(spin=False, lanes=bulk_lanes())  # as `qa index` runs it
+    embedder = MiniLMEmbedder(lanes=bulk_lanes())  # as `qa index` runs it
     texts = [
         indexed_text(c.text, c.context)[0]
         for item in iter_articles([feed])

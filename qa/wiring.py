@@ -23,13 +23,12 @@ from qa.store import ChromaStore, LocalFiles
 from qa.telemetry import configure_tracing
 
 
-def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = False, spin: bool = True) -> Embedder:
+def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = False) -> Embedder:
     """The configured embedder: the packaged MiniLM, or an OpenAI-compatible embeddings endpoint.
 
     `fast_start` skips the model's graph optimisation: for processes that embed a question or two. `bulk` suits
     processes that embed many texts and answer no question (`qa index`, `qa watch`): the model's threads do not
-    busy-wait between operations, and batches run side by side, one a core. Without `spin` the threads do not
-    busy-wait either, for a process that asks questions back to back (`qa eval`)."""
+    batches run side by side, one a core."""
     if settings.embed == "openai":
         from qa.openai_backend import OpenAIEmbedder, make_client
 
@@ -37,7 +36,6 @@ def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = Fa
     return MiniLMEmbedder(
         batch_size=settings.embed_batch_size,
         optimize=not fast_start,
-        spin=spin and not bulk,
         lanes=bulk_lanes() if bulk else 1,
     )
 
@@ -134,12 +132,11 @@ def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
     return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where, local_files(settings))
 
 
-def open_service(settings: Settings, fast_start: bool = False, bulk: bool = False, spin: bool = True) -> NewsService:
+def open_service(settings: Settings, fast_start: bool = False, bulk: bool = False) -> NewsService:
     """The service every shell calls. `fast_start` suits a process that asks a question or two (`qa ask`), `bulk`
-    one that indexes and answers nothing (`qa index`, `qa watch`); `spin` off, one that asks many questions back
-    to back (`qa eval`): see build_embedder."""
+    one that indexes and answers nothing (`qa index`, `qa watch`): see build_embedder."""
     configure_tracing(settings.otel_exporter)  # before anything is traced; a no-op unless an exporter is set
-    service = _assemble(settings, fast_start, bulk, spin)
+    service = _assemble(settings, fast_start, bulk)
     service.store.recover(wait=False)  # a write a killed process left unfinished is finished now
     return service
 
@@ -152,8 +149,8 @@ def open_doctor(settings: Settings) -> Doctor:
     return Doctor(service.store, service.engine.replica, service.rewrite_articles)
 
 
-def _assemble(settings: Settings, fast_start: bool = False, bulk: bool = False, spin: bool = True) -> NewsService:
-    embedder = build_embedder(settings, fast_start, bulk, spin)
+def _assemble(settings: Settings, fast_start: bool = False, bulk: bool = False) -> NewsService:
+    embedder = build_embedder(settings, fast_start, bulk)
     store = open_store(settings, embedder)
     replica = Replica(store, settings.data_dir / "replica" / settings.collection)
     # The keyword cache of earlier releases, rebuilt from every chunk on every write: the replica replaces it.

@@ -59,7 +59,7 @@ def _texts_and_spans(count: int) -> tuple[list[str], list[list[tuple[int, int]]]
 
 def test_lanes_give_the_same_vectors_in_the_same_order(embedder: MiniLMEmbedder) -> None:
     """Batches run side by side on one-thread sessions, and each result lands in its text's row."""
-    laned = MiniLMEmbedder(spin=False, lanes=2)
+    laned = MiniLMEmbedder(lanes=2)
     texts, spans = _texts_and_spans(60)  # several batches of several widths
     heard: list[int] = []
     vectors, span_vectors = laned.embed_with_spans(texts, spans, heard.append)
@@ -74,7 +74,7 @@ def test_lanes_give_the_same_vectors_in_the_same_order(embedder: MiniLMEmbedder)
 
 def test_a_caller_that_stops_between_batches_stops_the_lanes(embedder: MiniLMEmbedder) -> None:
     """`after_batch` raising (a cancelled add) ends the run there, no batch left running; the model works after."""
-    laned = MiniLMEmbedder(spin=False, lanes=2)
+    laned = MiniLMEmbedder(lanes=2)
     texts, spans = _texts_and_spans(60)
     ran: list[int] = []
     forward = laned._forward

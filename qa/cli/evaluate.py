@@ -153,14 +153,12 @@ def _service(config: Settings, corpus: Sequence[Path]) -> Iterator[NewsService]:
     from qa.errors import LoadError
     from qa.wiring import open_service
 
-    # Questions back to back: the model's threads busy-waiting between operations took 43 CPU-s against 30 for
-    # the same answers in the same wall time (300 XQuAD-en questions), CPU that other work on the machine needs.
     if not corpus:
-        yield open_service(config, spin=False)
+        yield open_service(config)
         return
     # Chroma may still hold its files open when the directory goes: cleanup must not turn into an error.
     with tempfile.TemporaryDirectory(prefix="qa-eval-", ignore_cleanup_errors=True) as tmp:
-        service = open_service(config.model_copy(update={"data_dir": Path(tmp), "chroma_url": None}), spin=False)
+        service = open_service(config.model_copy(update={"data_dir": Path(tmp), "chroma_url": None}))
         indexed = index_with_progress(service, corpus, label="indexing corpus")
         print_skipped(indexed)
         if not indexed.loaded:
