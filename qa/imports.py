@@ -7,6 +7,8 @@ development-time work out of that start without changing what the product runs.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import sys
 import threading
 import types
@@ -91,8 +93,60 @@ def exporter_on_use() -> Iterator[None]:
             del sys.modules[_CHROMA_SPAN_EXPORTER]
 
 
+# chromadb imports every embedding function it ships as it starts, and they this module, which imports jsonschema
+# to check an embedding function's configuration: 0.07 s of every process's start here. This product gives Chroma
+# its vectors and no embedding function, so no such check is made.
+_CHROMA_SCHEMA_CHECKS = "chromadb.utils.embedding_functions.schemas.schema_utils"
+
+
+@contextmanager
+def schema_checks_on_use() -> Iterator[None]:
+    """Import chromadb with a stand-in for its embedding functions' schema checks: each of its functions imports
+    the real module (and jsonschema) when called, and calls it. The stand-in is gone from sys.modules afterwards,
+    so a later import gets the real module."""
+    if _CHROMA_SCHEMA_CHECKS in sys.modules:
+        yield
+        return
+    stand_in = types.ModuleType(_CHROMA_SCHEMA_CHECKS)
+
+    def real() -> types.ModuleType:
+        if sys.modules.get(_CHROMA_SCHEMA_CHECKS) is stand_in:  # called while chromadb is still being imported
+            del sys.modules[_CHROMA_SCHEMA_CHECKS]
+        return importlib.import_module(_CHROMA_SCHEMA_CHECKS)
+
+    def on_use(name: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return getattr(real(), name)(*args, **kwargs)
+
+        call.__name__ = name
+        return call
+
+    for name in ("validate_config_schema", "load_schema", "get_schema_version"):  # what chromadb imports of it
+        setattr(stand_in, name, on_use(name))
+    # the one constant imported of it (by the schema registry): the same path, computed as it computes it
+    package = importlib.util.find_spec("chromadb")
+    assert package is not None and package.origin is not None, "chromadb is a dependency"
+    stand_in.SCHEMAS_DIR = os.path.join(  # type: ignore[attr-defined]
+        os.path.dirname(os.path.dirname(package.origin)), "schemas", "embedding_functions"
+    )
+
+    def other(name: str) -> Any:  # anything else chromadb may take from it (not "__path__": the import asks)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(real(), name)
+
+    setattr(stand_in, "__getattr__", other)  # noqa: B010  (a module's __getattr__, PEP 562)
+    sys.modules[_CHROMA_SCHEMA_CHECKS] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get(_CHROMA_SCHEMA_CHECKS) is stand_in:
+            del sys.modules[_CHROMA_SCHEMA_CHECKS]
+
+
 @contextmanager
 def chromadb_imports() -> Iterator[None]:
-    """How every import of chromadb here is made: without its override checks, its span exporter made on use."""
-    with unchecked_overrides(), exporter_on_use():
+    """How every import of chromadb here is made: without its override checks, its span exporter and its schema
+    checks imported on use."""
+    with unchecked_overrides(), exporter_on_use(), schema_checks_on_use():
         yield

@@ -1,5 +1,5 @@
 """What a process pays to start (qa/imports.py): chromadb without its development-time override checks, and its
-span exporter (gRPC, protobuf) imported only when one is made."""
+span exporter (gRPC, protobuf) and its schema checks (jsonschema) imported only when used."""
 
 from __future__ import annotations
 
@@ -52,3 +52,36 @@ exporter.shutdown()
 def test_opening_the_store_imports_no_grpc_and_chromadbs_exporter_is_the_real_one_when_made(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", _EXPORTER], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert done.stdout.split() == ["False", "False", "True"], done.stdout + done.stderr
+
+
+# A fresh process: open the store and a local client, then check that jsonschema was never imported and the stand-in
+# left sys.modules, that the schema registry finds chromadb's schemas where the real module says they are, and that
+# a check made through what chromadb imported runs the real one (a good configuration passes, a bad one fails).
+_SCHEMAS = """
+import sys, tempfile
+from qa.settings import Settings
+from qa.wiring import chroma_client
+client, _ = chroma_client(Settings(data_dir=tempfile.mkdtemp()))
+client.heartbeat()
+name = "chromadb.utils.embedding_functions.schemas.schema_utils"
+print("jsonschema" in sys.modules, name in sys.modules)
+from chromadb.utils.embedding_functions.schemas import get_available_schemas, validate_config_schema
+print("openai" in get_available_schemas())
+validate_config_schema({"model_name": "text-embedding-3-small", "api_key_env_var": "KEY"}, "openai")
+import jsonschema
+try:
+    validate_config_schema({"model_name": 3}, "openai")
+    print("unchecked")
+except jsonschema.ValidationError:
+    print("checked")
+from chromadb.utils.embedding_functions.schemas.schema_utils import SCHEMAS_DIR
+from chromadb.utils.embedding_functions.schemas import registry
+print(registry.SCHEMAS_DIR == SCHEMAS_DIR)
+"""
+
+
+def test_opening_the_store_imports_no_jsonschema_and_chromadbs_schema_checks_are_the_real_ones_when_made(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run([sys.executable, "-c", _SCHEMAS], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert done.stdout.split() == ["False", "False", "True", "checked", "True"], done.stdout + done.stderr
