@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.domain import RetrievalMode
 
+# Read by the limits library, which takes 40 ms to import: every command reads the settings, and only `qa serve`
+# limits rates, so a limit is checked at start-up only when it is not this one (which a test parses).
+DEFAULT_RATE_LIMIT = "600/minute"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -132,7 +135,7 @@ class Settings(BaseSettings):
         "loopback names and the listening address, or any host, with a warning, when listening on every interface.",
     )
     rate_limit: str = Field(
-        default="600/minute", description="Calls per key (or anonymous address) unless the key has its own limit."
+        default=DEFAULT_RATE_LIMIT, description="Calls per key (or anonymous address) unless the key has its own limit."
     )
     rate_limit_storage: str = Field(
         default="memory://",
@@ -183,13 +186,14 @@ class Settings(BaseSettings):
             url = urlparse(self.chroma_url)
             if url.scheme not in ("http", "https") or not url.hostname:
                 raise ValueError(f"QA_CHROMA_URL must look like http://HOST:PORT, not '{self.chroma_url}'")
-        from qa.errors import InvalidInput
-        from qa.keys import check_rate
+        if self.rate_limit != DEFAULT_RATE_LIMIT:  # a limit set: its syntax is read by the limits library
+            from qa.errors import InvalidInput
+            from qa.keys import check_rate
 
-        try:
-            check_rate(self.rate_limit)
-        except InvalidInput as exc:
-            raise ValueError(f"QA_RATE_LIMIT: {str(exc).rstrip('.')}") from None
+            try:
+                check_rate(self.rate_limit)
+            except InvalidInput as exc:
+                raise ValueError(f"QA_RATE_LIMIT: {str(exc).rstrip('.')}") from None
         uses = [name for name, value in (("QA_LLM", self.llm), ("QA_EMBED", self.embed)) if value == "openai"]
         if uses and not (self.openai_api_key and self.openai_api_key.get_secret_value()) and not self.openai_base_url:
             verb = "need" if len(uses) > 1 else "needs"

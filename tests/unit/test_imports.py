@@ -85,3 +85,24 @@ def test_opening_the_store_imports_no_jsonschema_and_chromadbs_schema_checks_are
 ) -> None:
     done = subprocess.run([sys.executable, "-c", _SCHEMAS], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert done.stdout.split() == ["False", "False", "True", "checked", "True"], done.stdout + done.stderr
+
+
+# A fresh process: the settings read with the default rate limit import no rate limiter; a limit set is checked.
+_RATES = """
+import sys
+from qa.settings import DEFAULT_RATE_LIMIT, Settings
+Settings()
+print("limits" in sys.modules)
+from limits import parse
+print(parse(DEFAULT_RATE_LIMIT).amount)
+try:
+    Settings(rate_limit="lots")
+    print("unchecked")
+except ValueError as error:
+    print("QA_RATE_LIMIT" in str(error) and "600/minute" in str(error))
+"""
+
+
+def test_the_default_rate_limit_imports_no_rate_limiter_and_parses_and_a_limit_set_is_checked(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _RATES], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert done.stdout.split() == ["False", "600", "True"], done.stdout + done.stderr
