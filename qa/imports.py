@@ -85,12 +85,8 @@ def exporter_on_use() -> Iterator[None]:
 
     stand_in = types.ModuleType(_CHROMA_SPAN_EXPORTER)
     stand_in.OTLPSpanExporter = OTLPSpanExporter  # type: ignore[attr-defined]
-    sys.modules[_CHROMA_SPAN_EXPORTER] = stand_in
-    try:
+    with _standing_in(stand_in):
         yield
-    finally:
-        if sys.modules.get(_CHROMA_SPAN_EXPORTER) is stand_in:
-            del sys.modules[_CHROMA_SPAN_EXPORTER]
 
 
 # chromadb imports every embedding function it ships as it starts, and they this module, which imports jsonschema
@@ -136,12 +132,19 @@ def schema_checks_on_use() -> Iterator[None]:
         return getattr(real(), name)
 
     setattr(stand_in, "__getattr__", other)  # noqa: B010  (a module's __getattr__, PEP 562)
-    sys.modules[_CHROMA_SCHEMA_CHECKS] = stand_in
+    with _standing_in(stand_in):
+        yield
+
+
+@contextmanager
+def _standing_in(stand_in: types.ModuleType) -> Iterator[None]:
+    """`stand_in` in sys.modules under its name meanwhile; gone afterwards unless the real module replaced it."""
+    sys.modules[stand_in.__name__] = stand_in
     try:
         yield
     finally:
-        if sys.modules.get(_CHROMA_SCHEMA_CHECKS) is stand_in:
-            del sys.modules[_CHROMA_SCHEMA_CHECKS]
+        if sys.modules.get(stand_in.__name__) is stand_in:
+            del sys.modules[stand_in.__name__]
 
 
 @contextmanager
