@@ -27,8 +27,8 @@ def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = Fa
     """The configured embedder: the packaged MiniLM, or an OpenAI-compatible embeddings endpoint.
 
     `fast_start` skips the model's graph optimisation: for processes that embed a question or two. `bulk` suits
-    processes that embed many texts and answer no question (`qa index`, `qa watch`): the model's threads do not
-    batches run side by side, one a core."""
+    processes that embed many texts and answer no question (`qa index`, `qa watch`): batches run side by side,
+    one a core."""
     if settings.embed == "openai":
         from qa.openai_backend import OpenAIEmbedder, make_client
 

@@ -7,6 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+
+def _fresh_process(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`script` run by a new Python (nothing imported yet), its output captured."""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd, check=True)
+
+
 # A fresh process: count the signature checks of `overrides` while the store is imported and a local client
 # opened, then check that the decorator is the real one again and that chromadb's classes still carry the mark
 # its EnforceOverrides classes look for.
@@ -27,18 +33,25 @@ print(len(checks), overrides.override is real, getattr(RustBindingsAPI.heartbeat
 
 
 def test_opening_the_store_skips_chromadbs_override_checks_and_leaves_the_decorator_as_it_was(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", _CHECKED], capture_output=True, text=True, cwd=tmp_path, check=True)
+    done = _fresh_process(_CHECKED, tmp_path)
     assert done.stdout.split() == ["0", "True", "True"], done.stdout + done.stderr
 
 
-# A fresh process: open the store and a local client, then check that gRPC was never imported, that the stand-in
-# left sys.modules, and that chromadb's exporter name still makes the real exporter.
-_EXPORTER = """
+# What the next scripts begin with: the store's client opened on local files in a fresh process.
+_OPEN_STORE = """
 import sys, tempfile
 from qa.settings import Settings
 from qa.wiring import chroma_client
 client, _ = chroma_client(Settings(data_dir=tempfile.mkdtemp()))
 client.heartbeat()
+"""
+
+
+# A fresh process: open the store and a local client, then check that gRPC was never imported, that the stand-in
+# left sys.modules, and that chromadb's exporter name still makes the real exporter.
+_EXPORTER = (
+    _OPEN_STORE
+    + """
 name = "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"
 print("grpc" in sys.modules, name in sys.modules)
 import chromadb.telemetry.opentelemetry as tracing
@@ -47,22 +60,20 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 print(isinstance(exporter, OTLPSpanExporter))
 exporter.shutdown()
 """
+)
 
 
 def test_opening_the_store_imports_no_grpc_and_chromadbs_exporter_is_the_real_one_when_made(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", _EXPORTER], capture_output=True, text=True, cwd=tmp_path, check=True)
+    done = _fresh_process(_EXPORTER, tmp_path)
     assert done.stdout.split() == ["False", "False", "True"], done.stdout + done.stderr
 
 
 # A fresh process: open the store and a local client, then check that jsonschema was never imported and the stand-in
 # left sys.modules, that the schema registry finds chromadb's schemas where the real module says they are, and that
 # a check made through what chromadb imported runs the real one (a good configuration passes, a bad one fails).
-_SCHEMAS = """
-import sys, tempfile
-from qa.settings import Settings
-from qa.wiring import chroma_client
-client, _ = chroma_client(Settings(data_dir=tempfile.mkdtemp()))
-client.heartbeat()
+_SCHEMAS = (
+    _OPEN_STORE
+    + """
 name = "chromadb.utils.embedding_functions.schemas.schema_utils"
 print("jsonschema" in sys.modules, name in sys.modules)
 from chromadb.utils.embedding_functions.schemas import get_available_schemas, validate_config_schema
@@ -78,12 +89,13 @@ from chromadb.utils.embedding_functions.schemas.schema_utils import SCHEMAS_DIR
 from chromadb.utils.embedding_functions.schemas import registry
 print(registry.SCHEMAS_DIR == SCHEMAS_DIR)
 """
+)
 
 
 def test_opening_the_store_imports_no_jsonschema_and_chromadbs_schema_checks_are_the_real_ones_when_made(
     tmp_path: Path,
 ) -> None:
-    done = subprocess.run([sys.executable, "-c", _SCHEMAS], capture_output=True, text=True, cwd=tmp_path, check=True)
+    done = _fresh_process(_SCHEMAS, tmp_path)
     assert done.stdout.split() == ["False", "False", "True", "checked", "True"], done.stdout + done.stderr
 
 
@@ -104,5 +116,5 @@ except ValueError as error:
 
 
 def test_the_default_rate_limit_imports_no_rate_limiter_and_parses_and_a_limit_set_is_checked(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", _RATES], capture_output=True, text=True, cwd=tmp_path, check=True)
+    done = _fresh_process(_RATES, tmp_path)
     assert done.stdout.split() == ["False", "600", "True"], done.stdout + done.stderr
