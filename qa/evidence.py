@@ -13,7 +13,7 @@ import numpy as np
 
 from qa.question import QuestionProfile
 from qa.store import StoredChunk
-from qa.text import tokenize
+from qa.text import terms_held
 
 NEAR_WEIGHT = 0.5  # a term in the sentence before or in the heading counts half: a cheap stand-in for "she" / "it"
 
@@ -48,12 +48,13 @@ class QuestionEvidence:
         self.profile = QuestionProfile.of(question, dated)  # dated: its date became the time window
         self.weights = {term: idf(term) for term in set(self.profile.terms)}
         self.total = sum(self.weights.values())
+        self._wanted = frozenset(self.weights) | self.profile.names  # the only terms a passage is asked about
 
     def measure(self, chunks: Sequence[StoredChunk]) -> list[SentenceEvidence]:
-        """Evidence for each chunk; all sentences are tokenized in one call."""
+        """Evidence for each chunk; all sentences are read in one call, for the question's terms and names."""
         texts = [[c.text[s - c.start : e - c.start] for s, e in c.sentences] for c in chunks]
         flat = [t for chunk_texts in texts for t in chunk_texts] + [c.heading for c in chunks]
-        tokens = [set(t) for t in tokenize(flat)] if flat else []
+        tokens = terms_held(flat, self._wanted) if flat else []
         headings = tokens[len(tokens) - len(chunks) :]
         measured, offset = [], 0
         for chunk, chunk_texts, heading in zip(chunks, texts, headings, strict=True):

@@ -150,6 +150,29 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return [[stem_of[word] for word in text_words] for text_words in words]
 
 
+def terms_held(texts: Sequence[str], wanted: frozenset[str]) -> list[set[str]]:
+    """Which of the stems `wanted` each text's tokens hold: `[set(t) & wanted for t in tokenize(texts)]`, at a
+    fraction of its cost. The English stemmer keeps a word's first letter (checked on every word of the shipped sets
+    by tests/unit/test_text.py), so only the words that begin as one of `wanted` does are stemmed. A question's
+    evidence asks this of its 40 candidates' 250-odd sentences: tokenizing them all was most of its time."""
+    initials = "".join(sorted({stem[0] for stem in wanted if stem}))
+    if not initials:
+        return [set() for _ in texts]
+    words_of = _words_beginning_with(initials).findall
+    stop = _stopwords()
+    words = [[word for word in words_of(text.lower()) if word not in stop] for text in texts]
+    distinct = list(dict.fromkeys(word for text_words in words for word in text_words))
+    stem_of = dict(zip(distinct, _stemmer().stemWords(distinct), strict=True))
+    return [{stem for word in text_words if (stem := stem_of[word]) in wanted} for text_words in words]
+
+
+@cache
+def _words_beginning_with(initials: str) -> re.Pattern[str]:
+    r"""_WORD's matches whose first character is one of `initials` (word characters, as a stem's are): a whole run
+    of word characters each. (A lookbehind, `(?<!\w)`, says the same and took a fifth longer.)"""
+    return re.compile(rf"\b[{re.escape(initials)}]\w+")
+
+
 def names_in(text: str, *, skip_sentence_starts: bool = False) -> list[str]:
     """The capitalised words of a text that are not question words: the people, places and bodies it names.
 

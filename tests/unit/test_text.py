@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from qa.text import (
     reads_as_sentence,
     sentence_spans,
     slug,
+    terms_held,
     tokenize,
 )
 
@@ -77,6 +79,54 @@ def test_tokenize_gives_bm25s_tokens_for_every_shipped_text_and_question() -> No
     )
     assert tokenize(texts) == expected
     assert [tokenize([text])[0] for text in texts[-300:]] == expected[-300:]
+
+
+def _shipped_texts_and_questions() -> tuple[list[str], list[str]]:
+    repo = Path(__file__).resolve().parents[2]
+    xquad, dated = repo / "eval" / "xquad_en", repo / "eval" / "dated"
+    texts = [json.loads(line)["text"] for line in (xquad / "corpus.jsonl").read_text().splitlines()]
+    texts += [
+        path.read_text() for path in [*sorted((repo / "seeds").iterdir()), *sorted((dated / "articles").iterdir())]
+    ]
+    questions = [json.loads(line)["question"] for line in (xquad / "qa.jsonl").read_text().splitlines()]
+    questions += [json.loads(line)["question"] for line in (dated / "questions.jsonl").read_text().splitlines()]
+    return texts, questions
+
+
+def test_the_stemmer_keeps_every_shipped_words_first_letter() -> None:
+    """What terms_held stands on: a word can only stem to a stem with its own first letter."""
+    from Stemmer import Stemmer
+
+    texts, questions = _shipped_texts_and_questions()
+    # and, for many more English words, those of the standard library's modules (their docstrings and comments)
+    texts += [
+        path.read_text(encoding="utf-8", errors="replace") for path in Path(json.__file__).parents[1].glob("*.py")
+    ]
+    words = sorted({word for text in texts + questions for word in re.findall(r"\w\w+", text.lower())})
+    stems = Stemmer("english").stemWords(words)
+    assert len(words) > 25_000
+    assert [(w, s) for w, s in zip(words, stems, strict=True) if not s or s[0] != w[0]] == []
+
+
+def test_terms_held_are_the_tokens_a_text_holds_among_those_wanted() -> None:
+    """The same sets as tokenizing every word, for every shipped question's terms and names against every
+    sentence of the shipped sets (and odd text: accents, other scripts, digits, underscores, apostrophes)."""
+    from qa.question import QuestionProfile
+
+    texts, questions = _shipped_texts_and_questions()
+    sentences = [text[s:e] for text in texts for s, e in sentence_spans(text)]
+    sentences += ["", "don't won’t U.S. e-mail", "Café naïve ÉCOLE 2022's", "Москва 北京 ΑΘΗΝΑ", "x_y __init__ 3.14"]
+    tokens = [set(t) for t in tokenize(sentences)]
+    checked = 0
+    for question in questions[::7]:
+        profile = QuestionProfile.of(question)
+        wanted = frozenset(profile.terms) | profile.names
+        assert terms_held(sentences, wanted) == [t & wanted for t in tokens]
+        checked += sum(bool(t & wanted) for t in tokens)
+    assert checked > 1_000  # the sets compared are not all empty
+    odd = frozenset({"cafe", "café", "москва", "3", "x_y", "__init__", "2022", "don", "u"})
+    assert terms_held(sentences[-5:], odd) == [t & odd for t in tokens[-5:]]
+    assert terms_held(["Truss demanded a ceasefire"], frozenset()) == [set()]
 
 
 # -- names ----------------------------------------------------------------------------------------------------
