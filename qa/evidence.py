@@ -70,6 +70,8 @@ class QuestionEvidence:
         if self.total:
             for index, tokens in enumerate(own):
                 near = heading | (own[index - 1] if index else set())
+                if not tokens and not near:  # the sets hold only the question's terms: most are empty
+                    continue
                 held = sum(
                     w * (1.0 if t in tokens else NEAR_WEIGHT if t in near else 0.0) for t, w in self.weights.items()
                 )
