@@ -1,7 +1,9 @@
-"""One task at a time on a thread of its own: the work a write leaves for after its caller has its answer."""
+"""Work on threads of their own: one task at a time after a write (what its caller need not wait for), and a
+model's load beside the work that comes before its first use."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,3 +45,17 @@ class Background:
             pool, self._pool, self._last = self._pool, None, None
         if pool is not None:
             pool.shutdown(wait=True)
+
+
+def load_beside(load: Callable[[], object], name: str) -> threading.Thread:
+    """Run `load` on a thread of its own, now. A failure is not printed from the thread: the first use of what it
+    loads tries again and reports it where the user sees it. The thread is not a daemon: a process that ends
+    sooner waits for it rather than tearing a native library down under it. The thread, started."""
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            load()
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -16,6 +17,8 @@ from typing import Protocol
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
+
+from qa.background import load_beside
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2 (int8 onnx)"
 DIMENSION = 384
@@ -92,11 +95,20 @@ class MiniLMEmbedder:
         self._model_path = model_path
         self._optimize = optimize
         self.lanes = max(1, lanes)
+        self._sessions: list[ort.InferenceSession] | None = None
+        self._loading = threading.Lock()  # one load, whichever thread asks first (see load_in_background)
 
-    @cached_property
+    @property
     def sessions(self) -> list[ort.InferenceSession]:
         """The model, loaded on first use (`qa list` and `qa remove` never pay for it): one session on every core,
         or one one-thread session per lane."""
+        if self._sessions is None:
+            with self._loading:
+                if self._sessions is None:
+                    self._sessions = self._new_sessions()
+        return self._sessions
+
+    def _new_sessions(self) -> list[ort.InferenceSession]:
         if self.lanes == 1:
             return [self._new_session(threads=0)]
         # onnxruntime lets go of the GIL while it builds a session: the lanes load side by side (two in 0.18 s, one
@@ -141,6 +153,11 @@ class MiniLMEmbedder:
         """Load the model now, rather than at the first batch: onnxruntime lets go of the GIL while it loads, so
         indexing loads it beside the first window's reading and chunking."""
         _ = self.sessions
+
+    def load_in_background(self) -> threading.Thread | None:
+        """Start loading the model on a thread of its own (a process about to embed a question loads it beside
+        opening the store); the first batch waits for the rest of the load. The thread (None: loaded already)."""
+        return load_beside(self.load, "model-load") if self._sessions is None else None
 
     @staticmethod
     def tokenizer_only() -> Tokenizer:
@@ -254,7 +271,7 @@ class MiniLMEmbedder:
     def release_memory(self) -> None:
         """Give back the working memory the model keeps from its largest batch (onnxruntime's arena, about 35 MB
         at MAX_BATCH_TOKENS), for a pause in embedding such as a window's write; the next batch takes it again."""
-        if "sessions" in self.__dict__:  # a model never loaded holds nothing
+        if self._sessions is not None:  # a model never loaded holds nothing
             shrink = ort.RunOptions()
             shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
             for session in self.sessions:

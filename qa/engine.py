@@ -22,6 +22,7 @@ from qa.recency import LATEST_POOL, answer_newest_first, dated_citations, report
 from qa.replica import Replica
 from qa.retrieval import Hit, HybridRetriever, to_passages
 from qa.settings import Settings
+from qa.span import prepare as prepare_short_answer
 from qa.span import short_answer
 from qa.store import ChromaStore, is_current
 from qa.support import assess
@@ -204,6 +205,7 @@ class Engine:
         The answerer reads the best `top_k` passages; `depth` asks for more in `Answer.passages` (for evaluation)
         without changing the answer.
         """
+        prepare_short_answer(question)  # its model loads beside retrieval (nothing to do once loaded)
         found = self.retrieve(question, top_k, within, mode, depth, as_of)
         with stage("answer"):
             result = self._newest_first(found) or self.answerer.answer(
@@ -242,6 +244,7 @@ class Engine:
         """The answer text in pieces as it is produced, then the whole Answer (with its checked citations). Its
         ask span is current only while retrieving: a generator's `yield`s may resume in other threads."""
         ask, failure = Running("ask"), None
+        prepare_short_answer(question)
         try:
             with ask.current():
                 found = self.retrieve(question, top_k, within, as_of=as_of)

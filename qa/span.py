@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -185,6 +186,15 @@ def short_answer(
     if _WHO.match(question) and not _WHOSE.match(question):
         best = _without_possessive(best)
     return ShortAnswer(text=best.text, citation=best.citation, start=best.start, end=best.end)
+
+
+def prepare(question: str, reader: SpanReader | None = READER) -> threading.Thread | None:
+    """Start loading the reader beside the question's retrieval when its short answer may read (see candidates):
+    the first such question of a process then waits for less of the load, or none of it. The loading thread, if
+    this started one."""
+    if reader is None or not isinstance(question, str) or not question.strip() or _NO_SPAN.search(question):
+        return None
+    return reader.load_in_background()
 
 
 def _without_possessive(best: Candidate) -> Candidate:

@@ -151,6 +151,8 @@ def open_doctor(settings: Settings) -> Doctor:
 
 def _assemble(settings: Settings, fast_start: bool = False, bulk: bool = False) -> NewsService:
     embedder = build_embedder(settings, fast_start, bulk)
+    if fast_start and isinstance(embedder, MiniLMEmbedder):  # its question comes next: the model loads beside the store
+        embedder.load_in_background()
     store = open_store(settings, embedder)
     replica = Replica(store, settings.data_dir / "replica" / settings.collection)
     # The keyword cache of earlier releases, rebuilt from every chunk on every write: the replica replaces it.

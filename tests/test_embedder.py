@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from qa.cancel import Cancelled
 from qa.embedder import DIMENSION, MiniLMEmbedder
+from qa.settings import Settings
 
 
 def test_vectors_are_unit_length_and_semantic(embedder: MiniLMEmbedder) -> None:
@@ -101,3 +106,38 @@ def test_a_caller_that_stops_between_batches_stops_the_lanes(embedder: MiniLMEmb
     time.sleep(0.2)
     assert len(ran) == finished  # nothing started once the call returned
     assert np.allclose(laned.embed(texts[:3]), embedder.embed(texts[:3]), atol=1e-5)
+
+
+def test_a_one_question_process_loads_its_model_beside_opening_the_store_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`qa ask` and `qa chat` open the service with fast_start: the model starts loading on a thread of its own
+    before the store is opened, and a question asked meanwhile waits for that load rather than making another.
+    The vectors are a model's loaded on first use. Other processes load it on first use (`qa list` never does)."""
+    from qa import embedder as embedder_module
+    from qa.wiring import open_service
+
+    started: list[threading.Thread] = []
+    loads: list[int] = []
+    load_beside, new_sessions = embedder_module.load_beside, MiniLMEmbedder._new_sessions
+
+    def recorded_start(load: Callable[[], object], name: str) -> threading.Thread:
+        started.append(load_beside(load, name))
+        return started[-1]
+
+    def counted(self: MiniLMEmbedder) -> list[Any]:
+        loads.append(1)
+        return new_sessions(self)
+
+    monkeypatch.setattr(embedder_module, "load_beside", recorded_start)
+    monkeypatch.setattr(MiniLMEmbedder, "_new_sessions", counted)
+    open_service(Settings(data_dir=tmp_path / "data"))  # as `qa list` opens it
+    assert started == []
+    asking = open_service(Settings(data_dir=tmp_path / "data"), fast_start=True)
+    assert len(started) == 1 and started[0].name == "model-load"
+    early = asking.engine.embedder.embed(["What did Truss demand?"])  # at once: it waits for the load under way
+    started[0].join(60)
+    assert loads == [1]
+    assert isinstance(asking.engine.embedder, MiniLMEmbedder) and asking.engine.embedder.load_in_background() is None
+    assert np.allclose(early, MiniLMEmbedder(optimize=False).embed(["What did Truss demand?"]), atol=1e-6)
+    assert len(loads) == 2 and len(started) == 1  # the second, the fresh model's own on first use

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from qa.background import Background
+from qa.background import Background, load_beside
 
 
 def test_tasks_run_one_at_a_time_in_the_order_they_were_started_and_wait_waits_for_the_last() -> None:
@@ -51,3 +51,27 @@ def test_a_failure_is_raised_by_the_next_wait_only_and_a_closed_background_start
     background.wait()
     assert done.is_set()
     background.close()
+
+
+def test_a_load_beside_runs_on_a_thread_that_a_process_waits_for_and_keeps_its_failure_quiet(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The load runs now, on its own thread (not a daemon: an exit waits rather than tearing the library down
+    under it); its failure prints nothing there, for the first use to report it where the user sees it."""
+    started, loaded = threading.Event(), threading.Event()
+
+    def load() -> None:
+        started.set()
+        loaded.wait(5)
+
+    thread = load_beside(load, "test-load")
+    assert started.wait(5) and thread.is_alive() and not thread.daemon and thread.name == "test-load"
+    loaded.set()
+    thread.join(5)
+    assert not thread.is_alive()
+
+    def fail() -> None:
+        raise OSError("the model file is missing")
+
+    load_beside(fail, "test-load").join(5)
+    assert capfd.readouterr().err == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,26 @@ def test_a_span_past_the_models_reach_scores_lowest(reader: SpanReader) -> None:
     head = quote.index("committee")
     assert reading.span_score(tail, tail + len("Maria Lopez")) < reading.span_score(head, head + 9)
     assert reader.read("Anything?", []) == []
+
+
+def test_the_reader_loads_beside_other_work_once_and_reads_as_one_loaded_on_first_use() -> None:
+    question, quote = "Who won the race?", "After a wet start, Maria Lopez won the race in Lisbon on Sunday."
+    reader = SpanReader()
+    loading = reader.load_in_background()
+    assert loading is not None and reader.load_in_background() is None  # one load, however often it is asked
+    loading.join(60)
+    assert "_session" in reader.__dict__  # loaded without a read
+    (early,) = reader.read(question, [quote])
+    (fresh,) = SpanReader().read(question, [quote])
+    assert early.offsets == fresh.offsets
+    assert np.array_equal(early.starts, fresh.starts) and np.array_equal(early.ends, fresh.ends)
+    assert reader.load_in_background() is None  # loaded: nothing to start
+
+
+def test_a_reader_that_cannot_load_in_the_background_says_so_at_its_first_read(tmp_path: Path) -> None:
+    reader = SpanReader(model_path=tmp_path / "missing.onnx")
+    loading = reader.load_in_background()
+    assert loading is not None
+    loading.join(60)
+    with pytest.raises(Exception, match=r"missing\.onnx"):
+        reader.read("Who won the race?", ["Maria Lopez won the race."])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qa.domain import Citation
-from qa.span import short_answer
+from qa.reader import SpanReader
+from qa.span import prepare, short_answer
 
 PREAMBLE = "An opening paragraph that no citation quotes.\n\n"
 
@@ -263,3 +264,23 @@ def test_a_yes_or_no_question_gets_no_span() -> None:
     assert short_answer("Did the mission find the missing people?", [citation]) is None
     found = short_answer("How many people were still missing?", [citation])
     assert found is not None and found.text == "five"
+
+
+@pytest.mark.parametrize(
+    ("question", "reads"),
+    [
+        ("How many points did the Panthers defense surrender?", True),
+        ("Who won the race?", True),
+        ("Why did Truss resign?", False),
+        ("How did the market react?", False),
+        ("Did Truss resign?", False),
+        ("   ", False),
+    ],
+)
+def test_the_reader_starts_loading_before_retrieval_only_for_a_question_whose_short_answer_may_read_it(
+    question: str, reads: bool
+) -> None:
+    loading = prepare(question, SpanReader())
+    assert (loading is not None) is reads
+    if loading is not None:
+        loading.join(60)
