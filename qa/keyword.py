@@ -155,8 +155,9 @@ class KeywordIndex:
         return [searcher.doc(address)["chunk_id"][0] for _, address in searcher.search(query, n, count=False).hits]
 
     def _bm25(self, terms: list[str], body: list[str], idf: dict[str, float]) -> float:
-        """bm25s's Lucene variant: a term asked twice counts twice."""
-        counts = Counter(body)
+        """bm25s's Lucene variant: a term asked twice counts twice. Only the question's terms are counted (a
+        Counter of the whole chunk was a fifth of a search)."""
+        counts = {term: body.count(term) for term in idf}
         norm = K1 * (1 - B + B * len(body) / self._average_length)
         return sum(idf[t] * counts[t] / (norm + counts[t]) for t in terms if counts[t])
 
