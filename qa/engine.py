@@ -163,9 +163,7 @@ class Engine:
             vector = self.embedder.embed([question])[0]
         evidence = QuestionEvidence(question, vector, replica.keyword.idf, dated=windowed)
         candidates = max(self.settings.candidates, top_k, depth)
-        retriever = HybridRetriever(
-            self.store, replica.keyword, candidates, replica.catalog.chunk_total, self.store.local is None
-        )
+        retriever = HybridRetriever(self.store, replica.keyword, candidates, replica.catalog.chunk_total)
         admitted = replica.catalog.admitted(within)
         allowed = None if admitted is None else admitted.chunk_ids
         # a question about the current state looks further down the list: the newest report may rank lower

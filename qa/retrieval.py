@@ -28,10 +28,6 @@ W_BEST_SENTENCE_TERMS = 0.4
 # compared here (5 ms for 200); up to MAX_IDS_IN_QUERY, Chroma searches among their ids (16-30 ms for 1,000 to
 # 50,000); wider, more neighbours than needed are asked for and those inside kept (the filter lets most through).
 EXACT_MAX = 500
-# Through a Chroma server each vector read crosses HTTP as JSON, 384 numbers a chunk: at 10,000 chunks, reading 200
-# and comparing took 38 ms at the median where Chroma's search among the same ids took 21 ms (500: 72 against 16
-# ms; 20: 9 against 19 ms). So a server's store is compared here only for a few ids.
-EXACT_MAX_THROUGH_SERVER = 64
 MAX_IDS_IN_QUERY = 50_000
 MAX_OVERSAMPLED = 2_000
 _READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
@@ -52,18 +48,12 @@ class HybridRetriever:
     """Top passages for a question, from Chroma and the keyword index, within an optional filter."""
 
     def __init__(
-        self,
-        store: ChromaStore,
-        keyword: KeywordIndex,
-        candidates: int,
-        chunk_total: Callable[[], int],
-        through_server: bool = False,
+        self, store: ChromaStore, keyword: KeywordIndex, candidates: int, chunk_total: Callable[[], int]
     ) -> None:
         self.store = store
         self.keyword = keyword
         self.candidates = candidates
         self.chunk_total = chunk_total
-        self.exact_max = EXACT_MAX_THROUGH_SERVER if through_server else EXACT_MAX
 
     def retrieve(
         self,
@@ -114,7 +104,7 @@ class HybridRetriever:
             if allowed is None:
                 nearest = self.store.nearest_chunks(question.vector, self.candidates)
                 return [(c.id, cosine) for c, cosine in nearest], {c.id: c for c, _ in nearest}
-            if len(allowed) <= self.exact_max:
+            if len(allowed) <= EXACT_MAX:
                 return self.store.nearest_among(question.vector, self.candidates, allowed), {}
             if len(allowed) <= MAX_IDS_IN_QUERY:
                 return self.store.dense_query(question.vector, self.candidates, among=allowed), {}

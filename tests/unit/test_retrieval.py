@@ -242,25 +242,6 @@ def test_a_middling_filter_is_searched_among_its_ids_by_chroma(monkeypatch: pyte
     assert [h.chunk.id for h in hits] == ["a1::0"]
 
 
-@pytest.mark.parametrize("through_server", [False, True])
-def test_through_a_server_only_a_few_ids_are_compared_here(through_server: bool) -> None:
-    """Each vector read through a Chroma server is JSON over HTTP: past EXACT_MAX_THROUGH_SERVER ids, Chroma
-    searches among them; an embedded store's vectors are compared here up to EXACT_MAX."""
-    allowed = [f"a1::{n}" for n in range(retrieval.EXACT_MAX_THROUGH_SERVER + 1)]
-    assert len(allowed) <= retrieval.EXACT_MAX
-    store = FakeStore(three_chunks(), dense=[("a1::0", 0.8)])
-    hybrid = HybridRetriever(store, FakeKeyword([]), 4, lambda: 100, through_server)  # type: ignore[arg-type]
-    hits = hybrid.retrieve(question(), 5, mode="dense", within=SearchFilter(article_ids=["a1"]), allowed=allowed)
-    assert [h.chunk.id for h in hits] == ["a1::0"]
-    assert (len(store.exact_calls), len(store.dense_calls)) == ((0, 1) if through_server else (1, 0))
-    small = FakeStore(three_chunks(), dense=[("a1::0", 0.8)])
-    few = allowed[: retrieval.EXACT_MAX_THROUGH_SERVER]
-    HybridRetriever(small, FakeKeyword([]), 4, lambda: 100, through_server).retrieve(  # type: ignore[arg-type]
-        question(), 5, mode="dense", within=SearchFilter(article_ids=["a1"]), allowed=few
-    )
-    assert (len(small.exact_calls), len(small.dense_calls)) == (1, 0), "a few ids are compared here either way"
-
-
 def test_a_wide_filter_asks_for_more_neighbours_and_keeps_those_inside(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retrieval, "EXACT_MAX", 1)
     monkeypatch.setattr(retrieval, "MAX_IDS_IN_QUERY", 2)
