@@ -62,6 +62,8 @@ class SpanReader:
         """Start loading the model on a thread of its own, once: a question's retrieval runs beside it (in a cold
         `qa ask`, 0.2-0.35 s of load that its short answer would otherwise wait for). `read` waits for the rest.
         The thread (None: started before, or loaded)."""
+        if "_session" in self.__dict__:  # loaded: every question asks, and need not take the lock `read` takes
+            return None
         with self._loading:
             if self._load_started or "_session" in self.__dict__:
                 return None
