@@ -2,8 +2,9 @@
 articles (and so the chunks) it lets through, and finding what was indexed from a folder, without reading every
 article from the store; and the stories several outlets carry (syndicated copies, qa/stories.py): each article's
 MinHash signature and LSH band keys, and its story id, worked out again in the same transaction as any change
-of its row, so that the stories always match the rows. Derived from the store (an article's record carries its
-signature) and kept in step by the replica (qa/replica.py)."""
+of its row, so that the stories always match the rows; and each article's chunk vectors, for searching inside a
+filter here (through a server at 1,000,000 chunks, Chroma's search among a filter's ids took 0.13-1.7 s). Derived
+from the store (an article's record carries its signature) and kept in step by the replica (qa/replica.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from qa import stories
 from qa.chunking import chunk_id
@@ -41,6 +44,7 @@ CREATE TABLE IF NOT EXISTS story_bands (
     band INTEGER NOT NULL, key INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (band, key, article_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS story_bands_article ON story_bands (article_id);
+CREATE TABLE IF NOT EXISTS article_vectors (article_id TEXT PRIMARY KEY, version TEXT NOT NULL, vectors BLOB NOT NULL);
 """
 _STORY_INDEX = "CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id) WHERE story_id IS NOT NULL"
 _LIKE_SPECIAL = re.compile(r"[\\%_]")  # what LIKE reads as a pattern, escaped to be taken as it is
@@ -49,10 +53,22 @@ _SQL_VARIABLES = 900  # SQLite's limit on parameters per statement is 999 on old
 
 @dataclass(frozen=True)
 class Admitted:
-    """What a filter lets through: how many articles, and the ids of their chunks."""
+    """What a filter lets through: how many articles, the ids of their chunks, and each article as (id, chunk
+    count, version), by which `Catalog.vectors` finds their vectors."""
 
     articles: int
     chunk_ids: list[str]
+    members: list[tuple[str, int, str]] = field(default_factory=list, repr=False)
+
+
+@dataclass(frozen=True)
+class HeldVectors:
+    """The vectors the catalog holds of a filter's chunks (a row of `vectors` per id of `ids`), and the ids of the
+    chunks whose vectors it does not hold (their article's were not written with it: read them from the store)."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    missing: list[str]
 
 
 class Catalog:
@@ -64,7 +80,10 @@ class Catalog:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         self._db.executescript(_SCHEMA)
+        if "articles" in tables and "article_vectors" not in tables:  # a catalog from before it held vectors:
+            self._db.execute("DELETE FROM state")  # the replica builds it again from the store (qa/replica.py)
         self._db.create_function("casefold", 1, _casefold, deterministic=True)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
         if "version" not in columns:  # a catalog of a release before chunk versions: its articles had none
@@ -164,7 +183,30 @@ class Catalog:
         if within is None or within.is_empty:
             return None
         matching = self._matching(within)
-        return Admitted(len(matching), [chunk_id(i, p, v) for i, chunks, v in matching for p in range(chunks)])
+        chunk_ids = [chunk_id(i, p, v) for i, chunks, v in matching for p in range(chunks)]
+        return Admitted(len(matching), chunk_ids, matching)
+
+    def vectors(self, admitted: Admitted, dimension: int) -> HeldVectors:
+        """The vectors of the admitted articles' chunks, as far as the catalog holds them for the version its row
+        names (about 1 microsecond a chunk: 20,000 in 20-45 ms)."""
+        ids: list[str] = []
+        blobs: list[bytes] = []
+        missing: list[str] = []
+        held_as = {article_id: (chunks, version) for article_id, chunks, version in admitted.members}
+        for part in _parts(list(held_as)):
+            sql = f"SELECT article_id, version, vectors FROM article_vectors WHERE article_id IN ({_marks(part)})"
+            held = {str(a): (str(v), bytes(b)) for a, v, b in self._query(sql, part)}
+            for article_id in part:
+                chunks, version = held_as[article_id]
+                article_chunks = [chunk_id(article_id, p, version) for p in range(chunks)]
+                stored_version, blob = held.get(article_id, ("", b""))
+                if stored_version == version and len(blob) == chunks * dimension * 4:
+                    ids += article_chunks
+                    blobs.append(blob)
+                else:
+                    missing += article_chunks
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dimension)
+        return HeldVectors(ids, vectors, missing)
 
     def chunk_total(self) -> int:
         """How many chunks the articles have."""
@@ -257,9 +299,13 @@ class CatalogWriter:
         self._touched: dict[str, None] = {}  # articles put or removed: their stories are worked out again
         self._old_stories: set[str] = set()  # the stories they were in (a removal may split one or end it)
 
-    def put(self, info: ArticleInfo, published_ts: int | None, signature: bytes = b"") -> None:
-        """Add or replace an article's row with its MinHash signature (see qa.stories) and its band keys."""
+    def put(
+        self, info: ArticleInfo, published_ts: int | None, signature: bytes = b"", vectors: np.ndarray | None = None
+    ) -> None:
+        """Add or replace an article's row with its MinHash signature (see qa.stories), its band keys and its
+        chunks' vectors (see hold_vectors)."""
         self._forget([info.id])
+        self.hold_vectors(info, vectors)
         self._db.execute(
             # Columns named: a catalog migrated by ALTER TABLE may hold them in another order than a new one.
             "INSERT OR REPLACE INTO articles (id, title, published, published_ts, source, url, chunks, content_hash,"
@@ -272,15 +318,26 @@ class CatalogWriter:
             [(band, key, info.id) for band, key in stories.band_keys(signature)],
         )
 
+    def hold_vectors(self, info: ArticleInfo, vectors: np.ndarray | None) -> None:
+        """Keep the vectors of the article's chunks, in order, for the version its row names; without them (None,
+        or not one a chunk) none are kept, and a filter reads that article's from the store."""
+        if vectors is None or not info.chunks or len(vectors) != info.chunks:
+            self._db.execute("DELETE FROM article_vectors WHERE article_id = ?", [info.id])
+            return
+        blob = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
+        self._db.execute("INSERT OR REPLACE INTO article_vectors VALUES (?, ?, ?)", (info.id, info.version, blob))
+
     def remove(self, article_ids: Sequence[str]) -> None:
-        """Drop these articles' rows."""
+        """Drop these articles' rows and vectors."""
         self._forget(article_ids)
         for part in _parts(article_ids):
-            self._db.execute(f"DELETE FROM articles WHERE id IN ({','.join('?' * len(part))})", list(part))
+            self._db.execute(f"DELETE FROM articles WHERE id IN ({_marks(part)})", list(part))
+            self._db.execute(f"DELETE FROM article_vectors WHERE article_id IN ({_marks(part)})", list(part))
 
     def clear(self) -> None:
         """Drop every row (before a rebuild)."""
         self._db.execute("DELETE FROM articles")
+        self._db.execute("DELETE FROM article_vectors")
         self._db.execute("DELETE FROM story_bands")
         self._touched.clear()
         self._old_stories.clear()
@@ -429,6 +486,11 @@ def _order(table: str = "") -> str:
 def _other_outlets(info: ArticleInfo, members: list[tuple[str, str | None]]) -> list[str]:
     """The outlets of the story's other articles, but for the article's own."""
     return sorted({s for i, s in members if i != info.id and s and s != info.source})
+
+
+def _marks(values: Sequence[Any]) -> str:
+    """One SQL parameter per value."""
+    return ",".join("?" * len(values))
 
 
 def _parts(values: Sequence[str]) -> Iterator[list[str]]:

@@ -163,13 +163,13 @@ class Engine:
             vector = self.embedder.embed([question])[0]
         evidence = QuestionEvidence(question, vector, replica.keyword.idf, dated=windowed)
         candidates = max(self.settings.candidates, top_k, depth)
-        retriever = HybridRetriever(self.store, replica.keyword, candidates, replica.catalog.chunk_total)
-        admitted = replica.catalog.admitted(within)
-        allowed = None if admitted is None else admitted.chunk_ids
+        catalog = replica.catalog
+        retriever = HybridRetriever(self.store, replica.keyword, candidates, catalog.chunk_total, catalog.vectors)
+        admitted = catalog.admitted(within)
         # a question about the current state looks further down the list: the newest report may rank lower
         wanted = max(top_k, depth, LATEST_POOL if reading.latest else 0)
         # twice as many as wanted: syndicated copies are set aside below, and the rest must still fill the list
-        hits = retriever.retrieve(evidence, 2 * wanted, mode or self.settings.retrieval, within, allowed)
+        hits = retriever.retrieve(evidence, 2 * wanted, mode or self.settings.retrieval, within, admitted)
         infos = replica.catalog.infos(sorted({hit.chunk.article_id for hit in hits}))
         # Only the chunks an article's record names are cited: a write in progress (or killed) leaves others.
         hits = [hit for hit in hits if is_current(hit.chunk, infos.get(hit.chunk.article_id))]

@@ -1,4 +1,5 @@
-"""What each process keeps beside the store, derived from it: the keyword index and the article catalog.
+"""What each process keeps beside the store, derived from it: the keyword index and the article catalog (with
+each article's chunk vectors, for searches inside a filter).
 
 The store (Chroma, on disk or on a server that several machines share) is the truth. A replica follows the
 store's change log: `sync()` costs one count when nothing changed, and otherwise reads only the articles named by
@@ -19,13 +20,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from qa import stories
 from qa.catalog import Catalog
 from qa.chunking import keyword_text
 from qa.domain import ArticleInfo, published_timestamp
 from qa.errors import NotFound
 from qa.keyword import KeywordDoc, KeywordIndex
-from qa.store import ChromaStore, Written, current_chunk_ids
+from qa.store import ChromaStore, StoredChunk, Written, current_chunk_ids
 
 _ARTICLES_PER_STEP = 200  # articles re-read from the store per step of a catch-up
 
@@ -146,7 +149,7 @@ class Replica:
             # Every article's chunks in one read of the store: a read per article cost more than the reading (a
             # window of 300 short articles is 300 calls into Chroma, beside the model on the same two cores).
             wanted = [c for info in infos.values() for c in current_chunk_ids(info)]
-            stored = self.store.get_chunks(wanted) if wanted else {}  # Chroma refuses a read of no ids
+            stored = self.store.get_chunks(wanted, with_embeddings=True) if wanted else {}  # none: Chroma refuses
             chunks = {i: [stored[c] for c in current_chunk_ids(info) if c in stored] for i, info in infos.items()}
         else:
             infos = {article_id: w[0] for article_id, w in written.items() if w is not None}
@@ -164,7 +167,8 @@ class Replica:
         with self.catalog.transaction() as catalog:
             catalog.remove([i for i in article_ids if i not in infos])
             for info in infos.values():
-                catalog.put(info, published_timestamp(info.published), signatures[info.id])
+                vectors = _vectors(info, chunks[info.id])
+                catalog.put(info, published_timestamp(info.published), signatures[info.id], vectors)
 
     def _rebuild(self, length: int) -> None:
         """Build from the whole store: the change-log length is read first, so that whatever is written during
@@ -179,8 +183,16 @@ class Replica:
                     infos[info.id] = info
                     catalog.put(info, published_timestamp(info.published), self._signature(info))
         with self.keyword.writing(bulk=True) as keyword:
-            for chunks in self.store.current_chunks(infos.values()):  # the ones the records name: no other is read
+            # the chunks the records name (no other is read), with their vectors, each article's in one page
+            for chunks in self.store.current_chunks(infos.values(), with_embeddings=True):
                 keyword.add([_keyword_doc(infos[c.article_id], c.id, keyword_text(c.text, c.heading)) for c in chunks])
+                by_article: dict[str, list[StoredChunk]] = {}
+                for chunk in chunks:
+                    by_article.setdefault(chunk.article_id, []).append(chunk)
+                with self.catalog.transaction() as catalog:
+                    for article_id, held in by_article.items():
+                        held.sort(key=lambda c: c.position)
+                        catalog.hold_vectors(infos[article_id], _vectors(infos[article_id], held))
         with self.catalog.transaction() as catalog:
             catalog.set_state(length, self.store.identity)
 
@@ -205,6 +217,14 @@ class Replica:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _vectors(info: ArticleInfo, chunks: Sequence[StoredChunk]) -> np.ndarray | None:
+    """The vectors of an article's chunks in order, when every chunk its record names came with its vector (one
+    gone mid-delete, or read without: None, and a filter reads that article's from the store)."""
+    if len(chunks) != info.chunks or any(c.embedding is None for c in chunks):
+        return None
+    return np.stack([c.embedding for c in chunks])  # type: ignore[misc]
 
 
 def _keyword_doc(info: ArticleInfo, chunk_id: str, text: str) -> KeywordDoc:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.catalog import Admitted, HeldVectors
 from qa.domain import Passage, RetrievalMode, SearchFilter
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.keyword import KeywordIndex
@@ -23,12 +24,14 @@ from qa.telemetry import carry, stage
 W_COSINE = 0.7  # passage cosine; BM25 (normalised by the best candidate's) gets 1 - W_COSINE
 W_BEST_SENTENCE_DENSE = 0.4
 W_BEST_SENTENCE_TERMS = 0.4
-# Dense search inside a filter, by the number of chunks it lets through (measured on this machine at 100,000
-# chunks, where Chroma's metadata `where` took 70-260 ms): up to EXACT_MAX, their vectors are read by id and
-# compared here (5 ms for 200); up to MAX_IDS_IN_QUERY, Chroma searches among their ids (16-30 ms for 1,000 to
-# 50,000); wider, more neighbours than needed are asked for and those inside kept (the filter lets most through).
-EXACT_MAX = 500
-MAX_IDS_IN_QUERY = 50_000
+# Dense search inside a filter, by the number of chunks it lets through: up to EXACT_MAX, their vectors are
+# compared here, read from the catalog (about 1 microsecond a chunk: 20,000 in 20-45 ms; through a server at
+# 1,000,000 chunks, Chroma's search among ids took 1.2-1.7 s for 20-200 ids, 378 ms for 1,000, 72 ms for 20,000);
+# wider, more neighbours than needed are asked of Chroma and those inside kept (the filter lets much through), and
+# when too few are, Chroma searches among the ids. The chunks whose vectors the catalog lacks (rare: an article
+# caught mid-write) are read from the store: up to STORE_EXACT_MAX compared here, more searched among by Chroma.
+EXACT_MAX = 20_000
+STORE_EXACT_MAX = 500
 MAX_OVERSAMPLED = 2_000
 _READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
 
@@ -48,12 +51,18 @@ class HybridRetriever:
     """Top passages for a question, from Chroma and the keyword index, within an optional filter."""
 
     def __init__(
-        self, store: ChromaStore, keyword: KeywordIndex, candidates: int, chunk_total: Callable[[], int]
+        self,
+        store: ChromaStore,
+        keyword: KeywordIndex,
+        candidates: int,
+        chunk_total: Callable[[], int],
+        held_vectors: Callable[[Admitted, int], HeldVectors],
     ) -> None:
         self.store = store
         self.keyword = keyword
         self.candidates = candidates
         self.chunk_total = chunk_total
+        self.held_vectors = held_vectors  # the catalog's (Catalog.vectors)
 
     def retrieve(
         self,
@@ -61,9 +70,9 @@ class HybridRetriever:
         top_k: int,
         mode: RetrievalMode = "hybrid",
         within: SearchFilter | None = None,
-        allowed: Sequence[str] | None = None,
+        allowed: Admitted | None = None,
     ) -> list[Hit]:
-        """The best `top_k` hits, best first. With a filter, `allowed` are the chunk ids it lets through."""
+        """The best `top_k` hits, best first. With a filter, `allowed` is what it lets through."""
         # The store's reads wait on Chroma (a server, or its own threads): each runs beside the work in Python.
         dense_read = _READS.submit(carry(self._dense), question, allowed) if mode != "bm25" else None
         keyword: dict[str, float] = {}
@@ -96,7 +105,7 @@ class HybridRetriever:
             return hits[:top_k]
 
     def _dense(
-        self, question: QuestionEvidence, allowed: Sequence[str] | None
+        self, question: QuestionEvidence, allowed: Admitted | None
     ) -> tuple[list[tuple[str, float]], dict[str, StoredChunk]]:
         """Nearest chunks, inside the filter when there is one, and the chunks the search brought (unfiltered: all
         of them, in the same call)."""
@@ -104,18 +113,29 @@ class HybridRetriever:
             if allowed is None:
                 nearest = self.store.nearest_chunks(question.vector, self.candidates)
                 return [(c.id, cosine) for c, cosine in nearest], {c.id: c for c, _ in nearest}
-            if len(allowed) <= EXACT_MAX:
-                return self.store.nearest_among(question.vector, self.candidates, allowed), {}
-            if len(allowed) <= MAX_IDS_IN_QUERY:
-                return self.store.dense_query(question.vector, self.candidates, among=allowed), {}
+            ids = allowed.chunk_ids
+            if len(ids) <= EXACT_MAX:
+                return self._exact(question.vector, allowed), {}
             total = self.chunk_total()
-            share = len(allowed) / max(total, 1)
+            share = len(ids) / max(total, 1)
             wanted = min(MAX_OVERSAMPLED, math.ceil(2 * self.candidates / share))
-            inside = set(allowed)
+            inside = set(ids)
             found = [(c, s) for c, s in self.store.dense_query(question.vector, wanted) if c in inside]
             if len(found) >= self.candidates or wanted >= total:
                 return found[: self.candidates], {}
-            return self.store.dense_query(question.vector, self.candidates, among=allowed), {}
+            return self.store.dense_query(question.vector, self.candidates, among=ids), {}
+
+    def _exact(self, vector: np.ndarray, allowed: Admitted) -> list[tuple[str, float]]:
+        """The nearest of a filter's chunks, compared exactly: the vectors the catalog holds, and the store's of
+        the others."""
+        held = self.held_vectors(allowed, len(vector))
+        found = list(zip(held.ids, map(float, held.vectors @ vector), strict=True))
+        if len(held.missing) > STORE_EXACT_MAX:
+            found += self.store.dense_query(vector, self.candidates, among=held.missing)
+        elif held.missing:
+            found += self.store.nearest_among(vector, self.candidates, held.missing)
+        found.sort(key=lambda hit: -hit[1])
+        return found[: self.candidates]
 
 
 def _cosines(vector: np.ndarray, chunks: Iterable[StoredChunk]) -> dict[str, float]:

@@ -158,8 +158,8 @@ class StoredChunk:
 
 
 Held = tuple[str, int]  # (version, chunk count) of an article's chunks
-# An article as a write of this process left it: its record and its chunks in order, without their sentence
-# vectors (None: removed)
+# An article as a write of this process left it: its record and its chunks in order, with their vectors but not
+# their sentence vectors (None: removed)
 Written = tuple[ArticleInfo, list[StoredChunk]] | None
 
 
@@ -677,9 +677,12 @@ class ChromaStore:
                 found[i] = self._stored(i, d, m, e, vectors)
         return found
 
-    def current_chunks(self, infos: Iterable[ArticleInfo]) -> Iterator[list[StoredChunk]]:
-        """Pages of about _PAGE chunks, the ones these records name, without vectors (a replica is built from
-        these once; qa doctor checks them against their articles' texts). Read by id: a read by offset costs
+    def current_chunks(
+        self, infos: Iterable[ArticleInfo], with_embeddings: bool = False
+    ) -> Iterator[list[StoredChunk]]:
+        """Pages of about _PAGE chunks, the ones these records name, each article's whole in one page, without
+        sentence vectors (a replica is built from these once, with the chunks' own vectors; qa doctor checks them
+        against their articles' texts). Read by id: a read by offset costs
         Chroma a scan up to the offset (through a server at 1,000,000 chunks, 350-720 ms a page of 1,000, against
         170 ms for the same chunks by id), which made a whole read quadratic in the chunks."""
         self.require()
@@ -687,10 +690,10 @@ class ChromaStore:
         for info in infos:
             ids += current_chunk_ids(info)
             if len(ids) >= _PAGE:
-                yield list(self.get_chunks(ids, vectors=False, call=_PAGE).values())
+                yield list(self.get_chunks(ids, with_embeddings, vectors=False, call=_PAGE).values())
                 ids = []
         if ids:
-            yield list(self.get_chunks(ids, vectors=False, call=_PAGE).values())
+            yield list(self.get_chunks(ids, with_embeddings, vectors=False, call=_PAGE).values())
 
     def all_chunk_ids(self) -> Iterator[list[str]]:
         """Pages of every chunk's id, named by a record or not (qa doctor looks for the others). Ids alone, and
@@ -1187,9 +1190,10 @@ def _as_written(
                     sentences=list(c.sentences),
                     sentence_vectors=_NO_VECTORS,
                     heading=c.heading,
+                    embedding=vector,
                     version=version,
                 )
-                for c, h in zip(w.chunks, w.chunk_hashes, strict=True)
+                for c, h, vector in zip(w.chunks, w.chunk_hashes, w.vectors, strict=True)
             ],
         )
         for w, version, record in zip(writes, versions, records, strict=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from qa.chunking import chunk_id
-from qa.domain import Article, Chunk
+from qa.domain import Article, Chunk, SearchFilter
 from qa.embedder import DIMENSION, MODEL_ID
 from qa.replica import Replica
 from qa.settings import Settings
@@ -300,3 +300,45 @@ def test_a_dense_search_leaves_out_a_chunk_deleted_while_it_ran(
     found = store.nearest_chunks(vector, 5)
     assert len(whole) == 5 and all(c.text for c, _ in found)
     assert [(c.id, round(cosine, 6)) for c, cosine in found] == [(c.id, round(cosine, 6)) for c, cosine in whole[1:]]
+
+
+def _held_as_stored(replica: Replica, store: ChromaStore, article_ids: list[str]) -> tuple[int, list[str]]:
+    """How many of these articles' chunk vectors the catalog holds, each checked against the store's; and the
+    chunk ids it does not hold. A process's own writes are held as it wrote them, which Chroma keeps normalised
+    again for its cosine space (a last bit moved in about a quarter of the model's vectors; these are not
+    normalised at all)."""
+    admitted = replica.catalog.admitted(SearchFilter(article_ids=article_ids))
+    assert admitted is not None
+    held = replica.catalog.vectors(admitted, DIMENSION)
+    stored = store.get_chunks(held.ids, with_embeddings=True)
+    for chunk_id_, vector in zip(held.ids, held.vectors, strict=True):
+        np.testing.assert_allclose(vector, stored[chunk_id_].embedding, rtol=1e-6, atol=1e-6, err_msg=chunk_id_)
+    assert sorted(held.ids + held.missing) == sorted(admitted.chunk_ids)
+    return len(held.ids), held.missing
+
+
+def test_the_catalog_holds_the_stored_vectors_of_every_articles_current_chunks(
+    store: ChromaStore, tmp_path: Path
+) -> None:
+    """Built from the whole store, applying its own writes, and catching up on another writer's: each article's
+    vectors are the store's, for the chunks its record names; a removed article's are gone."""
+    other = _store(tmp_path / "shared")  # another machine's writer
+    own = Replica(store, tmp_path / "own")
+    own.sync()
+    olds = [f"old-{n}" for n in range(20)]
+    assert _held_as_stored(own, store, olds) == (40, []), "built from the whole store"
+
+    _write(store, "grain", "Delegations met in Istanbul.\n\nThey agreed to reopen the port of Odesa.")
+    own.sync()
+    assert _held_as_stored(own, store, ["grain"]) == (2, []), "its own write, not read back"
+
+    _write(other, "grain", "Delegations met in Geneva.\n\nThey agreed.\n\nThe port of Odesa reopens.")
+    with other.batch():
+        other.remove_articles(["old-3"])
+    own.sync()
+    assert _held_as_stored(own, store, ["grain", "old-3"]) == (3, []), "another's: the new version's three"
+    assert own.catalog.admitted(SearchFilter(article_ids=["old-3"])).chunk_ids == []  # type: ignore[union-attr]
+
+    follower = Replica(_store(tmp_path / "shared"), tmp_path / "follower")
+    follower.sync()
+    assert _held_as_stored(follower, store, [*olds, "grain"]) == (41, [])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.catalog import Catalog
@@ -143,3 +145,70 @@ def test_a_search_takes_percent_and_underscore_as_they_are(tmp_path: Path) -> No
     assert [a.id for a in catalog.page(10, match=ArticleMatch(search="%")).articles] == ["p"]
     assert [a.id for a in catalog.page(10, match=ArticleMatch(search="e_c")).articles] == ["u"]
     assert catalog.page(10, match=ArticleMatch(search="e_c")).total == 1
+
+
+def _vectors(chunks: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((chunks, 4)).astype(np.float32)
+
+
+def test_it_holds_each_articles_chunk_vectors_for_its_filters(catalog: Catalog) -> None:
+    held = {"b": _vectors(2, 1), "d": _vectors(1, 2)}
+    infos = catalog.infos(["b", "d"])
+    with catalog.transaction() as writer:
+        for article_id, vectors in held.items():
+            writer.hold_vectors(infos[article_id], vectors)
+    admitted = catalog.admitted(SearchFilter(sources=["Wire"]))
+    assert admitted is not None
+    found = catalog.vectors(admitted, 4)
+    assert sorted(found.ids) == sorted(admitted.chunk_ids) and found.missing == []
+    by_id = dict(zip(found.ids, found.vectors, strict=True))
+    assert np.array_equal(np.stack([by_id["b::0"], by_id["b::1"]]), held["b"]), "in the order of the chunks"
+    assert np.array_equal(by_id["d::0"], held["d"][0])
+
+    within = SearchFilter(article_ids=["a", "b"])
+    admitted = catalog.admitted(within)
+    assert admitted is not None
+    found = catalog.vectors(admitted, 4)
+    assert (found.ids, found.missing) == (["b::0", "b::1"], ["a::0"]), "a's were never held: read from the store"
+
+    with catalog.transaction() as writer:
+        new_b = infos["b"].model_copy(update={"version": "v2", "chunks": 3})
+        writer.put(new_b, None, b"", _vectors(2, 3))  # two vectors for three chunks: none are kept
+        writer.remove(["d"])
+    found = catalog.vectors(catalog.admitted(SearchFilter(article_ids=["b", "d"])), 4)  # type: ignore[arg-type]
+    assert found.ids == [] and found.missing == ["b::v2::0", "b::v2::1", "b::v2::2"], "d is gone, b's are not held"
+    assert len(found.vectors) == 0
+
+    with catalog.transaction() as writer:
+        writer.put(new_b, None, b"", _vectors(3, 4))
+    found = catalog.vectors(catalog.admitted(SearchFilter(article_ids=["b"])), 4)  # type: ignore[arg-type]
+    assert found.ids == ["b::v2::0", "b::v2::1", "b::v2::2"] and np.array_equal(found.vectors, _vectors(3, 4))
+    assert found.missing == []
+    assert catalog.vectors(catalog.admitted(SearchFilter(article_ids=["b"])), 8).missing == found.ids, (  # type: ignore[arg-type]
+        "vectors of another width are not taken"
+    )
+
+    with catalog.transaction() as writer:
+        writer.clear()
+    assert catalog.count() == 0
+    with catalog.transaction() as writer:
+        writer.put(infos["d"], None)
+    assert catalog.vectors(catalog.admitted(SearchFilter(article_ids=["d"])), 4).missing == ["d::0"]  # type: ignore[arg-type]
+
+
+def test_a_catalog_from_before_it_held_vectors_is_built_again(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    with catalog.transaction() as writer:
+        writer.put(ArticleInfo(id="a", title="A", chunks=1, content_hash="h"), None)
+        writer.set_state(3, "store-1")
+    catalog.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE article_vectors")
+    reopened = Catalog(path)
+    assert reopened.state() == (-1, None), "the replica builds it again from the store, vectors and all"
+    assert reopened.count() == 1
+    with reopened.transaction() as writer:
+        writer.set_state(4, "store-1")
+    reopened.close()
+    assert Catalog(path).state() == (4, "store-1"), "once"

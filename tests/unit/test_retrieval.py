@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from qa import retrieval
+from qa.catalog import Admitted, HeldVectors
 from qa.domain import SearchFilter
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.retrieval import (
@@ -93,9 +94,32 @@ class FakeKeyword:
         return self.results[:n]
 
 
-def retriever(store: FakeStore, keyword: FakeKeyword, candidates: int) -> HybridRetriever:
-    """The retriever over the fakes, in a store of 100 chunks."""
-    return HybridRetriever(store, keyword, candidates, chunk_total=lambda: 100)  # type: ignore[arg-type]
+class FakeCatalogVectors:
+    """The catalog's vectors of a filter's chunks: those of `held` (from the store's chunks), recorded."""
+
+    def __init__(self, store: FakeStore, held: set[str] | None = None) -> None:
+        self.store = store
+        self.held = held
+        self.calls: list[list[str]] = []
+
+    def __call__(self, admitted: Admitted, dimension: int) -> HeldVectors:
+        self.calls.append(admitted.chunk_ids)
+        ids = [i for i in admitted.chunk_ids if self.held is None or i in self.held]
+        vectors = np.array([self.store.chunks[i].embedding for i in ids], dtype=np.float32).reshape(-1, dimension)
+        return HeldVectors(ids, vectors, [i for i in admitted.chunk_ids if i not in ids])
+
+
+def retriever(
+    store: FakeStore, keyword: FakeKeyword, candidates: int, held: FakeCatalogVectors | None = None
+) -> HybridRetriever:
+    """The retriever over the fakes, in a store of 100 chunks (the catalog holding every vector, unless `held`)."""
+    held = held or FakeCatalogVectors(store)
+    return HybridRetriever(store, keyword, candidates, lambda: 100, held)  # type: ignore[arg-type]
+
+
+def admitted(chunk_ids: list[str]) -> Admitted:
+    """What a filter lets through: these chunks (their articles' members are the fake catalog's business)."""
+    return Admitted(len({i.split("::")[0] for i in chunk_ids}), chunk_ids)
 
 
 def question(text: str = QUESTION) -> QuestionEvidence:
@@ -223,47 +247,63 @@ def test_filters_go_inside_both_retrievers() -> None:
     store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8)])
     keyword = FakeKeyword([("a1::1", 1.0)])
     within = SearchFilter(article_ids=["a1", "a3"])
-    allowed = ["a1::0", "a1::1", "a3::0"]
-    hits = retriever(store, keyword, candidates=4).retrieve(question(), 5, within=within, allowed=allowed)
-    assert store.exact_calls == [(Q, 4, allowed)] and store.dense_calls == [], "a few chunks: compared exactly"
+    allowed = ["a1::0", "a1::1"]
+    held = FakeCatalogVectors(store)
+    hits = retriever(store, keyword, candidates=4, held=held).retrieve(
+        question(), 5, within=within, allowed=admitted(allowed)
+    )
+    assert held.calls == [allowed], "a filter's chunks are compared exactly, by the catalog's vectors"
+    assert store.exact_calls == [] and store.dense_calls == [], "nothing of the dense search is asked of the store"
     assert keyword.calls == [(QUESTION, 4, within)], "so does the keyword query"
-    assert {h.chunk.id for h in hits} == {"a1::0", "a1::1"}
+    assert {h.chunk.id: round(h.cosine, 3) for h in hits} == {"a1::0": 0.8, "a1::1": 0.6}
     # the exact comparison gives cosines only: its chunks are read, the keyword-only one with its vector
     assert sorted(store.get_calls) == [(["a1::0"], False), (["a1::1"], True)]
 
 
-def test_a_middling_filter_is_searched_among_its_ids_by_chroma(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(retrieval, "EXACT_MAX", 2)
-    store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8)])
-    allowed = ["a1::0", "a1::1", "a3::0"]
-    hybrid = retriever(store, FakeKeyword([]), candidates=4)
-    hits = hybrid.retrieve(question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed)
-    assert [call[2] for call in store.dense_calls] == [allowed] and store.exact_calls == []
-    assert [h.chunk.id for h in hits] == ["a1::0"]
+def test_the_chunks_whose_vectors_the_catalog_lacks_are_compared_by_the_store() -> None:
+    store = FakeStore(three_chunks(), dense=[("a1::1", 0.6), ("a2::0", 0.0)])
+    held = FakeCatalogVectors(store, held={"a1::0"})
+    hybrid = retriever(store, FakeKeyword([]), candidates=4, held=held)
+    hits = hybrid.retrieve(question(), 5, mode="dense", allowed=admitted(["a1::0", "a1::1", "a2::0"]))
+    assert store.exact_calls == [(Q, 4, ["a1::1", "a2::0"])], "a few missing: read from the store and compared"
+    assert [(h.chunk.id, round(h.cosine, 3)) for h in hits] == [("a1::0", 0.8), ("a1::1", 0.6), ("a2::0", 0.0)]
+
+
+def test_many_chunks_the_catalog_lacks_are_searched_among_by_chroma(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retrieval, "STORE_EXACT_MAX", 1)
+    store = FakeStore(three_chunks(), dense=[("a1::1", 0.6), ("a2::0", 0.0)])
+    hybrid = retriever(store, FakeKeyword([]), candidates=4, held=FakeCatalogVectors(store, held={"a1::0"}))
+    hits = hybrid.retrieve(question(), 5, mode="dense", allowed=admitted(["a1::0", "a1::1", "a2::0"]))
+    assert store.dense_calls == [(Q, 4, ["a1::1", "a2::0"])] and store.exact_calls == []
+    assert [h.chunk.id for h in hits] == ["a1::0", "a1::1", "a2::0"]
 
 
 def test_a_wide_filter_asks_for_more_neighbours_and_keeps_those_inside(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(retrieval, "EXACT_MAX", 1)
-    monkeypatch.setattr(retrieval, "MAX_IDS_IN_QUERY", 2)
+    monkeypatch.setattr(retrieval, "EXACT_MAX", 2)
     store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8), ("a1::1", 0.7)])
-    allowed = ["a1::0", "a1::1", "a3::0"]  # 3 of the store's 100 chunks, more than MAX_IDS_IN_QUERY
-    hybrid = retriever(store, FakeKeyword([]), candidates=2)
-    hits = hybrid.retrieve(question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed)
+    allowed = ["a1::0", "a1::1", "a3::0"]  # 3 of the store's 100 chunks, more than EXACT_MAX
+    held = FakeCatalogVectors(store)
+    hybrid = retriever(store, FakeKeyword([]), candidates=2, held=held)
+    hits = hybrid.retrieve(
+        question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=admitted(allowed)
+    )
     (_, wanted, among), *rest = store.dense_calls
     assert among is None and wanted == min(retrieval.MAX_OVERSAMPLED, 2 * 2 * 100 // 3 + 1)
     assert [h.chunk.id for h in hits] == ["a1::0", "a1::1"] and rest == [], "enough neighbours were inside"
+    assert held.calls == []
 
 
 def test_a_wide_filter_falls_back_to_searching_inside_when_too_few_neighbours_are(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(retrieval, "EXACT_MAX", 1)
-    monkeypatch.setattr(retrieval, "MAX_IDS_IN_QUERY", 2)
+    monkeypatch.setattr(retrieval, "EXACT_MAX", 2)
     monkeypatch.setattr(retrieval, "MAX_OVERSAMPLED", 1)
     store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8), ("a1::1", 0.7)])
     allowed = ["a1::0", "a1::1", "a3::0"]
     hybrid = retriever(store, FakeKeyword([]), candidates=2)
-    hits = hybrid.retrieve(question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=allowed)
+    hits = hybrid.retrieve(
+        question(), 5, mode="dense", within=SearchFilter(article_ids=["a1", "a3"]), allowed=admitted(allowed)
+    )
     assert [call[2] for call in store.dense_calls] == [None, allowed]
     assert [h.chunk.id for h in hits] == ["a1::0", "a1::1"]
 
