@@ -129,7 +129,11 @@ class HybridRetriever:
         """The nearest of a filter's chunks, compared exactly: the vectors the catalog holds, and the store's of
         the others."""
         held = self.held_vectors(allowed, len(vector))
-        found = list(zip(held.ids, map(float, held.vectors @ vector), strict=True))
+        # einsum's own loop, not `@`: BLAS splits a product of 2,000 rows across its threads, and in a server whose
+        # other threads hold both cores the question waited for them (6 ms a question at 2,000 chunks, against
+        # 0.14 ms for the loop; 1.9 ms at 20,000)
+        cosines = np.einsum("ij,j->i", held.vectors, vector)
+        found = list(zip(held.ids, map(float, cosines), strict=True))
         if len(held.missing) > STORE_EXACT_MAX:
             found += self.store.dense_query(vector, self.candidates, among=held.missing)
         elif held.missing:
