@@ -188,17 +188,21 @@ class Catalog:
 
     def vectors(self, admitted: Admitted, dimension: int) -> HeldVectors:
         """The vectors of the admitted articles' chunks, as far as the catalog holds them for the version its row
-        names (about 1 microsecond a chunk: 20,000 in 20-45 ms)."""
+        names (1-3 microseconds a chunk: 2,000 in 2-4 ms, 20,000 in 20-65 ms, at 1,000,000 chunks)."""
         ids: list[str] = []
         blobs: list[bytes] = []
         missing: list[str] = []
-        held_as = {article_id: (chunks, version) for article_id, chunks, version in admitted.members}
-        for part in _parts(list(held_as)):
+        first_chunk, at = {}, 0  # where each article's chunks begin in admitted.chunk_ids (members are in its order)
+        for article_id, chunks, _ in admitted.members:
+            first_chunk[article_id] = at
+            at += chunks
+        members = {article_id: (chunks, version) for article_id, chunks, version in admitted.members}
+        for part in _parts(list(members)):
             sql = f"SELECT article_id, version, vectors FROM article_vectors WHERE article_id IN ({_marks(part)})"
             held = {str(a): (str(v), bytes(b)) for a, v, b in self._query(sql, part)}
             for article_id in part:
-                chunks, version = held_as[article_id]
-                article_chunks = [chunk_id(article_id, p, version) for p in range(chunks)]
+                chunks, version = members[article_id]
+                article_chunks = admitted.chunk_ids[first_chunk[article_id] : first_chunk[article_id] + chunks]
                 stored_version, blob = held.get(article_id, ("", b""))
                 if stored_version == version and len(blob) == chunks * dimension * 4:
                     ids += article_chunks
