@@ -46,7 +46,9 @@ class QuestionEvidence:
         self.question = question
         self.vector = vector
         self.profile = QuestionProfile.of(question, dated)  # dated: its date became the time window
-        self.weights = {term: idf(term) for term in set(self.profile.terms)}
+        # in the question's order: the weighted sums below then add up the same way in every process (a set's order
+        # changes with each process's string hashing, and with it the last bits of a score)
+        self.weights = {term: idf(term) for term in dict.fromkeys(self.profile.terms)}
         self.total = sum(self.weights.values())
         self._wanted = frozenset(self.weights) | self.profile.names  # the only terms a passage is asked about
 

@@ -60,8 +60,12 @@ def answer_newest_first(
     account as earlier reporting; None when the hits do not come from articles of different dates."""
     when = {i: published_timestamp(info.published) for i, info in infos.items()}
     floor = RELEVANT_SHARE * max((h.score for h in hits), default=0.0)
+    # newest first, and of articles published at the same time (news dated by the day often is) the one retrieval
+    # ranked higher: in the hits' order, not a set's, which differs from process to process
     dated = sorted(
-        {h.chunk.article_id for h in hits if when.get(h.chunk.article_id) is not None and h.score >= floor},
+        dict.fromkeys(
+            h.chunk.article_id for h in hits if when.get(h.chunk.article_id) is not None and h.score >= floor
+        ),
         key=lambda i: -(when[i] or 0),
     )
     if len({when[i] for i in dated}) < 2:

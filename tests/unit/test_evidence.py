@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -148,3 +152,32 @@ def test_zero_idf_terms_give_zero_lexical_and_coverage() -> None:
     (result,) = measured.measure([make_chunk(["Truss demanded calm at the border."])])
     assert result.lexical.tolist() == [0.0]
     assert result.coverage == 0.0
+
+
+def test_the_weighted_sums_add_up_the_same_way_in_every_process() -> None:
+    """The terms weigh in the question's order, not a set's: a set's order changes with each process's string
+    hashing, and with it the last bits of the sums, which could turn a near tie between two passages either way
+    (two servers of the same code cited different articles for 4 of 60 questions)."""
+    assert list(evidence().weights) == ["truss", "demand", "border"]
+    script = (
+        "import numpy as np; from qa.evidence import QuestionEvidence; from qa.store import StoredChunk\n"
+        # weights whose sum depends on the order of adding: (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3)
+        "idf = dict(zip('truss demand withdraw border talk moscow lavrov meet'.split(), [0.1, 0.2, 0.3] * 3))\n"
+        "e = QuestionEvidence('Why did Truss demand Lavrov withdraw from the border after the Moscow talk meeting?',"
+        " np.ones(4, dtype=np.float32) / 2, lambda t: idf.get(t, 0.7))\n"
+        "text = 'Truss met Lavrov in Moscow. She demanded a withdrawal from the border after the talks.'\n"
+        "c = StoredChunk(id='a::0', article_id='a', position=0, text=text, start=0, end=len(text), content_hash='h',"
+        " sentences=[(0, 27), (28, len(text))], sentence_vectors=np.ones((2, 4), dtype=np.float32) / 2)\n"
+        "(m,) = e.measure([c]); print(repr(e.total), [repr(float(x)) for x in m.lexical], repr(m.coverage))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(outputs) == 1, outputs
