@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.catalog import Admitted, HeldVectors
+from qa.catalog import Admitted, HeldCosines
 from qa.domain import Passage, RetrievalMode, SearchFilter
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.keyword import KeywordIndex
@@ -24,12 +24,13 @@ from qa.telemetry import carry, stage
 W_COSINE = 0.7  # passage cosine; BM25 (normalised by the best candidate's) gets 1 - W_COSINE
 W_BEST_SENTENCE_DENSE = 0.4
 W_BEST_SENTENCE_TERMS = 0.4
-# Dense search inside a filter, by the number of chunks it lets through: up to EXACT_MAX, their vectors are
-# compared here, read from the catalog (1-3 microseconds a chunk at 1,000,000 chunks; through a server at
-# 1,000,000 chunks, Chroma's search among ids took 1.2-1.7 s for 20-200 ids, 378 ms for 1,000, 72 ms for 20,000);
-# wider, more neighbours than needed are asked of Chroma and those inside kept (the filter lets much through), and
-# when too few are, Chroma searches among the ids. The chunks whose vectors the catalog lacks (rare: an article
-# caught mid-write) are read from the store: up to STORE_EXACT_MAX compared here, more searched among by Chroma.
+# Dense search inside a filter, by the number of chunks it lets through: up to EXACT_MAX, the catalog compares
+# their vectors with the question's as it reads them (1-3 microseconds a chunk at 1,000,000 chunks; through a
+# server at that size, Chroma's search among ids took 1.2-1.7 s for 20-200 ids, 378 ms for 1,000, 72 ms for
+# 20,000); wider, more neighbours than needed are asked of Chroma and those inside kept (the filter lets much
+# through), and when too few are, Chroma searches among the ids. The chunks whose vectors the catalog lacks (rare:
+# an article caught mid-write) are read from the store: up to STORE_EXACT_MAX compared here, more searched among
+# by Chroma.
 EXACT_MAX = 20_000
 STORE_EXACT_MAX = 500
 MAX_OVERSAMPLED = 2_000
@@ -56,13 +57,13 @@ class HybridRetriever:
         keyword: KeywordIndex,
         candidates: int,
         chunk_total: Callable[[], int],
-        held_vectors: Callable[[Admitted, int], HeldVectors],
+        held_cosines: Callable[[Admitted, np.ndarray], HeldCosines],
     ) -> None:
         self.store = store
         self.keyword = keyword
         self.candidates = candidates
         self.chunk_total = chunk_total
-        self.held_vectors = held_vectors  # the catalog's (Catalog.vectors)
+        self.held_cosines = held_cosines  # the catalog's (Catalog.cosines)
 
     def retrieve(
         self,
@@ -133,12 +134,8 @@ class HybridRetriever:
     def _exact(self, vector: np.ndarray, allowed: Admitted) -> list[tuple[str, float]]:
         """The nearest of a filter's chunks, compared exactly: the vectors the catalog holds, and the store's of
         the others."""
-        held = self.held_vectors(allowed, len(vector))
-        # einsum's own loop, not `@`: BLAS splits a product of 2,000 rows across its threads, and in a server whose
-        # other threads hold both cores the question waited for them (6 ms a question at 2,000 chunks, against
-        # 0.14 ms for the loop; 1.9 ms at 20,000)
-        cosines = np.einsum("ij,j->i", held.vectors, vector)
-        found = list(zip(held.ids, map(float, cosines), strict=True))
+        held = self.held_cosines(allowed, vector)
+        found = list(zip(held.ids, map(float, held.cosines), strict=True))
         if len(held.missing) > STORE_EXACT_MAX:
             found += self.store.dense_query(vector, self.candidates, among=held.missing)
         elif held.missing:

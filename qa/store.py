@@ -751,7 +751,7 @@ class ChromaStore:
         for begin in range(0, len(ids), _PAGE):
             got = _read(self._chunks.get, ids=list(ids[begin : begin + _PAGE]), include=["embeddings"])
             if got["ids"]:
-                # einsum's own loop: BLAS's threads wait for cores a server's other threads hold (qa/retrieval.py)
+                # einsum's own loop: BLAS's threads wait for cores a server's other threads hold (qa/catalog.py)
                 values = np.einsum("ij,j->i", np.asarray(got["embeddings"], dtype=np.float32), vector)
                 found.update(zip(got["ids"], map(float, values), strict=True))
         return found

@@ -303,16 +303,17 @@ def test_a_dense_search_leaves_out_a_chunk_deleted_while_it_ran(
 
 
 def _held_as_stored(replica: Replica, store: ChromaStore, article_ids: list[str]) -> tuple[int, list[str]]:
-    """How many of these articles' chunk vectors the catalog holds, each checked against the store's; and the
-    chunk ids it does not hold. A process's own writes are held as it wrote them, which Chroma keeps normalised
-    again for its cosine space (a last bit moved in about a quarter of the model's vectors; these are not
-    normalised at all)."""
+    """How many of these articles' chunk vectors the catalog holds, each checked against the store's (by a
+    question's cosines to them); and the chunk ids it does not hold. A process's own writes are held as it wrote
+    them, which Chroma keeps normalised again for its cosine space (a last bit moved in about a quarter of the
+    model's vectors; these are not normalised at all)."""
     admitted = replica.catalog.admitted(SearchFilter(article_ids=article_ids))
     assert admitted is not None
-    held = replica.catalog.vectors(admitted, DIMENSION)
+    question = RNG.normal(size=DIMENSION).astype(np.float32)
+    held = replica.catalog.cosines(admitted, question)
     stored = store.get_chunks(held.ids, with_embeddings=True)
-    for chunk_id_, vector in zip(held.ids, held.vectors, strict=True):
-        np.testing.assert_allclose(vector, stored[chunk_id_].embedding, rtol=1e-6, atol=1e-6, err_msg=chunk_id_)
+    expected = [float(stored[i].embedding @ question) for i in held.ids]  # type: ignore[operator]
+    np.testing.assert_allclose(held.cosines, expected, rtol=1e-5, atol=1e-5)
     assert sorted(held.ids + held.missing) == sorted(admitted.chunk_ids)
     return len(held.ids), held.missing
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -151,49 +152,64 @@ def _vectors(chunks: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((chunks, 4)).astype(np.float32)
 
 
+@dataclass
+class Held:
+    """What the catalog holds of a filter's chunks: their vectors (read back as the cosines to each axis)."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    missing: list[str]
+
+
+def held(catalog: Catalog, within: SearchFilter, dimension: int = 4) -> Held:
+    admitted = catalog.admitted(within)
+    assert admitted is not None
+    axes = [catalog.cosines(admitted, axis) for axis in np.eye(dimension, dtype=np.float32)]
+    assert all((a.ids, a.missing) == (axes[0].ids, axes[0].missing) for a in axes)
+    return Held(axes[0].ids, np.stack([a.cosines for a in axes], axis=1).reshape(-1, dimension), axes[0].missing)
+
+
 def test_it_holds_each_articles_chunk_vectors_for_its_filters(catalog: Catalog) -> None:
-    held = {"b": _vectors(2, 1), "d": _vectors(1, 2)}
+    held_vectors = {"b": _vectors(2, 1), "d": _vectors(1, 2)}
     infos = catalog.infos(["b", "d"])
     with catalog.transaction() as writer:
-        for article_id, vectors in held.items():
+        for article_id, vectors in held_vectors.items():
             writer.hold_vectors(infos[article_id], vectors)
     admitted = catalog.admitted(SearchFilter(sources=["Wire"]))
     assert admitted is not None
-    found = catalog.vectors(admitted, 4)
+    found = held(catalog, SearchFilter(sources=["Wire"]))
     assert sorted(found.ids) == sorted(admitted.chunk_ids) and found.missing == []
     by_id = dict(zip(found.ids, found.vectors, strict=True))
-    assert np.array_equal(np.stack([by_id["b::0"], by_id["b::1"]]), held["b"]), "in the order of the chunks"
-    assert np.array_equal(by_id["d::0"], held["d"][0])
+    assert np.array_equal(np.stack([by_id["b::0"], by_id["b::1"]]), held_vectors["b"]), "in the order of the chunks"
+    assert np.array_equal(by_id["d::0"], held_vectors["d"][0])
+    question = _vectors(1, 9)[0]
+    cosines = catalog.cosines(admitted, question)
+    assert np.allclose(cosines.cosines, found.vectors @ question, atol=1e-6)
 
-    within = SearchFilter(article_ids=["a", "b"])
-    admitted = catalog.admitted(within)
-    assert admitted is not None
-    found = catalog.vectors(admitted, 4)
+    found = held(catalog, SearchFilter(article_ids=["a", "b"]))
     assert (found.ids, found.missing) == (["b::0", "b::1"], ["a::0"]), "a's were never held: read from the store"
 
     with catalog.transaction() as writer:
         new_b = infos["b"].model_copy(update={"version": "v2", "chunks": 3})
         writer.put(new_b, None, b"", _vectors(2, 3))  # two vectors for three chunks: none are kept
         writer.remove(["d"])
-    found = catalog.vectors(catalog.admitted(SearchFilter(article_ids=["b", "d"])), 4)  # type: ignore[arg-type]
+    found = held(catalog, SearchFilter(article_ids=["b", "d"]))
     assert found.ids == [] and found.missing == ["b::v2::0", "b::v2::1", "b::v2::2"], "d is gone, b's are not held"
     assert len(found.vectors) == 0
 
     with catalog.transaction() as writer:
         writer.put(new_b, None, b"", _vectors(3, 4))
-    found = catalog.vectors(catalog.admitted(SearchFilter(article_ids=["b"])), 4)  # type: ignore[arg-type]
+    found = held(catalog, SearchFilter(article_ids=["b"]))
     assert found.ids == ["b::v2::0", "b::v2::1", "b::v2::2"] and np.array_equal(found.vectors, _vectors(3, 4))
     assert found.missing == []
-    assert catalog.vectors(catalog.admitted(SearchFilter(article_ids=["b"])), 8).missing == found.ids, (  # type: ignore[arg-type]
-        "vectors of another width are not taken"
-    )
+    assert held(catalog, SearchFilter(article_ids=["b"]), 8).missing == found.ids, "vectors of another width: not"
 
     with catalog.transaction() as writer:
         writer.clear()
     assert catalog.count() == 0
     with catalog.transaction() as writer:
         writer.put(infos["d"], None)
-    assert catalog.vectors(catalog.admitted(SearchFilter(article_ids=["d"])), 4).missing == ["d::0"]  # type: ignore[arg-type]
+    assert held(catalog, SearchFilter(article_ids=["d"])).missing == ["d::0"]
 
 
 def test_a_catalog_from_before_it_held_vectors_is_built_again(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from qa import retrieval
-from qa.catalog import Admitted, HeldVectors
+from qa.catalog import Admitted, HeldCosines
 from qa.domain import SearchFilter
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.retrieval import (
@@ -95,18 +95,18 @@ class FakeKeyword:
 
 
 class FakeCatalogVectors:
-    """The catalog's vectors of a filter's chunks: those of `held` (from the store's chunks), recorded."""
+    """The catalog's cosines to a filter's chunks: those of `held` (from the store's chunks), recorded."""
 
     def __init__(self, store: FakeStore, held: set[str] | None = None) -> None:
         self.store = store
         self.held = held
         self.calls: list[list[str]] = []
 
-    def __call__(self, admitted: Admitted, dimension: int) -> HeldVectors:
+    def __call__(self, admitted: Admitted, vector: np.ndarray) -> HeldCosines:
         self.calls.append(admitted.chunk_ids)
         ids = [i for i in admitted.chunk_ids if self.held is None or i in self.held]
-        vectors = np.array([self.store.chunks[i].embedding for i in ids], dtype=np.float32).reshape(-1, dimension)
-        return HeldVectors(ids, vectors, [i for i in admitted.chunk_ids if i not in ids])
+        vectors = np.array([self.store.chunks[i].embedding for i in ids], dtype=np.float32).reshape(-1, len(vector))
+        return HeldCosines(ids, vectors @ vector, [i for i in admitted.chunk_ids if i not in ids])
 
 
 def retriever(
