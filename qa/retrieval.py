@@ -108,28 +108,23 @@ class HybridRetriever:
     def _dense(
         self, question: QuestionEvidence, allowed: Admitted | None
     ) -> tuple[list[tuple[str, float]], dict[str, StoredChunk]]:
-        """Nearest chunks, inside the filter when there is one, and their chunks: unfiltered, brought by the search
-        in the same call; filtered, read after it on this thread, beside the keyword search and its reads (one
-        round trip fewer after them)."""
+        """Nearest chunks, inside the filter when there is one, and the chunks the search brought (unfiltered: all
+        of them, in the same call)."""
         with stage("dense"):
             if allowed is None:
                 nearest = self.store.nearest_chunks(question.vector, self.candidates)
                 return [(c.id, cosine) for c, cosine in nearest], {c.id: c for c, _ in nearest}
-            found = self._filtered(question.vector, allowed.chunk_ids, allowed)
-            return found, self.store.get_chunks([c for c, _ in found]) if found else {}
-
-    def _filtered(self, vector: np.ndarray, ids: Sequence[str], allowed: Admitted) -> list[tuple[str, float]]:
-        """The nearest of the filter's chunks (see EXACT_MAX)."""
-        if len(ids) <= EXACT_MAX:
-            return self._exact(vector, allowed)
-        total = self.chunk_total()
-        share = len(ids) / max(total, 1)
-        wanted = min(MAX_OVERSAMPLED, math.ceil(2 * self.candidates / share))
-        inside = set(ids)
-        found = [(c, s) for c, s in self.store.dense_query(vector, wanted) if c in inside]
-        if len(found) >= self.candidates or wanted >= total:
-            return found[: self.candidates]
-        return self.store.dense_query(vector, self.candidates, among=ids)
+            ids = allowed.chunk_ids
+            if len(ids) <= EXACT_MAX:
+                return self._exact(question.vector, allowed), {}
+            total = self.chunk_total()
+            share = len(ids) / max(total, 1)
+            wanted = min(MAX_OVERSAMPLED, math.ceil(2 * self.candidates / share))
+            inside = set(ids)
+            found = [(c, s) for c, s in self.store.dense_query(question.vector, wanted) if c in inside]
+            if len(found) >= self.candidates or wanted >= total:
+                return found[: self.candidates], {}
+            return self.store.dense_query(question.vector, self.candidates, among=ids), {}
 
     def _exact(self, vector: np.ndarray, allowed: Admitted) -> list[tuple[str, float]]:
         """The nearest of a filter's chunks, compared exactly: the vectors the catalog holds, and the store's of

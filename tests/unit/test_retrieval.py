@@ -256,8 +256,8 @@ def test_filters_go_inside_both_retrievers() -> None:
     assert store.exact_calls == [] and store.dense_calls == [], "nothing of the dense search is asked of the store"
     assert keyword.calls == [(QUESTION, 4, within)], "so does the keyword query"
     assert {h.chunk.id: round(h.cosine, 3) for h in hits} == {"a1::0": 0.8, "a1::1": 0.6}
-    # the exact comparison gives cosines only: its chunks are read on its thread, the keyword's with their vectors
-    assert sorted(store.get_calls) == [(["a1::0", "a1::1"], False), (["a1::1"], True)]
+    # the exact comparison gives cosines only: its chunks are read, the keyword-only one with its vector
+    assert sorted(store.get_calls) == [(["a1::0"], False), (["a1::1"], True)]
 
 
 def test_the_chunks_whose_vectors_the_catalog_lacks_are_compared_by_the_store() -> None:
