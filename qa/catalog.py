@@ -15,7 +15,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,12 +54,20 @@ _SQL_VARIABLES = 900  # SQLite's limit on parameters per statement is 999 on old
 
 @dataclass(frozen=True)
 class Admitted:
-    """What a filter lets through: how many articles, the ids of their chunks, and each article as (id, chunk
-    count, version), by which `Catalog.cosines` finds their vectors."""
+    """What a filter lets through: each article as (id, chunk count, version), by which `Catalog.cosines` finds
+    their vectors; and from them, how many articles and the ids of their chunks."""
 
-    articles: int
-    chunk_ids: list[str]
-    members: list[tuple[str, int, str]] = field(default_factory=list, repr=False)
+    members: list[tuple[str, int, str]]
+
+    @property
+    def articles(self) -> int:
+        """How many articles."""
+        return len(self.members)
+
+    @cached_property
+    def chunk_ids(self) -> list[str]:
+        """Every chunk of theirs, article by article in order."""
+        return [chunk_id(i, p, v) for i, chunks, v in self.members for p in range(chunks)]
 
 
 @dataclass(frozen=True)
@@ -183,9 +192,7 @@ class Catalog:
         """The articles the filter lets through (how many, and every chunk of theirs); None for no filter."""
         if within is None or within.is_empty:
             return None
-        matching = self._matching(within)
-        chunk_ids = [chunk_id(i, p, v) for i, chunks, v in matching for p in range(chunks)]
-        return Admitted(len(matching), chunk_ids, matching)
+        return Admitted(self._matching(within))
 
     def cosines(self, admitted: Admitted, vector: np.ndarray) -> HeldCosines:
         """The cosine of each admitted chunk's vector to this one (the vectors are of length one), as far as the
@@ -231,7 +238,7 @@ class Catalog:
         """The rows of these articles (absent ones are left out)."""
         found: dict[str, ArticleInfo] = {}
         for part in _parts(article_ids):
-            rows = self._query(f"SELECT {_COLUMNS} FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
+            rows = self._query(f"SELECT {_COLUMNS} FROM articles WHERE id IN ({_marks(part)})", part)
             found.update((str(row[0]), _info(row)) for row in rows)
         return {info.id: info for info in self._with_outlets(list(found.values()))}
 
@@ -239,7 +246,7 @@ class Catalog:
         """Article id -> origin, for the articles indexed from these folders."""
         found: dict[str, str] = {}
         for part in _parts(origins):
-            marks = ",".join("?" * len(part))
+            marks = _marks(part)
             found.update(self._query(f"SELECT id, origin FROM articles WHERE origin IN ({marks})", part))
         return found
 
@@ -278,7 +285,7 @@ class Catalog:
         story_ids = sorted({info.story_id for info in infos if info.story_id})
         members: dict[str, list[tuple[str, str | None]]] = {}
         for part in _parts(story_ids):
-            sql = f"SELECT story_id, id, source FROM articles WHERE story_id IN ({','.join('?' * len(part))})"
+            sql = f"SELECT story_id, id, source FROM articles WHERE story_id IN ({_marks(part)})"
             for story_id, article_id, source in self._query(sql, part):
                 members.setdefault(str(story_id), []).append((str(article_id), source))
         return [
@@ -296,7 +303,7 @@ class Catalog:
             return [(str(i), int(n), str(v)) for i, n, v in rows]
         found = []
         for part in _parts(within.article_ids):
-            marks = ",".join("?" * len(part))
+            marks = _marks(part)
             sql = f"SELECT id, chunks, version FROM articles WHERE id IN ({marks}) AND {where}"
             found += [(str(i), int(n), str(v)) for i, n, v in self._query(sql, [*part, *args])]
         return found
@@ -360,7 +367,7 @@ class CatalogWriter:
     def _forget(self, article_ids: Sequence[str]) -> None:
         """Note the articles' stories before their rows change, and drop their band keys."""
         for part in _parts(article_ids):
-            marks = ",".join("?" * len(part))
+            marks = _marks(part)
             sql = f"SELECT story_id FROM articles WHERE id IN ({marks}) AND story_id IS NOT NULL"
             self._old_stories.update(str(row[0]) for row in self._db.execute(sql, part))
             self._db.execute(f"DELETE FROM story_bands WHERE article_id IN ({marks})", part)
@@ -372,7 +379,7 @@ class CatalogWriter:
         size of the stories involved, never the catalog's."""
         seeds = list(self._touched)
         for part in _parts(sorted(self._old_stories)):
-            sql = f"SELECT id FROM articles WHERE story_id IN ({','.join('?' * len(part))})"
+            sql = f"SELECT id FROM articles WHERE story_id IN ({_marks(part)})"
             seeds += [str(row[0]) for row in self._db.execute(sql, part)]
         self._touched.clear()
         self._old_stories.clear()
@@ -387,7 +394,7 @@ class CatalogWriter:
             leader = min(group, key=lambda i: (*group[i], i)) if len(group) > 1 else None
             for part in _parts(sorted(group)):
                 self._db.execute(
-                    f"UPDATE articles SET story_id = ? WHERE id IN ({','.join('?' * len(part))}) AND story_id IS NOT ?",
+                    f"UPDATE articles SET story_id = ? WHERE id IN ({_marks(part)}) AND story_id IS NOT ?",
                     [leader, *part, leader],
                 )
 
@@ -438,7 +445,7 @@ def _filter_clauses(within: SearchFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     if within.sources is not None:
-        clauses.append(f"source IN ({','.join('?' * len(within.sources))})")
+        clauses.append(f"source IN ({_marks(within.sources)})")
         args += within.sources
     if within.since is not None:
         clauses.append("published_ts >= ?")
@@ -467,7 +474,7 @@ def _match_clauses(match: ArticleMatch) -> tuple[list[str], list[Any]]:
             args.append(search.casefold())
         ids = list(dict.fromkeys(match.text_ids))[: _SQL_VARIABLES - len(args)]
         if ids:
-            either.append(f"id IN ({','.join('?' * len(ids))})")
+            either.append(f"id IN ({_marks(ids)})")
             args += ids
         clauses.append(f"({' OR '.join(either)})")
     return clauses, args

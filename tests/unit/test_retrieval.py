@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -119,7 +120,10 @@ def retriever(
 
 def admitted(chunk_ids: list[str]) -> Admitted:
     """What a filter lets through: these chunks (their articles' members are the fake catalog's business)."""
-    return Admitted(len({i.split("::")[0] for i in chunk_ids}), chunk_ids)
+    counts = Counter(i.split("::")[0] for i in chunk_ids)  # articles in order of their first chunk
+    result = Admitted([(article_id, chunks, "") for article_id, chunks in counts.items()])
+    assert result.chunk_ids == chunk_ids, "each article's chunks from 0, together"
+    return result
 
 
 def question(text: str = QUESTION) -> QuestionEvidence:
