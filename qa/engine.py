@@ -55,9 +55,16 @@ class Engine:
     """Answers questions over one index with one answerer."""
 
     def __init__(
-        self, settings: Settings, store: ChromaStore, replica: Replica, embedder: Embedder, answerer: Answerer
+        self,
+        settings: Settings,
+        store: ChromaStore,
+        replica: Replica,
+        embedder: Embedder,
+        answerer: Answerer,
+        many_questions: bool = True,
     ) -> None:
         self.settings = settings
+        self.many_questions = many_questions  # False: a process that asks one or two (see span.prepare)
         self.store = store
         self.replica = replica
         self.embedder = embedder
@@ -205,7 +212,8 @@ class Engine:
         The answerer reads the best `top_k` passages; `depth` asks for more in `Answer.passages` (for evaluation)
         without changing the answer.
         """
-        prepare_short_answer(question)  # its model loads beside retrieval (nothing to do once loaded)
+        # its model loads beside retrieval (nothing to do once loaded)
+        prepare_short_answer(question, lanes=self.many_questions)
         found = self.retrieve(question, top_k, within, mode, depth, as_of)
         with stage("answer"):
             result = self._newest_first(found) or self.answerer.answer(
@@ -244,7 +252,7 @@ class Engine:
         """The answer text in pieces as it is produced, then the whole Answer (with its checked citations). Its
         ask span is current only while retrieving: a generator's `yield`s may resume in other threads."""
         ask, failure = Running("ask"), None
-        prepare_short_answer(question)
+        prepare_short_answer(question, lanes=self.many_questions)
         try:
             with ask.current():
                 found = self.retrieve(question, top_k, within, as_of=as_of)

@@ -188,13 +188,14 @@ def short_answer(
     return ShortAnswer(text=best.text, citation=best.citation, start=best.start, end=best.end)
 
 
-def prepare(question: str, reader: SpanReader | None = READER) -> threading.Thread | None:
+def prepare(question: str, reader: SpanReader | None = READER, lanes: bool = False) -> threading.Thread | None:
     """Start loading the reader beside the question's retrieval when its short answer may read (see candidates):
-    the first such question of a process then waits for less of the load, or none of it. The loading thread, if
-    this started one."""
+    the first such question of a process then waits for less of the load, or none of it. `lanes`: the process
+    answers many questions, and loads what reads two quotes side by side too (SpanReader.load_in_background).
+    The loading thread, if this started one."""
     if reader is None or not isinstance(question, str) or not question.strip() or _NO_SPAN.search(question):
         return None
-    return reader.load_in_background()
+    return reader.load_in_background(lanes)
 
 
 def _without_possessive(best: Candidate) -> Candidate:

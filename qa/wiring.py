@@ -157,5 +157,6 @@ def _assemble(settings: Settings, fast_start: bool = False, bulk: bool = False) 
     replica = Replica(store, settings.data_dir / "replica" / settings.collection)
     # The keyword cache of earlier releases, rebuilt from every chunk on every write: the replica replaces it.
     shutil.rmtree(settings.data_dir / f"bm25-{settings.collection}", ignore_errors=True)
-    engine = Engine(settings, store, replica, embedder, build_answerer(settings, embedder))
+    answerer = build_answerer(settings, embedder)
+    engine = Engine(settings, store, replica, embedder, answerer, many_questions=not fast_start)
     return NewsService(settings, engine, build_resolver(settings))

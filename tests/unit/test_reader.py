@@ -92,3 +92,27 @@ def test_a_reader_that_cannot_load_in_the_background_says_so_at_its_first_read(t
     loading.join(60)
     with pytest.raises(Exception, match=r"missing\.onnx"):
         reader.read("Who won the race?", ["Maria Lopez won the race."])
+
+
+def test_quotes_read_side_by_side_score_to_the_bit_as_read_one_by_one() -> None:
+    """A process that answers many questions loads a one-thread session and reads a question's quotes side by
+    side on it; the scores must be those of the one-by-one reading, or the short answer would change with it."""
+    question = "Who opened the bridge, and when?"
+    quotes = [
+        "The bridge, four years in the making, was opened to traffic in 1937 by the mayor, Angelo Rossi.",
+        "It opened in 1937.",
+        "Crowds of 200,000 walked across on the first day, before Mayor Rossi cut the ribbon for the cars.",
+    ]
+    reader = SpanReader()
+    reader.load_in_background().join(60)  # type: ignore[union-attr]
+    one_by_one = reader.read(question, quotes)
+    assert "_lane_session" not in reader.__dict__  # a one-question process (`qa ask`) never loads the lanes
+    loading = reader.load_in_background(lanes=True)
+    assert loading is not None and reader.load_in_background(lanes=True) is None
+    loading.join(60)
+    assert "_lane_session" in reader.__dict__
+    side_by_side = reader.read(question, quotes)
+    for alone, beside in zip(one_by_one, side_by_side, strict=True):
+        assert alone.offsets == beside.offsets
+        assert np.array_equal(alone.starts, beside.starts) and np.array_equal(alone.ends, beside.ends)
+    assert reader.load_in_background(lanes=True) is None  # everything loaded: nothing to start
