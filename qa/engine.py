@@ -171,7 +171,9 @@ class Engine:
         evidence = QuestionEvidence(question, vector, replica.keyword.idf, dated=windowed)
         candidates = max(self.settings.candidates, top_k, depth)
         catalog = replica.catalog
-        retriever = HybridRetriever(self.store, replica.keyword, candidates, catalog.chunk_total, catalog.cosines)
+        retriever = HybridRetriever(
+            self.store, replica.keyword, candidates, catalog.chunk_total, catalog.cosines, catalog.held_chunks
+        )
         admitted = catalog.admitted(within)
         # a question about the current state looks further down the list: the newest report may rank lower
         wanted = max(top_k, depth, LATEST_POOL if reading.latest else 0)

@@ -149,7 +149,8 @@ class Replica:
             # Every article's chunks in one read of the store: a read per article cost more than the reading (a
             # window of 300 short articles is 300 calls into Chroma, beside the model on the same two cores).
             wanted = [c for info in infos.values() for c in current_chunk_ids(info)]
-            stored = self.store.get_chunks(wanted, with_embeddings=True) if wanted else {}  # none: Chroma refuses
+            # (none wanted: no read, Chroma refuses one)
+            stored = self.store.get_chunks(wanted, with_embeddings=True, records=True) if wanted else {}
             chunks = {i: [stored[c] for c in current_chunk_ids(info) if c in stored] for i, info in infos.items()}
         else:
             infos = {article_id: w[0] for article_id, w in written.items() if w is not None}
@@ -167,8 +168,9 @@ class Replica:
         with self.catalog.transaction() as catalog:
             catalog.remove([i for i in article_ids if i not in infos])
             for info in infos.values():
-                vectors = _vectors(info, chunks[info.id])
-                catalog.put(info, published_timestamp(info.published), signatures[info.id], vectors)
+                held = chunks[info.id]
+                published = published_timestamp(info.published)
+                catalog.put(info, published, signatures[info.id], _vectors(info, held), _records(info, held))
 
     def _rebuild(self, length: int) -> None:
         """Build from the whole store: the change-log length is read first, so that whatever is written during
@@ -184,7 +186,7 @@ class Replica:
                     catalog.put(info, published_timestamp(info.published), self._signature(info))
         with self.keyword.writing(bulk=True) as keyword:
             # the chunks the records name (no other is read), with their vectors, each article's in one page
-            for chunks in self.store.current_chunks(infos.values(), with_embeddings=True):
+            for chunks in self.store.current_chunks(infos.values(), with_embeddings=True, records=True):
                 keyword.add([_keyword_doc(infos[c.article_id], c.id, keyword_text(c.text, c.heading)) for c in chunks])
                 by_article: dict[str, list[StoredChunk]] = {}
                 for chunk in chunks:
@@ -193,6 +195,7 @@ class Replica:
                     for article_id, held in by_article.items():
                         held.sort(key=lambda c: c.position)
                         catalog.hold_vectors(infos[article_id], _vectors(infos[article_id], held))
+                        catalog.hold_records(infos[article_id], _records(infos[article_id], held))
         with self.catalog.transaction() as catalog:
             catalog.set_state(length, self.store.identity)
 
@@ -225,6 +228,15 @@ def _vectors(info: ArticleInfo, chunks: Sequence[StoredChunk]) -> np.ndarray | N
     if len(chunks) != info.chunks or any(c.embedding is None for c in chunks):
         return None
     return np.stack([c.embedding for c in chunks])  # type: ignore[misc]
+
+
+def _records(info: ArticleInfo, chunks: Sequence[StoredChunk]) -> list[str] | None:
+    """The metadata of an article's chunks in order, as the store holds it, when every chunk its record names came
+    with it (else None, and questions read that article's chunks from the store)."""
+    records = [c.record for c in chunks]
+    if len(chunks) != info.chunks or any(r is None for r in records):
+        return None
+    return records  # type: ignore[return-value]
 
 
 def _keyword_doc(info: ArticleInfo, chunk_id: str, text: str) -> KeywordDoc:

@@ -155,11 +155,12 @@ class StoredChunk:
     heading: str = ""
     embedding: np.ndarray | None = None
     version: str = ""  # of the article content it was cut from (see qa.chunking.chunk_version)
+    record: str | None = None  # its metadata as the store holds it (JSON), when read for the replica to hold
 
 
 Held = tuple[str, int]  # (version, chunk count) of an article's chunks
-# An article as a write of this process left it: its record and its chunks in order, with their vectors but not
-# their sentence vectors (None: removed)
+# An article as a write of this process left it: its record and its chunks in order, with their vectors and their
+# metadata as stored, but not their sentence vectors decoded (None: removed)
 Written = tuple[ArticleInfo, list[StoredChunk]] | None
 
 
@@ -656,10 +657,16 @@ class ChromaStore:
         return sorted(found.values(), key=lambda c: c.position)
 
     def get_chunks(
-        self, ids: Sequence[str], with_embeddings: bool = False, vectors: bool = True, call: int = _CALL
+        self,
+        ids: Sequence[str],
+        with_embeddings: bool = False,
+        vectors: bool = True,
+        call: int = _CALL,
+        records: bool = False,
     ) -> dict[str, StoredChunk]:
         """Chunks by id, `call` ids a call into Chroma; ids that are gone (or going: a delete in flight) are left
-        out. Without `vectors`, the sentence vectors are not decoded."""
+        out. Without `vectors`, the sentence vectors are not decoded; with `records`, each chunk carries its
+        metadata as stored (see StoredChunk.record)."""
         include = ["metadatas", "documents"] + (["embeddings"] if with_embeddings else [])
         pages = []
         for begin in range(0, len(ids), call):
@@ -674,11 +681,17 @@ class ChromaStore:
         for got in pages:
             embeddings = got["embeddings"] if with_embeddings else [None] * len(got["ids"])
             for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], embeddings, strict=True):
-                found[i] = self._stored(i, d, m, e, vectors)
+                # a chunk of schema 6 or later: its metadata holds all of it
+                record = _as_json(m) if records and "chunk" in m else None
+                found[i] = self._stored(i, d, m, e, vectors, record)
         return found
 
+    def chunks_from_records(self, records: dict[str, str], embeddings: dict[str, np.ndarray]) -> dict[str, StoredChunk]:
+        """Chunks from the metadata a replica holds for them (see StoredChunk.record), with these vectors."""
+        return {i: self._stored(i, None, json.loads(m), embeddings.get(i)) for i, m in records.items()}
+
     def current_chunks(
-        self, infos: Iterable[ArticleInfo], with_embeddings: bool = False
+        self, infos: Iterable[ArticleInfo], with_embeddings: bool = False, records: bool = False
     ) -> Iterator[list[StoredChunk]]:
         """Pages of about _PAGE chunks, the ones these records name, each article's whole in one page, without
         sentence vectors (a replica is built from these once, with the chunks' own vectors; qa doctor checks them
@@ -690,10 +703,10 @@ class ChromaStore:
         for info in infos:
             ids += current_chunk_ids(info)
             if len(ids) >= _PAGE:
-                yield list(self.get_chunks(ids, with_embeddings, vectors=False, call=_PAGE).values())
+                yield list(self.get_chunks(ids, with_embeddings, vectors=False, call=_PAGE, records=records).values())
                 ids = []
         if ids:
-            yield list(self.get_chunks(ids, with_embeddings, vectors=False, call=_PAGE).values())
+            yield list(self.get_chunks(ids, with_embeddings, vectors=False, call=_PAGE, records=records).values())
 
     def all_chunk_ids(self) -> Iterator[list[str]]:
         """Pages of every chunk's id, named by a record or not (qa doctor looks for the others). Ids alone, and
@@ -722,21 +735,6 @@ class ChromaStore:
             include=["distances"],
         )
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
-
-    def nearest_chunks(self, vector: np.ndarray, n: int) -> list[tuple[StoredChunk, float]]:
-        """The nearest chunks with their cosine similarity, in one call: a question's dense candidates come with
-        what the answerer reads of them, so no second round trip fetches them (through a server, a call costs a
-        few milliseconds whatever it reads)."""
-        self.require()
-        got = _read(
-            self._chunks.query,
-            query_embeddings=[vector.tolist()],
-            n_results=n,
-            include=["distances", "metadatas", "documents"],
-        )
-        rows = zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True)
-        # A chunk deleted while the query ran comes back without its metadata: it is gone, so it is left out.
-        return [(self._stored(i, doc, meta, None), 1.0 - d) for i, doc, meta, d in rows if meta is not None]
 
     def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the nearest of a few chunks, exactly: their vectors are read by id and
@@ -770,17 +768,18 @@ class ChromaStore:
         ids = [w.article.id for w in writes]
         self._in_batch()
         versions = [chunk_version(w.content_hash) for w in writes]
+        metadatas = [_chunk_metadatas(w, version) for w, version in zip(writes, versions, strict=True)]
         if ahead is not None and time.time() - ahead.began < SERVER_LEASE_S / 2:
             # The intent ahead names the new chunks whatever the records say: they are written while the records
             # are read (a round trip less), and it is replaced before the switch if a record changed meanwhile.
             reading = self._reads.start(lambda: self.article_infos(ids))
-            self._put_chunks(writes, versions)
+            self._put_chunks(writes, versions, metadatas)
             current = reading.result()
             intent = self._take_ahead(ahead, self._intents(writes, current))
         else:
             current = self.article_infos(ids)
             intent = self._take_ahead(ahead, self._intents(writes, current))
-            self._put_chunks(writes, versions)
+            self._put_chunks(writes, versions, metadatas)
         now = time.time()
         # An upsert keeps the keys it is not given: a None removes a field the earlier version had.
         records = [
@@ -814,46 +813,26 @@ class ChromaStore:
             )
         # Logged before the old chunks go: a process killed in between leaves every replica that has not seen
         # the record with the old version whole, until the recovery deletes them and logs the articles.
-        self._log(ids, _as_written(writes, versions, records) if len(writes) <= _CHANGE_IDS else None)
+        written = _as_written(writes, versions, records, metadatas) if len(writes) <= _CHANGE_IDS else None
+        self._log(ids, written)
         new = {chunk_id(w.article.id, c.position, v) for w, v in zip(writes, versions, strict=True) for c in w.chunks}
         self._finish(intent, [i for a in intent.articles if a.old for i in a.chunk_ids() if i not in new])
 
-    def _put_chunks(self, writes: Sequence[ArticleToWrite], versions: Sequence[str]) -> None:
+    def _put_chunks(
+        self, writes: Sequence[ArticleToWrite], versions: Sequence[str], metadatas: Sequence[list[dict[str, Any]]]
+    ) -> None:
         """The articles' chunks, under their new versions (no reader takes them before the switch)."""
-        # the publication time as a number, so that a Chroma `where` can take a window of dates (absent: unknown)
-        dates = {w.article.id: published_timestamp(w.article.published) for w in writes}
         rows = [
-            (w.article.id, version, c, h, v, sv)
-            for w, version in zip(writes, versions, strict=True)
-            for c, h, v, sv in zip(w.chunks, w.chunk_hashes, w.vectors, w.sentence_vectors, strict=True)
+            (chunk_id(w.article.id, c.position, version), v, m)
+            for w, version, chunk_metadatas in zip(writes, versions, metadatas, strict=True)
+            for c, v, m in zip(w.chunks, w.vectors, chunk_metadatas, strict=True)
         ]
         for begin in range(0, len(rows), _CALL):
             page = rows[begin : begin + _CALL]
             self._chunks.upsert(
-                ids=[chunk_id(article_id, c.position, version) for article_id, version, c, _, _, _ in page],
-                embeddings=np.asarray([v for _, _, _, _, v, _ in page], dtype=np.float32),
-                metadatas=[
-                    {
-                        "article_id": article_id,
-                        "version": version,
-                        "chunk": pack_chunk(
-                            {
-                                "text": c.text,
-                                "position": c.position,
-                                "start": c.start,
-                                "end": c.end,
-                                "content_hash": h,
-                                "heading": c.heading,
-                                "sentences": [[s - c.start, e - c.start] for s, e in c.sentences],
-                                "sentence_vectors": encode_vectors(sv),
-                            }
-                        ),
-                    }
-                    # a chunk id is new with each version of its article (the date is part of it): no old value to
-                    # remove, and a None would cost Chroma a delete per chunk
-                    | ({"published_at": dates[article_id]} if dates[article_id] is not None else {})
-                    for article_id, version, c, h, _, sv in page
-                ],
+                ids=[i for i, _, _ in page],
+                embeddings=np.asarray([v for _, v, _ in page], dtype=np.float32),
+                metadatas=[m for _, _, m in page],
             )
 
     @staticmethod
@@ -1003,7 +982,13 @@ class ChromaStore:
     # -- helpers -------------------------------------------------------------------------------------------
 
     def _stored(
-        self, chunk_id: str, document: str | None, meta: dict[str, Any], embedding: Any, vectors: bool = True
+        self,
+        chunk_id: str,
+        document: str | None,
+        meta: dict[str, Any],
+        embedding: Any,
+        vectors: bool = True,
+        record: str | None = None,
     ) -> StoredChunk:
         meta = unpack_chunk(meta)
         start = int(meta["start"])
@@ -1020,6 +1005,7 @@ class ChromaStore:
             heading=str(meta.get("heading", "")),
             embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
             version=str(meta.get("version", "")),
+            record=record,
         )
 
     @staticmethod
@@ -1172,8 +1158,45 @@ def _article_info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
     )
 
 
+def _chunk_metadatas(write: ArticleToWrite, version: str) -> list[dict[str, Any]]:
+    """The metadata of each of an article's chunks, as the store keeps it (schema 6: what is for the program only
+    packed in one value)."""
+    # the publication time as a number, so that a Chroma `where` can take a window of dates (absent: unknown); a
+    # chunk id is new with each version of its article (the date is part of it): no old value to remove, and a
+    # None would cost Chroma a delete per chunk
+    published = published_timestamp(write.article.published)
+    dated = {"published_at": published} if published is not None else {}
+    return [
+        {
+            "article_id": write.article.id,
+            "version": version,
+            "chunk": pack_chunk(
+                {
+                    "text": c.text,
+                    "position": c.position,
+                    "start": c.start,
+                    "end": c.end,
+                    "content_hash": h,
+                    "heading": c.heading,
+                    "sentences": [[s - c.start, e - c.start] for s, e in c.sentences],
+                    "sentence_vectors": encode_vectors(sv),
+                }
+            ),
+        }
+        | dated
+        for c, h, sv in zip(write.chunks, write.chunk_hashes, write.sentence_vectors, strict=True)
+    ]
+
+
+def _as_json(metadata: dict[str, Any]) -> str:
+    return json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+
+
 def _as_written(
-    writes: Sequence[ArticleToWrite], versions: Sequence[str], records: Sequence[dict[str, Any]]
+    writes: Sequence[ArticleToWrite],
+    versions: Sequence[str],
+    records: Sequence[dict[str, Any]],
+    metadatas: Sequence[list[dict[str, Any]]],
 ) -> dict[str, Written]:
     """The articles of a write as readers of the store will find them (see ChromaStore.own_writes)."""
     return {
@@ -1193,11 +1216,12 @@ def _as_written(
                     heading=c.heading,
                     embedding=vector,
                     version=version,
+                    record=_as_json(metadata),
                 )
-                for c, h, vector in zip(w.chunks, w.chunk_hashes, w.vectors, strict=True)
+                for c, h, vector, metadata in zip(w.chunks, w.chunk_hashes, w.vectors, chunk_metadatas, strict=True)
             ],
         )
-        for w, version, record in zip(writes, versions, records, strict=True)
+        for w, version, record, chunk_metadatas in zip(writes, versions, records, metadatas, strict=True)
     }
 
 

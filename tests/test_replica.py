@@ -281,27 +281,6 @@ def test_a_change_log_of_the_previous_schema_is_read_by_offset_up_to_its_end_the
     assert [c.split("::")[0] for c, _ in caught_up.keyword.search("upgrade", 5)] == ["after"]
 
 
-def test_a_dense_search_leaves_out_a_chunk_deleted_while_it_ran(
-    store: ChromaStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Chroma answers a query without the metadata of a chunk deleted while the query ran (seen under load: 20
-    askers while an article was added and removed in a loop, where it failed the question); the chunk is gone, so
-    the search leaves it out."""
-    vector = RNG.normal(size=DIMENSION).astype(np.float32)
-    whole = store.nearest_chunks(vector, 5)
-    original = store._chunks.query
-
-    def racing(**kwargs: object) -> object:
-        got = original(**kwargs)  # type: ignore[arg-type]
-        got["metadatas"][0][0] = None  # as Chroma gives the first hit when it was deleted mid-query
-        return got
-
-    monkeypatch.setattr(store._chunks, "query", racing)
-    found = store.nearest_chunks(vector, 5)
-    assert len(whole) == 5 and all(c.text for c, _ in found)
-    assert [(c.id, round(cosine, 6)) for c, cosine in found] == [(c.id, round(cosine, 6)) for c, cosine in whole[1:]]
-
-
 def _held_as_stored(replica: Replica, store: ChromaStore, article_ids: list[str]) -> tuple[int, list[str]]:
     """How many of these articles' chunk vectors the catalog holds, each checked against the store's (by a
     question's cosines to them); and the chunk ids it does not hold. A process's own writes are held as it wrote
@@ -315,19 +294,36 @@ def _held_as_stored(replica: Replica, store: ChromaStore, article_ids: list[str]
     expected = [float(stored[i].embedding @ question) for i in held.ids]  # type: ignore[operator]
     np.testing.assert_allclose(held.cosines, expected, rtol=1e-5, atol=1e-5)
     assert sorted(held.ids + held.missing) == sorted(admitted.chunk_ids)
+    _chunks_held_as_stored(replica, store, admitted.chunk_ids)
     return len(held.ids), held.missing
+
+
+def _chunks_held_as_stored(replica: Replica, store: ChromaStore, chunk_ids: list[str]) -> None:
+    """The catalog holds every one of these chunks, as a question reads them from the store: text, offsets,
+    sentences and their vectors, and the chunk's vector."""
+    held = replica.catalog.held_chunks(chunk_ids, DIMENSION)
+    assert sorted(held.records) == sorted(chunk_ids) == sorted(held.vectors)
+    from_catalog = store.chunks_from_records(held.records, held.vectors)
+    from_store = store.get_chunks(chunk_ids, with_embeddings=True)
+    for held_id in chunk_ids:
+        ours, theirs = from_catalog[held_id], from_store[held_id]
+        fields = ("id", "article_id", "position", "text", "start", "end", "content_hash", "sentences", "version")
+        assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields]
+        np.testing.assert_array_equal(ours.sentence_vectors, theirs.sentence_vectors)
+        np.testing.assert_allclose(ours.embedding, theirs.embedding, rtol=1e-5, atol=1e-5)  # type: ignore[arg-type]
 
 
 def test_the_catalog_holds_the_stored_vectors_of_every_articles_current_chunks(
     store: ChromaStore, tmp_path: Path
 ) -> None:
     """Built from the whole store, applying its own writes, and catching up on another writer's: each article's
-    vectors are the store's, for the chunks its record names; a removed article's are gone."""
+    vectors and chunks are the store's, for the chunks its record names; a removed article's are gone."""
     other = _store(tmp_path / "shared")  # another machine's writer
     own = Replica(store, tmp_path / "own")
     own.sync()
     olds = [f"old-{n}" for n in range(20)]
     assert _held_as_stored(own, store, olds) == (40, []), "built from the whole store"
+    removed = own.catalog.admitted(SearchFilter(article_ids=["old-3"])).chunk_ids  # type: ignore[union-attr]
 
     _write(store, "grain", "Delegations met in Istanbul.\n\nThey agreed to reopen the port of Odesa.")
     own.sync()
@@ -339,6 +335,7 @@ def test_the_catalog_holds_the_stored_vectors_of_every_articles_current_chunks(
     own.sync()
     assert _held_as_stored(own, store, ["grain", "old-3"]) == (3, []), "another's: the new version's three"
     assert own.catalog.admitted(SearchFilter(article_ids=["old-3"])).chunk_ids == []  # type: ignore[union-attr]
+    assert not own.catalog.held_chunks(removed, DIMENSION).records, "a removed article's chunks are gone too"
 
     follower = Replica(_store(tmp_path / "shared"), tmp_path / "follower")
     follower.sync()

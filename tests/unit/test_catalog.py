@@ -212,7 +212,35 @@ def test_it_holds_each_articles_chunk_vectors_for_its_filters(catalog: Catalog) 
     assert held(catalog, SearchFilter(article_ids=["d"])).missing == ["d::0"]
 
 
-def test_a_catalog_from_before_it_held_vectors_is_built_again(tmp_path: Path) -> None:
+def test_it_holds_each_articles_chunks_as_stored_for_questions_to_read(catalog: Catalog) -> None:
+    infos = catalog.infos(["b", "d"])
+    b_records = ['{"chunk": "b0"}', '{"chunk": "b1"}']
+    with catalog.transaction() as writer:
+        writer.hold_vectors(infos["b"], _vectors(2, 1))
+        writer.hold_records(infos["b"], b_records)
+        writer.hold_records(infos["d"], ['{"chunk": "d0"}'])  # its vectors not held
+    found = catalog.held_chunks(["b::1", "d::0", "a::0", "b::0"], 4)
+    assert found.records == {"b::1": b_records[1], "d::0": '{"chunk": "d0"}', "b::0": b_records[0]}, "a's: never"
+    assert sorted(found.vectors) == ["b::0", "b::1"], "a vector only where the article's are held"
+    assert np.array_equal(np.stack([found.vectors["b::0"], found.vectors["b::1"]]), _vectors(2, 1))
+
+    new_b = infos["b"].model_copy(update={"version": "v2", "chunks": 2})
+    with catalog.transaction() as writer:
+        writer.put(new_b, None, b"", _vectors(2, 3), ['{"chunk": "new b0"}'])  # one record for two chunks: none
+        writer.remove(["d"])
+    assert catalog.held_chunks(["b::0", "b::v2::0", "d::0"], 4).records == {}, "old version, too few, removed"
+    with catalog.transaction() as writer:
+        writer.put(new_b, None, b"", _vectors(2, 3), ['{"chunk": "new b0"}', '{"chunk": "new b1"}'])
+    found = catalog.held_chunks(["b::v2::1"], 4)
+    assert found.records == {"b::v2::1": '{"chunk": "new b1"}'}
+    assert np.array_equal(found.vectors["b::v2::1"], _vectors(2, 3)[1])
+    with catalog.transaction() as writer:
+        writer.clear()
+    assert catalog.held_chunks(["b::v2::1"], 4).records == {}
+
+
+@pytest.mark.parametrize("table", ["article_vectors", "chunk_records"])
+def test_a_catalog_from_before_it_held_vectors_or_chunks_is_built_again(tmp_path: Path, table: str) -> None:
     path = tmp_path / "catalog.sqlite3"
     catalog = Catalog(path)
     with catalog.transaction() as writer:
@@ -220,7 +248,7 @@ def test_a_catalog_from_before_it_held_vectors_is_built_again(tmp_path: Path) ->
         writer.set_state(3, "store-1")
     catalog.close()
     with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE article_vectors")
+        db.execute(f"DROP TABLE {table}")
     reopened = Catalog(path)
     assert reopened.state() == (-1, None), "the replica builds it again from the store, vectors and all"
     assert reopened.count() == 1

@@ -1,7 +1,9 @@
-"""qa/retrieval.py: the fused score and the hybrid retriever over a fake store and a fake keyword index."""
+"""qa/retrieval.py: the fused score and the hybrid retriever over a fake store, catalog and keyword index (the real
+ones together: tests/test_replica.py, tests/test_engine*.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 from qa import retrieval
-from qa.catalog import Admitted, HeldCosines
+from qa.catalog import Admitted, HeldChunks, HeldCosines
 from qa.domain import SearchFilter
 from qa.evidence import QuestionEvidence, SentenceEvidence
 from qa.retrieval import (
@@ -64,14 +66,13 @@ class FakeStore:
 
     def dense_query(self, vector: np.ndarray, n: int, among: Sequence[str] | None = None) -> list[tuple[str, float]]:
         self.dense_calls.append((vector, n, among))
+        if self.search_waits:
+            self.read_during_search = self.reading.wait(timeout=2)
         found = [hit for hit in self.dense if among is None or hit[0] in among]
         return found[:n]
 
-    def nearest_chunks(self, vector: np.ndarray, n: int) -> list[tuple[StoredChunk, float]]:
-        self.dense_calls.append((vector, n, None))
-        if self.search_waits:
-            self.read_during_search = self.reading.wait(timeout=2)
-        return [(self.chunks[i], cosine) for i, cosine in self.dense[:n] if i in self.chunks]
+    def chunks_from_records(self, records: dict[str, str], embeddings: dict[str, np.ndarray]) -> dict[str, StoredChunk]:
+        return {i: dataclasses.replace(self.chunks[i], embedding=embeddings.get(i)) for i in records}
 
     def nearest_among(self, vector: np.ndarray, n: int, among: Sequence[str]) -> list[tuple[str, float]]:
         self.exact_calls.append((vector, n, list(among)))
@@ -110,12 +111,35 @@ class FakeCatalogVectors:
         return HeldCosines(ids, vectors @ vector, [i for i in admitted.chunk_ids if i not in ids])
 
 
+class FakeCatalogChunks:
+    """The chunks the catalog holds: those of `held` (every one of the store's when None), recorded."""
+
+    def __init__(self, store: FakeStore, held: set[str] | None = None) -> None:
+        self.store = store
+        self.held = held
+        self.calls: list[list[str]] = []
+
+    def __call__(self, ids: Sequence[str], dimension: int) -> HeldChunks:
+        self.calls.append(list(ids))
+        self.store.reading.set()
+        found = [self.store.chunks[i] for i in ids if i in self.store.chunks and (self.held is None or i in self.held)]
+        return HeldChunks(
+            {c.id: "its metadata" for c in found}, {c.id: c.embedding for c in found if c.embedding is not None}
+        )
+
+
 def retriever(
-    store: FakeStore, keyword: FakeKeyword, candidates: int, held: FakeCatalogVectors | None = None
+    store: FakeStore,
+    keyword: FakeKeyword,
+    candidates: int,
+    held: FakeCatalogVectors | None = None,
+    chunks: FakeCatalogChunks | None = None,
 ) -> HybridRetriever:
-    """The retriever over the fakes, in a store of 100 chunks (the catalog holding every vector, unless `held`)."""
+    """The retriever over the fakes, in a store of 100 chunks (the catalog holding every vector and chunk, unless
+    `held` or `chunks` say otherwise)."""
     held = held or FakeCatalogVectors(store)
-    return HybridRetriever(store, keyword, candidates, lambda: 100, held)  # type: ignore[arg-type]
+    chunks = chunks or FakeCatalogChunks(store)
+    return HybridRetriever(store, keyword, candidates, lambda: 100, held, chunks)  # type: ignore[arg-type]
 
 
 def admitted(chunk_ids: list[str]) -> Admitted:
@@ -189,13 +213,15 @@ def test_a_chunk_found_by_both_retrievers_ranks_above_one_found_by_one() -> None
     assert [h.keyword for h in hits] == [4.0, 0.0, 2.0]  # raw BM25 is kept on the hit
 
 
-def test_the_keyword_candidates_are_read_while_the_dense_search_runs_and_nothing_after_it() -> None:
+def test_the_keyword_candidates_are_read_from_the_catalog_while_the_dense_search_runs() -> None:
     store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a1::1", 0.6)])
     keyword = FakeKeyword([("a1::1", 4.0), ("a2::0", 2.0)])
     store.search_waits = True
-    hits = retriever(store, keyword, candidates=7).retrieve(question(), top_k=5)
+    held = FakeCatalogChunks(store)
+    hits = retriever(store, keyword, candidates=7, chunks=held).retrieve(question(), top_k=5)
     assert store.read_during_search, "the keyword candidates' read does not wait for the dense search"
-    assert store.get_calls == [(["a1::1", "a2::0"], True)], "one read: the keyword candidates, with their vectors"
+    assert held.calls == [["a1::1", "a2::0"], ["a1::0"]], "the keyword candidates, then the dense search's others"
+    assert store.get_calls == [], "the dense search asks the store for ids alone, and nothing is read through it"
     assert {h.chunk.id for h in hits} == {"a1::0", "a1::1", "a2::0"}
     assert store.dense_calls[0][1:] == (7, None)
     assert keyword.calls == [(QUESTION, 7, None)]
@@ -225,7 +251,15 @@ def test_a_chunk_missing_from_the_store_is_skipped() -> None:
     store = FakeStore(three_chunks()[:1], dense=[("gone::0", 0.9), ("a1::0", 0.8)])
     hits = retriever(store, FakeKeyword([("gone::3", 5.0)]), candidates=10).retrieve(question(), top_k=5)
     assert [h.chunk.id for h in hits] == ["a1::0"]
-    assert store.get_calls == [(["gone::3"], True)], "read once, not again after the search"
+    assert store.get_calls == [(["gone::3"], True), (["gone::0"], True)], "each once, not again after the search"
+
+
+def test_the_chunks_the_catalog_does_not_hold_are_read_from_the_store_with_their_vectors() -> None:
+    store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a2::0", 0.1)])
+    held = FakeCatalogChunks(store, held={"a1::0"})  # an article caught mid-write, or written by an older release
+    hits = retriever(store, FakeKeyword([("a1::1", 3.0)]), candidates=10, chunks=held).retrieve(question(), top_k=5)
+    assert store.get_calls == [(["a1::1"], True), (["a2::0"], True)]
+    assert {h.chunk.id: round(h.cosine, 3) for h in hits} == {"a1::0": 0.8, "a1::1": 0.6, "a2::0": 0.1}
 
 
 def test_dense_mode_does_not_ask_the_keyword_index() -> None:
@@ -260,8 +294,8 @@ def test_filters_go_inside_both_retrievers() -> None:
     assert store.exact_calls == [] and store.dense_calls == [], "nothing of the dense search is asked of the store"
     assert keyword.calls == [(QUESTION, 4, within)], "so does the keyword query"
     assert {h.chunk.id: round(h.cosine, 3) for h in hits} == {"a1::0": 0.8, "a1::1": 0.6}
-    # the exact comparison gives cosines only: its chunks are read, the keyword-only one with its vector
-    assert sorted(store.get_calls) == [(["a1::0"], False), (["a1::1"], True)]
+    # the exact comparison gives cosines only: its chunks are read from the catalog, as the keyword-only one is
+    assert store.get_calls == []
 
 
 def test_the_chunks_whose_vectors_the_catalog_lacks_are_compared_by_the_store() -> None:
@@ -320,8 +354,9 @@ def test_top_k_keeps_the_best_hits() -> None:
 
 def test_no_candidates_means_no_hits_and_no_read() -> None:
     store = FakeStore(three_chunks(), dense=[])
-    assert retriever(store, FakeKeyword([]), candidates=10).retrieve(question(), top_k=5) == []
-    assert store.get_calls == []
+    held = FakeCatalogChunks(store)
+    assert retriever(store, FakeKeyword([]), candidates=10, chunks=held).retrieve(question(), top_k=5) == []
+    assert store.get_calls == [] and held.calls == []
 
 
 def test_cosines_come_from_the_dense_search_and_from_vectors_for_keyword_only_candidates() -> None:
