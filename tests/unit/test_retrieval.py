@@ -390,3 +390,14 @@ def test_to_passages_carries_offsets_titles_rounded_scores_and_ranks() -> None:
     assert (one.start, one.end, one.text, one.sentences) == (100, 112, "Truss spoke.", [(100, 112)])
     assert (one.score, one.dense_score) == (0.1235, 0.9877)
     assert (two.title, two.published, two.source) == ("a2", None, None)  # no title known: the article id
+
+
+def test_a_filters_nearest_chunks_keep_the_catalogs_order_among_equal_cosines() -> None:
+    """The nearest are taken by numpy's stable sort (not a Python sort of every pair): ties stay in the order
+    the catalog gives, so the same question gets the same passages in every process."""
+    same = [0.5, 0.0, 0.0, 0.0]
+    tied = [make_chunk(i, same) for i in ("a2::0", "a1::0", "a1::1")] + [make_chunk("a3::0", [0.9, 0, 0, 0])]
+    store = FakeStore(tied, dense=[])
+    allowed = admitted(["a2::0", "a1::0", "a1::1", "a3::0"])
+    hits = retriever(store, FakeKeyword([]), candidates=3).retrieve(question(), 5, mode="dense", allowed=allowed)
+    assert [h.chunk.id for h in hits] == ["a3::0", "a2::0", "a1::0"]
