@@ -185,6 +185,7 @@ def test_it_holds_each_articles_chunk_vectors_for_its_filters(catalog: Catalog) 
     question = _vectors(1, 9)[0]
     cosines = catalog.cosines(admitted, question)
     assert np.allclose(cosines.cosines, found.vectors @ question, atol=1e-6)
+    assert [cosines.id_at(k) for k in range(len(cosines.cosines))] == cosines.ids == found.ids  # by bisection
 
     found = held(catalog, SearchFilter(article_ids=["a", "b"]))
     assert (found.ids, found.missing) == (["b::0", "b::1"], ["a::0"]), "a's were never held: read from the store"

@@ -97,7 +97,8 @@ class FakeKeyword:
 
 
 class FakeCatalogVectors:
-    """The catalog's cosines to a filter's chunks: those of `held` (from the store's chunks), recorded."""
+    """The catalog's cosines to a filter's chunks: those of the articles in `held` (all, when None; from the
+    store's chunks), recorded."""
 
     def __init__(self, store: FakeStore, held: set[str] | None = None) -> None:
         self.store = store
@@ -106,9 +107,10 @@ class FakeCatalogVectors:
 
     def __call__(self, admitted: Admitted, vector: np.ndarray) -> HeldCosines:
         self.calls.append(admitted.chunk_ids)
-        ids = [i for i in admitted.chunk_ids if self.held is None or i in self.held]
+        held = [m for m in admitted.members if self.held is None or m[0] in self.held]
+        ids = [f"{article_id}::{p}" for article_id, chunks, _ in held for p in range(chunks)]
         vectors = np.array([self.store.chunks[i].embedding for i in ids], dtype=np.float32).reshape(-1, len(vector))
-        return HeldCosines(ids, vectors @ vector, [i for i in admitted.chunk_ids if i not in ids])
+        return HeldCosines(held, vectors @ vector, [i for i in admitted.chunk_ids if i not in ids])
 
 
 class FakeCatalogChunks:
@@ -300,19 +302,19 @@ def test_filters_go_inside_both_retrievers() -> None:
 
 def test_the_chunks_whose_vectors_the_catalog_lacks_are_compared_by_the_store() -> None:
     store = FakeStore(three_chunks(), dense=[("a1::1", 0.6), ("a2::0", 0.0)])
-    held = FakeCatalogVectors(store, held={"a1::0"})
+    held = FakeCatalogVectors(store, held={"a1"})
     hybrid = retriever(store, FakeKeyword([]), candidates=4, held=held)
     hits = hybrid.retrieve(question(), 5, mode="dense", allowed=admitted(["a1::0", "a1::1", "a2::0"]))
-    assert store.exact_calls == [(Q, 4, ["a1::1", "a2::0"])], "a few missing: read from the store and compared"
+    assert store.exact_calls == [(Q, 4, ["a2::0"])], "a few missing: read from the store and compared"
     assert [(h.chunk.id, round(h.cosine, 3)) for h in hits] == [("a1::0", 0.8), ("a1::1", 0.6), ("a2::0", 0.0)]
 
 
 def test_many_chunks_the_catalog_lacks_are_searched_among_by_chroma(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retrieval, "STORE_EXACT_MAX", 1)
-    store = FakeStore(three_chunks(), dense=[("a1::1", 0.6), ("a2::0", 0.0)])
-    hybrid = retriever(store, FakeKeyword([]), candidates=4, held=FakeCatalogVectors(store, held={"a1::0"}))
+    store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a1::1", 0.6), ("a2::0", 0.0)])
+    hybrid = retriever(store, FakeKeyword([]), candidates=4, held=FakeCatalogVectors(store, held={"a2"}))
     hits = hybrid.retrieve(question(), 5, mode="dense", allowed=admitted(["a1::0", "a1::1", "a2::0"]))
-    assert store.dense_calls == [(Q, 4, ["a1::1", "a2::0"])] and store.exact_calls == []
+    assert store.dense_calls == [(Q, 4, ["a1::0", "a1::1"])] and store.exact_calls == []
     assert [h.chunk.id for h in hits] == ["a1::0", "a1::1", "a2::0"]
 
 
