@@ -233,10 +233,8 @@ def _vectors(info: ArticleInfo, chunks: Sequence[StoredChunk]) -> np.ndarray | N
 def _records(info: ArticleInfo, chunks: Sequence[StoredChunk]) -> list[str] | None:
     """The metadata of an article's chunks in order, as the store holds it, when every chunk its record names came
     with it (else None, and questions read that article's chunks from the store)."""
-    records = [c.record for c in chunks]
-    if len(chunks) != info.chunks or any(r is None for r in records):
-        return None
-    return records  # type: ignore[return-value]
+    records = [c.record for c in chunks if c.record is not None]
+    return records if len(records) == len(chunks) == info.chunks else None
 
 
 def _keyword_doc(info: ArticleInfo, chunk_id: str, text: str) -> KeywordDoc:

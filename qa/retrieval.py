@@ -58,7 +58,7 @@ class HybridRetriever:
         candidates: int,
         chunk_total: Callable[[], int],
         held_cosines: Callable[[Admitted, np.ndarray], HeldCosines],
-        held_chunks: Callable[[Sequence[str], int], HeldChunks],
+        held_chunks: Callable[[Sequence[str], int, bool], HeldChunks],
     ) -> None:
         self.store = store
         self.keyword = keyword
@@ -103,23 +103,26 @@ class HybridRetriever:
             hits.sort(key=lambda h: -h.score)
             return hits[:top_k]
 
-    def read_chunks(self, ids: Sequence[str], dimension: int) -> dict[str, StoredChunk]:
-        """Chunks by id, with their vectors: as the catalog holds them, and from the store those it does not (an
-        article caught mid-write, or one a process of an older release wrote). Ids gone from both are left out."""
-        held = self.held_chunks(ids, dimension)
+    def read_chunks(self, ids: Sequence[str], dimension: int, with_vectors: bool = True) -> dict[str, StoredChunk]:
+        """Chunks by id, with their vectors unless not `with_vectors`: as the catalog holds them, and from the
+        store those it does not (an article caught mid-write, or one a process of an older release wrote). Ids
+        gone from both are left out."""
+        held = self.held_chunks(ids, dimension, with_vectors)
         found = self.store.chunks_from_records(held.records, held.vectors)
-        missing = [i for i in ids if i not in found or found[i].embedding is None]
+        missing = [i for i in ids if i not in found or (with_vectors and found[i].embedding is None)]
         if missing:
-            found.update(self.store.get_chunks(missing, with_embeddings=True))
+            found.update(self.store.get_chunks(missing, with_embeddings=with_vectors))
         return found
 
     def _dense(
         self, question: QuestionEvidence, allowed: Admitted | None
     ) -> tuple[list[tuple[str, float]], dict[str, StoredChunk]]:
         """(chunk id, cosine) of the nearest chunks, inside the filter when there is one, and their chunks (read
-        on this thread, beside the keyword side's work)."""
+        on this thread, beside the keyword side's work; without their vectors, as their cosines are known)."""
         nearest = self._nearest(question, allowed)
-        return nearest, self.read_chunks([i for i, _ in nearest], len(question.vector)) if nearest else {}
+        if not nearest:
+            return [], {}
+        return nearest, self.read_chunks([i for i, _ in nearest], len(question.vector), with_vectors=False)
 
     def _nearest(self, question: QuestionEvidence, allowed: Admitted | None) -> list[tuple[str, float]]:
         with stage("dense"):

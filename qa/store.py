@@ -1106,7 +1106,7 @@ def _bound_write_log(collection: Any, writes: int) -> None:
 
 def pack_chunk(fields: dict[str, Any]) -> str:
     """What a chunk's metadata carries for the program only, as one value (schema 6)."""
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return _as_json(fields)
 
 
 def unpack_chunk(meta: dict[str, Any]) -> dict[str, Any]:
@@ -1188,8 +1188,9 @@ def _chunk_metadatas(write: ArticleToWrite, version: str) -> list[dict[str, Any]
     ]
 
 
-def _as_json(metadata: dict[str, Any]) -> str:
-    return json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+def _as_json(value: dict[str, Any]) -> str:
+    """Compact JSON (a chunk's packed fields; its whole metadata, as a replica holds it)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _as_written(

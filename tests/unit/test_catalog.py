@@ -224,6 +224,8 @@ def test_it_holds_each_articles_chunks_as_stored_for_questions_to_read(catalog: 
     assert found.records == {"b::1": b_records[1], "d::0": '{"chunk": "d0"}', "b::0": b_records[0]}, "a's: never"
     assert sorted(found.vectors) == ["b::0", "b::1"], "a vector only where the article's are held"
     assert np.array_equal(np.stack([found.vectors["b::0"], found.vectors["b::1"]]), _vectors(2, 1))
+    without = catalog.held_chunks(["b::1", "d::0"], 4, with_vectors=False)
+    assert without.records == {"b::1": b_records[1], "d::0": '{"chunk": "d0"}'} and without.vectors == {}
 
     new_b = infos["b"].model_copy(update={"version": "v2", "chunks": 2})
     with catalog.transaction() as writer:

@@ -121,13 +121,12 @@ class FakeCatalogChunks:
         self.held = held
         self.calls: list[list[str]] = []
 
-    def __call__(self, ids: Sequence[str], dimension: int) -> HeldChunks:
+    def __call__(self, ids: Sequence[str], dimension: int, with_vectors: bool = True) -> HeldChunks:
         self.calls.append(list(ids))
         self.store.reading.set()
         found = [self.store.chunks[i] for i in ids if i in self.store.chunks and (self.held is None or i in self.held)]
-        return HeldChunks(
-            {c.id: "its metadata" for c in found}, {c.id: c.embedding for c in found if c.embedding is not None}
-        )
+        vectors = {c.id: c.embedding for c in found if c.embedding is not None and with_vectors}
+        return HeldChunks({c.id: "its metadata" for c in found}, vectors)
 
 
 def retriever(
@@ -253,14 +252,15 @@ def test_a_chunk_missing_from_the_store_is_skipped() -> None:
     store = FakeStore(three_chunks()[:1], dense=[("gone::0", 0.9), ("a1::0", 0.8)])
     hits = retriever(store, FakeKeyword([("gone::3", 5.0)]), candidates=10).retrieve(question(), top_k=5)
     assert [h.chunk.id for h in hits] == ["a1::0"]
-    assert sorted(store.get_calls) == [(["gone::0"], True), (["gone::3"], True)], "each once, not again after"
+    assert sorted(store.get_calls) == [(["gone::0"], False), (["gone::3"], True)], "each once, not again after"
 
 
 def test_the_chunks_the_catalog_does_not_hold_are_read_from_the_store_with_their_vectors() -> None:
     store = FakeStore(three_chunks(), dense=[("a1::0", 0.8), ("a2::0", 0.1)])
     held = FakeCatalogChunks(store, held={"a1::0"})  # an article caught mid-write, or written by an older release
     hits = retriever(store, FakeKeyword([("a1::1", 3.0)]), candidates=10, chunks=held).retrieve(question(), top_k=5)
-    assert sorted(store.get_calls) == [(["a1::1"], True), (["a2::0"], True)]
+    # the keyword-only chunk with its vector (for its cosine), the dense search's without (its cosine is known)
+    assert sorted(store.get_calls) == [(["a1::1"], True), (["a2::0"], False)]
     assert {h.chunk.id: round(h.cosine, 3) for h in hits} == {"a1::0": 0.8, "a1::1": 0.6, "a2::0": 0.1}
 
 
