@@ -2,8 +2,9 @@
 articles (and so the chunks) it lets through, and finding what was indexed from a folder, without reading every
 article from the store; and the stories several outlets carry (syndicated copies, qa/stories.py): each article's
 MinHash signature and LSH band keys, and its story id, worked out again in the same transaction as any change
-of its row, so that the stories always match the rows; and each article's chunk vectors, for searching inside a
-filter here (through a server at 1,000,000 chunks, Chroma's search among a filter's ids took 0.13-1.7 s); and each
+of its row, so that the stories always match the rows; where each article's chunk vectors are in the vector file
+beside it (qa/vector_file.py), for searching inside a filter here (through a server at 1,000,000 chunks, Chroma's
+search among a filter's ids took 0.13-1.7 s); and each
 chunk's metadata as the store holds it, so that a question reads its candidates here and asks Chroma for no more
 than the nearest ids (reading 50 chunks through a server took 7-12 ms at that size, here about 3). Derived
 from the store (an article's record carries its signature) and kept in step by the replica (qa/replica.py)."""
@@ -30,6 +31,7 @@ from qa import stories
 from qa.chunking import chunk_id
 from qa.domain import ArticleInfo, ArticlePage, SearchFilter
 from qa.errors import InvalidInput
+from qa.vector_file import VectorFile
 
 ListOrder = Literal["id", "newest"]
 _COLUMNS = "id, title, published, source, url, chunks, content_hash, version, published_inferred, story_id"
@@ -49,7 +51,13 @@ CREATE TABLE IF NOT EXISTS story_bands (
     band INTEGER NOT NULL, key INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (band, key, article_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS story_bands_article ON story_bands (article_id);
-CREATE TABLE IF NOT EXISTS article_vectors (article_id TEXT PRIMARY KEY, version TEXT NOT NULL, vectors BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS vector_spans (
+    article_id TEXT PRIMARY KEY, version TEXT NOT NULL, start INTEGER NOT NULL, size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vector_file (
+    id INTEGER PRIMARY KEY CHECK (id = 0), generation INTEGER NOT NULL, dead INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO vector_file VALUES (0, 0, 0);
 CREATE TABLE IF NOT EXISTS chunk_records (
     chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, version TEXT NOT NULL, position INTEGER NOT NULL,
     record TEXT NOT NULL
@@ -59,6 +67,10 @@ CREATE INDEX IF NOT EXISTS chunk_records_article ON chunk_records (article_id);
 _STORY_INDEX = "CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id) WHERE story_id IS NOT NULL"
 _LIKE_SPECIAL = re.compile(r"[\\%_]")  # what LIKE reads as a pattern, escaped to be taken as it is
 _SQL_VARIABLES = 900  # SQLite's limit on parameters per statement is 999 on older builds
+# The vector file is written again without what no row points at (articles replaced or removed) once that is at
+# least this much and at least half the file: rare, and paid by the writer that crosses the line.
+COMPACT_AT_BYTES = 64 * 2**20
+_COMPACT_STEP = 256  # articles read and written at a time while compacting: memory bounded by the step
 
 
 @dataclass(frozen=True)
@@ -134,7 +146,9 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         self._db.executescript(_SCHEMA)
-        if "articles" in tables and not {"article_vectors", "chunk_records"} <= tables:  # from before it held
+        self._vectors = VectorFile(path.parent, f"{path.stem}.vectors")
+        held_vectors = {"article_vectors", "vector_spans"} & tables
+        if "articles" in tables and not (held_vectors and "chunk_records" in tables):  # from before it held
             self._db.execute("DELETE FROM state")  # vectors or chunks: the replica builds it again (qa/replica.py)
         self._db.create_function("casefold", 1, _casefold, deterministic=True)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
@@ -151,12 +165,15 @@ class Catalog:
         if grouping is None or grouping[0] != stories.grouping():  # band keys made otherwise find nothing:
             self._db.execute("DELETE FROM state")  # the replica builds the catalog again (qa/replica.py)
             self._db.execute("INSERT INTO state VALUES ('stories', ?)", [stories.grouping()])
+        if "article_vectors" in tables:  # the release before held them as blobs: moved out once (1M chunks: 1.5 GB)
+            self._move_vectors_out()
 
     def close(self) -> None:
         """Close the database."""
         for connection in self._reader_connections:
             connection.close()
         self._db.close()
+        self._vectors.close()
 
     # -- state: how far along the store's change log this catalog (and the keyword index beside it) is --------
 
@@ -169,15 +186,36 @@ class Catalog:
     def transaction(self) -> Iterator[CatalogWriter]:
         """Changes applied together, or not at all."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("BEGIN IMMEDIATE")  # one writer at a time, in any process: appends go at the end
+            writer = CatalogWriter(self._db, self._vectors)
+            began = writer.generation
             try:
-                writer = CatalogWriter(self._db)
                 yield writer
                 writer.regroup()  # in the same transaction: the stories always match the rows
+                self._vectors.sync()  # the rows about to be committed point at these bytes
             except BaseException:
+                if writer.generation != began:  # a new file no committed row points at; removed under the lock
+                    self._vectors.remove([writer.generation])
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            if writer.generation != began:
+                self._vectors.remove_before(writer.generation)
+            if writer.dropped_vectors:
+                self._compact_if_wasteful()
+
+    def _compact_if_wasteful(self) -> None:
+        generation, dead = self._db.execute("SELECT generation, dead FROM vector_file").fetchone()
+        if dead >= COMPACT_AT_BYTES and 2 * dead >= self._vectors.size(generation):
+            with self.transaction() as writer:
+                writer.compact()
+
+    def _move_vectors_out(self) -> None:
+        with self.transaction() as writer:
+            rows = self._db.cursor().execute("SELECT article_id, version, vectors FROM article_vectors")
+            for article_id, version, blob in rows:
+                writer.hold_span(article_id, version, blob)
+            self._db.execute("DROP TABLE article_vectors")
 
     def preview(self, rows: Sequence[tuple[ArticleInfo, int | None, bytes]]) -> dict[str, ArticleInfo]:
         """These rows (info, publication timestamp, signature) as `infos` would read them once put, with the stories
@@ -185,7 +223,7 @@ class Catalog:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                writer = CatalogWriter(self._db)
+                writer = CatalogWriter(self._db, self._vectors)
                 for info, published_ts, signature in rows:
                     writer.put(info, published_ts, signature)
                 writer.regroup()
@@ -248,24 +286,33 @@ class Catalog:
         missing: list[str] = []
         members = {article_id: (chunks, version) for article_id, chunks, version in admitted.members}
         dimension = len(vector)
-        for part in _parts(list(members)):
-            sql = f"SELECT article_id, version, vectors FROM article_vectors WHERE article_id IN ({_marks(part)})"
-            found: dict[str, np.ndarray] = {}
-            with self._lock:
-                for article_id, version, blob in self._db.execute(sql, part):
-                    chunks, wanted = members[article_id]
-                    if version == wanted and len(blob) == chunks * dimension * 4:
-                        vectors = np.frombuffer(blob, dtype=np.float32).reshape(chunks, dimension)
-                        # einsum's own loop, not `@`: BLAS splits a larger product across its threads, which in a
-                        # server wait for the cores its other threads hold (6 ms a question, by py-spy)
-                        found[article_id] = np.einsum("ij,j->i", vectors, vector)
-            for article_id in part:
-                chunks, version = members[article_id]
-                if article_id in found:
-                    held.append((article_id, chunks, version))
-                    parts.append(found[article_id])
-                else:
-                    missing += [chunk_id(article_id, p, version) for p in range(chunks)]
+        reader = self._reader()
+        with _snapshot(reader):  # the rows and the generation they point into, as one writer left them
+            generation = int(reader.execute("SELECT generation FROM vector_file").fetchone()[0])
+            spans = [
+                row
+                for part in _parts(list(members))
+                for row in reader.execute(
+                    f"SELECT article_id, version, start, size FROM vector_spans WHERE article_id IN ({_marks(part)})",
+                    part,
+                )
+                if row[1] == members[row[0]][1] and row[3] == members[row[0]][0] * dimension * 4
+            ]
+        found: dict[str, np.ndarray] = {}
+        for (article_id, _, _, _), data in zip(
+            spans, self._vectors.read(generation, [s[2:] for s in spans]), strict=True
+        ):
+            if data is not None:
+                vectors = np.frombuffer(data, dtype=np.float32).reshape(-1, dimension)
+                # einsum's own loop, not `@`: BLAS splits a larger product across its threads, which in a server
+                # wait for the cores its other threads hold (6 ms a question, by py-spy)
+                found[article_id] = np.einsum("ij,j->i", vectors, vector)
+        for article_id, (chunks, version) in members.items():
+            if article_id in found:
+                held.append((article_id, chunks, version))
+                parts.append(found[article_id])
+            else:
+                missing += [chunk_id(article_id, p, version) for p in range(chunks)]
         cosines = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         return HeldCosines(held, cosines, missing)
 
@@ -277,19 +324,25 @@ class Catalog:
         search's), beside any other question's. 50 chunks in about 3 ms at 1,000,000 chunks, against
         7-12 ms through a Chroma server."""
         records: dict[str, str] = {}
-        vectors: dict[str, np.ndarray] = {}
+        spans: dict[str, tuple[int, int]] = {}
         width = 4 * dimension
         reader = self._reader()
-        for part in _parts(ids):
-            blobs = "v.vectors" if with_vectors else "NULL"
-            sql = (
-                f"SELECT c.chunk_id, c.position, c.record, {blobs} FROM chunk_records c LEFT JOIN article_vectors"
-                f" v ON v.article_id = c.article_id AND v.version = c.version WHERE c.chunk_id IN ({_marks(part)})"
-            )
-            for held_id, position, record, blob in reader.execute(sql, part):
-                records[held_id] = record
-                if blob is not None and len(blob) >= (position + 1) * width:
-                    vectors[held_id] = np.frombuffer(blob, np.float32, dimension, position * width)
+        with _snapshot(reader):
+            generation = int(reader.execute("SELECT generation FROM vector_file").fetchone()[0])
+            for part in _parts(ids):
+                where = f"c.chunk_id IN ({_marks(part)})"
+                sql = (
+                    "SELECT c.chunk_id, c.position, c.record, v.start, v.size FROM chunk_records c LEFT JOIN"
+                    f" vector_spans v ON v.article_id = c.article_id AND v.version = c.version WHERE {where}"
+                    if with_vectors
+                    else f"SELECT c.chunk_id, c.position, c.record, NULL, NULL FROM chunk_records c WHERE {where}"
+                )
+                for held_id, position, record, start, size in reader.execute(sql, part):
+                    records[held_id] = record
+                    if start is not None and size >= (position + 1) * width:
+                        spans[held_id] = (start + position * width, width)
+        read = zip(spans, self._vectors.read(generation, list(spans.values())), strict=True)
+        vectors = {held_id: np.frombuffer(data, np.float32) for held_id, data in read if data is not None}
         return HeldChunks(records, vectors)
 
     def _reader(self) -> sqlite3.Connection:
@@ -389,8 +442,11 @@ class Catalog:
 class CatalogWriter:
     """Writes inside `Catalog.transaction`."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, vectors: VectorFile) -> None:
         self._db = db
+        self._vectors = vectors
+        self.generation = int(db.execute("SELECT generation FROM vector_file").fetchone()[0])  # appended to
+        self.dropped_vectors = False  # whether any row of the vector file was dropped (a compaction may be due)
         self._touched: dict[str, None] = {}  # articles put or removed: their stories are worked out again
         self._old_stories: set[str] = set()  # the stories they were in (a removal may split one or end it)
 
@@ -422,11 +478,45 @@ class CatalogWriter:
     def hold_vectors(self, info: ArticleInfo, vectors: np.ndarray | None) -> None:
         """Keep the vectors of the article's chunks, in order, for the version its row names; without them (None,
         or not one a chunk) none are kept, and a filter reads that article's from the store."""
+        self._drop_vectors([info.id])
         if vectors is None or not info.chunks or len(vectors) != info.chunks:
-            self._db.execute("DELETE FROM article_vectors WHERE article_id = ?", [info.id])
             return
-        blob = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
-        self._db.execute("INSERT OR REPLACE INTO article_vectors VALUES (?, ?, ?)", (info.id, info.version, blob))
+        self.hold_span(info.id, info.version, np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+
+    def hold_span(self, article_id: str, version: str, data: bytes) -> None:
+        """Append an article's vectors (float32 bytes) to the vector file and point its row at them."""
+        start = self._vectors.append(self.generation, data)
+        self._db.execute(
+            "INSERT OR REPLACE INTO vector_spans VALUES (?, ?, ?, ?)", (article_id, version, start, len(data))
+        )
+
+    def compact(self) -> None:
+        """Copy the vectors rows point at into a new generation of the file, leaving out the rest (the old file is
+        removed once this commits)."""
+        old = self.generation
+        self.generation += 1
+        rows = self._db.execute("SELECT article_id, version, start, size FROM vector_spans ORDER BY start").fetchall()
+        for begin in range(0, len(rows), _COMPACT_STEP):
+            step = rows[begin : begin + _COMPACT_STEP]
+            for (article_id, version, _, _), data in zip(
+                step, self._vectors.read(old, [r[2:] for r in step]), strict=True
+            ):
+                if data is None:  # the file lost them: the article's vectors are read from the store
+                    self._db.execute("DELETE FROM vector_spans WHERE article_id = ?", [article_id])
+                else:
+                    self.hold_span(article_id, version, data)
+        self._db.execute("UPDATE vector_file SET generation = ?, dead = 0", [self.generation])
+
+    def _drop_vectors(self, article_ids: Sequence[str]) -> None:
+        """Forget where these articles' vectors are; their bytes are counted as dead until a compaction."""
+        for part in _parts(article_ids):
+            marks = _marks(part)
+            spans = f"FROM vector_spans WHERE article_id IN ({marks})"
+            dead = self._db.execute(f"SELECT COALESCE(SUM(size), 0) {spans}", part).fetchone()[0]
+            if dead:
+                self._db.execute("UPDATE vector_file SET dead = dead + ?", [dead])
+                self._db.execute(f"DELETE {spans}", part)
+                self.dropped_vectors = True
 
     def hold_records(self, info: ArticleInfo, records: Sequence[str] | None) -> None:
         """Keep the metadata of the article's chunks as the store holds it (JSON, in order), for the version its
@@ -445,13 +535,15 @@ class CatalogWriter:
         self._forget(article_ids)
         for part in _parts(article_ids):
             self._db.execute(f"DELETE FROM articles WHERE id IN ({_marks(part)})", list(part))
-            self._db.execute(f"DELETE FROM article_vectors WHERE article_id IN ({_marks(part)})", list(part))
+            self._drop_vectors(part)
             self._db.execute(f"DELETE FROM chunk_records WHERE article_id IN ({_marks(part)})", list(part))
 
     def clear(self) -> None:
         """Drop every row (before a rebuild)."""
         self._db.execute("DELETE FROM articles")
-        self._db.execute("DELETE FROM article_vectors")
+        self._db.execute("DELETE FROM vector_spans")
+        self.generation += 1  # a new, empty file; the old one is removed once this commits
+        self._db.execute("UPDATE vector_file SET generation = ?, dead = 0", [self.generation])
         self._db.execute("DELETE FROM chunk_records")
         self._db.execute("DELETE FROM story_bands")
         self._touched.clear()
@@ -571,6 +663,16 @@ def _match_clauses(match: ArticleMatch) -> tuple[list[str], list[Any]]:
             args += ids
         clauses.append(f"({' OR '.join(either)})")
     return clauses, args
+
+
+@contextmanager
+def _snapshot(connection: sqlite3.Connection) -> Iterator[None]:
+    """Reads that see one commit: rows and the vector-file generation they point into."""
+    connection.execute("BEGIN")
+    try:
+        yield
+    finally:
+        connection.execute("COMMIT")
 
 
 def _casefold(value: str | None) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import qa.catalog
 from qa.catalog import Catalog
 from qa.domain import ArticleInfo, SearchFilter, published_timestamp
 from qa.errors import InvalidInput
@@ -242,7 +243,7 @@ def test_it_holds_each_articles_chunks_as_stored_for_questions_to_read(catalog: 
     assert catalog.held_chunks(["b::v2::1"], 4).records == {}
 
 
-@pytest.mark.parametrize("table", ["article_vectors", "chunk_records"])
+@pytest.mark.parametrize("table", ["vector_spans", "chunk_records"])
 def test_a_catalog_from_before_it_held_vectors_or_chunks_is_built_again(tmp_path: Path, table: str) -> None:
     path = tmp_path / "catalog.sqlite3"
     catalog = Catalog(path)
@@ -259,3 +260,110 @@ def test_a_catalog_from_before_it_held_vectors_or_chunks_is_built_again(tmp_path
         writer.set_state(4, "store-1")
     reopened.close()
     assert Catalog(path).state() == (4, "store-1"), "once"
+
+
+def _vector_files(catalog_path: Path) -> list[str]:
+    return sorted(p.name for p in catalog_path.parent.glob("*.f32"))
+
+
+def test_a_catalog_holding_vectors_as_blobs_moves_them_out_once_and_is_not_built_again(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    b = ArticleInfo(id="b", title="B", chunks=2, content_hash="h", version="v1")
+    with catalog.transaction() as writer:
+        writer.put(b, None, b"", _vectors(2, 1))
+        writer.put(ArticleInfo(id="c", title="C", chunks=1, content_hash="h"), None)
+        writer.set_state(3, "store-1")
+    catalog.close()
+    with sqlite3.connect(path) as db:  # as the release before left it: each article's vectors as a blob
+        db.executescript("DROP TABLE vector_spans; DROP TABLE vector_file")
+        db.execute("CREATE TABLE article_vectors (article_id TEXT PRIMARY KEY, version TEXT NOT NULL, vectors BLOB)")
+        db.execute("INSERT INTO article_vectors VALUES ('b', 'v1', ?)", [_vectors(2, 1).tobytes()])
+    for file in tmp_path.glob("*.f32"):
+        file.unlink()
+    reopened = Catalog(path)
+    assert reopened.state() == (3, "store-1"), "not built again from the store"
+    found = held(reopened, SearchFilter(article_ids=["b", "c"]))
+    assert found.ids == ["b::v1::0", "b::v1::1"] and np.array_equal(found.vectors, _vectors(2, 1))
+    assert found.missing == ["c::0"]
+    reopened.close()
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "article_vectors" not in tables and _vector_files(path) == ["catalog.vectors.0.f32"]
+
+
+def test_replaced_vectors_are_compacted_away_and_a_reader_of_the_old_file_still_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(qa.catalog, "COMPACT_AT_BYTES", 150)  # bytes, not 64 MiB
+    path = tmp_path / "catalog.sqlite3"
+    catalog, other_process = Catalog(path), Catalog(path)
+    infos = [ArticleInfo(id=i, title=i, chunks=3, content_hash="h", version="v1") for i in "abc"]
+    with catalog.transaction() as writer:
+        for n, info in enumerate(infos):
+            writer.put(info, None, b"", _vectors(3, n))
+    everything = SearchFilter(article_ids=["a", "b", "c"])
+    assert np.array_equal(held(other_process, everything).vectors, np.concatenate([_vectors(3, n) for n in range(3)]))
+    live = 3 * 3 * 4 * 4  # 48 bytes an article
+    assert (tmp_path / "catalog.vectors.0.f32").stat().st_size == live
+
+    with catalog.transaction() as writer:  # 48 dead bytes: under the line
+        writer.put(infos[0], None, b"", _vectors(3, 10))
+    assert _vector_files(path) == ["catalog.vectors.0.f32"]
+    for seed in (11, 12, 13):  # 96, 144, then 192 dead bytes of 336: over the line and over half the file
+        with catalog.transaction() as writer:
+            writer.put(infos[0], None, b"", _vectors(3, seed))
+    assert _vector_files(path) == ["catalog.vectors.1.f32"], "written again, the old generation removed"
+    assert (tmp_path / "catalog.vectors.1.f32").stat().st_size == live
+    expected = np.concatenate([_vectors(3, 13), _vectors(3, 1), _vectors(3, 2)])
+    assert np.array_equal(held(other_process, everything).vectors, expected), "another reader follows"
+    assert np.array_equal(held(catalog, everything).vectors, expected)
+    with catalog.transaction() as writer:
+        for info in infos:
+            writer.hold_records(info, ["{}"] * 3)
+    found = catalog.held_chunks(["a::v1::2", "c::v1::0"], 4)
+    assert np.array_equal(np.stack(list(found.vectors.values())), np.stack([_vectors(3, 13)[2], _vectors(3, 2)[0]]))
+
+    with catalog.transaction() as writer:
+        writer.remove(["b", "c"])
+    assert held(other_process, everything).ids == ["a::v1::0", "a::v1::1", "a::v1::2"]
+
+
+def test_a_failed_write_leaves_the_vectors_and_files_as_they_were(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    a = ArticleInfo(id="a", title="A", chunks=2, content_hash="h")
+    with catalog.transaction() as writer:
+        writer.put(a, None, b"", _vectors(2, 1))
+    with pytest.raises(RuntimeError), catalog.transaction() as writer:
+        writer.put(a, None, b"", _vectors(2, 2))
+        raise RuntimeError("the store refused")
+    with pytest.raises(RuntimeError), catalog.transaction() as writer:
+        writer.clear()
+        writer.put(a, None, b"", _vectors(2, 3))
+        raise RuntimeError("the rebuild was interrupted")
+    assert np.array_equal(held(catalog, SearchFilter(article_ids=["a"])).vectors, _vectors(2, 1))
+    assert _vector_files(path) == ["catalog.vectors.0.f32"], "the new generation of the failed clear is gone"
+
+    with catalog.transaction() as writer:
+        writer.clear()
+        writer.put(a, None, b"", _vectors(2, 4))
+    assert _vector_files(path) == ["catalog.vectors.1.f32"]
+    assert np.array_equal(held(catalog, SearchFilter(article_ids=["a"])).vectors, _vectors(2, 4))
+
+
+def test_vectors_the_file_no_longer_holds_are_read_from_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    with catalog.transaction() as writer:
+        writer.put(ArticleInfo(id="a", title="A", chunks=2, content_hash="h"), None, b"", _vectors(2, 1))
+        writer.put(ArticleInfo(id="b", title="B", chunks=1, content_hash="h"), None, b"", _vectors(1, 2))
+    vector_file = tmp_path / "catalog.vectors.0.f32"
+    with vector_file.open("r+b") as file:  # cut short: b's vector (written last) is gone
+        file.truncate(2 * 4 * 4)
+    found = held(Catalog(path), SearchFilter(article_ids=["a", "b"]))
+    assert (found.ids, found.missing) == (["a::0", "a::1"], ["b::0"])
+    vector_file.unlink()
+    reader = Catalog(path)
+    assert held(reader, SearchFilter(article_ids=["a", "b"])).missing == ["a::0", "a::1", "b::0"]
+    assert reader.held_chunks(["a::0"], 4).vectors == {}
