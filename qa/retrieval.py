@@ -34,6 +34,11 @@ W_BEST_SENTENCE_TERMS = 0.4
 EXACT_MAX = 20_000
 STORE_EXACT_MAX = 500
 MAX_OVERSAMPLED = 2_000
+# The keyword side inside a filter the catalog resolved to at most this many articles searches among their ids
+# rather than by the filter's dates and outlets: at 1,000,000 chunks tantivy took 3-7 ms p50 for the ids of a
+# day's to a month's articles (70-2,050) against 8-9 ms for the date range (p95 4-9 against 17-18 ms), the same
+# hits; 12 ms for three months' (6,100).
+KEYWORD_BY_IDS_MAX = 2_000
 _READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
 
 
@@ -82,7 +87,7 @@ class HybridRetriever:
         keyword_read = None
         if mode != "dense":
             with stage("keyword"):
-                keyword = dict(self.keyword.search(question.question, self.candidates, within))
+                keyword = dict(self.keyword.search(question.question, self.candidates, _keyword_scope(within, allowed)))
             if keyword:  # read while the dense search runs; with their vectors, for the cosines of those it misses
                 keyword_read = _READS.submit(carry(self.read_chunks), list(keyword), len(question.vector))
         dense, found = dense_read.result() if dense_read else ([], {})
@@ -154,6 +159,13 @@ class HybridRetriever:
             found += self.store.nearest_among(vector, self.candidates, held.missing)
         found.sort(key=lambda hit: -hit[1])
         return found[: self.candidates]
+
+
+def _keyword_scope(within: SearchFilter | None, allowed: Admitted | None) -> SearchFilter | None:
+    """The filter as the keyword side applies it: the ids of the articles it lets through when they are few."""
+    if allowed is None or allowed.articles > KEYWORD_BY_IDS_MAX:
+        return within
+    return SearchFilter(article_ids=[article_id for article_id, _, _ in allowed.members])
 
 
 def _cosines(vector: np.ndarray, chunks: Iterable[StoredChunk]) -> dict[str, float]:

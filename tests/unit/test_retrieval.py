@@ -4,6 +4,7 @@ ones together: tests/test_replica.py, tests/test_engine*.py)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -294,10 +295,25 @@ def test_filters_go_inside_both_retrievers() -> None:
     )
     assert held.calls == [allowed], "a filter's chunks are compared exactly, by the catalog's vectors"
     assert store.exact_calls == [] and store.dense_calls == [], "nothing of the dense search is asked of the store"
-    assert keyword.calls == [(QUESTION, 4, within)], "so does the keyword query"
+    assert keyword.calls == [(QUESTION, 4, SearchFilter(article_ids=["a1"]))], "the keyword query: the ids it admits"
     assert {h.chunk.id: round(h.cosine, 3) for h in hits} == {"a1::0": 0.8, "a1::1": 0.6}
     # the exact comparison gives cosines only: its chunks are read from the catalog, as the keyword-only one is
     assert store.get_calls == []
+
+
+def test_the_keyword_side_searches_among_a_filters_articles_when_few_else_by_the_filter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = FakeStore(three_chunks(), dense=[("a2::0", 0.9), ("a1::0", 0.8)])
+    week = SearchFilter(since=dt.datetime(2024, 5, 1, tzinfo=dt.UTC), until=dt.datetime(2024, 5, 8, tzinfo=dt.UTC))
+    allowed = admitted(["a1::0", "a1::1", "a2::0"])
+    keyword = FakeKeyword([("a1::1", 1.0)])
+    retriever(store, keyword, candidates=4).retrieve(question(), 5, within=week, allowed=allowed)
+    monkeypatch.setattr(retrieval, "KEYWORD_BY_IDS_MAX", 1)  # two articles are more than that
+    retriever(store, keyword, candidates=4).retrieve(question(), 5, within=week, allowed=allowed)
+    assert keyword.calls == [(QUESTION, 4, SearchFilter(article_ids=["a1", "a2"])), (QUESTION, 4, week)]
+    retriever(store, keyword, candidates=4).retrieve(question(), 5, within=week, allowed=Admitted([]))
+    assert keyword.calls[-1] == (QUESTION, 4, SearchFilter(article_ids=[])), "none admitted: none searched"
 
 
 def test_the_chunks_whose_vectors_the_catalog_lacks_are_compared_by_the_store() -> None:
