@@ -352,6 +352,15 @@ class Catalog:
             self._readers.connection = connection
         return connection
 
+    def vectors_lost(self) -> int:
+        """How many articles' vectors the current vector file does not hold whole (cut short or deleted by hand:
+        questions then read them from the store, slowly)."""
+        with self._lock:
+            generation = int(self._db.execute("SELECT generation FROM vector_file").fetchone()[0])
+            length = self._vectors.size(generation)
+            sql = "SELECT COUNT(*) FROM vector_spans WHERE start + size > ?"
+            return int(self._db.execute(sql, [length]).fetchone()[0])
+
     def chunk_total(self) -> int:
         """How many chunks the articles have."""
         return int(self._query("SELECT COALESCE(SUM(chunks), 0) FROM articles")[0][0])

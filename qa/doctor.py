@@ -166,6 +166,9 @@ class Doctor:
             if record is None or row is None or _listed(record) != _listed(row):
                 detail = "not in the catalog" if row is None else "not in the store" if record is None else "differs"
                 findings.append(Finding("catalog differs", article_id, detail))
+        lost = self.replica.catalog.vectors_lost()
+        if lost:
+            findings.append(Finding("catalog differs", "", f"its vector file lacks {lost} article(s)' vectors"))
         indexed, expected = self.replica.keyword.documents, sum(r.chunks for r in records.values())
         if indexed != expected:
             detail = f"it holds {indexed} chunk(s), the records name {expected}"

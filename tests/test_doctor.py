@@ -124,6 +124,20 @@ def test_doctor_finds_a_catalog_that_differs_from_the_store_and_rebuilds_it(seed
     assert [(a["id"], a["chunks"]) for a in listed["articles"]] == [(SEED_ID, 16)]
 
 
+def test_doctor_finds_a_vector_file_cut_short_and_builds_the_replica_again(seeded_copy: Path) -> None:
+    (vectors,) = (seeded_copy / "replica" / "articles").glob("catalog.vectors.*.f32")
+    with vectors.open("r+b") as file:  # as a full disk or a hand could leave it
+        file.truncate(100)
+    found = run_qa_in(seeded_copy, "doctor")
+    assert found.returncode == 1 and "its vector file lacks 1 article(s)' vectors" in found.stdout, found.stdout
+    fixed = run_qa_in(seeded_copy, "doctor", "--fix")
+    assert fixed.returncode == 0 and "fixed 1 of 1" in fixed.stdout, fixed.stdout
+    (rebuilt,) = (seeded_copy / "replica" / "articles").glob("catalog.vectors.*.f32")
+    assert rebuilt != vectors and rebuilt.stat().st_size == 16 * 384 * 4, "a new generation, the old one removed"
+    filtered = run_qa_in(seeded_copy, "ask", "--json", "--article", SEED_ID, "Who signed the sanctions legislation?")
+    assert filtered.returncode == 0 and "James Cleverly" in json.loads(filtered.stdout)["answer"], filtered.stdout
+
+
 def test_doctor_finds_a_date_the_catalog_marks_inferred_when_the_record_gives_it(seeded_copy: Path) -> None:
     catalog = seeded_copy / "replica" / "articles" / "catalog.sqlite3"
     with sqlite3.connect(catalog) as db:  # the date shown as read from a dateline, though the article gives it
