@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,6 +33,11 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop_watching = _watch_feeds(the_service)
+        # What the process loaded to serve (modules, the service, its settings: some 77,000 objects) lives as long
+        # as it does: kept out of the garbage collector's full passes, which took 34-41 ms each over them (a
+        # question's worth, landing on whichever question was running), and 0.2 ms once frozen
+        gc.collect()
+        gc.freeze()
         yield
         stop_watching()
         the_service.close()
