@@ -312,12 +312,11 @@ class Catalog:
         return HeldCosines(held, cosines, missing)
 
     def held_chunks(self, ids: Sequence[str], dimension: int, with_vectors: bool = True) -> HeldChunks:
-        """The metadata the catalog holds for these chunks (as the store holds it), and their vectors (unless not
-        `with_vectors`: each comes with its article's whole blob); ids it holds nothing for are left out (read
-        them from the store). On the calling thread's own connection: a
-        question reads its candidates' chunks on two threads at once (the dense search's and the keyword
-        search's), beside any other question's. 50 chunks in about 3 ms at 1,000,000 chunks, against
-        7-12 ms through a Chroma server."""
+        """The metadata the catalog holds for these chunks (as the store holds it), and their vectors from the
+        vector file (unless not `with_vectors`); ids it holds nothing for are left out (read them from the store).
+        On the calling thread's own connection: a question reads its candidates' chunks on two threads at once
+        (the dense search's and the keyword search's), beside any other question's. 50 chunks in 1-3 ms at
+        1,000,000 chunks, against 7-12 ms through a Chroma server."""
         records: dict[str, str] = {}
         spans: dict[str, tuple[int, int]] = {}
         width = 4 * dimension
