@@ -205,7 +205,8 @@ class Catalog:
                 self._compact_if_wasteful()
 
     def _compact_if_wasteful(self) -> None:
-        generation, dead = self._db.execute("SELECT generation, dead FROM vector_file").fetchone()
+        generation = _generation(self._db)
+        dead = int(self._db.execute("SELECT dead FROM vector_file").fetchone()[0])
         if dead >= COMPACT_AT_BYTES and 2 * dead >= self._vectors.size(generation):
             with self.transaction() as writer:
                 writer.compact()
@@ -278,14 +279,14 @@ class Catalog:
 
     def cosines(self, admitted: Admitted, vector: np.ndarray) -> HeldCosines:
         """The cosine of each admitted chunk's vector to this one (the vectors are of length one), as far as the
-        vector file holds them for the version the article's row names: 0.5-1 microseconds a chunk at 1,000,000
+        vector file holds them for the version the article's row names: about 1 microsecond a chunk at 1,000,000
         chunks. A few thousand vectors at a time, so that a filter's are never all in memory at once (all of a
         week's, 15 MB at 1,000,000 chunks, once left `qa serve` 75 MiB larger)."""
         members = {article_id: (chunks, version) for article_id, chunks, version in admitted.members}
         dimension = len(vector)
         reader = self._reader()
         with _snapshot(reader):  # the rows and the generation they point into, as one writer left them
-            generation = int(reader.execute("SELECT generation FROM vector_file").fetchone()[0])
+            generation = _generation(reader)
             spans = {
                 article_id: (start, size)
                 for part in _parts(list(members))
@@ -300,8 +301,8 @@ class Catalog:
         # einsum's own loop, not `@`: BLAS splits a larger product across its threads, which in a server wait for
         # the cores its other threads hold (6 ms a question, by py-spy)
         parts = [np.einsum("ij,j->i", step, vector) for step in vectors]
-        held_ids = {article_id for article_id, held in zip(ordered, whole, strict=True) if held}
-        held = [(article_id, *members[article_id]) for article_id in ordered if article_id in held_ids]
+        held = [(article_id, *members[article_id]) for article_id, ok in zip(ordered, whole, strict=True) if ok]
+        held_ids = {article_id for article_id, _, _ in held}
         missing = [
             chunk_id(article_id, p, version)
             for article_id, (chunks, version) in members.items()
@@ -322,7 +323,7 @@ class Catalog:
         width = 4 * dimension
         reader = self._reader()
         with _snapshot(reader):
-            generation = int(reader.execute("SELECT generation FROM vector_file").fetchone()[0])
+            generation = _generation(reader)
             for part in _parts(ids):
                 where = f"c.chunk_id IN ({_marks(part)})"
                 sql = (
@@ -355,7 +356,7 @@ class Catalog:
         """How many articles' vectors the current vector file does not hold whole (cut short or deleted by hand:
         questions then read them from the store, slowly)."""
         with self._lock:
-            generation = int(self._db.execute("SELECT generation FROM vector_file").fetchone()[0])
+            generation = _generation(self._db)
             length = self._vectors.size(generation)
             sql = "SELECT COUNT(*) FROM vector_spans WHERE start + size > ?"
             return int(self._db.execute(sql, [length]).fetchone()[0])
@@ -449,7 +450,7 @@ class CatalogWriter:
     def __init__(self, db: sqlite3.Connection, vectors: VectorFile) -> None:
         self._db = db
         self._vectors = vectors
-        self.generation = int(db.execute("SELECT generation FROM vector_file").fetchone()[0])  # appended to
+        self.generation = _generation(db)  # the vector file's appended to
         self.dropped_vectors = False  # whether any row of the vector file was dropped (a compaction may be due)
         self._touched: dict[str, None] = {}  # articles put or removed: their stories are worked out again
         self._old_stories: set[str] = set()  # the stories they were in (a removal may split one or end it)
@@ -667,6 +668,11 @@ def _match_clauses(match: ArticleMatch) -> tuple[list[str], list[Any]]:
             args += ids
         clauses.append(f"({' OR '.join(either)})")
     return clauses, args
+
+
+def _generation(connection: sqlite3.Connection) -> int:
+    """The vector file's current generation, as this connection sees the catalog."""
+    return int(connection.execute("SELECT generation FROM vector_file").fetchone()[0])
 
 
 @contextmanager
