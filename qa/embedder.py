@@ -35,8 +35,27 @@ MAX_BATCH_TOKENS = 512
 # operation. Each lane keeps its own working memory (its arena): at most MAX_LANES.
 MAX_LANES = 4
 
+# How long a session's threads spin for the next piece of a run before they sleep. Without spinning, each of a
+# forward pass's hundreds of operations wakes the second thread from sleep; spinning without bound (onnxruntime's
+# default) holds a core after the run, from the rest of the process (see MiniLMEmbedder._new_session).
+SPIN_MICROSECONDS = 100
+
 Span = tuple[int, int]
 AfterBatch = Callable[[int], None]  # hears the number of texts embedded so far, after each batch of the model
+
+
+def spin_briefly(options: ort.SessionOptions) -> None:
+    """Threads that wait SPIN_MICROSECONDS for each other between a run's operations, and stop as the run ends.
+
+    Unbounded spinning (onnxruntime's default) held a core after every run, which the rest needed: on 500
+    articles `qa index` took 64 s with it against 59 s without; a question asked of a million chunks through a
+    server took 9% longer, its process 120 CPU-ms instead of 75. No spinning at all makes the second thread sleep
+    between operations: a question's embedding (12 word pieces) took 4.2-4.9 ms on two threads against 3.3-3.6 ms
+    spinning this briefly, a reader's quote of 100 word pieces 12.4-17.2 ms against 11.0-11.1 ms, for the same CPU
+    time or less (bench/JOURNAL.md, 2026-12-05)."""
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    options.add_session_config_entry("session.intra_op.spin_duration_us", str(SPIN_MICROSECONDS))
+    options.add_session_config_entry("session.force_spinning_stop", "1")
 
 
 def _default_model_path() -> Path:
@@ -140,11 +159,7 @@ class MiniLMEmbedder:
         # 479 MiB with patterns and 409 MiB without, for 1,500 short chunks in windows of 256.
         options.enable_mem_pattern = False
         if threads != 1:
-            # onnxruntime's second thread would busy-wait for work between operations, holding a core the rest
-            # needs: on 500 articles `qa index` took 59 s without it and 64 s with it; a question asked of a
-            # million chunks through a server took 9% less time without it (p50 and p95, same answers), its
-            # process 75 CPU-ms instead of 120, and 300 questions of `qa eval` 30 CPU-s instead of 43.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            spin_briefly(options)
         return ort.InferenceSession(
             str(self._model_path or _default_model_path()), options, providers=["CPUExecutionProvider"]
         )

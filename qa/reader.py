@@ -22,7 +22,7 @@ import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from qa.background import load_beside
-from qa.embedder import MiniLMEmbedder
+from qa.embedder import MiniLMEmbedder, spin_briefly
 
 MAX_TOKENS = 256  # question and quote together; a longer quote is cut (its tail gets no score)
 _NO_SCORE = -30.0  # a span the reader cannot place (its words cut off): about e^-30, never its pick
@@ -112,8 +112,8 @@ class SpanReader:
     def _new_session(self, threads: int) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        # no threads busy-waiting between runs, which would take the cores from a server's other questions
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads != 1:
+            spin_briefly(options)  # no thread holding a core between runs, none asleep between operations
         options.log_severity_level = 3
         path = self._model_path or Path(str(resources.files("qa") / "assets" / "reader.onnx"))
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from indexer import index_articles, load_paths
 from indexer.loaders import LoadedArticle
 from qa.domain import Article
-from qa.embedder import MiniLMEmbedder, bulk_lanes
+from qa.embedder import SPIN_MICROSECONDS, MiniLMEmbedder, bulk_lanes
 from qa.errors import ConfigError, EmbedderMismatch
 from qa.replica import Replica
 from qa.settings import Settings
@@ -400,11 +401,13 @@ def test_a_window_is_embedded_in_order_of_word_pieces(tmp_path: Path, embedder: 
     assert [len(text) for text in characters] != sorted(len(text) for text in characters)
 
 
-def test_the_model_runs_in_lanes_to_index_and_never_busy_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_model_runs_in_lanes_to_index_and_never_busy_waits_between_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`qa index` opens the service in bulk: one-thread sessions run batches side by side, one a core. Every
-    other process keeps one session on every core. No thread spins between operations, in any process: it held a
-    core the store's writes needed, and the rest of a question's work (its reads, the span reader, a Chroma server
-    on the same machine)."""
+    other process keeps one session on every core, whose threads spin only briefly inside a run and stop as it
+    ends: spinning after a run held a core the store's writes needed, and the rest of a question's work (its
+    reads, the span reader, a Chroma server on the same machine)."""
     from typer.testing import CliRunner
 
     from qa import wiring
@@ -427,18 +430,24 @@ def test_the_model_runs_in_lanes_to_index_and_never_busy_waits(tmp_path: Path, m
     assert bulk.lanes == bulk_lanes() and len(bulk.sessions) == bulk.lanes
     if bulk.lanes > 1:  # one thread a session: nothing to spin
         assert all(s.get_session_options().intra_op_num_threads == 1 for s in bulk.sessions)
-    else:  # a one-core machine: one session, told not to spin
-        assert bulk.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    else:  # a one-core machine: one session
+        assert _spins_briefly(bulk.session.get_session_options())
     one_question = tmp_path / "one.jsonl"
     first = (REPO / "eval" / "seed_qa.jsonl").read_text(encoding="utf-8").splitlines()[0]
     one_question.write_text(first + "\n", encoding="utf-8")
     assert CliRunner().invoke(app, ["eval", str(one_question)]).exit_code == 0
     evaluating = opened[-1]
     assert len(evaluating.sessions) == 1 and evaluating.sessions[0].get_session_options().intra_op_num_threads == 0
-    assert evaluating.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert _spins_briefly(evaluating.session.get_session_options())
     serving = build(Settings(data_dir=tmp_path / "data")).session.get_session_options()  # type: ignore[attr-defined]
     assert serving.intra_op_num_threads == 0  # one session on every core
-    assert serving.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert _spins_briefly(serving)
+
+
+def _spins_briefly(options: ort.SessionOptions) -> bool:
+    """Whether a session's threads spin at most SPIN_MICROSECONDS between operations, and not after a run."""
+    entries = ("session.intra_op.allow_spinning", "session.intra_op.spin_duration_us", "session.force_spinning_stop")
+    return [options.get_session_config_entry(key) for key in entries] == ["1", str(SPIN_MICROSECONDS), "1"]
 
 
 def test_a_repeated_id_says_which_file_kept_it_and_a_file_named_twice_is_read_once(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
-from qa.reader import MAX_TOKENS, Reading, SpanReader
+from qa.embedder import SPIN_MICROSECONDS
+from qa.reader import MAX_TOKENS, Reading, SpanReader, _read_one
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +119,20 @@ def test_quotes_read_side_by_side_score_to_the_bit_as_read_one_by_one() -> None:
         assert alone.offsets == beside.offsets
         assert np.array_equal(alone.starts, beside.starts) and np.array_equal(alone.ends, beside.ends)
     assert reader.load_in_background(lanes=True) is None  # everything loaded: nothing to start
+
+
+def test_the_reader_spins_briefly_and_scores_to_the_bit_as_a_session_that_never_spins(reader: SpanReader) -> None:
+    """The session on every core lets its threads spin SPIN_MICROSECONDS between operations (a quote read
+    faster for the same CPU time), never after a run; how its threads wait must not move a score."""
+    options = reader._session.get_session_options()
+    entries = ("session.intra_op.allow_spinning", "session.intra_op.spin_duration_us", "session.force_spinning_stop")
+    assert [options.get_session_config_entry(key) for key in entries] == ["1", str(SPIN_MICROSECONDS), "1"]
+    never = ort.SessionOptions()
+    never.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    model = str(resources.files("qa") / "assets" / "reader.onnx")
+    sleeping = ort.InferenceSession(model, never, providers=["CPUExecutionProvider"])
+    question = "Who opened the bridge?"
+    quote = "The bridge, four years in the making, was opened to traffic in 1937 by the mayor, Angelo Rossi."
+    (encoding,) = reader._tokenizer.encode_batch([(question, quote)])
+    spinning, slept = _read_one(reader._session, encoding), _read_one(sleeping, encoding)
+    assert np.array_equal(spinning.starts, slept.starts) and np.array_equal(spinning.ends, slept.ends)
