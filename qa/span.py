@@ -88,6 +88,8 @@ _PREPOSITIONS = frozenset({
     "before",
 })  # fmt: skip
 _PUNCT = re.compile(r"^[^\w$£€%]+$")
+_YEAR = re.compile(r"[12]\d{3}s?|\d{3}0s")  # "1990", "1990s", "990s"
+_PHRASE_BREAKS = frozenset({";", ":", "(", ")", '"', "“", "”", "—", "–", "."})
 _ORDINAL = re.compile(r"^\d+(st|nd|rd|th)$", re.I)
 _QUOTES = frozenset("\"“”‘’'")
 # "What type of protest?": the noun after "what" that says nothing of the answer's kind
@@ -120,13 +122,37 @@ _WH = ("who", "where", "what", "which", "when", "whose", "whom")
 
 @dataclass(frozen=True)
 class Token:
-    """A word, number or punctuation mark of a cited sentence."""
+    """A word, number or punctuation mark of a cited sentence, and what the picker asks of it, told once: a
+    sentence's spans ask it of each of its words up to 2 * MAX_TOKENS times."""
 
     text: str
     start: int  # offset into the quote
     end: int
     stem: str  # '' for a stop word or punctuation
     lower: str
+    function: bool  # a word no span starts or ends with (_function_word)
+    punct: bool  # punctuation only
+    capitalised: bool
+    number: bool  # a figure, an amount or a number word
+    dated: bool  # a month, a year, a decade or a century
+    breaks_phrase: bool  # a mark no span holds inside (a comma may be, in a date)
+
+    @classmethod
+    def of(cls, text: str, start: int, end: int, stem: str) -> Token:
+        lower = text.lower()
+        return cls(
+            text,
+            start,
+            end,
+            stem,
+            lower,
+            function=lower in _FUNCTION and text != "May",
+            punct=_PUNCT.match(text) is not None,
+            capitalised=text[:1].isupper(),
+            number=text[:1].isdigit() or text[:1] in "$£€" or lower in NUMBER_WORDS,
+            dated=lower in _MONTHS or _YEAR.fullmatch(text) is not None or lower in {"century", "centuries"},
+            breaks_phrase=text in _PHRASE_BREAKS,
+        )
 
 
 @dataclass(frozen=True)
@@ -308,7 +334,7 @@ def _tokens(sentence: str, offset: int) -> list[Token]:
     found = [(m.group(), m.start() + offset, m.end() + offset) for m in _TOKEN.finditer(sentence)]
     stems = tokenize([text for text, _, _ in found]) if found else []
     return [
-        Token(text, start, end, stem[0] if stem else "", text.lower())
+        Token.of(text, start, end, stem[0] if stem else "")
         for (text, start, end), stem in zip(found, stems, strict=True)
     ]
 
@@ -332,10 +358,14 @@ def _spans(
     found = []
     for i in range(len(tokens)):
         for j in range(i + 1, min(i + MAX_TOKENS, len(tokens)) + 1):
+            if j > i + 2 and tokens[j - 2].breaks_phrase:
+                break  # a mark inside this span is inside every longer one (_admissible)
             span = tokens[i:j]
             if not _admissible(span) or (i == 0 and j < len(tokens) and tokens[j].text == ","):
                 continue  # a sentence's opening word or phrase before a comma: "However,", "Accordingly,"
-            fit = _type_fit(span, kind, i == 0)
+            dated = _is_date(span)
+            content = [t for t in span if not t.function and not t.punct]
+            fit = _type_fit(span, kind, i == 0, content, dated)
             if fit <= 0:
                 continue
             if asked.profile.asks_money and fit == 1.0:  # an amount of money: see candidates()
@@ -347,7 +377,6 @@ def _spans(
             if overlap >= 1:
                 continue
             nearest, average = _distance(i, j, matched, len(tokens))
-            content = [t for t in span if not _function_word(t) and not _PUNCT.match(t.text)]
             particles = _particles(span)
             capitals = sum(
                 _capitalised(t) or t in particles
@@ -374,12 +403,12 @@ def _spans(
                 "single": float(len(span) == 1),
                 "capitals": capitals,
                 "numbers": numbers,
-                "date": float(_is_date(span)),
+                "date": float(dated),
                 "lower_words": sum(t.text.islower() and t not in particles for t in content) / len(content),
                 "the": float(span[0].lower == "the"),
                 "after_preposition": float(before is not None and before.lower in _PREPOSITIONS),
                 "after_comma": float(before is not None and before.text == ","),
-                "before_break": float(after is None or _PUNCT.match(after.text) is not None),
+                "before_break": float(after is None or after.punct),
                 "after_asked": float(before is not None and bool(before.stem) and before.stem in terms),
                 "before_asked": float(after is not None and bool(after.stem) and after.stem in terms),
                 "quoted": float(
@@ -405,24 +434,20 @@ def _spans(
     return found
 
 
-def _function_word(token: Token) -> bool:
-    """A word no span starts or ends with: "may" is one, but "May" inside a sentence is the month ("in May 2013")."""
-    return token.lower in _FUNCTION and token.text != "May"
-
-
 def _admissible(span: list[Token]) -> bool:
-    """A span that reads as a phrase: no function word or punctuation at its ends (but "over 14,000" and "more than
-    70,000" are quantities), no clause break inside."""
+    """A span that reads as a phrase: no function word (a word no span starts or ends with: "may" is one, but
+    "May" inside a sentence is the month, "in May 2013") or punctuation at its ends (but "over 14,000" and "more
+    than 70,000" are quantities), no clause break inside."""
     first, last = span[0], span[-1]
-    if (_function_word(first) and first.lower != "the" and not _approximates(span)) or _function_word(last):
+    if (first.function and first.lower != "the" and not _approximates(span)) or last.function:
         return False
-    if _PUNCT.match(first.text) or _PUNCT.match(last.text):
+    if first.punct or last.punct:
         return False
-    inner = [t.text for t in span[1:-1]]
-    if any(p in inner for p in (";", ":", "(", ")", '"', "“", "”", "—", "–", ".")):
+    inner = span[1:-1]
+    if any(t.breaks_phrase for t in inner):
         return False
     # a comma only inside a date ("February 7, 2016")
-    return not ("," in inner and not _is_date(span))
+    return not any(t.text == "," for t in inner) or _is_date(span)
 
 
 def _approximates(span: list[Token]) -> bool:
@@ -434,15 +459,12 @@ def _approximates(span: list[Token]) -> bool:
 
 
 def _is_number(token: Token) -> bool:
-    return token.text[:1].isdigit() or token.text[:1] in "$£€" or token.lower in NUMBER_WORDS
+    return token.number
 
 
 def _is_date(span: list[Token]) -> bool:
     """A year, a month, a century or a decade; or a number with an era or "ago" ("9000 BP", "22,000 years ago")."""
-    return any(
-        t.lower in _MONTHS or re.fullmatch(r"[12]\d{3}s?|\d{3}0s", t.text) or t.lower in {"century", "centuries"}
-        for t in span
-    ) or (any(t.lower in _ERAS for t in span[1:]) and _is_number(span[0]))
+    return any(t.dated for t in span) or (span[0].number and any(t.lower in _ERAS for t in span[1:]))
 
 
 def _particles(span: list[Token]) -> list[Token]:
@@ -464,16 +486,16 @@ def _is_calendar(token: Token) -> bool:
 
 
 def _capitalised(token: Token) -> bool:
-    return token.text[:1].isupper()
+    return token.capitalised
 
 
-def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool) -> float:
-    """How well the span is the kind of thing asked for: 1 fits, 0 does not (dropped), between for maybe."""
-    content = [t for t in span if not _function_word(t) and not _PUNCT.match(t.text)]
+def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool, content: list[Token], dated: bool) -> float:
+    """How well the span is the kind of thing asked for: 1 fits, 0 does not (dropped), between for maybe.
+    `content`: its words that are neither function words nor punctuation; `dated`: whether it is a date."""
     if not content:
         return 0.0
     if kind is AnswerType.DATE:
-        return 1.0 if _is_date(span) else 0.0
+        return 1.0 if dated else 0.0
     if kind in (AnswerType.NUMBER, AnswerType.AGE):
         if _approximates(span):  # the number after the words, as if they were not there
             span = span[2:] if span[1].lower == "than" else span[1:]
@@ -504,7 +526,7 @@ def _part_of(token: Token, kind: AnswerType | None) -> bool:
         return _is_number(token) or token.lower in _MONTHS or _ORDINAL.match(token.text) is not None
     if kind in (AnswerType.NUMBER, AnswerType.AGE, AnswerType.DURATION):
         return _is_number(token) or token.lower in _SCALE
-    return _capitalised(token) and token.lower not in _FUNCTION
+    return token.capitalised and token.lower not in _FUNCTION
 
 
 def _cuts(tokens: list[Token], i: int, j: int, kind: AnswerType | None) -> float:
