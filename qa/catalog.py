@@ -497,10 +497,14 @@ class CatalogWriter:
 
     def compact(self) -> None:
         """Copy the vectors rows point at into a new generation of the file, leaving out the rest (the old file is
-        removed once this commits)."""
+        removed once this commits). In order of publication: a window of dates then reads runs of neighbours (see
+        qa.vector_file), however the articles were added."""
         old = self.generation
         self.generation += 1
-        rows = self._db.execute("SELECT article_id, version, start, size FROM vector_spans ORDER BY start").fetchall()
+        rows = self._db.execute(
+            "SELECT v.article_id, v.version, v.start, v.size FROM vector_spans v LEFT JOIN articles a"
+            " ON a.id = v.article_id ORDER BY COALESCE(a.published_ts, -1), v.article_id"
+        ).fetchall()
         for begin in range(0, len(rows), _COMPACT_STEP):
             step = rows[begin : begin + _COMPACT_STEP]
             for (article_id, version, _, _), data in zip(

@@ -139,9 +139,22 @@ def _rows(descriptor: int, spans: list[tuple[int, int]], dimension: int) -> Iter
             end += 1
         block = np.empty((rows, dimension), dtype=np.float32)
         view, at = block.data.cast("B"), 0
-        for start, size in spans[begin:end]:
+        for start, size in _runs(spans[begin:end]):
             done = os.preadv(descriptor, [view[at : at + size]], start)
             view[at + done : at + size] = bytes(size - done)  # cut short under us (never by a writer): zeros
             at += size
         yield block
         begin = end
+
+
+def _runs(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans with each run of neighbours in the file (one beginning where the one before it ends) as one: a
+    read each. A window of dates reads its articles in publication order, which is the file's order where they
+    were written in it, as news is, or a compaction wrote them (CatalogWriter.compact)."""
+    runs: list[tuple[int, int]] = []
+    for start, size in spans:
+        if runs and runs[-1][0] + runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], runs[-1][1] + size)
+        else:
+            runs.append((start, size))
+    return runs

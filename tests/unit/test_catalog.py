@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import qa.catalog
+import qa.vector_file
 from qa.catalog import Catalog
 from qa.domain import ArticleInfo, SearchFilter, published_timestamp
 from qa.errors import InvalidInput
@@ -327,6 +328,41 @@ def test_replaced_vectors_are_compacted_away_and_a_reader_of_the_old_file_still_
     with catalog.transaction() as writer:
         writer.remove(["b", "c"])
     assert held(other_process, everything).ids == ["a::v1::0", "a::v1::1", "a::v1::2"]
+
+
+def test_a_compaction_writes_vectors_in_order_of_publication_and_a_window_reads_its_run_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An archive added out of date order (a bulk import) is compacted into publication order; a window of dates
+    then reads its articles' vectors, neighbours in the file, in one read, and the same vectors as before."""
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    dates = {"a": "2024-01-04", "b": "2024-01-01", "c": None, "d": "2024-01-03", "e": "2024-01-02"}
+    with catalog.transaction() as writer:
+        for n, (article_id, published) in enumerate(dates.items()):
+            info = ArticleInfo(id=article_id, title=article_id, published=published, chunks=2, content_hash="h")
+            writer.put(info, published_timestamp(published), b"", _vectors(2, n))
+    days = SearchFilter(since=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), until=dt.datetime(2024, 1, 4, tzinfo=dt.UTC))
+    before = held(catalog, days)
+    assert [i.split("::")[0] for i in before.ids[::2]] == ["b", "e", "d"]  # the window's order: by date
+
+    with catalog.transaction() as writer:
+        writer.compact()
+    with sqlite3.connect(path) as db:
+        in_file = [row[0] for row in db.execute("SELECT article_id FROM vector_spans ORDER BY start")]
+    assert in_file == ["c", "b", "e", "d", "a"], "undated first, then by date"
+    reads: list[int] = []
+    preadv = qa.vector_file.os.preadv
+
+    def counted(descriptor: int, buffers: list[memoryview], offset: int) -> int:
+        reads.append(offset)
+        return preadv(descriptor, buffers, offset)
+
+    monkeypatch.setattr(qa.vector_file.os, "preadv", counted)
+    after = held(catalog, days, dimension=4)
+    assert after.ids == before.ids and np.array_equal(after.vectors, before.vectors)
+    assert len(reads) == 4, "one read a question (the helper asks once an axis), not one an article"
+    catalog.close()
 
 
 def test_a_failed_write_leaves_the_vectors_and_files_as_they_were(tmp_path: Path) -> None:
