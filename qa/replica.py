@@ -184,16 +184,19 @@ class Replica:
                 for info in page:
                     infos[info.id] = info
                     catalog.put(info, published_timestamp(info.published), self._signature(info))
+        # in order of publication: the catalog's vector file then holds a window of dates in a few runs (see
+        # CatalogWriter.compact), whatever order the store returns the articles in
+        dated = sorted(infos.values(), key=lambda info: (_timestamp_or_first(info), info.id))
         with self.keyword.writing(bulk=True) as keyword:
             # the chunks the records name (no other is read), with their vectors, each article's in one page
-            for chunks in self.store.current_chunks(infos.values(), with_embeddings=True, records=True):
+            for chunks in self.store.current_chunks(dated, with_embeddings=True, records=True):
                 keyword.add([_keyword_doc(infos[c.article_id], c.id, keyword_text(c.text, c.heading)) for c in chunks])
                 by_article: dict[str, list[StoredChunk]] = {}
                 for chunk in chunks:
                     by_article.setdefault(chunk.article_id, []).append(chunk)
                 with self.catalog.transaction() as catalog:
-                    for article_id, held in by_article.items():
-                        held.sort(key=lambda c: c.position)
+                    for article_id in sorted(by_article, key=lambda i: (_timestamp_or_first(infos[i]), i)):
+                        held = sorted(by_article[article_id], key=lambda c: c.position)
                         catalog.hold_vectors(infos[article_id], _vectors(infos[article_id], held))
                         catalog.hold_records(infos[article_id], _records(infos[article_id], held))
         with self.catalog.transaction() as catalog:
@@ -239,3 +242,9 @@ def _records(info: ArticleInfo, chunks: Sequence[StoredChunk]) -> list[str] | No
 
 def _keyword_doc(info: ArticleInfo, chunk_id: str, text: str) -> KeywordDoc:
     return KeywordDoc(chunk_id, info.id, text, info.source, published_timestamp(info.published))
+
+
+def _timestamp_or_first(info: ArticleInfo) -> int:
+    """The article's publication timestamp; -1 (before every date) for an undated one, as the catalog orders."""
+    timestamp = published_timestamp(info.published)
+    return -1 if timestamp is None else timestamp

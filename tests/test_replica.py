@@ -6,6 +6,7 @@ A real Chroma in a temporary directory, synthetic vectors (the model is not need
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +32,9 @@ def _store(data_dir: Path) -> ChromaStore:
     return store
 
 
-def _write(store: ChromaStore, article_id: str, text: str, source: str = "Wire") -> None:
+def _write(
+    store: ChromaStore, article_id: str, text: str, source: str = "Wire", published: str | None = "2022-07-15"
+) -> None:
     paragraphs = text.split("\n\n")
     chunks, offset = [], 0
     for position, paragraph in enumerate(paragraphs):
@@ -43,7 +46,7 @@ def _write(store: ChromaStore, article_id: str, text: str, source: str = "Wire")
         )  # fmt: skip
         offset += len(paragraph) + 2
     vectors = RNG.normal(size=(len(chunks), DIMENSION)).astype(np.float32)
-    article = Article(id=article_id, title=article_id, text=text, published="2022-07-15", source=source)
+    article = Article(id=article_id, title=article_id, text=text, published=published, source=source)
     write = ArticleToWrite(article, f"hash-{text}", "test", chunks, ["h"] * len(chunks), vectors,
                            [RNG.normal(size=(1, DIMENSION)).astype(np.float32) for _ in chunks])  # fmt: skip
     with store.batch():
@@ -63,6 +66,22 @@ def test_a_new_replica_is_built_once_from_the_whole_store(store: ChromaStore, tm
     replica.sync()
     assert replica.catalog.count() == 20 and replica.keyword.documents == 40
     assert replica.catalog.state() == (store.change_count(), store.identity) == (20, store.identity)  # 20 writes
+
+
+def test_a_replica_built_from_the_store_holds_the_vectors_in_order_of_publication(tmp_path: Path) -> None:
+    """Articles written in any order are held in order of publication (undated first), so a window of dates
+    reads its vectors in a few runs of the catalog's vector file."""
+    store = _store(tmp_path / "shared")
+    dates = {"m": "2023-03-01", "k": "2023-01-01", "z": None, "a": "2023-02-01", "b": "2023-01-01"}
+    for article_id, published in dates.items():
+        _write(store, article_id, f"Report {article_id}.\n\nMore of {article_id}.", published=published)
+    replica = Replica(store, tmp_path / "replica")
+    replica.sync()
+    (catalog_file,) = (tmp_path / "replica").rglob("catalog.sqlite3")
+    with sqlite3.connect(catalog_file) as db:
+        in_file = [row[0] for row in db.execute("SELECT article_id FROM vector_spans ORDER BY start")]
+    assert in_file == ["z", "b", "k", "a", "m"]
+    replica.close()
 
 
 def test_a_new_replica_indexes_only_the_chunks_the_records_name(store: ChromaStore, tmp_path: Path) -> None:
