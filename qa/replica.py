@@ -186,7 +186,7 @@ class Replica:
                     catalog.put(info, published_timestamp(info.published), self._signature(info))
         # in order of publication: the catalog's vector file then holds a window of dates in a few runs (see
         # CatalogWriter.compact), whatever order the store returns the articles in
-        dated = sorted(infos.values(), key=lambda info: (_timestamp_or_first(info), info.id))
+        dated = sorted(infos.values(), key=_publication_order)
         with self.keyword.writing(bulk=True) as keyword:
             # the chunks the records name (no other is read), with their vectors, each article's in one page
             for chunks in self.store.current_chunks(dated, with_embeddings=True, records=True):
@@ -195,7 +195,7 @@ class Replica:
                 for chunk in chunks:
                     by_article.setdefault(chunk.article_id, []).append(chunk)
                 with self.catalog.transaction() as catalog:
-                    for article_id in sorted(by_article, key=lambda i: (_timestamp_or_first(infos[i]), i)):
+                    for article_id in sorted(by_article, key=lambda i: _publication_order(infos[i])):
                         held = sorted(by_article[article_id], key=lambda c: c.position)
                         catalog.hold_vectors(infos[article_id], _vectors(infos[article_id], held))
                         catalog.hold_records(infos[article_id], _records(infos[article_id], held))
@@ -244,7 +244,7 @@ def _keyword_doc(info: ArticleInfo, chunk_id: str, text: str) -> KeywordDoc:
     return KeywordDoc(chunk_id, info.id, text, info.source, published_timestamp(info.published))
 
 
-def _timestamp_or_first(info: ArticleInfo) -> int:
-    """The article's publication timestamp; -1 (before every date) for an undated one, as the catalog orders."""
+def _publication_order(info: ArticleInfo) -> tuple[int, str]:
+    """Where the article stands in order of publication, undated ones first, as CatalogWriter.compact orders."""
     timestamp = published_timestamp(info.published)
-    return -1 if timestamp is None else timestamp
+    return (-1 if timestamp is None else timestamp, info.id)

@@ -122,15 +122,15 @@ _WH = ("who", "where", "what", "which", "when", "whose", "whom")
 
 @dataclass(frozen=True)
 class Token:
-    """A word, number or punctuation mark of a cited sentence, and what the picker asks of it, told once: a
-    sentence's spans ask it of each of its words up to 2 * MAX_TOKENS times."""
+    """A word, number or punctuation mark of a cited sentence, and what the picker asks of it, told once: each
+    word stands in up to 36 of a sentence's spans (MAX_TOKENS 8), and each asks."""
 
     text: str
     start: int  # offset into the quote
     end: int
     stem: str  # '' for a stop word or punctuation
     lower: str
-    function: bool  # a word no span starts or ends with (_function_word)
+    function: bool  # a word no span starts or ends with: "may", but not "May" (the month, "in May 2013")
     punct: bool  # punctuation only
     capitalised: bool
     number: bool  # a figure, an amount or a number word
@@ -379,11 +379,11 @@ def _spans(
             nearest, average = _distance(i, j, matched, len(tokens))
             particles = _particles(span)
             capitals = sum(
-                _capitalised(t) or t in particles
+                t.capitalised or t in particles
                 for t in content
                 if not (i == 0 and t is span[0] and not _opens_a_name(span))
             ) / len(content)
-            numbers = sum(_is_number(t) for t in content) / len(content)
+            numbers = sum(t.number for t in content) / len(content)
             before = tokens[i - 1] if i > 0 else None
             after = tokens[j] if j < len(tokens) else None
             features = {
@@ -435,9 +435,8 @@ def _spans(
 
 
 def _admissible(span: list[Token]) -> bool:
-    """A span that reads as a phrase: no function word (a word no span starts or ends with: "may" is one, but
-    "May" inside a sentence is the month, "in May 2013") or punctuation at its ends (but "over 14,000" and "more
-    than 70,000" are quantities), no clause break inside."""
+    """A span that reads as a phrase: no function word or punctuation at its ends (but "over 14,000" and "more than
+    70,000" are quantities), no clause break inside."""
     first, last = span[0], span[-1]
     if (first.function and first.lower != "the" and not _approximates(span)) or last.function:
         return False
@@ -454,12 +453,8 @@ def _approximates(span: list[Token]) -> bool:
     """A span that opens with a word saying how near its number is: "over 14,000", "more than 70,000"."""
     words = [t.lower for t in span[:3]]
     if len(span) > 2 and words[0] in _COMPARED and words[1] == "than":
-        return _is_number(span[2])
-    return len(span) > 1 and words[0] in _APPROXIMATE and _is_number(span[1])
-
-
-def _is_number(token: Token) -> bool:
-    return token.number
+        return span[2].number
+    return len(span) > 1 and words[0] in _APPROXIMATE and span[1].number
 
 
 def _is_date(span: list[Token]) -> bool:
@@ -469,7 +464,7 @@ def _is_date(span: list[Token]) -> bool:
 
 def _particles(span: list[Token]) -> list[Token]:
     """The particles inside a name ("de" of "Lothar de Maizière", "van" of "Ludwig van Beethoven"): part of it."""
-    if not (_capitalised(span[0]) and _capitalised(span[-1])):
+    if not (span[0].capitalised and span[-1].capitalised):
         return []
     return [t for t in span[1:-1] if t.lower in _NAME_PARTICLES]
 
@@ -477,16 +472,12 @@ def _particles(span: list[Token]) -> list[Token]:
 def _opens_a_name(span: list[Token]) -> bool:
     """Whether a span at a sentence's start opens with a name of two or more capitalised words ("Helena Voss
     won..."): its first word is then a name's, not capitalised only for opening the sentence."""
-    return len(span) > 1 and _capitalised(span[1]) and span[0].lower not in _FUNCTION | _TITLES
+    return len(span) > 1 and span[1].capitalised and span[0].lower not in _FUNCTION | _TITLES
 
 
 def _is_calendar(token: Token) -> bool:
     """A weekday or a month, with or without a possessive ("Thursday's deadline")."""
     return _POSSESSIVE.sub("", token.lower) in _CALENDAR
-
-
-def _capitalised(token: Token) -> bool:
-    return token.capitalised
 
 
 def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool, content: list[Token], dated: bool) -> float:
@@ -499,21 +490,21 @@ def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool, conten
     if kind in (AnswerType.NUMBER, AnswerType.AGE):
         if _approximates(span):  # the number after the words, as if they were not there
             span = span[2:] if span[1].lower == "than" else span[1:]
-        if not _is_number(span[0]):
+        if not span[0].number:
             return 0.0
         # the number, or the number and its unit ("308", "$1.2 billion", "45 percent")
-        return 1.0 if all(_is_number(t) or _UNITS.match(t.text) or t.text in {",", "."} for t in span[1:]) else 0.5
+        return 1.0 if all(t.number or _UNITS.match(t.text) or t.text in {",", "."} for t in span[1:]) else 0.5
     if kind is AnswerType.DURATION:
-        if not _is_number(span[0]):
+        if not span[0].number:
             return 0.0
         return 1.0 if any(_UNITS.match(t.text) for t in span[1:]) else 0.3
     if kind is AnswerType.NAME or kind is AnswerType.TITLE:
-        if all(_is_calendar(t) or _is_number(t) for t in content):
+        if all(_is_calendar(t) or t.number for t in content):
             return 0.0  # "Sunday" in "said on Sunday" is capitalised but names no one, nor does "3.50%"
         names = [
             t
             for t in content
-            if _capitalised(t) and not (at_start and t is span[0] and not _opens_a_name(span)) and not _is_calendar(t)
+            if t.capitalised and not (at_start and t is span[0] and not _opens_a_name(span)) and not _is_calendar(t)
         ]
         names += _particles(span)
         return 1.0 if len(names) == len(content) else (0.3 if names else 0.1)
@@ -523,9 +514,9 @@ def _type_fit(span: list[Token], kind: AnswerType | None, at_start: bool, conten
 def _part_of(token: Token, kind: AnswerType | None) -> bool:
     """Whether the token would belong to a date, number or name of this kind standing next to it."""
     if kind is AnswerType.DATE:
-        return _is_number(token) or token.lower in _MONTHS or _ORDINAL.match(token.text) is not None
+        return token.number or token.lower in _MONTHS or _ORDINAL.match(token.text) is not None
     if kind in (AnswerType.NUMBER, AnswerType.AGE, AnswerType.DURATION):
-        return _is_number(token) or token.lower in _SCALE
+        return token.number or token.lower in _SCALE
     return token.capitalised and token.lower not in _FUNCTION
 
 
