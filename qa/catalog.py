@@ -55,9 +55,10 @@ CREATE TABLE IF NOT EXISTS vector_spans (
     article_id TEXT PRIMARY KEY, version TEXT NOT NULL, start INTEGER NOT NULL, size INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS vector_file (
-    id INTEGER PRIMARY KEY CHECK (id = 0), generation INTEGER NOT NULL, dead INTEGER NOT NULL
+    id INTEGER PRIMARY KEY CHECK (id = 0), generation INTEGER NOT NULL, dead INTEGER NOT NULL,
+    misplaced INTEGER NOT NULL DEFAULT 0, last_ts INTEGER
 );
-INSERT OR IGNORE INTO vector_file VALUES (0, 0, 0);
+INSERT OR IGNORE INTO vector_file (id, generation, dead) VALUES (0, 0, 0);
 CREATE TABLE IF NOT EXISTS chunk_records (
     chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, version TEXT NOT NULL, position INTEGER NOT NULL,
     record TEXT NOT NULL
@@ -70,6 +71,15 @@ _SQL_VARIABLES = 900  # SQLite's limit on parameters per statement is 999 on old
 # The vector file is written again without what no row points at (articles replaced or removed) once that is at
 # least this much and at least half the file: rare, and paid by the writer that crosses the line.
 COMPACT_AT_BYTES = 64 * 2**20
+# ... and once this much of it, and at least an eighth of the file, was appended out of order of publication: the
+# vectors of an article published over MISPLACED_AFTER_S before the dated article appended just before it, as a
+# bulk import in random date order appends half of its. A window of dates reads its articles' vectors in runs of
+# neighbours (qa/vector_file.py); out of order it reads them one article at a time (a week at 1,000,000 chunks: 485
+# reads, not 3). Such an import is compacted each time its file grows by a third, so at most a quarter of it is
+# ever out of order, for about 4 times the final file copied in all (1,000,000 chunks: 4 s a copy of the whole,
+# against hours of embedding). News added as it is published, or an archive imported a run of dates at a time, is
+# hardly ever out of order; an article dated years ahead by mistake counts once, for the article after it.
+MISPLACED_AFTER_S = 86_400
 _COMPACT_STEP = 256  # articles read and written at a time while compacting: memory bounded by the step
 
 
@@ -165,6 +175,10 @@ class Catalog:
         if grouping is None or grouping[0] != stories.grouping():  # band keys made otherwise find nothing:
             self._db.execute("DELETE FROM state")  # the replica builds the catalog again (qa/replica.py)
             self._db.execute("INSERT INTO state VALUES ('stories', ?)", [stories.grouping()])
+        placement = {row[1] for row in self._db.execute("PRAGMA table_info(vector_file)")}
+        if "misplaced" not in placement:  # a catalog from before its file's order was kept: counted from now on
+            self._db.execute("ALTER TABLE vector_file ADD COLUMN misplaced INTEGER NOT NULL DEFAULT 0")
+            self._db.execute("ALTER TABLE vector_file ADD COLUMN last_ts INTEGER")
         if "article_vectors" in tables:  # the release before held them as blobs: moved out once (1M chunks: 1.5 GB)
             self._move_vectors_out()
 
@@ -201,13 +215,14 @@ class Catalog:
             self._db.execute("COMMIT")
             if writer.generation != began:
                 self._vectors.remove_before(writer.generation)
-            if writer.dropped_vectors:
+            if writer.dropped_vectors or writer.misplaced_vectors:
                 self._compact_if_wasteful()
 
     def _compact_if_wasteful(self) -> None:
         generation = _generation(self._db)
-        dead = int(self._db.execute("SELECT dead FROM vector_file").fetchone()[0])
-        if dead >= COMPACT_AT_BYTES and 2 * dead >= self._vectors.size(generation):
+        dead, misplaced = self._db.execute("SELECT dead, misplaced FROM vector_file").fetchone()
+        size = self._vectors.size(generation)
+        if (dead >= COMPACT_AT_BYTES and 2 * dead >= size) or (misplaced >= COMPACT_AT_BYTES and 8 * misplaced >= size):
             with self.transaction() as writer:
                 writer.compact()
 
@@ -452,6 +467,9 @@ class CatalogWriter:
         self._vectors = vectors
         self.generation = _generation(db)  # the vector file's appended to
         self.dropped_vectors = False  # whether any row of the vector file was dropped (a compaction may be due)
+        self.misplaced_vectors = False  # whether any were appended out of order of publication (the same)
+        # the publication time of the last dated article whose vectors were appended (None: none yet)
+        self._last_ts: int | None = db.execute("SELECT last_ts FROM vector_file").fetchone()[0]
         self._touched: dict[str, None] = {}  # articles put or removed: their stories are worked out again
         self._old_stories: set[str] = set()  # the stories they were in (a removal may split one or end it)
 
@@ -466,7 +484,7 @@ class CatalogWriter:
         """Add or replace an article's row with its MinHash signature (see qa.stories), its band keys, and its
         chunks' vectors and metadata (see hold_vectors, hold_records)."""
         self._forget([info.id])
-        self.hold_vectors(info, vectors)
+        self.hold_vectors(info, vectors, published_ts)
         self.hold_records(info, records)
         self._db.execute(
             # Columns named: a catalog migrated by ALTER TABLE may hold them in another order than a new one.
@@ -480,41 +498,60 @@ class CatalogWriter:
             [(band, key, info.id) for band, key in stories.band_keys(signature)],
         )
 
-    def hold_vectors(self, info: ArticleInfo, vectors: np.ndarray | None) -> None:
+    def hold_vectors(self, info: ArticleInfo, vectors: np.ndarray | None, published_ts: int | None = None) -> None:
         """Keep the vectors of the article's chunks, in order, for the version its row names; without them (None,
-        or not one a chunk) none are kept, and a filter reads that article's from the store."""
+        or not one a chunk) none are kept, and a filter reads that article's from the store. `published_ts`: its
+        publication time, if known."""
         self._drop_vectors([info.id])
         if vectors is None or not info.chunks or len(vectors) != info.chunks:
             return
-        self.hold_span(info.id, info.version, np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+        data = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
+        self.hold_span(info.id, info.version, data, published_ts)
 
-    def hold_span(self, article_id: str, version: str, data: bytes) -> None:
-        """Append an article's vectors (float32 bytes) to the vector file and point its row at them."""
+    def hold_span(self, article_id: str, version: str, data: bytes, published_ts: int | None = None) -> None:
+        """Append an article's vectors (float32 bytes) to the vector file and point its row at them; counted as out
+        of order when published over MISPLACED_AFTER_S before the dated article appended last."""
         start = self._vectors.append(self.generation, data)
         self._db.execute(
             "INSERT OR REPLACE INTO vector_spans VALUES (?, ?, ?, ?)", (article_id, version, start, len(data))
         )
+        if published_ts is None:  # an undated article is never in a window of dates
+            return
+        misplaced = self._last_ts is not None and published_ts < self._last_ts - MISPLACED_AFTER_S
+        self._db.execute(
+            "UPDATE vector_file SET last_ts = ?, misplaced = misplaced + ?", [published_ts, len(data) * misplaced]
+        )
+        self._last_ts = published_ts
+        self.misplaced_vectors |= misplaced
 
     def compact(self) -> None:
         """Copy the vectors rows point at into a new generation of the file, leaving out the rest (the old file is
         removed once this commits). In order of publication: a window of dates then reads runs of neighbours (see
         qa.vector_file), however the articles were added."""
         old = self.generation
-        self.generation += 1
+        self._new_generation()
         rows = self._db.execute(
-            "SELECT v.article_id, v.version, v.start, v.size FROM vector_spans v LEFT JOIN articles a"
+            "SELECT v.article_id, v.version, v.start, v.size, a.published_ts FROM vector_spans v LEFT JOIN articles a"
             " ON a.id = v.article_id ORDER BY COALESCE(a.published_ts, -1), v.article_id"
         ).fetchall()
         for begin in range(0, len(rows), _COMPACT_STEP):
             step = rows[begin : begin + _COMPACT_STEP]
-            for (article_id, version, _, _), data in zip(
-                step, self._vectors.read(old, [r[2:] for r in step]), strict=True
+            for (article_id, version, _, _, published_ts), data in zip(
+                step, self._vectors.read(old, [r[2:4] for r in step]), strict=True
             ):
                 if data is None:  # the file lost them: the article's vectors are read from the store
                     self._db.execute("DELETE FROM vector_spans WHERE article_id = ?", [article_id])
                 else:
-                    self.hold_span(article_id, version, data)
-        self._db.execute("UPDATE vector_file SET generation = ?, dead = 0", [self.generation])
+                    self.hold_span(article_id, version, data, published_ts)
+
+    def _new_generation(self) -> None:
+        """Append from now on to a new, empty generation of the vector file (the old one is removed once this
+        commits): nothing in it is dead or out of order yet."""
+        self.generation += 1
+        self._last_ts = None
+        self._db.execute(
+            "UPDATE vector_file SET generation = ?, dead = 0, misplaced = 0, last_ts = NULL", [self.generation]
+        )
 
     def _drop_vectors(self, article_ids: Sequence[str]) -> None:
         """Forget where these articles' vectors are; their bytes are counted as dead until a compaction."""
@@ -551,8 +588,7 @@ class CatalogWriter:
         """Drop every row (before a rebuild)."""
         self._db.execute("DELETE FROM articles")
         self._db.execute("DELETE FROM vector_spans")
-        self.generation += 1  # a new, empty file; the old one is removed once this commits
-        self._db.execute("UPDATE vector_file SET generation = ?, dead = 0", [self.generation])
+        self._new_generation()
         self._db.execute("DELETE FROM chunk_records")
         self._db.execute("DELETE FROM story_bands")
         self._touched.clear()

@@ -197,7 +197,8 @@ class Replica:
                 with self.catalog.transaction() as catalog:
                     for article_id in sorted(by_article, key=lambda i: _publication_order(infos[i])):
                         held = sorted(by_article[article_id], key=lambda c: c.position)
-                        catalog.hold_vectors(infos[article_id], _vectors(infos[article_id], held))
+                        info = infos[article_id]
+                        catalog.hold_vectors(info, _vectors(info, held), published_timestamp(info.published))
                         catalog.hold_records(infos[article_id], _records(infos[article_id], held))
         with self.catalog.transaction() as catalog:
             catalog.set_state(length, self.store.identity)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import qa.catalog
 from qa.chunking import chunk_id
 from qa.domain import Article, Chunk, SearchFilter
 from qa.embedder import DIMENSION, MODEL_ID
@@ -81,6 +82,33 @@ def test_a_replica_built_from_the_store_holds_the_vectors_in_order_of_publicatio
     with sqlite3.connect(catalog_file) as db:
         in_file = [row[0] for row in db.execute("SELECT article_id FROM vector_spans ORDER BY start")]
     assert in_file == ["z", "b", "k", "a", "m"]
+    replica.close()
+
+
+def test_a_replica_following_an_import_in_random_date_order_compacts_it_into_order_of_publication(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Caught up write by write (as `qa index` follows its own windows), the vector file is written again in order
+    of publication once enough was appended out of it: no rebuild, no command."""
+    monkeypatch.setattr(qa.catalog, "COMPACT_AT_BYTES", 2 * 2 * DIMENSION * 4)  # two articles' vectors
+    store = _store(tmp_path / "shared")
+    replica = Replica(store, tmp_path / "replica")
+    replica.sync()
+    days = [9, 2, 30, 5, 21, 1, 14, 27]
+    for n, day in enumerate(days):
+        _write(store, f"a{n}", f"Report {n}.\n\nMore of {n}.", published=f"2023-01-{day:02d}")
+        replica.sync()
+    (catalog_file,) = (tmp_path / "replica").rglob("catalog.sqlite3")
+    with sqlite3.connect(catalog_file) as db:
+        in_file = [int(row[0][1:]) for row in db.execute("SELECT article_id FROM vector_spans ORDER BY start")]
+        generation = db.execute("SELECT generation FROM vector_file").fetchone()[0]
+    # out of order: 2, 5 (compacted), 21, 1 (compacted), 14 (one article: under the line); the first
+    # generation is the empty replica's build
+    assert generation == 3
+    assert [days[n] for n in in_file] == [1, 2, 5, 9, 21, 30, 14, 27]
+    week = SearchFilter(article_ids=[f"a{n}" for n in range(len(days))])
+    admitted = replica.catalog.admitted(week)
+    assert admitted is not None and not replica.catalog.cosines(admitted, np.ones(DIMENSION, np.float32)).missing
     replica.close()
 
 

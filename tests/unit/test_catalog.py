@@ -365,6 +365,73 @@ def test_a_compaction_writes_vectors_in_order_of_publication_and_a_window_reads_
     catalog.close()
 
 
+def _dated_writes(catalog: Catalog, days: list[int]) -> None:
+    """One article a transaction (as a replica applies a window), 3 vectors each, published on these days of 2024."""
+    for n, day in enumerate(days):
+        published = (dt.date(2024, 1, 1) + dt.timedelta(days=day)).isoformat()
+        info = ArticleInfo(id=f"a{n:02d}", title="t", published=published, chunks=3, content_hash="h")
+        with catalog.transaction() as writer:
+            writer.put(info, published_timestamp(published), b"", _vectors(3, n))
+
+
+def _in_file_order(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [row[0] for row in db.execute("SELECT article_id FROM vector_spans ORDER BY start")]
+
+
+def test_an_archive_added_in_random_date_order_is_compacted_into_publication_order_as_it_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk import in random date order: once an eighth of the file (and the least that pays) was appended out
+    of order, the file is written again in order of publication, without a call from anyone, and reads the same."""
+    monkeypatch.setattr(qa.catalog, "COMPACT_AT_BYTES", 3 * 48)  # bytes: three articles' vectors, not 64 MiB
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    days = [40, 3, 75, 12, 60, 1, 33, 90, 7, 52, 20, 66]
+    _dated_writes(catalog, days)
+    # out of order: 3, 12, 1 (then compacted: 6 articles), 33, 7, 20 (then compacted: 11 articles), 66
+    assert _vector_files(path) == ["catalog.vectors.2.f32"], "compacted twice, the old files removed"
+    assert [days[int(i[1:])] for i in _in_file_order(path)] == [1, 3, 7, 12, 20, 33, 40, 52, 60, 75, 90, 66]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT misplaced, dead FROM vector_file").fetchone() == (48, 0)
+    everything = SearchFilter(article_ids=[f"a{n:02d}" for n in range(len(days))])
+    found = held(catalog, everything)
+    assert np.array_equal(found.vectors, np.concatenate([_vectors(3, n) for n in range(len(days))]))
+    catalog.close()
+
+
+def test_news_added_as_it_is_published_is_never_compacted_for_its_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In order of publication, give or take a day (outlets publish the same hour in any order), and with one
+    article dated years ahead by mistake: nothing counts as out of order but the article after that one."""
+    monkeypatch.setattr(qa.catalog, "COMPACT_AT_BYTES", 48)
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    _dated_writes(catalog, [0, 1, 1, 0, 2, 3, 3, 4, 5, 5, 6, 2000, 7, 8, 9, 10, 11, 12, 13, 14])
+    with sqlite3.connect(path) as db:
+        misplaced, last_ts = db.execute("SELECT misplaced, last_ts FROM vector_file").fetchone()
+    assert misplaced == 48, "only the article after the one dated ahead"
+    assert last_ts == published_timestamp("2024-01-15")
+    assert _vector_files(path) == ["catalog.vectors.0.f32"], "a twentieth out of order: under an eighth"
+    catalog.close()
+
+
+def test_a_catalog_from_before_the_files_order_was_kept_counts_from_when_it_is_opened(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    Catalog(path).close()
+    with sqlite3.connect(path) as db:  # the vector file's row as the release before kept it
+        db.executescript(
+            "DROP TABLE vector_file; CREATE TABLE vector_file (id INTEGER PRIMARY KEY CHECK (id = 0),"
+            " generation INTEGER NOT NULL, dead INTEGER NOT NULL); INSERT INTO vector_file VALUES (0, 0, 0);"
+        )
+    catalog = Catalog(path)
+    _dated_writes(catalog, [5, 1])
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT generation, dead, misplaced FROM vector_file").fetchone() == (0, 0, 48)
+    catalog.close()
+
+
 def test_a_failed_write_leaves_the_vectors_and_files_as_they_were(tmp_path: Path) -> None:
     path = tmp_path / "catalog.sqlite3"
     catalog = Catalog(path)
