@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -28,12 +29,14 @@ from typing import Any, Literal
 import numpy as np
 
 from qa import stories
+from qa.background import Background
 from qa.chunking import chunk_id
 from qa.domain import ArticleInfo, ArticlePage, SearchFilter
 from qa.errors import InvalidInput
-from qa.vector_file import VectorFile
+from qa.vector_file import ScratchFile, VectorFile
 
 ListOrder = Literal["id", "newest"]
+_log = logging.getLogger("qa.catalog")
 _COLUMNS = "id, title, published, source, url, chunks, content_hash, version, published_inferred, story_id"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -80,6 +83,10 @@ COMPACT_AT_BYTES = 64 * 2**20
 # against hours of embedding). News added as it is published, or an archive imported a run of dates at a time, is
 # hardly ever out of order; an article dated years ahead by mistake counts once, for the article after it.
 MISPLACED_AFTER_S = 86_400
+_SPANS_IN_PUBLICATION_ORDER = (  # every row of the vector file, undated articles first
+    "SELECT v.article_id, v.version, v.start, v.size, a.published_ts FROM vector_spans v LEFT JOIN articles a"
+    " ON a.id = v.article_id ORDER BY COALESCE(a.published_ts, -1), v.article_id"
+)
 _COMPACT_STEP = 256  # articles read and written at a time while compacting: memory bounded by the step
 
 
@@ -157,6 +164,10 @@ class Catalog:
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         self._db.executescript(_SCHEMA)
         self._vectors = VectorFile(path.parent, f"{path.stem}.vectors")
+        self._vectors.remove_abandoned_scratch()
+        self._compactor = Background("catalog-compaction")
+        self._compaction_lock = threading.Lock()
+        self._compaction_pending = False
         held_vectors = {"article_vectors", "vector_spans"} & tables
         if "articles" in tables and not (held_vectors and "chunk_records" in tables):  # from before it held
             self._db.execute("DELETE FROM state")  # vectors or chunks: the replica builds it again (qa/replica.py)
@@ -184,6 +195,7 @@ class Catalog:
 
     def close(self) -> None:
         """Close the database."""
+        self._compactor.close()  # a compaction under way ends first
         for connection in self._reader_connections:
             connection.close()
         self._db.close()
@@ -216,15 +228,110 @@ class Catalog:
             if writer.generation != began:
                 self._vectors.remove_before(writer.generation)
             if writer.dropped_vectors or writer.misplaced_vectors:
-                self._compact_if_wasteful()
+                self._compact_when_wasteful()
 
-    def _compact_if_wasteful(self) -> None:
-        generation = _generation(self._db)
-        dead, misplaced = self._db.execute("SELECT dead, misplaced FROM vector_file").fetchone()
+    # -- the vector file's compaction ------------------------------------------------------------------------
+
+    def compact(self) -> bool:
+        """Write the vectors rows point at into a new generation of the file, in order of publication (undated
+        first), leaving out the rest, and remove the old one: a window of dates then reads runs of neighbours
+        (see qa.vector_file), however the articles were added. The copy is made from a snapshot of the rows,
+        without holding the writers' turn (1,000,000 chunks: seconds); only the switch holds it, and copies what
+        was written meanwhile. Whether it switched (not when a rebuild or another compaction came first)."""
+        reader = self._reader()
+        with _snapshot(reader):
+            generation = _generation(reader)
+            rows = reader.execute(_SPANS_IN_PUBLICATION_ORDER).fetchall()
+        scratch = self._vectors.scratch()
+        try:
+            copied: dict[str, tuple[str, int, int, int]] = {}  # article -> its row (version, start, size), new start
+            for begin in range(0, len(rows), _COMPACT_STEP):
+                step = rows[begin : begin + _COMPACT_STEP]
+                spans = [(start, size) for _, _, start, size, _ in step]
+                for (article_id, version, start, size, _), data in zip(
+                    step, self._vectors.read(generation, spans), strict=True
+                ):
+                    if data is not None:  # (else the file lost them: left to the switch, which drops the row)
+                        copied[article_id] = (version, start, size, scratch.append(data))
+            scratch.sync()  # (1,000,000 chunks: 1.5 GB to disk) before the writers' turn, which then syncs the rest
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    switched = self._switch(generation, scratch, copied)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT" if switched else "ROLLBACK")
+        finally:
+            scratch.discard()  # adopted: nothing is left under its name
+        if switched:
+            self._vectors.remove_before(generation + 1)
+        return switched
+
+    def _switch(self, generation: int, scratch: ScratchFile, copied: dict[str, tuple[str, int, int, int]]) -> bool:
+        """Inside the writers' turn: point every row at the scratch file, copying there the vectors written since
+        the snapshot (at its end, out of order maybe), and make it the next generation."""
+        if _generation(self._db) != generation:
+            return False
+        starts: list[tuple[int, str]] = []
+        placement = _Placement()
+        written_since = []
+        for article_id, version, start, size, published_ts in self._db.execute(_SPANS_IN_PUBLICATION_ORDER):
+            row = copied.get(article_id)
+            if row is not None and row[:3] == (version, start, size):
+                starts.append((row[3], article_id))
+                placement.place(size, published_ts)
+            else:
+                written_since.append((article_id, start, size, published_ts))
+        for article_id, start, size, published_ts in written_since:  # after the copy, in the file's order
+            (data,) = self._vectors.read(generation, [(start, size)])
+            if data is None:  # the file lost them: the article's vectors are read from the store
+                self._db.execute("DELETE FROM vector_spans WHERE article_id = ?", [article_id])
+                continue
+            starts.append((scratch.append(data), article_id))
+            placement.place(size, published_ts)
+        self._db.executemany("UPDATE vector_spans SET start = ? WHERE article_id = ?", starts)
+        self._vectors.adopt(scratch, generation + 1)
+        self._db.execute(
+            "UPDATE vector_file SET generation = ?, dead = ?, misplaced = ?, last_ts = ?",
+            [generation + 1, scratch.size - placement.placed, placement.misplaced, placement.last_ts],
+        )
+        return True
+
+    def _wasteful(self) -> bool:
+        """Whether enough of the vector file is dead or out of order to compact it (see COMPACT_AT_BYTES)."""
+        with self._lock:
+            generation = _generation(self._db)
+            dead, misplaced = (int(n) for n in self._db.execute("SELECT dead, misplaced FROM vector_file").fetchone())
         size = self._vectors.size(generation)
-        if (dead >= COMPACT_AT_BYTES and 2 * dead >= size) or (misplaced >= COMPACT_AT_BYTES and 8 * misplaced >= size):
-            with self.transaction() as writer:
-                writer.compact()
+        return (dead >= COMPACT_AT_BYTES and 2 * dead >= size) or (
+            misplaced >= COMPACT_AT_BYTES and 8 * misplaced >= size
+        )
+
+    def _compact_when_wasteful(self) -> None:
+        """Compact on a thread of its own once the file is wasteful: the writer that crossed the line goes on, and
+        so do the questions and catch-ups of this process meanwhile."""
+        if not self._wasteful():
+            return
+        with self._compaction_lock:
+            if self._compaction_pending:
+                return
+            self._compaction_pending = True
+        self._compactor.start(self._compact_in_background)
+
+    def _compact_in_background(self) -> None:
+        try:
+            if self._wasteful():  # (another process may have compacted it since)
+                self.compact()
+        except Exception as error:  # nothing is lost: the old file stays current, and a later write tries again
+            _log.warning("The catalog's vector file could not be compacted (%s); a later write tries again.", error)
+        finally:
+            with self._compaction_lock:
+                self._compaction_pending = False
+
+    def settle(self) -> None:
+        """Wait for a compaction begun in the background."""
+        self._compactor.wait()
 
     def _move_vectors_out(self) -> None:
         with self.transaction() as writer:
@@ -517,32 +624,13 @@ class CatalogWriter:
         )
         if published_ts is None:  # an undated article is never in a window of dates
             return
-        misplaced = self._last_ts is not None and published_ts < self._last_ts - MISPLACED_AFTER_S
+        placement = _Placement(self._last_ts)
+        placement.place(len(data), published_ts)
         self._db.execute(
-            "UPDATE vector_file SET last_ts = ?, misplaced = misplaced + ?", [published_ts, len(data) * misplaced]
+            "UPDATE vector_file SET last_ts = ?, misplaced = misplaced + ?", [published_ts, placement.misplaced]
         )
         self._last_ts = published_ts
-        self.misplaced_vectors |= misplaced
-
-    def compact(self) -> None:
-        """Copy the vectors rows point at into a new generation of the file, leaving out the rest (the old file is
-        removed once this commits). In order of publication: a window of dates then reads runs of neighbours (see
-        qa.vector_file), however the articles were added."""
-        old = self.generation
-        self._new_generation()
-        rows = self._db.execute(
-            "SELECT v.article_id, v.version, v.start, v.size, a.published_ts FROM vector_spans v LEFT JOIN articles a"
-            " ON a.id = v.article_id ORDER BY COALESCE(a.published_ts, -1), v.article_id"
-        ).fetchall()
-        for begin in range(0, len(rows), _COMPACT_STEP):
-            step = rows[begin : begin + _COMPACT_STEP]
-            for (article_id, version, _, _, published_ts), data in zip(
-                step, self._vectors.read(old, [r[2:4] for r in step]), strict=True
-            ):
-                if data is None:  # the file lost them: the article's vectors are read from the store
-                    self._db.execute("DELETE FROM vector_spans WHERE article_id = ?", [article_id])
-                else:
-                    self.hold_span(article_id, version, data, published_ts)
+        self.misplaced_vectors |= placement.misplaced > 0
 
     def _new_generation(self) -> None:
         """Append from now on to a new, empty generation of the vector file (the old one is removed once this
@@ -708,6 +796,24 @@ def _match_clauses(match: ArticleMatch) -> tuple[list[str], list[Any]]:
             args += ids
         clauses.append(f"({' OR '.join(either)})")
     return clauses, args
+
+
+class _Placement:
+    """Counts the bytes appended out of order of publication (see MISPLACED_AFTER_S), span after span."""
+
+    def __init__(self, last_ts: int | None = None) -> None:
+        self.last_ts = last_ts  # the publication time of the last dated article appended
+        self.misplaced = 0
+        self.placed = 0  # bytes
+
+    def place(self, size: int, published_ts: int | None) -> None:
+        """An article's vectors (`size` bytes), appended after the last ones placed."""
+        self.placed += size
+        if published_ts is None:  # an undated article is never in a window of dates
+            return
+        if self.last_ts is not None and published_ts < self.last_ts - MISPLACED_AFTER_S:
+            self.misplaced += size
+        self.last_ts = published_ts
 
 
 def _generation(connection: sqlite3.Connection) -> int:

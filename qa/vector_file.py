@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -82,6 +83,23 @@ class VectorFile:
         whole = [span for span, inside in zip(spans, held, strict=True) if inside]
         return held, _rows(descriptor, whole, dimension)
 
+    def scratch(self) -> ScratchFile:
+        """A file to write the next generation in under a name of its own (a compaction, beside the appends to
+        the current one), until `adopt` names it."""
+        return ScratchFile(self._directory / f"{self._stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+    def adopt(self, scratch: ScratchFile, generation: int) -> None:
+        """Make the scratch file, synced, the file of this generation (which no committed row points at yet)."""
+        scratch.close(sync=True)
+        os.replace(scratch.path, self.path(generation))
+
+    def remove_abandoned_scratch(self) -> None:
+        """Delete the scratch files of processes that ended without adopting them (killed mid-compaction)."""
+        for path in self._directory.glob(f"{self._stem}.*.tmp"):
+            pid = path.name[len(self._stem) + 1 :].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                path.unlink(missing_ok=True)
+
     def size(self, generation: int) -> int:
         """How many bytes the generation's file holds (0 when there is none)."""
         try:
@@ -126,6 +144,53 @@ class VectorFile:
                 except FileNotFoundError:  # not written yet, or removed since: looked for again next time
                     return None
             return self._readers[generation]
+
+
+class ScratchFile:
+    """A file written from its start, one span after another (see VectorFile.scratch)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._descriptor: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        self.size = 0
+
+    def append(self, data: bytes) -> int:
+        """Write these bytes at the end; the offset they begin at."""
+        assert self._descriptor is not None, "a scratch file is written before it is adopted or discarded"
+        offset = self.size
+        view = memoryview(data)
+        while view:
+            view = view[os.pwrite(self._descriptor, view, offset + len(data) - len(view)) :]
+        self.size += len(data)
+        return offset
+
+    def sync(self) -> None:
+        """Make what was written so far durable (outside the writers' turn: the bulk of a compaction's bytes)."""
+        if self._descriptor is not None:
+            os.fdatasync(self._descriptor)
+
+    def close(self, sync: bool = False) -> None:
+        """Close it (synced first if asked); the file stays."""
+        if self._descriptor is not None:
+            if sync:
+                os.fdatasync(self._descriptor)
+            os.close(self._descriptor)
+            self._descriptor = None
+
+    def discard(self) -> None:
+        """Close and delete it, unless it was adopted (then nothing is left under its name)."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
 
 
 def _rows(descriptor: int, spans: list[tuple[int, int]], dimension: int) -> Iterator[np.ndarray]:

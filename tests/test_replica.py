@@ -89,7 +89,7 @@ def test_a_replica_following_an_import_in_random_date_order_compacts_it_into_ord
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Caught up write by write (as `qa index` follows its own windows), the vector file is written again in order
-    of publication once enough was appended out of it: no rebuild, no command."""
+    of publication once enough was appended out of it, on a thread of its own: no rebuild, no command."""
     monkeypatch.setattr(qa.catalog, "COMPACT_AT_BYTES", 2 * 2 * DIMENSION * 4)  # two articles' vectors
     store = _store(tmp_path / "shared")
     replica = Replica(store, tmp_path / "replica")
@@ -98,6 +98,7 @@ def test_a_replica_following_an_import_in_random_date_order_compacts_it_into_ord
     for n, day in enumerate(days):
         _write(store, f"a{n}", f"Report {n}.\n\nMore of {n}.", published=f"2023-01-{day:02d}")
         replica.sync()
+        replica.catalog.settle()  # the compaction it began runs on a thread of its own
     (catalog_file,) = (tmp_path / "replica").rglob("catalog.sqlite3")
     with sqlite3.connect(catalog_file) as db:
         in_file = [int(row[0][1:]) for row in db.execute("SELECT article_id FROM vector_spans ORDER BY start")]

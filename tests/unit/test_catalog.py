@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -314,6 +315,7 @@ def test_replaced_vectors_are_compacted_away_and_a_reader_of_the_old_file_still_
     for seed in (11, 12, 13):  # 96, 144, then 192 dead bytes of 336: over the line and over half the file
         with catalog.transaction() as writer:
             writer.put(infos[0], None, b"", _vectors(3, seed))
+        catalog.settle()  # the compaction runs on a thread of its own
     assert _vector_files(path) == ["catalog.vectors.1.f32"], "written again, the old generation removed"
     assert (tmp_path / "catalog.vectors.1.f32").stat().st_size == live
     expected = np.concatenate([_vectors(3, 13), _vectors(3, 1), _vectors(3, 2)])
@@ -346,11 +348,8 @@ def test_a_compaction_writes_vectors_in_order_of_publication_and_a_window_reads_
     before = held(catalog, days)
     assert [i.split("::")[0] for i in before.ids[::2]] == ["b", "e", "d"]  # the window's order: by date
 
-    with catalog.transaction() as writer:
-        writer.compact()
-    with sqlite3.connect(path) as db:
-        in_file = [row[0] for row in db.execute("SELECT article_id FROM vector_spans ORDER BY start")]
-    assert in_file == ["c", "b", "e", "d", "a"], "undated first, then by date"
+    assert catalog.compact()
+    assert _in_file_order(path) == ["c", "b", "e", "d", "a"], "undated first, then by date"
     reads: list[int] = []
     preadv = qa.vector_file.os.preadv
 
@@ -372,6 +371,7 @@ def _dated_writes(catalog: Catalog, days: list[int]) -> None:
         info = ArticleInfo(id=f"a{n:02d}", title="t", published=published, chunks=3, content_hash="h")
         with catalog.transaction() as writer:
             writer.put(info, published_timestamp(published), b"", _vectors(3, n))
+        catalog.settle()  # a compaction it began (on a thread of its own) is over before the next window
 
 
 def _in_file_order(path: Path) -> list[str]:
@@ -430,6 +430,78 @@ def test_a_catalog_from_before_the_files_order_was_kept_counts_from_when_it_is_o
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT generation, dead, misplaced FROM vector_file").fetchone() == (0, 0, 48)
     catalog.close()
+
+
+def test_a_compaction_copies_without_the_writers_turn_and_takes_in_what_was_written_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process writes while the copy is made (after its snapshot): the switch copies those vectors too,
+    after the rest, and the replaced article's copy counts as dead; every reader reads what the rows say."""
+    path = tmp_path / "catalog.sqlite3"
+    catalog, other_process = Catalog(path), Catalog(path)
+    _dated_writes(catalog, [30, 10, 20])  # a00 (day 30), a01 (10), a02 (20)
+    scratch = catalog._vectors.scratch
+
+    def scratch_while_another_writes() -> qa.vector_file.ScratchFile:
+        made = scratch()
+        with other_process.transaction() as writer:
+            writer.put(_dated("a00", 30), published_timestamp("2024-01-31"), b"", _vectors(3, 100))  # replaced
+            writer.put(_dated("a03", 5), published_timestamp("2024-01-06"), b"", _vectors(3, 3))  # new
+        return made
+
+    monkeypatch.setattr(catalog._vectors, "scratch", scratch_while_another_writes)
+    assert catalog.compact()
+    assert _vector_files(path) == ["catalog.vectors.1.f32"] and not list(tmp_path.glob("*.tmp"))
+    assert _in_file_order(path) == ["a01", "a02", "a03", "a00"], "copied in order, then what came meanwhile"
+    with sqlite3.connect(path) as db:
+        dead, misplaced = db.execute("SELECT dead, misplaced FROM vector_file").fetchone()
+    assert dead == 48, "a00's vectors as the snapshot had them"
+    assert misplaced == 48, "a03 (day 5) after a02 (day 20)"
+    everything = SearchFilter(article_ids=["a00", "a01", "a02", "a03"])
+    expected = np.concatenate([_vectors(3, 100), _vectors(3, 1), _vectors(3, 2), _vectors(3, 3)])
+    for reader in (catalog, other_process):
+        assert np.array_equal(held(reader, everything).vectors, expected)
+    catalog.close()
+    other_process.close()
+
+
+def test_a_compaction_that_a_rebuild_overtakes_changes_nothing_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    catalog, other_process = Catalog(path), Catalog(path)
+    _dated_writes(catalog, [30, 10])
+    scratch = catalog._vectors.scratch
+
+    def scratch_while_another_rebuilds() -> qa.vector_file.ScratchFile:
+        made = scratch()
+        with other_process.transaction() as writer:
+            writer.clear()
+            writer.put(_dated("a01", 10), published_timestamp("2024-01-11"), b"", _vectors(3, 7))
+        return made
+
+    monkeypatch.setattr(catalog._vectors, "scratch", scratch_while_another_rebuilds)
+    assert not catalog.compact()
+    assert _vector_files(path) == ["catalog.vectors.1.f32"] and not list(tmp_path.glob("*.tmp"))
+    assert np.array_equal(held(catalog, SearchFilter(article_ids=["a01"])).vectors, _vectors(3, 7))
+    catalog.close()
+    other_process.close()
+
+
+def test_scratch_files_of_processes_that_ended_are_removed_and_a_live_ones_kept(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    Catalog(path).close()
+    gone = tmp_path / "catalog.vectors.999999999-0a1b2c3d.tmp"  # no process has that id (the limit is 2**22)
+    live = tmp_path / f"catalog.vectors.{os.getpid()}-0a1b2c3d.tmp"
+    gone.write_bytes(b"x")
+    live.write_bytes(b"x")
+    Catalog(path).close()
+    assert not gone.exists() and live.exists()
+
+
+def _dated(article_id: str, day: int) -> ArticleInfo:
+    published = (dt.date(2024, 1, 1) + dt.timedelta(days=day)).isoformat()
+    return ArticleInfo(id=article_id, title="t", published=published, chunks=3, content_hash="h")
 
 
 def test_a_failed_write_leaves_the_vectors_and_files_as_they_were(tmp_path: Path) -> None:
