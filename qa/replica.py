@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import stories
-from qa.catalog import Catalog
+from qa.catalog import Catalog, read_ahead
 from qa.chunking import keyword_text
 from qa.domain import ArticleInfo, published_timestamp
 from qa.errors import NotFound
@@ -106,6 +106,11 @@ class Replica:
                 self._rebuild(length)
             self.keyword.reload()
             self._seen = self.catalog.state()[0]
+
+    def read_ahead(self) -> bool:
+        """Have the operating system read the catalog's vector file into its cache, if the replica is on disk
+        already (nothing is built or followed here); whether it was."""
+        return read_ahead(self.directory / "catalog.sqlite3")
 
     def close(self) -> None:
         """Release the catalog."""

@@ -83,6 +83,15 @@ class VectorFile:
         whole = [span for span, inside in zip(spans, held, strict=True) if inside]
         return held, _rows(descriptor, whole, dimension)
 
+    def read_ahead(self, generation: int) -> bool:
+        """Ask the operating system to read the generation's file into its cache, in the background (the call
+        returns once the reads are queued); whether there was a file."""
+        descriptor = self._reader(generation)
+        if descriptor is None:
+            return False
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_WILLNEED)
+        return True
+
     def scratch(self) -> ScratchFile:
         """A file to write the next generation in under a name of its own (a compaction, beside the appends to
         the current one), until `adopt` names it."""

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import qa.catalog
+import qa.vector_file
 from qa.chunking import chunk_id
 from qa.domain import Article, Chunk, SearchFilter
 from qa.embedder import DIMENSION, MODEL_ID
@@ -111,6 +112,34 @@ def test_a_replica_following_an_import_in_random_date_order_compacts_it_into_ord
     admitted = replica.catalog.admitted(week)
     assert admitted is not None and not replica.catalog.cosines(admitted, np.ones(DIMENSION, np.float32)).missing
     replica.close()
+
+
+def test_a_starting_server_has_the_replicas_vector_file_read_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from tests.conftest import holds_within
+
+    data_dir = tmp_path / "data"
+    store = _store(data_dir)
+    _write(store, "a", "Report a.\n\nMore of a.")
+    Replica(store, data_dir / "replica" / "articles").sync()
+    advised: list[str] = []
+    fadvise = qa.vector_file.os.posix_fadvise
+
+    def recorded(descriptor: int, offset: int, length: int, advice: int) -> None:
+        if advice == qa.vector_file.os.POSIX_FADV_WILLNEED:
+            advised.append(qa.vector_file.os.readlink(f"/proc/self/fd/{descriptor}"))
+        fadvise(descriptor, offset, length, advice)
+
+    monkeypatch.setattr(qa.vector_file.os, "posix_fadvise", recorded)
+    settings = Settings(data_dir=data_dir, collection="articles")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1", client=("127.0.0.1", 50000)) as client:
+        assert holds_within(30, lambda: len(advised) == 1)
+        assert client.get("/api/articles").json()["total"] == 1
+    assert Path(advised[0]).parent == data_dir / "replica" / "articles" and advised[0].endswith(".f32")
 
 
 def test_a_new_replica_indexes_only_the_chunks_the_records_name(store: ChromaStore, tmp_path: Path) -> None:

@@ -499,6 +499,33 @@ def test_scratch_files_of_processes_that_ended_are_removed_and_a_live_ones_kept(
     assert not gone.exists() and live.exists()
 
 
+def test_a_catalogs_vector_file_is_read_ahead_and_a_missing_catalog_is_not_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a starting server asks of the operating system: the current generation's file, read into its cache in
+    the background (a hint; the pages themselves are the kernel's business)."""
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    _dated_writes(catalog, [3, 1])
+    with catalog.transaction() as writer:
+        writer.clear()  # a new generation: the one to read
+        writer.put(_dated("a00", 3), published_timestamp("2024-01-04"), b"", _vectors(3, 0))
+    catalog.close()
+    advised: list[tuple[str, int, int, int]] = []
+    fadvise = qa.vector_file.os.posix_fadvise
+
+    def recorded(descriptor: int, offset: int, length: int, advice: int) -> None:
+        advised.append((os.readlink(f"/proc/self/fd/{descriptor}"), offset, length, advice))
+        fadvise(descriptor, offset, length, advice)
+
+    monkeypatch.setattr(qa.vector_file.os, "posix_fadvise", recorded)
+    assert qa.catalog.read_ahead(path)
+    assert advised == [(str(tmp_path / "catalog.vectors.1.f32"), 0, 0, os.POSIX_FADV_WILLNEED)]
+    elsewhere = tmp_path / "none" / "catalog.sqlite3"
+    assert not qa.catalog.read_ahead(elsewhere)
+    assert not elsewhere.parent.exists() and len(advised) == 1
+
+
 def _dated(article_id: str, day: int) -> ArticleInfo:
     published = (dt.date(2024, 1, 1) + dt.timedelta(days=day)).isoformat()
     return ArticleInfo(id=article_id, title="t", published=published, chunks=3, content_hash="h")
