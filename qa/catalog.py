@@ -58,10 +58,15 @@ CREATE TABLE IF NOT EXISTS vector_spans (
     article_id TEXT PRIMARY KEY, version TEXT NOT NULL, start INTEGER NOT NULL, size INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS vector_file (
-    id INTEGER PRIMARY KEY CHECK (id = 0), generation INTEGER NOT NULL, dead INTEGER NOT NULL,
-    misplaced INTEGER NOT NULL DEFAULT 0, last_ts INTEGER
+    id INTEGER PRIMARY KEY CHECK (id = 0), generation INTEGER NOT NULL, dead INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO vector_file (id, generation, dead) VALUES (0, 0, 0);
+-- how much of the current generation was appended out of order of publication (see MISPLACED_AFTER_S); a table
+-- of its own: releases before 2026-12-05 insert three values into vector_file, and must still open this catalog
+CREATE TABLE IF NOT EXISTS vector_order (
+    id INTEGER PRIMARY KEY CHECK (id = 0), misplaced INTEGER NOT NULL, last_ts INTEGER
+);
+INSERT OR IGNORE INTO vector_order VALUES (0, 0, NULL);
 CREATE TABLE IF NOT EXISTS chunk_records (
     chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, version TEXT NOT NULL, position INTEGER NOT NULL,
     record TEXT NOT NULL
@@ -186,10 +191,10 @@ class Catalog:
         if grouping is None or grouping[0] != stories.grouping():  # band keys made otherwise find nothing:
             self._db.execute("DELETE FROM state")  # the replica builds the catalog again (qa/replica.py)
             self._db.execute("INSERT INTO state VALUES ('stories', ?)", [stories.grouping()])
-        placement = {row[1] for row in self._db.execute("PRAGMA table_info(vector_file)")}
-        if "misplaced" not in placement:  # a catalog from before its file's order was kept: counted from now on
-            self._db.execute("ALTER TABLE vector_file ADD COLUMN misplaced INTEGER NOT NULL DEFAULT 0")
-            self._db.execute("ALTER TABLE vector_file ADD COLUMN last_ts INTEGER")
+        if "misplaced" in {row[1] for row in self._db.execute("PRAGMA table_info(vector_file)")}:
+            # kept there for a day (commits 7fac2f4 to b15c6eb), which a release before could not open
+            self._db.execute("ALTER TABLE vector_file DROP COLUMN misplaced")
+            self._db.execute("ALTER TABLE vector_file DROP COLUMN last_ts")
         if "article_vectors" in tables:  # the release before held them as blobs: moved out once (1M chunks: 1.5 GB)
             self._move_vectors_out()
 
@@ -293,16 +298,17 @@ class Catalog:
         self._db.executemany("UPDATE vector_spans SET start = ? WHERE article_id = ?", starts)
         self._vectors.adopt(scratch, generation + 1)
         self._db.execute(
-            "UPDATE vector_file SET generation = ?, dead = ?, misplaced = ?, last_ts = ?",
-            [generation + 1, scratch.size - placement.placed, placement.misplaced, placement.last_ts],
+            "UPDATE vector_file SET generation = ?, dead = ?", [generation + 1, scratch.size - placement.placed]
         )
+        self._db.execute("UPDATE vector_order SET misplaced = ?, last_ts = ?", [placement.misplaced, placement.last_ts])
         return True
 
     def _wasteful(self) -> bool:
         """Whether enough of the vector file is dead or out of order to compact it (see COMPACT_AT_BYTES)."""
         with self._lock:
             generation = _generation(self._db)
-            dead, misplaced = (int(n) for n in self._db.execute("SELECT dead, misplaced FROM vector_file").fetchone())
+            sql = "SELECT f.dead, o.misplaced FROM vector_file f, vector_order o"
+            dead, misplaced = (int(n) for n in self._db.execute(sql).fetchone())
         size = self._vectors.size(generation)
         return (dead >= COMPACT_AT_BYTES and 2 * dead >= size) or (
             misplaced >= COMPACT_AT_BYTES and 8 * misplaced >= size
@@ -576,7 +582,7 @@ class CatalogWriter:
         self.dropped_vectors = False  # whether any row of the vector file was dropped (a compaction may be due)
         self.misplaced_vectors = False  # whether any were appended out of order of publication (the same)
         # the publication time of the last dated article whose vectors were appended (None: none yet)
-        self._last_ts: int | None = db.execute("SELECT last_ts FROM vector_file").fetchone()[0]
+        self._last_ts: int | None = db.execute("SELECT last_ts FROM vector_order").fetchone()[0]
         self._touched: dict[str, None] = {}  # articles put or removed: their stories are worked out again
         self._old_stories: set[str] = set()  # the stories they were in (a removal may split one or end it)
 
@@ -627,7 +633,7 @@ class CatalogWriter:
         placement = _Placement(self._last_ts)
         placement.place(len(data), published_ts)
         self._db.execute(
-            "UPDATE vector_file SET last_ts = ?, misplaced = misplaced + ?", [published_ts, placement.misplaced]
+            "UPDATE vector_order SET last_ts = ?, misplaced = misplaced + ?", [published_ts, placement.misplaced]
         )
         self._last_ts = published_ts
         self.misplaced_vectors |= placement.misplaced > 0
@@ -637,9 +643,8 @@ class CatalogWriter:
         commits): nothing in it is dead or out of order yet."""
         self.generation += 1
         self._last_ts = None
-        self._db.execute(
-            "UPDATE vector_file SET generation = ?, dead = 0, misplaced = 0, last_ts = NULL", [self.generation]
-        )
+        self._db.execute("UPDATE vector_file SET generation = ?, dead = 0", [self.generation])
+        self._db.execute("UPDATE vector_order SET misplaced = 0, last_ts = NULL")
 
     def _drop_vectors(self, article_ids: Sequence[str]) -> None:
         """Forget where these articles' vectors are; their bytes are counted as dead until a compaction."""

@@ -393,7 +393,7 @@ def test_an_archive_added_in_random_date_order_is_compacted_into_publication_ord
     assert _vector_files(path) == ["catalog.vectors.2.f32"], "compacted twice, the old files removed"
     assert [days[int(i[1:])] for i in _in_file_order(path)] == [1, 3, 7, 12, 20, 33, 40, 52, 60, 75, 90, 66]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT misplaced, dead FROM vector_file").fetchone() == (48, 0)
+        assert db.execute("SELECT misplaced, dead FROM vector_order, vector_file").fetchone() == (48, 0)
     everything = SearchFilter(article_ids=[f"a{n:02d}" for n in range(len(days))])
     found = held(catalog, everything)
     assert np.array_equal(found.vectors, np.concatenate([_vectors(3, n) for n in range(len(days))]))
@@ -410,7 +410,7 @@ def test_news_added_as_it_is_published_is_never_compacted_for_its_order(
     catalog = Catalog(path)
     _dated_writes(catalog, [0, 1, 1, 0, 2, 3, 3, 4, 5, 5, 6, 2000, 7, 8, 9, 10, 11, 12, 13, 14])
     with sqlite3.connect(path) as db:
-        misplaced, last_ts = db.execute("SELECT misplaced, last_ts FROM vector_file").fetchone()
+        misplaced, last_ts = db.execute("SELECT misplaced, last_ts FROM vector_order").fetchone()
     assert misplaced == 48, "only the article after the one dated ahead"
     assert last_ts == published_timestamp("2024-01-15")
     assert _vector_files(path) == ["catalog.vectors.0.f32"], "a twentieth out of order: under an eighth"
@@ -420,16 +420,30 @@ def test_news_added_as_it_is_published_is_never_compacted_for_its_order(
 def test_a_catalog_from_before_the_files_order_was_kept_counts_from_when_it_is_opened(tmp_path: Path) -> None:
     path = tmp_path / "catalog.sqlite3"
     Catalog(path).close()
-    with sqlite3.connect(path) as db:  # the vector file's row as the release before kept it
-        db.executescript(
-            "DROP TABLE vector_file; CREATE TABLE vector_file (id INTEGER PRIMARY KEY CHECK (id = 0),"
-            " generation INTEGER NOT NULL, dead INTEGER NOT NULL); INSERT INTO vector_file VALUES (0, 0, 0);"
-        )
+    with sqlite3.connect(path) as db:  # as the release before left it: no count of the file's order
+        db.execute("DROP TABLE vector_order")
     catalog = Catalog(path)
     _dated_writes(catalog, [5, 1])
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT generation, dead, misplaced FROM vector_file").fetchone() == (0, 0, 48)
+        assert db.execute("SELECT generation, dead, misplaced FROM vector_file, vector_order").fetchone() == (0, 0, 48)
     catalog.close()
+
+
+def test_the_release_before_still_opens_a_catalog_this_one_wrote(tmp_path: Path) -> None:
+    """It inserts its three values into vector_file on opening (as its schema script does), and a catalog that
+    kept the count of the file's order in two more columns of it (for a day) is put back as it expects."""
+    path = tmp_path / "catalog.sqlite3"
+    Catalog(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT OR IGNORE INTO vector_file VALUES (0, 0, 0)")
+        db.execute("ALTER TABLE vector_file ADD COLUMN misplaced INTEGER NOT NULL DEFAULT 0")
+        db.execute("ALTER TABLE vector_file ADD COLUMN last_ts INTEGER")
+    catalog = Catalog(path)
+    _dated_writes(catalog, [5, 1])
+    catalog.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT OR IGNORE INTO vector_file VALUES (0, 0, 0)")
+        assert db.execute("SELECT misplaced FROM vector_order").fetchone() == (48,)
 
 
 def test_a_compaction_copies_without_the_writers_turn_and_takes_in_what_was_written_meanwhile(
@@ -454,7 +468,7 @@ def test_a_compaction_copies_without_the_writers_turn_and_takes_in_what_was_writ
     assert _vector_files(path) == ["catalog.vectors.1.f32"] and not list(tmp_path.glob("*.tmp"))
     assert _in_file_order(path) == ["a01", "a02", "a03", "a00"], "copied in order, then what came meanwhile"
     with sqlite3.connect(path) as db:
-        dead, misplaced = db.execute("SELECT dead, misplaced FROM vector_file").fetchone()
+        dead, misplaced = db.execute("SELECT dead, misplaced FROM vector_file, vector_order").fetchone()
     assert dead == 48, "a00's vectors as the snapshot had them"
     assert misplaced == 48, "a03 (day 5) after a02 (day 20)"
     everything = SearchFilter(article_ids=["a00", "a01", "a02", "a03"])
