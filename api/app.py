@@ -36,8 +36,8 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop_watching = _watch_feeds(the_service)
-        # the files every filtered question reads, into the operating system's cache before the first ones come
-        threading.Thread(target=_read_ahead, args=(the_service,), name="qa-read-ahead", daemon=True).start()
+        # the index's files into the operating system's cache, Chroma's vector index loaded, before the first question
+        threading.Thread(target=_warm_up, args=(the_service,), name="qa-warm-up", daemon=True).start()
         # What the process loaded to serve (modules, the service, its settings: some 77,000 objects) lives as long
         # as it does: kept out of the garbage collector's full passes, which took 34-41 ms each over them (a
         # question's worth, landing on whichever question was running), and 0.2 ms once frozen
@@ -79,13 +79,13 @@ def create_app(settings: Settings | None = None, service: NewsService | None = N
     return app
 
 
-def _read_ahead(service: NewsService) -> None:
-    """A hint to the operating system (a daemon thread can be left behind at exit): its failure is not the
-    server's, and questions read the files as they would have anyway."""
+def _warm_up(service: NewsService) -> None:
+    """Reads whose results are thrown away (a daemon thread may be left behind at exit): its failure is not the
+    server's, and questions read the same as they would have anyway."""
     try:
-        service.engine.replica.read_ahead()
+        service.engine.warm_up()
     except Exception as error:
-        _log.info("Could not ask for the index's files to be read ahead (%s).", error)
+        _log.info("Could not warm the index up (%s); the first questions do.", error)
 
 
 def _watch_feeds(service: NewsService) -> Callable[[], None]:

@@ -33,7 +33,7 @@ from qa.background import Background
 from qa.chunking import chunk_id
 from qa.domain import ArticleInfo, ArticlePage, SearchFilter
 from qa.errors import InvalidInput
-from qa.vector_file import ScratchFile, VectorFile
+from qa.vector_file import ScratchFile, VectorFile, read_through
 
 ListOrder = Literal["id", "newest"]
 _log = logging.getLogger("qa.catalog")
@@ -822,20 +822,16 @@ class _Placement:
 
 
 def read_ahead(path: Path) -> bool:
-    """Have the operating system read a catalog's vector file into its cache in the background, when the catalog
-    is there (nothing is created, nothing is waited for): a server that starts after a reboot otherwise reads it
-    from disk, a filter at a time (1,000,000 chunks: 1.5 GB; the first 150 questions in a week's window took
-    186 ms at p95 against 31 once it was read). Whether it was."""
+    """Read a catalog's vector file through once, so that the operating system holds it in its cache, when the
+    catalog is there (nothing is created): a server that starts after a reboot otherwise reads it from disk, a
+    filter at a time (1,000,000 chunks: 1.5 GB; the first 150 questions in a week's window took 186 ms at p95
+    against 31 once it was read). Whether it was."""
     try:
         with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
             generation = _generation(db)
     except sqlite3.Error:  # no catalog yet (read-only: none is made), or one from before the vector file
         return False
-    vectors = VectorFile(path.parent, f"{path.stem}.vectors")
-    try:
-        return vectors.read_ahead(generation)
-    finally:
-        vectors.close()
+    return read_through(VectorFile(path.parent, f"{path.stem}.vectors").path(generation))
 
 
 def _generation(connection: sqlite3.Connection) -> int:

@@ -29,6 +29,7 @@ from qa.domain import ArticleInfo, published_timestamp
 from qa.errors import NotFound
 from qa.keyword import KeywordDoc, KeywordIndex
 from qa.store import ChromaStore, StoredChunk, Written, current_chunk_ids
+from qa.vector_file import read_through
 
 _ARTICLES_PER_STEP = 200  # articles re-read from the store per step of a catch-up
 
@@ -108,9 +109,15 @@ class Replica:
             self._seen = self.catalog.state()[0]
 
     def read_ahead(self) -> bool:
-        """Have the operating system read the catalog's vector file into its cache, if the replica is on disk
-        already (nothing is built or followed here); whether it was."""
-        return read_ahead(self.directory / "catalog.sqlite3")
+        """Read the files every question reads from (the keyword index's, and the catalog's vector file for
+        filters) through once, into the operating system's cache, if the replica is on disk already (nothing is
+        built or followed here); whether it was. 1,000,000 chunks: 619 MB and 1.5 GB."""
+        if not read_ahead(self.directory / "catalog.sqlite3"):
+            return False
+        for path in sorted((self.directory / "keyword").glob("*")):
+            if path.is_file():
+                read_through(path)
+        return True
 
     def close(self) -> None:
         """Release the catalog."""

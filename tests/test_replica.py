@@ -10,6 +10,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -114,7 +115,7 @@ def test_a_replica_following_an_import_in_random_date_order_compacts_it_into_ord
     replica.close()
 
 
-def test_a_starting_server_has_the_replicas_vector_file_read_ahead(
+def test_a_starting_server_searches_the_store_once_and_reads_the_replicas_files_ahead(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fastapi.testclient import TestClient
@@ -126,20 +127,50 @@ def test_a_starting_server_has_the_replicas_vector_file_read_ahead(
     store = _store(data_dir)
     _write(store, "a", "Report a.\n\nMore of a.")
     Replica(store, data_dir / "replica" / "articles").sync()
-    advised: list[str] = []
-    fadvise = qa.vector_file.os.posix_fadvise
+    advised: list[str] = []  # the files read to their end
+    preadv = qa.vector_file.os.preadv
 
-    def recorded(descriptor: int, offset: int, length: int, advice: int) -> None:
-        if advice == qa.vector_file.os.POSIX_FADV_WILLNEED:
+    def recorded(descriptor: int, buffers: list[bytearray], offset: int) -> int:
+        read = preadv(descriptor, buffers, offset)
+        if read == 0:  # the end of a file read through
             advised.append(qa.vector_file.os.readlink(f"/proc/self/fd/{descriptor}"))
-        fadvise(descriptor, offset, length, advice)
+        return read
 
-    monkeypatch.setattr(qa.vector_file.os, "posix_fadvise", recorded)
+    monkeypatch.setattr(qa.vector_file.os, "preadv", recorded)
+    searched: list[int] = []
+    dense_query = ChromaStore.dense_query
+
+    def recorded_search(self: ChromaStore, vector: np.ndarray, n: int, among: Sequence[str] | None = None) -> Any:
+        searched.append(n)
+        return dense_query(self, vector, n, among)
+
+    monkeypatch.setattr(ChromaStore, "dense_query", recorded_search)
     settings = Settings(data_dir=data_dir, collection="articles")
     with TestClient(create_app(settings), base_url="http://127.0.0.1", client=("127.0.0.1", 50000)) as client:
-        assert holds_within(30, lambda: len(advised) == 1)
+        assert holds_within(30, lambda: searched == [1]), "one search, on which Chroma loads its vector index"
+        replica = data_dir / "replica" / "articles"
+        vectors = [str(p) for p in replica.glob("*.f32")]
+        keyword = {str(p) for p in (replica / "keyword").glob("*") if p.is_file()}
+        assert len(vectors) == 1 and keyword
+        assert holds_within(30, lambda: set(advised) == {*vectors, *keyword}), "every file read through"
+        assert advised[0] == vectors[0], "the vector file first"
         assert client.get("/api/articles").json()["total"] == 1
-    assert Path(advised[0]).parent == data_dir / "replica" / "articles" and advised[0].endswith(".f32")
+
+
+def test_a_server_starting_on_an_empty_data_directory_warms_nothing_up_and_makes_no_index(tmp_path: Path) -> None:
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from tests.conftest import holds_within
+
+    settings = Settings(data_dir=tmp_path / "data")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1", client=("127.0.0.1", 50000)) as client:
+        assert holds_within(30, lambda: all(t.name != "qa-warm-up" for t in threading.enumerate()))
+        assert client.get("/api/articles").json()["total"] == 0
+        assert not client.app.state.service.store.exists()  # type: ignore[attr-defined]
+    assert not (tmp_path / "data" / "replica").exists()
 
 
 def test_a_new_replica_indexes_only_the_chunks_the_records_name(store: ChromaStore, tmp_path: Path) -> None:

@@ -516,28 +516,32 @@ def test_scratch_files_of_processes_that_ended_are_removed_and_a_live_ones_kept(
 def test_a_catalogs_vector_file_is_read_ahead_and_a_missing_catalog_is_not_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What a starting server asks of the operating system: the current generation's file, read into its cache in
-    the background (a hint; the pages themselves are the kernel's business)."""
+    """What a starting server reads: the current generation's file, start to end (the pages stay in the operating
+    system's cache)."""
     path = tmp_path / "catalog.sqlite3"
     catalog = Catalog(path)
     _dated_writes(catalog, [3, 1])
     with catalog.transaction() as writer:
         writer.clear()  # a new generation: the one to read
-        writer.put(_dated("a00", 3), published_timestamp("2024-01-04"), b"", _vectors(3, 0))
+        for n in range(3):
+            writer.put(_dated(f"a{n:02d}", 3), published_timestamp("2024-01-04"), b"", _vectors(3, n))
     catalog.close()
-    advised: list[tuple[str, int, int, int]] = []
-    fadvise = qa.vector_file.os.posix_fadvise
+    monkeypatch.setattr(qa.vector_file, "_READ_AHEAD_STEP", 100)  # bytes a read: the file (144 bytes) in two
+    reads: list[tuple[str, int, int]] = []
+    preadv = qa.vector_file.os.preadv
 
-    def recorded(descriptor: int, offset: int, length: int, advice: int) -> None:
-        advised.append((os.readlink(f"/proc/self/fd/{descriptor}"), offset, length, advice))
-        fadvise(descriptor, offset, length, advice)
+    def recorded(descriptor: int, buffers: list[bytearray], offset: int) -> int:
+        read = preadv(descriptor, buffers, offset)
+        reads.append((os.readlink(f"/proc/self/fd/{descriptor}"), offset, read))
+        return read
 
-    monkeypatch.setattr(qa.vector_file.os, "posix_fadvise", recorded)
+    monkeypatch.setattr(qa.vector_file.os, "preadv", recorded)
     assert qa.catalog.read_ahead(path)
-    assert advised == [(str(tmp_path / "catalog.vectors.1.f32"), 0, 0, os.POSIX_FADV_WILLNEED)]
+    current = str(tmp_path / "catalog.vectors.1.f32")
+    assert reads == [(current, 0, 100), (current, 100, 44), (current, 144, 0)]
     elsewhere = tmp_path / "none" / "catalog.sqlite3"
     assert not qa.catalog.read_ahead(elsewhere)
-    assert not elsewhere.parent.exists() and len(advised) == 1
+    assert not elsewhere.parent.exists() and len(reads) == 3
 
 
 def _dated(article_id: str, day: int) -> ArticleInfo:
