@@ -77,7 +77,8 @@ _STORY_INDEX = "CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id)
 _LIKE_SPECIAL = re.compile(r"[\\%_]")  # what LIKE reads as a pattern, escaped to be taken as it is
 _SQL_VARIABLES = 900  # SQLite's limit on parameters per statement is 999 on older builds
 # The vector file is written again without what no row points at (articles replaced or removed) once that is at
-# least this much and at least half the file: rare, and paid by the writer that crosses the line.
+# least this much and at least half the file: rare, and started by the writer that crosses the line, on a thread
+# of its own (Catalog.compact).
 COMPACT_AT_BYTES = 64 * 2**20
 # ... and once this much of it, and at least an eighth of the file, was appended out of order of publication: the
 # vectors of an article published over MISPLACED_AFTER_S before the dated article appended just before it, as a
