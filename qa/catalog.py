@@ -631,13 +631,12 @@ class CatalogWriter:
         )
         if published_ts is None:  # an undated article is never in a window of dates
             return
-        placement = _Placement(self._last_ts)
-        placement.place(len(data), published_ts)
+        misplaced = _out_of_order(self._last_ts, published_ts)
         self._db.execute(
-            "UPDATE vector_order SET last_ts = ?, misplaced = misplaced + ?", [published_ts, placement.misplaced]
+            "UPDATE vector_order SET last_ts = ?, misplaced = misplaced + ?", [published_ts, len(data) * misplaced]
         )
         self._last_ts = published_ts
-        self.misplaced_vectors |= placement.misplaced > 0
+        self.misplaced_vectors |= misplaced
 
     def _new_generation(self) -> None:
         """Append from now on to a new, empty generation of the vector file (the old one is removed once this
@@ -807,8 +806,8 @@ def _match_clauses(match: ArticleMatch) -> tuple[list[str], list[Any]]:
 class _Placement:
     """Counts the bytes appended out of order of publication (see MISPLACED_AFTER_S), span after span."""
 
-    def __init__(self, last_ts: int | None = None) -> None:
-        self.last_ts = last_ts  # the publication time of the last dated article appended
+    def __init__(self) -> None:
+        self.last_ts: int | None = None  # the publication time of the last dated article appended
         self.misplaced = 0
         self.placed = 0  # bytes
 
@@ -817,9 +816,14 @@ class _Placement:
         self.placed += size
         if published_ts is None:  # an undated article is never in a window of dates
             return
-        if self.last_ts is not None and published_ts < self.last_ts - MISPLACED_AFTER_S:
+        if _out_of_order(self.last_ts, published_ts):
             self.misplaced += size
         self.last_ts = published_ts
+
+
+def _out_of_order(last_ts: int | None, published_ts: int) -> bool:
+    """Whether an article published then, appended after a dated one published at `last_ts`, is out of order."""
+    return last_ts is not None and published_ts < last_ts - MISPLACED_AFTER_S
 
 
 def read_ahead(path: Path) -> bool:

@@ -197,7 +197,7 @@ class Replica:
                     infos[info.id] = info
                     catalog.put(info, published_timestamp(info.published), self._signature(info))
         # in order of publication: the catalog's vector file then holds a window of dates in a few runs (see
-        # CatalogWriter.compact), whatever order the store returns the articles in
+        # Catalog.compact), whatever order the store returns the articles in
         dated = sorted(infos.values(), key=_publication_order)
         with self.keyword.writing(bulk=True) as keyword:
             # the chunks the records name (no other is read), with their vectors, each article's in one page
@@ -211,7 +211,7 @@ class Replica:
                         held = sorted(by_article[article_id], key=lambda c: c.position)
                         info = infos[article_id]
                         catalog.hold_vectors(info, _vectors(info, held), published_timestamp(info.published))
-                        catalog.hold_records(infos[article_id], _records(infos[article_id], held))
+                        catalog.hold_records(info, _records(info, held))
         with self.catalog.transaction() as catalog:
             catalog.set_state(length, self.store.identity)
 
@@ -258,6 +258,6 @@ def _keyword_doc(info: ArticleInfo, chunk_id: str, text: str) -> KeywordDoc:
 
 
 def _publication_order(info: ArticleInfo) -> tuple[int, str]:
-    """Where the article stands in order of publication, undated ones first, as CatalogWriter.compact orders."""
+    """Where the article stands in order of publication, undated ones first, as Catalog.compact orders."""
     timestamp = published_timestamp(info.published)
     return (-1 if timestamp is None else timestamp, info.id)

@@ -48,9 +48,7 @@ class VectorFile:
                 descriptor = os.open(self.path(generation), os.O_RDWR | os.O_CREAT, 0o644)
                 self._writers[generation] = descriptor
             offset = os.fstat(descriptor).st_size
-            view = memoryview(data)
-            while view:  # pwrite may write less than asked (a signal, a full disk's last bytes)
-                view = view[os.pwrite(descriptor, view, offset + len(data) - len(view)) :]
+            _write_at(descriptor, data, offset)
             self._unsynced.add(generation)
             return offset
 
@@ -159,9 +157,7 @@ class ScratchFile:
         """Write these bytes at the end; the offset they begin at."""
         assert self._descriptor is not None, "a scratch file is written before it is adopted or discarded"
         offset = self.size
-        view = memoryview(data)
-        while view:
-            view = view[os.pwrite(self._descriptor, view, offset + len(data) - len(view)) :]
+        _write_at(self._descriptor, data, offset)
         self.size += len(data)
         return offset
 
@@ -202,6 +198,12 @@ def read_through(path: Path) -> bool:
     return True
 
 
+def _write_at(descriptor: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:  # pwrite may write less than asked (a signal, a full disk's last bytes)
+        view = view[os.pwrite(descriptor, view, offset + len(data) - len(view)) :]
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -234,7 +236,7 @@ def _rows(descriptor: int, spans: list[tuple[int, int]], dimension: int) -> Iter
 def _runs(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """The spans with each run of neighbours in the file (one beginning where the one before it ends) as one: a
     read each. A window of dates reads its articles in publication order, which is the file's order where they
-    were written in it, as news is, or a compaction wrote them (CatalogWriter.compact)."""
+    were written in it, as news is, or a compaction wrote them (Catalog.compact)."""
     runs: list[tuple[int, int]] = []
     for start, size in spans:
         if runs and runs[-1][0] + runs[-1][1] == start:
