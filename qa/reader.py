@@ -29,6 +29,11 @@ _NO_SCORE = -30.0  # a span the reader cannot place (its words cut off): about e
 # Two quotes read side by side, one thread each: 12 ms for two of about 60 word pieces, against 17-19 ms one after
 # the other on two threads (the same scores to the bit); a lone quote keeps both threads (8 ms against 11).
 LANES = 2
+# ...but only quotes of about one length: side by side, a pair takes as long as its longer quote on one thread.
+# Of 49 pairs recorded from XQuAD-en questions at 1M chunks, those whose shorter quote had under 0.6 of the longer's
+# word pieces read faster one after the other on both threads (30 and 96 word pieces: 14.9 ms against 18.5; 96 and
+# 50: 16.4 against 20.6); replayed interleaved, the 18 such pairs took 277 ms in all against 291.
+BALANCED = 0.6
 _LANE_POOL = ThreadPoolExecutor(max_workers=LANES, thread_name_prefix="reader-lane")
 
 
@@ -121,15 +126,22 @@ class SpanReader:
     def read(self, question: str, quotes: Sequence[str]) -> list[Reading]:
         """Each quote read against the question on its own, never in a batch: the int8 model quantises a batch's
         activations on the whole batch's range, so in a batch a quote's scores would depend on the quotes beside
-        it (a probability moved by 0.1 in a test). Several quotes are read side by side once the lanes' session
-        has loaded (see load_in_background), else one after the other: the same scores to the bit either way."""
+        it (a probability moved by 0.1 in a test). Quotes of about one length (BALANCED) are read side by side
+        once the lanes' session has loaded (see load_in_background), others one after the other on every core:
+        the same scores to the bit either way."""
         with self._loading:  # two first questions at once load it once
             tokenizer, session = self._tokenizer, self._session
         encodings = tokenizer.encode_batch([(question, quote) for quote in quotes])
         lanes = self.__dict__.get("_lane_session")
-        if lanes is not None and len(encodings) > 1:
+        if lanes is not None and len(encodings) > 1 and side_by_side([len(e.ids) for e in encodings]):
             return list(_LANE_POOL.map(lambda encoding: _read_one(lanes, encoding), encodings))
         return [_read_one(session, encoding) for encoding in encodings]
+
+
+def side_by_side(pieces: Sequence[int]) -> bool:
+    """Whether quotes of these lengths (word pieces, question included) are read faster side by side, one
+    thread each, than one after the other on every core."""
+    return len(pieces) > 1 and min(pieces) >= BALANCED * max(pieces)
 
 
 def _read_one(session: ort.InferenceSession, encoding: Encoding) -> Reading:

@@ -9,8 +9,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+import qa.reader
 from qa.embedder import SPIN_MICROSECONDS
-from qa.reader import MAX_TOKENS, Reading, SpanReader, _read_one
+from qa.reader import BALANCED, MAX_TOKENS, Reading, SpanReader, _read_one, side_by_side
 
 
 @pytest.fixture(scope="module")
@@ -97,16 +98,18 @@ def test_a_reader_that_cannot_load_in_the_background_says_so_at_its_first_read(t
         reader.read("Who won the race?", ["Maria Lopez won the race."])
 
 
-def test_quotes_read_side_by_side_score_to_the_bit_as_read_one_by_one() -> None:
-    """A process that answers many questions loads a one-thread session and reads a question's quotes side by
-    side on it; the scores must be those of the one-by-one reading, or the short answer would change with it."""
+def test_quotes_read_side_by_side_score_to_the_bit_as_read_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that answers many questions loads a one-thread session and reads a question's quotes of about
+    one length side by side on it; the scores must be those of the one-by-one reading, or the short answer would
+    change with it."""
     question = "Who opened the bridge, and when?"
     quotes = [
         "The bridge, four years in the making, was opened to traffic in 1937 by the mayor, Angelo Rossi.",
-        "It opened in 1937.",
+        "It opened in 1937, and Mayor Rossi walked across it first.",
         "Crowds of 200,000 walked across on the first day, before Mayor Rossi cut the ribbon for the cars.",
     ]
     reader = SpanReader()
+    sessions = _sessions_used(monkeypatch, reader)
     reader.load_in_background().join(60)  # type: ignore[union-attr]
     one_by_one = reader.read(question, quotes)
     assert "_lane_session" not in reader.__dict__  # a one-question process (`qa ask`) never loads the lanes
@@ -114,11 +117,40 @@ def test_quotes_read_side_by_side_score_to_the_bit_as_read_one_by_one() -> None:
     assert loading is not None and reader.load_in_background(lanes=True) is None
     loading.join(60)
     assert "_lane_session" in reader.__dict__
-    side_by_side = reader.read(question, quotes)
-    for alone, beside in zip(one_by_one, side_by_side, strict=True):
+    sessions.clear()
+    beside_each_other = reader.read(question, quotes)
+    assert sessions == ["lane"] * 3
+    for alone, beside in zip(one_by_one, beside_each_other, strict=True):
         assert alone.offsets == beside.offsets
         assert np.array_equal(alone.starts, beside.starts) and np.array_equal(alone.ends, beside.ends)
     assert reader.load_in_background(lanes=True) is None  # everything loaded: nothing to start
+
+
+def test_quotes_of_unlike_lengths_are_read_one_after_the_other_on_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Side by side, a pair takes as long as its longer quote on one thread: a short quote beside a long one is
+    read after it, on the session with every core."""
+    reader = SpanReader()
+    reader.load_in_background(lanes=True).join(60)  # type: ignore[union-attr]
+    sessions = _sessions_used(monkeypatch, reader)
+    long = "The bridge, four years in the making, was opened to traffic in 1937 by the mayor, Angelo Rossi. " * 2
+    reader.read("Who opened the bridge?", [long, "It opened in 1937."])
+    assert sessions == ["every core", "every core"]
+    assert side_by_side([40, 60]) and side_by_side([60, 40, 50])
+    assert not side_by_side([30, 96]) and not side_by_side([96]) and not side_by_side([])
+    assert side_by_side([100, round(100 * BALANCED)])
+
+
+def _sessions_used(monkeypatch: pytest.MonkeyPatch, reader: SpanReader) -> list[str]:
+    """The sessions the reader's reads run on, in order, as "lane" or "every core"."""
+    used: list[str] = []
+    read_one = qa.reader._read_one
+
+    def recorded(session: ort.InferenceSession, encoding: object) -> Reading:
+        used.append("lane" if session is reader.__dict__.get("_lane_session") else "every core")
+        return read_one(session, encoding)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(qa.reader, "_read_one", recorded)
+    return used
 
 
 def test_the_reader_spins_briefly_and_scores_to_the_bit_as_a_session_that_never_spins(reader: SpanReader) -> None:
