@@ -289,13 +289,17 @@ class Catalog:
                 placement.place(size, published_ts)
             else:
                 written_since.append((article_id, start, size, published_ts))
-        for article_id, start, size, published_ts in written_since:  # after the copy, in the file's order
-            (data,) = self._vectors.read(generation, [(start, size)])
-            if data is None:  # the file lost them: the article's vectors are read from the store
-                self._db.execute("DELETE FROM vector_spans WHERE article_id = ?", [article_id])
-                continue
-            starts.append((scratch.append(data), article_id))
-            placement.place(size, published_ts)
+        for begin in range(0, len(written_since), _COMPACT_STEP):  # after the copy, in the file's order: appended
+            step = written_since[begin : begin + _COMPACT_STEP]  # at its end, they are read in a run or a few
+            spans = [(start, size) for _, start, size, _ in step]
+            for (article_id, _, size, published_ts), data in zip(
+                step, self._vectors.read(generation, spans), strict=True
+            ):
+                if data is None:  # the file lost them: the article's vectors are read from the store
+                    self._db.execute("DELETE FROM vector_spans WHERE article_id = ?", [article_id])
+                    continue
+                starts.append((scratch.append(data), article_id))
+                placement.place(size, published_ts)
         self._db.executemany("UPDATE vector_spans SET start = ? WHERE article_id = ?", starts)
         self._vectors.adopt(scratch, generation + 1)
         self._db.execute(

@@ -170,7 +170,7 @@ class ScratchFile:
         """Close it (synced first if asked); the file stays."""
         if self._descriptor is not None:
             if sync:
-                os.fdatasync(self._descriptor)
+                self.sync()
             os.close(self._descriptor)
             self._descriptor = None
 
