@@ -85,7 +85,8 @@ class VectorFile:
     def scratch(self) -> ScratchFile:
         """A file to write the next generation in under a name of its own (a compaction, beside the appends to
         the current one), until `adopt` names it."""
-        return ScratchFile(self._directory / f"{self._stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+        tag = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        return ScratchFile(self._directory / f"{self._stem}.{tag.replace('_', '-')}.tmp", tag)
 
     def adopt(self, scratch: ScratchFile, generation: int) -> None:
         """Make the scratch file, synced, the file of this generation (which no committed row points at yet)."""
@@ -96,7 +97,7 @@ class VectorFile:
         """Delete the scratch files of processes that ended without adopting them (killed mid-compaction)."""
         for path in self._directory.glob(f"{self._stem}.*.tmp"):
             pid = path.name[len(self._stem) + 1 :].split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 path.unlink(missing_ok=True)
 
     def size(self, generation: int) -> int:
@@ -148,8 +149,9 @@ class VectorFile:
 class ScratchFile:
     """A file written from its start, one span after another (see VectorFile.scratch)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tag: str) -> None:
         self.path = path
+        self.tag = tag  # "<process id>_<random>": what else the compaction makes is named by it (qa.catalog)
         self._descriptor: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         self.size = 0
 
@@ -204,7 +206,8 @@ def _write_at(descriptor: int, data: bytes, offset: int) -> None:
         view = view[os.pwrite(descriptor, view, offset + len(data) - len(view)) :]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id is running (what a killed process left under its id can go)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -479,6 +479,112 @@ def test_a_compaction_copies_without_the_writers_turn_and_takes_in_what_was_writ
     other_process.close()
 
 
+def _put_dated(writer: qa.catalog.CatalogWriter, article_id: str, day: int, seed: int) -> None:
+    info = _dated(article_id, day)
+    writer.put(info, published_timestamp(info.published), b"", _vectors(3, seed))
+
+
+def _copy_tables(path: Path) -> list[str]:
+    """The tables of rows a compaction writes beside the current ones (qa.catalog._NEXT_SPANS)."""
+    with sqlite3.connect(path) as db:
+        return [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'vector_spans_next_%'")]
+
+
+@pytest.mark.parametrize("written_before_the_switch", [False, True])
+def test_what_is_written_during_a_compactions_copy_is_copied_again_before_the_switch_takes_the_writers_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written_before_the_switch: bool
+) -> None:
+    """A bulk import writes on while the copy is made: what it wrote (new, replaced, removed) is copied again
+    without the writers' turn, so the switch, which holds it, copies only what came after the last copy. It looks
+    at the rows again only if something was written after the last look. The rows of the new file replace the
+    current ones whole, and no table of the copy's is left."""
+    monkeypatch.setattr(qa.catalog, "_SWITCH_AFTER", 1)  # articles: the switch copies one at most
+    path = tmp_path / "catalog.sqlite3"
+    catalog, other_process = Catalog(path), Catalog(path)
+    _dated_writes(catalog, [30, 10, 20])  # a00 (day 30), a01 (10), a02 (20)
+    taken: list[tuple[bool, list[str], list[str]]] = []  # each copy: inside the writers' turn, articles, dropped
+    looks: list[bool] = []  # each look at the rows: inside the writers' turn
+    take, changes, sync = qa.catalog._Copy.take, qa.catalog._Copy.changes, qa.vector_file.ScratchFile.sync
+
+    def take_while_another_writes(
+        copy: qa.catalog._Copy, connection: sqlite3.Connection, rows: list[tuple[object, ...]], gone: list[str]
+    ) -> None:
+        taken.append((connection.in_transaction, [str(row[0]) for row in rows], sorted(gone)))
+        take(copy, connection, rows, gone)
+        if len(taken) == 1:
+            with other_process.transaction() as writer:
+                _put_dated(writer, "a00", 30, 100)  # replaced
+                _put_dated(writer, "a03", 5, 3)
+                _put_dated(writer, "a04", 40, 4)
+                writer.remove(["a01"])
+        elif len(taken) == 2:
+            with other_process.transaction() as writer:
+                _put_dated(writer, "a05", 1, 5)
+
+    def look(copy: qa.catalog._Copy, connection: sqlite3.Connection) -> tuple[list[tuple[object, ...]], list[str]]:
+        looks.append(connection is catalog._db)
+        return changes(copy, connection)
+
+    synced: list[Path] = []
+
+    def sync_while_another_writes(scratch: qa.vector_file.ScratchFile) -> None:
+        sync(scratch)
+        synced.append(scratch.path)
+        if written_before_the_switch and len(synced) == 1:
+            with other_process.transaction() as writer:  # after the last look, before the switch
+                _put_dated(writer, "a06", 50, 6)
+
+    monkeypatch.setattr(qa.catalog._Copy, "take", take_while_another_writes)
+    monkeypatch.setattr(qa.catalog._Copy, "changes", look)
+    monkeypatch.setattr(qa.vector_file.ScratchFile, "sync", sync_while_another_writes)
+    assert catalog.compact()
+    last = ["a05", "a06"] if written_before_the_switch else ["a05"]
+    assert taken == [
+        (False, ["a01", "a02", "a00"], []),  # the snapshot, in order of publication
+        (False, ["a03", "a00", "a04"], ["a00", "a01"]),  # what the first copy missed, without the turn
+        (True, last, []),  # the switch
+    ]
+    assert looks == [False, False, *([True] if written_before_the_switch else [])]
+    assert _vector_files(path) == ["catalog.vectors.1.f32"] and not list(tmp_path.glob("*.tmp"))
+    assert _copy_tables(path) == []
+    assert _in_file_order(path) == ["a02", "a03", "a00", "a04", *last]
+    with sqlite3.connect(path) as db:
+        dead, misplaced = db.execute("SELECT dead, misplaced FROM vector_file, vector_order").fetchone()
+    assert dead == 2 * 48, "a01's copy and a00's first one"
+    assert misplaced == 2 * 48, "a03 (day 5) after a00 (day 30), a05 (day 1) after a04 (day 40)"
+    everything = SearchFilter(article_ids=["a00", "a01", "a02", "a03", "a04", "a05", "a06"])
+    expected = np.concatenate([_vectors(3, seed) for seed in (100, 2, 3, 4, 5, 6)[: 4 + len(last)]])
+    for reader in (catalog, other_process):
+        found = held(reader, everything)
+        assert [i.split("::")[0] for i in found.ids[::3]] == ["a00", "a02", "a03", "a04", *last]
+        assert np.array_equal(found.vectors, expected)
+    catalog.close()
+    other_process.close()
+
+
+def test_a_compaction_that_fails_leaves_the_rows_and_no_table_or_file_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    _dated_writes(catalog, [30, 10, 20])
+    before = held(catalog, SearchFilter(article_ids=["a00", "a01", "a02"]))
+
+    def full_disk(self: qa.vector_file.ScratchFile, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(qa.vector_file.ScratchFile, "append", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        catalog.compact()
+    assert _copy_tables(path) == [] and not list(tmp_path.glob("*.tmp"))
+    assert _vector_files(path) == ["catalog.vectors.0.f32"]
+    after = held(catalog, SearchFilter(article_ids=["a00", "a01", "a02"]))
+    assert after.ids == before.ids and np.array_equal(after.vectors, before.vectors)
+    with catalog.transaction() as writer:  # and the writers' turn is free
+        _put_dated(writer, "a03", 3, 3)
+    catalog.close()
+
+
 def test_a_compaction_that_a_rebuild_overtakes_changes_nothing_and_leaves_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -497,6 +603,7 @@ def test_a_compaction_that_a_rebuild_overtakes_changes_nothing_and_leaves_no_fil
     monkeypatch.setattr(catalog._vectors, "scratch", scratch_while_another_rebuilds)
     assert not catalog.compact()
     assert _vector_files(path) == ["catalog.vectors.1.f32"] and not list(tmp_path.glob("*.tmp"))
+    assert _copy_tables(path) == []
     assert np.array_equal(held(catalog, SearchFilter(article_ids=["a01"])).vectors, _vectors(3, 7))
     catalog.close()
     other_process.close()
@@ -509,8 +616,12 @@ def test_scratch_files_of_processes_that_ended_are_removed_and_a_live_ones_kept(
     live = tmp_path / f"catalog.vectors.{os.getpid()}-0a1b2c3d.tmp"
     gone.write_bytes(b"x")
     live.write_bytes(b"x")
+    with sqlite3.connect(path) as db:  # and the tables of rows their compactions were writing
+        for pid in (999999999, os.getpid()):
+            db.execute(f"CREATE TABLE vector_spans_next_{pid}_0a1b2c3d {qa.catalog._SPANS_COLUMNS}")
     Catalog(path).close()
     assert not gone.exists() and live.exists()
+    assert _copy_tables(path) == [f"vector_spans_next_{os.getpid()}_0a1b2c3d"]
 
 
 def test_a_catalogs_vector_file_is_read_ahead_and_a_missing_catalog_is_not_made(
