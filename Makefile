@@ -53,12 +53,13 @@ bench: $(VENV)/.installed-test
 
 # Indexes of 10k, 100k and 1M chunks (synthetic vectors, real text), embedded and behind `chroma run`; the 1M build
 # takes about an hour and 30 GB. Then `qa index` of growing JSON Lines files, and following change logs of 1k to 1M
-# records. Not in make test.
+# records, and the writers' wait while a catalog of 100,000 articles is compacted. Not in make test.
 SIZES ?= 10000,100000,1000000
 bench-scale: $(VENV)/.installed-test
 	$(BIN)/python bench/scale.py --sizes $(SIZES) --modes local,server
 	$(BIN)/python bench/ingest.py --runs 3
 	$(BIN)/python bench/changelog.py
+	$(BIN)/python bench/compaction.py
 
 # 50 clients for 60 s (ask, chat, stream, /v1) with keys on and a writer adding and removing an article each second.
 bench-load: $(VENV)/.installed-test
