@@ -883,20 +883,17 @@ class _Copy:
         """The rows written since they were copied, or not copied yet (as _SPANS_IN_PUBLICATION_ORDER gives
         them, in that order), and the articles copied whose rows changed or went."""
         copied = self._copied
-        seen = 0
+        kept: set[str] = set()
         written: list[str] = []
         for article_id, version, start, size in connection.execute(
             "SELECT article_id, version, start, size FROM vector_spans"
         ):
             row = copied.get(article_id)
             if row is not None and row[0] == (version, start, size):
-                seen += 1
+                kept.add(article_id)
             else:
                 written.append(article_id)
-        gone = [i for i in written if i in copied]
-        if seen + len(gone) < len(copied):  # some were removed: found only by looking for each
-            present = {row[0] for row in connection.execute("SELECT article_id FROM vector_spans")}
-            gone += [i for i in copied if i not in present]
+        gone = [i for i in copied if i not in kept]  # replaced or removed since they were copied
         rows: list[tuple[Any, ...]] = []
         for part in _parts(written):
             rows += connection.execute(
@@ -913,12 +910,13 @@ class _Copy:
         rows are a transaction of their own, begun once its vectors are copied: SQLite's writers wait by polling,
         and one that found it taken would not find a gap between transactions begun back to back. On the
         writers' connection (the switch), all are part of its transaction."""
-        with self._transaction(connection):
-            for part in _parts(gone):
-                connection.execute(f'DELETE FROM "{self.table}" WHERE article_id IN ({_marks(part)})', part)
-                for article_id in part:
-                    (_, _, size), misplaced = self._copied.pop(article_id)
-                    self.placement.unplace(size, misplaced)
+        if gone:
+            with self._transaction(connection):
+                for part in _parts(gone):
+                    connection.execute(f'DELETE FROM "{self.table}" WHERE article_id IN ({_marks(part)})', part)
+                    for article_id in part:
+                        (_, _, size), misplaced = self._copied.pop(article_id)
+                        self.placement.unplace(size, misplaced)
         for begin in range(0, len(rows), _COMPACT_STEP):
             step = rows[begin : begin + _COMPACT_STEP]
             written = []
