@@ -88,6 +88,13 @@ class Replica:
         row = (info, published_timestamp(info.published), self._signature(info))
         return self.catalog.preview([row]).get(info.id)
 
+    def built_from_store(self) -> bool:
+        """Whether this replica was built from its store (and so follows its change log at the cost of what
+        changed): not when it is new, or was built from a store since dropped and made again."""
+        self._open()
+        applied, identity = self.catalog.state()
+        return applied >= 0 and identity == self.store.identity
+
     def behind(self) -> int:
         """How many change-log records this replica has not applied, without applying them (all of them when it
         was built from another store, or never): for qa doctor."""

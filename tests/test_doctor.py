@@ -7,6 +7,7 @@ The damage is done by hand through chromadb and SQLite, as a bug, a hand edit or
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -66,7 +67,8 @@ def _damage(data_dir: Path) -> None:
     journal = collections["articles_journal"]
     payload = json.dumps([["ferry", None, ["fedcba987654", 1]]])
     journal.add(ids=["00000000000000000001-abc"], embeddings=[[1.0]], metadatas=[{"articles": payload, "began": 1.0}])
-    # A replica behind: a change-log record it has not applied.
+    # Another process's write that the replica has not read yet: a change-log record naming the article. The doctor
+    # follows it, as any question would, and so finds the damage above in the keyword index too.
     changes = collections["articles_changes"]
     changes.add(
         ids=[change_record_id(changes.count())], embeddings=[[1.0]], metadatas=[{"articles": json.dumps([SEED_ID])}]
@@ -87,7 +89,7 @@ def test_doctor_finds_each_inconsistency_and_fix_repairs_them(seeded_copy: Path)
         "orphan chunks: ghost: 1 chunk(s) no record names (ghost::0123456789ab::0)",
         f"orphan chunks: {SEED_ID}: 1 chunk(s) no record names ({SEED_ID}::fedcba987654::0)",
         "unfinished write: ferry: a writer was killed part way",
-        "replica behind: 1 change-log record(s) not applied yet",
+        "keyword index differs: it holds 15 chunk(s), the records name 16",
         "6 problem(s); repair them with: qa doctor --fix",
     ):
         assert line in found.stdout, (line, found.stdout)
@@ -105,6 +107,45 @@ def test_doctor_finds_each_inconsistency_and_fix_repairs_them(seeded_copy: Path)
         assert "James Cleverly" in json.loads(asked.stdout)["answer"], mode
     listed = json.loads(run_qa_in(seeded_copy, "list", "--json").stdout)
     assert [a["id"] for a in listed["articles"]] == [SEED_ID]
+
+
+def _log_a_write(data_dir: Path, record_id: str) -> None:
+    """A change-log record naming the seed article, as another process's write of it would leave."""
+    changes = _client(data_dir).get_collection("articles_changes", embedding_function=None)
+    changes.add(ids=[record_id], embeddings=[[1.0]], metadatas=[{"articles": json.dumps([SEED_ID])}])
+
+
+def _catalog_applied(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "replica" / "articles" / "catalog.sqlite3") as db:
+        return int(db.execute("SELECT value FROM state WHERE key = 'applied'").fetchone()[0])
+
+
+def test_doctor_follows_another_processs_write_and_reports_no_problem(seeded_copy: Path) -> None:
+    applied = _catalog_applied(seeded_copy)
+    _log_a_write(seeded_copy, change_record_id(applied))  # the next position: what a writer of this release names
+    done = run_qa_in(seeded_copy, "doctor")
+    assert done.returncode == 0 and "1 article(s), 16 chunk(s): no problems" in done.stdout, done.stdout
+    assert _catalog_applied(seeded_copy) == applied + 1, "the replica followed the write, as a question would"
+
+
+def test_doctor_follows_a_record_named_as_an_older_release_names_them(seeded_copy: Path) -> None:
+    # Named at random, as writers before schema 7 named their records: a process that follows positions does not
+    # find it, but the doctor counts the log as it starts, and reads what it has not applied by offset.
+    applied = _catalog_applied(seeded_copy)
+    _log_a_write(seeded_copy, "00000000000000000001-random")
+    done = run_qa_in(seeded_copy, "doctor")
+    assert done.returncode == 0 and "no problems" in done.stdout, done.stdout + done.stderr
+    assert _catalog_applied(seeded_copy) == applied + 1
+
+
+def test_doctor_reports_a_replica_never_built_and_fix_builds_it(seeded_copy: Path) -> None:
+    shutil.rmtree(seeded_copy / "replica")  # as a new data directory over a shared Chroma server starts
+    found = run_qa_in(seeded_copy, "doctor")
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert "replica behind: not built from this store yet" in found.stdout, found.stdout
+    fixed = run_qa_in(seeded_copy, "doctor", "--fix")
+    assert fixed.returncode == 0 and "fixed 1 of 1" in fixed.stdout, fixed.stdout
+    assert _catalog_applied(seeded_copy) >= 1
 
 
 def test_doctor_finds_a_catalog_that_differs_from_the_store_and_rebuilds_it(seeded_copy: Path) -> None:

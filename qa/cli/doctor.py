@@ -17,7 +17,7 @@ def doctor(
     fix: Annotated[bool, typer.Option("--fix", help="Repair what is found, then check again")] = False,
 ) -> None:
     """Check the index: chunks no article names, chunks whose text is not their article's at their offsets,
-    missing chunks, writes a killed process left unfinished, a catalog or keyword index behind the store.
+    missing chunks, writes a killed process left unfinished, a catalog or keyword index that differs from the store.
     Exit 0 when clean, 1 when problems remain."""
     from qa.wiring import open_doctor
 
