@@ -16,6 +16,10 @@ build is kept in --work and reused by later runs. Then, for each size, with the 
 - the machine's speed in those minutes (`machine_gauge_before_ms`, `machine_gauge_after_ms`): the same fixed work of a
   question's that no index takes part in, so that a half-speed hour can be told from a normal one.
 
+Before each size (and mode), every file of its index is read through once (`--no-read-ahead`: not): this machine
+pages out file cache that nobody read for about a minute, so an index that sat unread while another size was measured
+would be read partly from disk, more the longer it sat (README, Scale).
+
 `--modes local,server` measures each index both embedded (Chroma in the qa process, on disk) and through a
 `chroma run` server over the same files (QA_CHROMA_URL), as several machines would use it.
 
@@ -297,6 +301,19 @@ def measure(data_dir: Path, questions: list[str], asks: int, runs: int) -> dict[
     return figures
 
 
+def read_into_cache(data_dir: Path) -> float:
+    """Read every file of an index through once, so that each size's measurements start from the same place: this
+    machine pages out cache that went unread for about a minute (README, Scale), and an index that sat while another
+    size was measured would otherwise be read partly from disk, by how long it sat. Seconds it took."""
+    from qa.vector_file import read_through
+
+    began = time.perf_counter()
+    for path in sorted(data_dir.rglob("*")):
+        if path.is_file():
+            read_through(path)
+    return time.perf_counter() - began
+
+
 def _measure_in(mode: str, data_dir: Path, questions: list[str], args: argparse.Namespace) -> dict[str, float]:
     """`measure`, with Chroma in the process (local) or behind `chroma run` (server)."""
     global CHROMA_URL
@@ -322,6 +339,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build the indexes again even if --work has them")
     parser.add_argument("--build-only", action="store_true", help="build the indexes, measure nothing")
     parser.add_argument("--modes", default="local", help="local (Chroma in the process), server (chroma run), or both")
+    parser.add_argument("--no-read-ahead", action="store_true", help="measure each index as the cache holds it, unread")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in (REPO / "eval/xquad_en/qa.jsonl").open(encoding="utf-8")]
     results = {}
@@ -337,8 +355,10 @@ def main() -> None:
             continue
         for mode in args.modes.split(","):
             print(f"measuring {size:,} chunks ({mode})", flush=True)
+            read = {} if args.no_read_ahead else {"read_into_cache_s": read_into_cache(data_dir)}
             results[f"{size} {mode}"] = {
                 **json.loads(built.read_text()),
+                **read,
                 **_measure_in(mode, data_dir, questions, args),
             }
             print(json.dumps({f"{size} {mode}": results[f"{size} {mode}"]}, indent=2), flush=True)
