@@ -33,7 +33,7 @@ from qa.background import Background
 from qa.chunking import chunk_id
 from qa.domain import ArticleInfo, ArticlePage, SearchFilter
 from qa.errors import InvalidInput
-from qa.vector_file import ScratchFile, VectorFile, process_alive, read_through
+from qa.vector_file import ScratchFile, VectorFile, process_alive, read_through, scratch_tag
 
 ListOrder = Literal["id", "newest"]
 _log = logging.getLogger("qa.catalog")
@@ -42,6 +42,10 @@ _COLUMNS = "id, title, published, source, url, chunks, content_hash, version, pu
 # table of the same columns, named _NEXT_SPANS and its tag, which its switch puts in this one's place.
 _SPANS_COLUMNS = "(article_id TEXT PRIMARY KEY, version TEXT NOT NULL, start INTEGER NOT NULL, size INTEGER NOT NULL)"
 _NEXT_SPANS = "vector_spans_next_"
+# ... and while it runs, triggers on the rows log each article whose row any connection writes into a table named
+# the same with this after it: what was written since its snapshot is found without reading every row
+_WRITTEN = "_written"
+_REPLACED = "_replaced"  # ... and the rows its switch replaced are renamed so until they are dropped
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, published TEXT, published_ts INTEGER, source TEXT, url TEXT,
@@ -254,21 +258,29 @@ class Catalog:
 
         The copy is made from a snapshot of the rows without holding the writers' turn (1,000,000 chunks:
         seconds), then again for what was written meanwhile (see _SWITCH_AFTER), and the new file's rows are
-        written to a table of their own. Only the switch holds the turn: it copies what was written since the last
-        copy and puts that table in place of the rows. At 100,000 articles it holds the turn 25-44 ms (0.13-0.30 s
-        when something was written after the last look at the rows), where it held it 0.6-1.0 s when it rewrote
-        every row, and 6.1 s when a bulk import had written on during the copy (bench/JOURNAL.md)."""
+        written to a table of their own; triggers log what any connection writes meanwhile, so that each look for
+        it costs what was written, not the archive. Only the switch holds the turn: it copies what was written
+        since the last copy and puts that table in place of the rows, whose old table is dropped after it. At
+        100,000 articles, with an article written every 2 ms beside it, it holds the turn 10-43 ms, where it held
+        it 0.18-0.33 s when it looked at every row (0.6-1.0 s when it rewrote every row, and 6.1 s when a bulk
+        import had written on during the copy; bench/JOURNAL.md)."""
         side = self._side_connection()
+        tag = scratch_tag()
+        written = _NEXT_SPANS + tag + _WRITTEN
         scratch: ScratchFile | None = None
         switched = False
         try:
+            _log_written_spans(side, written)  # before the snapshot: every write after it is logged
             with _snapshot(side):
                 generation = _generation(side)
                 rows = side.execute(_SPANS_IN_PUBLICATION_ORDER).fetchall()
-            scratch = self._vectors.scratch()
-            copy = _Copy(self._vectors, generation, scratch, _NEXT_SPANS + scratch.tag)
+            scratch = self._vectors.scratch(tag)
+            copy = _Copy(self._vectors, generation, scratch, _NEXT_SPANS + tag, written)
             side.execute(f'CREATE TABLE "{copy.table}" {_SPANS_COLUMNS}')
             copy.take(side, rows, [])
+            # (1,000,000 chunks: 1.5 GB to disk, seconds) before the copies of what was written meanwhile, so that
+            # what is written during it is copied without the turn too; the switch syncs what they add
+            scratch.sync()
             left: tuple[list[tuple[Any, ...]], list[str], int] | None = None  # the last look's, and when it was
             for _ in range(_COPY_PASSES - 1):
                 with _snapshot(side):
@@ -280,7 +292,6 @@ class Catalog:
                     left = (rows, gone, looked)
                     break
                 copy.take(side, rows, gone)
-            scratch.sync()  # (1,000,000 chunks: 1.5 GB to disk) before the writers' turn, which then syncs the rest
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -292,13 +303,16 @@ class Catalog:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT" if switched else "ROLLBACK")
+            if switched:
+                _drop_in_steps(side, copy.table + _REPLACED)
         finally:
             if side.in_transaction:  # (a step of the copy failed)
                 side.execute("ROLLBACK")
             if scratch is not None:
                 scratch.discard()  # adopted: nothing is left under its name
-                if not switched:
-                    side.execute(f'DROP TABLE IF EXISTS "{_NEXT_SPANS + scratch.tag}"')
+            if not switched:
+                side.execute(f'DROP TABLE IF EXISTS "{_NEXT_SPANS + tag}"')
+                _stop_logging_written_spans(side, written)
             side.close()
         if switched:
             self._vectors.remove_before(generation + 1)
@@ -311,7 +325,9 @@ class Catalog:
         if _generation(self._db) != copy.generation:
             return False
         copy.take(self._db, *(left if left is not None else copy.changes(self._db)))
-        self._db.execute("DROP TABLE vector_spans")
+        _stop_logging_written_spans(self._db, copy.written)
+        # the rows replaced are dropped after the turn, a step at a time (dropped here, 100,000 rows held it 13-49 ms)
+        self._db.execute(f'ALTER TABLE vector_spans RENAME TO "{copy.table}{_REPLACED}"')
         self._db.execute(f'ALTER TABLE "{copy.table}" RENAME TO vector_spans')
         self._vectors.adopt(copy.scratch, copy.generation + 1)
         placement = copy.placement
@@ -331,12 +347,15 @@ class Catalog:
         return connection
 
     def _drop_abandoned_spans(self) -> None:
-        """Drop the tables of rows that compactions of processes that ended left behind (killed before the switch)."""
-        tables = [row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for name in (table for table in tables if table.startswith(_NEXT_SPANS)):
-            pid = name[len(_NEXT_SPANS) :].split("_", 1)[0]
+        """Drop the triggers and tables that compactions of processes that ended left behind (killed before the
+        switch): the triggers first, or every write would fail on the table they log into."""
+        found = self._db.execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'table') ORDER BY type = 'table'"
+        ).fetchall()
+        for kind, name in found:
+            pid = name[len(_NEXT_SPANS) :].split("_", 1)[0] if name.startswith(_NEXT_SPANS) else ""
             if pid.isdigit() and not process_alive(int(pid)):
-                self._db.execute(f'DROP TABLE IF EXISTS "{name}"')
+                self._db.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
 
     def _wasteful(self) -> bool:
         """Whether enough of the vector file is dead or out of order to compact it (see COMPACT_AT_BYTES)."""
@@ -869,10 +888,13 @@ class _Copy:
     are taken, and their rows (the new offsets) in its table; a row taken again replaces its copy, whose bytes are
     dead."""
 
-    def __init__(self, vectors: VectorFile, generation: int, scratch: ScratchFile, table: str) -> None:
+    def __init__(self, vectors: VectorFile, generation: int, scratch: ScratchFile, table: str, written: str) -> None:
         self.generation = generation
         self.scratch = scratch
         self.table = table
+        self.written = written  # the table the triggers log written articles into (see _log_written_spans)
+        self._logged_through = 0  # the last entry of that log read
+        self._unsettled: dict[str, None] = {}  # the articles read from it since the last copy
         self.placement = _Placement()
         self._vectors = vectors
         # article -> the row copied (version, start, size in the current generation), and whether counted out of
@@ -881,35 +903,45 @@ class _Copy:
 
     def changes(self, connection: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], list[str]]:
         """The rows written since they were copied, or not copied yet (as _SPANS_IN_PUBLICATION_ORDER gives
-        them, in that order), and the articles copied whose rows changed or went."""
-        copied = self._copied
-        kept: set[str] = set()
-        written: list[str] = []
-        for article_id, version, start, size in connection.execute(
-            "SELECT article_id, version, start, size FROM vector_spans"
+        them, in that order), and the articles copied whose rows changed or went. Only the articles the triggers
+        logged since the last copy are looked at: the cost of what was written meanwhile, not of the archive
+        (100,000 articles: a scan of every row took 0.2-0.4 s, inside the writers' turn at the switch). Each
+        write is a new entry of the log, after every entry committed before it, so entries are read once."""
+        for entry, article_id in connection.execute(
+            f'SELECT rowid, article_id FROM "{self.written}" WHERE rowid > ? ORDER BY rowid', [self._logged_through]
         ):
-            row = copied.get(article_id)
-            if row is not None and row[0] == (version, start, size):
-                kept.add(article_id)
-            else:
-                written.append(article_id)
-        gone = [i for i in copied if i not in kept]  # replaced or removed since they were copied
-        rows: list[tuple[Any, ...]] = []
-        for part in _parts(written):
-            rows += connection.execute(
+            self._unsettled[article_id] = None
+            self._logged_through = entry
+        logged = list(self._unsettled)
+        current: dict[str, tuple[Any, ...]] = {}
+        for part in _parts(logged):
+            for row in connection.execute(
                 "SELECT v.article_id, v.version, v.start, v.size, a.published_ts FROM vector_spans v LEFT JOIN"
                 f" articles a ON a.id = v.article_id WHERE v.article_id IN ({_marks(part)})",
                 part,
-            ).fetchall()
+            ):
+                current[row[0]] = row
+        rows: list[tuple[Any, ...]] = []
+        gone: list[str] = []  # replaced or removed since they were copied
+        for article_id in logged:
+            row, copied = current.get(article_id), self._copied.get(article_id)
+            if row is not None and copied is not None and copied[0] == row[1:4]:
+                continue  # written before the snapshot took it, or back as it was
+            if copied is not None:
+                gone.append(article_id)
+            if row is not None:
+                rows.append(row)
         rows.sort(key=lambda row: (-1 if row[4] is None else row[4], row[0]))
         return rows, gone
 
     def take(self, connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], gone: Sequence[str]) -> None:
         """Drop the copies of `gone`, then append the vectors of these rows (article, version, start, size,
-        publication time) and write their rows, a step at a time. On the compaction's own connection each step's
-        rows are a transaction of their own, begun once its vectors are copied: SQLite's writers wait by polling,
-        and one that found it taken would not find a gap between transactions begun back to back. On the
-        writers' connection (the switch), all are part of its transaction."""
+        publication time) and write their rows, a step at a time: what the last `changes` found, whose articles
+        are then settled. On the compaction's own connection each step's rows are a transaction of their own,
+        begun once its vectors are copied: SQLite's writers wait by polling, and one that found it taken would not
+        find a gap between transactions begun back to back. On the writers' connection (the switch), all are part
+        of its transaction."""
+        self._unsettled.clear()
         if gone:
             with self._transaction(connection):
                 for part in _parts(gone):
@@ -941,6 +973,45 @@ class _Copy:
         connection.execute("BEGIN IMMEDIATE")
         yield
         connection.execute("COMMIT")  # (on a failure, the compaction rolls back and drops the table)
+
+
+def _log_written_spans(connection: sqlite3.Connection, written: str) -> None:
+    """Triggers that log into the new table `written` the article of every row of vector_spans that any connection,
+    in any process, inserts, replaces, updates or deletes from now on. Dropped with vector_spans by the switch, or
+    by `_stop_logging_written_spans`; a killed process's by the next Catalog to open (`_drop_abandoned_spans`)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(f'CREATE TABLE "{written}" (article_id TEXT NOT NULL)')  # an entry a write, in rowid order
+        for event, rows in (("insert", ("NEW",)), ("update", ("OLD", "NEW")), ("delete", ("OLD",))):
+            log = " ".join(f'INSERT INTO "{written}" VALUES ({row}.article_id);' for row in rows)
+            connection.execute(
+                f'CREATE TRIGGER "{written}_{event}" AFTER {event.upper()} ON vector_spans BEGIN {log} END'
+            )
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _stop_logging_written_spans(connection: sqlite3.Connection, written: str) -> None:
+    """Drop `_log_written_spans`'s triggers, then their table, together (in the connection's transaction, if in
+    one)."""
+    with _Copy._transaction(connection):
+        for event in ("insert", "update", "delete"):
+            connection.execute(f'DROP TRIGGER IF EXISTS "{written}_{event}"')
+        connection.execute(f'DROP TABLE IF EXISTS "{written}"')
+
+
+def _drop_in_steps(connection: sqlite3.Connection, table: str) -> None:
+    """Empty a table a few pages of rows a transaction, writers taking their turns between them, then drop it."""
+    while True:
+        with _Copy._transaction(connection):
+            emptied = connection.execute(
+                f'DELETE FROM "{table}" WHERE rowid IN (SELECT rowid FROM "{table}" LIMIT {4 * _COMPACT_STEP})'
+            ).rowcount
+        if not emptied:
+            break
+    connection.execute(f'DROP TABLE "{table}"')
 
 
 def _out_of_order(last_ts: int | None, published_ts: int) -> bool:

@@ -82,10 +82,11 @@ class VectorFile:
         whole = [span for span, inside in zip(spans, held, strict=True) if inside]
         return held, _rows(descriptor, whole, dimension)
 
-    def scratch(self) -> ScratchFile:
+    def scratch(self, tag: str | None = None) -> ScratchFile:
         """A file to write the next generation in under a name of its own (a compaction, beside the appends to
-        the current one), until `adopt` names it."""
-        tag = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        the current one), until `adopt` names it. `tag`: one of `scratch_tag`'s, for a compaction that names
+        something else by it first."""
+        tag = tag or scratch_tag()
         return ScratchFile(self._directory / f"{self._stem}.{tag.replace('_', '-')}.tmp", tag)
 
     def adopt(self, scratch: ScratchFile, generation: int) -> None:
@@ -180,6 +181,11 @@ class ScratchFile:
         """Close and delete it, unless it was adopted (then nothing is left under its name)."""
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+def scratch_tag() -> str:
+    """ "<process id>_<random>": a compaction's name for what it makes, by which what a killed one left is told."""
+    return f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
 
 
 def read_through(path: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -456,8 +457,8 @@ def test_a_compaction_copies_without_the_writers_turn_and_takes_in_what_was_writ
     _dated_writes(catalog, [30, 10, 20])  # a00 (day 30), a01 (10), a02 (20)
     scratch = catalog._vectors.scratch
 
-    def scratch_while_another_writes() -> qa.vector_file.ScratchFile:
-        made = scratch()
+    def scratch_while_another_writes(tag: str) -> qa.vector_file.ScratchFile:
+        made = scratch(tag)
         with other_process.transaction() as writer:
             writer.put(_dated("a00", 30), published_timestamp("2024-01-31"), b"", _vectors(3, 100))  # replaced
             writer.put(_dated("a03", 5), published_timestamp("2024-01-06"), b"", _vectors(3, 3))  # new
@@ -504,6 +505,7 @@ def test_what_is_written_during_a_compactions_copy_is_copied_again_before_the_sw
     _dated_writes(catalog, [30, 10, 20])  # a00 (day 30), a01 (10), a02 (20)
     taken: list[tuple[bool, list[str], list[str]]] = []  # each copy: inside the writers' turn, articles, dropped
     looks: list[bool] = []  # each look at the rows: inside the writers' turn
+    logged: list[list[str]] = []  # each look: the articles the triggers logged as written since the last look
     take, changes, sync = qa.catalog._Copy.take, qa.catalog._Copy.changes, qa.vector_file.ScratchFile.sync
 
     def take_while_another_writes(
@@ -523,20 +525,23 @@ def test_what_is_written_during_a_compactions_copy_is_copied_again_before_the_sw
 
     def look(copy: qa.catalog._Copy, connection: sqlite3.Connection) -> tuple[list[tuple[object, ...]], list[str]]:
         looks.append(connection is catalog._db)
-        return changes(copy, connection)
-
-    synced: list[Path] = []
-
-    def sync_while_another_writes(scratch: qa.vector_file.ScratchFile) -> None:
-        sync(scratch)
-        synced.append(scratch.path)
-        if written_before_the_switch and len(synced) == 1:
+        new = f'SELECT article_id FROM "{copy.written}" WHERE rowid > ?'
+        logged.append(sorted({row[0] for row in connection.execute(new, [copy._logged_through])}))
+        found = changes(copy, connection)
+        if written_before_the_switch and len(looks) == 2:
             with other_process.transaction() as writer:  # after the last look, before the switch
                 _put_dated(writer, "a06", 50, 6)
+        return found
+
+    synced: list[int] = []  # the copies taken when the scratch file was synced
+
+    def sync_in_order(scratch: qa.vector_file.ScratchFile) -> None:
+        sync(scratch)
+        synced.append(len(taken))
 
     monkeypatch.setattr(qa.catalog._Copy, "take", take_while_another_writes)
     monkeypatch.setattr(qa.catalog._Copy, "changes", look)
-    monkeypatch.setattr(qa.vector_file.ScratchFile, "sync", sync_while_another_writes)
+    monkeypatch.setattr(qa.vector_file.ScratchFile, "sync", sync_in_order)
     assert catalog.compact()
     last = ["a05", "a06"] if written_before_the_switch else ["a05"]
     assert taken == [
@@ -545,6 +550,10 @@ def test_what_is_written_during_a_compactions_copy_is_copied_again_before_the_sw
         (True, last, []),  # the switch
     ]
     assert looks == [False, False, *([True] if written_before_the_switch else [])]
+    # after the snapshot's copy (what is written during that sync is copied without the turn), then at the switch
+    assert synced == [1, 3]
+    # only what was written since the last look is looked at (a02, never written, never is)
+    assert logged == [["a00", "a01", "a03", "a04"], ["a05"], *([["a06"]] if written_before_the_switch else [])]
     assert _vector_files(path) == ["catalog.vectors.1.f32"] and not list(tmp_path.glob("*.tmp"))
     assert _copy_tables(path) == []
     assert _in_file_order(path) == ["a02", "a03", "a00", "a04", *last]
@@ -593,8 +602,8 @@ def test_a_compaction_that_a_rebuild_overtakes_changes_nothing_and_leaves_no_fil
     _dated_writes(catalog, [30, 10])
     scratch = catalog._vectors.scratch
 
-    def scratch_while_another_rebuilds() -> qa.vector_file.ScratchFile:
-        made = scratch()
+    def scratch_while_another_rebuilds(tag: str) -> qa.vector_file.ScratchFile:
+        made = scratch(tag)
         with other_process.transaction() as writer:
             writer.clear()
             writer.put(_dated("a01", 10), published_timestamp("2024-01-11"), b"", _vectors(3, 7))
@@ -616,12 +625,21 @@ def test_scratch_files_of_processes_that_ended_are_removed_and_a_live_ones_kept(
     live = tmp_path / f"catalog.vectors.{os.getpid()}-0a1b2c3d.tmp"
     gone.write_bytes(b"x")
     live.write_bytes(b"x")
-    with sqlite3.connect(path) as db:  # and the tables of rows their compactions were writing
-        for pid in (999999999, os.getpid()):
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:  # and the tables of rows their compactions
+        for pid in (999999999, os.getpid()):  # were writing, and the triggers logging what was written meanwhile
             db.execute(f"CREATE TABLE vector_spans_next_{pid}_0a1b2c3d {qa.catalog._SPANS_COLUMNS}")
-    Catalog(path).close()
+            qa.catalog._log_written_spans(db, f"vector_spans_next_{pid}_0a1b2c3d_written")
+    catalog = Catalog(path)
     assert not gone.exists() and live.exists()
-    assert _copy_tables(path) == [f"vector_spans_next_{os.getpid()}_0a1b2c3d"]
+    mine = f"vector_spans_next_{os.getpid()}_0a1b2c3d"
+    assert sorted(_copy_tables(path)) == sorted(
+        [mine, f"{mine}_written", *(f"{mine}_written_{event}" for event in ("insert", "update", "delete"))]
+    )
+    with catalog.transaction() as writer:  # writes go on, logged by the live compaction's triggers only
+        _put_dated(writer, "a00", 1, 1)
+    with sqlite3.connect(path) as db:
+        assert db.execute(f"SELECT article_id FROM {mine}_written").fetchall() == [("a00",)]
+    catalog.close()
 
 
 def test_a_catalogs_vector_file_is_read_ahead_and_a_missing_catalog_is_not_made(
