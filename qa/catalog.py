@@ -42,9 +42,11 @@ _COLUMNS = "id, title, published, source, url, chunks, content_hash, version, pu
 # table of the same columns, named _NEXT_SPANS and its tag, which its switch puts in this one's place.
 _SPANS_COLUMNS = "(article_id TEXT PRIMARY KEY, version TEXT NOT NULL, start INTEGER NOT NULL, size INTEGER NOT NULL)"
 _NEXT_SPANS = "vector_spans_next_"
-# ... and while it runs, triggers on the rows log each article whose row any connection writes into a table named
-# the same with this after it: what was written since its snapshot is found without reading every row
-_WRITTEN = "_written"
+# ... and while it runs, triggers on the rows log each article whose row any connection writes, into a table named
+# _WRITTEN and its tag (the triggers: that and the event): what was written since its snapshot is found without
+# reading every row. (Not named like the copy's table: a release before the triggers drops a dead process's tables
+# of that name, which would leave its triggers failing every write.)
+_WRITTEN = "vector_spans_written_"
 _REPLACED = "_replaced"  # ... and the rows its switch replaced are renamed so until they are dropped
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS articles (
@@ -266,7 +268,7 @@ class Catalog:
         import had written on during the copy; bench/JOURNAL.md)."""
         side = self._side_connection()
         tag = scratch_tag()
-        written = _NEXT_SPANS + tag + _WRITTEN
+        written = _WRITTEN + tag
         scratch: ScratchFile | None = None
         switched = False
         try:
@@ -353,7 +355,8 @@ class Catalog:
             "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'table') ORDER BY type = 'table'"
         ).fetchall()
         for kind, name in found:
-            pid = name[len(_NEXT_SPANS) :].split("_", 1)[0] if name.startswith(_NEXT_SPANS) else ""
+            prefix = next((p for p in (_NEXT_SPANS, _WRITTEN) if name.startswith(p)), None)
+            pid = name[len(prefix) :].split("_", 1)[0] if prefix else ""
             if pid.isdigit() and not process_alive(int(pid)):
                 self._db.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
 

@@ -488,7 +488,10 @@ def _put_dated(writer: qa.catalog.CatalogWriter, article_id: str, day: int, seed
 def _copy_tables(path: Path) -> list[str]:
     """The tables of rows a compaction writes beside the current ones (qa.catalog._NEXT_SPANS)."""
     with sqlite3.connect(path) as db:
-        return [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'vector_spans_next_%'")]
+        query = (
+            "SELECT name FROM sqlite_master WHERE name LIKE 'vector_spans_next_%' OR name LIKE 'vector_spans_written_%'"
+        )
+        return [row[0] for row in db.execute(query)]
 
 
 @pytest.mark.parametrize("written_before_the_switch", [False, True])
@@ -628,17 +631,17 @@ def test_scratch_files_of_processes_that_ended_are_removed_and_a_live_ones_kept(
     with closing(sqlite3.connect(path, isolation_level=None)) as db:  # and the tables of rows their compactions
         for pid in (999999999, os.getpid()):  # were writing, and the triggers logging what was written meanwhile
             db.execute(f"CREATE TABLE vector_spans_next_{pid}_0a1b2c3d {qa.catalog._SPANS_COLUMNS}")
-            qa.catalog._log_written_spans(db, f"vector_spans_next_{pid}_0a1b2c3d_written")
+            qa.catalog._log_written_spans(db, f"vector_spans_written_{pid}_0a1b2c3d")
     catalog = Catalog(path)
     assert not gone.exists() and live.exists()
-    mine = f"vector_spans_next_{os.getpid()}_0a1b2c3d"
+    mine, log = f"vector_spans_next_{os.getpid()}_0a1b2c3d", f"vector_spans_written_{os.getpid()}_0a1b2c3d"
     assert sorted(_copy_tables(path)) == sorted(
-        [mine, f"{mine}_written", *(f"{mine}_written_{event}" for event in ("insert", "update", "delete"))]
+        [mine, log, *(f"{log}_{event}" for event in ("insert", "update", "delete"))]
     )
     with catalog.transaction() as writer:  # writes go on, logged by the live compaction's triggers only
         _put_dated(writer, "a00", 1, 1)
     with sqlite3.connect(path) as db:
-        assert db.execute(f"SELECT article_id FROM {mine}_written").fetchall() == [("a00",)]
+        assert db.execute(f"SELECT article_id FROM {log}").fetchall() == [("a00",)]
     catalog.close()
 
 
