@@ -263,7 +263,7 @@ class Catalog:
         written to a table of their own; triggers log what any connection writes meanwhile, so that each look for
         it costs what was written, not the archive. Only the switch holds the turn: it copies what was written
         since the last copy and puts that table in place of the rows, whose old table is dropped after it. At
-        100,000 articles, with an article written every 2 ms beside it, it holds the turn 10-43 ms, where it held
+        100,000 articles, with an article written every 2 ms beside it, it holds the turn 9-71 ms, where it held
         it 0.18-0.33 s when it looked at every row (0.6-1.0 s when it rewrote every row, and 6.1 s when a bulk
         import had written on during the copy; bench/JOURNAL.md)."""
         side = self._side_connection()
