@@ -306,7 +306,10 @@ class Catalog:
                     raise
                 self._db.execute("COMMIT" if switched else "ROLLBACK")
             if switched:
-                _drop_in_steps(side, copy.table + _REPLACED)
+                try:
+                    _drop_in_steps(side, copy.table + _REPLACED)
+                except sqlite3.Error:  # the switch stands; once this process ends, the next to open drops the rest
+                    _log.warning("could not drop the rows a compaction replaced", exc_info=True)
         finally:
             if side.in_transaction:  # (a step of the copy failed)
                 side.execute("ROLLBACK")
@@ -946,7 +949,7 @@ class _Copy:
         of its transaction."""
         self._unsettled.clear()
         if gone:
-            with self._transaction(connection):
+            with _own_transaction(connection):
                 for part in _parts(gone):
                     connection.execute(f'DELETE FROM "{self.table}" WHERE article_id IN ({_marks(part)})', part)
                     for article_id in part:
@@ -963,43 +966,39 @@ class _Copy:
                     continue
                 written.append((article_id, version, self.scratch.append(data), size))
                 self._copied[article_id] = ((version, start, size), self.placement.place(size, published_ts))
-            with self._transaction(connection):
+            with _own_transaction(connection):
                 connection.executemany(f'INSERT OR REPLACE INTO "{self.table}" VALUES (?, ?, ?, ?)', written)
 
-    @staticmethod
-    @contextmanager
-    def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
-        """A transaction of its own, unless the connection is in one already (the switch's)."""
-        if connection.in_transaction:
-            yield
-            return
-        connection.execute("BEGIN IMMEDIATE")
+
+@contextmanager
+def _own_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """A transaction of its own, unless the connection is in one already (the switch's)."""
+    if connection.in_transaction:
         yield
-        connection.execute("COMMIT")  # (on a failure, the compaction rolls back and drops the table)
+        return
+    connection.execute("BEGIN IMMEDIATE")
+    yield
+    connection.execute("COMMIT")  # (on a failure, the compaction rolls back and drops what it made)
 
 
 def _log_written_spans(connection: sqlite3.Connection, written: str) -> None:
     """Triggers that log into the new table `written` the article of every row of vector_spans that any connection,
-    in any process, inserts, replaces, updates or deletes from now on. Dropped with vector_spans by the switch, or
-    by `_stop_logging_written_spans`; a killed process's by the next Catalog to open (`_drop_abandoned_spans`)."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    in any process, inserts, replaces, updates or deletes from now on. Dropped by `_stop_logging_written_spans` (at
+    the switch, or when the compaction fails); a killed process's by the next Catalog to open
+    (`_drop_abandoned_spans`)."""
+    with _own_transaction(connection):
         connection.execute(f'CREATE TABLE "{written}" (article_id TEXT NOT NULL)')  # an entry a write, in rowid order
         for event, rows in (("insert", ("NEW",)), ("update", ("OLD", "NEW")), ("delete", ("OLD",))):
             log = " ".join(f'INSERT INTO "{written}" VALUES ({row}.article_id);' for row in rows)
             connection.execute(
                 f'CREATE TRIGGER "{written}_{event}" AFTER {event.upper()} ON vector_spans BEGIN {log} END'
             )
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
 
 
 def _stop_logging_written_spans(connection: sqlite3.Connection, written: str) -> None:
     """Drop `_log_written_spans`'s triggers, then their table, together (in the connection's transaction, if in
     one)."""
-    with _Copy._transaction(connection):
+    with _own_transaction(connection):
         for event in ("insert", "update", "delete"):
             connection.execute(f'DROP TRIGGER IF EXISTS "{written}_{event}"')
         connection.execute(f'DROP TABLE IF EXISTS "{written}"')
@@ -1008,7 +1007,7 @@ def _stop_logging_written_spans(connection: sqlite3.Connection, written: str) ->
 def _drop_in_steps(connection: sqlite3.Connection, table: str) -> None:
     """Empty a table a few pages of rows a transaction, writers taking their turns between them, then drop it."""
     while True:
-        with _Copy._transaction(connection):
+        with _own_transaction(connection):
             emptied = connection.execute(
                 f'DELETE FROM "{table}" WHERE rowid IN (SELECT rowid FROM "{table}" LIMIT {4 * _COMPACT_STEP})'
             ).rowcount

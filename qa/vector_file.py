@@ -82,11 +82,10 @@ class VectorFile:
         whole = [span for span, inside in zip(spans, held, strict=True) if inside]
         return held, _rows(descriptor, whole, dimension)
 
-    def scratch(self, tag: str | None = None) -> ScratchFile:
+    def scratch(self, tag: str) -> ScratchFile:
         """A file to write the next generation in under a name of its own (a compaction, beside the appends to
-        the current one), until `adopt` names it. `tag`: one of `scratch_tag`'s, for a compaction that names
-        something else by it first."""
-        tag = tag or scratch_tag()
+        the current one), until `adopt` names it. `tag`: one of `scratch_tag`'s, which names what else the
+        compaction makes."""
         return ScratchFile(self._directory / f"{self._stem}.{tag.replace('_', '-')}.tmp", tag)
 
     def adopt(self, scratch: ScratchFile, generation: int) -> None:
