@@ -280,8 +280,9 @@ class Catalog:
             copy = _Copy(self._vectors, generation, scratch, _NEXT_SPANS + tag, written)
             side.execute(f'CREATE TABLE "{copy.table}" {_SPANS_COLUMNS}')
             copy.take(side, rows, [])
-            # (1,000,000 chunks: 1.5 GB to disk, seconds) before the copies of what was written meanwhile, so that
-            # what is written during it is copied without the turn too; the switch syncs what they add
+            # (1,000,000 chunks: 1.5 GB to disk, synced a step at a time as it was written) before the copies of what
+            # was written meanwhile, so that what is written during it is copied without the turn too; the switch
+            # syncs what they add
             scratch.sync()
             left: tuple[list[tuple[Any, ...]], list[str], int] | None = None  # the last look's, and when it was
             for _ in range(_COPY_PASSES - 1):

@@ -719,3 +719,24 @@ def test_vectors_the_file_no_longer_holds_are_read_from_the_store(tmp_path: Path
     reader = Catalog(path)
     assert held(reader, SearchFilter(article_ids=["a", "b"])).missing == ["a::0", "a::1", "b::0"]
     assert reader.held_chunks(["a::0"], 4).vectors == {}
+
+
+def test_a_scratch_file_is_synced_a_step_at_a_time_as_it_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compaction's copy is made durable as it is written, never more than a step of it waiting for one sync
+    at the end (which held every write's own sync beside it: see qa.vector_file._SCRATCH_SYNC_STEP)."""
+    monkeypatch.setattr(qa.vector_file, "_SCRATCH_SYNC_STEP", 1000)
+    synced: list[int] = []  # the file's size at each sync
+    fdatasync = os.fdatasync
+
+    def recorded(descriptor: int) -> None:
+        fdatasync(descriptor)
+        synced.append(os.fstat(descriptor).st_size)
+
+    monkeypatch.setattr(qa.vector_file.os, "fdatasync", recorded)
+    scratch = qa.vector_file.VectorFile(tmp_path, "catalog.vectors").scratch("1_test")
+    offsets = [scratch.append(bytes([n]) * 400) for n in range(10)]
+    assert offsets == [400 * n for n in range(10)]
+    assert synced == [1200, 2400, 3600]  # each time a step had been appended since the last
+    scratch.close(sync=True)
+    assert synced == [1200, 2400, 3600, 4000]
+    assert scratch.path.read_bytes() == b"".join(bytes([n]) * 400 for n in range(10))
