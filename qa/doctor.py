@@ -74,10 +74,11 @@ class Doctor:
 
     def examine(self) -> Checkup:
         """Every inconsistency, changing nothing in the store (the replica follows the change log first, as any
-        process's next read would: see `_examine_replica`)."""
+        process's next read would: see `_examine_replica`). On local files no write lands meanwhile: one between
+        the replica's catch-up and its count of the log was a replica reported behind."""
         with self.store.writers_turn():
             checkup, _, _ = self._examine_store()
-        checkup.findings += self._examine_replica()
+            checkup.findings += self._examine_replica()
         return checkup
 
     def fix(self) -> Checkup:

@@ -7,6 +7,7 @@ The damage is done by hand through chromadb and SQLite, as a bug, a hand edit or
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import signal
 import sqlite3
@@ -309,3 +310,59 @@ def test_a_data_directory_from_before_chunk_versions_is_read_checked_and_written
     )
     # read anew: this process's view is of before
     assert f"'schema': {SCHEMA}" in meta.stdout, meta.stdout + meta.stderr
+
+
+_WRITER_BESIDE = """
+import json, sys, fcntl
+import chromadb
+from chromadb.config import Settings
+data_dir = sys.argv[1]
+client = chromadb.PersistentClient(path=data_dir + "/chroma", settings=Settings(anonymized_telemetry=False))
+changes = client.get_collection("articles_changes", embedding_function=None)
+print("ready", flush=True)
+with open(data_dir + "/chroma.lock", "a") as turn:
+    fcntl.flock(turn, fcntl.LOCK_EX)  # the writers' turn, as every writer of the product takes it
+    changes.add(ids=[sys.argv[2]], embeddings=[[1.0]], metadatas=[{"articles": json.dumps([sys.argv[3]])}])
+print("written", flush=True)
+"""
+
+
+def test_a_write_during_the_examination_waits_for_it_and_is_not_reported(
+    seeded_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's write that comes right after the replica's catch-up, before the doctor counts the log,
+    waits for the examination (which holds the writers' turn) instead of making the replica look behind."""
+    from qa.replica import Replica
+    from qa.settings import Settings
+    from qa.wiring import open_doctor
+
+    applied = _catalog_applied(seeded_copy)
+    writer: list[subprocess.Popen[str]] = []
+    written_during: list[bool] = []
+    sync = Replica.sync
+
+    def sync_then_another_writes(replica: Replica, probe: bool = True) -> None:
+        sync(replica, probe)
+        if writer:
+            return
+        process = subprocess.Popen(
+            [sys.executable, "-c", _WRITER_BESIDE, str(seeded_copy), change_record_id(applied), SEED_ID],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        writer.append(process)
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        # without the turn held, the record is written well within this (as the doctor did before)
+        ready, _, _ = select.select([process.stdout], [], [], 3)
+        written_during.append(bool(ready))
+
+    monkeypatch.setattr(Replica, "sync", sync_then_another_writes)
+    checkup = open_doctor(Settings(data_dir=seeded_copy)).examine()
+    assert written_during == [False], "the other writer waited for the writers' turn"
+    assert [f.kind for f in checkup.findings] == [], checkup.findings
+    out, _ = writer[0].communicate(timeout=60)
+    assert writer[0].returncode == 0 and out.strip() == "written"
+    monkeypatch.undo()
+    done = run_qa_in(seeded_copy, "doctor")  # the write is there, and followed
+    assert done.returncode == 0 and "no problems" in done.stdout, done.stdout
+    assert _catalog_applied(seeded_copy) == applied + 1
