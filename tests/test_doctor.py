@@ -7,12 +7,13 @@ The damage is done by hand through chromadb and SQLite, as a bug, a hand edit or
 from __future__ import annotations
 
 import json
-import select
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -339,6 +340,7 @@ def test_a_write_during_the_examination_waits_for_it_and_is_not_reported(
     applied = _catalog_applied(seeded_copy)
     writer: list[subprocess.Popen[str]] = []
     written_during: list[bool] = []
+    lines: list[str] = []  # what the other writer said after "ready"
     sync = Replica.sync
 
     def sync_then_another_writes(replica: Replica, probe: bool = True) -> None:
@@ -352,16 +354,27 @@ def test_a_write_during_the_examination_waits_for_it_and_is_not_reported(
         )
         writer.append(process)
         assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-        # without the turn held, the record is written well within this (as the doctor did before)
-        ready, _, _ = select.select([process.stdout], [], [], 3)
-        written_during.append(bool(ready))
+
+        def read_line() -> None:
+            assert process.stdout is not None
+            lines.append(process.stdout.readline().strip())
+
+        said = threading.Thread(target=read_line, daemon=True)
+        said.start()
+        said.join(timeout=3)  # without the turn held, the record is written well within this (as it was before)
+        written_during.append(not said.is_alive())
 
     monkeypatch.setattr(Replica, "sync", sync_then_another_writes)
     checkup = open_doctor(Settings(data_dir=seeded_copy)).examine()
     assert written_during == [False], "the other writer waited for the writers' turn"
     assert [f.kind for f in checkup.findings] == [], checkup.findings
-    out, _ = writer[0].communicate(timeout=60)
-    assert writer[0].returncode == 0 and out.strip() == "written"
+    writer[0].wait(timeout=60)
+    assert writer[0].returncode == 0
+    for _ in range(100):  # its last line, read by the thread that waited for it
+        if lines:
+            break
+        time.sleep(0.05)
+    assert lines == ["written"]
     monkeypatch.undo()
     done = run_qa_in(seeded_copy, "doctor")  # the write is there, and followed
     assert done.returncode == 0 and "no problems" in done.stdout, done.stdout
