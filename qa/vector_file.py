@@ -90,7 +90,7 @@ class VectorFile:
         """A file to write the next generation in under a name of its own (a compaction, beside the appends to
         the current one), until `adopt` names it. `tag`: one of `scratch_tag`'s, which names what else the
         compaction makes."""
-        return ScratchFile(self._directory / f"{self._stem}.{tag.replace('_', '-')}.tmp", tag)
+        return ScratchFile(self._directory / f"{self._stem}.{tag.replace('_', '-')}.tmp")
 
     def adopt(self, scratch: ScratchFile, generation: int) -> None:
         """Make the scratch file, synced, the file of this generation (which no committed row points at yet)."""
@@ -153,9 +153,8 @@ class VectorFile:
 class ScratchFile:
     """A file written from its start, one span after another (see VectorFile.scratch)."""
 
-    def __init__(self, path: Path, tag: str) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.tag = tag  # "<process id>_<random>": what else the compaction makes is named by it (qa.catalog)
         self._descriptor: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         self.size = 0
         self._synced = 0  # bytes synced so far
