@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,9 +39,6 @@ HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
 # (105-109 CPU-s) in windows of 512 and 62-63 s (110-113 CPU-s) in windows of 256.
 WINDOW_CHUNKS = 512
 WINDOW_ARTICLES = 512  # ...and articles read per step, whether or not they changed
-# The last window of an input of known length is at least this share of the one before (see _held_back): its
-# model run (about 190 chunks, 2.7 s, for a window of 750 chunks) then covers that window's write (1-2 s).
-LAST_WINDOW_SHARE = 0.25
 # The model's working memory (about 35 MB) is given back while a window of at least this many chunks is written.
 # Giving it back costs a pass of the model (about 4 ms): for one article, which a server adds between questions
 # that take it again at once, that was a few per cent of the add's cost beyond its embedding, for nothing.
@@ -99,7 +95,7 @@ def index_articles(
     store.ensure()
     seen: set[str] = set()
     read = 0
-    windows = _windows(articles, report, seen, cancel, total)
+    windows = _windows(articles, report, seen, cancel)
     # One window is written (and followed by `after_window`) while the next is embedded: the model keeps the cores
     # busy while the store writes. The next window is read and planned before that write starts, never beside it:
     # a write into Chroma holds the interpreter, and planning beside it measured 6.2 s of wall for 1.7 s of work.
@@ -264,18 +260,14 @@ def _windows(
     report: IndexReport,
     seen: set[str],
     cancel: CancelToken | None = None,
-    total: int = 0,
 ) -> Iterator[list[LoadedArticle]]:
     """The articles in windows of about WINDOW_CHUNKS chunks (estimated from their length) or WINDOW_ARTICLES
     articles; failures and repeated ids go to the report. `cancel` is looked at after each article read (a feed
-    or page fetched over the network can take seconds). `total`, the items the input holds at most when it is
-    known, lets the last window be no mere remnant (see _held_back)."""
+    or page fetched over the network can take seconds)."""
     window: list[LoadedArticle] = []
     size = 0
     read_from: dict[str, str] = {}  # each id's first article: where it was read
-    taken = 0
     for item in articles:
-        taken += 1
         if cancel is not None:
             cancel.check()
         if isinstance(item, LoadFailure):
@@ -287,29 +279,12 @@ def _windows(
         seen.add(item.article.id)
         read_from[item.article.id] = item.where
         window.append(item)
-        size += _estimated_chunks(item)
+        size += 1 + len(item.article.text) // 1000  # about 1,000 characters a chunk
         if size >= WINDOW_CHUNKS or len(window) >= WINDOW_ARTICLES:
-            held = _held_back(len(window), total - taken)
-            yield window[: len(window) - held]
-            window = window[len(window) - held :]
-            size = sum(map(_estimated_chunks, window))
+            yield window
+            window, size = [], 0
     if window:
         yield window
-
-
-def _estimated_chunks(item: LoadedArticle) -> int:
-    return 1 + len(item.article.text) // 1000  # about 1,000 characters a chunk
-
-
-def _held_back(full: int, remaining: int) -> int:
-    """How many of a full window's `full` articles go on to the next window, when the `remaining` items of the
-    input (at most; negative when not known) would make the last window less than LAST_WINDOW_SHARE of this one:
-    a window's write runs beside the next window's model run, and the last window's write after it, alone. A last
-    window of a few articles left the write before it to run mostly alone too, on one core (1-2 s a window)."""
-    least = math.ceil(full * LAST_WINDOW_SHARE)
-    if remaining < 0 or remaining >= least:
-        return 0
-    return min(least - remaining, full // 2)
 
 
 def _plan(

@@ -311,34 +311,6 @@ def test_a_feed_streams_through_in_windows_each_logged_and_followed(
     assert len(again.unchanged) == 100 and again.chunks_embedded == 0 and store.change_count() == 3
 
 
-def test_the_last_window_of_an_input_of_known_length_is_no_remnant(
-    tmp_path: Path, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A window's write runs beside the next window's model run. When the input's length is known (`qa index`
-    counts it for its progress bar), the window before the last keeps back enough articles that the last is a
-    quarter of it: a last window of a few articles left the write before it to run alone."""
-    from indexer import pipeline
-
-    monkeypatch.setattr(pipeline, "WINDOW_ARTICLES", 40)
-
-    def windows(count: int, total: int) -> list[int]:
-        recording = _Recording(embedder)
-        store = open_store(Settings(data_dir=tmp_path / f"data-{count}-{total}"), recording)
-        articles = [
-            LoadedArticle(Article(id=f"n{i:03d}", title=f"Story {i}", text=f"Story {i} is about grain."), origin="t")
-            for i in range(count)
-        ]
-        report = index_articles(store, recording, articles, total=total)
-        assert len(report.added) == count and store.change_count() == len(recording.calls)
-        return [len(texts) for texts in recording.calls]
-
-    assert windows(88, 0) == [40, 40, 8], "length not known: windows as they come"
-    assert windows(88, 88) == [40, 38, 10]
-    assert windows(80, 80) == [40, 30, 10], "the input ends with a full window: its last quarter goes on"
-    assert windows(100, 100) == [40, 40, 20], "a last window of half a window is left as it is"
-    assert windows(12, 12) == [12], "one window"
-
-
 def test_the_model_gives_its_memory_back_after_a_big_window_only(
     tmp_path: Path, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
