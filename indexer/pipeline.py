@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ import numpy as np
 
 from indexer.loaders import SUPPORTED, LoadedArticle
 from qa.cancel import CancelToken
-from qa.chunking import Paragraph, chunk_article, first_counted, indexed_text, paragraphs, with_context
+from qa.chunking import chunk_article, indexed_text, with_context
 from qa.domain import Article, ArticleInfo, Chunk, IndexReport, LoadFailure
 from qa.embedder import Embedder
 from qa.store import ArticleToWrite, ChromaStore, Intent, PlannedArticle
@@ -196,7 +196,7 @@ def _plan_next(
             stored = reading.result()
         else:
             stored = store.article_infos(ids)
-        to_plan = []
+        plans = []
         for item in window:
             article, digest = item.article, content_hash(item.article)
             known = stored.get(article.id)
@@ -204,43 +204,16 @@ def _plan_next(
                 report.unchanged.append(article.id)
             else:
                 changed()
-                to_plan.append((item, digest, known))
-        if not chunked:
-            chunked = plan_window_chunks([item.article for item, _, _ in to_plan], embedder, chunk_tokens)
-        plans = [_plan(store, item, digest, chunked[item.article.id], known) for item, digest, known in to_plan]
+                chunks = chunked.get(article.id) or plan_chunks(article, embedder, chunk_tokens)
+                plans.append(_plan(store, item, digest, chunks, known))
         return window, plans
 
 
-def plan_chunks(
-    article: Article,
-    embedder: Embedder,
-    chunk_tokens: int,
-    counted: Mapping[str, int] | None = None,
-    found: list[Paragraph] | None = None,
-) -> list[Chunk]:
-    """An article's chunks with their context, each sized so that title, heading and text fit the model.
-    `counted`: word pieces of texts already counted; `found`: the article's paragraphs (see plan_window_chunks)."""
-    count = embedder.count_tokens
-    if counted:
-
-        def count(text: str) -> int:
-            known = counted.get(text)
-            return embedder.count_tokens(text) if known is None else known
-
+def plan_chunks(article: Article, embedder: Embedder, chunk_tokens: int) -> list[Chunk]:
+    """An article's chunks with their context, each sized so that title, heading and text fit the model."""
     # The embedder reads "title. heading\n\n" before each chunk: leave room for both in the model's window.
-    budget = max(32, chunk_tokens - count(article.title) - HEADING_ALLOWANCE)
-    return with_context(chunk_article(article.id, article.text, count, budget, found), article.title)
-
-
-def plan_window_chunks(articles: Sequence[Article], embedder: Embedder, chunk_tokens: int) -> dict[str, list[Chunk]]:
-    """`plan_chunks` of a window's articles, by id, their titles and paragraphs counted in one call of the
-    tokenizer: on every core and without the interpreter's lock, while the model waits for the window (counted
-    one by one, 0.14 s of a window of 760 paragraphs, against 0.08 s)."""
-    found = {article.id: paragraphs(article.text) for article in articles}
-    texts = [article.title for article in articles]
-    texts += [text for article in articles for text in first_counted(article.text, found[article.id])]
-    counted = dict(zip(texts, embedder.count_tokens_many(texts), strict=True)) if texts else {}
-    return {a.id: plan_chunks(a, embedder, chunk_tokens, counted, found[a.id]) for a in articles}
+    budget = max(32, chunk_tokens - embedder.count_tokens(article.title) - HEADING_ALLOWANCE)
+    return with_context(chunk_article(article.id, article.text, embedder.count_tokens, budget), article.title)
 
 
 def _repeated(item: LoadedArticle, first: str) -> LoadFailure:

@@ -50,42 +50,19 @@ def chunk_version(content_hash: str) -> str:
     return hashlib.sha256(content_hash.encode("utf-8")).hexdigest()[:12]
 
 
-Paragraph = tuple[Span, list[Span]]  # a paragraph's span and its sentences
-
-
-def paragraphs(text: str) -> list[Paragraph]:
-    """Each paragraph of a text with its sentences, as `chunk_article` cuts them."""
+def chunk_article(article_id: str, text: str, count_tokens: Callable[[str], int], max_tokens: int) -> list[Chunk]:
+    """Split an article into chunks of whole sentences, each at most `max_tokens` word pieces where possible."""
+    count_tokens = cache(count_tokens)  # a paragraph is counted to see whether it fits, then again as a piece
     sentences = sentence_spans(text)
     # Sentences are in order and never overlap: those inside a paragraph are one run, found by bisection (a scan
     # of every sentence for every paragraph took minutes on a 5 MB article).
     starts, ends = [s for s, _ in sentences], [e for _, e in sentences]
-    return [
-        ((p_start, p_end), sentences[bisect_left(starts, p_start) : bisect_right(ends, p_end)])
-        for p_start, p_end in paragraph_spans(text)
-    ]
-
-
-def first_counted(text: str, found: list[Paragraph]) -> list[str]:
-    """The texts `chunk_article` counts first: each paragraph's sentences. Counted beforehand in one call for a
-    whole window (see indexer.pipeline), the rest of its counts are few: those of a paragraph too long to fit."""
-    return [_span_text(text, sentences) for _, sentences in found if sentences]
-
-
-def chunk_article(
-    article_id: str,
-    text: str,
-    count_tokens: Callable[[str], int],
-    max_tokens: int,
-    found: list[Paragraph] | None = None,
-) -> list[Chunk]:
-    """Split an article into chunks of whole sentences, each at most `max_tokens` word pieces where possible.
-    `found`: the text's `paragraphs`, when they are already known."""
-    count_tokens = cache(count_tokens)  # a paragraph is counted to see whether it fits, then again as a piece
     groups: list[tuple[list[Span], str]] = []
     pending: list[Span] = []
     pending_tokens = 0
     heading = ""
-    for (p_start, p_end), paragraph in paragraphs(text) if found is None else found:
+    for p_start, p_end in paragraph_spans(text):
+        paragraph = sentences[bisect_left(starts, p_start) : bisect_right(ends, p_end)]
         if is_heading(text[p_start:p_end]):
             heading = text[p_start:p_end].lstrip("#").strip()
         for piece in _split_long(text, paragraph, count_tokens, max_tokens):

@@ -78,10 +78,6 @@ class Embedder(Protocol):
         """Word pieces in a text (sizes the chunks)."""
         ...
 
-    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
-        """`count_tokens` of each text, in one call."""
-        ...
-
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit vector per text."""
         ...
@@ -190,11 +186,6 @@ class MiniLMEmbedder:
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for this text, [CLS] and [SEP] included."""
         return len(self.tokenizer.encode(text).ids)
-
-    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
-        """`count_tokens` of each text, in one call: the tokenizer runs them on every core, without holding the
-        interpreter (a window's paragraphs counted one by one kept the model's other core idle)."""
-        return [len(encoding) for encoding in self.tokenizer.encode_batch(list(texts))]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit vector per text, shape (len(texts), 384)."""

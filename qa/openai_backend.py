@@ -156,10 +156,6 @@ class OpenAIEmbedder:
         """Word pieces of the local tokenizer: only used to size chunks."""
         return len(self._tokenizer.encode(text).ids)
 
-    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
-        """`count_tokens` of each text, in one call of the tokenizer."""
-        return [len(encoding) for encoding in self._tokenizer.encode_batch(list(texts))]
-
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors from the server, in the order given."""
         vectors: list[list[float]] = []
