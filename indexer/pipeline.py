@@ -17,14 +17,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from indexer.loaders import SUPPORTED, LoadedArticle
-from indexer.writer_process import WriterProcess
 from qa.cancel import CancelToken
 from qa.chunking import chunk_article, indexed_text, with_context
 from qa.domain import Article, ArticleInfo, Chunk, IndexReport, LoadFailure
@@ -34,7 +32,6 @@ from qa.telemetry import carry, count_embedded, stage, traced
 
 Progress = Callable[[int, int], None]  # (articles read, articles in all: 0 when not known)
 IndexedFrom = Callable[[Sequence[str]], dict[str, str]]  # folders -> {article id: folder} of what came from them
-WindowWriter = Callable[[Sequence[ArticleToWrite]], None]  # writes a window elsewhere, followed (WriterProcess.write)
 Embedded = Callable[[int, int], None]  # (chunks of the window embedded so far, chunks the window embeds)
 HEADING_ALLOWANCE = 12  # word pieces kept free for a chunk's section heading
 # Chunks embedded and written per step: memory stays bounded by the window, and each window costs a write, a
@@ -82,7 +79,6 @@ def index_articles(
     rewrite: bool = False,
     cancel: CancelToken | None = None,
     embedded: Embedded | None = None,
-    writer_process: Callable[[], WriterProcess] | None = None,
 ) -> IndexReport:
     """Add new articles, replace edited ones, skip unchanged ones; remove articles whose files left `folders`
     (`indexed_from` tells which articles came from which folders). `after_window` runs after each window is
@@ -90,9 +86,7 @@ def index_articles(
     `rewrite` writes unchanged articles too (qa doctor --fix rebuilds damaged ones from their stored text).
     `cancel` is looked at after each article read and each batch of the model: once set, the run stops
     (Cancelled) before writing the window it was reading or embedding, and a write already under way finishes.
-    `embedded` hears the window's progress. `writer_process` starts a process that writes the windows instead
-    of this one, taken when the first window is full (a long run); the writes wait on a pipe, not on the
-    interpreter, and this process's view of the store is opened again once, when the run ends.
+    `embedded` hears the window's progress.
 
     Idempotent: the same input twice embeds nothing and changes no count the second time.
     """
@@ -106,11 +100,7 @@ def index_articles(
     # busy while the store writes. The next window is read and planned before that write starts, never beside it:
     # a write into Chroma holds the interpreter, and planning beside it measured 6.2 s of wall for 1.7 s of work.
     # (Planning on the writer's thread, beside the model, measured slower still: the model lost a core.)
-    elsewhere: WriterProcess | None = None
-    with ExitStack() as stack:
-        # the writer process closes last, once the thread that waits on it is done: a write under way finishes
-        stack.callback(lambda: elsewhere.close() if elsewhere is not None else None)
-        writer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer"))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer:
         writing: Future[None] | None = None
         loading: Future[None] | None = None
 
@@ -122,9 +112,7 @@ def index_articles(
                 loading = writer.submit(carry(load))
 
         planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
-        if writer_process is not None and planned is not None and _full(planned[0]):
-            elsewhere = writer_process()  # it starts beside the first window's model run
-        ahead = None if elsewhere else _intend_ahead(store, writer, planned)  # recorded while the model embeds
+        ahead = _intend_ahead(store, writer, planned)  # the window's intent, recorded while the model embeds it
         try:
             while planned is not None:
                 window, plans = planned
@@ -142,15 +130,11 @@ def index_articles(
                 if writing is not None:
                     writing.result()  # one write in flight at a time, and its failure stops the run here
                     writing = None
-                planned = _plan_next(
-                    store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer, elsewhere is None
-                )
-                if writes and elsewhere is not None:
-                    writing = writer.submit(carry(_write_elsewhere), elsewhere.write, writes)
-                elif writes:
+                planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
+                if writes:
                     writing = writer.submit(carry(_write), store, writes, after_window, ahead)
                     ahead = None  # the write's now: never withdrawn
-                ahead = None if elsewhere else _intend_ahead(store, writer, planned)
+                ahead = _intend_ahead(store, writer, planned)
                 if progress:
                     progress(read, max(total, read))
         except BaseException:
@@ -193,18 +177,14 @@ def _plan_next(
     rewrite: bool,
     changed: Callable[[], object],
     reader: ThreadPoolExecutor,
-    follow: bool = True,
 ) -> tuple[list[LoadedArticle], list[_Plan]] | None:
     """The next window, and what changed in it with its chunks (None when the input is done); unchanged articles
     go to the report. `changed` hears each changed article before it is planned. `reader` reads the records of
-    a window of one article while it is chunked. Without `follow`, planned from this process's view as it is:
-    while a writer process writes the run, whose own windows are never read back (each id comes once), opening
-    the view again after each of its writes would cost a load of the vector index a window."""
+    a window of one article while it is chunked."""
     window = next(windows, None)
     if window is None:
         return None
-    if follow:
-        store.see_other_writers()  # vectors are reused from the store: read them from a view that has them all
+    store.see_other_writers()  # vectors are reused from the store: read them from a view that has them all
     with stage("plan", "index"):
         ids = [item.article.id for item in window]
         chunked: dict[str, list[Chunk]] = {}
@@ -248,16 +228,6 @@ def _repeated(item: LoadedArticle, first: str) -> LoadFailure:
     return LoadFailure(path=item.where or article_id, reason=reason, repeated_id=True)
 
 
-def _size(item: LoadedArticle) -> int:
-    """An article's chunks, estimated from its length (about 1,000 characters a chunk)."""
-    return 1 + len(item.article.text) // 1000
-
-
-def _full(window: list[LoadedArticle]) -> bool:
-    """Whether a window was closed by its size, not by the end of the input."""
-    return len(window) >= WINDOW_ARTICLES or sum(map(_size, window)) >= WINDOW_CHUNKS
-
-
 def _windows(
     articles: Iterable[LoadedArticle | LoadFailure],
     report: IndexReport,
@@ -282,7 +252,7 @@ def _windows(
         seen.add(item.article.id)
         read_from[item.article.id] = item.where
         window.append(item)
-        size += _size(item)
+        size += 1 + len(item.article.text) // 1000  # about 1,000 characters a chunk
         if size >= WINDOW_CHUNKS or len(window) >= WINDOW_ARTICLES:
             yield window
             window, size = [], 0
@@ -316,12 +286,6 @@ def _write(
         store.put_articles(writes, ahead.result() if ahead is not None else None)
     if after_window:
         after_window()
-
-
-def _write_elsewhere(write: WindowWriter, writes: list[ArticleToWrite]) -> None:
-    """A window written by the writer process (which follows it with the replica on disk)."""
-    with stage("write", "index"):
-        write(writes)
 
 
 def _intend_ahead(

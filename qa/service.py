@@ -22,7 +22,6 @@ from typing import Literal, TypeVar
 from indexer import FeedState, LoadedArticle, count_sources, index_articles, iter_sources, local_folders, make_article
 from indexer.dates import DateError, parse_date
 from indexer.pipeline import Embedded
-from indexer.writer_process import WriterProcess
 from qa.answering import Answerer
 from qa.cancel import CancelToken
 from qa.catalog import ArticleMatch, ListOrder
@@ -356,15 +355,12 @@ class NewsService:
         *,
         conditional: bool = False,
         cancel: CancelToken | None = None,
-        writer_process: bool = False,
     ) -> IndexReport:
         """Index files, folders, feed files and feed or page URLs: new articles added, edited ones replaced,
         vanished files removed. The input streams through a window at a time, each window written and followed by
         the replica before the next; `progress` hears (articles read, articles in all). `conditional` (polling)
         sends each feed what its server said last time, and an unchanged feed gives nothing. `cancel` stops the run
-        at its next step (Cancelled): the windows written so far are kept whole. `writer_process`: a long run on
-        local files is written by a process of its own (see indexer.writer_process), for a process that indexes
-        and answers nothing meanwhile (`qa index`)."""
+        at its next step (Cancelled): the windows written so far are kept whole."""
         with self._writes:
             self.store.ensure()
             catalog = self.engine.refresh(force=True).catalog  # in step: it says what came from which folder
@@ -380,7 +376,6 @@ class NewsService:
                 after_window=self._follow_window,
                 total=count_sources(paths) if progress else 0,
                 cancel=cancel,
-                writer_process=self._writer_process if writer_process and self.store.local is not None else None,
             )
             if feed_state is not None:
                 feed_state.save()  # only now: every item of the feeds fetched is in the index
@@ -406,7 +401,7 @@ class NewsService:
             )
             info = self._written(article.id, wrote=bool(report.added or report.updated))
         if report.chunks_embedded >= BIG_WRITE_CHUNKS:
-            give_back_memory()
+            _give_back_memory()
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
         return ArticleWrite(article=info, status=status, chunks_embedded=report.chunks_embedded)
 
@@ -628,15 +623,11 @@ class NewsService:
         report.chunks_total = self.engine.refresh(force=True).catalog.chunk_total()
         return report
 
-    def _writer_process(self) -> WriterProcess:
-        embedder = self.engine.embedder
-        return WriterProcess(self.settings, embedder.model_id, embedder.dimension)
-
     def _follow_window(self) -> None:
         """A long run keeps the replica in step window by window: each catch-up reads one window back. The C
         heap's free memory goes back to the system after each window: a long run's peak follows the window."""
         self.engine.refresh(force=True)
-        give_back_memory()
+        _give_back_memory()
 
 
 def _articles_of(chunk_ids: Iterable[str]) -> list[str]:
@@ -651,7 +642,7 @@ def _articles_of(chunk_ids: Iterable[str]) -> list[str]:
     return list(found)
 
 
-def give_back_memory() -> None:
+def _give_back_memory() -> None:
     """Return the C heap's free memory to the system: glibc keeps it otherwise (a 2 MB article's write left a
     process 130 MB larger for good). Nothing where the C library is not glibc."""
     with contextlib.suppress(OSError, AttributeError):

@@ -128,18 +128,8 @@ def local_files(settings: Settings) -> LocalFiles | None:
 
 def open_store(settings: Settings, embedder: Embedder) -> ChromaStore:
     """The index this configuration points at, bound to its embedder."""
-    return open_store_bound_to(settings, embedder.model_id, embedder.dimension)
-
-
-def open_store_bound_to(settings: Settings, embedder_id: str, dimension: int) -> ChromaStore:
-    """The index this configuration points at, bound to an embedder known by its id (no model loaded)."""
     client, where = chroma_client(settings)
-    return ChromaStore(client, settings.collection, embedder_id, dimension, where, local_files(settings))
-
-
-def open_replica(settings: Settings, store: ChromaStore) -> Replica:
-    """The keyword index and catalog this process keeps beside `store`."""
-    return Replica(store, settings.data_dir / "replica" / settings.collection)
+    return ChromaStore(client, settings.collection, embedder.model_id, embedder.dimension, where, local_files(settings))
 
 
 def open_service(settings: Settings, fast_start: bool = False, bulk: bool = False) -> NewsService:
@@ -164,7 +154,7 @@ def _assemble(settings: Settings, fast_start: bool = False, bulk: bool = False) 
     if fast_start and isinstance(embedder, MiniLMEmbedder):  # its question comes next: the model loads beside the store
         embedder.load_in_background()
     store = open_store(settings, embedder)
-    replica = open_replica(settings, store)
+    replica = Replica(store, settings.data_dir / "replica" / settings.collection)
     # The keyword cache of earlier releases, rebuilt from every chunk on every write: the replica replaces it.
     shutil.rmtree(settings.data_dir / f"bm25-{settings.collection}", ignore_errors=True)
     answerer = build_answerer(settings, embedder)

@@ -84,14 +84,11 @@ def index_with_progress(
 ) -> IndexReport:
     """`service.index_paths` with a progress bar in articles (shared by `qa index` and `qa eval --corpus`)."""
     if not err.is_terminal:  # no bar to feed: the articles need not be counted first
-        return service.index_paths(paths, cancel=cancel, writer_process=True)
+        return service.index_paths(paths, cancel=cancel)
     with progress_bar("articles") as bar:
         task = bar.add_task(label, total=None)
         return service.index_paths(
-            paths,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-            cancel=cancel,
-            writer_process=True,
+            paths, progress=lambda done, total: bar.update(task, completed=done, total=total), cancel=cancel
         )
 
 
