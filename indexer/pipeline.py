@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,17 +97,12 @@ def index_articles(
     read = 0
     windows = _windows(articles, report, seen, cancel)
     # One window is written (and followed by `after_window`) while the next is embedded: the model keeps the cores
-    # busy while the store writes. The window after that is read and planned on a thread of its own beside the
-    # model too, once the writes queued before it are done: the store is never read beside a write (a write into
-    # Chroma holds the interpreter, and a view of other processes' writes may open the store again), and the model
-    # does not wait for a window between two (2.6% of a run of 2,000 articles; bench/JOURNAL.md, 2026-12-05).
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-planner") as planner,
-    ):
+    # busy while the store writes. The next window is read and planned before that write starts, never beside it:
+    # a write into Chroma holds the interpreter, and planning beside it measured 6.2 s of wall for 1.7 s of work.
+    # (Planning on the writer's thread, beside the model, measured slower still: the model lost a core.)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer:
         writing: Future[None] | None = None
         loading: Future[None] | None = None
-        following: Future[tuple[list[LoadedArticle], list[_Plan]] | None] | None = None
 
         def load_model() -> None:
             """Once something is to be embedded, the model loads (0.3 s; onnxruntime lets go of the GIL) beside the
@@ -115,11 +110,6 @@ def index_articles(
             nonlocal loading
             if loading is None and (load := getattr(embedder, "load", None)) is not None:
                 loading = writer.submit(carry(load))
-
-        def plan_after_writes() -> tuple[list[LoadedArticle], list[_Plan]] | None:
-            """The next window, planned once the writer has done what was queued on it so far."""
-            writer.submit(_nothing).result()
-            return _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
 
         planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
         ahead = _intend_ahead(store, writer, planned)  # the window's intent, recorded while the model embeds it
@@ -130,7 +120,6 @@ def index_articles(
                 read += len(window)
                 if loading is not None:
                     loading.result()  # loaded before its first batch (a failure to load is raised here)
-                following = planner.submit(carry(plan_after_writes))
                 before = report.chunks_embedded
                 writes = _embed(embedder, plans, report, cancel, heard) if plans else []
                 release = getattr(embedder, "release_memory", None)
@@ -141,7 +130,7 @@ def index_articles(
                 if writing is not None:
                     writing.result()  # one write in flight at a time, and its failure stops the run here
                     writing = None
-                planned, following = following.result(), None
+                planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
                 if writes:
                     writing = writer.submit(carry(_write), store, writes, after_window, ahead)
                     ahead = None  # the write's now: never withdrawn
@@ -149,9 +138,6 @@ def index_articles(
                 if progress:
                     progress(read, max(total, read))
         except BaseException:
-            if following is not None:  # the planner's reads end before the intent is taken back
-                following.cancel()
-                wait([following])
             _withdraw(store, ahead)  # a window that will not be written: its intent goes
             raise
         if writing is not None:
@@ -180,10 +166,6 @@ def _heard_in_window(
             progress(before + size * done // of, max(total, before + size))
 
     return heard
-
-
-def _nothing() -> None:
-    """A task that marks its place in an executor's queue: done once everything before it is."""
 
 
 def _plan_next(

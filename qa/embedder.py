@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import queue
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -35,13 +34,6 @@ MAX_BATCH_TOKENS = 512
 # core taken by other work (the store's writes) slows one lane instead of stalling both threads of every
 # operation. Each lane keeps its own working memory (its arena): at most MAX_LANES.
 MAX_LANES = 4
-
-# How often a thread running Python is asked to hand the interpreter over, in a bulk-indexing process (CPython's
-# default is 5 ms). A lane pooling a batch that has left the model lets go of the interpreter at each large numpy
-# operation and waits to take it back; beside a thread running Python (the next window's planning, the writer)
-# each wait lasts up to the interval: 130 batches pooled with their sentence spans took 73 ms alone, 20.6 s beside
-# such a thread at 5 ms and 1.2 s at 0.5 ms (bench/JOURNAL.md, 2026-12-05).
-BULK_SWITCH_INTERVAL_S = 0.0005
 
 # How long a session's threads spin for the next piece of a run before they sleep. Without spinning, each of a
 # forward pass's hundreds of operations wakes the second thread from sleep; spinning without bound (onnxruntime's
@@ -338,12 +330,6 @@ def first_word_pieces(text: str, limit: int) -> str | None:
     """The text cut after its first `limit` word pieces, or None when it has no more than that."""
     offsets = _word_pieces().encode(text, add_special_tokens=False).offsets
     return None if len(offsets) <= limit else text[: offsets[limit - 1][1]]
-
-
-def share_interpreter_with_lanes() -> None:
-    """For a process that indexes in bulk (`qa index`, `qa watch`), whose next window is planned beside the model:
-    see BULK_SWITCH_INTERVAL_S."""
-    sys.setswitchinterval(BULK_SWITCH_INTERVAL_S)
 
 
 def bulk_lanes() -> int:

@@ -36,12 +36,10 @@ def index(
     ],
 ) -> None:
     """Index articles (idempotent: unchanged articles are skipped, edited ones replaced)."""
-    from qa.embedder import share_interpreter_with_lanes
     from qa.service import limit_malloc_arenas
     from qa.wiring import open_service
 
     limit_malloc_arenas()  # before the store, the model and the writer start their threads
-    share_interpreter_with_lanes()
     config = load_settings()
     stop = CancelToken()
     with warnings_shown(), ctrl_c_cancels(stop):

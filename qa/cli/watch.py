@@ -54,7 +54,6 @@ def watch(
 ) -> None:
     """Poll feeds and index their new and changed items (a conditional GET each time: an unchanged feed costs a
     304). One log line per poll and per failure; a feed that is down is retried later and later."""
-    from qa.embedder import share_interpreter_with_lanes
     from qa.watching import FeedWatcher
     from qa.wiring import open_service
 
@@ -70,7 +69,6 @@ def watch(
     except ValueError as exc:
         raise fail(f"--every: {exc}", 2) from None
     configure_logging(config.log_format, config.log_level)
-    share_interpreter_with_lanes()
     service = run(lambda: open_service(config, bulk=True))
     stop = SignalFlag()
 
