@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -265,10 +266,17 @@ class MiniLMEmbedder:
         spans: Sequence[Sequence[Span]],
     ) -> _Pooled:
         """One forward pass: each text's mean-pooled vector, and its spans' vectors (by text) where it has spans."""
-        states, mask = self._forward([encodings[i] for i in batch], session=session)
-        pooled = (states * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        by_text = {i: _pool_spans(states[row], encodings[i], spans[i]) for row, i in enumerate(batch) if spans[i]}
-        return pooled, by_text
+        batch_encodings = [encodings[i] for i in batch]
+        states = self._forward(batch_encodings, session=session)
+        # Every mean of the batch as one weighted sum, a single numpy call. Each numpy call on a large array lets go
+        # of the interpreter, and beside a thread running Python (the indexer's planning and writes) getting it back
+        # waits a switch interval (5 ms): pooling 130 batches span by span took 20.6 s there against 73 ms alone.
+        # einsum rather than matmul: OpenBLAS runs a 256-token text's product on a second thread, taking a core
+        # from the other lane.
+        weights = _mean_weights(batch_encodings, [spans[i] for i in batch], states.shape[1])
+        pooled = np.einsum("tsw,twd->tsd", weights, states)
+        by_text = {i: pooled[row, 1 : 1 + len(spans[i])] for row, i in enumerate(batch) if spans[i]}
+        return pooled[:, 0], by_text
 
     def _batches(self, order: list[int], encodings: list[Encoding]) -> Iterator[list[int]]:
         """Runs of `order` (shortest first) of at most `batch_size` texts and `max_batch_tokens` padded tokens:
@@ -297,7 +305,8 @@ class MiniLMEmbedder:
         encodings: list[Encoding],
         options: ort.RunOptions | None = None,
         session: ort.InferenceSession | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> np.ndarray:
+        """The model's last hidden states of a batch, padded to its longest text: (texts, width, DIMENSION)."""
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -309,7 +318,7 @@ class MiniLMEmbedder:
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             options,
         )
-        return states, mask.astype(np.float32)
+        return np.asarray(states)
 
 
 _Pooled = tuple[np.ndarray, dict[int, np.ndarray]]  # a batch's text vectors, and span vectors by text
@@ -337,17 +346,36 @@ def bulk_lanes() -> int:
     return max(1, min(MAX_LANES, len(os.sched_getaffinity(0))))
 
 
-def _pool_spans(states: np.ndarray, encoding: Encoding, spans: Sequence[Span]) -> np.ndarray:
-    """Mean of token states whose characters fall inside each span; a truncated span falls back to the text."""
+def _mean_weights(encodings: Sequence[Encoding], spans: Sequence[Sequence[Span]], width: int) -> np.ndarray:
+    """Weights (texts, 1 + most spans, width) whose product with a batch's token states gives each text's mean
+    (row 0, over all its tokens) and each span's (rows 1...): the mean of the content tokens whose characters fall
+    inside the span, or of all content tokens when none does (a span cut off by truncation)."""
+    weights = np.zeros((len(encodings), 1 + max(map(len, spans), default=0), width), dtype=np.float32)
+    for row, (encoding, text_spans) in enumerate(zip(encodings, spans, strict=True)):
+        weights[row, 0, : len(encoding.ids)] = 1 / max(len(encoding.ids), 1)
+        for k, tokens in enumerate(_span_tokens(encoding, text_spans), start=1):
+            if tokens:
+                weights[row, k, tokens] = 1 / len(tokens)
+            else:  # a text of special tokens only: the mean of the whole padded row, as before
+                weights[row, k] = 1 / width
+    return weights
+
+
+def _span_tokens(encoding: Encoding, spans: Sequence[Span]) -> Iterator[list[int]]:
+    """For each span, the content tokens (not [CLS], [SEP]) whose characters it covers, else all content tokens."""
     offsets = encoding.offsets
-    special = encoding.special_tokens_mask
-    content = [t for t in range(len(offsets)) if not special[t]]
-    whole = states[content].mean(axis=0) if content else states.mean(axis=0)
-    pooled = np.empty((len(spans), states.shape[1]), dtype=np.float32)
-    for k, (start, end) in enumerate(spans):
-        tokens = [t for t in content if offsets[t][0] >= start and offsets[t][1] <= end]
-        pooled[k] = states[tokens].mean(axis=0) if tokens else whole
-    return pooled
+    content = [t for t, special in enumerate(encoding.special_tokens_mask) if not special]
+    starts = [offsets[t][0] for t in content]
+    ends = [offsets[t][1] for t in content]
+    # A tokenizer's offsets rise with the tokens, so a span's tokens are one run, found by bisection; the scan
+    # below is for a tokenizer whose offsets do not.
+    rising = starts == sorted(starts) and ends == sorted(ends)
+    for start, end in spans:
+        if rising:
+            tokens = content[bisect_left(starts, start) : bisect_right(ends, end)]
+        else:
+            tokens = [t for t in content if offsets[t][0] >= start and offsets[t][1] <= end]
+        yield tokens or content
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

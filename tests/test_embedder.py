@@ -49,6 +49,27 @@ def test_span_vectors_pool_the_tokens_of_each_sentence(embedder: MiniLMEmbedder)
     assert float(vectors[0] @ span_vectors[0][0]) > 0.5
 
 
+def test_each_span_is_the_mean_of_the_token_states_inside_it(embedder: MiniLMEmbedder) -> None:
+    """Pooled in one weighted sum per batch, a span's vector is still the plain mean of the states of the word
+    pieces inside it; a span past the 256-token cut falls back to the whole text's content tokens."""
+    long = "Moscow talks went on. " * 80  # past 256 word pieces: its last sentence is cut off
+    texts = ["Truss demanded a withdrawal. Lavrov rejected it.", long, "Short."]
+    spans = [[(0, 28), (29, 48)], [(0, 21), (len(long) - 22, len(long) - 1)], []]
+    vectors, span_vectors = embedder.embed_with_spans(texts, spans)
+    for text, text_spans, got, text_vector in zip(texts, spans, span_vectors, vectors, strict=True):
+        encoding = embedder.tokenizer.encode(text)
+        states = embedder._forward([encoding])[0]
+        content = [t for t, special in enumerate(encoding.special_tokens_mask) if not special]
+        expected = [states.mean(axis=0)]  # the text's own vector: every token, [CLS] and [SEP] too
+        for start, end in text_spans:
+            inside = [t for t in content if encoding.offsets[t][0] >= start and encoding.offsets[t][1] <= end]
+            expected.append(states[inside or content].mean(axis=0))
+        unit = np.stack(expected) / np.linalg.norm(np.stack(expected), axis=1, keepdims=True)
+        assert np.allclose(text_vector, unit[0], atol=1e-5)
+        assert got.shape == (len(text_spans), DIMENSION) and np.allclose(got, unit[1:], atol=1e-5)
+    assert not np.allclose(span_vectors[1][0], span_vectors[1][1], atol=1e-3)  # the first sentence: its own tokens
+
+
 def test_the_model_plans_no_memory_pattern_per_shape(embedder: MiniLMEmbedder) -> None:
     # Indexing runs batches of every shape: a pattern per shape grew the arena to the largest (bench/memory.py).
     assert embedder.session.get_session_options().enable_mem_pattern is False
