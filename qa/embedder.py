@@ -367,15 +367,10 @@ def _span_tokens(encoding: Encoding, spans: Sequence[Span]) -> Iterator[list[int
     content = [t for t, special in enumerate(encoding.special_tokens_mask) if not special]
     starts = [offsets[t][0] for t in content]
     ends = [offsets[t][1] for t in content]
-    # A tokenizer's offsets rise with the tokens, so a span's tokens are one run, found by bisection; the scan
-    # below is for a tokenizer whose offsets do not.
-    rising = starts == sorted(starts) and ends == sorted(ends)
+    # The word pieces' offsets rise with them (none fell in 3,433 texts: the 2,000-article feed, XQuAD-en's
+    # paragraphs and questions, accents, ligatures, CJK, emoji), so a span's tokens are one run, found by bisection.
     for start, end in spans:
-        if rising:
-            tokens = content[bisect_left(starts, start) : bisect_right(ends, end)]
-        else:
-            tokens = [t for t in content if offsets[t][0] >= start and offsets[t][1] <= end]
-        yield tokens or content
+        yield content[bisect_left(starts, start) : bisect_right(ends, end)] or content
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
