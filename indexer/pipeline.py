@@ -11,6 +11,7 @@ between two batches of the model, before the window being embedded is written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -99,8 +100,14 @@ def index_articles(
     # One window is written (and followed by `after_window`) while the next is embedded: the model keeps the cores
     # busy while the store writes. The next window is read and planned before that write starts, never beside it:
     # a write into Chroma holds the interpreter, and planning beside it measured 6.2 s of wall for 1.7 s of work.
-    # (Planning on the writer's thread, beside the model, measured slower still: the model lost a core.)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer:
+    # With a model in this process, planning waits for the window's embedding too (beside the model, it measured
+    # slower: the lanes wait for the interpreter). A model in a process of its own (`embeds_apart`) embeds the
+    # window while this thread plans the next one: its cores would otherwise idle through the planning.
+    apart = bool(getattr(embedder, "embeds_apart", False))
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-embedding") as embedding,
+    ):
         writing: Future[None] | None = None
         loading: Future[None] | None = None
 
@@ -111,7 +118,10 @@ def index_articles(
             if loading is None and (load := getattr(embedder, "load", None)) is not None:
                 loading = writer.submit(carry(load))
 
-        planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
+        def plan_next() -> tuple[list[LoadedArticle], list[_Plan]] | None:
+            return _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
+
+        planned = plan_next()
         ahead = _intend_ahead(store, writer, planned)  # the window's intent, recorded while the model embeds it
         try:
             while planned is not None:
@@ -121,16 +131,23 @@ def index_articles(
                 if loading is not None:
                     loading.result()  # loaded before its first batch (a failure to load is raised here)
                 before = report.chunks_embedded
-                writes = _embed(embedder, plans, report, cancel, heard) if plans else []
+                if beside := apart and bool(plans):
+                    planned, writes = _plan_beside_embedding(
+                        embedding, writing, embedder, plans, report, cancel, heard, plan_next
+                    )
+                    writing = None  # waited for before the planning
+                else:
+                    writes = _embed(embedder, plans, report, (cancel,), heard) if plans else []
                 release = getattr(embedder, "release_memory", None)
                 if release is not None and report.chunks_embedded - before >= RELEASE_AFTER_CHUNKS:
                     release()  # the model's working memory is not needed while the window is written (local model)
                 if cancel is not None:
                     cancel.check()  # the last look before this window's write: once it starts, it finishes
-                if writing is not None:
-                    writing.result()  # one write in flight at a time, and its failure stops the run here
-                    writing = None
-                planned = _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
+                if not beside:
+                    if writing is not None:
+                        writing.result()  # one write in flight at a time, and its failure stops the run here
+                        writing = None
+                    planned = plan_next()
                 if writes:
                     writing = writer.submit(carry(_write), store, writes, after_window, ahead)
                     ahead = None  # the write's now: never withdrawn
@@ -149,6 +166,33 @@ def index_articles(
             after_window()
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _plan_beside_embedding(
+    embedding: ThreadPoolExecutor,
+    writing: Future[None] | None,
+    embedder: Embedder,
+    plans: list[_Plan],
+    report: IndexReport,
+    cancel: CancelToken | None,
+    heard: Embedded | None,
+    plan_next: Callable[[], tuple[list[LoadedArticle], list[_Plan]] | None],
+) -> tuple[tuple[list[LoadedArticle], list[_Plan]] | None, list[ArticleToWrite]]:
+    """The next window planned while this one is embedded (by a model in another process), after the write in
+    flight: the next plan and this window's writes. If the planning or the write fails, the embedding stops at
+    its next batch before the failure goes on."""
+    halt = CancelToken()
+    embedded = embedding.submit(carry(_embed), embedder, plans, report, (cancel, halt), heard)
+    try:
+        if writing is not None:
+            writing.result()  # one write in flight at a time, and its failure stops the run here
+        upcoming = plan_next()
+    except BaseException:
+        halt.cancel("The indexing stopped.")
+        with contextlib.suppress(Exception):
+            embedded.result()
+        raise
+    return upcoming, embedded.result()
 
 
 def _heard_in_window(
@@ -316,11 +360,11 @@ def _embed(
     embedder: Embedder,
     plans: list[_Plan],
     report: IndexReport,
-    cancel: CancelToken | None,
+    cancels: Sequence[CancelToken | None],
     embedded: Embedded | None,
 ) -> list[ArticleToWrite]:
     """Embed every chunk of the window that has no reusable vector, in one call: the model batches them in order
-    of word pieces across the whole window (a batch is padded to its longest text), and `cancel` is looked at
+    of word pieces across the whole window (a batch is padded to its longest text), and `cancels` are looked at
     after each batch. The articles to write."""
     pending = [(p, c, *indexed_text(c.text, c.context)) for p in plans for c in p.chunks if c.position not in p.reused]
     texts = [text for _, _, text, _ in pending]
@@ -329,8 +373,10 @@ def _embed(
     def after_batch(done: int) -> None:
         if embedded is not None:
             embedded(done, len(pending))
-        if cancel is not None and done < len(pending):
-            cancel.check()
+        if done < len(pending):
+            for cancel in cancels:
+                if cancel is not None:
+                    cancel.check()
 
     with stage("embed", "index"):  # nothing, when every chunk's vector is reused
         vectors, sentence_vectors = embedder.embed_with_spans(texts, spans, after_batch)

@@ -355,16 +355,23 @@ def _mean_weights(encodings: Sequence[Encoding], spans: Sequence[Sequence[Span]]
         weights[row, 0, : len(encoding.ids)] = 1 / max(len(encoding.ids), 1)
         for k, tokens in enumerate(_span_tokens(encoding, text_spans), start=1):
             if tokens:
-                weights[row, k, tokens] = 1 / len(tokens)
+                # a slice, not a list of positions: a list is an index array numpy builds, under the interpreter
+                weights[row, k, tokens.start : tokens.stop] = 1 / len(tokens)
             else:  # a text of special tokens only: the mean of the whole padded row, as before
                 weights[row, k] = 1 / width
     return weights
 
 
-def _span_tokens(encoding: Encoding, spans: Sequence[Span]) -> Iterator[list[int]]:
+def _span_tokens(encoding: Encoding, spans: Sequence[Span]) -> Iterator[range]:
     """For each span, the content tokens (not [CLS], [SEP]) whose characters it covers, else all content tokens."""
     offsets = encoding.offsets
-    content = [t for t, special in enumerate(encoding.special_tokens_mask) if not special]
+    special = encoding.special_tokens_mask
+    # [CLS] first and [SEP] last: the content tokens are one run between them
+    first = next((t for t, flag in enumerate(special) if not flag), len(special))
+    stop = first
+    while stop < len(special) and not special[stop]:
+        stop += 1
+    content = range(first, stop)
     starts = [offsets[t][0] for t in content]
     ends = [offsets[t][1] for t in content]
     # The word pieces' offsets rise with them (none fell in 3,433 texts: the 2,000-article feed, XQuAD-en's

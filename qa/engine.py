@@ -128,9 +128,12 @@ class Engine:
         self.replica.read_ahead()
 
     def close(self) -> None:
-        """Let the catch-up after the last write end, then release the replica."""
+        """Let the catch-up after the last write end, then release the replica and the model's process if it has
+        one (a bulk model: qa/embedding_process.py)."""
         self._follower.close()
         self.replica.close()
+        if (close := getattr(self.embedder, "close", None)) is not None:
+            close()
 
     def _follow_own_write(self) -> None:
         try:

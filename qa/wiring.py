@@ -33,11 +33,11 @@ def build_embedder(settings: Settings, fast_start: bool = False, bulk: bool = Fa
         from qa.openai_backend import OpenAIEmbedder, make_client
 
         return OpenAIEmbedder(make_client(settings), settings)
-    return MiniLMEmbedder(
-        batch_size=settings.embed_batch_size,
-        optimize=not fast_start,
-        lanes=bulk_lanes() if bulk else 1,
-    )
+    if bulk:  # in a process of its own: see qa/embedding_process.py
+        from qa.embedding_process import ProcessEmbedder
+
+        return ProcessEmbedder(batch_size=settings.embed_batch_size, optimize=not fast_start, lanes=bulk_lanes())
+    return MiniLMEmbedder(batch_size=settings.embed_batch_size, optimize=not fast_start)
 
 
 def build_extractive(settings: Settings) -> ExtractiveAnswerer:

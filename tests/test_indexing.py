@@ -401,24 +401,25 @@ def test_a_window_is_embedded_in_order_of_word_pieces(tmp_path: Path, embedder: 
     assert [len(text) for text in characters] != sorted(len(text) for text in characters)
 
 
-def test_the_model_runs_in_lanes_to_index_and_never_busy_waits_between_runs(
+def test_the_model_runs_apart_in_lanes_to_index_and_never_busy_waits_between_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`qa index` opens the service in bulk: one-thread sessions run batches side by side, one a core. Every
-    other process keeps one session on every core, whose threads spin only briefly inside a run and stop as it
-    ends: spinning after a run held a core the store's writes needed, and the rest of a question's work (its
-    reads, the span reader, a Chroma server on the same machine)."""
+    """`qa index` opens the service in bulk: the model runs in a process of its own (tests/test_embedding_process.py),
+    whose one-thread sessions run batches side by side, one a core (the sessions' options: tests/test_embedder.py).
+    Every other process keeps one session on every core in the process, whose threads spin only briefly inside a
+    run and stop as it ends: spinning after a run held a core the store's writes needed, and the rest of a
+    question's work (its reads, the span reader, a Chroma server on the same machine)."""
     from typer.testing import CliRunner
 
     from qa import wiring
     from qa.cli import app
+    from qa.embedding_process import ProcessEmbedder
 
-    opened: list[MiniLMEmbedder] = []
+    opened: list[Any] = []
     build = wiring.build_embedder
 
-    def recorded(settings: Settings, fast_start: bool = False, bulk: bool = False) -> MiniLMEmbedder:
+    def recorded(settings: Settings, fast_start: bool = False, bulk: bool = False) -> Any:
         embedder = build(settings, fast_start, bulk)
-        assert isinstance(embedder, MiniLMEmbedder)
         opened.append(embedder)
         return embedder
 
@@ -427,11 +428,9 @@ def test_the_model_runs_in_lanes_to_index_and_never_busy_waits_between_runs(
     done = CliRunner().invoke(app, ["index", str(SEEDS)])
     assert done.exit_code == 0, done.output
     bulk = opened[-1]
-    assert bulk.lanes == bulk_lanes() and len(bulk.sessions) == bulk.lanes
-    if bulk.lanes > 1:  # one thread a session: nothing to spin
-        assert all(s.get_session_options().intra_op_num_threads == 1 for s in bulk.sessions)
-    else:  # a one-core machine: one session
-        assert _spins_briefly(bulk.session.get_session_options())
+    assert isinstance(bulk, ProcessEmbedder) and bulk.lanes == bulk_lanes()
+    assert bulk._process is not None and bulk._process.poll() is None, "the model ran in its process"
+    bulk.close()
     one_question = tmp_path / "one.jsonl"
     first = (REPO / "eval" / "seed_qa.jsonl").read_text(encoding="utf-8").splitlines()[0]
     one_question.write_text(first + "\n", encoding="utf-8")

@@ -1,0 +1,259 @@
+"""The packaged model in a process of its own, for bulk embedding (`qa index`, `qa watch`).
+
+Why a process: a model lane needs the interpreter at each batch's end, and in `qa index` the interpreter is often
+held by something else for tens of milliseconds at a time: Chroma's local client holds it for a whole call (a
+write of 64 chunks: about 80 ms), and the next window is chunked in Python. A lane that waits leaves its core
+idle. In a process of its own, the lanes share an interpreter with nothing but the loop that feeds them, and the
+indexer plans the next window while this one is embedded (bench/JOURNAL.md, 2026-12-06).
+
+The parent keeps the tokenizer (it sizes the chunks) and sends texts and sentence spans over a socket pair; the
+child answers with a message after each batch (progress, and the point where a run can be stopped) and then the
+vectors. The child ignores Ctrl-C (the parent stops it between two batches) and exits when the parent's end of
+the socket closes, whatever ended the parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import qa
+from qa.embedder import DIMENSION, MODEL_ID, AfterBatch, MiniLMEmbedder, Span
+from qa.errors import ModelUnavailable
+
+# How long a closing parent waits for the child to exit before it kills it (the child exits at once: it only
+# waits on the socket between runs).
+EXIT_WAIT_S = 5.0
+
+
+class _Stopped(Exception):
+    """The parent asked the child to stop the run it is embedding."""
+
+
+class ProcessEmbedder:
+    """MiniLM vectors from a child process of `lanes` one-thread sessions; the same vectors as MiniLMEmbedder's
+    (the child runs one). Started on the first `load` or embedding; stopped by `close` or when it is collected."""
+
+    model_id = MODEL_ID
+    dimension = DIMENSION
+    # The indexer plans the next window beside this one's embedding: nothing here competes for the interpreter.
+    embeds_apart = True
+
+    def __init__(self, batch_size: int = 32, optimize: bool = True, lanes: int = 1) -> None:
+        self._options = {"batch_size": batch_size, "optimize": optimize, "lanes": lanes}
+        # The parent's copy never loads the model: it counts word pieces exactly as the child's would.
+        self._tokens = MiniLMEmbedder(batch_size=batch_size, optimize=optimize, lanes=lanes)
+        self.lanes = max(1, lanes)
+        self._connection: Connection | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._starting = threading.Lock()
+        self._closer: Callable[[], object] | None = None  # a weakref.finalize
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model sees for this text, [CLS] and [SEP] included."""
+        return self._tokens.count_tokens(text)
+
+    def load(self) -> None:
+        """Start the child and wait until its model is loaded (the indexer does this beside its first chunking)."""
+        with self._starting:
+            if self._connection is None:
+                self._connection = self._start()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit vector per text, shape (len(texts), 384)."""
+        vectors, _ = self.embed_with_spans(texts, [[] for _ in texts])
+        return vectors
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """As MiniLMEmbedder.embed_with_spans; `after_batch` hears each batch as the child reports it, and if it
+        raises, the child stops between two batches before the error goes on."""
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32), [
+                np.zeros((len(s), DIMENSION), np.float32) for s in spans
+            ]
+        self.load()
+        connection = self._connected()
+        self._send(connection, ("embed", (list(texts), [list(s) for s in spans])))
+        try:
+            while True:
+                kind, value = self._receive(connection)
+                if kind == "batch":
+                    if after_batch is not None:
+                        after_batch(value)
+                elif kind == "embedded":
+                    vectors, span_vectors = value
+                    return vectors, span_vectors
+                else:
+                    raise ModelUnavailable(f"The embedding model failed: {value}")
+        except ModelUnavailable:
+            raise  # the run ended (the child failed, or is gone): nothing to stop
+        except BaseException:
+            self._stop_run(connection)
+            raise
+
+    def release_memory(self) -> None:
+        """Give back the model's working memory in the child (see MiniLMEmbedder.release_memory)."""
+        if self._connection is not None:
+            self._send(self._connection, ("release", None))
+
+    def close(self) -> None:
+        """Stop the child (a later embedding starts another)."""
+        with self._starting:
+            if self._closer is not None:
+                self._closer()
+            self._connection = self._process = self._closer = None
+
+    def _start(self) -> Connection:
+        """The child, with the model loaded; its end of a socket pair is its only way in or out."""
+        ours, theirs = socket.socketpair()
+        package_root = str(Path(qa.__file__).resolve().parent.parent)
+        environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+        }
+        options = [
+            str(self._options["batch_size"]),
+            str(int(bool(self._options["optimize"]))),
+            str(self._options["lanes"]),
+        ]
+        with theirs:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "qa.embedding_process", str(theirs.fileno()), *options],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # the parent's output is the user's; the child reports over the socket
+                env=environment,
+            )
+        connection = Connection(ours.detach())
+        self._process = process
+        self._closer = weakref.finalize(self, _shut_down, process, connection)
+        kind, value = self._receive(connection)
+        if kind != "loaded":
+            self._closer()
+            raise ModelUnavailable(f"The embedding model could not be loaded: {value}")
+        return connection
+
+    def _connected(self) -> Connection:
+        if self._connection is None:
+            raise ModelUnavailable("The embedding model's process was closed.")
+        return self._connection
+
+    def _send(self, connection: Connection, message: tuple[str, Any]) -> None:
+        try:
+            connection.send(message)
+        except OSError as error:
+            raise self._gone() from error
+
+    def _receive(self, connection: Connection) -> tuple[str, Any]:
+        try:
+            kind, value = connection.recv()
+        except (EOFError, OSError) as error:
+            raise self._gone() from error
+        return kind, value
+
+    def _gone(self) -> ModelUnavailable:
+        """The error for a child that went away (killed, out of memory): nothing of the run was written."""
+        code = self._process.poll() if self._process is not None else None
+        if self._closer is not None:
+            self._closer()  # waits for it (and kills one still running that stopped answering)
+            code = self._process.returncode if self._process is not None else code
+        self._connection = self._process = self._closer = None
+        return ModelUnavailable(
+            f"The embedding model's process stopped unexpectedly (exit code {code}); nothing of this window was "
+            "stored. Run the command again: what was written is kept and skipped."
+        )
+
+    def _stop_run(self, connection: Connection) -> tuple[str, int]:
+        """Ask the child to stop the run between two batches, and wait for it: how the run ended (it answers once,
+        however it ended: "stopped", "embedded", "error") and the batches it reported meanwhile. A child already
+        gone has nothing to stop ("gone")."""
+        drained = 0
+        try:
+            connection.send(("stop", None))
+            while (kind := connection.recv()[0]) == "batch":
+                drained += 1
+        except (EOFError, OSError):
+            self._gone()
+            return "gone", drained
+        return kind, drained
+
+
+def _shut_down(process: subprocess.Popen[bytes], connection: Connection) -> None:
+    """Close the parent's end (the child exits on it), and wait for the child; kill one that does not exit."""
+    connection.close()
+    try:
+        process.wait(EXIT_WAIT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _serve(connection: Connection, embedder: MiniLMEmbedder) -> None:
+    """The child's loop: one request at a time until the parent's end closes."""
+    while True:
+        try:
+            kind, value = connection.recv()
+        except EOFError:
+            return
+        if kind == "embed":
+            texts, spans = value
+            try:
+                result = embedder.embed_with_spans(texts, spans, _reporter(connection))
+            except _Stopped:
+                connection.send(("stopped", None))
+            except Exception as error:  # the parent raises it as the run's failure
+                connection.send(("error", f"{type(error).__name__}: {error}"))
+            else:
+                connection.send(("embedded", result))
+        elif kind == "release":
+            embedder.release_memory()
+        # a "stop" that arrives after its run ended has nothing to stop
+
+
+def _reporter(connection: Connection) -> AfterBatch:
+    """What the child does after each batch: tell the parent, and stop if the parent asked it to."""
+
+    def after_batch(done: int) -> None:
+        connection.send(("batch", done))
+        if connection.poll() and connection.recv()[0] == "stop":
+            raise _Stopped
+
+    return after_batch
+
+
+def main(arguments: Sequence[str]) -> None:
+    """`python -m qa.embedding_process FD BATCH_SIZE OPTIMIZE LANES`: serve the parent on socket FD."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the child between batches
+    descriptor, batch_size, optimize, lanes = (int(a) for a in arguments)
+    connection = Connection(descriptor)
+    try:
+        embedder = MiniLMEmbedder(batch_size=batch_size, optimize=bool(optimize), lanes=lanes)
+        embedder.load()
+    except Exception as error:
+        connection.send(("failed", f"{type(error).__name__}: {error}"))
+        return
+    connection.send(("loaded", None))
+    try:
+        _serve(connection, embedder)
+    except Exception as error:  # a broken request: the parent hears why, rather than a traceback on the terminal
+        with contextlib.suppress(OSError):
+            connection.send(("error", f"{type(error).__name__}: {error}"))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
