@@ -111,12 +111,13 @@ def index_articles(
         writing: Future[None] | None = None
         loading: Future[None] | None = None
 
-        def load_model() -> None:
+        def load_model(expected_chunks: int) -> None:
             """Once something is to be embedded, the model loads (0.3 s; onnxruntime lets go of the GIL) beside the
-            rest of the first window's chunking; a run with nothing to embed never loads it."""
+            rest of the first window's chunking; a run with nothing to embed never loads it. The window's expected
+            chunks say where a model in a process of its own loads (qa/embedding_process.py)."""
             nonlocal loading
             if loading is None and (load := getattr(embedder, "load", None)) is not None:
-                loading = writer.submit(carry(load))
+                loading = writer.submit(carry(load), expected_chunks) if apart else writer.submit(carry(load))
 
         def plan_next() -> tuple[list[LoadedArticle], list[_Plan]] | None:
             return _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
@@ -219,12 +220,12 @@ def _plan_next(
     report: IndexReport,
     chunk_tokens: int,
     rewrite: bool,
-    changed: Callable[[], object],
+    changed: Callable[[int], object],
     reader: ThreadPoolExecutor,
 ) -> tuple[list[LoadedArticle], list[_Plan]] | None:
     """The next window, and what changed in it with its chunks (None when the input is done); unchanged articles
-    go to the report. `changed` hears each changed article before it is planned. `reader` reads the records of
-    a window of one article while it is chunked."""
+    go to the report. `changed` hears each changed article before it is planned, with the chunks the window is
+    expected to have. `reader` reads the records of a window of one article while it is chunked."""
     window = next(windows, None)
     if window is None:
         return None
@@ -241,13 +242,14 @@ def _plan_next(
         else:
             stored = store.article_infos(ids)
         plans = []
+        expected = _expected_chunks(window)
         for item in window:
             article, digest = item.article, content_hash(item.article)
             known = stored.get(article.id)
             if known is not None and known.content_hash == digest and not rewrite:
                 report.unchanged.append(article.id)
             else:
-                changed()
+                changed(expected)
                 chunks = chunked.get(article.id) or plan_chunks(article, embedder, chunk_tokens)
                 plans.append(_plan(store, item, digest, chunks, known))
         return window, plans
@@ -270,6 +272,11 @@ def _repeated(item: LoadedArticle, first: str) -> LoadFailure:
     else:
         reason = f"the article id '{article_id}' is taken by an article read earlier in this run; this one was skipped"
     return LoadFailure(path=item.where or article_id, reason=reason, repeated_id=True)
+
+
+def _expected_chunks(window: Sequence[LoadedArticle]) -> int:
+    """About how many chunks a window's articles make: one per 1,000 characters, and one more each."""
+    return sum(1 + len(item.article.text) // 1000 for item in window)
 
 
 def _windows(
@@ -296,7 +303,7 @@ def _windows(
         seen.add(item.article.id)
         read_from[item.article.id] = item.where
         window.append(item)
-        size += 1 + len(item.article.text) // 1000  # about 1,000 characters a chunk
+        size += _expected_chunks([item])
         if size >= WINDOW_CHUNKS or len(window) >= WINDOW_ARTICLES:
             yield window
             window, size = [], 0

@@ -32,7 +32,13 @@ import numpy as np
 import qa
 from qa.embedder import DIMENSION, MODEL_ID, AfterBatch, MiniLMEmbedder, Span
 from qa.errors import ModelUnavailable
+from qa.heaps import give_back_memory, limit_malloc_arenas
 
+# Fewer texts than this in a run that has not started the child yet are embedded in this process: for one
+# article, the child's start (an interpreter, its imports: 0.16 CPU-s on the two cores the rest of the start-up
+# uses) cost `qa index` of the seed article 1.26 s against 1.09 s, and there is no next window to plan beside it.
+# A long run's first window has about 512 chunks (indexer/pipeline.py): only a short input falls under this.
+IN_PROCESS_BELOW = 64
 # How long a closing parent waits for the child to exit before it kills it (the child exits at once: it only
 # waits on the socket between runs).
 EXIT_WAIT_S = 5.0
@@ -44,7 +50,8 @@ class _Stopped(Exception):
 
 class ProcessEmbedder:
     """MiniLM vectors from a child process of `lanes` one-thread sessions; the same vectors as MiniLMEmbedder's
-    (the child runs one). Started on the first `load` or embedding; stopped by `close` or when it is collected."""
+    (the child runs one). The child starts on the first `load` or embedding of IN_PROCESS_BELOW texts or more;
+    fewer, before that, are embedded here. It is stopped by `close` or when the embedder is collected."""
 
     model_id = MODEL_ID
     dimension = DIMENSION
@@ -53,23 +60,36 @@ class ProcessEmbedder:
 
     def __init__(self, batch_size: int = 32, optimize: bool = True, lanes: int = 1) -> None:
         self._options = {"batch_size": batch_size, "optimize": optimize, "lanes": lanes}
-        # The parent's copy never loads the model: it counts word pieces exactly as the child's would.
-        self._tokens = MiniLMEmbedder(batch_size=batch_size, optimize=optimize, lanes=lanes)
+        # Counts word pieces exactly as the child's would, and embeds a short run (its model loads only then).
+        self._here = MiniLMEmbedder(batch_size=batch_size, optimize=optimize, lanes=lanes)
         self.lanes = max(1, lanes)
         self._connection: Connection | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._starting = threading.Lock()
         self._closer: Callable[[], object] | None = None  # a weakref.finalize
+        self._loaded = False
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for this text, [CLS] and [SEP] included."""
-        return self._tokens.count_tokens(text)
+        return self._here.count_tokens(text)
 
-    def load(self) -> None:
-        """Start the child and wait until its model is loaded (the indexer does this beside its first chunking)."""
+    def load(self, expected_texts: int | None = None) -> None:
+        """Load the model where `expected_texts` will be embedded (the indexer does this beside its first
+        chunking): in the child, started now if it is not running, and waited for; here, for a short run."""
+        if expected_texts is not None and expected_texts < IN_PROCESS_BELOW and not self._loaded:
+            self._here.load()
+            return
         with self._starting:
             if self._connection is None:
-                self._connection = self._start()
+                self._start()
+            if not self._loaded:
+                connection = self._connected()
+                self._send(connection, ("load", None))
+                kind, value = self._receive(connection)
+                if kind != "loaded":
+                    self._gone()
+                    raise ModelUnavailable(f"The embedding model could not be loaded: {value}")
+                self._loaded = True
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit vector per text, shape (len(texts), 384)."""
@@ -81,10 +101,8 @@ class ProcessEmbedder:
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """As MiniLMEmbedder.embed_with_spans; `after_batch` hears each batch as the child reports it, and if it
         raises, the child stops between two batches before the error goes on."""
-        if not texts:
-            return np.zeros((0, DIMENSION), dtype=np.float32), [
-                np.zeros((len(s), DIMENSION), np.float32) for s in spans
-            ]
+        if len(texts) < IN_PROCESS_BELOW and not self._loaded:
+            return self._here.embed_with_spans(texts, spans, after_batch)
         self.load()
         connection = self._connected()
         self._send(connection, ("embed", (list(texts), [list(s) for s in spans])))
@@ -106,7 +124,8 @@ class ProcessEmbedder:
             raise
 
     def release_memory(self) -> None:
-        """Give back the model's working memory in the child (see MiniLMEmbedder.release_memory)."""
+        """Give back the model's working memory, in the child and here (see MiniLMEmbedder.release_memory)."""
+        self._here.release_memory()
         if self._connection is not None:
             self._send(self._connection, ("release", None))
 
@@ -116,9 +135,10 @@ class ProcessEmbedder:
             if self._closer is not None:
                 self._closer()
             self._connection = self._process = self._closer = None
+            self._loaded = False
 
-    def _start(self) -> Connection:
-        """The child, with the model loaded; its end of a socket pair is its only way in or out."""
+    def _start(self) -> None:
+        """Start the child, without loading the model; its end of a socket pair is its only way in or out."""
         ours, theirs = socket.socketpair()
         package_root = str(Path(qa.__file__).resolve().parent.parent)
         environment = {
@@ -138,14 +158,9 @@ class ProcessEmbedder:
                 stdout=subprocess.DEVNULL,  # the parent's output is the user's; the child reports over the socket
                 env=environment,
             )
-        connection = Connection(ours.detach())
+        self._connection = Connection(ours.detach())
         self._process = process
-        self._closer = weakref.finalize(self, _shut_down, process, connection)
-        kind, value = self._receive(connection)
-        if kind != "loaded":
-            self._closer()
-            raise ModelUnavailable(f"The embedding model could not be loaded: {value}")
-        return connection
+        self._closer = weakref.finalize(self, _shut_down, process, self._connection)
 
     def _connected(self) -> Connection:
         if self._connection is None:
@@ -172,6 +187,7 @@ class ProcessEmbedder:
             self._closer()  # waits for it (and kills one still running that stopped answering)
             code = self._process.returncode if self._process is not None else code
         self._connection = self._process = self._closer = None
+        self._loaded = False
         return ModelUnavailable(
             f"The embedding model's process stopped unexpectedly (exit code {code}); nothing of this window was "
             "stored. Run the command again: what was written is kept and skipped."
@@ -209,7 +225,14 @@ def _serve(connection: Connection, embedder: MiniLMEmbedder) -> None:
             kind, value = connection.recv()
         except EOFError:
             return
-        if kind == "embed":
+        if kind == "load":
+            try:
+                embedder.load()
+            except Exception as error:  # the parent raises it
+                connection.send(("failed", f"{type(error).__name__}: {error}"))
+            else:
+                connection.send(("loaded", None))
+        elif kind == "embed":
             texts, spans = value
             try:
                 result = embedder.embed_with_spans(texts, spans, _reporter(connection))
@@ -221,6 +244,7 @@ def _serve(connection: Connection, embedder: MiniLMEmbedder) -> None:
                 connection.send(("embedded", result))
         elif kind == "release":
             embedder.release_memory()
+            give_back_memory()  # what the model gave back goes to the system, as the indexer's own heap does
         # a "stop" that arrives after its run ended has nothing to stop
 
 
@@ -238,21 +262,18 @@ def _reporter(connection: Connection) -> AfterBatch:
 def main(arguments: Sequence[str]) -> None:
     """`python -m qa.embedding_process FD BATCH_SIZE OPTIMIZE LANES`: serve the parent on socket FD."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the child between batches
+    limit_malloc_arenas()  # as `qa index` does, before the lanes start their threads
     descriptor, batch_size, optimize, lanes = (int(a) for a in arguments)
     connection = Connection(descriptor)
     try:
-        embedder = MiniLMEmbedder(batch_size=batch_size, optimize=bool(optimize), lanes=lanes)
-        embedder.load()
-    except Exception as error:
-        connection.send(("failed", f"{type(error).__name__}: {error}"))
-        return
-    connection.send(("loaded", None))
-    try:
-        _serve(connection, embedder)
+        _serve(connection, MiniLMEmbedder(batch_size=batch_size, optimize=bool(optimize), lanes=lanes))
     except Exception as error:  # a broken request: the parent hears why, rather than a traceback on the terminal
         with contextlib.suppress(OSError):
             connection.send(("error", f"{type(error).__name__}: {error}"))
-        sys.exit(1)
+        os._exit(1)
+    # The parent's end closed: nothing is left to write, and tearing the sessions and the lanes' threads down
+    # would keep a parent that waits for this process (at its own exit) some 60 ms longer.
+    os._exit(0)
 
 
 if __name__ == "__main__":

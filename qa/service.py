@@ -8,8 +8,6 @@ telling the engine to follow the log before its next question after a write of i
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -61,6 +59,7 @@ from qa.errors import (
     NotFound,
 )
 from qa.export import conversation_markdown
+from qa.heaps import give_back_memory
 from qa.jobs import Job, JobRunner
 from qa.settings import Settings
 from qa.store import ChromaStore
@@ -401,7 +400,7 @@ class NewsService:
             )
             info = self._written(article.id, wrote=bool(report.added or report.updated))
         if report.chunks_embedded >= BIG_WRITE_CHUNKS:
-            _give_back_memory()
+            give_back_memory()
         status: WriteStatus = "added" if report.added else "updated" if report.updated else "unchanged"
         return ArticleWrite(article=info, status=status, chunks_embedded=report.chunks_embedded)
 
@@ -627,7 +626,7 @@ class NewsService:
         """A long run keeps the replica in step window by window: each catch-up reads one window back. The C
         heap's free memory goes back to the system after each window: a long run's peak follows the window."""
         self.engine.refresh(force=True)
-        _give_back_memory()
+        give_back_memory()
 
 
 def _articles_of(chunk_ids: Iterable[str]) -> list[str]:
@@ -640,24 +639,6 @@ def _articles_of(chunk_ids: Iterable[str]) -> list[str]:
             if len(parts) > cut:
                 found["::".join(parts[:-cut])] = None
     return list(found)
-
-
-def _give_back_memory() -> None:
-    """Return the C heap's free memory to the system: glibc keeps it otherwise (a 2 MB article's write left a
-    process 130 MB larger for good). Nothing where the C library is not glibc."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Let glibc keep at most `arenas` heaps for this process's threads (call before the threads start). By default
-    it keeps up to eight per core, each holding on to the memory its threads freed: indexing 20,000 articles ended
-    at 419 MiB with the default and 316 MiB with two (store and replica only, no model). Nothing elsewhere."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas)
-
-
-_M_ARENA_MAX = -8  # glibc's malloc.h
 
 
 def _resolved(answer: Answer, message: str, query: str) -> ResolvedAnswer:

@@ -19,8 +19,9 @@ from qa.cancel import Cancelled, CancelToken
 from qa.domain import ArticleDraft, ArticleWrite
 from qa.embedder import MiniLMEmbedder
 from qa.errors import Conflict, NotFound
+from qa.heaps import give_back_memory
 from qa.jobs import Busy, JobRunner
-from qa.service import NewsService, _give_back_memory
+from qa.service import NewsService
 from qa.settings import Settings
 from qa.wiring import open_service
 from tests.conftest import SEED_ID, SEEDS, LiveServer, holds_within, run_qa_in
@@ -71,10 +72,10 @@ def _resident_mib() -> float:
 def test_the_model_gives_its_working_memory_back_between_windows(embedder: MiniLMEmbedder) -> None:
     texts = [long_text(1500, tag=str(n)) for n in range(16)]
     before = embedder.embed(texts)
-    _give_back_memory()  # what is free already goes back to the system: what is left is held
+    give_back_memory()  # what is free already goes back to the system: what is left is held
     holding = _resident_mib()
     embedder.release_memory()
-    _give_back_memory()  # as after each window's write (whether the C heap returns it by itself varies)
+    give_back_memory()  # as after each window's write (whether the C heap returns it by itself varies)
     assert _resident_mib() < holding - 15  # the arena's ~35 MB at 512 word pieces a batch
     assert np.array_equal(embedder.embed(texts), before)  # and the model works as before
 

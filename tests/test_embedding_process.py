@@ -19,7 +19,7 @@ from indexer.loaders import LoadedArticle
 from qa.cancel import Cancelled
 from qa.domain import Article
 from qa.embedder import DIMENSION, MiniLMEmbedder
-from qa.embedding_process import ProcessEmbedder
+from qa.embedding_process import IN_PROCESS_BELOW, ProcessEmbedder
 from qa.errors import ModelUnavailable, StoreUnavailable
 from qa.settings import Settings
 from qa.wiring import open_store
@@ -51,11 +51,12 @@ def _exited(pid: int) -> bool:
 def test_the_child_gives_the_in_process_models_vectors_in_order(
     apart: ProcessEmbedder, embedder: MiniLMEmbedder
 ) -> None:
-    texts, spans = _texts_and_spans(60)  # several batches of several widths
+    texts, spans = _texts_and_spans(100)  # several batches of several widths
     heard: list[int] = []
     vectors, span_vectors = apart.embed_with_spans(texts, spans, heard.append)
+    assert apart._process is not None, "a run of 100 texts starts the child"
     expected, expected_spans = embedder.embed_with_spans(texts, spans)
-    assert vectors.shape == (60, DIMENSION) and np.allclose(vectors, expected, atol=1e-5)
+    assert vectors.shape == (100, DIMENSION) and np.allclose(vectors, expected, atol=1e-5)
     assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(span_vectors, expected_spans, strict=True))
     assert len(heard) > 2 and heard == sorted(heard) and heard[-1] == len(texts)
     assert apart.count_tokens(texts[5]) == embedder.count_tokens(texts[5])
@@ -88,15 +89,31 @@ def test_a_caller_that_stops_between_batches_stops_the_child(
     assert np.allclose(apart.embed(texts[:3]), embedder.embed(texts[:3]), atol=1e-5)
 
 
+def test_a_short_run_is_embedded_here_without_starting_the_child(embedder: MiniLMEmbedder) -> None:
+    """One article's chunks (under IN_PROCESS_BELOW texts) are not worth a process: the same vectors, none started."""
+    short = ProcessEmbedder(lanes=2)
+    texts, spans = _texts_and_spans(IN_PROCESS_BELOW - 1)
+    short.load(expected_texts=len(texts))
+    vectors, span_vectors = short.embed_with_spans(texts, spans)
+    expected, expected_spans = embedder.embed_with_spans(texts, spans)
+    assert np.allclose(vectors, expected, atol=1e-5)
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(span_vectors, expected_spans, strict=True))
+    assert short._process is None, "no child for a short run"
+    short.load(expected_texts=IN_PROCESS_BELOW)
+    assert short._process is not None, "a long run's load starts it"
+    short.close()
+
+
 def test_a_child_that_dies_is_a_clear_error_and_the_next_run_starts_another(embedder: MiniLMEmbedder) -> None:
     dying = ProcessEmbedder(lanes=1)
     dying.load()
     first = dying._process
     assert first is not None
     os.kill(first.pid, signal.SIGKILL)
+    texts = ["A man is eating food."] * IN_PROCESS_BELOW
     with pytest.raises(ModelUnavailable, match=r"stopped unexpectedly \(exit code -9\).*Run the command again"):
-        dying.embed(["A man is eating food."])
-    assert np.allclose(dying.embed(["A man is eating food."]), embedder.embed(["A man is eating food."]), atol=1e-5)
+        dying.embed(texts)
+    assert np.allclose(dying.embed(texts), embedder.embed(texts), atol=1e-5)
     second = dying._process
     assert second is not None and second.pid != first.pid
     dying.close()
@@ -108,7 +125,7 @@ def test_the_child_never_outlives_its_parent(tmp_path: Path) -> None:
     parent = subprocess.run(
         [
             sys.executable, "-c",
-            "import os; from qa.embedding_process import ProcessEmbedder\n"
+            "import os; from qa.embedding_process import IN_PROCESS_BELOW, ProcessEmbedder\n"
             "e = ProcessEmbedder(lanes=1); e.load(); print(e._process.pid, flush=True); os._exit(0)",
         ],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=True,
@@ -145,6 +162,7 @@ def test_the_indexer_plans_the_next_window_while_the_child_embeds(
         overlapped.append(holds_within(10, lambda: len(plans) > planned_before))
         return embed_with_spans(*args, **kwargs)
 
+    apart.load()  # the child, whatever the windows' size
     monkeypatch.setattr(pipeline, "_plan_next", counted)
     monkeypatch.setattr(apart, "embed_with_spans", waiting)
     store = open_store(Settings(data_dir=tmp_path / "data"), apart)
@@ -169,6 +187,7 @@ def test_a_planning_that_fails_beside_the_embedding_stops_it_and_writes_nothing_
         return plan_next(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "_plan_next", failing_second)
+    apart.load()  # the child, whatever the windows' size
     store = open_store(Settings(data_dir=tmp_path / "data"), apart)
     with pytest.raises(StoreUnavailable, match="went away"):
         index_articles(store, apart, _stories(30))

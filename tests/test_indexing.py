@@ -425,7 +425,15 @@ def test_the_model_runs_apart_in_lanes_to_index_and_never_busy_waits_between_run
 
     monkeypatch.setattr(wiring, "build_embedder", recorded)
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
-    done = CliRunner().invoke(app, ["index", str(SEEDS)])
+    feed = tmp_path / "feed.jsonl"  # long enough for the model's own process (IN_PROCESS_BELOW chunks or more)
+    feed.write_text(
+        "".join(
+            json.dumps({"id": f"n{i}", "title": f"Story {i}", "text": f"Story {i} is about grain."}) + "\n"
+            for i in range(80)
+        ),
+        encoding="utf-8",
+    )
+    done = CliRunner().invoke(app, ["index", str(feed), str(SEEDS)])
     assert done.exit_code == 0, done.output
     bulk = opened[-1]
     assert isinstance(bulk, ProcessEmbedder) and bulk.lanes == bulk_lanes()

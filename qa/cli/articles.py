@@ -36,7 +36,7 @@ def index(
     ],
 ) -> None:
     """Index articles (idempotent: unchanged articles are skipped, edited ones replaced)."""
-    from qa.service import limit_malloc_arenas
+    from qa.heaps import limit_malloc_arenas
     from qa.wiring import open_service
 
     limit_malloc_arenas()  # before the store, the model and the writer start their threads
