@@ -204,23 +204,33 @@ class MiniLMEmbedder:
         """
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         span_out: list[np.ndarray] = [np.zeros((len(s), DIMENSION), dtype=np.float32) for s in spans]
-        if not texts:
-            return out, span_out
-        encodings = self.tokenizer.encode_batch(list(texts))
-        # Sorting by length keeps each batch's padding (pure waste) small.
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         done = 0
-        batches = list(self._batches(order, encodings))
         # closed on the way out, whatever `after_batch` raised: the lanes stop before this call returns
-        with closing(self._embedded_batches(batches, encodings, spans)) as embedded:
-            for batch, (pooled, pooled_spans) in embedded:
-                out[batch] = pooled
-                for i, vectors in pooled_spans.items():
-                    span_out[i] = vectors
+        with closing(self.embed_batches(texts, spans)) as embedded:
+            for batch, vectors, by_text in embedded:
+                out[batch] = vectors
+                for i, sentence_vectors in by_text.items():
+                    span_out[i] = sentence_vectors
                 done += len(batch)
                 if after_batch is not None:
                     after_batch(done)
-        return _normalise(out), [_normalise(v) for v in span_out]
+        return out, span_out
+
+    def embed_batches(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> Generator[tuple[list[int], np.ndarray, dict[int, np.ndarray]], None, None]:
+        """embed_with_spans a batch at a time, as each is embedded: the positions of its texts, their unit vectors,
+        and the unit vectors of their spans by position (texts with spans only). Closing it stops the lanes
+        between two batches."""
+        if not texts:
+            return
+        encodings = self.tokenizer.encode_batch(list(texts))
+        # Sorting by length keeps each batch's padding (pure waste) small.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        batches = list(self._batches(order, encodings))
+        with closing(self._embedded_batches(batches, encodings, spans)) as embedded:
+            for batch, (pooled, pooled_spans) in embedded:
+                yield batch, _normalise(pooled), {i: _normalise(v) for i, v in pooled_spans.items()}
 
     def _embedded_batches(
         self, batches: list[list[int]], encodings: list[Encoding], spans: Sequence[Sequence[Span]]

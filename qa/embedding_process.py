@@ -7,8 +7,8 @@ idle. In a process of its own, the lanes share an interpreter with nothing but t
 indexer plans the next window while this one is embedded (bench/JOURNAL.md, 2026-12-06).
 
 The parent keeps the tokenizer (it sizes the chunks) and sends texts and sentence spans over a socket pair; the
-child answers with a message after each batch (progress, and the point where a run can be stopped) and then the
-vectors. The child ignores Ctrl-C (the parent stops it between two batches) and exits when the parent's end of
+child answers each batch with its vectors as it is embedded (progress, and the point where a run can be stopped),
+then says the run is done. The child ignores Ctrl-C (the parent stops it between two batches) and exits when the parent's end of
 the socket closes, whatever ended the parent.
 """
 
@@ -23,6 +23,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -106,14 +107,23 @@ class ProcessEmbedder:
         self.load()
         connection = self._connected()
         self._send(connection, ("embed", (list(texts), [list(s) for s in spans])))
+        # Filled a batch at a time, as the child sends them: a big article's sentence vectors (8,577 chunks of a
+        # 5 MB article: some 130 MB) never travel as one message, which both processes would hold twice.
+        vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        span_vectors = [np.zeros((len(s), DIMENSION), dtype=np.float32) for s in spans]
+        done = 0
         try:
             while True:
                 kind, value = self._receive(connection)
                 if kind == "batch":
+                    batch, batch_vectors, by_text = value
+                    vectors[batch] = batch_vectors
+                    for i, sentence_vectors in by_text.items():
+                        span_vectors[i] = sentence_vectors
+                    done += len(batch)
                     if after_batch is not None:
-                        after_batch(value)
+                        after_batch(done)
                 elif kind == "embedded":
-                    vectors, span_vectors = value
                     return vectors, span_vectors
                 else:
                     raise ModelUnavailable(f"The embedding model failed: {value}")
@@ -235,28 +245,26 @@ def _serve(connection: Connection, embedder: MiniLMEmbedder) -> None:
         elif kind == "embed":
             texts, spans = value
             try:
-                result = embedder.embed_with_spans(texts, spans, _reporter(connection))
+                _embed(connection, embedder, texts, spans)
             except _Stopped:
                 connection.send(("stopped", None))
             except Exception as error:  # the parent raises it as the run's failure
                 connection.send(("error", f"{type(error).__name__}: {error}"))
             else:
-                connection.send(("embedded", result))
+                connection.send(("embedded", None))
         elif kind == "release":
             embedder.release_memory()
             give_back_memory()  # what the model gave back goes to the system, as the indexer's own heap does
         # a "stop" that arrives after its run ended has nothing to stop
 
 
-def _reporter(connection: Connection) -> AfterBatch:
-    """What the child does after each batch: tell the parent, and stop if the parent asked it to."""
-
-    def after_batch(done: int) -> None:
-        connection.send(("batch", done))
-        if connection.poll() and connection.recv()[0] == "stop":
-            raise _Stopped
-
-    return after_batch
+def _embed(connection: Connection, embedder: MiniLMEmbedder, texts: list[str], spans: list[list[Span]]) -> None:
+    """Send each batch's vectors as it is embedded; stop between two batches if the parent asked to."""
+    with closing(embedder.embed_batches(texts, spans)) as batches:
+        for batch in batches:
+            connection.send(("batch", batch))
+            if connection.poll() and connection.recv()[0] == "stop":
+                raise _Stopped
 
 
 def main(arguments: Sequence[str]) -> None:
