@@ -8,8 +8,8 @@ indexer plans the next window while this one is embedded (bench/JOURNAL.md, 2026
 
 The parent keeps the tokenizer (it sizes the chunks) and sends texts and sentence spans over a socket pair; the
 child answers each batch with its vectors as it is embedded (progress, and the point where a run can be stopped),
-then says the run is done. The child ignores Ctrl-C (the parent stops it between two batches) and exits when the parent's end of
-the socket closes, whatever ended the parent.
+then says the run is done. The child ignores Ctrl-C (the parent stops it between two batches) and exits when the
+parent's end of the socket closes, whatever ended the parent.
 """
 
 from __future__ import annotations
