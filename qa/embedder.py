@@ -7,7 +7,7 @@ import queue
 import threading
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from functools import cache, cached_property
@@ -202,23 +202,13 @@ class MiniLMEmbedder:
         Give it many texts at once: they are batched in order of word pieces across all of them, and a batch is
         padded to its longest text. `after_batch` hears how many texts are done after each batch.
         """
-        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        span_out: list[np.ndarray] = [np.zeros((len(s), DIMENSION), dtype=np.float32) for s in spans]
-        done = 0
         # closed on the way out, whatever `after_batch` raised: the lanes stop before this call returns
         with closing(self.embed_batches(texts, spans)) as embedded:
-            for batch, vectors, by_text in embedded:
-                out[batch] = vectors
-                for i, sentence_vectors in by_text.items():
-                    span_out[i] = sentence_vectors
-                done += len(batch)
-                if after_batch is not None:
-                    after_batch(done)
-        return out, span_out
+            return gather(embedded, len(texts), spans, after_batch)
 
     def embed_batches(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
-    ) -> Generator[tuple[list[int], np.ndarray, dict[int, np.ndarray]], None, None]:
+    ) -> Generator[EmbeddedBatch, None, None]:
         """embed_with_spans a batch at a time, as each is embedded: the positions of its texts, their unit vectors,
         and the unit vectors of their spans by position (texts with spans only). Closing it stops the lanes
         between two batches."""
@@ -332,6 +322,25 @@ class MiniLMEmbedder:
 
 
 _Pooled = tuple[np.ndarray, dict[int, np.ndarray]]  # a batch's text vectors, and span vectors by text
+EmbeddedBatch = tuple[list[int], np.ndarray, dict[int, np.ndarray]]  # see MiniLMEmbedder.embed_batches
+
+
+def gather(
+    batches: Iterable[EmbeddedBatch], count: int, spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The vectors of `count` texts and of their spans, put in place from batches in any order; `after_batch`
+    hears the texts done after each."""
+    vectors = np.zeros((count, DIMENSION), dtype=np.float32)
+    span_vectors = [np.zeros((len(s), DIMENSION), dtype=np.float32) for s in spans]
+    done = 0
+    for batch, batch_vectors, by_text in batches:
+        vectors[batch] = batch_vectors
+        for i, sentence_vectors in by_text.items():
+            span_vectors[i] = sentence_vectors
+        done += len(batch)
+        if after_batch is not None:
+            after_batch(done)
+    return vectors, span_vectors
 
 
 @cache

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import qa
-from qa.embedder import DIMENSION, MODEL_ID, AfterBatch, MiniLMEmbedder, Span
+from qa.embedder import DIMENSION, MODEL_ID, AfterBatch, EmbeddedBatch, MiniLMEmbedder, Span, gather
 from qa.errors import ModelUnavailable
 from qa.heaps import give_back_memory, limit_malloc_arenas
 
@@ -107,31 +107,25 @@ class ProcessEmbedder:
         self.load()
         connection = self._connected()
         self._send(connection, ("embed", (list(texts), [list(s) for s in spans])))
-        # Filled a batch at a time, as the child sends them: a big article's sentence vectors (8,577 chunks of a
-        # 5 MB article: some 130 MB) never travel as one message, which both processes would hold twice.
-        vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        span_vectors = [np.zeros((len(s), DIMENSION), dtype=np.float32) for s in spans]
-        done = 0
         try:
-            while True:
-                kind, value = self._receive(connection)
-                if kind == "batch":
-                    batch, batch_vectors, by_text = value
-                    vectors[batch] = batch_vectors
-                    for i, sentence_vectors in by_text.items():
-                        span_vectors[i] = sentence_vectors
-                    done += len(batch)
-                    if after_batch is not None:
-                        after_batch(done)
-                elif kind == "embedded":
-                    return vectors, span_vectors
-                else:
-                    raise ModelUnavailable(f"The embedding model failed: {value}")
+            # Put in place a batch at a time, as the child sends them: a big article's sentence vectors (8,577
+            # chunks of a 5 MB article: some 130 MB) never travel as one message that both processes would hold twice.
+            return gather(self._batches_from(connection), len(texts), spans, after_batch)
         except ModelUnavailable:
             raise  # the run ended (the child failed, or is gone): nothing to stop
         except BaseException:
             self._stop_run(connection)
             raise
+
+    def _batches_from(self, connection: Connection) -> Iterator[EmbeddedBatch]:
+        """The child's batches of one run, until it says the run is done; its failure as a ModelUnavailable."""
+        while True:
+            kind, value = self._receive(connection)
+            if kind == "embedded":
+                return
+            if kind != "batch":
+                raise ModelUnavailable(f"The embedding model failed: {value}")
+            yield value
 
     def release_memory(self) -> None:
         """Give back the model's working memory, in the child and here (see MiniLMEmbedder.release_memory)."""
