@@ -78,15 +78,27 @@ def test_the_model_plans_no_memory_pattern_per_shape(embedder: MiniLMEmbedder) -
 # -- lanes: one-thread sessions side by side (bulk indexing) ----------------------------------------------------
 
 
-def _texts_and_spans(count: int) -> tuple[list[str], list[list[tuple[int, int]]]]:
+def texts_and_spans(count: int) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    """`count` texts of several lengths, two spans in two texts of three (tests/test_embedding_process.py too)."""
     texts = [f"Report {n}: the ministers met in Moscow for {n} hours. " * (1 + n % 7) for n in range(count)]
     return texts, [[(0, 12), (12, len(t))] if n % 3 else [] for n, t in enumerate(texts)]
+
+
+def stopping_at_the_second(heard: list[int]) -> Callable[[int], None]:
+    """An `after_batch` that records each batch and raises Cancelled at the second, as a cancelled run's does."""
+
+    def after_batch(done: int) -> None:
+        heard.append(done)
+        if len(heard) == 2:
+            raise Cancelled("stop")
+
+    return after_batch
 
 
 def test_lanes_give_the_same_vectors_in_the_same_order(embedder: MiniLMEmbedder) -> None:
     """Batches run side by side on one-thread sessions, and each result lands in its text's row."""
     laned = MiniLMEmbedder(lanes=2)
-    texts, spans = _texts_and_spans(60)  # several batches of several widths
+    texts, spans = texts_and_spans(60)  # several batches of several widths
     heard: list[int] = []
     vectors, span_vectors = laned.embed_with_spans(texts, spans, heard.append)
     expected, expected_spans = embedder.embed_with_spans(texts, spans)
@@ -101,7 +113,7 @@ def test_lanes_give_the_same_vectors_in_the_same_order(embedder: MiniLMEmbedder)
 def test_a_caller_that_stops_between_batches_stops_the_lanes(embedder: MiniLMEmbedder) -> None:
     """`after_batch` raising (a cancelled add) ends the run there, no batch left running; the model works after."""
     laned = MiniLMEmbedder(lanes=2)
-    texts, spans = _texts_and_spans(60)
+    texts, spans = texts_and_spans(60)
     ran: list[int] = []
     forward = laned._forward
 
@@ -113,14 +125,8 @@ def test_a_caller_that_stops_between_batches_stops_the_lanes(embedder: MiniLMEmb
     laned.embed_with_spans(texts, spans)
     batches, ran[:] = len(ran), []
     heard: list[int] = []
-
-    def stop_at_the_second(done: int) -> None:
-        heard.append(done)
-        if len(heard) == 2:
-            raise Cancelled("stop")
-
     with pytest.raises(Cancelled):
-        laned.embed_with_spans(texts, spans, stop_at_the_second)
+        laned.embed_with_spans(texts, spans, stopping_at_the_second(heard))
     finished = len(ran)
     assert batches > 6 and len(heard) == 2
     assert finished <= 2 + laned.lanes + 1  # the two heard, and what was under way or queued for the lanes

@@ -24,11 +24,7 @@ from qa.errors import ModelUnavailable, StoreUnavailable
 from qa.settings import Settings
 from qa.wiring import open_store
 from tests.conftest import REPO, holds_within
-
-
-def _texts_and_spans(count: int) -> tuple[list[str], list[list[tuple[int, int]]]]:
-    texts = [f"Report {n}: the ministers met in Moscow for {n} hours. " * (1 + n % 7) for n in range(count)]
-    return texts, [[(0, 12), (12, len(t))] if n % 3 else [] for n, t in enumerate(texts)]
+from tests.test_embedder import stopping_at_the_second, texts_and_spans
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +47,7 @@ def _exited(pid: int) -> bool:
 def test_the_child_gives_the_in_process_models_vectors_in_order(
     apart: ProcessEmbedder, embedder: MiniLMEmbedder
 ) -> None:
-    texts, spans = _texts_and_spans(100)  # several batches of several widths
+    texts, spans = texts_and_spans(100)  # several batches of several widths
     heard: list[int] = []
     vectors, span_vectors = apart.embed_with_spans(texts, spans, heard.append)
     assert apart._process is not None, "a run of 100 texts starts the child"
@@ -69,20 +65,14 @@ def test_a_caller_that_stops_between_batches_stops_the_child(
     apart: ProcessEmbedder, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`after_batch` raising (a cancelled index) stops the child at its next batch; the child embeds after."""
-    texts, spans = _texts_and_spans(200)
+    texts, spans = texts_and_spans(200)
     batches = len(list(embedder._batches(list(range(200)), embedder.tokenizer.encode_batch(texts))))
     stops: list[tuple[str, int]] = []
     stop_run = apart._stop_run
     monkeypatch.setattr(apart, "_stop_run", lambda connection: stops.append(stop_run(connection)))
     heard: list[int] = []
-
-    def stop_at_the_second(done: int) -> None:
-        heard.append(done)
-        if len(heard) == 2:
-            raise Cancelled("stop")
-
     with pytest.raises(Cancelled):
-        apart.embed_with_spans(texts, spans, stop_at_the_second)
+        apart.embed_with_spans(texts, spans, stopping_at_the_second(heard))
     ((ended, drained),) = stops
     assert batches > 20 and len(heard) == 2
     assert ended == "stopped" and drained < batches - 2, "the child stopped before its last batch"
@@ -92,7 +82,7 @@ def test_a_caller_that_stops_between_batches_stops_the_child(
 def test_a_short_run_is_embedded_here_without_starting_the_child(embedder: MiniLMEmbedder) -> None:
     """One article's chunks (under IN_PROCESS_BELOW texts) are not worth a process: the same vectors, none started."""
     short = ProcessEmbedder(lanes=2)
-    texts, spans = _texts_and_spans(IN_PROCESS_BELOW - 1)
+    texts, spans = texts_and_spans(IN_PROCESS_BELOW - 1)
     short.load(expected_texts=len(texts))
     vectors, span_vectors = short.embed_with_spans(texts, spans)
     expected, expected_spans = embedder.embed_with_spans(texts, spans)
