@@ -117,7 +117,7 @@ def index_articles(
             chunks say where a model in a process of its own loads (qa/embedding_process.py)."""
             nonlocal loading
             if loading is None and (load := getattr(embedder, "load", None)) is not None:
-                loading = writer.submit(carry(load), expected_chunks) if apart else writer.submit(carry(load))
+                loading = writer.submit(carry(load), expected_chunks)
 
         def plan_next() -> tuple[list[LoadedArticle], list[_Plan]] | None:
             return _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)

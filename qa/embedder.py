@@ -165,9 +165,10 @@ class MiniLMEmbedder:
             str(self._model_path or _default_model_path()), options, providers=["CPUExecutionProvider"]
         )
 
-    def load(self) -> None:
+    def load(self, expected_texts: int | None = None) -> None:
         """Load the model now, rather than at the first batch: onnxruntime lets go of the GIL while it loads, so
-        indexing loads it beside the first window's reading and chunking."""
+        indexing loads it beside the first window's reading and chunking. `expected_texts` (what the run will
+        embed first) matters to a model in a process of its own only (qa/embedding_process.py)."""
         _ = self.sessions
 
     def load_in_background(self) -> threading.Thread | None:

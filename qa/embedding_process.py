@@ -60,7 +60,7 @@ class ProcessEmbedder:
     embeds_apart = True
 
     def __init__(self, batch_size: int = 32, optimize: bool = True, lanes: int = 1) -> None:
-        self._options = {"batch_size": batch_size, "optimize": optimize, "lanes": lanes}
+        self._arguments = [str(batch_size), str(int(optimize)), str(lanes)]  # the child's, after its socket
         # Counts word pieces exactly as the child's would, and embeds a short run (its model loads only then).
         self._here = MiniLMEmbedder(batch_size=batch_size, optimize=optimize, lanes=lanes)
         self.lanes = max(1, lanes)
@@ -149,14 +149,9 @@ class ProcessEmbedder:
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
         }
-        options = [
-            str(self._options["batch_size"]),
-            str(int(bool(self._options["optimize"]))),
-            str(self._options["lanes"]),
-        ]
         with theirs:
             process = subprocess.Popen(
-                [sys.executable, "-m", "qa.embedding_process", str(theirs.fileno()), *options],
+                [sys.executable, "-m", "qa.embedding_process", str(theirs.fileno()), *self._arguments],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,  # the parent's output is the user's; the child reports over the socket
@@ -186,10 +181,10 @@ class ProcessEmbedder:
 
     def _gone(self) -> ModelUnavailable:
         """The error for a child that went away (killed, out of memory): nothing of the run was written."""
-        code = self._process.poll() if self._process is not None else None
+        process = self._process
         if self._closer is not None:
             self._closer()  # waits for it (and kills one still running that stopped answering)
-            code = self._process.returncode if self._process is not None else code
+        code = process.returncode if process is not None else None
         self._connection = self._process = self._closer = None
         self._loaded = False
         return ModelUnavailable(
