@@ -2,4 +2,5 @@
 
 from qa.cli import main
 
-main()
+if __name__ == "__main__":  # imported (a tool that walks the package) it runs nothing
+    main()

@@ -20,6 +20,7 @@ import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from qa.background import load_beside
+from qa.heaps import give_back_memory
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2 (int8 onnx)"
 DIMENSION = 384
@@ -170,6 +171,13 @@ class MiniLMEmbedder:
         indexing loads it beside the first window's reading and chunking. `expected_texts` (what the run will
         embed first) matters to a model in a process of its own only (qa/embedding_process.py)."""
         _ = self.sessions
+
+    def unload(self) -> None:
+        """Let go of the model's sessions (a later batch loads them again): for a process whose embedding moved
+        elsewhere (qa/embedding_process.py), which would otherwise hold the model twice."""
+        with self._loading:
+            self._sessions = None
+        give_back_memory()
 
     def load_in_background(self) -> threading.Thread | None:
         """Start loading the model on a thread of its own (a process about to embed a question loads it beside

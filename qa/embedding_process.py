@@ -91,6 +91,9 @@ class ProcessEmbedder:
                     self._gone()
                     raise ModelUnavailable(f"The embedding model could not be loaded: {value}")
                 self._loaded = True
+                # From now on every run goes to the child: a model loaded here for short runs (`qa watch`'s polls
+                # of one article, then a long one) would be held twice.
+                self._here.unload()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit vector per text, shape (len(texts), 384)."""

@@ -90,8 +90,11 @@ def test_a_short_run_is_embedded_here_without_starting_the_child(embedder: MiniL
     assert np.allclose(vectors, expected, atol=1e-5)
     assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(span_vectors, expected_spans, strict=True))
     assert short._process is None, "no child for a short run"
+    assert short._here._sessions is not None, "the short run's model is here"
     short.load(expected_texts=IN_PROCESS_BELOW)
     assert short._process is not None, "a long run's load starts it"
+    assert short._here._sessions is None, "once the child runs, the model is not held here too"
+    assert np.allclose(short.embed(texts[:3]), expected[:3], atol=1e-5), "a short run now goes to the child"
     short.close()
 
 
