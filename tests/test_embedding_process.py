@@ -94,7 +94,8 @@ def test_a_short_run_is_embedded_here_without_starting_the_child(embedder: MiniL
     short.load(expected_texts=IN_PROCESS_BELOW)
     assert short._process is not None, "a long run's load starts it"
     assert short._here._sessions is None, "once the child runs, the model is not held here too"
-    assert np.allclose(short.embed(texts[:3]), expected[:3], atol=1e-5), "a short run now goes to the child"
+    assert np.allclose(short.embed(texts[:3]), expected[:3], atol=1e-5)
+    assert short._here._sessions is None, "a short run now goes to the child: nothing loaded here again"
     short.close()
 
 
