@@ -122,6 +122,14 @@ def index_articles(
         def plan_next() -> tuple[list[LoadedArticle], list[_Plan]] | None:
             return _plan_next(store, embedder, windows, report, chunk_tokens, rewrite, load_model, writer)
 
+        def written_then_plan_next() -> tuple[list[LoadedArticle], list[_Plan]] | None:
+            """One write in flight at a time (its failure stops the run here), then the next window's plan."""
+            nonlocal writing
+            if writing is not None:
+                writing.result()
+                writing = None
+            return plan_next()
+
         planned = plan_next()
         ahead = _intend_ahead(store, writer, planned)  # the window's intent, recorded while the model embeds it
         try:
@@ -134,9 +142,8 @@ def index_articles(
                 before = report.chunks_embedded
                 if beside := apart and bool(plans):
                     planned, writes = _plan_beside_embedding(
-                        embedding, writing, embedder, plans, report, cancel, heard, plan_next
+                        embedding, embedder, plans, report, cancel, heard, written_then_plan_next
                     )
-                    writing = None  # waited for before the planning
                 else:
                     writes = _embed(embedder, plans, report, (cancel,), heard) if plans else []
                 release = getattr(embedder, "release_memory", None)
@@ -145,10 +152,7 @@ def index_articles(
                 if cancel is not None:
                     cancel.check()  # the last look before this window's write: once it starts, it finishes
                 if not beside:
-                    if writing is not None:
-                        writing.result()  # one write in flight at a time, and its failure stops the run here
-                        writing = None
-                    planned = plan_next()
+                    planned = written_then_plan_next()
                 if writes:
                     writing = writer.submit(carry(_write), store, writes, after_window, ahead)
                     ahead = None  # the write's now: never withdrawn
@@ -171,23 +175,20 @@ def index_articles(
 
 def _plan_beside_embedding(
     embedding: ThreadPoolExecutor,
-    writing: Future[None] | None,
     embedder: Embedder,
     plans: list[_Plan],
     report: IndexReport,
     cancel: CancelToken | None,
     heard: Embedded | None,
-    plan_next: Callable[[], tuple[list[LoadedArticle], list[_Plan]] | None],
+    written_then_plan_next: Callable[[], tuple[list[LoadedArticle], list[_Plan]] | None],
 ) -> tuple[tuple[list[LoadedArticle], list[_Plan]] | None, list[ArticleToWrite]]:
-    """The next window planned while this one is embedded (by a model in another process), after the write in
-    flight: the next plan and this window's writes. If the planning or the write fails, the embedding stops at
+    """The next window planned (after the write in flight) while this one is embedded by a model in another
+    process: the next plan and this window's writes. If the planning or the write fails, the embedding stops at
     its next batch before the failure goes on."""
     halt = CancelToken()
     embedded = embedding.submit(carry(_embed), embedder, plans, report, (cancel, halt), heard)
     try:
-        if writing is not None:
-            writing.result()  # one write in flight at a time, and its failure stops the run here
-        upcoming = plan_next()
+        upcoming = written_then_plan_next()
     except BaseException:
         halt.cancel("The indexing stopped.")
         with contextlib.suppress(Exception):

@@ -81,8 +81,10 @@ class Embedder(Protocol):
         ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One unit vector per text."""
-        ...
+        """One unit vector per text, shape (len(texts), dimension). By default from embed_with_spans, for the
+        models that subclass this protocol (the local model, here and in its own process)."""
+        vectors, _ = self.embed_with_spans(texts, [[] for _ in texts])
+        return vectors
 
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None = None
@@ -92,7 +94,7 @@ class Embedder(Protocol):
         ...
 
 
-class MiniLMEmbedder:
+class MiniLMEmbedder(Embedder):
     """Mean-pooled, L2-normalised MiniLM vectors; can also pool sub-spans (sentences) of each text for free."""
 
     model_id = MODEL_ID
@@ -196,11 +198,6 @@ class MiniLMEmbedder:
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for this text, [CLS] and [SEP] included."""
         return len(self.tokenizer.encode(text).ids)
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One unit vector per text, shape (len(texts), 384)."""
-        vectors, _ = self.embed_with_spans(texts, [[] for _ in texts])
-        return vectors
 
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None = None

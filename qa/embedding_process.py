@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import qa
-from qa.embedder import DIMENSION, MODEL_ID, AfterBatch, EmbeddedBatch, MiniLMEmbedder, Span, gather
+from qa.embedder import DIMENSION, MODEL_ID, AfterBatch, EmbeddedBatch, Embedder, MiniLMEmbedder, Span, gather
 from qa.errors import ModelUnavailable
 from qa.heaps import give_back_memory, limit_malloc_arenas
 
@@ -49,7 +49,7 @@ class _Stopped(Exception):
     """The parent asked the child to stop the run it is embedding."""
 
 
-class ProcessEmbedder:
+class ProcessEmbedder(Embedder):
     """MiniLM vectors from a child process of `lanes` one-thread sessions; the same vectors as MiniLMEmbedder's
     (the child runs one). The child starts on the first `load` or embedding of IN_PROCESS_BELOW texts or more;
     fewer, before that, are embedded here. It is stopped by `close` or when the embedder is collected."""
@@ -95,11 +95,6 @@ class ProcessEmbedder:
                 # of one article, then a long one) would be held twice.
                 self._here.unload()
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One unit vector per text, shape (len(texts), 384)."""
-        vectors, _ = self.embed_with_spans(texts, [[] for _ in texts])
-        return vectors
-
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]], after_batch: AfterBatch | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -139,10 +134,15 @@ class ProcessEmbedder:
     def close(self) -> None:
         """Stop the child (a later embedding starts another)."""
         with self._starting:
-            if self._closer is not None:
-                self._closer()
-            self._connection = self._process = self._closer = None
-            self._loaded = False
+            self._forget_child()
+
+    def _forget_child(self) -> None:
+        """Close the child's socket and wait for it to exit (killing one that does not); the next load starts
+        another."""
+        if self._closer is not None:
+            self._closer()
+        self._connection = self._process = self._closer = None
+        self._loaded = False
 
     def _start(self) -> None:
         """Start the child, without loading the model; its end of a socket pair is its only way in or out."""
@@ -185,11 +185,8 @@ class ProcessEmbedder:
     def _gone(self) -> ModelUnavailable:
         """The error for a child that went away (killed, out of memory): nothing of the run was written."""
         process = self._process
-        if self._closer is not None:
-            self._closer()  # waits for it (and kills one still running that stopped answering)
+        self._forget_child()  # called holding `_starting` (from load) or not: never takes it
         code = process.returncode if process is not None else None
-        self._connection = self._process = self._closer = None
-        self._loaded = False
         return ModelUnavailable(
             f"The embedding model's process stopped unexpectedly (exit code {code}); nothing of this window was "
             "stored. Run the command again: what was written is kept and skipped."
