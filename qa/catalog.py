@@ -1027,8 +1027,8 @@ def read_ahead(path: Path) -> bool:
     catalog is there (nothing is created): a server that starts after a reboot otherwise reads it from disk, a
     filter at a time (1,000,000 chunks: 1.5 GB; the first 150 questions in a week's window took 186 ms at p95
     against 31 once it was read). Whether it was."""
-    try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+    try:  # a URI needs an absolute path: the default data directory is a relative one (./.qa-data)
+        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
             generation = _generation(db)
     except sqlite3.Error:  # no catalog yet (read-only: none is made), or one from before the vector file
         return False

@@ -674,6 +674,9 @@ def test_a_catalogs_vector_file_is_read_ahead_and_a_missing_catalog_is_not_made(
     elsewhere = tmp_path / "none" / "catalog.sqlite3"
     assert not qa.catalog.read_ahead(elsewhere)
     assert not elsewhere.parent.exists() and len(reads) == 3
+    monkeypatch.chdir(tmp_path)  # the default data directory, ./.qa-data, is a relative path
+    assert qa.catalog.read_ahead(Path("catalog.sqlite3"))
+    assert reads[3:] == [(current, 0, 100), (current, 100, 44), (current, 144, 0)]
 
 
 def _dated(article_id: str, day: int) -> ArticleInfo:
