@@ -35,3 +35,12 @@ def test_a_bad_filter_is_one_error_line(dated_dir: Path) -> None:
     assert "Traceback" not in done.stderr
     late = run_qa_in(dated_dir, "list", "--since", "2025-06-01", "--until", "2025-03-01")
     assert late.returncode == 2 and "The date window is empty" in late.stderr
+
+
+def test_the_table_shows_each_id_whole_in_an_80_column_terminal(seeded_dir: Path) -> None:
+    """The id is what `qa remove` and `--article` take: cut to "000_7fce1400…" it could not be copied."""
+    done = run_qa_in(seeded_dir, "list", COLUMNS="80")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if "000_" in line)
+    assert "│ 000_7fce140085dacc93 │" in row and "│ 2022-02-11 │" in row
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80

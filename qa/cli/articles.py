@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from qa.domain import ArticleInfo, IndexReport
     from qa.service import NewsService
 
+ID_WIDTH = 48  # `qa list` keeps ids up to this long on one line; a longer one folds onto the next (never cut)
+
 
 def index(
     paths: Annotated[
@@ -162,9 +164,19 @@ def list_articles(
         if as_json:
             out.print(json.dumps(page.model_dump(), ensure_ascii=False), markup=False)
         else:
-            table = Table("id", "title", Column("published", no_wrap=True, min_width=25), "chunks", "also in")
-            for a in page.articles:
-                table.add_row(escape(a.id), escape(a.title), shown_date(a), str(a.chunks), also_in(a))
+            dates = [shown_date(a) for a in page.articles]
+            # the id whole, on one line while it fits (it is what `qa remove` and `--article` take), and the dates
+            # unbroken; the title wraps in what is left
+            widest = max((len(a.id) for a in page.articles), default=0)
+            table = Table(
+                Column("id", no_wrap=True, min_width=min(widest, ID_WIDTH), overflow="fold"),
+                "title",
+                Column("published", no_wrap=True, min_width=max(map(len, dates), default=0)),
+                "chunks",
+                "also in",
+            )
+            for a, date in zip(page.articles, dates, strict=True):
+                table.add_row(escape(a.id), escape(a.title), date, str(a.chunks), also_in(a))
             out.print(table)
         if not every or page.next_cursor is None:
             break
