@@ -3,6 +3,8 @@ one story, recognised at ingest; answers cite it once with its copies; listings 
 
 from __future__ import annotations
 
+import itertools
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -352,6 +354,51 @@ def test_a_story_linked_through_one_article_splits_when_it_goes(tmp_path: Path) 
         writer.remove(["a"])
     assert _stories(catalog) == {"b": "c", "c": "c"}, "the first indexed of those left"
     catalog.close()
+
+
+def test_stories_after_random_writes_are_the_linked_groups_of_every_article(tmp_path: Path) -> None:
+    """An article put joins the stories it links to whole, and a story that loses or changes an article is walked
+    again: after every transaction of random puts, replacements and removals (texts overlapping by a share of
+    their words, so that chains link and break), each article's story is the one the whole catalog's links give."""
+    chooser = random.Random(7)
+    vocabulary = [f"w{n}" for n in range(600)]
+    texts = {start: " ".join(vocabulary[start : start + 200]) for start in range(0, 400, 40)}
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    held: dict[str, tuple[bytes, float]] = {}
+    for step in range(60):
+        with catalog.transaction() as writer:
+            for _ in range(chooser.randint(1, 3)):
+                article_id = f"a{chooser.randrange(30):02d}"
+                if article_id in held and chooser.random() < 0.3:
+                    writer.remove([article_id])
+                    del held[article_id]
+                    continue
+                signature = stories.signature(texts[chooser.choice(list(texts))])
+                indexed_at = float(chooser.randrange(step + 1))  # ties: the id decides
+                info = ArticleInfo(id=article_id, title=article_id, chunks=1, content_hash="h", indexed_at=indexed_at)
+                writer.put(info, None, signature)
+                held[article_id] = (signature, indexed_at)
+        with sqlite3.connect(path) as db:
+            found = dict(db.execute("SELECT id, story_id FROM articles").fetchall())
+        assert found == _stories_from_scratch(held), f"after transaction {step}"
+    catalog.close()
+
+
+def _stories_from_scratch(held: dict[str, tuple[bytes, float]]) -> dict[str, str | None]:
+    """Each article's story from every pair's link (a shared band and THRESHOLD similarity): the linked group's
+    first indexed, then lowest id; None alone."""
+    group = {article_id: {article_id} for article_id in held}
+    for a, b in itertools.combinations(sorted(held), 2):
+        shared = set(stories.band_keys(held[a][0])) & set(stories.band_keys(held[b][0]))
+        if shared and stories.similarity(held[a][0], held[b][0]) >= stories.THRESHOLD and group[a] is not group[b]:
+            merged = group[a] | group[b]
+            for member in merged:
+                group[member] = merged
+    return {
+        article_id: min(members, key=lambda m: (held[m][1], m)) if len(members) > 1 else None
+        for article_id, members in group.items()
+    }
 
 
 def test_a_catalog_grouped_with_other_parameters_is_built_again(tmp_path: Path) -> None:
