@@ -826,9 +826,11 @@ class CatalogWriter:
             order[article_id] = (float(row[1]), int(row[2]))
             find(article_id)
             for other, _, indexed_at, published_ts, story in self._links(article_id, bytes(row[0]), {}):
-                standing = story is not None and other not in put
-                order.setdefault(other, (indexed_at, published_ts))
-                parent[find(article_id)] = find(f"story:{story}" if standing else other)
+                if story is not None and other not in put:  # a story that stands: its members are read below
+                    parent[find(article_id)] = find(f"story:{story}")
+                else:
+                    order.setdefault(other, (indexed_at, published_ts))
+                    parent[find(article_id)] = find(other)
         groups: dict[str, dict[str, tuple[float, int]]] = {}
         stories_of: dict[str, list[str]] = {}
         for node in list(parent):
